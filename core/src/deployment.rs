@@ -1,0 +1,585 @@
+//! The deployment lifecycle as a pure state machine.
+//!
+//! `Requested → PendingApproval → Approved → Migrating → Rolling → Verifying → Succeeded`, with
+//! the exits `Rejected`, `Expired`, `Failed`, `RolledBack` and `Superseded`. A deploy of several
+//! services walks `Migrating → Rolling → Verifying` once per service, in the configured order.
+//!
+//! Calling protocol: load the deployment, call [`Deployment::apply`] with the input and `now`,
+//! save the returned deployment with a conditional write on [`Deployment::revision`], and only
+//! if that write wins perform [`Step::effects`]. A step with `changed == false` is a recognised
+//! duplicate (a redelivered event, a double click): save nothing, do nothing, answer success.
+//! That is what makes every handler idempotent. An input that makes no sense in the current
+//! state is [`Refused`], never silently dropped.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::policy::FreezeOverride;
+use crate::types::{Actor, DeploymentId, Digest, EnvName, ServiceName, Timestamp, Version};
+
+/// What is being deployed for one service: the image, bound to the digest resolved when the
+/// deploy was requested (that digest, not the tag, is what an approval approves).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageRef {
+    pub repository: String,
+    pub tag: Version,
+    pub digest: Digest,
+}
+
+impl ImageRef {
+    /// How the image is pinned in the task definition: by digest, so a moved tag cannot change
+    /// what runs.
+    pub fn pinned(&self) -> String {
+        format!("{}@{}", self.repository, self.digest)
+    }
+}
+
+/// One service's part in a deployment. What to do (snapshot, migrate, health-check) is
+/// captured from config at request time, so a config change cannot alter a deploy mid-flight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceRelease {
+    pub service: ServiceName,
+    pub image: ImageRef,
+    /// What ran before, for the card's "current → new" and for the record.
+    pub previous_version: Option<String>,
+    /// For rollbacks: the exact task definition to go back to.
+    pub target_task_definition: Option<String>,
+    pub snapshot_plan: Option<String>,
+    pub migration: Option<Vec<String>>,
+    pub health_url: Option<String>,
+    pub progress: Progress,
+}
+
+/// How far one service has got.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    pub snapshot: Option<String>,
+    pub migrated: bool,
+    pub task_definition: Option<String>,
+    /// The ECS deployment id `UpdateService` started. Outcome events must match it.
+    pub ecs_deployment: Option<String>,
+    /// Set once `UpdateService` was sent: this service now needs rolling back on failure.
+    pub touched: bool,
+    pub done_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DeploymentKind {
+    Release,
+    /// Back to each service's last known-good revision. Needs no approval and runs no
+    /// migration or snapshot: it returns to something that already ran well.
+    Rollback { automatic: bool, reason: String, of: Option<DeploymentId> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    pub by: Actor,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum State {
+    Requested,
+    PendingApproval,
+    Approved,
+    /// Snapshot and/or migration of `services[service]`.
+    Migrating { service: usize },
+    Rolling { service: usize },
+    Verifying { service: usize },
+    Succeeded,
+    Rejected { by: Actor, reason: Option<String> },
+    Expired,
+    Failed { reason: String },
+    RolledBack { reason: String },
+    Superseded { by: DeploymentId },
+}
+
+impl State {
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            State::Succeeded
+                | State::Rejected { .. }
+                | State::Expired
+                | State::Failed { .. }
+                | State::RolledBack { .. }
+                | State::Superseded { .. }
+        )
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            State::Requested => "requested",
+            State::PendingApproval => "pending approval",
+            State::Approved => "approved",
+            State::Migrating { .. } => "migrating",
+            State::Rolling { .. } => "rolling",
+            State::Verifying { .. } => "verifying",
+            State::Succeeded => "succeeded",
+            State::Rejected { .. } => "rejected",
+            State::Expired => "expired",
+            State::Failed { .. } => "failed",
+            State::RolledBack { .. } => "rolled back",
+            State::Superseded { .. } => "superseded",
+        }
+    }
+
+    fn current_service(&self) -> Option<usize> {
+        match self {
+            State::Migrating { service } | State::Rolling { service } | State::Verifying { service } => Some(*service),
+            _ => None,
+        }
+    }
+}
+
+/// Something that happened to a deployment. Inputs are facts, in the past tense.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "input", rename_all = "snake_case")]
+pub enum Input {
+    /// The request passed policy and its lock is held: ask for approval or start.
+    Submitted,
+    Approved { by: Actor },
+    Rejected { by: Actor, reason: Option<String> },
+    /// The approval window passed (the caller checks the clock against `approval_expires`).
+    ApprovalExpired,
+    /// The deploy function picked the work up.
+    Started,
+    SnapshotTaken { service: ServiceName, snapshot: String },
+    SnapshotFailed { service: ServiceName, reason: String },
+    MigrationFinished { service: ServiceName, exit_code: i32 },
+    RolloutStarted { service: ServiceName, task_definition: String, ecs_deployment: String },
+    RolloutCompleted { ecs_deployment: String },
+    RolloutFailed { ecs_deployment: String, reason: String },
+    HealthChecked { service: ServiceName, healthy: bool, detail: String },
+    /// Something outside the happy path stopped the run (a tag moved, the image is gone…).
+    Aborted { reason: String },
+    Superseded { by: DeploymentId },
+}
+
+impl Input {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Input::Submitted => "submitted",
+            Input::Approved { .. } => "approved",
+            Input::Rejected { .. } => "rejected",
+            Input::ApprovalExpired => "approval expired",
+            Input::Started => "started",
+            Input::SnapshotTaken { .. } => "snapshot taken",
+            Input::SnapshotFailed { .. } => "snapshot failed",
+            Input::MigrationFinished { .. } => "migration finished",
+            Input::RolloutStarted { .. } => "rollout started",
+            Input::RolloutCompleted { .. } => "rollout completed",
+            Input::RolloutFailed { .. } => "rollout failed",
+            Input::HealthChecked { .. } => "health checked",
+            Input::Aborted { .. } => "aborted",
+            Input::Superseded { .. } => "superseded",
+        }
+    }
+}
+
+/// Work handed to another function through the `Dispatch` port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "work", rename_all = "snake_case")]
+pub enum Work {
+    RunDeployment { id: DeploymentId },
+    RunBackup { plan: String, requested_by: Actor },
+}
+
+/// An order for the use-case to carry out through the ports, after the state is saved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "effect", rename_all = "snake_case")]
+pub enum Effect {
+    PostCard,
+    UpdateCard,
+    /// A line in the card's thread.
+    Reply { text: String },
+    Dispatch { work: Work },
+    TakeSnapshot { service: ServiceName, plan: String },
+    RunMigration { service: ServiceName },
+    /// Register a revision with the approved image and update the service (or, for a
+    /// rollback, update the service to its target task definition).
+    Roll { service: ServiceName },
+    CheckHealth { service: ServiceName },
+    /// Put these services back on their last known-good revision.
+    RollBack { services: Vec<ServiceName>, reason: String },
+    /// A service finished: record the release, a candidate for last known-good.
+    RecordRelease { service: ServiceName },
+    ReleaseLock,
+    EmitMetric { name: String, value: f64 },
+    Audit { action: String, detail: String },
+}
+
+/// Why an input was not applied. The message is fit to show the person who sent it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    #[error("this deployment already {state}; nothing to do")]
+    Finished { state: &'static str },
+    #[error("`{input}` does not apply while the deployment is {state}")]
+    Illegal { state: &'static str, input: &'static str },
+    #[error("this request expired at {at}; ask again with /deploy")]
+    Expired { at: String },
+    #[error("you asked for this deploy, so someone else has to approve it")]
+    OwnRequest,
+    #[error("that event is for ECS deployment {got}, not this deployment's {expected}")]
+    NotOurs { expected: String, got: String },
+    #[error("{service} is not part of this deployment")]
+    UnknownService { service: ServiceName },
+}
+
+/// The result of applying an input: the next deployment and what to do about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub deployment: Deployment,
+    pub effects: Vec<Effect>,
+    /// False for a recognised duplicate: nothing to save, nothing to do.
+    pub changed: bool,
+}
+
+impl Step {
+    fn duplicate(d: &Deployment) -> Self {
+        Step { deployment: d.clone(), effects: Vec::new(), changed: false }
+    }
+}
+
+/// A deployment: one version of one or more services into one environment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Deployment {
+    pub id: DeploymentId,
+    pub env: EnvName,
+    pub kind: DeploymentKind,
+    pub version: Version,
+    /// In deploy order.
+    pub services: Vec<ServiceRelease>,
+    pub requested_by: Actor,
+    pub requested_at: Timestamp,
+    pub required_approvals: u8,
+    pub approval_expires: Timestamp,
+    pub approvals: Vec<Approval>,
+    pub freeze_override: Option<FreezeOverride>,
+    /// Alarms already in ALARM when the deploy was requested: shown on the card, and never a
+    /// reason to roll this deploy back.
+    pub alarms_at_start: Vec<String>,
+    pub state: State,
+    /// When the current state was entered, for durations on the card.
+    pub state_since: Timestamp,
+    pub finished_at: Option<Timestamp>,
+    /// Bumped on every saved change; the store's compare-and-set checks it.
+    pub revision: u64,
+}
+
+impl Deployment {
+    /// A new deployment in `Requested`. Apply [`Input::Submitted`] once its lock is held.
+    pub fn new(draft: Draft, now: Timestamp) -> Self {
+        Deployment {
+            id: draft.id,
+            env: draft.env,
+            kind: draft.kind,
+            version: draft.version,
+            services: draft.services,
+            requested_by: draft.requested_by,
+            requested_at: now,
+            required_approvals: draft.required_approvals,
+            approval_expires: now + draft.approval_ttl,
+            approvals: Vec::new(),
+            freeze_override: draft.freeze_override,
+            alarms_at_start: draft.alarms_at_start,
+            state: State::Requested,
+            state_since: now,
+            finished_at: None,
+            revision: 0,
+        }
+    }
+
+    pub fn service_names(&self) -> Vec<ServiceName> {
+        self.services.iter().map(|s| s.service.clone()).collect()
+    }
+
+    fn index_of(&self, service: &ServiceName) -> Result<usize, Refused> {
+        self.services
+            .iter()
+            .position(|s| &s.service == service)
+            .ok_or_else(|| Refused::UnknownService { service: service.clone() })
+    }
+
+    /// Applies one input. Pure: no clock, no I/O.
+    pub fn apply(&self, input: Input, now: Timestamp) -> Result<Step, Refused> {
+        let illegal = || Refused::Illegal { state: self.state.name(), input: input.name() };
+        if self.state.is_terminal() {
+            return self.apply_terminal(&input);
+        }
+        if self.already_applied(&input) {
+            return Ok(Step::duplicate(self));
+        }
+        let mut next = self.clone();
+        let mut fx = Vec::new();
+        match (&self.state, &input) {
+            (State::Requested, Input::Submitted) => {
+                fx.push(Effect::PostCard);
+                if self.required_approvals == 0 {
+                    next.enter(State::Approved, now);
+                    fx.push(Effect::Dispatch { work: Work::RunDeployment { id: self.id } });
+                } else {
+                    next.enter(State::PendingApproval, now);
+                }
+            }
+            (_, Input::Submitted) => return Ok(Step::duplicate(self)),
+
+            (State::PendingApproval, Input::Approved { by }) => {
+                if now >= self.approval_expires {
+                    return Err(Refused::Expired { at: self.approval_expires.strftime("%Y-%m-%d %H:%M UTC").to_string() });
+                }
+                if by.same_person(&self.requested_by) {
+                    return Err(Refused::OwnRequest);
+                }
+                if self.approvals.iter().any(|a| a.by.same_person(by)) {
+                    return Ok(Step::duplicate(self));
+                }
+                next.approvals.push(Approval { by: by.clone(), at: now });
+                fx.push(Effect::UpdateCard);
+                if next.approvals.len() >= usize::from(self.required_approvals) {
+                    next.enter(State::Approved, now);
+                    fx.push(Effect::Dispatch { work: Work::RunDeployment { id: self.id } });
+                }
+            }
+            (_, Input::Approved { by }) if self.approvals.iter().any(|a| a.by.same_person(by)) => {
+                return Ok(Step::duplicate(self));
+            }
+            (State::PendingApproval, Input::Rejected { by, reason }) => {
+                next.finish(State::Rejected { by: by.clone(), reason: reason.clone() }, now, &mut fx);
+            }
+            (State::PendingApproval, Input::ApprovalExpired) => {
+                if now < self.approval_expires {
+                    return Err(illegal());
+                }
+                next.finish(State::Expired, now, &mut fx);
+            }
+            (_, Input::ApprovalExpired) => return Ok(Step::duplicate(self)),
+
+            (State::Approved, Input::Started) => next.start_service(0, now, &mut fx),
+            (State::Migrating { .. } | State::Rolling { .. } | State::Verifying { .. }, Input::Started) => {
+                return Ok(Step::duplicate(self));
+            }
+
+            (State::Migrating { service }, Input::SnapshotTaken { service: name, snapshot }) => {
+                let i = self.index_of(name)?;
+                if i != *service {
+                    return Err(illegal());
+                }
+                next.services[i].progress.snapshot = Some(snapshot.clone());
+                fx.push(Effect::Reply { text: format!("Snapshot `{snapshot}` taken before {name}.") });
+                next.start_service(i, now, &mut fx);
+            }
+            (State::Migrating { service }, Input::SnapshotFailed { service: name, reason }) => {
+                let i = self.index_of(name)?;
+                if i != *service {
+                    return Err(illegal());
+                }
+                next.fail(format!("the snapshot before {name} failed: {reason}"), now, &mut fx);
+            }
+            (State::Migrating { service }, Input::MigrationFinished { service: name, exit_code }) => {
+                let i = self.index_of(name)?;
+                if i != *service {
+                    return Err(illegal());
+                }
+                if *exit_code != 0 {
+                    next.fail(format!("the migration of {name} exited with code {exit_code}; {name} was not changed"), now, &mut fx);
+                } else {
+                    next.services[i].progress.migrated = true;
+                    fx.push(Effect::Reply { text: format!("Migration of {name} finished (exit 0).") });
+                    next.start_service(i, now, &mut fx);
+                }
+            }
+            (State::Rolling { service }, Input::RolloutStarted { service: name, task_definition, ecs_deployment }) => {
+                let i = self.index_of(name)?;
+                if i != *service {
+                    return Err(illegal());
+                }
+                if let Some(expected) = &self.services[i].progress.ecs_deployment {
+                    return Err(Refused::NotOurs { expected: expected.clone(), got: ecs_deployment.clone() });
+                }
+                let p = &mut next.services[i].progress;
+                p.task_definition = Some(task_definition.clone());
+                p.ecs_deployment = Some(ecs_deployment.clone());
+                p.touched = true;
+                fx.push(Effect::UpdateCard);
+                fx.push(Effect::Reply { text: format!("Rolling {name}: ECS deployment `{ecs_deployment}` on `{task_definition}`.") });
+            }
+            (_, Input::RolloutCompleted { ecs_deployment } | Input::RolloutFailed { ecs_deployment, .. }) => {
+                let Some(i) = self.services.iter().position(|s| s.progress.ecs_deployment.as_ref() == Some(ecs_deployment)) else {
+                    let expected = self.state.current_service().and_then(|i| self.services[i].progress.ecs_deployment.clone());
+                    return Err(Refused::NotOurs { expected: expected.unwrap_or_else(|| "(none yet)".into()), got: ecs_deployment.clone() });
+                };
+                if self.state != (State::Rolling { service: i }) {
+                    return Err(illegal());
+                }
+                let name = self.services[i].service.clone();
+                match &input {
+                    Input::RolloutFailed { reason, .. } => next.fail(format!("ECS reported the rollout of {name} failed: {reason}"), now, &mut fx),
+                    _ if self.services[i].health_url.is_some() => {
+                        next.enter(State::Verifying { service: i }, now);
+                        fx.push(Effect::CheckHealth { service: name });
+                        fx.push(Effect::UpdateCard);
+                    }
+                    _ => next.service_done(i, now, &mut fx),
+                }
+            }
+            (State::Verifying { service }, Input::HealthChecked { service: name, healthy, detail }) => {
+                let i = self.index_of(name)?;
+                if i != *service {
+                    return Err(illegal());
+                }
+                if *healthy {
+                    next.service_done(i, now, &mut fx);
+                } else {
+                    next.fail(format!("the health check of {name} failed: {detail}"), now, &mut fx);
+                }
+            }
+            (State::Approved | State::Migrating { .. } | State::Rolling { .. } | State::Verifying { .. }, Input::Aborted { reason }) => {
+                next.fail(reason.clone(), now, &mut fx);
+            }
+            (State::Requested | State::PendingApproval, Input::Aborted { reason }) => {
+                next.finish(State::Failed { reason: reason.clone() }, now, &mut fx);
+            }
+            (_, Input::Superseded { by }) => {
+                let touched = next.touched_services();
+                if !touched.is_empty() {
+                    fx.push(Effect::Reply { text: format!("Superseded by {by} while {} were already changed; that deployment decides what runs now.", names(&touched)) });
+                }
+                next.finish(State::Superseded { by: *by }, now, &mut fx);
+            }
+            _ => return Err(illegal()),
+        }
+        next.revision = self.revision + 1;
+        fx.push(Effect::Audit { action: input.name().into(), detail: format!("{} → {}", self.state.name(), next.state.name()) });
+        Ok(Step { deployment: next, effects: fx, changed: true })
+    }
+
+    /// In a terminal state nothing moves. Facts about this deployment arriving again are
+    /// duplicates; a person acting on a finished deployment is told so.
+    fn apply_terminal(&self, input: &Input) -> Result<Step, Refused> {
+        let finished = Refused::Finished { state: self.state.name() };
+        match (input, &self.state) {
+            (Input::Approved { by }, _) if self.approvals.iter().any(|a| a.by.same_person(by)) => Ok(Step::duplicate(self)),
+            (Input::Rejected { by, .. }, State::Rejected { by: who, .. }) if by.same_person(who) => Ok(Step::duplicate(self)),
+            (Input::Approved { .. } | Input::Rejected { .. }, _) => Err(finished),
+            (Input::RolloutCompleted { ecs_deployment } | Input::RolloutFailed { ecs_deployment, .. }, _) => {
+                if self.services.iter().any(|s| s.progress.ecs_deployment.as_ref() == Some(ecs_deployment)) {
+                    Ok(Step::duplicate(self))
+                } else {
+                    Err(Refused::NotOurs { expected: "(finished)".into(), got: ecs_deployment.clone() })
+                }
+            }
+            _ => Ok(Step::duplicate(self)),
+        }
+    }
+
+    /// Whether this input is a fact the deployment already reflects: a redelivered event or
+    /// a retried call. Such an input is a duplicate in any later state.
+    fn already_applied(&self, input: &Input) -> bool {
+        let progress = |name: &ServiceName| self.services.iter().find(|s| &s.service == name).map(|s| &s.progress);
+        match input {
+            Input::SnapshotTaken { service, .. } => progress(service).is_some_and(|p| p.snapshot.is_some()),
+            Input::MigrationFinished { service, exit_code: 0 } => progress(service).is_some_and(|p| p.migrated),
+            Input::RolloutStarted { service, ecs_deployment, .. } => {
+                progress(service).is_some_and(|p| p.ecs_deployment.as_ref() == Some(ecs_deployment))
+            }
+            Input::RolloutCompleted { ecs_deployment } => self.services.iter().enumerate().any(|(i, s)| {
+                s.progress.ecs_deployment.as_ref() == Some(ecs_deployment)
+                    && (s.progress.done_at.is_some() || self.state == State::Verifying { service: i })
+            }),
+            Input::HealthChecked { service, healthy: true, .. } => progress(service).is_some_and(|p| p.done_at.is_some()),
+            _ => false,
+        }
+    }
+
+    fn enter(&mut self, state: State, now: Timestamp) {
+        self.state = state;
+        self.state_since = now;
+    }
+
+    /// The next thing to do for service `i`: snapshot, then migrate, then roll.
+    fn start_service(&mut self, i: usize, now: Timestamp, fx: &mut Vec<Effect>) {
+        let s = &self.services[i];
+        let name = s.service.clone();
+        if let (Some(plan), None) = (&s.snapshot_plan, &s.progress.snapshot) {
+            fx.push(Effect::TakeSnapshot { service: name, plan: plan.clone() });
+            self.enter(State::Migrating { service: i }, now);
+        } else if s.migration.is_some() && !s.progress.migrated {
+            fx.push(Effect::RunMigration { service: name });
+            self.enter(State::Migrating { service: i }, now);
+        } else {
+            fx.push(Effect::Roll { service: name });
+            self.enter(State::Rolling { service: i }, now);
+        }
+        fx.push(Effect::UpdateCard);
+    }
+
+    fn service_done(&mut self, i: usize, now: Timestamp, fx: &mut Vec<Effect>) {
+        self.services[i].progress.done_at = Some(now);
+        let name = self.services[i].service.clone();
+        fx.push(Effect::RecordRelease { service: name.clone() });
+        fx.push(Effect::Reply { text: format!("{name} is running {}.", self.version) });
+        if i + 1 < self.services.len() {
+            self.start_service(i + 1, now, fx);
+        } else {
+            let secs = now.duration_since(self.requested_at).as_secs_f64();
+            fx.push(Effect::EmitMetric { name: "DeploymentSucceeded".into(), value: 1.0 });
+            fx.push(Effect::EmitMetric { name: "DeploymentDurationSeconds".into(), value: secs });
+            self.finish(State::Succeeded, now, fx);
+        }
+    }
+
+    fn touched_services(&self) -> Vec<ServiceName> {
+        self.services.iter().filter(|s| s.progress.touched).map(|s| s.service.clone()).collect()
+    }
+
+    /// A failure during the run: services already changed go back to last known-good.
+    fn fail(&mut self, reason: String, now: Timestamp, fx: &mut Vec<Effect>) {
+        let touched = self.touched_services();
+        fx.push(Effect::EmitMetric { name: "DeploymentFailed".into(), value: 1.0 });
+        if touched.is_empty() || matches!(self.kind, DeploymentKind::Rollback { .. }) {
+            self.finish(State::Failed { reason }, now, fx);
+        } else {
+            fx.push(Effect::RollBack { services: touched, reason: reason.clone() });
+            self.finish(State::RolledBack { reason }, now, fx);
+        }
+    }
+
+    fn finish(&mut self, state: State, now: Timestamp, fx: &mut Vec<Effect>) {
+        self.enter(state, now);
+        self.finished_at = Some(now);
+        fx.push(Effect::ReleaseLock);
+        fx.push(Effect::UpdateCard);
+    }
+}
+
+fn names(services: &[ServiceName]) -> String {
+    services.iter().map(ServiceName::as_str).collect::<Vec<_>>().join(", ")
+}
+
+/// Everything needed to create a deployment; the request use-case fills it in.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub id: DeploymentId,
+    pub env: EnvName,
+    pub kind: DeploymentKind,
+    pub version: Version,
+    pub services: Vec<ServiceRelease>,
+    pub requested_by: Actor,
+    pub required_approvals: u8,
+    pub approval_ttl: jiff::SignedDuration,
+    pub freeze_override: Option<FreezeOverride>,
+    pub alarms_at_start: Vec<String>,
+}
+
+impl fmt::Display for Deployment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} → {} ({})", names(&self.service_names()), self.version, self.env, self.state.name())
+    }
+}
+
+#[cfg(test)]
+mod tests;

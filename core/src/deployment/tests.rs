@@ -1,0 +1,341 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::testkit::{at, person};
+use crate::types::SignedDuration;
+
+const T0: &str = "2026-11-24T09:00:00Z";
+
+fn svc(name: &str, snapshot: bool, migration: bool, health: bool) -> ServiceRelease {
+    ServiceRelease {
+        service: ServiceName::parse(name).unwrap(),
+        image: ImageRef {
+            repository: format!("acme/{name}"),
+            tag: Version::parse("v1.2.3").unwrap(),
+            digest: Digest::parse(&format!("sha256:{}", "ab".repeat(32))).unwrap(),
+        },
+        previous_version: Some("v1.2.2".into()),
+        target_task_definition: None,
+        snapshot_plan: snapshot.then(|| "prod-db-nightly".into()),
+        migration: migration.then(|| vec!["migrate".into()]),
+        health_url: health.then(|| "https://x/healthz".into()),
+        progress: Progress::default(),
+    }
+}
+
+fn deployment(approvals: u8, services: Vec<ServiceRelease>) -> Deployment {
+    Deployment::new(
+        Draft {
+            id: DeploymentId::derive(at(T0), "test"),
+            env: EnvName::parse("prod").unwrap(),
+            kind: DeploymentKind::Release,
+            version: Version::parse("v1.2.3").unwrap(),
+            services,
+            requested_by: person("U0ALICE"),
+            required_approvals: approvals,
+            approval_ttl: SignedDuration::from_hours(2),
+            freeze_override: None,
+            alarms_at_start: vec![],
+        },
+        at(T0),
+    )
+}
+
+fn now() -> Timestamp {
+    at(T0) + SignedDuration::from_mins(5)
+}
+
+/// Applies inputs in order, each of which must change the deployment.
+fn run(d: &Deployment, inputs: &[Input]) -> (Deployment, Vec<Effect>) {
+    let mut d = d.clone();
+    let mut all = Vec::new();
+    for i in inputs {
+        let step = d.apply(i.clone(), now()).unwrap_or_else(|e| panic!("{} refused in {:?}: {e}", i.name(), d.state));
+        assert!(step.changed, "{} did not change {:?}", i.name(), d.state);
+        assert_eq!(step.deployment.revision, d.revision + 1);
+        all.extend(step.effects);
+        d = step.deployment;
+    }
+    (d, all)
+}
+
+fn kinds(effects: &[Effect]) -> Vec<&'static str> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::PostCard => Some("post_card"),
+            Effect::UpdateCard | Effect::Reply { .. } | Effect::Audit { .. } | Effect::EmitMetric { .. } => None,
+            Effect::Dispatch { .. } => Some("dispatch"),
+            Effect::TakeSnapshot { .. } => Some("snapshot"),
+            Effect::RunMigration { .. } => Some("migrate"),
+            Effect::Roll { .. } => Some("roll"),
+            Effect::CheckHealth { .. } => Some("health"),
+            Effect::RollBack { .. } => Some("roll_back"),
+            Effect::RecordRelease { .. } => Some("record"),
+            Effect::ReleaseLock => Some("release_lock"),
+        })
+        .collect()
+}
+
+fn approved(by: &str) -> Input {
+    Input::Approved { by: person(by) }
+}
+fn started(service: &str, ecs: &str) -> Input {
+    Input::RolloutStarted { service: ServiceName::parse(service).unwrap(), task_definition: format!("{service}:8"), ecs_deployment: ecs.into() }
+}
+fn completed(ecs: &str) -> Input {
+    Input::RolloutCompleted { ecs_deployment: ecs.into() }
+}
+fn healthy(service: &str, ok: bool) -> Input {
+    Input::HealthChecked { service: ServiceName::parse(service).unwrap(), healthy: ok, detail: if ok { "200" } else { "503" }.into() }
+}
+
+#[test]
+fn the_happy_path_table() {
+    // (inputs so far, expected state, expected effect kinds of the last input)
+    let d = deployment(1, vec![svc("worker", true, true, false), svc("api", false, false, true)]);
+    let migration_ok = Input::MigrationFinished { service: ServiceName::parse("worker").unwrap(), exit_code: 0 };
+    let snap = Input::SnapshotTaken { service: ServiceName::parse("worker").unwrap(), snapshot: "snap-1".into() };
+    let table: Vec<(Vec<Input>, State, Vec<&str>)> = vec![
+        (vec![Input::Submitted], State::PendingApproval, vec!["post_card"]),
+        (vec![approved("U0BOB")], State::Approved, vec!["dispatch"]),
+        (vec![Input::Started], State::Migrating { service: 0 }, vec!["snapshot"]),
+        (vec![snap], State::Migrating { service: 0 }, vec!["migrate"]),
+        (vec![migration_ok], State::Rolling { service: 0 }, vec!["roll"]),
+        (vec![started("worker", "ecs-w")], State::Rolling { service: 0 }, vec![]),
+        (vec![completed("ecs-w")], State::Rolling { service: 1 }, vec!["record", "roll"]),
+        (vec![started("api", "ecs-a")], State::Rolling { service: 1 }, vec![]),
+        (vec![completed("ecs-a")], State::Verifying { service: 1 }, vec!["health"]),
+        (vec![healthy("api", true)], State::Succeeded, vec!["record", "release_lock"]),
+    ];
+    let mut cur = d;
+    for (inputs, state, effects) in table {
+        let (next, fx) = run(&cur, &inputs);
+        assert_eq!(next.state, state, "after {}", inputs[0].name());
+        assert_eq!(kinds(&fx), effects, "effects of {}", inputs[0].name());
+        assert!(fx.iter().any(|e| matches!(e, Effect::Audit { .. })), "every transition is audited");
+        cur = next;
+    }
+    assert_eq!(cur.finished_at, Some(now()));
+}
+
+#[test]
+fn staging_without_approvals_starts_at_once() {
+    let (d, fx) = run(&deployment(0, vec![svc("api", false, false, false)]), &[Input::Submitted]);
+    assert_eq!(d.state, State::Approved);
+    assert_eq!(kinds(&fx), vec!["post_card", "dispatch"]);
+}
+
+#[test]
+fn two_approvals_need_two_people_and_a_double_click_counts_once() {
+    let (d, _) = run(&deployment(2, vec![svc("api", false, false, false)]), &[Input::Submitted, approved("U0BOB")]);
+    assert_eq!(d.state, State::PendingApproval);
+    let again = d.apply(approved("U0BOB"), now()).unwrap();
+    assert!(!again.changed && again.effects.is_empty(), "a double click is a duplicate");
+    let (d, fx) = run(&d, &[approved("U0CAROL")]);
+    assert_eq!(d.state, State::Approved);
+    assert_eq!(kinds(&fx), vec!["dispatch"]);
+    assert_eq!(d.approvals.len(), 2);
+    assert!(!d.apply(approved("U0CAROL"), now()).unwrap().changed, "a late repeat after approval is harmless");
+}
+
+#[test]
+fn the_requester_cannot_approve_their_own_deploy() {
+    let (d, _) = run(&deployment(1, vec![svc("api", false, false, false)]), &[Input::Submitted]);
+    assert_eq!(d.apply(approved("U0ALICE"), now()), Err(Refused::OwnRequest));
+}
+
+#[test]
+fn approvals_expire() {
+    let (d, _) = run(&deployment(1, vec![svc("api", false, false, false)]), &[Input::Submitted]);
+    let late = at(T0) + SignedDuration::from_hours(2);
+    assert!(matches!(d.apply(approved("U0BOB"), late), Err(Refused::Expired { .. })));
+    assert!(matches!(d.apply(Input::ApprovalExpired, now()), Err(Refused::Illegal { .. })), "not before its time");
+    let step = d.apply(Input::ApprovalExpired, late).unwrap();
+    assert_eq!(step.deployment.state, State::Expired);
+    assert_eq!(kinds(&step.effects), vec!["release_lock"]);
+}
+
+#[test]
+fn rejection_ends_it_and_says_who() {
+    let (d, _) = run(&deployment(1, vec![svc("api", false, false, false)]), &[Input::Submitted]);
+    let reject = Input::Rejected { by: person("U0BOB"), reason: Some("not today".into()) };
+    let (d, fx) = run(&d, &[reject.clone()]);
+    assert_eq!(d.state, State::Rejected { by: person("U0BOB"), reason: Some("not today".into()) });
+    assert_eq!(kinds(&fx), vec!["release_lock"]);
+    assert!(!d.apply(reject, now()).unwrap().changed);
+    assert_eq!(d.apply(approved("U0CAROL"), now()), Err(Refused::Finished { state: "rejected" }));
+}
+
+#[test]
+fn a_failed_migration_fails_without_touching_the_service() {
+    let d = deployment(0, vec![svc("worker", false, true, false)]);
+    let bad = Input::MigrationFinished { service: ServiceName::parse("worker").unwrap(), exit_code: 3 };
+    let (d, fx) = run(&d, &[Input::Submitted, Input::Started, bad]);
+    assert!(matches!(&d.state, State::Failed { reason } if reason.contains("exited with code 3")), "{:?}", d.state);
+    assert!(!kinds(&fx).contains(&"roll"));
+    assert!(!kinds(&fx).contains(&"roll_back"), "nothing was changed, so nothing rolls back");
+    assert!(kinds(&fx).contains(&"release_lock"));
+}
+
+#[test]
+fn a_failure_in_the_second_service_rolls_back_the_first() {
+    let d = deployment(0, vec![svc("worker", false, false, false), svc("api", false, false, true)]);
+    let (d, fx) = run(&d, &[Input::Submitted, Input::Started, started("worker", "w1"), completed("w1"), started("api", "a1"), completed("a1"), healthy("api", false)]);
+    assert!(matches!(&d.state, State::RolledBack { reason } if reason.contains("health check of api failed")));
+    let rollback = fx.iter().find_map(|e| match e {
+        Effect::RollBack { services, .. } => Some(services.clone()),
+        _ => None,
+    });
+    assert_eq!(rollback, Some(vec![ServiceName::parse("worker").unwrap(), ServiceName::parse("api").unwrap()]));
+}
+
+#[test]
+fn ecs_outcomes_must_match_the_deployment_id() {
+    let d = deployment(0, vec![svc("api", false, false, false)]);
+    let (d, _) = run(&d, &[Input::Submitted, Input::Started, started("api", "ecs-1")]);
+    // The circuit breaker's own rollback deployment completing is not our success.
+    assert!(matches!(d.apply(completed("ecs-rollback-2"), now()), Err(Refused::NotOurs { .. })));
+    let failed = Input::RolloutFailed { ecs_deployment: "ecs-1".into(), reason: "circuit breaker".into() };
+    let (d, fx) = run(&d, &[failed.clone()]);
+    assert!(matches!(d.state, State::RolledBack { .. }), "a rollout ECS rolled back is a failure");
+    assert!(kinds(&fx).contains(&"roll_back"));
+    assert!(!d.apply(failed, now()).unwrap().changed, "the same ECS event again is a duplicate");
+}
+
+#[test]
+fn redelivered_progress_events_are_duplicates() {
+    let d = deployment(0, vec![svc("worker", false, true, false), svc("api", false, false, false)]);
+    let ok = Input::MigrationFinished { service: ServiceName::parse("worker").unwrap(), exit_code: 0 };
+    let (d, _) = run(&d, &[Input::Submitted, Input::Started, ok.clone(), started("worker", "w1"), completed("w1")]);
+    for again in [Input::Submitted, Input::Started, ok, started("worker", "w1"), completed("w1")] {
+        let step = d.apply(again.clone(), now()).unwrap();
+        assert!(!step.changed, "{} should be a duplicate", again.name());
+        assert_eq!(step.deployment, d);
+    }
+}
+
+#[test]
+fn illegal_pairs_are_refused_not_dropped() {
+    let fresh = deployment(1, vec![svc("api", false, false, false)]);
+    let cases: Vec<(Deployment, Input)> = vec![
+        (fresh.clone(), approved("U0BOB")),
+        (fresh.clone(), Input::Started),
+        (fresh.clone(), healthy("api", true)),
+        (run(&fresh, &[Input::Submitted]).0, Input::Started),
+        (run(&fresh, &[Input::Submitted]).0, started("api", "e")),
+        (run(&fresh, &[Input::Submitted, approved("U0BOB")]).0, healthy("api", true)),
+        (run(&fresh, &[Input::Submitted, approved("U0BOB")]).0, Input::Rejected { by: person("U0CAROL"), reason: None }),
+    ];
+    for (d, input) in cases {
+        let r = d.apply(input.clone(), now());
+        assert!(r.is_err(), "{} in {:?} should be refused, got {:?}", input.name(), d.state, r.map(|s| s.deployment.state));
+    }
+}
+
+#[test]
+fn a_rollback_deployment_never_rolls_itself_back() {
+    let mut d = deployment(0, vec![svc("api", false, false, false)]);
+    d.kind = DeploymentKind::Rollback { automatic: true, reason: "alarm".into(), of: None };
+    let failed = Input::RolloutFailed { ecs_deployment: "e1".into(), reason: "tasks failed to start".into() };
+    let (d, fx) = run(&d, &[Input::Submitted, Input::Started, started("api", "e1"), failed]);
+    assert!(matches!(d.state, State::Failed { .. }));
+    assert!(!kinds(&fx).contains(&"roll_back"));
+}
+
+#[test]
+fn superseding_ends_a_deployment_in_flight() {
+    let d = deployment(0, vec![svc("api", false, false, false)]);
+    let (d, _) = run(&d, &[Input::Submitted, Input::Started]);
+    let by = DeploymentId::derive(now(), "rollback");
+    let (d, fx) = run(&d, &[Input::Superseded { by }]);
+    assert_eq!(d.state, State::Superseded { by });
+    assert!(kinds(&fx).contains(&"release_lock"));
+}
+
+fn arb_input() -> impl Strategy<Value = Input> {
+    let svc_name = prop::sample::select(vec!["worker", "api", "ghost"]);
+    let ecs = prop::sample::select(vec!["w1", "a1", "zz"]);
+    let who = prop::sample::select(vec!["U0ALICE", "U0BOB", "U0CAROL"]);
+    prop_oneof![
+        Just(Input::Submitted),
+        who.clone().prop_map(approved),
+        who.prop_map(|w| Input::Rejected { by: person(w), reason: None }),
+        Just(Input::ApprovalExpired),
+        Just(Input::Started),
+        svc_name.clone().prop_map(|s| Input::SnapshotTaken { service: ServiceName::parse(s).unwrap(), snapshot: "s".into() }),
+        (svc_name.clone(), 0..3i32).prop_map(|(s, c)| Input::MigrationFinished { service: ServiceName::parse(s).unwrap(), exit_code: c }),
+        (svc_name.clone(), ecs.clone()).prop_map(|(s, e)| started(s, e)),
+        ecs.clone().prop_map(completed),
+        ecs.prop_map(|e| Input::RolloutFailed { ecs_deployment: e.into(), reason: "x".into() }),
+        (svc_name, any::<bool>()).prop_map(|(s, ok)| healthy(s, ok)),
+        Just(Input::Aborted { reason: "x".into() }),
+    ]
+}
+
+/// Drives a deployment with arbitrary inputs at arbitrary times, skipping refusals.
+fn drive(inputs: &[(Input, u32)]) -> Vec<(Deployment, Step)> {
+    let mut d = deployment(1, vec![svc("worker", true, true, false), svc("api", false, false, true)]);
+    let mut steps = Vec::new();
+    for (input, minutes) in inputs {
+        let t = at(T0) + SignedDuration::from_mins(i64::from(*minutes));
+        if let Ok(step) = d.apply(input.clone(), t) {
+            steps.push((d.clone(), step.clone()));
+            d = step.deployment;
+        }
+    }
+    steps
+}
+
+proptest! {
+    #[test]
+    fn no_input_sequence_moves_a_terminal_deployment(inputs in prop::collection::vec((arb_input(), 0u32..200), 0..40)) {
+        let mut ended: Option<Deployment> = None;
+        for (before, step) in drive(&inputs) {
+            if let Some(end) = &ended {
+                prop_assert_eq!(&before, end);
+                prop_assert!(!step.changed);
+                prop_assert!(step.effects.is_empty());
+            }
+            if step.deployment.state.is_terminal() && ended.is_none() {
+                ended = Some(step.deployment.clone());
+            }
+        }
+    }
+
+    #[test]
+    fn applying_an_input_twice_equals_applying_it_once(inputs in prop::collection::vec((arb_input(), 0u32..200), 0..40)) {
+        // Re-deliver every input that moved the deployment: the second time changes nothing.
+        let mut d = deployment(1, vec![svc("worker", true, true, false), svc("api", false, false, true)]);
+        for (input, minutes) in &inputs {
+            let t = at(T0) + SignedDuration::from_mins(i64::from(*minutes));
+            let Ok(once) = d.apply(input.clone(), t) else { continue };
+            if once.changed {
+                match once.deployment.apply(input.clone(), t) {
+                    Ok(twice) => {
+                        prop_assert!(!twice.changed, "{} applied twice moved {:?} to {:?}", input.name(), once.deployment.state, twice.deployment.state);
+                        prop_assert_eq!(&twice.deployment, &once.deployment);
+                    }
+                    // Refusing the repeat (e.g. an approval after expiry) also leaves it as once.
+                    Err(_) => {}
+                }
+            }
+            d = once.deployment;
+        }
+    }
+
+    #[test]
+    fn no_sequence_rolls_a_service_out_twice(inputs in prop::collection::vec((arb_input(), 0u32..200), 0..60)) {
+        let mut rolls: Vec<ServiceName> = Vec::new();
+        for (_, step) in drive(&inputs) {
+            for e in &step.effects {
+                if let Effect::Roll { service } = e {
+                    prop_assert!(!rolls.contains(service), "{} rolled twice", service);
+                    rolls.push(service.clone());
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! Who may do what, and when: pure functions over config and facts the caller looked up.
+
+use std::fmt;
+
+use jiff::civil::{DateTime, Time, Weekday};
+use jiff::tz::TimeZone;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Config, EnvConfig};
+use crate::types::{Actor, DeploymentId, EnvName, ServiceName, Timestamp, Version};
+
+/// Why something is not allowed, phrased for the person who asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Denied {
+    #[error("only people can do that")]
+    NotAPerson,
+    #[error("you are not in the `{group}` group, which may deploy to {env}")]
+    NotADeployer { env: EnvName, group: String },
+    #[error("{env} has no approvers group, so nobody can approve this")]
+    NoApprovers { env: EnvName },
+    #[error("you are not in the `{group}` group, which approves deploys to {env}")]
+    NotAnApprover { env: EnvName, group: String },
+    #[error("you asked for this deploy, so someone else has to approve it")]
+    OwnRequest,
+    #[error("{env} is frozen ({window}) until {until}; to deploy anyway add `--override \"reason\"`, which needs one more approval")]
+    Frozen { env: EnvName, window: String, until: String },
+    #[error("{service} {version} has not succeeded in {previous} yet, and {env} only takes versions that did")]
+    NotPromoted { env: EnvName, service: ServiceName, version: Version, previous: EnvName },
+    #[error("{0}")]
+    Locked(LockHeld),
+    #[error("{service} in {env} is held since the automatic rollback at {since} ({reason}); `/unlock {env}` releases it")]
+    Held { env: EnvName, service: ServiceName, since: String, reason: String },
+}
+
+/// A weekday and a wall-clock time, in a freeze window's time zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WeekTime {
+    pub weekday: Weekday,
+    pub time: Time,
+}
+
+impl WeekTime {
+    fn minute_of_week(self) -> i32 {
+        let day = i32::from(self.weekday.to_monday_zero_offset());
+        day * 1440 + i32::from(self.time.hour()) * 60 + i32::from(self.time.minute())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FreezeKind {
+    /// Every week, from `start` to `end`; may wrap over the week's end (Fri 16:00 - Mon 08:00).
+    Weekly { start: WeekTime, end: WeekTime },
+    /// Once, between two local date-times.
+    Once { start: DateTime, end: DateTime },
+}
+
+/// A time when deploys to an environment are blocked unless overridden with a reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FreezeWindow {
+    pub name: String,
+    pub tz: TimeZone,
+    pub kind: FreezeKind,
+}
+
+impl FreezeWindow {
+    /// Whether `now` is inside the window, and if so when it ends (for the message).
+    pub fn active_until(&self, now: Timestamp) -> Option<Timestamp> {
+        let local = now.to_zoned_datetime(self.tz.clone());
+        match &self.kind {
+            FreezeKind::Once { start, end } => {
+                let start = start.to_zoned_datetime(self.tz.clone()).ok()?.timestamp();
+                let end = end.to_zoned_datetime(self.tz.clone()).ok()?.timestamp();
+                (start <= now && now < end).then_some(end)
+            }
+            FreezeKind::Weekly { start, end } => {
+                let m = WeekTime { weekday: local.weekday(), time: local.time() }.minute_of_week();
+                let (s, e) = (start.minute_of_week(), end.minute_of_week());
+                let inside = if s <= e { s <= m && m < e } else { m >= s || m < e };
+                if !inside {
+                    return None;
+                }
+                let minutes_left = (e - m).rem_euclid(7 * 1440);
+                let end_local = local
+                    .checked_add(jiff::SignedDuration::from_mins(i64::from(minutes_left)))
+                    .ok()?
+                    .with()
+                    .second(0)
+                    .subsec_nanosecond(0)
+                    .build()
+                    .ok()?;
+                Some(end_local.timestamp())
+            }
+        }
+    }
+}
+
+/// A freeze overridden by someone who gave a reason. It costs one extra approval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FreezeOverride {
+    pub window: String,
+    pub reason: String,
+}
+
+/// The freeze window in force for `env` at `now`, if any.
+pub fn active_freeze(env: &EnvConfig, now: Timestamp) -> Option<(&FreezeWindow, Timestamp)> {
+    env.freeze.iter().find_map(|w| w.active_until(now).map(|until| (w, until)))
+}
+
+/// Whether a deploy may start now: not frozen, or frozen and overridden with a reason.
+pub fn check_freeze(env: &EnvConfig, now: Timestamp, override_reason: Option<&str>) -> Result<Option<FreezeOverride>, Denied> {
+    let Some((window, until)) = active_freeze(env, now) else { return Ok(None) };
+    match override_reason.map(str::trim).filter(|r| !r.is_empty()) {
+        Some(reason) => Ok(Some(FreezeOverride { window: window.name.clone(), reason: reason.to_owned() })),
+        None => Err(Denied::Frozen {
+            env: env.name.clone(),
+            window: window.name.clone(),
+            until: until.to_zoned_datetime(window.tz.clone()).strftime("%a %H:%M %Z").to_string(),
+        }),
+    }
+}
+
+/// How many approvals a deploy needs: the env's number, plus one for a freeze override.
+pub fn required_approvals(env: &EnvConfig, freeze_override: Option<&FreezeOverride>) -> u8 {
+    env.required_approvals + u8::from(freeze_override.is_some())
+}
+
+/// Whether `actor` may ask for deploys (and rollbacks, locks) in `env`.
+pub fn may_deploy(config: &Config, env: &EnvConfig, actor: &Actor) -> Result<(), Denied> {
+    let user = actor.user_ref().ok_or(Denied::NotAPerson)?;
+    match &env.deployers {
+        Some(group) if !config.is_member(group, &user) => Err(Denied::NotADeployer { env: env.name.clone(), group: group.to_string() }),
+        _ => Ok(()),
+    }
+}
+
+/// Whether `approver` may approve a deploy that `requester` asked for. Counting a person once
+/// is [`Approvals::with`]'s job; this is about who they are.
+pub fn may_approve(config: &Config, env: &EnvConfig, requester: &Actor, approver: &Actor) -> Result<(), Denied> {
+    let user = approver.user_ref().ok_or(Denied::NotAPerson)?;
+    let group = env.approvers.as_ref().ok_or_else(|| Denied::NoApprovers { env: env.name.clone() })?;
+    if requester.same_person(approver) {
+        return Err(Denied::OwnRequest);
+    }
+    if !config.is_member(group, &user) {
+        return Err(Denied::NotAnApprover { env: env.name.clone(), group: group.to_string() });
+    }
+    Ok(())
+}
+
+/// Promotion: for each service, whether this version (same digest) succeeded in the previous
+/// environment of the chain. The caller looks the facts up; this decides.
+pub fn check_promotion(env: &EnvConfig, version: &Version, succeeded_before: &[(ServiceName, bool)]) -> Result<(), Denied> {
+    let Some(previous) = &env.after else { return Ok(()) };
+    match succeeded_before.iter().find(|(_, ok)| !ok) {
+        Some((service, _)) => Err(Denied::NotPromoted {
+            env: env.name.clone(),
+            service: service.clone(),
+            version: version.clone(),
+            previous: previous.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Who holds an environment's lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LockOwner {
+    /// A deployment in flight (pending approval counts: its card is out).
+    Deployment { id: DeploymentId },
+    /// A person who typed `/lock ENV reason`.
+    Person { actor: Actor },
+}
+
+/// One deployment in flight per environment, or a manual lock. Locks expire, so a crashed
+/// deploy cannot block an environment forever.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvLock {
+    pub env: EnvName,
+    pub owner: LockOwner,
+    pub held_by: Actor,
+    pub reason: String,
+    pub since: Timestamp,
+    /// `None` for a manual lock, which lasts until `/unlock`.
+    pub expires: Option<Timestamp>,
+}
+
+impl EnvLock {
+    pub fn is_live(&self, now: Timestamp) -> bool {
+        self.expires.is_none_or(|e| now < e)
+    }
+}
+
+/// The refusal a second `/deploy` gets: who holds the lock, since when, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockHeld(pub EnvLock);
+
+impl fmt::Display for LockHeld {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let l = &self.0;
+        let since = l.since.strftime("%Y-%m-%d %H:%M UTC");
+        match &l.owner {
+            LockOwner::Deployment { id } => {
+                write!(f, "{} is busy: {} is deploying ({}) since {since}, deployment {id}", l.env, l.held_by.display(), l.reason)
+            }
+            LockOwner::Person { .. } => write!(f, "{} is locked by {} since {since}: {}", l.env, l.held_by.display(), l.reason),
+        }
+    }
+}
+
+/// Whether `owner` may take (or keep) the lock given the current one. The same owner may
+/// re-take its own lock, which is what makes a retried run harmless.
+pub fn check_lock(current: Option<&EnvLock>, owner: &LockOwner, now: Timestamp) -> Result<(), Denied> {
+    match current {
+        Some(l) if l.is_live(now) && &l.owner != owner => Err(Denied::Locked(LockHeld(l.clone()))),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::{at, config, person};
+
+    fn berlin(kind: FreezeKind) -> FreezeWindow {
+        FreezeWindow { name: "w".into(), tz: TimeZone::get("Europe/Berlin").unwrap(), kind }
+    }
+
+    #[test]
+    fn weekly_freeze_wraps_over_the_weekend_in_its_time_zone() {
+        let w = berlin(FreezeKind::Weekly {
+            start: WeekTime { weekday: Weekday::Friday, time: Time::constant(16, 0, 0, 0) },
+            end: WeekTime { weekday: Weekday::Monday, time: Time::constant(8, 0, 0, 0) },
+        });
+        // 2026-11-27 is a Friday. Berlin is UTC+1 in November.
+        assert_eq!(w.active_until(at("2026-11-27T14:59:00Z")), None, "15:59 Berlin is before the freeze");
+        assert_eq!(w.active_until(at("2026-11-27T15:00:00Z")), Some(at("2026-11-30T07:00:00Z")));
+        assert!(w.active_until(at("2026-11-29T12:00:00Z")).is_some(), "Sunday is frozen");
+        assert_eq!(w.active_until(at("2026-11-30T07:00:00Z")), None, "Monday 08:00 Berlin is open");
+        assert_eq!(w.active_until(at("2026-11-25T12:00:00Z")), None, "Wednesday is open");
+    }
+
+    #[test]
+    fn one_off_freeze_covers_exactly_its_dates() {
+        let w = berlin(FreezeKind::Once { start: "2026-12-23T00:00".parse().unwrap(), end: "2027-01-02T00:00".parse().unwrap() });
+        assert!(w.active_until(at("2026-12-22T22:59:00Z")).is_none());
+        assert_eq!(w.active_until(at("2026-12-22T23:00:00Z")), Some(at("2027-01-01T23:00:00Z")));
+        assert!(w.active_until(at("2027-01-01T23:00:00Z")).is_none());
+    }
+
+    #[test]
+    fn freeze_blocks_unless_overridden_and_override_costs_an_approval() {
+        let c = config();
+        let prod = c.env("prod").unwrap();
+        let frozen = at("2026-11-28T12:00:00Z"); // Saturday: the example's weekend freeze
+        let err = check_freeze(prod, frozen, None).unwrap_err();
+        assert!(matches!(err, Denied::Frozen { .. }));
+        assert!(err.to_string().contains("--override"), "{err}");
+        assert!(check_freeze(prod, frozen, Some("   ")).is_err(), "a blank reason is no reason");
+        let ov = check_freeze(prod, frozen, Some("hotfix for INC-42")).unwrap();
+        assert_eq!(required_approvals(prod, ov.as_ref()), prod.required_approvals + 1);
+        assert_eq!(check_freeze(prod, at("2026-11-25T12:00:00Z"), None), Ok(None));
+    }
+
+    #[test]
+    fn only_deployers_deploy_and_only_other_approvers_approve() {
+        let c = config();
+        let prod = c.env("prod").unwrap();
+        let (alice, bob, mallory) = (person("U0ALICE"), person("U0BOB"), person("U0MALLORY"));
+        assert_eq!(may_deploy(&c, prod, &alice), Ok(()));
+        assert!(matches!(may_deploy(&c, prod, &mallory), Err(Denied::NotADeployer { .. })));
+        assert!(matches!(may_deploy(&c, prod, &Actor::system("x")), Err(Denied::NotAPerson)));
+        assert_eq!(may_approve(&c, prod, &alice, &bob), Ok(()));
+        assert_eq!(may_approve(&c, prod, &bob, &bob), Err(Denied::OwnRequest));
+        assert!(matches!(may_approve(&c, prod, &bob, &mallory), Err(Denied::NotAnApprover { .. })));
+    }
+
+    #[test]
+    fn promotion_needs_success_in_the_previous_env() {
+        let c = config();
+        let prod = c.env("prod").unwrap();
+        let v = Version::parse("v1.2.3").unwrap();
+        let api = ServiceName::parse("api").unwrap();
+        assert_eq!(check_promotion(prod, &v, &[(api.clone(), true)]), Ok(()));
+        let err = check_promotion(prod, &v, &[(api.clone(), false)]).unwrap_err();
+        assert_eq!(err.to_string(), "api v1.2.3 has not succeeded in staging yet, and prod only takes versions that did");
+        let dev = c.env("dev").unwrap();
+        assert_eq!(check_promotion(dev, &v, &[(api, false)]), Ok(()), "the chain's first env takes anything");
+    }
+
+    #[test]
+    fn a_live_lock_refuses_others_says_who_and_lets_its_owner_back_in() {
+        let env = EnvName::parse("prod").unwrap();
+        let id = DeploymentId::derive(at("2026-11-24T09:00:00Z"), "a");
+        let lock = EnvLock {
+            env,
+            owner: LockOwner::Deployment { id },
+            held_by: person("U0ALICE"),
+            reason: "api v1.2.3".into(),
+            since: at("2026-11-24T09:00:00Z"),
+            expires: Some(at("2026-11-24T10:00:00Z")),
+        };
+        let other = LockOwner::Deployment { id: DeploymentId::derive(at("2026-11-24T09:01:00Z"), "b") };
+        let err = check_lock(Some(&lock), &other, at("2026-11-24T09:30:00Z")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("prod is busy: Alice is deploying (api v1.2.3) since 2026-11-24 09:00 UTC, deployment {id}")
+        );
+        assert_eq!(check_lock(Some(&lock), &lock.owner, at("2026-11-24T09:30:00Z")), Ok(()));
+        assert_eq!(check_lock(Some(&lock), &other, at("2026-11-24T10:00:00Z")), Ok(()), "an expired lock is free");
+        assert_eq!(check_lock(None, &other, at("2026-11-24T09:30:00Z")), Ok(()));
+    }
+}
