@@ -234,6 +234,14 @@ impl Config {
         self.backups.values().filter(move |p| &p.env == env && p.before_deploy.contains(service))
     }
 
+    /// The environment a mistyped name most likely meant, by its canonical name (a near miss
+    /// of an alias suggests the environment, not the alias).
+    pub fn suggest_env(&self, typed: &str) -> Option<&EnvName> {
+        let words = self.env_words();
+        let word = suggest::did_you_mean(typed, words.iter().copied())?;
+        self.env(word).map(|e| &e.name)
+    }
+
     /// Every name a person may type for an environment, for "did you mean".
     pub fn env_words(&self) -> Vec<&str> {
         self.environments
