@@ -476,6 +476,25 @@ impl Deployment {
         }
     }
 
+    /// The effect a run is waiting on, if its outcome never came back (the function died, the
+    /// platform timed out). A retried run performs it again; each such effect is safe to
+    /// repeat because its outcome is matched against the deployment's progress.
+    pub fn pending_work(&self) -> Option<Effect> {
+        let i = self.state.current_service()?;
+        let s = &self.services[i];
+        let name = s.service.clone();
+        match self.state {
+            State::Migrating { .. } => match (&s.snapshot_plan, &s.progress.snapshot) {
+                (Some(plan), None) => Some(Effect::TakeSnapshot { service: name, plan: plan.clone() }),
+                _ if s.migration.is_some() && !s.progress.migrated => Some(Effect::RunMigration { service: name }),
+                _ => None,
+            },
+            State::Rolling { .. } if s.progress.ecs_deployment.is_none() => Some(Effect::Roll { service: name }),
+            State::Verifying { .. } => Some(Effect::CheckHealth { service: name }),
+            _ => None,
+        }
+    }
+
     /// Whether this input is a fact the deployment already reflects: a redelivered event or
     /// a retried call. Such an input is a duplicate in any later state.
     fn already_applied(&self, input: &Input) -> bool {

@@ -1,1 +1,284 @@
-//! todo
+//! The capabilities Deckhand needs from the outside world, as traits.
+//!
+//! Adapters (`deckhand-aws`, the bot's chat clients) implement them; use-cases are generic over
+//! them through [`Ports`]. Every method returns a `Send` future so use-cases can run inside
+//! axum handlers and Lambda runtimes on a multi-threaded executor. No adapter error type
+//! crosses a port: adapters map theirs to [`PortError`] exactly once.
+
+use std::future::Future;
+
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+use crate::card::Card;
+use crate::config::{BackupPlan, ServiceConfig};
+use crate::deployment::{Deployment, ImageRef, Work};
+use crate::policy::{EnvLock, LockOwner};
+use crate::retention::{SnapshotInfo, SnapshotStatus};
+use crate::rollback::{Release, Verdict};
+use crate::types::{Actor, ChatKind, DeploymentId, Digest, EnvName, ServiceName, Timestamp, Version};
+
+/// What can go wrong behind a port, in the terms use-cases decide on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PortError {
+    /// A conditional write lost: someone else changed the item first.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The named thing does not exist (a cluster, service, DB instance, secret…).
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// Worth retrying: throttling, a timeout, the service unavailable. Adapters already
+    /// retried with backoff before returning this.
+    #[error("temporarily unavailable: {0}")]
+    Transient(String),
+    /// Anything else. The message keeps the provider's error code and request id.
+    #[error("{0}")]
+    Failed(String),
+}
+
+pub type PortResult<T> = Result<T, PortError>;
+
+/// Deckhand's state. Every state change is a conditional write, so two functions racing on the
+/// same item cannot both win: the loser gets [`PortError::Conflict`].
+pub trait Store: Send + Sync {
+    /// Creates a deployment that must not exist yet (ids derive from event ids, so a redelivered
+    /// request conflicts here). `Conflict` if it exists.
+    fn create_deployment(&self, d: &Deployment) -> impl Future<Output = PortResult<()>> + Send;
+    fn get_deployment(&self, id: DeploymentId) -> impl Future<Output = PortResult<Option<Deployment>>> + Send;
+    /// Saves `d` if the stored revision is `d.revision - 1`; `Conflict` otherwise.
+    fn save_deployment(&self, d: &Deployment) -> impl Future<Output = PortResult<()>> + Send;
+    /// The deployment that started this ECS deployment, for outcome events.
+    fn deployment_by_ecs_id(&self, ecs_deployment: &str) -> impl Future<Output = PortResult<Option<Deployment>>> + Send;
+    /// Newest first; optionally only those touching `service`.
+    fn recent_deployments(&self, env: &EnvName, service: Option<&ServiceName>, limit: usize) -> impl Future<Output = PortResult<Vec<Deployment>>> + Send;
+
+    /// Where a deployment's cards were posted, so later steps can update them.
+    fn set_cards(&self, id: DeploymentId, cards: &[MessageRef]) -> impl Future<Output = PortResult<()>> + Send;
+    fn cards(&self, id: DeploymentId) -> impl Future<Output = PortResult<Vec<MessageRef>>> + Send;
+
+    fn get_lock(&self, env: &EnvName) -> impl Future<Output = PortResult<Option<EnvLock>>> + Send;
+    /// Takes the lock if it is free, expired at `now`, or already held by the same owner.
+    /// Returns the current holder when someone else holds it.
+    fn acquire_lock(&self, lock: &EnvLock, now: Timestamp) -> impl Future<Output = PortResult<Result<(), EnvLock>>> + Send;
+    /// Releases the lock if `owner` holds it; `false` if it did not.
+    fn release_lock(&self, env: &EnvName, owner: &LockOwner) -> impl Future<Output = PortResult<bool>> + Send;
+    /// Releases whatever lock there is (`/unlock`), returning it.
+    fn break_lock(&self, env: &EnvName) -> impl Future<Output = PortResult<Option<EnvLock>>> + Send;
+
+    fn put_hold(&self, hold: &Hold) -> impl Future<Output = PortResult<()>> + Send;
+    fn holds(&self, env: &EnvName) -> impl Future<Output = PortResult<Vec<Hold>>> + Send;
+    fn clear_holds(&self, env: &EnvName) -> impl Future<Output = PortResult<Vec<Hold>>> + Send;
+
+    /// Records a build once; `false` when this build was already recorded (a redelivery).
+    fn record_build(&self, build: &Build) -> impl Future<Output = PortResult<bool>> + Send;
+    fn builds(&self, service: &ServiceName, limit: usize) -> impl Future<Output = PortResult<Vec<Build>>> + Send;
+
+    /// Records a release once per (env, service, deployment).
+    fn record_release(&self, release: &Release) -> impl Future<Output = PortResult<()>> + Send;
+    /// That service's releases in that environment, newest first.
+    fn releases(&self, env: &EnvName, service: &ServiceName, limit: usize) -> impl Future<Output = PortResult<Vec<Release>>> + Send;
+    /// Changes a release's verdict, conditionally: `Good` only from `Baking` (the bake check),
+    /// `Bad` from `Baking` or `Good` (an alarm, a manual rollback). `false` when the condition
+    /// did not hold, so of two racing judges exactly one wins.
+    fn judge_release(&self, env: &EnvName, service: &ServiceName, deployment: DeploymentId, verdict: &Verdict) -> impl Future<Output = PortResult<bool>> + Send;
+
+    /// Records a finished backup run once per (plan, snapshot).
+    fn record_backup(&self, record: &BackupRecord) -> impl Future<Output = PortResult<bool>> + Send;
+    fn backups(&self, plan: &str, limit: usize) -> impl Future<Output = PortResult<Vec<BackupRecord>>> + Send;
+
+    fn append_audit(&self, entry: &AuditEntry) -> impl Future<Output = PortResult<()>> + Send;
+    fn audit(&self, env: &EnvName, limit: usize) -> impl Future<Output = PortResult<Vec<AuditEntry>>> + Send;
+
+    /// Claims an idempotency key until `expires`, storing `value` with it. `None` for the
+    /// first claim; the first claimant's value when it was already claimed. Maps an event to
+    /// what it created (so a redelivery finds the same deployment), and guards effects that no
+    /// state transition guards (a chat message about an alarm that changes nothing, say).
+    fn claim(&self, key: &str, value: &str, expires: Timestamp) -> impl Future<Output = PortResult<Option<String>>> + Send;
+}
+
+/// A service held after an automatic rollback: auto-deploy skips it until `/unlock`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hold {
+    pub env: EnvName,
+    pub service: ServiceName,
+    pub reason: String,
+    pub since: Timestamp,
+}
+
+/// A build that finished: a version of a service that may be deployed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Build {
+    pub service: ServiceName,
+    pub version: Version,
+    /// The build system's own id (CodeBuild build ARN, GitHub run id…): the dedup key.
+    pub build_id: String,
+    pub branch: Option<String>,
+    pub commit: Option<String>,
+    pub url: Option<String>,
+    pub finished_at: Timestamp,
+    pub succeeded: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupRecord {
+    pub plan: String,
+    pub env: EnvName,
+    pub snapshot: String,
+    pub started_at: Timestamp,
+    pub finished_at: Timestamp,
+    pub status: SnapshotStatus,
+    pub size_gib: Option<u64>,
+    /// The deployment this snapshot was taken before, if any.
+    pub deployment: Option<DeploymentId>,
+    pub pruned: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub env: EnvName,
+    pub at: Timestamp,
+    pub actor: Actor,
+    pub action: String,
+    pub detail: String,
+    pub deployment: Option<DeploymentId>,
+}
+
+/// What runs where: ECS (and ECR, for resolving image tags).
+pub trait Platform: Send + Sync {
+    /// The service's current task definition and the image of its container.
+    fn running(&self, cluster: &str, service: &ServiceConfig) -> impl Future<Output = PortResult<Running>> + Send;
+    /// The digest a tag points at now; `None` if the repository has no such tag.
+    fn resolve_image(&self, repository: &str, tag: &Version) -> impl Future<Output = PortResult<Option<Digest>>> + Send;
+    /// Registers a revision of the running task definition with only the container's image
+    /// changed, and updates the service to it.
+    fn roll_out(&self, cluster: &str, service: &ServiceConfig, image: &ImageRef) -> impl Future<Output = PortResult<Rollout>> + Send;
+    /// Updates the service to an existing task definition (a rollback).
+    fn roll_back(&self, cluster: &str, service: &ServiceConfig, task_definition: &str) -> impl Future<Output = PortResult<Rollout>> + Send;
+    /// Runs the migration command once with the new image and the service's network
+    /// configuration, and waits for its exit code.
+    fn run_migration(&self, cluster: &str, service: &ServiceConfig, image: &ImageRef, command: &[String]) -> impl Future<Output = PortResult<i32>> + Send;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Running {
+    pub task_definition: String,
+    pub image: String,
+}
+
+impl Running {
+    /// The tag of the running image, if it has one (`repo:tag` or `repo:tag@sha256:…`).
+    pub fn tag(&self) -> Option<&str> {
+        let without_digest = self.image.split('@').next().unwrap_or(&self.image);
+        let name = without_digest.rsplit('/').next().unwrap_or(without_digest);
+        name.split_once(':').map(|(_, t)| t)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rollout {
+    pub task_definition: String,
+    pub ecs_deployment: String,
+}
+
+/// Alarms and health checks.
+pub trait Monitor: Send + Sync {
+    /// Which of these alarms are in ALARM now.
+    fn firing(&self, alarms: &[String]) -> impl Future<Output = PortResult<Vec<String>>> + Send;
+    fn check_health(&self, url: &str) -> impl Future<Output = PortResult<Health>> + Send;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    pub healthy: bool,
+    pub detail: String,
+}
+
+/// A message Deckhand posted, to update or reply to later.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct MessageRef {
+    pub chat: ChatKind,
+    pub channel: String,
+    /// Slack's message `ts`, or Discord's message id.
+    pub id: String,
+}
+
+/// Where to post: a chat and a channel.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Channel {
+    pub chat: ChatKind,
+    pub id: String,
+}
+
+/// Slack and Discord. One card view-model, rendered per chat by the adapter.
+pub trait Chat: Send + Sync {
+    fn post_card(&self, to: &Channel, card: &Card) -> impl Future<Output = PortResult<MessageRef>> + Send;
+    fn update_card(&self, message: &MessageRef, card: &Card) -> impl Future<Output = PortResult<()>> + Send;
+    fn reply(&self, message: &MessageRef, text: &str) -> impl Future<Output = PortResult<()>> + Send;
+    fn post(&self, to: &Channel, text: &str) -> impl Future<Output = PortResult<MessageRef>> + Send;
+    /// A message only `user` sees.
+    fn ephemeral(&self, to: &Channel, user: &Actor, text: &str) -> impl Future<Output = PortResult<()>> + Send;
+}
+
+/// Hands work to another function without waiting for it.
+pub trait Dispatch: Send + Sync {
+    fn dispatch(&self, work: &Work) -> impl Future<Output = PortResult<()>> + Send;
+}
+
+/// Database snapshots. Only snapshots carrying Deckhand's tags are listed or deleted.
+pub trait Backups: Send + Sync {
+    fn create(&self, plan: &BackupPlan, snapshot: &str, tags: &[(String, String)]) -> impl Future<Output = PortResult<()>> + Send;
+    /// Waits until the snapshot is available or failed.
+    fn wait(&self, plan: &BackupPlan, snapshot: &str) -> impl Future<Output = PortResult<SnapshotStatus>> + Send;
+    fn list(&self, plan: &BackupPlan) -> impl Future<Output = PortResult<Vec<SnapshotInfo>>> + Send;
+    fn delete(&self, plan: &BackupPlan, snapshot: &str) -> impl Future<Output = PortResult<()>> + Send;
+}
+
+/// Secret values: signing secrets, bot tokens. Never logged; `SecretString` redacts `Debug`.
+pub trait Secrets: Send + Sync {
+    fn get(&self, name: &str) -> impl Future<Output = PortResult<SecretString>> + Send;
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metric {
+    pub name: String,
+    pub value: f64,
+    pub unit: MetricUnit,
+    pub dimensions: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MetricUnit {
+    Count,
+    Seconds,
+    Gigabytes,
+}
+
+pub trait Metrics: Send + Sync {
+    fn emit(&self, metrics: &[Metric]) -> impl Future<Output = PortResult<()>> + Send;
+}
+
+/// The time. Tests set it; nothing in core reads a clock any other way.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Timestamp;
+}
+
+/// Every port a use-case may need, bundled so use-cases take one generic parameter.
+pub trait Ports: Send + Sync {
+    type Store: Store;
+    type Platform: Platform;
+    type Monitor: Monitor;
+    type Chat: Chat;
+    type Dispatch: Dispatch;
+    type Backups: Backups;
+    type Metrics: Metrics;
+    type Clock: Clock;
+
+    fn store(&self) -> &Self::Store;
+    fn platform(&self) -> &Self::Platform;
+    fn monitor(&self) -> &Self::Monitor;
+    fn chat(&self) -> &Self::Chat;
+    fn dispatch(&self) -> &Self::Dispatch;
+    fn backups(&self) -> &Self::Backups;
+    fn metrics(&self) -> &Self::Metrics;
+    fn clock(&self) -> &Self::Clock;
+}

@@ -1,0 +1,201 @@
+//! Scheduled and on-demand database snapshots, with retention.
+
+use crate::card::Table;
+use crate::config::BackupPlan;
+use crate::deployment::Work;
+use crate::policy::{self, Denied};
+use crate::ports::{BackupRecord, Backups as _, Clock as _, Dispatch as _, Metric, MetricUnit, Metrics as _, PortError, Ports, Store as _};
+use crate::retention::{self, SnapshotStatus};
+use crate::types::{Actor, DeploymentId, EnvName, SignedDuration};
+
+use super::App;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("backup plan `{0}` is not in the config")]
+    UnknownPlan(String),
+    #[error("{0} has no backup plan")]
+    NoPlan(EnvName),
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+/// Why a backup runs: the schedule (with the Scheduler event's id) or a person.
+#[derive(Debug, Clone)]
+pub enum BackupTrigger {
+    Schedule { event_id: String },
+    Person { actor: Actor, event_key: String },
+}
+
+impl BackupTrigger {
+    fn key(&self) -> &str {
+        match self {
+            BackupTrigger::Schedule { event_id } => event_id,
+            BackupTrigger::Person { event_key, .. } => event_key,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupOutcome {
+    pub snapshot: String,
+    pub status: SnapshotStatus,
+    pub pruned: Vec<String>,
+    /// This trigger was handled before: nothing was done again.
+    pub duplicate: bool,
+}
+
+/// The tags that mark a snapshot as Deckhand's. Only snapshots carrying `deckhand:plan` are ever
+/// listed for retention or deleted.
+pub(crate) fn tags(plan: &BackupPlan, deployment: Option<DeploymentId>) -> Vec<(String, String)> {
+    let mut t = vec![
+        ("deckhand:plan".to_owned(), plan.name.clone()),
+        ("deckhand:env".to_owned(), plan.env.to_string()),
+        ("deckhand:kind".to_owned(), plan.kind.as_str().to_owned()),
+        ("deckhand:created-by".to_owned(), "deckhand".to_owned()),
+    ];
+    if let Some(id) = deployment {
+        t.push(("deckhand:deployment".to_owned(), id.to_string()));
+    }
+    t
+}
+
+impl<P: Ports> App<'_, P> {
+    /// Snapshot, wait, prune by retention, record, report, emit metrics. A failed snapshot is
+    /// reported loudly and never leads to deleting older ones.
+    pub async fn run_backup(&self, plan_name: &str, trigger: &BackupTrigger) -> Result<BackupOutcome, BackupError> {
+        let p = self.ports;
+        let plan = self.config.backups.get(plan_name).ok_or_else(|| BackupError::UnknownPlan(plan_name.to_owned()))?;
+        let env = self.env_config(&plan.env)?;
+        let started = p.clock().now();
+        // One snapshot per trigger: the first delivery names it, redeliveries reuse the name.
+        let fresh = format!("deckhand-{}-{}", plan.name, started.strftime("%Y%m%d-%H%M%S"));
+        let key = format!("backup#{}#{}", plan.name, trigger.key());
+        let snapshot = p.store().claim(&key, &fresh, started + SignedDuration::from_hours(48)).await?.unwrap_or(fresh);
+
+        match p.backups().create(plan, &snapshot, &tags(plan, None)).await {
+            Ok(()) | Err(PortError::Conflict(_)) => {}
+            Err(e) => return self.backup_failed(plan, &snapshot, started, &e.to_string()).await,
+        }
+        let status = match p.backups().wait(plan, &snapshot).await {
+            Ok(s) => s,
+            Err(e) => return self.backup_failed(plan, &snapshot, started, &e.to_string()).await,
+        };
+        if status != SnapshotStatus::Available {
+            return self.backup_failed(plan, &snapshot, started, &format!("snapshot ended {status:?}")).await;
+        }
+        // Concurrent deliveries of one trigger all reach here with the same snapshot: one of
+        // them prunes and reports, the others stop. (If that one dies before reporting, the
+        // next scheduled run prunes; the report of this one is lost, and the log says why.)
+        let now = p.clock().now();
+        let handled = format!("backup-run#{}#{snapshot}", plan.name);
+        if p.store().claim(&handled, "pruning", now + SignedDuration::from_hours(48)).await?.is_some() {
+            return Ok(BackupOutcome { snapshot, status, pruned: Vec::new(), duplicate: true });
+        }
+        let existing = p.backups().list(plan).await?;
+        let doomed = retention::to_delete(&plan.retention, &existing, now);
+        let mut pruned = Vec::new();
+        for id in doomed {
+            match p.backups().delete(plan, &id).await {
+                Ok(()) | Err(PortError::NotFound(_)) => pruned.push(id),
+                Err(e) => tracing::warn!(plan = %plan.name, snapshot = %id, error = %e, "could not delete a snapshot; the next run retries"),
+            }
+        }
+        let record = BackupRecord {
+            plan: plan.name.clone(),
+            env: plan.env.clone(),
+            snapshot: snapshot.clone(),
+            started_at: started,
+            finished_at: now,
+            status,
+            size_gib: None,
+            deployment: None,
+            pruned: pruned.clone(),
+        };
+        let first = p.store().record_backup(&record).await?;
+        if !first {
+            tracing::warn!(plan = %plan.name, %snapshot, "backup was already recorded");
+        }
+        {
+            let took = now.duration_since(started).as_secs_f64();
+            let kept = existing.len().saturating_sub(pruned.len());
+            self.announce(env, &format!("💾 Backup {} took `{snapshot}` in {took:.0}s; pruned {} old snapshot(s), {kept} kept.", plan.name, pruned.len())).await;
+            let dims = vec![("Plan".to_owned(), plan.name.clone())];
+            let metrics = [
+                Metric { name: "BackupSucceeded".into(), value: 1.0, unit: MetricUnit::Count, dimensions: dims.clone() },
+                Metric { name: "BackupDurationSeconds".into(), value: took, unit: MetricUnit::Seconds, dimensions: dims.clone() },
+                Metric { name: "SnapshotsPruned".into(), value: pruned.len() as f64, unit: MetricUnit::Count, dimensions: dims.clone() },
+                Metric { name: "SnapshotCount".into(), value: kept as f64, unit: MetricUnit::Count, dimensions: dims },
+            ];
+            if let Err(e) = p.metrics().emit(&metrics).await {
+                tracing::warn!(plan = %plan.name, error = %e, "could not emit backup metrics");
+            }
+        }
+        Ok(BackupOutcome { snapshot, status, pruned, duplicate: false })
+    }
+
+    async fn backup_failed(&self, plan: &BackupPlan, snapshot: &str, started: jiff::Timestamp, why: &str) -> Result<BackupOutcome, BackupError> {
+        let p = self.ports;
+        let env = self.env_config(&plan.env)?;
+        let now = p.clock().now();
+        let record = BackupRecord {
+            plan: plan.name.clone(),
+            env: plan.env.clone(),
+            snapshot: snapshot.to_owned(),
+            started_at: started,
+            finished_at: now,
+            status: SnapshotStatus::Failed,
+            size_gib: None,
+            deployment: None,
+            pruned: Vec::new(),
+        };
+        let first = p.store().record_backup(&record).await?;
+        if first {
+            tracing::error!(plan = %plan.name, snapshot, why, "backup failed");
+            self.announce(env, &format!("🚨 Backup {} FAILED ({snapshot}): {why}. No older snapshot was deleted.", plan.name)).await;
+            let m = Metric { name: "BackupFailed".into(), value: 1.0, unit: MetricUnit::Count, dimensions: vec![("Plan".into(), plan.name.clone())] };
+            if let Err(e) = p.metrics().emit(&[m]).await {
+                tracing::warn!(plan = %plan.name, error = %e, "could not emit backup metrics");
+            }
+        }
+        Ok(BackupOutcome { snapshot: snapshot.to_owned(), status: SnapshotStatus::Failed, pruned: Vec::new(), duplicate: !first })
+    }
+
+    /// `/backup ENV now`: hands each of the env's plans to the backup function.
+    pub async fn backup_now(&self, env: &EnvName, actor: &Actor) -> Result<Vec<String>, BackupError> {
+        let env_cfg = self.env_config(env)?;
+        policy::may_deploy(self.config, env_cfg, actor)?;
+        let plans: Vec<String> = self.config.backups.values().filter(|p| &p.env == env).map(|p| p.name.clone()).collect();
+        if plans.is_empty() {
+            return Err(BackupError::NoPlan(env.clone()));
+        }
+        for plan in &plans {
+            self.ports.dispatch().dispatch(&Work::RunBackup { plan: plan.clone(), requested_by: actor.clone() }).await?;
+        }
+        Ok(plans)
+    }
+
+    /// `/backup ENV list`.
+    pub async fn backup_list(&self, env: &EnvName) -> Result<Table, BackupError> {
+        let mut rows = Vec::new();
+        for plan in self.config.backups.values().filter(|p| &p.env == env) {
+            for b in self.ports.store().backups(&plan.name, 10).await? {
+                rows.push(vec![
+                    plan.name.clone(),
+                    b.snapshot,
+                    format!("{:?}", b.status).to_lowercase(),
+                    b.finished_at.strftime("%Y-%m-%d %H:%M").to_string(),
+                    b.pruned.len().to_string(),
+                ]);
+            }
+        }
+        Ok(Table {
+            title: format!("Backups in {env}"),
+            columns: ["plan", "snapshot", "status", "finished (UTC)", "pruned"].map(String::from).to_vec(),
+            rows,
+            empty: "No backups recorded yet.".into(),
+        })
+    }
+}

@@ -1,0 +1,347 @@
+//! Asking for a deploy, approving it, running it, and finishing it on ECS's word.
+
+use crate::config::EnvConfig;
+use crate::deployment::{Deployment, DeploymentKind, Draft, ImageRef, Input, Progress, Refused, ServiceRelease, State};
+use crate::policy::{self, Denied, EnvLock, LockOwner};
+use crate::ports::{Monitor as _, Platform as _, PortError, Ports, Store as _, Clock as _};
+use crate::types::{Actor, DeploymentId, EnvName, ServiceName, Version};
+
+use super::App;
+use super::engine::DriveError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error("there is no image {repository}:{tag} in the registry; is the build finished?")]
+    NoSuchImage { repository: String, tag: Version },
+    #[error("{service} in {env} has no {what} to roll back to")]
+    NoRollbackTarget { service: ServiceName, env: EnvName, what: String },
+    #[error(transparent)]
+    Refused(#[from] Refused),
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+impl From<DriveError> for RequestError {
+    fn from(e: DriveError) -> Self {
+        match e {
+            DriveError::Refused(r) => Self::Refused(r),
+            DriveError::Port(p) => Self::Port(p),
+        }
+    }
+}
+
+/// A request that was accepted (or recognised as a redelivery of one).
+#[derive(Debug, Clone)]
+pub struct Requested {
+    pub deployment: Deployment,
+    pub duplicate: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecideError {
+    #[error("no such deployment: {0}")]
+    Unknown(DeploymentId),
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error(transparent)]
+    Refused(#[from] Refused),
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+impl From<DriveError> for DecideError {
+    fn from(e: DriveError) -> Self {
+        match e {
+            DriveError::Refused(r) => Self::Refused(r),
+            DriveError::Port(p) => Self::Port(p),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Approve,
+    Reject,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("no such deployment: {0}")]
+    Unknown(DeploymentId),
+    #[error(transparent)]
+    Refused(#[from] Refused),
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+impl From<DriveError> for RunError {
+    fn from(e: DriveError) -> Self {
+        match e {
+            DriveError::Refused(r) => Self::Refused(r),
+            DriveError::Port(p) => Self::Port(p),
+        }
+    }
+}
+
+/// A deploy request after parsing: what, where, by whom, and the triggering event's id.
+#[derive(Debug, Clone)]
+pub struct DeployRequest {
+    pub env: EnvName,
+    pub services: Vec<ServiceName>,
+    pub version: Version,
+    pub override_reason: Option<String>,
+    pub actor: Actor,
+    /// The triggering event's own id (Slack trigger id, Discord interaction id, build id):
+    /// a redelivery of the same event finds the same deployment.
+    pub event_key: String,
+}
+
+impl<P: Ports> App<'_, P> {
+    /// `/deploy`, or an auto-deploy: checks policy, resolves the image digests the approval
+    /// will be bound to, takes the environment's lock, creates the deployment and posts its card.
+    pub async fn request_deploy(&self, req: DeployRequest) -> Result<Requested, RequestError> {
+        let p = self.ports;
+        let now = p.clock().now();
+        let env = self.env_config(&req.env)?;
+        let id = match self.claim_event(&req.event_key, now).await? {
+            Claimed::First(id) => id,
+            Claimed::Again(existing) => return Ok(self.resubmit(existing).await?),
+            Claimed::Retry(id) => id,
+        };
+        if req.actor.user_ref().is_some() {
+            policy::may_deploy(self.config, env, &req.actor)?;
+        }
+        let freeze_override = policy::check_freeze(env, now, req.override_reason.as_deref())?;
+        if freeze_override.is_some() && env.approvers.is_none() {
+            return Err(Denied::NoApprovers { env: env.name.clone() }.into());
+        }
+
+        let mut services = Vec::new();
+        let mut promoted = Vec::new();
+        for name in &req.services {
+            let cfg = self.service_config(name)?;
+            let digest = p
+                .platform()
+                .resolve_image(&cfg.repository, &req.version)
+                .await?
+                .ok_or_else(|| RequestError::NoSuchImage { repository: cfg.repository.clone(), tag: req.version.clone() })?;
+            if let Some(previous) = &env.after {
+                let before = p.store().releases(previous, name, 50).await?;
+                let ok = before.iter().any(|r| r.image.tag == req.version && r.image.digest == digest);
+                promoted.push((name.clone(), ok));
+            }
+            let running = match p.platform().running(&env.cluster, cfg).await {
+                Ok(r) => r.tag().map(str::to_owned),
+                Err(PortError::NotFound(what)) => return Err(PortError::NotFound(what).into()),
+                Err(e) => return Err(e.into()),
+            };
+            services.push(ServiceRelease {
+                service: name.clone(),
+                image: ImageRef { repository: cfg.repository.clone(), tag: req.version.clone(), digest },
+                previous_version: running,
+                target_task_definition: None,
+                snapshot_plan: self.config.plans_before_deploy(&env.name, name).next().map(|p| p.name.clone()),
+                migration: cfg.migration.clone(),
+                health_url: cfg.health_url_for(&env.name),
+                progress: Progress::default(),
+            });
+        }
+        policy::check_promotion(env, &req.version, &promoted)?;
+        let alarms_at_start = self.firing_alarms(env, &req.services).await?;
+
+        let draft = Draft {
+            id,
+            env: env.name.clone(),
+            kind: DeploymentKind::Release,
+            version: req.version.clone(),
+            services,
+            requested_by: req.actor.clone(),
+            required_approvals: policy::required_approvals(env, freeze_override.as_ref()),
+            approval_ttl: env.approval_ttl,
+            freeze_override,
+            alarms_at_start,
+        };
+        let reason = format!("{} {}", names(&req.services), req.version);
+        self.create_and_submit(env, draft, reason).await
+    }
+
+    /// Takes the lock, creates the deployment and submits it. Shared by deploys and rollbacks.
+    pub(crate) async fn create_and_submit(&self, env: &EnvConfig, draft: Draft, reason: String) -> Result<Requested, RequestError> {
+        let p = self.ports;
+        let now = p.clock().now();
+        let id = draft.id;
+        let lock = EnvLock {
+            env: env.name.clone(),
+            owner: LockOwner::Deployment { id },
+            held_by: draft.requested_by.clone(),
+            reason,
+            since: now,
+            expires: Some(now + draft.approval_ttl + env.lock_ttl),
+        };
+        if let Err(holder) = p.store().acquire_lock(&lock, now).await? {
+            return Err(Denied::Locked(policy::LockHeld(holder)).into());
+        }
+        let d = Deployment::new(draft, now);
+        match p.store().create_deployment(&d).await {
+            Ok(()) => {}
+            Err(PortError::Conflict(_)) => {
+                let existing = p.store().get_deployment(id).await?.ok_or_else(|| PortError::NotFound(format!("deployment {id}")))?;
+                return Ok(Requested { deployment: existing, duplicate: true });
+            }
+            Err(e) => {
+                p.store().release_lock(&env.name, &LockOwner::Deployment { id }).await?;
+                return Err(e.into());
+            }
+        }
+        let actor = d.requested_by.clone();
+        let driven = self.drive(d, Input::Submitted, &actor).await?;
+        Ok(Requested { deployment: driven.deployment, duplicate: !driven.changed })
+    }
+
+    /// Maps a triggering event to the deployment id it creates. The first delivery claims the
+    /// event key with a fresh id; every redelivery, sequential or concurrent, gets that same id,
+    /// so the store's create-if-absent lets exactly one of them create the deployment.
+    pub(crate) async fn claim_event(&self, event_key: &str, now: jiff::Timestamp) -> Result<Claimed, PortError> {
+        let store = self.ports.store();
+        let fresh = DeploymentId::derive(now, event_key);
+        let expires = now + jiff::SignedDuration::from_hours(24);
+        let Some(first) = store.claim(&event_claim(event_key), &fresh.to_string(), expires).await? else {
+            return Ok(Claimed::First(fresh));
+        };
+        let id = DeploymentId::parse(&first).map_err(|e| PortError::Failed(format!("corrupt idempotency record {event_key}: {e}")))?;
+        Ok(match store.get_deployment(id).await? {
+            Some(d) => Claimed::Again(d),
+            // Seen before but nothing was created: the first delivery was refused (refusals
+            // change nothing, so deciding again is right) or is still running (the shared id
+            // makes the create-if-absent below pick one winner).
+            None => Claimed::Retry(id),
+        })
+    }
+
+    /// A redelivered request: finish submitting it if the first delivery died before that.
+    async fn resubmit(&self, d: Deployment) -> Result<Requested, DriveError> {
+        if d.state == State::Requested {
+            let actor = d.requested_by.clone();
+            let driven = self.drive(d, Input::Submitted, &actor).await?;
+            return Ok(Requested { deployment: driven.deployment, duplicate: !driven.changed });
+        }
+        Ok(Requested { deployment: d, duplicate: true })
+    }
+
+    async fn firing_alarms(&self, env: &EnvConfig, services: &[ServiceName]) -> Result<Vec<String>, PortError> {
+        let watched: Vec<String> = self
+            .config
+            .alarms
+            .iter()
+            .filter(|(_, t)| t.env == env.name && t.services.iter().any(|s| services.contains(s)))
+            .map(|(name, _)| name.clone())
+            .collect();
+        if watched.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.ports.monitor().firing(&watched).await
+    }
+
+    /// An Approve or Reject click.
+    pub async fn decide(&self, id: DeploymentId, decision: Decision, actor: &Actor, reason: Option<String>) -> Result<Deployment, DecideError> {
+        let p = self.ports;
+        let d = p.store().get_deployment(id).await?.ok_or(DecideError::Unknown(id))?;
+        let env = self.env_config(&d.env)?;
+        let now = p.clock().now();
+        if d.state == State::PendingApproval && now >= d.approval_expires {
+            let expired = self.drive(d.clone(), Input::ApprovalExpired, &Actor::system("approval window")).await?;
+            return Err(Refused::Expired { at: expired.deployment.approval_expires.strftime("%Y-%m-%d %H:%M UTC").to_string() }.into());
+        }
+        let input = match decision {
+            Decision::Approve => {
+                if !d.state.is_terminal() && !d.approvals.iter().any(|a| a.by.same_person(actor)) {
+                    policy::may_approve(self.config, env, &d.requested_by, actor)?;
+                }
+                Input::Approved { by: actor.clone() }
+            }
+            Decision::Reject => {
+                // Approvers reject; the requester may withdraw their own request.
+                if !actor.same_person(&d.requested_by) && !d.state.is_terminal() {
+                    match policy::may_approve(self.config, env, &d.requested_by, actor) {
+                        Ok(()) | Err(Denied::OwnRequest) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Input::Rejected { by: actor.clone(), reason }
+            }
+        };
+        Ok(self.drive(d, input, actor).await?.deployment)
+    }
+
+    /// The deploy function's entry point for dispatched work: starts an approved deployment, or
+    /// resumes one whose last step's outcome was lost. Safe to call any number of times.
+    pub async fn run_deployment(&self, id: DeploymentId) -> Result<Deployment, RunError> {
+        let p = self.ports;
+        let d = p.store().get_deployment(id).await?.ok_or(RunError::Unknown(id))?;
+        let actor = Actor::system("deploy");
+        if d.state == State::Approved {
+            // Re-take the lock as its owner: it may have lapsed while waiting for approval.
+            let env = self.env_config(&d.env)?;
+            let now = p.clock().now();
+            let lock = EnvLock {
+                env: d.env.clone(),
+                owner: LockOwner::Deployment { id },
+                held_by: d.requested_by.clone(),
+                reason: format!("{} {}", names(&d.service_names()), d.version),
+                since: now,
+                expires: Some(now + env.lock_ttl),
+            };
+            if let Err(holder) = p.store().acquire_lock(&lock, now).await? {
+                let reason = format!("{} took the environment while this waited: {}", holder.held_by.display(), holder.reason);
+                return Ok(self.drive(d, Input::Aborted { reason }, &actor).await?.deployment);
+            }
+            return Ok(self.drive(d, Input::Started, &actor).await?.deployment);
+        }
+        match d.pending_work() {
+            Some(effect) => {
+                tracing::info!(deployment = %id, ?effect, "resuming a deployment whose last step did not report back");
+                match self.perform(&d, effect, &actor).await? {
+                    Some(input) => Ok(self.drive(d, input, &actor).await?.deployment),
+                    None => Ok(d),
+                }
+            }
+            None => Ok(d),
+        }
+    }
+
+    /// ECS reported a deployment finished. Events for ECS deployments Deckhand did not start
+    /// (someone's manual update, the circuit breaker's own rollback) are ignored: `Ok(None)`.
+    pub async fn on_rollout(&self, ecs_deployment: &str, outcome: Result<(), String>) -> Result<Option<Deployment>, RunError> {
+        let p = self.ports;
+        let Some(d) = p.store().deployment_by_ecs_id(ecs_deployment).await? else {
+            tracing::info!(ecs_deployment, "not a deployment Deckhand started; ignored");
+            return Ok(None);
+        };
+        let input = match outcome {
+            Ok(()) => Input::RolloutCompleted { ecs_deployment: ecs_deployment.to_owned() },
+            Err(reason) => Input::RolloutFailed { ecs_deployment: ecs_deployment.to_owned(), reason },
+        };
+        Ok(Some(self.drive(d, input, &Actor::system("ecs")).await?.deployment))
+    }
+}
+
+/// What claiming an event key found.
+#[derive(Debug)]
+pub(crate) enum Claimed {
+    /// This delivery is the first: create with this id.
+    First(DeploymentId),
+    /// A redelivery of an event that created this deployment.
+    Again(Deployment),
+    /// A redelivery of an event that created nothing (yet): decide again with the same id.
+    Retry(DeploymentId),
+}
+
+pub(crate) fn event_claim(event_key: &str) -> String {
+    format!("event#{event_key}")
+}
+
+pub(crate) fn names(services: &[ServiceName]) -> String {
+    services.iter().map(ServiceName::as_str).collect::<Vec<_>>().join(", ")
+}

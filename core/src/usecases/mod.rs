@@ -1,0 +1,81 @@
+//! The use-cases: async functions over the [ports](crate::ports) that make decisions in the
+//! pure modules and carry out their effects.
+//!
+//! [`App`] bundles the ports and the config. Every entry point is idempotent on its triggering
+//! event: ids derive from event ids, state changes are conditional writes, and a redelivery is
+//! recognised as a duplicate and answered as a success that did nothing.
+//!
+//! Entry points, by trigger:
+//! - chat: [`App::request_deploy`], [`App::decide`], [`App::manual_rollback`], [`App::status`],
+//!   [`App::history`], [`App::lock`], [`App::unlock`], [`App::backup_now`], [`App::backup_list`];
+//! - the deploy function: [`App::run_deployment`], [`App::on_rollout`];
+//! - the rollback function: [`App::on_alarm`];
+//! - the build-completed function: [`App::build_completed`];
+//! - the backup function and schedules: [`App::run_backup`], [`App::bake_check`].
+
+mod backup;
+mod build;
+mod deploy;
+mod engine;
+mod queries;
+mod rollback;
+
+#[cfg(test)]
+mod tests;
+
+pub use backup::{BackupError, BackupOutcome, BackupTrigger};
+pub use build::{AutoDeployOutcome, BuildError, BuildOutcome};
+pub use deploy::{DecideError, Decision, DeployRequest, RequestError, Requested, RunError};
+pub use queries::QueryError;
+pub use rollback::{AlarmError, AlarmOutcome};
+
+use crate::config::{Config, EnvConfig};
+use crate::ports::{Channel, PortError, Ports};
+use crate::types::{ChatKind, EnvName};
+
+/// The ports and the config, which is all a use-case needs.
+#[derive(Debug)]
+pub struct App<'a, P: Ports> {
+    pub ports: &'a P,
+    pub config: &'a Config,
+}
+
+impl<P: Ports> Clone for App<'_, P> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<P: Ports> Copy for App<'_, P> {}
+
+impl<'a, P: Ports> App<'a, P> {
+    pub fn new(ports: &'a P, config: &'a Config) -> Self {
+        Self { ports, config }
+    }
+
+    fn env_config(&self, env: &EnvName) -> Result<&'a EnvConfig, PortError> {
+        self.config.environments.get(env).ok_or_else(|| PortError::NotFound(format!("environment {env} is not in the config")))
+    }
+
+    /// The channels an environment's news goes to.
+    fn channels(&self, env: &EnvConfig) -> Vec<Channel> {
+        let mut out = Vec::new();
+        if let Some(id) = &env.notify.slack {
+            out.push(Channel { chat: ChatKind::Slack, id: id.clone() });
+        }
+        if let Some(id) = &env.notify.discord {
+            out.push(Channel { chat: ChatKind::Discord, id: id.clone() });
+        }
+        out
+    }
+
+    /// Posts a line to an environment's channels. A chat failure is logged, never fatal: the
+    /// state is already saved and chat is only the news.
+    async fn announce(&self, env: &EnvConfig, text: &str) {
+        use crate::ports::Chat as _;
+        for ch in self.channels(env) {
+            if let Err(e) = self.ports.chat().post(&ch, text).await {
+                tracing::warn!(env = %env.name, channel = %ch.id, error = %e, "could not post to chat");
+            }
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! `/status`, `/history`, `/lock`, `/unlock`, and the bake check that promotes releases to
+//! known-good.
+
+use crate::card::Table;
+use crate::policy::{self, Denied, EnvLock, LockOwner};
+use crate::ports::{Clock as _, Hold, PortError, Ports, Store as _};
+use crate::rollback::Verdict;
+use crate::types::{Actor, EnvName, ServiceName};
+
+use super::App;
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+impl<P: Ports> App<'_, P> {
+    /// What runs where: per environment and service, the release running, the lock and holds.
+    pub async fn status(&self, env: Option<&EnvName>) -> Result<Table, QueryError> {
+        let store = self.ports.store();
+        let now = self.ports.clock().now();
+        let mut rows = Vec::new();
+        for e in self.config.environments.values().filter(|e| env.is_none_or(|n| n == &e.name)) {
+            let lock = store.get_lock(&e.name).await?.filter(|l| l.is_live(now));
+            let holds = store.holds(&e.name).await?;
+            for s in self.config.services_in(&e.name) {
+                let latest = store.releases(&e.name, &s.name, 1).await?.into_iter().next();
+                let (version, since, verdict) = match &latest {
+                    Some(r) => (
+                        r.image.tag.to_string(),
+                        r.succeeded_at.strftime("%m-%d %H:%M").to_string(),
+                        match &r.verdict {
+                            Verdict::Good => "good".to_owned(),
+                            Verdict::Baking if r.is_known_good(e.bake, now) => "good".to_owned(),
+                            Verdict::Baking => "baking".to_owned(),
+                            Verdict::Bad { .. } => "bad".to_owned(),
+                        },
+                    ),
+                    None => ("—".into(), "—".into(), "—".into()),
+                };
+                let mut note = Vec::new();
+                if let Some(h) = holds.iter().find(|h| h.service == s.name) {
+                    note.push(format!("held: {}", h.reason));
+                }
+                if let Some(l) = &lock {
+                    note.push(lock_note(l));
+                }
+                rows.push(vec![e.name.to_string(), s.name.to_string(), version, since, verdict, note.join("; ")]);
+            }
+        }
+        Ok(Table {
+            title: env.map_or_else(|| "Status".to_owned(), |e| format!("Status of {e}")),
+            columns: ["env", "service", "version", "since (UTC)", "release", "notes"].map(String::from).to_vec(),
+            rows,
+            empty: "No services configured.".into(),
+        })
+    }
+
+    /// The last `limit` deployments in an environment, optionally of one service.
+    pub async fn history(&self, env: &EnvName, service: Option<&ServiceName>, limit: u16) -> Result<Table, QueryError> {
+        let ds = self.ports.store().recent_deployments(env, service, usize::from(limit)).await?;
+        let rows = ds
+            .into_iter()
+            .map(|d| {
+                vec![
+                    d.requested_at.strftime("%m-%d %H:%M").to_string(),
+                    d.service_names().iter().map(ServiceName::as_str).collect::<Vec<_>>().join(","),
+                    d.version.to_string(),
+                    d.state.name().to_owned(),
+                    d.requested_by.display().to_owned(),
+                    d.id.to_string(),
+                ]
+            })
+            .collect();
+        Ok(Table {
+            title: format!("Recent deployments in {env}"),
+            columns: ["when (UTC)", "services", "version", "outcome", "by", "id"].map(String::from).to_vec(),
+            rows,
+            empty: "No deployments yet.".into(),
+        })
+    }
+
+    /// `/lock ENV REASON…`: nobody deploys until `/unlock`.
+    pub async fn lock(&self, env: &EnvName, reason: &str, actor: &Actor) -> Result<EnvLock, QueryError> {
+        let e = self.env_config(env)?;
+        policy::may_deploy(self.config, e, actor)?;
+        let now = self.ports.clock().now();
+        let lock = EnvLock {
+            env: env.clone(),
+            owner: LockOwner::Person { actor: actor.clone() },
+            held_by: actor.clone(),
+            reason: reason.to_owned(),
+            since: now,
+            expires: None,
+        };
+        match self.ports.store().acquire_lock(&lock, now).await? {
+            Ok(()) => Ok(lock),
+            Err(holder) => Err(Denied::Locked(policy::LockHeld(holder)).into()),
+        }
+    }
+
+    /// `/unlock ENV`: releases a manual lock (a deployment's lock is released by the deployment
+    /// finishing or expiring) and the holds automatic rollbacks put on services.
+    pub async fn unlock(&self, env: &EnvName, actor: &Actor) -> Result<(Option<EnvLock>, Vec<Hold>), QueryError> {
+        let e = self.env_config(env)?;
+        policy::may_deploy(self.config, e, actor)?;
+        let store = self.ports.store();
+        let now = self.ports.clock().now();
+        let released = match store.get_lock(env).await? {
+            Some(l) if l.is_live(now) && matches!(l.owner, LockOwner::Deployment { .. }) => {
+                return Err(Denied::Locked(policy::LockHeld(l)).into());
+            }
+            Some(_) => store.break_lock(env).await?,
+            None => None,
+        };
+        let holds = store.clear_holds(env).await?;
+        Ok((released, holds))
+    }
+
+    /// Scheduled: releases whose bake window passed with no alarm become known-good.
+    /// Returns how many were promoted.
+    pub async fn bake_check(&self) -> Result<usize, QueryError> {
+        let store = self.ports.store();
+        let now = self.ports.clock().now();
+        let mut promoted = 0;
+        for e in self.config.environments.values() {
+            for s in self.config.services_in(&e.name) {
+                for r in store.releases(&e.name, &s.name, 10).await? {
+                    if r.verdict == Verdict::Baking && r.is_known_good(e.bake, now) && store.judge_release(&e.name, &s.name, r.deployment, &Verdict::Good).await? {
+                        promoted += 1;
+                    }
+                }
+            }
+        }
+        Ok(promoted)
+    }
+}
+
+fn lock_note(l: &EnvLock) -> String {
+    match &l.owner {
+        LockOwner::Deployment { id } => format!("deploying {id}"),
+        LockOwner::Person { .. } => format!("locked by {}: {}", l.held_by.display(), l.reason),
+    }
+}
