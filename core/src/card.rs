@@ -79,11 +79,23 @@ impl Table {
         }
         let widths: Vec<usize> = (0..self.columns.len())
             .map(|i| {
-                self.rows.iter().map(|r| r.get(i).map_or(0, |c| c.chars().count())).chain([self.columns[i].chars().count()]).max().unwrap_or(0)
+                self.rows
+                    .iter()
+                    .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
+                    .chain([self.columns[i].chars().count()])
+                    .max()
+                    .unwrap_or(0)
             })
             .collect();
         let line = |cells: &[String]| {
-            cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join("  ").trim_end().to_owned()
+            cells
+                .iter()
+                .zip(&widths)
+                .map(|(c, w)| format!("{c:<w$}"))
+                .collect::<Vec<_>>()
+                .join("  ")
+                .trim_end()
+                .to_owned()
         };
         let mut out = vec![self.title.clone(), line(&self.columns)];
         out.extend(self.rows.iter().map(|r| line(r)));
@@ -97,31 +109,87 @@ fn hhmm(t: Timestamp) -> String {
 
 /// The card for a deployment as it stands at `now`.
 pub fn deployment_card(d: &Deployment, now: Timestamp) -> Card {
-    let services = d.services.iter().map(|s| s.service.as_str()).collect::<Vec<_>>().join(", ");
+    let services = d
+        .services
+        .iter()
+        .map(|s| s.service.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
     let title = match &d.kind {
         DeploymentKind::Release => format!("Deploy {services} {} → {}", d.version, d.env),
-        DeploymentKind::Rollback { automatic: true, .. } => format!("Automatic rollback of {services} in {}", d.env),
+        DeploymentKind::Rollback {
+            automatic: true, ..
+        } => format!("Automatic rollback of {services} in {}", d.env),
         DeploymentKind::Rollback { .. } => format!("Rollback of {services} in {}", d.env),
     };
-    let took = |end: Timestamp| fmt_duration(end.duration_since(d.requested_at).max(jiff::SignedDuration::from_mins(0)));
-    let name_of = |i: usize| d.services.get(i).map_or("?", |s| s.service.as_str()).to_owned();
+    let took = |end: Timestamp| {
+        fmt_duration(
+            end.duration_since(d.requested_at)
+                .max(jiff::SignedDuration::from_mins(0)),
+        )
+    };
+    let name_of = |i: usize| {
+        d.services
+            .get(i)
+            .map_or("?", |s| s.service.as_str())
+            .to_owned()
+    };
     let (tone, status) = match &d.state {
         State::Requested => (Tone::Waiting, "Requested".to_owned()),
         State::PendingApproval => {
             let missing = usize::from(d.required_approvals).saturating_sub(d.approvals.len());
-            (Tone::Waiting, format!("Waiting for {missing} more approval{} — expires {}", if missing == 1 { "" } else { "s" }, hhmm(d.approval_expires)))
+            (
+                Tone::Waiting,
+                format!(
+                    "Waiting for {missing} more approval{} — expires {}",
+                    if missing == 1 { "" } else { "s" },
+                    hhmm(d.approval_expires)
+                ),
+            )
         }
         State::Approved => (Tone::Working, "Approved — starting".to_owned()),
         State::Migrating { service } => (Tone::Working, format!("Migrating {}", name_of(*service))),
         State::Rolling { service } => (Tone::Working, format!("Rolling out {}", name_of(*service))),
-        State::Verifying { service } => (Tone::Working, format!("Checking {}'s health", name_of(*service))),
-        State::Succeeded => (Tone::Good, format!("Succeeded in {}", took(d.finished_at.unwrap_or(now)))),
-        State::Rejected { by, reason } => {
-            (Tone::Bad, format!("Rejected by {}{}", by.display(), reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default()))
-        }
-        State::Expired => (Tone::Neutral, format!("Expired at {} without enough approvals", hhmm(d.approval_expires))),
-        State::Failed { reason } => (Tone::Bad, format!("Failed after {}: {reason}", took(d.finished_at.unwrap_or(now)))),
-        State::RolledBack { reason } => (Tone::Bad, format!("Rolled back after {}: {reason}", took(d.finished_at.unwrap_or(now)))),
+        State::Verifying { service } => (
+            Tone::Working,
+            format!("Checking {}'s health", name_of(*service)),
+        ),
+        State::Succeeded => (
+            Tone::Good,
+            format!("Succeeded in {}", took(d.finished_at.unwrap_or(now))),
+        ),
+        State::Rejected { by, reason } => (
+            Tone::Bad,
+            format!(
+                "Rejected by {}{}",
+                by.display(),
+                reason
+                    .as_ref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            ),
+        ),
+        State::Expired => (
+            Tone::Neutral,
+            format!(
+                "Expired at {} without enough approvals",
+                hhmm(d.approval_expires)
+            ),
+        ),
+        State::Failed { reason } => (
+            Tone::Bad,
+            format!(
+                "Failed after {}: {reason}",
+                took(d.finished_at.unwrap_or(now))
+            ),
+        ),
+        State::RolledBack { reason } => (
+            Tone::Bad,
+            format!(
+                "Rolled back after {}: {reason}",
+                took(d.finished_at.unwrap_or(now))
+            ),
+        ),
         State::Superseded { by } => (Tone::Neutral, format!("Superseded by {by}")),
     };
 
@@ -130,37 +198,87 @@ pub fn deployment_card(d: &Deployment, now: Timestamp) -> Card {
         .services
         .iter()
         .map(|s| {
-            let mark = if s.progress.done_at.is_some() { " ✓" } else { "" };
-            format!("{}: {} → {}{mark}", s.service, s.previous_version.as_deref().unwrap_or("?"), s.image.tag)
+            let mark = if s.progress.done_at.is_some() {
+                " ✓"
+            } else {
+                ""
+            };
+            format!(
+                "{}: {} → {}{mark}",
+                s.service,
+                s.previous_version.as_deref().unwrap_or("?"),
+                s.image.tag
+            )
         })
         .collect::<Vec<_>>()
         .join("\n");
     fields.push(("Services".to_owned(), versions));
-    fields.push(("Requested by".to_owned(), format!("{} at {}", d.requested_by.display(), hhmm(d.requested_at))));
+    fields.push((
+        "Requested by".to_owned(),
+        format!("{} at {}", d.requested_by.display(), hhmm(d.requested_at)),
+    ));
     if d.required_approvals > 0 {
-        let who = d.approvals.iter().map(|a| a.by.display()).collect::<Vec<_>>().join(", ");
-        let who = if who.is_empty() { "none yet".to_owned() } else { who };
-        fields.push(("Approvals".to_owned(), format!("{}/{} — {who}", d.approvals.len(), d.required_approvals)));
+        let who = d
+            .approvals
+            .iter()
+            .map(|a| a.by.display())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let who = if who.is_empty() {
+            "none yet".to_owned()
+        } else {
+            who
+        };
+        fields.push((
+            "Approvals".to_owned(),
+            format!("{}/{} — {who}", d.approvals.len(), d.required_approvals),
+        ));
     }
     if let Some(o) = &d.freeze_override {
-        fields.push(("Freeze override".to_owned(), format!("{} — {}", o.window, o.reason)));
+        fields.push((
+            "Freeze override".to_owned(),
+            format!("{} — {}", o.window, o.reason),
+        ));
     }
     if let DeploymentKind::Rollback { reason, .. } = &d.kind {
         fields.push(("Why".to_owned(), reason.clone()));
     }
     if !d.alarms_at_start.is_empty() {
-        fields.push(("Already in ALARM (will not trigger a rollback)".to_owned(), d.alarms_at_start.join(", ")));
+        fields.push((
+            "Already in ALARM (will not trigger a rollback)".to_owned(),
+            d.alarms_at_start.join(", "),
+        ));
     }
     let buttons = if d.state == State::PendingApproval && now < d.approval_expires {
         vec![
-            Button { label: "Approve".into(), action: ButtonAction::Approve, value: ButtonAction::Approve.value(d.id) },
-            Button { label: "Reject".into(), action: ButtonAction::Reject, value: ButtonAction::Reject.value(d.id) },
+            Button {
+                label: "Approve".into(),
+                action: ButtonAction::Approve,
+                value: ButtonAction::Approve.value(d.id),
+            },
+            Button {
+                label: "Reject".into(),
+                action: ButtonAction::Reject,
+                value: ButtonAction::Reject.value(d.id),
+            },
         ]
     } else {
         Vec::new()
     };
-    let digests = d.services.iter().map(|s| format!("{}@{}", s.service, s.image.digest.short())).collect::<Vec<_>>().join(" ");
-    Card { title, tone, status, fields, buttons, footer: format!("deployment {} · {digests}", d.id) }
+    let digests = d
+        .services
+        .iter()
+        .map(|s| format!("{}@{}", s.service, s.image.digest.short()))
+        .collect::<Vec<_>>()
+        .join(" ");
+    Card {
+        title,
+        tone,
+        status,
+        fields,
+        buttons,
+        footer: format!("deployment {} · {digests}", d.id),
+    }
 }
 
 #[cfg(test)]
@@ -171,9 +289,15 @@ mod tests {
     #[test]
     fn button_values_round_trip_and_reject_garbage() {
         let id = DeploymentId::derive("2026-11-24T09:00:00Z".parse().unwrap(), "x");
-        assert_eq!(ButtonAction::parse_value(&ButtonAction::Approve.value(id)), Some((ButtonAction::Approve, id)));
+        assert_eq!(
+            ButtonAction::parse_value(&ButtonAction::Approve.value(id)),
+            Some((ButtonAction::Approve, id))
+        );
         assert_eq!(ButtonAction::parse_value("approve:nope"), None);
-        assert_eq!(ButtonAction::parse_value("delete:01JD7X6Q0R6Y3C2N8W4V5T9ZKM"), None);
+        assert_eq!(
+            ButtonAction::parse_value("delete:01JD7X6Q0R6Y3C2N8W4V5T9ZKM"),
+            None
+        );
     }
 
     #[test]
@@ -181,10 +305,16 @@ mod tests {
         let t = Table {
             title: "prod".into(),
             columns: vec!["service".into(), "version".into()],
-            rows: vec![vec!["api".into(), "v1.2.3".into()], vec!["worker".into(), "v10".into()]],
+            rows: vec![
+                vec!["api".into(), "v1.2.3".into()],
+                vec!["worker".into(), "v10".into()],
+            ],
             empty: "nothing".into(),
         };
-        assert_eq!(t.to_text(), "prod\nservice  version\napi      v1.2.3\nworker   v10");
+        assert_eq!(
+            t.to_text(),
+            "prod\nservice  version\napi      v1.2.3\nworker   v10"
+        );
         assert_eq!(Table { rows: vec![], ..t }.to_text(), "prod\nnothing");
     }
 }

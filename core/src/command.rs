@@ -25,13 +25,36 @@ use crate::types::{EnvName, ServiceName, Version};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    Deploy { env: EnvName, services: Vec<ServiceName>, version: Version, override_reason: Option<String> },
-    Rollback { env: EnvName, services: Vec<ServiceName>, to: Option<Version> },
-    Status { env: Option<EnvName> },
-    History { env: EnvName, service: Option<ServiceName>, limit: u16 },
-    Lock { env: EnvName, reason: String },
-    Unlock { env: EnvName },
-    Backup { env: EnvName, action: BackupAction },
+    Deploy {
+        env: EnvName,
+        services: Vec<ServiceName>,
+        version: Version,
+        override_reason: Option<String>,
+    },
+    Rollback {
+        env: EnvName,
+        services: Vec<ServiceName>,
+        to: Option<Version>,
+    },
+    Status {
+        env: Option<EnvName>,
+    },
+    History {
+        env: EnvName,
+        service: Option<ServiceName>,
+        limit: u16,
+    },
+    Lock {
+        env: EnvName,
+        reason: String,
+    },
+    Unlock {
+        env: EnvName,
+    },
+    Backup {
+        env: EnvName,
+        action: BackupAction,
+    },
     Help,
 }
 
@@ -56,7 +79,9 @@ impl fmt::Display for Usage {
 
 impl std::error::Error for Usage {}
 
-const COMMANDS: [&str; 8] = ["deploy", "rollback", "status", "history", "lock", "unlock", "backup", "help"];
+const COMMANDS: [&str; 8] = [
+    "deploy", "rollback", "status", "history", "lock", "unlock", "backup", "help",
+];
 const DEFAULT_HISTORY: u16 = 10;
 const MAX_HISTORY: u16 = 50;
 
@@ -88,8 +113,22 @@ pub fn help_text() -> String {
 /// Parses a slash command (`/deploy`, `/deckhand`, or a bare name) and its text.
 pub fn parse(slash: &str, text: &str, config: &Config) -> Result<Command, Usage> {
     // Slack and phones turn quotes curly; a reason in quotes should survive that.
-    let text: String = text.chars().map(|c| if matches!(c, '“' | '”' | '„') { '"' } else if matches!(c, '‘' | '’') { '\'' } else { c }).collect();
-    let general = |message: String| Usage { message, usage: usage_of("") };
+    let text: String = text
+        .chars()
+        .map(|c| {
+            if matches!(c, '“' | '”' | '„') {
+                '"'
+            } else if matches!(c, '‘' | '’') {
+                '\''
+            } else {
+                c
+            }
+        })
+        .collect();
+    let general = |message: String| Usage {
+        message,
+        usage: usage_of(""),
+    };
     let mut words = shlex::split(&text).ok_or_else(|| general("a quote is not closed".into()))?;
     let name = slash.trim().trim_start_matches('/').to_ascii_lowercase();
     let command = if name == "deckhand" {
@@ -101,12 +140,24 @@ pub fn parse(slash: &str, text: &str, config: &Config) -> Result<Command, Usage>
         name
     };
     if !COMMANDS.contains(&command.as_str()) {
-        return Err(general(format!("unknown command `{command}`{}", suggest::hint(&command, COMMANDS))));
+        return Err(general(format!(
+            "unknown command `{command}`{}",
+            suggest::hint(&command, COMMANDS)
+        )));
     }
-    if words.first().is_some_and(|w| w.eq_ignore_ascii_case("help")) || command == "help" {
+    if words
+        .first()
+        .is_some_and(|w| w.eq_ignore_ascii_case("help"))
+        || command == "help"
+    {
         return Ok(Command::Help);
     }
-    Parser { config, usage: usage_of(&command), words }.command(&command)
+    Parser {
+        config,
+        usage: usage_of(&command),
+        words,
+    }
+    .command(&command)
 }
 
 struct Parser<'a> {
@@ -117,7 +168,10 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn fail<T>(&self, message: String) -> Result<T, Usage> {
-        Err(Usage { message, usage: self.usage })
+        Err(Usage {
+            message,
+            usage: self.usage,
+        })
     }
 
     fn env(&mut self) -> Result<EnvName, Usage> {
@@ -129,7 +183,17 @@ impl Parser<'_> {
             Some(e) => Ok(e.name.clone()),
             None => {
                 let fix = self.config.suggest_env(&typed).map_or_else(
-                    || format!(" — the environments are: {}", self.config.environments.keys().map(EnvName::as_str).collect::<Vec<_>>().join(", ")),
+                    || {
+                        format!(
+                            " — the environments are: {}",
+                            self.config
+                                .environments
+                                .keys()
+                                .map(EnvName::as_str)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    },
                     |e| format!(" — did you mean `{e}`?"),
                 );
                 self.fail(format!("unknown environment `{typed}`{fix}"))
@@ -138,13 +202,23 @@ impl Parser<'_> {
     }
 
     fn service(&self, env: &EnvName, typed: &str) -> Result<ServiceName, Usage> {
-        let known: Vec<&str> = self.config.services_in(env).map(|s| s.name.as_str()).collect();
+        let known: Vec<&str> = self
+            .config
+            .services_in(env)
+            .map(|s| s.name.as_str())
+            .collect();
         match self.config.service(typed) {
             Some(s) if s.envs.contains(env) => Ok(s.name.clone()),
-            Some(s) => self.fail(format!("{} is not deployed to {env} (it runs in {})", s.name, join(&s.envs))),
+            Some(s) => self.fail(format!(
+                "{} is not deployed to {env} (it runs in {})",
+                s.name,
+                join(&s.envs)
+            )),
             None => {
-                let fix = suggest::did_you_mean(typed, known.iter().copied())
-                    .map_or_else(|| format!(" — {env} has: {}", known.join(", ")), |s| format!(" — did you mean `{s}`?"));
+                let fix = suggest::did_you_mean(typed, known.iter().copied()).map_or_else(
+                    || format!(" — {env} has: {}", known.join(", ")),
+                    |s| format!(" — did you mean `{s}`?"),
+                );
                 self.fail(format!("unknown service `{typed}`{fix}"))
             }
         }
@@ -152,7 +226,12 @@ impl Parser<'_> {
 
     /// `all`, nothing (all too), or named services, returned in deploy order.
     fn services(&self, env: &EnvName, typed: &[String]) -> Result<Vec<ServiceName>, Usage> {
-        let everything = || self.config.services_in(env).map(|s| s.name.clone()).collect::<Vec<_>>();
+        let everything = || {
+            self.config
+                .services_in(env)
+                .map(|s| s.name.clone())
+                .collect::<Vec<_>>()
+        };
         if typed.is_empty() || (typed.len() == 1 && typed[0].eq_ignore_ascii_case("all")) {
             let all = everything();
             if all.is_empty() {
@@ -164,7 +243,10 @@ impl Parser<'_> {
         for t in typed {
             named.push(self.service(env, t)?);
         }
-        Ok(everything().into_iter().filter(|s| named.contains(s)).collect())
+        Ok(everything()
+            .into_iter()
+            .filter(|s| named.contains(s))
+            .collect())
     }
 
     fn version(&self, typed: &str) -> Result<Version, Usage> {
@@ -184,25 +266,43 @@ impl Parser<'_> {
                 let env = self.env()?;
                 let override_reason = match self.words.iter().position(|w| w == "--override") {
                     Some(i) => {
-                        let reason = self.words.get(i + 1).cloned().filter(|r| !r.trim().is_empty() && !r.starts_with("--"));
-                        let Some(reason) = reason else { return self.fail("`--override` needs a reason in quotes".into()) };
+                        let reason = self
+                            .words
+                            .get(i + 1)
+                            .cloned()
+                            .filter(|r| !r.trim().is_empty() && !r.starts_with("--"));
+                        let Some(reason) = reason else {
+                            return self.fail("`--override` needs a reason in quotes".into());
+                        };
                         self.words.drain(i..i + 2);
                         Some(reason)
                     }
                     None => None,
                 };
                 if let Some(flag) = self.words.iter().find(|w| w.starts_with("--")) {
-                    return self.fail(format!("unknown option `{flag}`{}", suggest::hint(flag, ["--override"])));
+                    return self.fail(format!(
+                        "unknown option `{flag}`{}",
+                        suggest::hint(flag, ["--override"])
+                    ));
                 }
-                let Some(last) = self.words.pop() else { return self.fail("which version?".into()) };
+                let Some(last) = self.words.pop() else {
+                    return self.fail("which version?".into());
+                };
                 let version = match self.version(&last) {
                     Ok(v) => v,
                     // `/deploy prod api` — the last word names a service, so the version is missing.
-                    Err(_) if self.config.service(&last).is_some() => return self.fail("which version?".into()),
+                    Err(_) if self.config.service(&last).is_some() => {
+                        return self.fail("which version?".into());
+                    }
                     Err(e) => return Err(e),
                 };
                 let services = self.services(&env, &self.words)?;
-                Ok(Command::Deploy { env, services, version, override_reason })
+                Ok(Command::Deploy {
+                    env,
+                    services,
+                    version,
+                    override_reason,
+                })
             }
             "rollback" => {
                 let env = self.env()?;
@@ -219,7 +319,11 @@ impl Parser<'_> {
                 Ok(Command::Rollback { env, services, to })
             }
             "status" => {
-                let env = if self.words.is_empty() { None } else { Some(self.env()?) };
+                let env = if self.words.is_empty() {
+                    None
+                } else {
+                    Some(self.env()?)
+                };
                 self.done()?;
                 Ok(Command::Status { env })
             }
@@ -238,13 +342,19 @@ impl Parser<'_> {
                     1 => Some(self.service(&env, &self.words[0])?),
                     _ => return self.fail(format!("unexpected `{}`", self.words[1])),
                 };
-                Ok(Command::History { env, service, limit })
+                Ok(Command::History {
+                    env,
+                    service,
+                    limit,
+                })
             }
             "lock" => {
                 let env = self.env()?;
                 let reason = self.words.join(" ");
                 if reason.trim().is_empty() {
-                    return self.fail("say why: the reason is shown to everyone who tries to deploy".into());
+                    return self.fail(
+                        "say why: the reason is shown to everyone who tries to deploy".into(),
+                    );
                 }
                 Ok(Command::Lock { env, reason })
             }
@@ -258,7 +368,12 @@ impl Parser<'_> {
                 let action = match self.words.first().map(|w| w.to_ascii_lowercase()) {
                     Some(w) if w == "now" => BackupAction::Now,
                     Some(w) if w == "list" => BackupAction::List,
-                    Some(w) => return self.fail(format!("unknown action `{w}`{}", suggest::hint(&w, ["now", "list"]))),
+                    Some(w) => {
+                        return self.fail(format!(
+                            "unknown action `{w}`{}",
+                            suggest::hint(&w, ["now", "list"])
+                        ));
+                    }
                     None => return self.fail("now or list?".into()),
                 };
                 self.words.remove(0);
@@ -271,7 +386,10 @@ impl Parser<'_> {
 }
 
 fn join(envs: &[EnvName]) -> String {
-    envs.iter().map(EnvName::as_str).collect::<Vec<_>>().join(", ")
+    envs.iter()
+        .map(EnvName::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
@@ -285,10 +403,16 @@ mod tests {
         parse(slash, text, &config()).unwrap_or_else(|u| panic!("{slash} {text}: {u}"))
     }
     fn err(slash: &str, text: &str) -> String {
-        parse(slash, text, &config()).err().map(|u| u.to_string()).unwrap_or_default()
+        parse(slash, text, &config())
+            .err()
+            .map(|u| u.to_string())
+            .unwrap_or_default()
     }
     fn svcs(names: &[&str]) -> Vec<ServiceName> {
-        names.iter().map(|n| ServiceName::parse(n).unwrap()).collect()
+        names
+            .iter()
+            .map(|n| ServiceName::parse(n).unwrap())
+            .collect()
     }
     fn env(n: &str) -> EnvName {
         EnvName::parse(n).unwrap()
@@ -297,41 +421,136 @@ mod tests {
     #[test]
     fn deploy_forms() {
         let v = Version::parse("v1.2.3").unwrap();
-        assert_eq!(ok("/deploy", "prod api v1.2.3"), Command::Deploy { env: env("prod"), services: svcs(&["api"]), version: v.clone(), override_reason: None });
-        assert_eq!(ok("/deploy", "production v1.2.3"), Command::Deploy { env: env("prod"), services: svcs(&["worker", "api", "web"]), version: v.clone(), override_reason: None });
-        assert_eq!(ok("/deploy", "prod web api v1.2.3"), Command::Deploy { env: env("prod"), services: svcs(&["api", "web"]), version: v.clone(), override_reason: None }, "deploy order, not typing order");
-        assert_eq!(ok("/deckhand", "deploy prod all v1.2.3"), ok("/deploy", "prod v1.2.3"));
+        assert_eq!(
+            ok("/deploy", "prod api v1.2.3"),
+            Command::Deploy {
+                env: env("prod"),
+                services: svcs(&["api"]),
+                version: v.clone(),
+                override_reason: None
+            }
+        );
+        assert_eq!(
+            ok("/deploy", "production v1.2.3"),
+            Command::Deploy {
+                env: env("prod"),
+                services: svcs(&["worker", "api", "web"]),
+                version: v.clone(),
+                override_reason: None
+            }
+        );
+        assert_eq!(
+            ok("/deploy", "prod web api v1.2.3"),
+            Command::Deploy {
+                env: env("prod"),
+                services: svcs(&["api", "web"]),
+                version: v.clone(),
+                override_reason: None
+            },
+            "deploy order, not typing order"
+        );
+        assert_eq!(
+            ok("/deckhand", "deploy prod all v1.2.3"),
+            ok("/deploy", "prod v1.2.3")
+        );
         assert_eq!(
             ok("/deploy", "prod api v1.2.3 --override “INC-42 hotfix”"),
-            Command::Deploy { env: env("prod"), services: svcs(&["api"]), version: v, override_reason: Some("INC-42 hotfix".into()) }
+            Command::Deploy {
+                env: env("prod"),
+                services: svcs(&["api"]),
+                version: v,
+                override_reason: Some("INC-42 hotfix".into())
+            }
         );
     }
 
     #[test]
     fn the_other_commands() {
-        assert_eq!(ok("/rollback", "prod api"), Command::Rollback { env: env("prod"), services: svcs(&["api"]), to: None });
-        assert_eq!(ok("/rollback", "prod api to v1.2.2"), Command::Rollback { env: env("prod"), services: svcs(&["api"]), to: Some(Version::parse("v1.2.2").unwrap()) });
+        assert_eq!(
+            ok("/rollback", "prod api"),
+            Command::Rollback {
+                env: env("prod"),
+                services: svcs(&["api"]),
+                to: None
+            }
+        );
+        assert_eq!(
+            ok("/rollback", "prod api to v1.2.2"),
+            Command::Rollback {
+                env: env("prod"),
+                services: svcs(&["api"]),
+                to: Some(Version::parse("v1.2.2").unwrap())
+            }
+        );
         assert_eq!(ok("/status", ""), Command::Status { env: None });
-        assert_eq!(ok("/status", "stage"), Command::Status { env: Some(env("staging")) });
-        assert_eq!(ok("/history", "prod api 5"), Command::History { env: env("prod"), service: Some(svcs(&["api"])[0].clone()), limit: 5 });
-        assert_eq!(ok("/history", "prod"), Command::History { env: env("prod"), service: None, limit: 10 });
-        assert_eq!(ok("/lock", "prod db migration in progress"), Command::Lock { env: env("prod"), reason: "db migration in progress".into() });
+        assert_eq!(
+            ok("/status", "stage"),
+            Command::Status {
+                env: Some(env("staging"))
+            }
+        );
+        assert_eq!(
+            ok("/history", "prod api 5"),
+            Command::History {
+                env: env("prod"),
+                service: Some(svcs(&["api"])[0].clone()),
+                limit: 5
+            }
+        );
+        assert_eq!(
+            ok("/history", "prod"),
+            Command::History {
+                env: env("prod"),
+                service: None,
+                limit: 10
+            }
+        );
+        assert_eq!(
+            ok("/lock", "prod db migration in progress"),
+            Command::Lock {
+                env: env("prod"),
+                reason: "db migration in progress".into()
+            }
+        );
         assert_eq!(ok("/unlock", "prod"), Command::Unlock { env: env("prod") });
-        assert_eq!(ok("/backup", "prod now"), Command::Backup { env: env("prod"), action: BackupAction::Now });
-        assert_eq!(ok("/deckhand", "backup prod list"), Command::Backup { env: env("prod"), action: BackupAction::List });
+        assert_eq!(
+            ok("/backup", "prod now"),
+            Command::Backup {
+                env: env("prod"),
+                action: BackupAction::Now
+            }
+        );
+        assert_eq!(
+            ok("/deckhand", "backup prod list"),
+            Command::Backup {
+                env: env("prod"),
+                action: BackupAction::List
+            }
+        );
         assert_eq!(ok("/deploy", "help"), Command::Help);
         assert_eq!(ok("/deckhand", ""), Command::Help);
     }
 
     #[test]
     fn mistakes_get_usage_and_did_you_mean() {
-        assert_eq!(err("/deploy", "prdo api v1.2.3"), "unknown environment `prdo` — did you mean `prod`?\nUsage: `/deploy ENV [SERVICE… | all] VERSION [--override \"reason\"]`");
-        assert!(err("/deploy", "prod apo v1.2.3").starts_with("unknown service `apo` — did you mean `api`?"));
+        assert_eq!(
+            err("/deploy", "prdo api v1.2.3"),
+            "unknown environment `prdo` — did you mean `prod`?\nUsage: `/deploy ENV [SERVICE… | all] VERSION [--override \"reason\"]`"
+        );
+        assert!(
+            err("/deploy", "prod apo v1.2.3")
+                .starts_with("unknown service `apo` — did you mean `api`?")
+        );
         assert!(err("/deploy", "prod api").starts_with("which version?"));
         assert!(err("/deploy", "prod api latest").contains("is not a version"));
-        assert!(err("/deploy", "prod api v1.2.3 --overide x").contains("did you mean `--override`?"));
+        assert!(
+            err("/deploy", "prod api v1.2.3 --overide x").contains("did you mean `--override`?")
+        );
         assert!(err("/deploy", "prod api v1.2.3 --override").contains("needs a reason"));
-        assert!(err("/deckhand", "deplyo prod api v1").starts_with("unknown command `deplyo` — did you mean `deploy`?"));
+        assert!(
+            err("/deckhand", "deplyo prod api v1")
+                .starts_with("unknown command `deplyo` — did you mean `deploy`?")
+        );
         assert!(err("/lock", "prod").starts_with("say why"));
         assert!(err("/backup", "prod nwo").contains("did you mean `now`?"));
         assert!(err("/history", "prod api 500").starts_with("N must be"));

@@ -140,7 +140,9 @@ pub struct ServiceConfig {
 
 impl ServiceConfig {
     pub fn health_url_for(&self, env: &EnvName) -> Option<String> {
-        self.health_url.as_ref().map(|u| u.replace("{env}", env.as_str()))
+        self.health_url
+            .as_ref()
+            .map(|u| u.replace("{env}", env.as_str()))
     }
 }
 
@@ -195,7 +197,11 @@ impl Config {
                 help: None,
             });
         }
-        let config = if syntax.is_empty() { read_config(&mut r, &doc) } else { None };
+        let config = if syntax.is_empty() {
+            read_config(&mut r, &doc)
+        } else {
+            None
+        };
         match config {
             Some(c) if r.diags.is_empty() => Ok(c),
             _ => Err(ConfigErrors::new(origin, src, r.diags)),
@@ -205,15 +211,22 @@ impl Config {
     /// Resolve what a person typed (`prod`, `production`, `Prod`) to an environment.
     pub fn env(&self, typed: &str) -> Option<&EnvConfig> {
         let typed = typed.to_ascii_lowercase();
-        self.environments.values().find(|e| e.name.as_str() == typed || e.aliases.contains(&typed))
+        self.environments
+            .values()
+            .find(|e| e.name.as_str() == typed || e.aliases.contains(&typed))
     }
 
     pub fn service(&self, typed: &str) -> Option<&ServiceConfig> {
-        self.services.values().find(|s| s.name.as_str() == typed.to_ascii_lowercase())
+        self.services
+            .values()
+            .find(|s| s.name.as_str() == typed.to_ascii_lowercase())
     }
 
     /// Services deployed to `env`, in deploy order.
-    pub fn services_in<'a>(&'a self, env: &'a EnvName) -> impl Iterator<Item = &'a ServiceConfig> + 'a {
+    pub fn services_in<'a>(
+        &'a self,
+        env: &'a EnvName,
+    ) -> impl Iterator<Item = &'a ServiceConfig> + 'a {
         self.services.values().filter(move |s| s.envs.contains(env))
     }
 
@@ -231,7 +244,9 @@ impl Config {
         env: &'a EnvName,
         service: &'a ServiceName,
     ) -> impl Iterator<Item = &'a BackupPlan> + 'a {
-        self.backups.values().filter(move |p| &p.env == env && p.before_deploy.contains(service))
+        self.backups
+            .values()
+            .filter(move |p| &p.env == env && p.before_deploy.contains(service))
     }
 
     /// The environment a mistyped name most likely meant, by its canonical name (a near miss
@@ -246,7 +261,9 @@ impl Config {
     pub fn env_words(&self) -> Vec<&str> {
         self.environments
             .values()
-            .flat_map(|e| std::iter::once(e.name.as_str()).chain(e.aliases.iter().map(String::as_str)))
+            .flat_map(|e| {
+                std::iter::once(e.name.as_str()).chain(e.aliases.iter().map(String::as_str))
+            })
             .collect()
     }
 }
@@ -285,17 +302,30 @@ impl ConfigErrors {
             .map(|d| {
                 let (line, column) = line_col(src, d.span.start);
                 let source_line = src.lines().nth(line - 1).unwrap_or("").to_owned();
-                LocatedDiagnostic { line, column, message: d.message, help: d.help, source_line }
+                LocatedDiagnostic {
+                    line,
+                    column,
+                    message: d.message,
+                    help: d.help,
+                    source_line,
+                }
             })
             .collect();
-        Self { origin: origin.to_owned(), errors }
+        Self {
+            origin: origin.to_owned(),
+            errors,
+        }
     }
 }
 
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for e in &self.errors {
-            writeln!(f, "{}:{}:{}: error: {}", self.origin, e.line, e.column, e.message)?;
+            writeln!(
+                f,
+                "{}:{}:{}: error: {}",
+                self.origin, e.line, e.column, e.message
+            )?;
             let gutter = e.line.to_string().len();
             writeln!(f, "{:gutter$} |", "")?;
             writeln!(f, "{} | {}", e.line, e.source_line)?;
@@ -306,7 +336,12 @@ impl fmt::Display for ConfigErrors {
             writeln!(f)?;
         }
         let n = self.errors.len();
-        write!(f, "{}: {n} mistake{}", self.origin, if n == 1 { "" } else { "s" })
+        write!(
+            f,
+            "{}: {n} mistake{}",
+            self.origin,
+            if n == 1 { "" } else { "s" }
+        )
     }
 }
 
@@ -331,14 +366,22 @@ struct Reader {
 
 impl Reader {
     fn error(&mut self, span: Range<usize>, message: impl Into<String>, help: Option<String>) {
-        self.diags.push(Diagnostic { span, message: message.into(), help });
+        self.diags.push(Diagnostic {
+            span,
+            message: message.into(),
+            help,
+        });
     }
 
     fn table<'a, 'i>(&mut self, v: &'a Value<'i>, path: &str) -> Option<&'a DeTable<'i>> {
         match v.get_ref() {
             DeValue::Table(t) => Some(t),
             other => {
-                self.error(v.span(), format!("`{path}` must be a table, found {}", other.type_str()), None);
+                self.error(
+                    v.span(),
+                    format!("`{path}` must be a table, found {}", other.type_str()),
+                    None,
+                );
                 None
             }
         }
@@ -350,8 +393,17 @@ impl Reader {
             if !allowed.contains(&key.get_ref().as_ref()) {
                 let fix = suggest::did_you_mean(key.get_ref(), allowed.iter().copied())
                     .map(|s| format!("did you mean `{s}`?"))
-                    .or_else(|| Some(format!("the keys `{path}` takes are: {}", allowed.join(", "))));
-                self.error(key.span(), format!("unknown key `{}` in `{path}`", key.get_ref()), fix);
+                    .or_else(|| {
+                        Some(format!(
+                            "the keys `{path}` takes are: {}",
+                            allowed.join(", ")
+                        ))
+                    });
+                self.error(
+                    key.span(),
+                    format!("unknown key `{}` in `{path}`", key.get_ref()),
+                    fix,
+                );
             }
         }
     }
@@ -361,7 +413,14 @@ impl Reader {
         match v.get_ref() {
             DeValue::String(s) => Some(Spanned::new(v.span(), s.as_ref())),
             other => {
-                self.error(v.span(), format!("`{path}.{key}` must be a string, found {}", other.type_str()), None);
+                self.error(
+                    v.span(),
+                    format!(
+                        "`{path}.{key}` must be a string, found {}",
+                        other.type_str()
+                    ),
+                    None,
+                );
                 None
             }
         }
@@ -375,16 +434,28 @@ impl Reader {
         at: Range<usize>,
     ) -> Option<Spanned<&'a str>> {
         if t.get(key).is_none() {
-            self.error(at, format!("`{path}` is missing `{key}`"), Some(format!("add `{key} = \"…\"`")));
+            self.error(
+                at,
+                format!("`{path}` is missing `{key}`"),
+                Some(format!("add `{key} = \"…\"`")),
+            );
             return None;
         }
         self.str(t, key, path)
     }
 
-    fn int(&mut self, t: &DeTable<'_>, key: &str, path: &str, range: Range<i64>) -> Option<Spanned<i64>> {
+    fn int(
+        &mut self,
+        t: &DeTable<'_>,
+        key: &str,
+        path: &str,
+        range: Range<i64>,
+    ) -> Option<Spanned<i64>> {
         let v = t.get(key)?;
         let parsed = match v.get_ref() {
-            DeValue::Integer(i) => i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok(),
+            DeValue::Integer(i) => {
+                i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok()
+            }
             _ => None,
         };
         match parsed {
@@ -392,7 +463,11 @@ impl Reader {
             _ => {
                 self.error(
                     v.span(),
-                    format!("`{path}.{key}` must be a whole number from {} to {}", range.start, range.end - 1),
+                    format!(
+                        "`{path}.{key}` must be a whole number from {} to {}",
+                        range.start,
+                        range.end - 1
+                    ),
                     None,
                 );
                 None
@@ -405,37 +480,68 @@ impl Reader {
         match v.get_ref() {
             DeValue::Boolean(b) => Some(*b),
             other => {
-                self.error(v.span(), format!("`{path}.{key}` must be true or false, found {}", other.type_str()), None);
+                self.error(
+                    v.span(),
+                    format!(
+                        "`{path}.{key}` must be true or false, found {}",
+                        other.type_str()
+                    ),
+                    None,
+                );
                 None
             }
         }
     }
 
-    fn str_list<'a>(&mut self, t: &'a DeTable<'_>, key: &str, path: &str) -> Option<Vec<Spanned<&'a str>>> {
+    fn str_list<'a>(
+        &mut self,
+        t: &'a DeTable<'_>,
+        key: &str,
+        path: &str,
+    ) -> Option<Vec<Spanned<&'a str>>> {
         let v = t.get(key)?;
         let DeValue::Array(items) = v.get_ref() else {
-            self.error(v.span(), format!("`{path}.{key}` must be a list of strings, like [\"a\", \"b\"]"), None);
+            self.error(
+                v.span(),
+                format!("`{path}.{key}` must be a list of strings, like [\"a\", \"b\"]"),
+                None,
+            );
             return None;
         };
         let mut out = Vec::new();
         for item in items.iter() {
             match item.get_ref() {
                 DeValue::String(s) => out.push(Spanned::new(item.span(), s.as_ref())),
-                other => self.error(item.span(), format!("`{path}.{key}` holds strings, found {}", other.type_str()), None),
+                other => self.error(
+                    item.span(),
+                    format!("`{path}.{key}` holds strings, found {}", other.type_str()),
+                    None,
+                ),
             }
         }
         Some(out)
     }
 
-    fn duration(&mut self, t: &DeTable<'_>, key: &str, path: &str, default: SignedDuration) -> SignedDuration {
-        let Some(raw) = self.str(t, key, path) else { return default };
+    fn duration(
+        &mut self,
+        t: &DeTable<'_>,
+        key: &str,
+        path: &str,
+        default: SignedDuration,
+    ) -> SignedDuration {
+        let Some(raw) = self.str(t, key, path) else {
+            return default;
+        };
         match parse_duration(raw.get_ref()) {
             Some(d) => d,
             None => {
                 self.error(
                     raw.span(),
                     format!("`{path}.{key}` = \"{}\" is not a duration", raw.get_ref()),
-                    Some("write a positive duration such as \"45m\", \"2h\", \"7d\" or \"1h 30m\"".into()),
+                    Some(
+                        "write a positive duration such as \"45m\", \"2h\", \"7d\" or \"1h 30m\""
+                            .into(),
+                    ),
                 );
                 default
             }
@@ -443,7 +549,11 @@ impl Reader {
     }
 
     /// A typed name (env, service, group…) through its parser, reporting the parser's message.
-    fn name<T>(&mut self, raw: &Spanned<&str>, parse: fn(&str) -> Result<T, crate::types::ParseError>) -> Option<T> {
+    fn name<T>(
+        &mut self,
+        raw: &Spanned<&str>,
+        parse: fn(&str) -> Result<T, crate::types::ParseError>,
+    ) -> Option<T> {
         match parse(raw.get_ref()) {
             Ok(v) => Some(v),
             Err(e) => {
@@ -457,11 +567,21 @@ impl Reader {
 /// "2h", "45m", "7d", "1h 30m" (jiff's friendly format; days count as 24 hours).
 pub fn parse_duration(raw: &str) -> Option<SignedDuration> {
     let span: jiff::Span = raw.parse().ok()?;
-    let d = span.to_duration(jiff::SpanRelativeTo::days_are_24_hours()).ok()?;
+    let d = span
+        .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+        .ok()?;
     d.is_positive().then_some(d)
 }
 
-const TOP_KEYS: &[&str] = &["slack", "discord", "groups", "environments", "services", "alarms", "backups"];
+const TOP_KEYS: &[&str] = &[
+    "slack",
+    "discord",
+    "groups",
+    "environments",
+    "services",
+    "alarms",
+    "backups",
+];
 const ENV_KEYS: &[&str] = &[
     "cluster",
     "aliases",
@@ -477,8 +597,22 @@ const ENV_KEYS: &[&str] = &[
     "auto_deploy",
     "notify",
 ];
-const SERVICE_KEYS: &[&str] = &["envs", "ecs_service", "container", "repository", "migration", "health_url"];
-const RETENTION_KEYS: &[&str] = &["keep_last", "keep_within", "daily", "weekly", "monthly", "max_age"];
+const SERVICE_KEYS: &[&str] = &[
+    "envs",
+    "ecs_service",
+    "container",
+    "repository",
+    "migration",
+    "health_url",
+];
+const RETENTION_KEYS: &[&str] = &[
+    "keep_last",
+    "keep_within",
+    "daily",
+    "weekly",
+    "monthly",
+    "max_age",
+];
 
 /// Common ways people write environment names, applied when the config has no such env.
 const BUILTIN_ALIASES: &[(&str, &str)] = &[
@@ -503,36 +637,57 @@ fn read_config(r: &mut Reader, doc: &Spanned<DeTable<'_>>) -> Option<Config> {
     let mut service_refs: Vec<Ref<'_>> = Vec::new();
     let mut group_refs: Vec<Ref<'_>> = Vec::new();
 
-    let slack = root.get("slack").and_then(|v| r.table(v, "slack")).and_then(|t| {
-        r.only_keys(t, "slack", &["workspace", "channels"]);
-        let workspace = r.req_str(t, "workspace", "slack", 0..0)?;
-        let channels = r.str_list(t, "channels", "slack").unwrap_or_default();
-        Some(SlackConfig {
-            workspace: workspace.get_ref().to_string(),
-            channels: channels.iter().map(|c| c.get_ref().to_string()).collect(),
-        })
-    });
-    let discord = root.get("discord").and_then(|v| r.table(v, "discord")).and_then(|t| {
-        r.only_keys(t, "discord", &["guild", "application_id", "channels"]);
-        let guild = r.req_str(t, "guild", "discord", 0..0)?;
-        let app = r.req_str(t, "application_id", "discord", 0..0)?;
-        let channels = r.str_list(t, "channels", "discord").unwrap_or_default();
-        Some(DiscordConfig {
-            guild: guild.get_ref().to_string(),
-            application_id: app.get_ref().to_string(),
-            channels: channels.iter().map(|c| c.get_ref().to_string()).collect(),
-        })
-    });
-    if slack.is_none() && discord.is_none() && !root.contains_key("slack") && !root.contains_key("discord") {
-        r.error(0..0, "no chat is configured", Some("add a `[slack]` or a `[discord]` table".into()));
+    let slack = root
+        .get("slack")
+        .and_then(|v| r.table(v, "slack"))
+        .and_then(|t| {
+            r.only_keys(t, "slack", &["workspace", "channels"]);
+            let workspace = r.req_str(t, "workspace", "slack", 0..0)?;
+            let channels = r.str_list(t, "channels", "slack").unwrap_or_default();
+            Some(SlackConfig {
+                workspace: workspace.get_ref().to_string(),
+                channels: channels.iter().map(|c| c.get_ref().to_string()).collect(),
+            })
+        });
+    let discord = root
+        .get("discord")
+        .and_then(|v| r.table(v, "discord"))
+        .and_then(|t| {
+            r.only_keys(t, "discord", &["guild", "application_id", "channels"]);
+            let guild = r.req_str(t, "guild", "discord", 0..0)?;
+            let app = r.req_str(t, "application_id", "discord", 0..0)?;
+            let channels = r.str_list(t, "channels", "discord").unwrap_or_default();
+            Some(DiscordConfig {
+                guild: guild.get_ref().to_string(),
+                application_id: app.get_ref().to_string(),
+                channels: channels.iter().map(|c| c.get_ref().to_string()).collect(),
+            })
+        });
+    if slack.is_none()
+        && discord.is_none()
+        && !root.contains_key("slack")
+        && !root.contains_key("discord")
+    {
+        r.error(
+            0..0,
+            "no chat is configured",
+            Some("add a `[slack]` or a `[discord]` table".into()),
+        );
     }
 
     let mut groups = IndexMap::new();
     if let Some(t) = root.get("groups").and_then(|v| r.table(v, "groups")) {
         for (key, v) in t {
             let path = format!("groups.{}", key.get_ref());
-            let Some(name) = r.name(&Spanned::new(key.span(), key.get_ref().as_ref()), GroupName::parse) else { continue };
-            let Some(gt) = r.table(v, &path) else { continue };
+            let Some(name) = r.name(
+                &Spanned::new(key.span(), key.get_ref().as_ref()),
+                GroupName::parse,
+            ) else {
+                continue;
+            };
+            let Some(gt) = r.table(v, &path) else {
+                continue;
+            };
             r.only_keys(gt, &path, &["members"]);
             let mut members = Vec::new();
             for m in r.str_list(gt, "members", &path).unwrap_or_default() {
@@ -547,69 +702,116 @@ fn read_config(r: &mut Reader, doc: &Spanned<DeTable<'_>>) -> Option<Config> {
     let mut environments = IndexMap::new();
     let mut after_refs = Vec::new();
     let mut min_members = Vec::new();
-    match root.get("environments").and_then(|v| r.table(v, "environments")) {
+    match root
+        .get("environments")
+        .and_then(|v| r.table(v, "environments"))
+    {
         Some(t) => {
             for (key, v) in t {
                 let path = format!("environments.{}", key.get_ref());
-                let Some(name) = r.name(&Spanned::new(key.span(), key.get_ref().as_ref()), EnvName::parse) else { continue };
-                let Some(et) = r.table(v, &path) else { continue };
+                let Some(name) = r.name(
+                    &Spanned::new(key.span(), key.get_ref().as_ref()),
+                    EnvName::parse,
+                ) else {
+                    continue;
+                };
+                let Some(et) = r.table(v, &path) else {
+                    continue;
+                };
                 r.only_keys(et, &path, ENV_KEYS);
                 let cluster = r.req_str(et, "cluster", &path, key.span());
                 let aliases = r.str_list(et, "aliases", &path).unwrap_or_default();
                 let deployers = r.str(et, "deployers", &path);
                 let approvers = r.str(et, "approvers", &path);
-                let required = r.int(et, "required_approvals", &path, 0..11).map_or(0, |n| n.into_inner());
+                let required = r
+                    .int(et, "required_approvals", &path, 0..11)
+                    .map_or(0, |n| n.into_inner());
                 if let Some(d) = &deployers {
-                    group_refs.push(Ref { at: d.clone(), path: format!("{path}.deployers") });
+                    group_refs.push(Ref {
+                        at: d.clone(),
+                        path: format!("{path}.deployers"),
+                    });
                 }
                 if let Some(a) = &approvers {
-                    group_refs.push(Ref { at: a.clone(), path: format!("{path}.approvers") });
+                    group_refs.push(Ref {
+                        at: a.clone(),
+                        path: format!("{path}.approvers"),
+                    });
                     min_members.push((a.clone(), required, format!("{path}.required_approvals")));
                 } else if required > 0 {
                     r.error(
                         key.span(),
-                        format!("`{path}` needs {required} approval(s) but names no `approvers` group"),
+                        format!(
+                            "`{path}` needs {required} approval(s) but names no `approvers` group"
+                        ),
                         Some("add `approvers = \"<group>\"`".into()),
                     );
                 }
                 let after = r.str(et, "after", &path);
                 if let Some(a) = &after {
-                    env_refs.push(Ref { at: a.clone(), path: format!("{path}.after") });
+                    env_refs.push(Ref {
+                        at: a.clone(),
+                        path: format!("{path}.after"),
+                    });
                     after_refs.push((name.clone(), a.clone()));
                 }
                 let freeze = read_freeze(r, et, &path);
-                let auto_deploy = et.get("auto_deploy").and_then(|v| r.table(v, &format!("{path}.auto_deploy"))).map(|at| {
-                    let p = format!("{path}.auto_deploy");
-                    r.only_keys(at, &p, &["branches", "services"]);
-                    let branches = r.str_list(at, "branches", &p).unwrap_or_default();
-                    if branches.is_empty() {
-                        r.error(key.span(), format!("`{p}` lists no branches"), Some("add `branches = [\"main\"]`".into()));
-                    }
-                    let services = r.str_list(at, "services", &p).unwrap_or_default();
-                    let mut names = Vec::new();
-                    for s in services {
-                        if let Some(n) = r.name(&s, ServiceName::parse) {
-                            names.push(n);
+                let auto_deploy = et
+                    .get("auto_deploy")
+                    .and_then(|v| r.table(v, &format!("{path}.auto_deploy")))
+                    .map(|at| {
+                        let p = format!("{path}.auto_deploy");
+                        r.only_keys(at, &p, &["branches", "services"]);
+                        let branches = r.str_list(at, "branches", &p).unwrap_or_default();
+                        if branches.is_empty() {
+                            r.error(
+                                key.span(),
+                                format!("`{p}` lists no branches"),
+                                Some("add `branches = [\"main\"]`".into()),
+                            );
                         }
-                        service_refs.push(Ref { at: s, path: format!("{p}.services") });
-                    }
-                    AutoDeploy { branches: branches.iter().map(|b| b.get_ref().to_string()).collect(), services: names }
-                });
-                let notify = et.get("notify").and_then(|v| r.table(v, &format!("{path}.notify"))).map(|nt| {
-                    let p = format!("{path}.notify");
-                    r.only_keys(nt, &p, &["slack", "discord"]);
-                    Notify {
-                        slack: r.str(nt, "slack", &p).map(|s| s.get_ref().to_string()),
-                        discord: r.str(nt, "discord", &p).map(|s| s.get_ref().to_string()),
-                    }
-                });
+                        let services = r.str_list(at, "services", &p).unwrap_or_default();
+                        let mut names = Vec::new();
+                        for s in services {
+                            if let Some(n) = r.name(&s, ServiceName::parse) {
+                                names.push(n);
+                            }
+                            service_refs.push(Ref {
+                                at: s,
+                                path: format!("{p}.services"),
+                            });
+                        }
+                        AutoDeploy {
+                            branches: branches.iter().map(|b| b.get_ref().to_string()).collect(),
+                            services: names,
+                        }
+                    });
+                let notify = et
+                    .get("notify")
+                    .and_then(|v| r.table(v, &format!("{path}.notify")))
+                    .map(|nt| {
+                        let p = format!("{path}.notify");
+                        r.only_keys(nt, &p, &["slack", "discord"]);
+                        Notify {
+                            slack: r.str(nt, "slack", &p).map(|s| s.get_ref().to_string()),
+                            discord: r.str(nt, "discord", &p).map(|s| s.get_ref().to_string()),
+                        }
+                    });
                 let env = EnvConfig {
                     cluster: cluster.map(|c| c.get_ref().to_string()).unwrap_or_default(),
-                    aliases: aliases.iter().map(|a| a.get_ref().to_ascii_lowercase()).collect(),
+                    aliases: aliases
+                        .iter()
+                        .map(|a| a.get_ref().to_ascii_lowercase())
+                        .collect(),
                     deployers: deployers.and_then(|d| GroupName::parse(d.get_ref()).ok()),
                     approvers: approvers.and_then(|a| GroupName::parse(a.get_ref()).ok()),
                     required_approvals: u8::try_from(required).unwrap_or(0),
-                    approval_ttl: r.duration(et, "approval_ttl", &path, SignedDuration::from_hours(2)),
+                    approval_ttl: r.duration(
+                        et,
+                        "approval_ttl",
+                        &path,
+                        SignedDuration::from_hours(2),
+                    ),
                     after: after.and_then(|a| EnvName::parse(a.get_ref()).ok()),
                     bake: r.duration(et, "bake", &path, SignedDuration::from_mins(30)),
                     lock_ttl: r.duration(et, "lock_ttl", &path, SignedDuration::from_hours(1)),
@@ -623,7 +825,11 @@ fn read_config(r: &mut Reader, doc: &Spanned<DeTable<'_>>) -> Option<Config> {
             }
         }
         None if !root.contains_key("environments") => {
-            r.error(0..0, "no environments are configured", Some("add `[environments.<name>]` tables".into()));
+            r.error(
+                0..0,
+                "no environments are configured",
+                Some("add `[environments.<name>]` tables".into()),
+            );
         }
         None => {}
     }
@@ -632,38 +838,70 @@ fn read_config(r: &mut Reader, doc: &Spanned<DeTable<'_>>) -> Option<Config> {
     if let Some(t) = root.get("services").and_then(|v| r.table(v, "services")) {
         for (key, v) in t {
             let path = format!("services.{}", key.get_ref());
-            let Some(name) = r.name(&Spanned::new(key.span(), key.get_ref().as_ref()), ServiceName::parse) else { continue };
-            let Some(st) = r.table(v, &path) else { continue };
+            let Some(name) = r.name(
+                &Spanned::new(key.span(), key.get_ref().as_ref()),
+                ServiceName::parse,
+            ) else {
+                continue;
+            };
+            let Some(st) = r.table(v, &path) else {
+                continue;
+            };
             r.only_keys(st, &path, SERVICE_KEYS);
             let envs = r.str_list(st, "envs", &path).unwrap_or_default();
             if envs.is_empty() {
-                r.error(key.span(), format!("`{path}` is deployed to no environment"), Some("add `envs = [\"staging\", \"prod\"]`".into()));
+                r.error(
+                    key.span(),
+                    format!("`{path}` is deployed to no environment"),
+                    Some("add `envs = [\"staging\", \"prod\"]`".into()),
+                );
             }
             let mut env_names = Vec::new();
             for e in envs {
                 if let Some(n) = r.name(&e, EnvName::parse) {
                     env_names.push(n);
                 }
-                env_refs.push(Ref { at: e, path: format!("{path}.envs") });
+                env_refs.push(Ref {
+                    at: e,
+                    path: format!("{path}.envs"),
+                });
             }
             let repository = r.req_str(st, "repository", &path, key.span());
-            let migration = r.str_list(st, "migration", &path).map(|m| m.iter().map(|s| s.get_ref().to_string()).collect::<Vec<_>>());
+            let migration = r.str_list(st, "migration", &path).map(|m| {
+                m.iter()
+                    .map(|s| s.get_ref().to_string())
+                    .collect::<Vec<_>>()
+            });
             if let (Some(m), Some(v)) = (&migration, st.get("migration"))
                 && m.is_empty()
             {
-                r.error(v.span(), format!("`{path}.migration` is an empty command"), Some("remove it, or give the command, e.g. [\"bin/migrate\", \"up\"]".into()));
+                r.error(
+                    v.span(),
+                    format!("`{path}.migration` is an empty command"),
+                    Some("remove it, or give the command, e.g. [\"bin/migrate\", \"up\"]".into()),
+                );
             }
             let health_url = r.str(st, "health_url", &path);
             if let Some(h) = &health_url
                 && !(h.get_ref().starts_with("https://") || h.get_ref().starts_with("http://"))
             {
-                r.error(h.span(), format!("`{path}.health_url` must be an http(s) URL"), None);
+                r.error(
+                    h.span(),
+                    format!("`{path}.health_url` must be an http(s) URL"),
+                    None,
+                );
             }
             let svc = ServiceConfig {
                 envs: env_names,
-                ecs_service: r.str(st, "ecs_service", &path).map_or_else(|| name.to_string(), |s| s.get_ref().to_string()),
-                container: r.str(st, "container", &path).map_or_else(|| name.to_string(), |s| s.get_ref().to_string()),
-                repository: repository.map(|s| s.get_ref().to_string()).unwrap_or_default(),
+                ecs_service: r
+                    .str(st, "ecs_service", &path)
+                    .map_or_else(|| name.to_string(), |s| s.get_ref().to_string()),
+                container: r
+                    .str(st, "container", &path)
+                    .map_or_else(|| name.to_string(), |s| s.get_ref().to_string()),
+                repository: repository
+                    .map(|s| s.get_ref().to_string())
+                    .unwrap_or_default(),
                 migration,
                 health_url: health_url.map(|h| h.get_ref().to_string()),
                 name: name.clone(),
@@ -676,21 +914,35 @@ fn read_config(r: &mut Reader, doc: &Spanned<DeTable<'_>>) -> Option<Config> {
     if let Some(t) = root.get("alarms").and_then(|v| r.table(v, "alarms")) {
         for (key, v) in t {
             let path = format!("alarms.{}", key.get_ref());
-            let Some(at) = r.table(v, &path) else { continue };
+            let Some(at) = r.table(v, &path) else {
+                continue;
+            };
             r.only_keys(at, &path, &["env", "services"]);
             let env = r.req_str(at, "env", &path, key.span());
             if let Some(e) = &env {
-                env_refs.push(Ref { at: e.clone(), path: format!("{path}.env") });
+                env_refs.push(Ref {
+                    at: e.clone(),
+                    path: format!("{path}.env"),
+                });
             }
             let mut svcs = Vec::new();
             for s in r.str_list(at, "services", &path).unwrap_or_default() {
                 if let Some(n) = r.name(&s, ServiceName::parse) {
                     svcs.push(n);
                 }
-                service_refs.push(Ref { at: s, path: format!("{path}.services") });
+                service_refs.push(Ref {
+                    at: s,
+                    path: format!("{path}.services"),
+                });
             }
             if let Some(env) = env.and_then(|e| EnvName::parse(e.get_ref()).ok()) {
-                alarms.insert(key.get_ref().to_string(), AlarmTarget { env, services: svcs });
+                alarms.insert(
+                    key.get_ref().to_string(),
+                    AlarmTarget {
+                        env,
+                        services: svcs,
+                    },
+                );
             }
         }
     }
@@ -699,11 +951,39 @@ fn read_config(r: &mut Reader, doc: &Spanned<DeTable<'_>>) -> Option<Config> {
     if let Some(t) = root.get("backups").and_then(|v| r.table(v, "backups")) {
         for (key, v) in t {
             let path = format!("backups.{}", key.get_ref());
-            let Some(bt) = r.table(v, &path) else { continue };
-            r.only_keys(bt, &path, &["env", "kind", "target", "schedule", "before_deploy", "retention"]);
+            // The plan's name goes into RDS snapshot identifiers, which take letters, digits and
+            // single hyphens and must start with a letter.
+            let name = key.get_ref();
+            if ServiceName::parse(name).is_err() || name.contains("--") || name.ends_with('-') {
+                let help = "use lowercase letters, digits and single `-`, starting with a letter (it becomes part of snapshot names)";
+                r.error(
+                    key.span(),
+                    format!("`{name}` cannot name a backup plan"),
+                    Some(help.into()),
+                );
+                continue;
+            }
+            let Some(bt) = r.table(v, &path) else {
+                continue;
+            };
+            r.only_keys(
+                bt,
+                &path,
+                &[
+                    "env",
+                    "kind",
+                    "target",
+                    "schedule",
+                    "before_deploy",
+                    "retention",
+                ],
+            );
             let env = r.req_str(bt, "env", &path, key.span());
             if let Some(e) = &env {
-                env_refs.push(Ref { at: e.clone(), path: format!("{path}.env") });
+                env_refs.push(Ref {
+                    at: e.clone(),
+                    path: format!("{path}.env"),
+                });
             }
             let kind = r.req_str(bt, "kind", &path, key.span()).and_then(|k| {
                 let parsed = match *k.get_ref() {
@@ -717,7 +997,11 @@ fn read_config(r: &mut Reader, doc: &Spanned<DeTable<'_>>) -> Option<Config> {
                         || format!("use one of: {}", BackupKind::NAMES.join(", ")),
                         |s| format!("did you mean `{s}`?"),
                     );
-                    r.error(k.span(), format!("unknown backup kind `{}`", k.get_ref()), Some(fix));
+                    r.error(
+                        k.span(),
+                        format!("unknown backup kind `{}`", k.get_ref()),
+                        Some(fix),
+                    );
                 }
                 parsed
             });
@@ -733,11 +1017,18 @@ fn read_config(r: &mut Reader, doc: &Spanned<DeTable<'_>>) -> Option<Config> {
                 if let Some(n) = r.name(&s, ServiceName::parse) {
                     before.push(n);
                 }
-                service_refs.push(Ref { at: s, path: format!("{path}.before_deploy") });
+                service_refs.push(Ref {
+                    at: s,
+                    path: format!("{path}.before_deploy"),
+                });
             }
             let retention = read_retention(r, bt, &path, key.span());
-            if let (Some(env), Some(kind), Some(target), Some(schedule)) = (env, kind, target, schedule) {
-                let Ok(env) = EnvName::parse(env.get_ref()) else { continue };
+            if let (Some(env), Some(kind), Some(target), Some(schedule)) =
+                (env, kind, target, schedule)
+            {
+                let Ok(env) = EnvName::parse(env.get_ref()) else {
+                    continue;
+                };
                 backups.insert(
                     key.get_ref().to_string(),
                     BackupPlan {
@@ -762,7 +1053,11 @@ fn read_config(r: &mut Reader, doc: &Spanned<DeTable<'_>>) -> Option<Config> {
             let fix = suggest::did_you_mean(typed, env_names.iter().copied())
                 .map(|s| format!("did you mean `{s}`?"))
                 .or_else(|| Some(format!("the environments are: {}", env_names.join(", "))));
-            r.error(rf.at.span(), format!("unknown environment `{typed}` in {}", rf.path), fix);
+            r.error(
+                rf.at.span(),
+                format!("unknown environment `{typed}` in {}", rf.path),
+                fix,
+            );
         }
     }
     let service_names: Vec<&str> = services.keys().map(ServiceName::as_str).collect();
@@ -772,7 +1067,11 @@ fn read_config(r: &mut Reader, doc: &Spanned<DeTable<'_>>) -> Option<Config> {
             let fix = suggest::did_you_mean(typed, service_names.iter().copied())
                 .map(|s| format!("did you mean `{s}`?"))
                 .or_else(|| Some(format!("the services are: {}", service_names.join(", "))));
-            r.error(rf.at.span(), format!("unknown service `{typed}` in {}", rf.path), fix);
+            r.error(
+                rf.at.span(),
+                format!("unknown service `{typed}` in {}", rf.path),
+                fix,
+            );
         }
     }
     let group_names: Vec<&str> = groups.keys().map(GroupName::as_str).collect();
@@ -781,12 +1080,23 @@ fn read_config(r: &mut Reader, doc: &Spanned<DeTable<'_>>) -> Option<Config> {
         if !groups.keys().any(|g| g.as_str() == typed) {
             let fix = suggest::did_you_mean(typed, group_names.iter().copied())
                 .map(|s| format!("did you mean `{s}`?"))
-                .or_else(|| Some(format!("define it: [groups.{typed}] members = [\"slack:U…\"]")));
-            r.error(rf.at.span(), format!("unknown group `{typed}` in {}", rf.path), fix);
+                .or_else(|| {
+                    Some(format!(
+                        "define it: [groups.{typed}] members = [\"slack:U…\"]"
+                    ))
+                });
+            r.error(
+                rf.at.span(),
+                format!("unknown group `{typed}` in {}", rf.path),
+                fix,
+            );
         }
     }
     for (group, required, path) in &min_members {
-        let members = groups.iter().find(|(g, _)| g.as_str() == *group.get_ref()).map(|(_, m)| m.len());
+        let members = groups
+            .iter()
+            .find(|(g, _)| g.as_str() == *group.get_ref())
+            .map(|(_, m)| m.len());
         if let Some(n) = members
             && i64::try_from(n).unwrap_or(i64::MAX) < *required
         {
@@ -803,7 +1113,11 @@ fn read_config(r: &mut Reader, doc: &Spanned<DeTable<'_>>) -> Option<Config> {
         let mut cur = environments.get(start).and_then(|e| e.after.clone());
         while let Some(next) = cur {
             if seen.contains(&next) {
-                r.error(at.span(), format!("the promotion chain from `{start}` loops back to `{next}`"), Some("remove one `after` so the chain has a start".into()));
+                r.error(
+                    at.span(),
+                    format!("the promotion chain from `{start}` loops back to `{next}`"),
+                    Some("remove one `after` so the chain has a start".into()),
+                );
                 break;
             }
             seen.push(next.clone());
@@ -815,41 +1129,74 @@ fn read_config(r: &mut Reader, doc: &Spanned<DeTable<'_>>) -> Option<Config> {
     for env in environments.values() {
         for a in &env.aliases {
             if taken.contains(a) {
-                r.error(0..0, format!("alias `{a}` of `{}` is already an environment or another alias", env.name), None);
+                r.error(
+                    0..0,
+                    format!(
+                        "alias `{a}` of `{}` is already an environment or another alias",
+                        env.name
+                    ),
+                    None,
+                );
             }
             taken.push(a.clone());
         }
     }
     for (alias, target) in BUILTIN_ALIASES {
         if !taken.iter().any(|t| t == alias)
-            && let Some(env) = environments.values_mut().find(|e| e.name.as_str() == *target)
+            && let Some(env) = environments
+                .values_mut()
+                .find(|e| e.name.as_str() == *target)
         {
             env.aliases.push((*alias).to_owned());
         }
     }
 
-    Some(Config { slack, discord, groups, environments, services, alarms, backups })
+    Some(Config {
+        slack,
+        discord,
+        groups,
+        environments,
+        services,
+        alarms,
+        backups,
+    })
 }
 
 fn read_freeze(r: &mut Reader, et: &DeTable<'_>, env_path: &str) -> Vec<FreezeWindow> {
     let path = format!("{env_path}.freeze");
-    let Some(v) = et.get("freeze") else { return Vec::new() };
+    let Some(v) = et.get("freeze") else {
+        return Vec::new();
+    };
     let DeValue::Array(items) = v.get_ref() else {
-        r.error(v.span(), format!("`{path}` must be a list of windows: [[{path}]]"), None);
+        r.error(
+            v.span(),
+            format!("`{path}` must be a list of windows: [[{path}]]"),
+            None,
+        );
         return Vec::new();
     };
     let mut out = Vec::new();
     for item in items.iter() {
-        let Some(ft) = r.table(item, &path) else { continue };
+        let Some(ft) = r.table(item, &path) else {
+            continue;
+        };
         r.only_keys(ft, &path, &["name", "timezone", "weekly", "from", "until"]);
-        let name = r.req_str(ft, "name", &path, item.span()).map(|n| n.get_ref().to_string());
-        let tz = r.req_str(ft, "timezone", &path, item.span()).and_then(|tz| match TimeZone::get(tz.get_ref()) {
-            Ok(z) => Some(z),
-            Err(_) => {
-                r.error(tz.span(), format!("unknown time zone `{}`", tz.get_ref()), Some("use an IANA name such as \"Europe/Berlin\" or \"UTC\"".into()));
-                None
-            }
-        });
+        let name = r
+            .req_str(ft, "name", &path, item.span())
+            .map(|n| n.get_ref().to_string());
+        let tz = r
+            .req_str(ft, "timezone", &path, item.span())
+            .and_then(|tz| match TimeZone::get(tz.get_ref()) {
+                Ok(z) => Some(z),
+                Err(_) => {
+                    r.error(
+                        tz.span(),
+                        format!("unknown time zone `{}`", tz.get_ref()),
+                        Some("use an IANA name such as \"Europe/Berlin\" or \"UTC\"".into()),
+                    );
+                    None
+                }
+            });
         let weekly = r.str(ft, "weekly", &path);
         let from = datetime(r, ft, "from", &path);
         let until = datetime(r, ft, "until", &path);
@@ -857,13 +1204,24 @@ fn read_freeze(r: &mut Reader, et: &DeTable<'_>, env_path: &str) -> Vec<FreezeWi
             (Some(w), None, None) => match parse_weekly(w.get_ref()) {
                 Some((start, end)) => Some(FreezeKind::Weekly { start, end }),
                 None => {
-                    r.error(w.span(), format!("`{path}.weekly` = \"{}\" is not a weekly window", w.get_ref()), Some("write it like \"fri 16:00 - mon 08:00\"".into()));
+                    r.error(
+                        w.span(),
+                        format!(
+                            "`{path}.weekly` = \"{}\" is not a weekly window",
+                            w.get_ref()
+                        ),
+                        Some("write it like \"fri 16:00 - mon 08:00\"".into()),
+                    );
                     None
                 }
             },
             (None, Some(start), Some(end)) if start < end => Some(FreezeKind::Once { start, end }),
             (None, Some(_), Some(_)) => {
-                r.error(item.span(), format!("`{path}`: `from` must come before `until`"), None);
+                r.error(
+                    item.span(),
+                    format!("`{path}`: `from` must come before `until`"),
+                    None,
+                );
                 None
             }
             _ => {
@@ -879,7 +1237,12 @@ fn read_freeze(r: &mut Reader, et: &DeTable<'_>, env_path: &str) -> Vec<FreezeWi
 }
 
 /// A local date-time, as a TOML local datetime or a string `2026-12-23 00:00`.
-fn datetime(r: &mut Reader, t: &DeTable<'_>, key: &str, path: &str) -> Option<jiff::civil::DateTime> {
+fn datetime(
+    r: &mut Reader,
+    t: &DeTable<'_>,
+    key: &str,
+    path: &str,
+) -> Option<jiff::civil::DateTime> {
     let v = t.get(key)?;
     let text = match v.get_ref() {
         DeValue::String(s) => s.to_string(),
@@ -889,7 +1252,11 @@ fn datetime(r: &mut Reader, t: &DeTable<'_>, key: &str, path: &str) -> Option<ji
     match text.replace(' ', "T").parse::<jiff::civil::DateTime>() {
         Ok(dt) => Some(dt),
         Err(_) => {
-            r.error(v.span(), format!("`{path}.{key}` is not a local date and time"), Some("write it like \"2026-12-23 00:00\"".into()));
+            r.error(
+                v.span(),
+                format!("`{path}.{key}` is not a local date and time"),
+                Some("write it like \"2026-12-23 00:00\"".into()),
+            );
             None
         }
     }
@@ -921,15 +1288,30 @@ fn parse_weekly(raw: &str) -> Option<(WeekTime, WeekTime)> {
     Some((point(a)?, point(b)?))
 }
 
-fn read_retention(r: &mut Reader, bt: &DeTable<'_>, plan_path: &str, at: Range<usize>) -> Retention {
+fn read_retention(
+    r: &mut Reader,
+    bt: &DeTable<'_>,
+    plan_path: &str,
+    at: Range<usize>,
+) -> Retention {
     let path = format!("{plan_path}.retention");
     let Some(t) = bt.get("retention").and_then(|v| r.table(v, &path)) else {
-        r.error(at, format!("`{plan_path}` has no retention"), Some("add e.g. `retention = { daily = 7, weekly = 4, monthly = 12 }`".into()));
+        r.error(
+            at,
+            format!("`{plan_path}` has no retention"),
+            Some("add e.g. `retention = { daily = 7, weekly = 4, monthly = 12 }`".into()),
+        );
         return Retention::default();
     };
     r.only_keys(t, &path, RETENTION_KEYS);
-    let count = |r: &mut Reader, k: &str| r.int(t, k, &path, 0..10_001).map_or(0, |n| u32::try_from(n.into_inner()).unwrap_or(0));
-    let opt_duration = |r: &mut Reader, k: &str| t.contains_key(k).then(|| r.duration(t, k, &path, SignedDuration::ZERO));
+    let count = |r: &mut Reader, k: &str| {
+        r.int(t, k, &path, 0..10_001)
+            .map_or(0, |n| u32::try_from(n.into_inner()).unwrap_or(0))
+    };
+    let opt_duration = |r: &mut Reader, k: &str| {
+        t.contains_key(k)
+            .then(|| r.duration(t, k, &path, SignedDuration::ZERO))
+    };
     let retention = Retention {
         keep_last: count(r, "keep_last"),
         daily: count(r, "daily"),
@@ -939,7 +1321,11 @@ fn read_retention(r: &mut Reader, bt: &DeTable<'_>, plan_path: &str, at: Range<u
         max_age: opt_duration(r, "max_age"),
     };
     if retention == Retention::default() && t.is_empty() {
-        r.error(at, format!("`{path}` keeps nothing but the newest snapshot"), Some("set at least one of: keep_last, daily, weekly, monthly, keep_within".into()));
+        r.error(
+            at,
+            format!("`{path}` keeps nothing but the newest snapshot"),
+            Some("set at least one of: keep_last, daily, weekly, monthly, keep_within".into()),
+        );
     }
     retention
 }
@@ -960,13 +1346,23 @@ pub fn check_schedule(raw: &str) -> Result<(), String> {
             .year(croner::parser::Year::Required)
             .alternative_weekdays(true)
             .build();
-        return parser.parse(&format!("0 {inner}")).map(|_| ()).map_err(|e| e.to_string());
+        return parser
+            .parse(&format!("0 {inner}"))
+            .map(|_| ())
+            .map_err(|e| e.to_string());
     }
     if let Some(inner) = raw.strip_prefix("rate(").and_then(|s| s.strip_suffix(')')) {
         let mut words = inner.split_whitespace();
-        let n: u32 = words.next().and_then(|n| n.parse().ok()).ok_or("rate needs a positive number")?;
+        let n: u32 = words
+            .next()
+            .and_then(|n| n.parse().ok())
+            .ok_or("rate needs a positive number")?;
         let unit = words.next().ok_or("rate needs a unit")?;
-        let ok_unit = if n == 1 { ["minute", "hour", "day"].contains(&unit) } else { ["minutes", "hours", "days"].contains(&unit) };
+        let ok_unit = if n == 1 {
+            ["minute", "hour", "day"].contains(&unit)
+        } else {
+            ["minutes", "hours", "days"].contains(&unit)
+        };
         if n == 0 || !ok_unit || words.next().is_some() {
             return Err("write `rate(1 day)` or `rate(12 hours)` (singular unit for 1)".into());
         }
@@ -1017,15 +1413,24 @@ target = "db"
 schedule = "cron(0 3 * *)"
 retention = { daily = 7 }
 "#;
-        let err = Config::parse("bad.toml", src).err().map(|e| e.errors).unwrap_or_default();
-        let summary: Vec<_> = err.iter().map(|e| (e.line, e.column, e.message.as_str(), e.help.as_deref())).collect();
+        let err = Config::parse("bad.toml", src)
+            .err()
+            .map(|e| e.errors)
+            .unwrap_or_default();
+        let summary: Vec<_> = err
+            .iter()
+            .map(|e| (e.line, e.column, e.message.as_str(), e.help.as_deref()))
+            .collect();
         assert_eq!(err.len(), 3, "{summary:#?}");
         assert_eq!(summary[0].0, 8);
         assert_eq!(summary[0].1, 13);
         assert!(summary[0].2.contains("unknown group `platfrom`"));
         assert_eq!(summary[0].3, Some("did you mean `platform`?"));
         assert_eq!((summary[1].0, summary[1].1), (11, 9));
-        assert_eq!(summary[1].2, "unknown environment `prodd` in services.api.envs");
+        assert_eq!(
+            summary[1].2,
+            "unknown environment `prodd` in services.api.envs"
+        );
         assert_eq!(summary[1].3, Some("did you mean `prod`?"));
         assert_eq!(summary[2].0, 17);
         assert!(summary[2].2.contains("6 fields"), "{}", summary[2].2);
@@ -1034,17 +1439,56 @@ retention = { daily = 7 }
     #[test]
     fn unknown_keys_and_wrong_types_are_all_reported() {
         let src = "[slack]\nworkspace = \"T1\"\n[environments.prod]\nclustr = \"x\"\nrequired_approvals = \"two\"\nbake = \"soon\"\n";
-        let err = Config::parse("x.toml", src).err().map(|e| e.errors).unwrap_or_default();
-        let messages: Vec<_> = err.iter().map(|e| format!("{}:{} {} {:?}", e.line, e.column, e.message, e.help)).collect();
-        assert!(messages.iter().any(|m| m.starts_with("4:1 unknown key `clustr`") && m.contains("did you mean `cluster`")), "{messages:#?}");
-        assert!(messages.iter().any(|m| m.contains("is missing `cluster`")), "{messages:#?}");
-        assert!(messages.iter().any(|m| m.starts_with("5:22") && m.contains("whole number")), "{messages:#?}");
-        assert!(messages.iter().any(|m| m.starts_with("6:8") && m.contains("not a duration")), "{messages:#?}");
+        let err = Config::parse("x.toml", src)
+            .err()
+            .map(|e| e.errors)
+            .unwrap_or_default();
+        let messages: Vec<_> = err
+            .iter()
+            .map(|e| format!("{}:{} {} {:?}", e.line, e.column, e.message, e.help))
+            .collect();
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.starts_with("4:1 unknown key `clustr`")
+                    && m.contains("did you mean `cluster`")),
+            "{messages:#?}"
+        );
+        assert!(
+            messages.iter().any(|m| m.contains("is missing `cluster`")),
+            "{messages:#?}"
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.starts_with("5:22") && m.contains("whole number")),
+            "{messages:#?}"
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.starts_with("6:8") && m.contains("not a duration")),
+            "{messages:#?}"
+        );
+    }
+
+    #[test]
+    fn backup_plan_names_must_fit_snapshot_identifiers() {
+        let src = EXAMPLE.replace("[backups.staging-db]", "[backups.Staging_DB]");
+        let err = Config::parse("x.toml", &src)
+            .err()
+            .map(|e| e.errors)
+            .unwrap_or_default();
+        assert_eq!(err.len(), 1, "{err:#?}");
+        assert!(err[0].message.contains("cannot name a backup plan"));
     }
 
     #[test]
     fn syntax_errors_point_at_the_line() {
-        let err = Config::parse("x.toml", "[slack]\nworkspace = \n").err().map(|e| e.errors).unwrap_or_default();
+        let err = Config::parse("x.toml", "[slack]\nworkspace = \n")
+            .err()
+            .map(|e| e.errors)
+            .unwrap_or_default();
         assert_eq!(err.first().map(|e| e.line), Some(2));
     }
 
@@ -1064,8 +1508,15 @@ required_approvals = 2
 cluster = "c"
 after = "x"
 "#;
-        let err = Config::parse("x.toml", src).err().map(|e| e.errors).unwrap_or_default();
-        let all = err.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("\n");
+        let err = Config::parse("x.toml", src)
+            .err()
+            .map(|e| e.errors)
+            .unwrap_or_default();
+        let all = err
+            .iter()
+            .map(|e| e.message.clone())
+            .collect::<Vec<_>>()
+            .join("\n");
         assert!(all.contains("loops back"), "{all}");
         assert!(all.contains("could ever be approved"), "{all}");
     }
@@ -1086,7 +1537,10 @@ after = "x"
     fn durations_read_like_people_write_them() {
         assert_eq!(parse_duration("2h"), Some(SignedDuration::from_hours(2)));
         assert_eq!(parse_duration("7d"), Some(SignedDuration::from_hours(168)));
-        assert_eq!(parse_duration("1h 30m"), Some(SignedDuration::from_mins(90)));
+        assert_eq!(
+            parse_duration("1h 30m"),
+            Some(SignedDuration::from_mins(90))
+        );
         assert_eq!(parse_duration("0m"), None);
         assert_eq!(parse_duration("soon"), None);
     }

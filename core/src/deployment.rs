@@ -70,7 +70,11 @@ pub enum DeploymentKind {
     Release,
     /// Back to each service's last known-good revision. Needs no approval and runs no
     /// migration or snapshot: it returns to something that already ran well.
-    Rollback { automatic: bool, reason: String, of: Option<DeploymentId> },
+    Rollback {
+        automatic: bool,
+        reason: String,
+        of: Option<DeploymentId>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,15 +90,30 @@ pub enum State {
     PendingApproval,
     Approved,
     /// Snapshot and/or migration of `services[service]`.
-    Migrating { service: usize },
-    Rolling { service: usize },
-    Verifying { service: usize },
+    Migrating {
+        service: usize,
+    },
+    Rolling {
+        service: usize,
+    },
+    Verifying {
+        service: usize,
+    },
     Succeeded,
-    Rejected { by: Actor, reason: Option<String> },
+    Rejected {
+        by: Actor,
+        reason: Option<String>,
+    },
     Expired,
-    Failed { reason: String },
-    RolledBack { reason: String },
-    Superseded { by: DeploymentId },
+    Failed {
+        reason: String,
+    },
+    RolledBack {
+        reason: String,
+    },
+    Superseded {
+        by: DeploymentId,
+    },
 }
 
 impl State {
@@ -129,7 +148,9 @@ impl State {
 
     fn current_service(&self) -> Option<usize> {
         match self {
-            State::Migrating { service } | State::Rolling { service } | State::Verifying { service } => Some(*service),
+            State::Migrating { service }
+            | State::Rolling { service }
+            | State::Verifying { service } => Some(*service),
             _ => None,
         }
     }
@@ -141,22 +162,53 @@ impl State {
 pub enum Input {
     /// The request passed policy and its lock is held: ask for approval or start.
     Submitted,
-    Approved { by: Actor },
-    Rejected { by: Actor, reason: Option<String> },
+    Approved {
+        by: Actor,
+    },
+    Rejected {
+        by: Actor,
+        reason: Option<String>,
+    },
     /// The approval window passed (the caller checks the clock against `approval_expires`).
     ApprovalExpired,
     /// The deploy function picked the work up.
     Started,
-    SnapshotTaken { service: ServiceName, snapshot: String },
-    SnapshotFailed { service: ServiceName, reason: String },
-    MigrationFinished { service: ServiceName, exit_code: i32 },
-    RolloutStarted { service: ServiceName, task_definition: String, ecs_deployment: String },
-    RolloutCompleted { ecs_deployment: String },
-    RolloutFailed { ecs_deployment: String, reason: String },
-    HealthChecked { service: ServiceName, healthy: bool, detail: String },
+    SnapshotTaken {
+        service: ServiceName,
+        snapshot: String,
+    },
+    SnapshotFailed {
+        service: ServiceName,
+        reason: String,
+    },
+    MigrationFinished {
+        service: ServiceName,
+        exit_code: i32,
+    },
+    RolloutStarted {
+        service: ServiceName,
+        task_definition: String,
+        ecs_deployment: String,
+    },
+    RolloutCompleted {
+        ecs_deployment: String,
+    },
+    RolloutFailed {
+        ecs_deployment: String,
+        reason: String,
+    },
+    HealthChecked {
+        service: ServiceName,
+        healthy: bool,
+        detail: String,
+    },
     /// Something outside the happy path stopped the run (a tag moved, the image is gone…).
-    Aborted { reason: String },
-    Superseded { by: DeploymentId },
+    Aborted {
+        reason: String,
+    },
+    Superseded {
+        by: DeploymentId,
+    },
 }
 
 impl Input {
@@ -195,21 +247,45 @@ pub enum Effect {
     PostCard,
     UpdateCard,
     /// A line in the card's thread.
-    Reply { text: String },
-    Dispatch { work: Work },
-    TakeSnapshot { service: ServiceName, plan: String },
-    RunMigration { service: ServiceName },
+    Reply {
+        text: String,
+    },
+    Dispatch {
+        work: Work,
+    },
+    TakeSnapshot {
+        service: ServiceName,
+        plan: String,
+    },
+    RunMigration {
+        service: ServiceName,
+    },
     /// Register a revision with the approved image and update the service (or, for a
     /// rollback, update the service to its target task definition).
-    Roll { service: ServiceName },
-    CheckHealth { service: ServiceName },
+    Roll {
+        service: ServiceName,
+    },
+    CheckHealth {
+        service: ServiceName,
+    },
     /// Put these services back on their last known-good revision.
-    RollBack { services: Vec<ServiceName>, reason: String },
+    RollBack {
+        services: Vec<ServiceName>,
+        reason: String,
+    },
     /// A service finished: record the release, a candidate for last known-good.
-    RecordRelease { service: ServiceName },
+    RecordRelease {
+        service: ServiceName,
+    },
     ReleaseLock,
-    EmitMetric { name: String, value: f64 },
-    Audit { action: String, detail: String },
+    EmitMetric {
+        name: String,
+        value: f64,
+    },
+    Audit {
+        action: String,
+        detail: String,
+    },
 }
 
 /// Why an input was not applied. The message is fit to show the person who sent it.
@@ -218,7 +294,10 @@ pub enum Refused {
     #[error("this deployment already {state}; nothing to do")]
     Finished { state: &'static str },
     #[error("`{input}` does not apply while the deployment is {state}")]
-    Illegal { state: &'static str, input: &'static str },
+    Illegal {
+        state: &'static str,
+        input: &'static str,
+    },
     #[error("this request expired at {at}; ask again with /deploy")]
     Expired { at: String },
     #[error("you asked for this deploy, so someone else has to approve it")]
@@ -240,7 +319,11 @@ pub struct Step {
 
 impl Step {
     fn duplicate(d: &Deployment) -> Self {
-        Step { deployment: d.clone(), effects: Vec::new(), changed: false }
+        Step {
+            deployment: d.clone(),
+            effects: Vec::new(),
+            changed: false,
+        }
     }
 }
 
@@ -301,26 +384,33 @@ impl Deployment {
         self.services
             .iter()
             .position(|s| &s.service == service)
-            .ok_or_else(|| Refused::UnknownService { service: service.clone() })
+            .ok_or_else(|| Refused::UnknownService {
+                service: service.clone(),
+            })
     }
 
     /// Applies one input. Pure: no clock, no I/O.
-    pub fn apply(&self, input: Input, now: Timestamp) -> Result<Step, Refused> {
-        let illegal = || Refused::Illegal { state: self.state.name(), input: input.name() };
+    pub fn apply(&self, input: &Input, now: Timestamp) -> Result<Step, Refused> {
+        let illegal = || Refused::Illegal {
+            state: self.state.name(),
+            input: input.name(),
+        };
         if self.state.is_terminal() {
-            return self.apply_terminal(&input);
+            return self.apply_terminal(input);
         }
-        if self.already_applied(&input) {
+        if self.already_applied(input) {
             return Ok(Step::duplicate(self));
         }
         let mut next = self.clone();
         let mut fx = Vec::new();
-        match (&self.state, &input) {
+        match (&self.state, input) {
             (State::Requested, Input::Submitted) => {
                 fx.push(Effect::PostCard);
                 if self.required_approvals == 0 {
                     next.enter(State::Approved, now);
-                    fx.push(Effect::Dispatch { work: Work::RunDeployment { id: self.id } });
+                    fx.push(Effect::Dispatch {
+                        work: Work::RunDeployment { id: self.id },
+                    });
                 } else {
                     next.enter(State::PendingApproval, now);
                 }
@@ -329,7 +419,12 @@ impl Deployment {
 
             (State::PendingApproval, Input::Approved { by }) => {
                 if now >= self.approval_expires {
-                    return Err(Refused::Expired { at: self.approval_expires.strftime("%Y-%m-%d %H:%M UTC").to_string() });
+                    return Err(Refused::Expired {
+                        at: self
+                            .approval_expires
+                            .strftime("%Y-%m-%d %H:%M UTC")
+                            .to_string(),
+                    });
                 }
                 if by.same_person(&self.requested_by) {
                     return Err(Refused::OwnRequest);
@@ -337,18 +432,30 @@ impl Deployment {
                 if self.approvals.iter().any(|a| a.by.same_person(by)) {
                     return Ok(Step::duplicate(self));
                 }
-                next.approvals.push(Approval { by: by.clone(), at: now });
+                next.approvals.push(Approval {
+                    by: by.clone(),
+                    at: now,
+                });
                 fx.push(Effect::UpdateCard);
                 if next.approvals.len() >= usize::from(self.required_approvals) {
                     next.enter(State::Approved, now);
-                    fx.push(Effect::Dispatch { work: Work::RunDeployment { id: self.id } });
+                    fx.push(Effect::Dispatch {
+                        work: Work::RunDeployment { id: self.id },
+                    });
                 }
             }
             (_, Input::Approved { by }) if self.approvals.iter().any(|a| a.by.same_person(by)) => {
                 return Ok(Step::duplicate(self));
             }
             (State::PendingApproval, Input::Rejected { by, reason }) => {
-                next.finish(State::Rejected { by: by.clone(), reason: reason.clone() }, now, &mut fx);
+                next.finish(
+                    State::Rejected {
+                        by: by.clone(),
+                        reason: reason.clone(),
+                    },
+                    now,
+                    &mut fx,
+                );
             }
             (State::PendingApproval, Input::ApprovalExpired) => {
                 if now < self.approval_expires {
@@ -359,27 +466,54 @@ impl Deployment {
             (_, Input::ApprovalExpired) => return Ok(Step::duplicate(self)),
 
             (State::Approved, Input::Started) => next.start_service(0, now, &mut fx),
-            (State::Migrating { .. } | State::Rolling { .. } | State::Verifying { .. }, Input::Started) => {
+            (
+                State::Migrating { .. } | State::Rolling { .. } | State::Verifying { .. },
+                Input::Started,
+            ) => {
                 return Ok(Step::duplicate(self));
             }
 
-            (State::Migrating { service }, Input::SnapshotTaken { service: name, snapshot }) => {
+            (
+                State::Migrating { service },
+                Input::SnapshotTaken {
+                    service: name,
+                    snapshot,
+                },
+            ) => {
                 let i = self.index_of(name)?;
                 if i != *service {
                     return Err(illegal());
                 }
                 next.services[i].progress.snapshot = Some(snapshot.clone());
-                fx.push(Effect::Reply { text: format!("Snapshot `{snapshot}` taken before {name}.") });
+                fx.push(Effect::Reply {
+                    text: format!("Snapshot `{snapshot}` taken before {name}."),
+                });
                 next.start_service(i, now, &mut fx);
             }
-            (State::Migrating { service }, Input::SnapshotFailed { service: name, reason }) => {
+            (
+                State::Migrating { service },
+                Input::SnapshotFailed {
+                    service: name,
+                    reason,
+                },
+            ) => {
                 let i = self.index_of(name)?;
                 if i != *service {
                     return Err(illegal());
                 }
-                next.fail(format!("the snapshot before {name} failed: {reason}"), now, &mut fx);
+                next.fail(
+                    format!("the snapshot before {name} failed: {reason}"),
+                    now,
+                    &mut fx,
+                );
             }
-            (State::Migrating { service }, Input::MigrationFinished { service: name, exit_code }) => {
+            (
+                State::Migrating { service },
+                Input::MigrationFinished {
+                    service: name,
+                    exit_code,
+                },
+            ) => {
                 let i = self.index_of(name)?;
                 if i != *service {
                     return Err(illegal());
@@ -388,36 +522,70 @@ impl Deployment {
                     next.fail(format!("the migration of {name} exited with code {exit_code}; {name} was not changed"), now, &mut fx);
                 } else {
                     next.services[i].progress.migrated = true;
-                    fx.push(Effect::Reply { text: format!("Migration of {name} finished (exit 0).") });
+                    fx.push(Effect::Reply {
+                        text: format!("Migration of {name} finished (exit 0)."),
+                    });
                     next.start_service(i, now, &mut fx);
                 }
             }
-            (State::Rolling { service }, Input::RolloutStarted { service: name, task_definition, ecs_deployment }) => {
+            (
+                State::Rolling { service },
+                Input::RolloutStarted {
+                    service: name,
+                    task_definition,
+                    ecs_deployment,
+                },
+            ) => {
                 let i = self.index_of(name)?;
                 if i != *service {
                     return Err(illegal());
                 }
                 if let Some(expected) = &self.services[i].progress.ecs_deployment {
-                    return Err(Refused::NotOurs { expected: expected.clone(), got: ecs_deployment.clone() });
+                    return Err(Refused::NotOurs {
+                        expected: expected.clone(),
+                        got: ecs_deployment.clone(),
+                    });
                 }
                 let p = &mut next.services[i].progress;
                 p.task_definition = Some(task_definition.clone());
                 p.ecs_deployment = Some(ecs_deployment.clone());
                 p.touched = true;
                 fx.push(Effect::UpdateCard);
-                fx.push(Effect::Reply { text: format!("Rolling {name}: ECS deployment `{ecs_deployment}` on `{task_definition}`.") });
+                fx.push(Effect::Reply {
+                    text: format!(
+                        "Rolling {name}: ECS deployment `{ecs_deployment}` on `{task_definition}`."
+                    ),
+                });
             }
-            (_, Input::RolloutCompleted { ecs_deployment } | Input::RolloutFailed { ecs_deployment, .. }) => {
-                let Some(i) = self.services.iter().position(|s| s.progress.ecs_deployment.as_ref() == Some(ecs_deployment)) else {
-                    let expected = self.state.current_service().and_then(|i| self.services[i].progress.ecs_deployment.clone());
-                    return Err(Refused::NotOurs { expected: expected.unwrap_or_else(|| "(none yet)".into()), got: ecs_deployment.clone() });
+            (
+                _,
+                Input::RolloutCompleted { ecs_deployment }
+                | Input::RolloutFailed { ecs_deployment, .. },
+            ) => {
+                let Some(i) = self
+                    .services
+                    .iter()
+                    .position(|s| s.progress.ecs_deployment.as_ref() == Some(ecs_deployment))
+                else {
+                    let expected = self
+                        .state
+                        .current_service()
+                        .and_then(|i| self.services[i].progress.ecs_deployment.clone());
+                    return Err(Refused::NotOurs {
+                        expected: expected.unwrap_or_else(|| "(none yet)".into()),
+                        got: ecs_deployment.clone(),
+                    });
                 };
                 if self.state != (State::Rolling { service: i }) {
                     return Err(illegal());
                 }
                 let name = self.services[i].service.clone();
-                match &input {
-                    Input::RolloutFailed { reason, .. } => next.fail(format!("ECS reported the rollout of {name} failed: {reason}"), now, &mut fx),
+                match input {
+                    Input::RolloutFailed { reason, .. } => next.fail(
+                        format!("ECS reported the rollout of {name} failed: {reason}"),
+                        now,
+                        &mut fx,
+                    ),
                     _ if self.services[i].health_url.is_some() => {
                         next.enter(State::Verifying { service: i }, now);
                         fx.push(Effect::CheckHealth { service: name });
@@ -426,7 +594,14 @@ impl Deployment {
                     _ => next.service_done(i, now, &mut fx),
                 }
             }
-            (State::Verifying { service }, Input::HealthChecked { service: name, healthy, detail }) => {
+            (
+                State::Verifying { service },
+                Input::HealthChecked {
+                    service: name,
+                    healthy,
+                    detail,
+                },
+            ) => {
                 let i = self.index_of(name)?;
                 if i != *service {
                     return Err(illegal());
@@ -434,14 +609,30 @@ impl Deployment {
                 if *healthy {
                     next.service_done(i, now, &mut fx);
                 } else {
-                    next.fail(format!("the health check of {name} failed: {detail}"), now, &mut fx);
+                    next.fail(
+                        format!("the health check of {name} failed: {detail}"),
+                        now,
+                        &mut fx,
+                    );
                 }
             }
-            (State::Approved | State::Migrating { .. } | State::Rolling { .. } | State::Verifying { .. }, Input::Aborted { reason }) => {
+            (
+                State::Approved
+                | State::Migrating { .. }
+                | State::Rolling { .. }
+                | State::Verifying { .. },
+                Input::Aborted { reason },
+            ) => {
                 next.fail(reason.clone(), now, &mut fx);
             }
             (State::Requested | State::PendingApproval, Input::Aborted { reason }) => {
-                next.finish(State::Failed { reason: reason.clone() }, now, &mut fx);
+                next.finish(
+                    State::Failed {
+                        reason: reason.clone(),
+                    },
+                    now,
+                    &mut fx,
+                );
             }
             (_, Input::Superseded { by }) => {
                 let touched = next.touched_services();
@@ -453,23 +644,49 @@ impl Deployment {
             _ => return Err(illegal()),
         }
         next.revision = self.revision + 1;
-        fx.push(Effect::Audit { action: input.name().into(), detail: format!("{} → {}", self.state.name(), next.state.name()) });
-        Ok(Step { deployment: next, effects: fx, changed: true })
+        fx.push(Effect::Audit {
+            action: input.name().into(),
+            detail: format!("{} → {}", self.state.name(), next.state.name()),
+        });
+        Ok(Step {
+            deployment: next,
+            effects: fx,
+            changed: true,
+        })
     }
 
     /// In a terminal state nothing moves. Facts about this deployment arriving again are
     /// duplicates; a person acting on a finished deployment is told so.
     fn apply_terminal(&self, input: &Input) -> Result<Step, Refused> {
-        let finished = Refused::Finished { state: self.state.name() };
+        let finished = Refused::Finished {
+            state: self.state.name(),
+        };
         match (input, &self.state) {
-            (Input::Approved { by }, _) if self.approvals.iter().any(|a| a.by.same_person(by)) => Ok(Step::duplicate(self)),
-            (Input::Rejected { by, .. }, State::Rejected { by: who, .. }) if by.same_person(who) => Ok(Step::duplicate(self)),
+            (Input::Approved { by }, _) if self.approvals.iter().any(|a| a.by.same_person(by)) => {
+                Ok(Step::duplicate(self))
+            }
+            (Input::Rejected { by, .. }, State::Rejected { by: who, .. })
+                if by.same_person(who) =>
+            {
+                Ok(Step::duplicate(self))
+            }
             (Input::Approved { .. } | Input::Rejected { .. }, _) => Err(finished),
-            (Input::RolloutCompleted { ecs_deployment } | Input::RolloutFailed { ecs_deployment, .. }, _) => {
-                if self.services.iter().any(|s| s.progress.ecs_deployment.as_ref() == Some(ecs_deployment)) {
+            (
+                Input::RolloutCompleted { ecs_deployment }
+                | Input::RolloutFailed { ecs_deployment, .. },
+                _,
+            ) => {
+                if self
+                    .services
+                    .iter()
+                    .any(|s| s.progress.ecs_deployment.as_ref() == Some(ecs_deployment))
+                {
                     Ok(Step::duplicate(self))
                 } else {
-                    Err(Refused::NotOurs { expected: "(finished)".into(), got: ecs_deployment.clone() })
+                    Err(Refused::NotOurs {
+                        expected: "(finished)".into(),
+                        got: ecs_deployment.clone(),
+                    })
                 }
             }
             _ => Ok(Step::duplicate(self)),
@@ -485,11 +702,18 @@ impl Deployment {
         let name = s.service.clone();
         match self.state {
             State::Migrating { .. } => match (&s.snapshot_plan, &s.progress.snapshot) {
-                (Some(plan), None) => Some(Effect::TakeSnapshot { service: name, plan: plan.clone() }),
-                _ if s.migration.is_some() && !s.progress.migrated => Some(Effect::RunMigration { service: name }),
+                (Some(plan), None) => Some(Effect::TakeSnapshot {
+                    service: name,
+                    plan: plan.clone(),
+                }),
+                _ if s.migration.is_some() && !s.progress.migrated => {
+                    Some(Effect::RunMigration { service: name })
+                }
                 _ => None,
             },
-            State::Rolling { .. } if s.progress.ecs_deployment.is_none() => Some(Effect::Roll { service: name }),
+            State::Rolling { .. } if s.progress.ecs_deployment.is_none() => {
+                Some(Effect::Roll { service: name })
+            }
             State::Verifying { .. } => Some(Effect::CheckHealth { service: name }),
             _ => None,
         }
@@ -498,18 +722,39 @@ impl Deployment {
     /// Whether this input is a fact the deployment already reflects: a redelivered event or
     /// a retried call. Such an input is a duplicate in any later state.
     fn already_applied(&self, input: &Input) -> bool {
-        let progress = |name: &ServiceName| self.services.iter().find(|s| &s.service == name).map(|s| &s.progress);
+        let progress = |name: &ServiceName| {
+            self.services
+                .iter()
+                .find(|s| &s.service == name)
+                .map(|s| &s.progress)
+        };
         match input {
-            Input::SnapshotTaken { service, .. } => progress(service).is_some_and(|p| p.snapshot.is_some()),
-            Input::MigrationFinished { service, exit_code: 0 } => progress(service).is_some_and(|p| p.migrated),
-            Input::RolloutStarted { service, ecs_deployment, .. } => {
+            Input::SnapshotTaken { service, .. } => {
+                progress(service).is_some_and(|p| p.snapshot.is_some())
+            }
+            Input::MigrationFinished {
+                service,
+                exit_code: 0,
+            } => progress(service).is_some_and(|p| p.migrated),
+            Input::RolloutStarted {
+                service,
+                ecs_deployment,
+                ..
+            } => {
                 progress(service).is_some_and(|p| p.ecs_deployment.as_ref() == Some(ecs_deployment))
             }
-            Input::RolloutCompleted { ecs_deployment } => self.services.iter().enumerate().any(|(i, s)| {
-                s.progress.ecs_deployment.as_ref() == Some(ecs_deployment)
-                    && (s.progress.done_at.is_some() || self.state == State::Verifying { service: i })
-            }),
-            Input::HealthChecked { service, healthy: true, .. } => progress(service).is_some_and(|p| p.done_at.is_some()),
+            Input::RolloutCompleted { ecs_deployment } => {
+                self.services.iter().enumerate().any(|(i, s)| {
+                    s.progress.ecs_deployment.as_ref() == Some(ecs_deployment)
+                        && (s.progress.done_at.is_some()
+                            || self.state == State::Verifying { service: i })
+                })
+            }
+            Input::HealthChecked {
+                service,
+                healthy: true,
+                ..
+            } => progress(service).is_some_and(|p| p.done_at.is_some()),
             _ => false,
         }
     }
@@ -524,7 +769,10 @@ impl Deployment {
         let s = &self.services[i];
         let name = s.service.clone();
         if let (Some(plan), None) = (&s.snapshot_plan, &s.progress.snapshot) {
-            fx.push(Effect::TakeSnapshot { service: name, plan: plan.clone() });
+            fx.push(Effect::TakeSnapshot {
+                service: name,
+                plan: plan.clone(),
+            });
             self.enter(State::Migrating { service: i }, now);
         } else if s.migration.is_some() && !s.progress.migrated {
             fx.push(Effect::RunMigration { service: name });
@@ -539,30 +787,50 @@ impl Deployment {
     fn service_done(&mut self, i: usize, now: Timestamp, fx: &mut Vec<Effect>) {
         self.services[i].progress.done_at = Some(now);
         let name = self.services[i].service.clone();
-        fx.push(Effect::RecordRelease { service: name.clone() });
-        fx.push(Effect::Reply { text: format!("{name} is running {}.", self.version) });
+        fx.push(Effect::RecordRelease {
+            service: name.clone(),
+        });
+        fx.push(Effect::Reply {
+            text: format!("{name} is running {}.", self.version),
+        });
         if i + 1 < self.services.len() {
             self.start_service(i + 1, now, fx);
         } else {
             let secs = now.duration_since(self.requested_at).as_secs_f64();
-            fx.push(Effect::EmitMetric { name: "DeploymentSucceeded".into(), value: 1.0 });
-            fx.push(Effect::EmitMetric { name: "DeploymentDurationSeconds".into(), value: secs });
+            fx.push(Effect::EmitMetric {
+                name: "DeploymentSucceeded".into(),
+                value: 1.0,
+            });
+            fx.push(Effect::EmitMetric {
+                name: "DeploymentDurationSeconds".into(),
+                value: secs,
+            });
             self.finish(State::Succeeded, now, fx);
         }
     }
 
     fn touched_services(&self) -> Vec<ServiceName> {
-        self.services.iter().filter(|s| s.progress.touched).map(|s| s.service.clone()).collect()
+        self.services
+            .iter()
+            .filter(|s| s.progress.touched)
+            .map(|s| s.service.clone())
+            .collect()
     }
 
     /// A failure during the run: services already changed go back to last known-good.
     fn fail(&mut self, reason: String, now: Timestamp, fx: &mut Vec<Effect>) {
         let touched = self.touched_services();
-        fx.push(Effect::EmitMetric { name: "DeploymentFailed".into(), value: 1.0 });
+        fx.push(Effect::EmitMetric {
+            name: "DeploymentFailed".into(),
+            value: 1.0,
+        });
         if touched.is_empty() || matches!(self.kind, DeploymentKind::Rollback { .. }) {
             self.finish(State::Failed { reason }, now, fx);
         } else {
-            fx.push(Effect::RollBack { services: touched, reason: reason.clone() });
+            fx.push(Effect::RollBack {
+                services: touched,
+                reason: reason.clone(),
+            });
             self.finish(State::RolledBack { reason }, now, fx);
         }
     }
@@ -576,7 +844,11 @@ impl Deployment {
 }
 
 fn names(services: &[ServiceName]) -> String {
-    services.iter().map(ServiceName::as_str).collect::<Vec<_>>().join(", ")
+    services
+        .iter()
+        .map(ServiceName::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Everything needed to create a deployment; the request use-case fills it in.
@@ -596,7 +868,14 @@ pub struct Draft {
 
 impl fmt::Display for Deployment {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} → {} ({})", names(&self.service_names()), self.version, self.env, self.state.name())
+        write!(
+            f,
+            "{} {} → {} ({})",
+            names(&self.service_names()),
+            self.version,
+            self.env,
+            self.state.name()
+        )
     }
 }
 

@@ -53,11 +53,27 @@ fn guard<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Something Deckhand said in chat, as recorded.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Said {
-    Card { channel: Channel, card: Card },
-    Update { message: MessageRef, card: Card },
-    Reply { message: MessageRef, text: String },
-    Post { channel: Channel, text: String },
-    Ephemeral { channel: Channel, user: Actor, text: String },
+    Card {
+        channel: Channel,
+        card: Card,
+    },
+    Update {
+        message: MessageRef,
+        card: Card,
+    },
+    Reply {
+        message: MessageRef,
+        text: String,
+    },
+    Post {
+        channel: Channel,
+        text: String,
+    },
+    Ephemeral {
+        channel: Channel,
+        user: Actor,
+        text: String,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -102,7 +118,11 @@ pub struct Memory {
 
 impl Memory {
     pub fn new(now: Timestamp) -> Self {
-        Self { store: Mutex::default(), world: Mutex::default(), now: Mutex::new(now) }
+        Self {
+            store: Mutex::default(),
+            world: Mutex::default(),
+            now: Mutex::new(now),
+        }
     }
 
     pub fn set_now(&self, now: Timestamp) {
@@ -110,19 +130,29 @@ impl Memory {
     }
     pub fn advance(&self, by: jiff::SignedDuration) {
         let mut n = guard(&self.now);
-        *n = *n + by;
+        *n += by;
     }
 
     /// Pushes an image tag to the fake registry.
     pub fn push_image(&self, repository: &str, tag: &str, digest: &Digest) {
-        guard(&self.world).images.insert((repository.to_owned(), tag.to_owned()), digest.clone());
+        guard(&self.world)
+            .images
+            .insert((repository.to_owned(), tag.to_owned()), digest.clone());
     }
     /// Sets what a service runs before any deploy.
     pub fn set_running(&self, service: &str, task_definition: &str, image: &str) {
-        guard(&self.world).running.insert(service.to_owned(), Running { task_definition: task_definition.into(), image: image.into() });
+        guard(&self.world).running.insert(
+            service.to_owned(),
+            Running {
+                task_definition: task_definition.into(),
+                image: image.into(),
+            },
+        );
     }
     pub fn set_migration_exit(&self, service: &str, code: i32) {
-        guard(&self.world).migration_exit.insert(service.to_owned(), code);
+        guard(&self.world)
+            .migration_exit
+            .insert(service.to_owned(), code);
     }
     pub fn set_firing(&self, alarm: &str, firing: bool) {
         let mut w = guard(&self.world);
@@ -139,11 +169,15 @@ impl Memory {
         guard(&self.world).fail_snapshots = fail;
     }
     pub fn put_secret(&self, name: &str, value: &str) {
-        guard(&self.world).secrets.insert(name.to_owned(), value.to_owned());
+        guard(&self.world)
+            .secrets
+            .insert(name.to_owned(), value.to_owned());
     }
     /// Adds a snapshot as if made earlier (by Deckhand or not).
     pub fn add_snapshot(&self, plan: &str, info: SnapshotInfo) {
-        guard(&self.world).snapshots.insert(info.id.clone(), (info, plan.to_owned()));
+        guard(&self.world)
+            .snapshots
+            .insert(info.id.clone(), (info, plan.to_owned()));
     }
 
     pub fn said(&self) -> Vec<Said> {
@@ -205,7 +239,12 @@ impl Store for Memory {
                 s.deployments.insert(d.id, d.clone());
                 Ok(())
             }
-            Some(cur) => Err(PortError::Conflict(format!("deployment {} is at revision {}, not {}", d.id, cur.revision, d.revision - 1))),
+            Some(cur) => Err(PortError::Conflict(format!(
+                "deployment {} is at revision {}, not {}",
+                d.id,
+                cur.revision,
+                d.revision - 1
+            ))),
             None => Err(PortError::NotFound(format!("deployment {}", d.id))),
         }
     }
@@ -214,16 +253,27 @@ impl Store for Memory {
         Ok(guard(&self.store)
             .deployments
             .values()
-            .find(|d| d.services.iter().any(|s| s.progress.ecs_deployment.as_deref() == Some(ecs_deployment)))
+            .find(|d| {
+                d.services
+                    .iter()
+                    .any(|s| s.progress.ecs_deployment.as_deref() == Some(ecs_deployment))
+            })
             .cloned())
     }
-    async fn recent_deployments(&self, env: &EnvName, service: Option<&ServiceName>, limit: usize) -> PortResult<Vec<Deployment>> {
+    async fn recent_deployments(
+        &self,
+        env: &EnvName,
+        service: Option<&ServiceName>,
+        limit: usize,
+    ) -> PortResult<Vec<Deployment>> {
         yield_now().await;
         Ok(guard(&self.store)
             .deployments
             .values()
             .rev()
-            .filter(|d| &d.env == env && service.is_none_or(|s| d.services.iter().any(|r| &r.service == s)))
+            .filter(|d| {
+                &d.env == env && service.is_none_or(|s| d.services.iter().any(|r| &r.service == s))
+            })
             .take(limit)
             .cloned()
             .collect())
@@ -235,13 +285,21 @@ impl Store for Memory {
     }
     async fn cards(&self, id: DeploymentId) -> PortResult<Vec<MessageRef>> {
         yield_now().await;
-        Ok(guard(&self.store).cards.get(&id).cloned().unwrap_or_default())
+        Ok(guard(&self.store)
+            .cards
+            .get(&id)
+            .cloned()
+            .unwrap_or_default())
     }
     async fn get_lock(&self, env: &EnvName) -> PortResult<Option<EnvLock>> {
         yield_now().await;
         Ok(guard(&self.store).locks.get(env).cloned())
     }
-    async fn acquire_lock(&self, lock: &EnvLock, now: Timestamp) -> PortResult<Result<(), EnvLock>> {
+    async fn acquire_lock(
+        &self,
+        lock: &EnvLock,
+        now: Timestamp,
+    ) -> PortResult<Result<(), EnvLock>> {
         yield_now().await;
         let mut s = guard(&self.store);
         match s.locks.get(&lock.env) {
@@ -268,13 +326,19 @@ impl Store for Memory {
     async fn put_hold(&self, hold: &Hold) -> PortResult<()> {
         yield_now().await;
         let mut s = guard(&self.store);
-        s.holds.retain(|h| !(h.env == hold.env && h.service == hold.service));
+        s.holds
+            .retain(|h| !(h.env == hold.env && h.service == hold.service));
         s.holds.push(hold.clone());
         Ok(())
     }
     async fn holds(&self, env: &EnvName) -> PortResult<Vec<Hold>> {
         yield_now().await;
-        Ok(guard(&self.store).holds.iter().filter(|h| &h.env == env).cloned().collect())
+        Ok(guard(&self.store)
+            .holds
+            .iter()
+            .filter(|h| &h.env == env)
+            .cloned()
+            .collect())
     }
     async fn clear_holds(&self, env: &EnvName) -> PortResult<Vec<Hold>> {
         yield_now().await;
@@ -286,7 +350,10 @@ impl Store for Memory {
     async fn record_build(&self, build: &Build) -> PortResult<bool> {
         yield_now().await;
         let mut s = guard(&self.store);
-        if s.builds.iter().any(|b| b.build_id == build.build_id && b.service == build.service) {
+        if s.builds
+            .iter()
+            .any(|b| b.build_id == build.build_id && b.service == build.service)
+        {
             return Ok(false);
         }
         s.builds.push(build.clone());
@@ -294,28 +361,59 @@ impl Store for Memory {
     }
     async fn builds(&self, service: &ServiceName, limit: usize) -> PortResult<Vec<Build>> {
         yield_now().await;
-        Ok(guard(&self.store).builds.iter().rev().filter(|b| &b.service == service).take(limit).cloned().collect())
+        Ok(guard(&self.store)
+            .builds
+            .iter()
+            .rev()
+            .filter(|b| &b.service == service)
+            .take(limit)
+            .cloned()
+            .collect())
     }
     async fn record_release(&self, release: &Release) -> PortResult<()> {
         yield_now().await;
         let mut s = guard(&self.store);
-        let exists = s.releases.iter().any(|r| r.env == release.env && r.service == release.service && r.deployment == release.deployment);
+        let exists = s.releases.iter().any(|r| {
+            r.env == release.env
+                && r.service == release.service
+                && r.deployment == release.deployment
+        });
         if !exists {
             s.releases.push(release.clone());
         }
         Ok(())
     }
-    async fn releases(&self, env: &EnvName, service: &ServiceName, limit: usize) -> PortResult<Vec<Release>> {
+    async fn releases(
+        &self,
+        env: &EnvName,
+        service: &ServiceName,
+        limit: usize,
+    ) -> PortResult<Vec<Release>> {
         yield_now().await;
-        let mut v: Vec<Release> = guard(&self.store).releases.iter().filter(|r| &r.env == env && &r.service == service).cloned().collect();
-        v.sort_by(|a, b| b.succeeded_at.cmp(&a.succeeded_at));
+        let mut v: Vec<Release> = guard(&self.store)
+            .releases
+            .iter()
+            .filter(|r| &r.env == env && &r.service == service)
+            .cloned()
+            .collect();
+        v.sort_by_key(|r| std::cmp::Reverse(r.succeeded_at));
         v.truncate(limit);
         Ok(v)
     }
-    async fn judge_release(&self, env: &EnvName, service: &ServiceName, deployment: DeploymentId, verdict: &Verdict) -> PortResult<bool> {
+    async fn judge_release(
+        &self,
+        env: &EnvName,
+        service: &ServiceName,
+        deployment: DeploymentId,
+        verdict: &Verdict,
+    ) -> PortResult<bool> {
         yield_now().await;
         let mut s = guard(&self.store);
-        let Some(r) = s.releases.iter_mut().find(|r| &r.env == env && &r.service == service && r.deployment == deployment) else {
+        let Some(r) = s
+            .releases
+            .iter_mut()
+            .find(|r| &r.env == env && &r.service == service && r.deployment == deployment)
+        else {
             return Ok(false);
         };
         let allowed = match verdict {
@@ -331,7 +429,10 @@ impl Store for Memory {
     async fn record_backup(&self, record: &BackupRecord) -> PortResult<bool> {
         yield_now().await;
         let mut s = guard(&self.store);
-        if s.backups.iter().any(|b| b.plan == record.plan && b.snapshot == record.snapshot) {
+        if s.backups
+            .iter()
+            .any(|b| b.plan == record.plan && b.snapshot == record.snapshot)
+        {
             return Ok(false);
         }
         s.backups.push(record.clone());
@@ -339,7 +440,14 @@ impl Store for Memory {
     }
     async fn backups(&self, plan: &str, limit: usize) -> PortResult<Vec<BackupRecord>> {
         yield_now().await;
-        Ok(guard(&self.store).backups.iter().rev().filter(|b| b.plan == plan).take(limit).cloned().collect())
+        Ok(guard(&self.store)
+            .backups
+            .iter()
+            .rev()
+            .filter(|b| b.plan == plan)
+            .take(limit)
+            .cloned()
+            .collect())
     }
     async fn append_audit(&self, entry: &AuditEntry) -> PortResult<()> {
         yield_now().await;
@@ -348,9 +456,21 @@ impl Store for Memory {
     }
     async fn audit(&self, env: &EnvName, limit: usize) -> PortResult<Vec<AuditEntry>> {
         yield_now().await;
-        Ok(guard(&self.store).audit.iter().rev().filter(|a| &a.env == env).take(limit).cloned().collect())
+        Ok(guard(&self.store)
+            .audit
+            .iter()
+            .rev()
+            .filter(|a| &a.env == env)
+            .take(limit)
+            .cloned()
+            .collect())
     }
-    async fn claim(&self, key: &str, value: &str, _expires: Timestamp) -> PortResult<Option<String>> {
+    async fn claim(
+        &self,
+        key: &str,
+        value: &str,
+        _expires: Timestamp,
+    ) -> PortResult<Option<String>> {
         yield_now().await;
         let mut s = guard(&self.store);
         if let Some(v) = s.claims.get(key) {
@@ -363,69 +483,143 @@ impl Store for Memory {
 
 impl Platform for Memory {
     async fn running(&self, _cluster: &str, service: &ServiceConfig) -> PortResult<Running> {
-        guard(&self.world).running.get(&service.ecs_service).cloned().ok_or_else(|| PortError::NotFound(format!("ECS service {}", service.ecs_service)))
+        guard(&self.world)
+            .running
+            .get(&service.ecs_service)
+            .cloned()
+            .ok_or_else(|| PortError::NotFound(format!("ECS service {}", service.ecs_service)))
     }
     async fn resolve_image(&self, repository: &str, tag: &Version) -> PortResult<Option<Digest>> {
-        Ok(guard(&self.world).images.get(&(repository.to_owned(), tag.to_string())).cloned())
+        Ok(guard(&self.world)
+            .images
+            .get(&(repository.to_owned(), tag.to_string()))
+            .cloned())
     }
-    async fn roll_out(&self, _cluster: &str, service: &ServiceConfig, image: &ImageRef) -> PortResult<Rollout> {
+    async fn roll_out(
+        &self,
+        _cluster: &str,
+        service: &ServiceConfig,
+        image: &ImageRef,
+    ) -> PortResult<Rollout> {
         yield_now().await;
         let mut w = guard(&self.world);
         w.next_revision += 1;
         let n = w.next_revision;
         w.roll_outs.push((service.name.clone(), image.clone()));
         let td = format!("{}:{n}", service.ecs_service);
-        w.running.insert(service.ecs_service.clone(), Running { task_definition: td.clone(), image: format!("{}:{}@{}", image.repository, image.tag, image.digest) });
-        Ok(Rollout { task_definition: td, ecs_deployment: format!("ecs-svc/{n}") })
+        w.running.insert(
+            service.ecs_service.clone(),
+            Running {
+                task_definition: td.clone(),
+                image: format!("{}:{}@{}", image.repository, image.tag, image.digest),
+            },
+        );
+        Ok(Rollout {
+            task_definition: td,
+            ecs_deployment: format!("ecs-svc/{n}"),
+        })
     }
-    async fn roll_back(&self, _cluster: &str, service: &ServiceConfig, task_definition: &str) -> PortResult<Rollout> {
+    async fn roll_back(
+        &self,
+        _cluster: &str,
+        service: &ServiceConfig,
+        task_definition: &str,
+    ) -> PortResult<Rollout> {
         yield_now().await;
         let mut w = guard(&self.world);
         w.next_revision += 1;
         let n = w.next_revision;
-        w.roll_backs.push((service.name.clone(), task_definition.to_owned()));
-        Ok(Rollout { task_definition: task_definition.to_owned(), ecs_deployment: format!("ecs-svc/{n}") })
+        w.roll_backs
+            .push((service.name.clone(), task_definition.to_owned()));
+        Ok(Rollout {
+            task_definition: task_definition.to_owned(),
+            ecs_deployment: format!("ecs-svc/{n}"),
+        })
     }
-    async fn run_migration(&self, _cluster: &str, service: &ServiceConfig, _image: &ImageRef, _command: &[String]) -> PortResult<i32> {
+    async fn run_migration(
+        &self,
+        _cluster: &str,
+        service: &ServiceConfig,
+        _image: &ImageRef,
+        _command: &[String],
+    ) -> PortResult<i32> {
         yield_now().await;
         let mut w = guard(&self.world);
         w.migrations.push(service.name.clone());
-        Ok(w.migration_exit.get(service.name.as_str()).copied().unwrap_or(0))
+        Ok(w.migration_exit
+            .get(service.name.as_str())
+            .copied()
+            .unwrap_or(0))
     }
 }
 
 impl Monitor for Memory {
     async fn firing(&self, alarms: &[String]) -> PortResult<Vec<String>> {
         let w = guard(&self.world);
-        Ok(alarms.iter().filter(|a| w.firing.contains(*a)).cloned().collect())
+        Ok(alarms
+            .iter()
+            .filter(|a| w.firing.contains(*a))
+            .cloned()
+            .collect())
     }
     async fn check_health(&self, url: &str) -> PortResult<Health> {
         let bad = guard(&self.world).unhealthy.contains(url);
-        Ok(Health { healthy: !bad, detail: if bad { "HTTP 503".into() } else { "HTTP 200".into() } })
+        Ok(Health {
+            healthy: !bad,
+            detail: if bad {
+                "HTTP 503".into()
+            } else {
+                "HTTP 200".into()
+            },
+        })
     }
 }
 
 impl Chat for Memory {
     async fn post_card(&self, to: &Channel, card: &Card) -> PortResult<MessageRef> {
         let mut w = guard(&self.world);
-        w.said.push(Said::Card { channel: to.clone(), card: card.clone() });
-        Ok(MessageRef { chat: to.chat, channel: to.id.clone(), id: format!("msg-{}", w.said.len()) })
+        w.said.push(Said::Card {
+            channel: to.clone(),
+            card: card.clone(),
+        });
+        Ok(MessageRef {
+            chat: to.chat,
+            channel: to.id.clone(),
+            id: format!("msg-{}", w.said.len()),
+        })
     }
     async fn update_card(&self, message: &MessageRef, card: &Card) -> PortResult<()> {
-        guard(&self.world).said.push(Said::Update { message: message.clone(), card: card.clone() });
+        guard(&self.world).said.push(Said::Update {
+            message: message.clone(),
+            card: card.clone(),
+        });
         Ok(())
     }
     async fn reply(&self, message: &MessageRef, text: &str) -> PortResult<()> {
-        guard(&self.world).said.push(Said::Reply { message: message.clone(), text: text.to_owned() });
+        guard(&self.world).said.push(Said::Reply {
+            message: message.clone(),
+            text: text.to_owned(),
+        });
         Ok(())
     }
     async fn post(&self, to: &Channel, text: &str) -> PortResult<MessageRef> {
         let mut w = guard(&self.world);
-        w.said.push(Said::Post { channel: to.clone(), text: text.to_owned() });
-        Ok(MessageRef { chat: to.chat, channel: to.id.clone(), id: format!("msg-{}", w.said.len()) })
+        w.said.push(Said::Post {
+            channel: to.clone(),
+            text: text.to_owned(),
+        });
+        Ok(MessageRef {
+            chat: to.chat,
+            channel: to.id.clone(),
+            id: format!("msg-{}", w.said.len()),
+        })
     }
     async fn ephemeral(&self, to: &Channel, user: &Actor, text: &str) -> PortResult<()> {
-        guard(&self.world).said.push(Said::Ephemeral { channel: to.clone(), user: user.clone(), text: text.to_owned() });
+        guard(&self.world).said.push(Said::Ephemeral {
+            channel: to.clone(),
+            user: user.clone(),
+            text: text.to_owned(),
+        });
         Ok(())
     }
 }
@@ -438,32 +632,71 @@ impl Dispatch for Memory {
 }
 
 impl Backups for Memory {
-    async fn create(&self, plan: &BackupPlan, snapshot: &str, tags: &[(String, String)]) -> PortResult<()> {
+    async fn create(
+        &self,
+        plan: &BackupPlan,
+        snapshot: &str,
+        tags: &[(String, String)],
+    ) -> PortResult<()> {
         yield_now().await;
         let now = self.the_time();
         let mut w = guard(&self.world);
         if w.snapshots.contains_key(snapshot) {
             return Err(PortError::Conflict(format!("snapshot {snapshot} exists")));
         }
-        let status = if w.fail_snapshots { SnapshotStatus::Failed } else { SnapshotStatus::Available };
-        let ours = tags.iter().any(|(k, v)| k == "deckhand:plan" && v == &plan.name);
-        w.snapshots.insert(snapshot.to_owned(), (SnapshotInfo { id: snapshot.to_owned(), created: now, status, made_by_deckhand: ours }, plan.name.clone()));
+        let status = if w.fail_snapshots {
+            SnapshotStatus::Failed
+        } else {
+            SnapshotStatus::Available
+        };
+        let ours = tags
+            .iter()
+            .any(|(k, v)| k == "deckhand:plan" && v == &plan.name);
+        w.snapshots.insert(
+            snapshot.to_owned(),
+            (
+                SnapshotInfo {
+                    id: snapshot.to_owned(),
+                    created: now,
+                    status,
+                    made_by_deckhand: ours,
+                },
+                plan.name.clone(),
+            ),
+        );
         Ok(())
     }
     async fn wait(&self, _plan: &BackupPlan, snapshot: &str) -> PortResult<SnapshotStatus> {
-        guard(&self.world).snapshots.get(snapshot).map(|(s, _)| s.status).ok_or_else(|| PortError::NotFound(format!("snapshot {snapshot}")))
+        guard(&self.world)
+            .snapshots
+            .get(snapshot)
+            .map(|(s, _)| s.status)
+            .ok_or_else(|| PortError::NotFound(format!("snapshot {snapshot}")))
     }
     async fn list(&self, plan: &BackupPlan) -> PortResult<Vec<SnapshotInfo>> {
-        Ok(guard(&self.world).snapshots.values().filter(|(_, p)| p == &plan.name).map(|(s, _)| s.clone()).collect())
+        Ok(guard(&self.world)
+            .snapshots
+            .values()
+            .filter(|(_, p)| p == &plan.name)
+            .map(|(s, _)| s.clone())
+            .collect())
     }
     async fn delete(&self, _plan: &BackupPlan, snapshot: &str) -> PortResult<()> {
-        guard(&self.world).snapshots.remove(snapshot).map(|_| ()).ok_or_else(|| PortError::NotFound(format!("snapshot {snapshot}")))
+        guard(&self.world)
+            .snapshots
+            .remove(snapshot)
+            .map(|_| ())
+            .ok_or_else(|| PortError::NotFound(format!("snapshot {snapshot}")))
     }
 }
 
 impl Secrets for Memory {
     async fn get(&self, name: &str) -> PortResult<SecretString> {
-        guard(&self.world).secrets.get(name).map(|v| SecretString::from(v.clone())).ok_or_else(|| PortError::NotFound(format!("secret {name}")))
+        guard(&self.world)
+            .secrets
+            .get(name)
+            .map(|v| SecretString::from(v.clone()))
+            .ok_or_else(|| PortError::NotFound(format!("secret {name}")))
     }
 }
 

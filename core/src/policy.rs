@@ -22,14 +22,34 @@ pub enum Denied {
     NotAnApprover { env: EnvName, group: String },
     #[error("you asked for this deploy, so someone else has to approve it")]
     OwnRequest,
-    #[error("{env} is frozen ({window}) until {until}; to deploy anyway add `--override \"reason\"`, which needs one more approval")]
-    Frozen { env: EnvName, window: String, until: String },
-    #[error("{service} {version} has not succeeded in {previous} yet, and {env} only takes versions that did")]
-    NotPromoted { env: EnvName, service: ServiceName, version: Version, previous: EnvName },
+    #[error(
+        "{env} is frozen ({window}) until {until}; to deploy anyway add `--override \"reason\"`, which needs one more approval"
+    )]
+    Frozen {
+        env: EnvName,
+        window: String,
+        until: String,
+    },
+    #[error(
+        "{service} {version} has not succeeded in {previous} yet, and {env} only takes versions that did"
+    )]
+    NotPromoted {
+        env: EnvName,
+        service: ServiceName,
+        version: Version,
+        previous: EnvName,
+    },
     #[error("{0}")]
     Locked(LockHeld),
-    #[error("{service} in {env} is held since the automatic rollback at {since} ({reason}); `/unlock {env}` releases it")]
-    Held { env: EnvName, service: ServiceName, since: String, reason: String },
+    #[error(
+        "{service} in {env} is held since the automatic rollback at {since} ({reason}); `/unlock {env}` releases it"
+    )]
+    Held {
+        env: EnvName,
+        service: ServiceName,
+        since: String,
+        reason: String,
+    },
 }
 
 /// A weekday and a wall-clock time, in a freeze window's time zone.
@@ -73,9 +93,17 @@ impl FreezeWindow {
                 (start <= now && now < end).then_some(end)
             }
             FreezeKind::Weekly { start, end } => {
-                let m = WeekTime { weekday: local.weekday(), time: local.time() }.minute_of_week();
+                let m = WeekTime {
+                    weekday: local.weekday(),
+                    time: local.time(),
+                }
+                .minute_of_week();
                 let (s, e) = (start.minute_of_week(), end.minute_of_week());
-                let inside = if s <= e { s <= m && m < e } else { m >= s || m < e };
+                let inside = if s <= e {
+                    s <= m && m < e
+                } else {
+                    m >= s || m < e
+                };
                 if !inside {
                     return None;
                 }
@@ -103,18 +131,32 @@ pub struct FreezeOverride {
 
 /// The freeze window in force for `env` at `now`, if any.
 pub fn active_freeze(env: &EnvConfig, now: Timestamp) -> Option<(&FreezeWindow, Timestamp)> {
-    env.freeze.iter().find_map(|w| w.active_until(now).map(|until| (w, until)))
+    env.freeze
+        .iter()
+        .find_map(|w| w.active_until(now).map(|until| (w, until)))
 }
 
 /// Whether a deploy may start now: not frozen, or frozen and overridden with a reason.
-pub fn check_freeze(env: &EnvConfig, now: Timestamp, override_reason: Option<&str>) -> Result<Option<FreezeOverride>, Denied> {
-    let Some((window, until)) = active_freeze(env, now) else { return Ok(None) };
+pub fn check_freeze(
+    env: &EnvConfig,
+    now: Timestamp,
+    override_reason: Option<&str>,
+) -> Result<Option<FreezeOverride>, Denied> {
+    let Some((window, until)) = active_freeze(env, now) else {
+        return Ok(None);
+    };
     match override_reason.map(str::trim).filter(|r| !r.is_empty()) {
-        Some(reason) => Ok(Some(FreezeOverride { window: window.name.clone(), reason: reason.to_owned() })),
+        Some(reason) => Ok(Some(FreezeOverride {
+            window: window.name.clone(),
+            reason: reason.to_owned(),
+        })),
         None => Err(Denied::Frozen {
             env: env.name.clone(),
             window: window.name.clone(),
-            until: until.to_zoned_datetime(window.tz.clone()).strftime("%a %H:%M %Z").to_string(),
+            until: until
+                .to_zoned_datetime(window.tz.clone())
+                .strftime("%a %H:%M %Z")
+                .to_string(),
         }),
     }
 }
@@ -128,29 +170,48 @@ pub fn required_approvals(env: &EnvConfig, freeze_override: Option<&FreezeOverri
 pub fn may_deploy(config: &Config, env: &EnvConfig, actor: &Actor) -> Result<(), Denied> {
     let user = actor.user_ref().ok_or(Denied::NotAPerson)?;
     match &env.deployers {
-        Some(group) if !config.is_member(group, &user) => Err(Denied::NotADeployer { env: env.name.clone(), group: group.to_string() }),
+        Some(group) if !config.is_member(group, &user) => Err(Denied::NotADeployer {
+            env: env.name.clone(),
+            group: group.to_string(),
+        }),
         _ => Ok(()),
     }
 }
 
 /// Whether `approver` may approve a deploy that `requester` asked for. Counting a person once
 /// is [`Approvals::with`]'s job; this is about who they are.
-pub fn may_approve(config: &Config, env: &EnvConfig, requester: &Actor, approver: &Actor) -> Result<(), Denied> {
+pub fn may_approve(
+    config: &Config,
+    env: &EnvConfig,
+    requester: &Actor,
+    approver: &Actor,
+) -> Result<(), Denied> {
     let user = approver.user_ref().ok_or(Denied::NotAPerson)?;
-    let group = env.approvers.as_ref().ok_or_else(|| Denied::NoApprovers { env: env.name.clone() })?;
+    let group = env.approvers.as_ref().ok_or_else(|| Denied::NoApprovers {
+        env: env.name.clone(),
+    })?;
     if requester.same_person(approver) {
         return Err(Denied::OwnRequest);
     }
     if !config.is_member(group, &user) {
-        return Err(Denied::NotAnApprover { env: env.name.clone(), group: group.to_string() });
+        return Err(Denied::NotAnApprover {
+            env: env.name.clone(),
+            group: group.to_string(),
+        });
     }
     Ok(())
 }
 
 /// Promotion: for each service, whether this version (same digest) succeeded in the previous
 /// environment of the chain. The caller looks the facts up; this decides.
-pub fn check_promotion(env: &EnvConfig, version: &Version, succeeded_before: &[(ServiceName, bool)]) -> Result<(), Denied> {
-    let Some(previous) = &env.after else { return Ok(()) };
+pub fn check_promotion(
+    env: &EnvConfig,
+    version: &Version,
+    succeeded_before: &[(ServiceName, bool)],
+) -> Result<(), Denied> {
+    let Some(previous) = &env.after else {
+        return Ok(());
+    };
     match succeeded_before.iter().find(|(_, ok)| !ok) {
         Some((service, _)) => Err(Denied::NotPromoted {
             env: env.name.clone(),
@@ -193,7 +254,7 @@ impl EnvLock {
 
 /// The refusal a second `/deploy` gets: who holds the lock, since when, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LockHeld(pub EnvLock);
+pub struct LockHeld(pub Box<EnvLock>);
 
 impl fmt::Display for LockHeld {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -201,18 +262,36 @@ impl fmt::Display for LockHeld {
         let since = l.since.strftime("%Y-%m-%d %H:%M UTC");
         match &l.owner {
             LockOwner::Deployment { id } => {
-                write!(f, "{} is busy: {} is deploying ({}) since {since}, deployment {id}", l.env, l.held_by.display(), l.reason)
+                write!(
+                    f,
+                    "{} is busy: {} is deploying ({}) since {since}, deployment {id}",
+                    l.env,
+                    l.held_by.display(),
+                    l.reason
+                )
             }
-            LockOwner::Person { .. } => write!(f, "{} is locked by {} since {since}: {}", l.env, l.held_by.display(), l.reason),
+            LockOwner::Person { .. } => write!(
+                f,
+                "{} is locked by {} since {since}: {}",
+                l.env,
+                l.held_by.display(),
+                l.reason
+            ),
         }
     }
 }
 
 /// Whether `owner` may take (or keep) the lock given the current one. The same owner may
 /// re-take its own lock, which is what makes a retried run harmless.
-pub fn check_lock(current: Option<&EnvLock>, owner: &LockOwner, now: Timestamp) -> Result<(), Denied> {
+pub fn check_lock(
+    current: Option<&EnvLock>,
+    owner: &LockOwner,
+    now: Timestamp,
+) -> Result<(), Denied> {
     match current {
-        Some(l) if l.is_live(now) && &l.owner != owner => Err(Denied::Locked(LockHeld(l.clone()))),
+        Some(l) if l.is_live(now) && &l.owner != owner => {
+            Err(Denied::Locked(LockHeld(Box::new(l.clone()))))
+        }
         _ => Ok(()),
     }
 }
@@ -223,28 +302,62 @@ mod tests {
     use crate::testkit::{at, config, person};
 
     fn berlin(kind: FreezeKind) -> FreezeWindow {
-        FreezeWindow { name: "w".into(), tz: TimeZone::get("Europe/Berlin").unwrap(), kind }
+        FreezeWindow {
+            name: "w".into(),
+            tz: TimeZone::get("Europe/Berlin").unwrap(),
+            kind,
+        }
     }
 
     #[test]
     fn weekly_freeze_wraps_over_the_weekend_in_its_time_zone() {
         let w = berlin(FreezeKind::Weekly {
-            start: WeekTime { weekday: Weekday::Friday, time: Time::constant(16, 0, 0, 0) },
-            end: WeekTime { weekday: Weekday::Monday, time: Time::constant(8, 0, 0, 0) },
+            start: WeekTime {
+                weekday: Weekday::Friday,
+                time: Time::constant(16, 0, 0, 0),
+            },
+            end: WeekTime {
+                weekday: Weekday::Monday,
+                time: Time::constant(8, 0, 0, 0),
+            },
         });
         // 2026-11-27 is a Friday. Berlin is UTC+1 in November.
-        assert_eq!(w.active_until(at("2026-11-27T14:59:00Z")), None, "15:59 Berlin is before the freeze");
-        assert_eq!(w.active_until(at("2026-11-27T15:00:00Z")), Some(at("2026-11-30T07:00:00Z")));
-        assert!(w.active_until(at("2026-11-29T12:00:00Z")).is_some(), "Sunday is frozen");
-        assert_eq!(w.active_until(at("2026-11-30T07:00:00Z")), None, "Monday 08:00 Berlin is open");
-        assert_eq!(w.active_until(at("2026-11-25T12:00:00Z")), None, "Wednesday is open");
+        assert_eq!(
+            w.active_until(at("2026-11-27T14:59:00Z")),
+            None,
+            "15:59 Berlin is before the freeze"
+        );
+        assert_eq!(
+            w.active_until(at("2026-11-27T15:00:00Z")),
+            Some(at("2026-11-30T07:00:00Z"))
+        );
+        assert!(
+            w.active_until(at("2026-11-29T12:00:00Z")).is_some(),
+            "Sunday is frozen"
+        );
+        assert_eq!(
+            w.active_until(at("2026-11-30T07:00:00Z")),
+            None,
+            "Monday 08:00 Berlin is open"
+        );
+        assert_eq!(
+            w.active_until(at("2026-11-25T12:00:00Z")),
+            None,
+            "Wednesday is open"
+        );
     }
 
     #[test]
     fn one_off_freeze_covers_exactly_its_dates() {
-        let w = berlin(FreezeKind::Once { start: "2026-12-23T00:00".parse().unwrap(), end: "2027-01-02T00:00".parse().unwrap() });
+        let w = berlin(FreezeKind::Once {
+            start: "2026-12-23T00:00".parse().unwrap(),
+            end: "2027-01-02T00:00".parse().unwrap(),
+        });
         assert!(w.active_until(at("2026-12-22T22:59:00Z")).is_none());
-        assert_eq!(w.active_until(at("2026-12-22T23:00:00Z")), Some(at("2027-01-01T23:00:00Z")));
+        assert_eq!(
+            w.active_until(at("2026-12-22T23:00:00Z")),
+            Some(at("2027-01-01T23:00:00Z"))
+        );
         assert!(w.active_until(at("2027-01-01T23:00:00Z")).is_none());
     }
 
@@ -256,10 +369,19 @@ mod tests {
         let err = check_freeze(prod, frozen, None).unwrap_err();
         assert!(matches!(err, Denied::Frozen { .. }));
         assert!(err.to_string().contains("--override"), "{err}");
-        assert!(check_freeze(prod, frozen, Some("   ")).is_err(), "a blank reason is no reason");
+        assert!(
+            check_freeze(prod, frozen, Some("   ")).is_err(),
+            "a blank reason is no reason"
+        );
         let ov = check_freeze(prod, frozen, Some("hotfix for INC-42")).unwrap();
-        assert_eq!(required_approvals(prod, ov.as_ref()), prod.required_approvals + 1);
-        assert_eq!(check_freeze(prod, at("2026-11-25T12:00:00Z"), None), Ok(None));
+        assert_eq!(
+            required_approvals(prod, ov.as_ref()),
+            prod.required_approvals + 1
+        );
+        assert_eq!(
+            check_freeze(prod, at("2026-11-25T12:00:00Z"), None),
+            Ok(None)
+        );
     }
 
     #[test]
@@ -268,11 +390,20 @@ mod tests {
         let prod = c.env("prod").unwrap();
         let (alice, bob, mallory) = (person("U0ALICE"), person("U0BOB"), person("U0MALLORY"));
         assert_eq!(may_deploy(&c, prod, &alice), Ok(()));
-        assert!(matches!(may_deploy(&c, prod, &mallory), Err(Denied::NotADeployer { .. })));
-        assert!(matches!(may_deploy(&c, prod, &Actor::system("x")), Err(Denied::NotAPerson)));
+        assert!(matches!(
+            may_deploy(&c, prod, &mallory),
+            Err(Denied::NotADeployer { .. })
+        ));
+        assert!(matches!(
+            may_deploy(&c, prod, &Actor::system("x")),
+            Err(Denied::NotAPerson)
+        ));
         assert_eq!(may_approve(&c, prod, &alice, &bob), Ok(()));
         assert_eq!(may_approve(&c, prod, &bob, &bob), Err(Denied::OwnRequest));
-        assert!(matches!(may_approve(&c, prod, &bob, &mallory), Err(Denied::NotAnApprover { .. })));
+        assert!(matches!(
+            may_approve(&c, prod, &bob, &mallory),
+            Err(Denied::NotAnApprover { .. })
+        ));
     }
 
     #[test]
@@ -283,9 +414,16 @@ mod tests {
         let api = ServiceName::parse("api").unwrap();
         assert_eq!(check_promotion(prod, &v, &[(api.clone(), true)]), Ok(()));
         let err = check_promotion(prod, &v, &[(api.clone(), false)]).unwrap_err();
-        assert_eq!(err.to_string(), "api v1.2.3 has not succeeded in staging yet, and prod only takes versions that did");
+        assert_eq!(
+            err.to_string(),
+            "api v1.2.3 has not succeeded in staging yet, and prod only takes versions that did"
+        );
         let dev = c.env("dev").unwrap();
-        assert_eq!(check_promotion(dev, &v, &[(api, false)]), Ok(()), "the chain's first env takes anything");
+        assert_eq!(
+            check_promotion(dev, &v, &[(api, false)]),
+            Ok(()),
+            "the chain's first env takes anything"
+        );
     }
 
     #[test]
@@ -300,14 +438,25 @@ mod tests {
             since: at("2026-11-24T09:00:00Z"),
             expires: Some(at("2026-11-24T10:00:00Z")),
         };
-        let other = LockOwner::Deployment { id: DeploymentId::derive(at("2026-11-24T09:01:00Z"), "b") };
+        let other = LockOwner::Deployment {
+            id: DeploymentId::derive(at("2026-11-24T09:01:00Z"), "b"),
+        };
         let err = check_lock(Some(&lock), &other, at("2026-11-24T09:30:00Z")).unwrap_err();
         assert_eq!(
             err.to_string(),
-            format!("prod is busy: Alice is deploying (api v1.2.3) since 2026-11-24 09:00 UTC, deployment {id}")
+            format!(
+                "prod is busy: Alice is deploying (api v1.2.3) since 2026-11-24 09:00 UTC, deployment {id}"
+            )
         );
-        assert_eq!(check_lock(Some(&lock), &lock.owner, at("2026-11-24T09:30:00Z")), Ok(()));
-        assert_eq!(check_lock(Some(&lock), &other, at("2026-11-24T10:00:00Z")), Ok(()), "an expired lock is free");
+        assert_eq!(
+            check_lock(Some(&lock), &lock.owner, at("2026-11-24T09:30:00Z")),
+            Ok(())
+        );
+        assert_eq!(
+            check_lock(Some(&lock), &other, at("2026-11-24T10:00:00Z")),
+            Ok(()),
+            "an expired lock is free"
+        );
         assert_eq!(check_lock(None, &other, at("2026-11-24T09:30:00Z")), Ok(()));
     }
 }

@@ -16,7 +16,9 @@ use crate::deployment::{Deployment, ImageRef, Work};
 use crate::policy::{EnvLock, LockOwner};
 use crate::retention::{SnapshotInfo, SnapshotStatus};
 use crate::rollback::{Release, Verdict};
-use crate::types::{Actor, ChatKind, DeploymentId, Digest, EnvName, ServiceName, Timestamp, Version};
+use crate::types::{
+    Actor, ChatKind, DeploymentId, Digest, EnvName, ServiceName, Timestamp, Version,
+};
 
 /// What can go wrong behind a port, in the terms use-cases decide on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,26 +46,50 @@ pub trait Store: Send + Sync {
     /// Creates a deployment that must not exist yet (ids derive from event ids, so a redelivered
     /// request conflicts here). `Conflict` if it exists.
     fn create_deployment(&self, d: &Deployment) -> impl Future<Output = PortResult<()>> + Send;
-    fn get_deployment(&self, id: DeploymentId) -> impl Future<Output = PortResult<Option<Deployment>>> + Send;
+    fn get_deployment(
+        &self,
+        id: DeploymentId,
+    ) -> impl Future<Output = PortResult<Option<Deployment>>> + Send;
     /// Saves `d` if the stored revision is `d.revision - 1`; `Conflict` otherwise.
     fn save_deployment(&self, d: &Deployment) -> impl Future<Output = PortResult<()>> + Send;
     /// The deployment that started this ECS deployment, for outcome events.
-    fn deployment_by_ecs_id(&self, ecs_deployment: &str) -> impl Future<Output = PortResult<Option<Deployment>>> + Send;
+    fn deployment_by_ecs_id(
+        &self,
+        ecs_deployment: &str,
+    ) -> impl Future<Output = PortResult<Option<Deployment>>> + Send;
     /// Newest first; optionally only those touching `service`.
-    fn recent_deployments(&self, env: &EnvName, service: Option<&ServiceName>, limit: usize) -> impl Future<Output = PortResult<Vec<Deployment>>> + Send;
+    fn recent_deployments(
+        &self,
+        env: &EnvName,
+        service: Option<&ServiceName>,
+        limit: usize,
+    ) -> impl Future<Output = PortResult<Vec<Deployment>>> + Send;
 
     /// Where a deployment's cards were posted, so later steps can update them.
-    fn set_cards(&self, id: DeploymentId, cards: &[MessageRef]) -> impl Future<Output = PortResult<()>> + Send;
+    fn set_cards(
+        &self,
+        id: DeploymentId,
+        cards: &[MessageRef],
+    ) -> impl Future<Output = PortResult<()>> + Send;
     fn cards(&self, id: DeploymentId) -> impl Future<Output = PortResult<Vec<MessageRef>>> + Send;
 
     fn get_lock(&self, env: &EnvName) -> impl Future<Output = PortResult<Option<EnvLock>>> + Send;
     /// Takes the lock if it is free, expired at `now`, or already held by the same owner.
     /// Returns the current holder when someone else holds it.
-    fn acquire_lock(&self, lock: &EnvLock, now: Timestamp) -> impl Future<Output = PortResult<Result<(), EnvLock>>> + Send;
+    fn acquire_lock(
+        &self,
+        lock: &EnvLock,
+        now: Timestamp,
+    ) -> impl Future<Output = PortResult<Result<(), EnvLock>>> + Send;
     /// Releases the lock if `owner` holds it; `false` if it did not.
-    fn release_lock(&self, env: &EnvName, owner: &LockOwner) -> impl Future<Output = PortResult<bool>> + Send;
+    fn release_lock(
+        &self,
+        env: &EnvName,
+        owner: &LockOwner,
+    ) -> impl Future<Output = PortResult<bool>> + Send;
     /// Releases whatever lock there is (`/unlock`), returning it.
-    fn break_lock(&self, env: &EnvName) -> impl Future<Output = PortResult<Option<EnvLock>>> + Send;
+    fn break_lock(&self, env: &EnvName)
+    -> impl Future<Output = PortResult<Option<EnvLock>>> + Send;
 
     fn put_hold(&self, hold: &Hold) -> impl Future<Output = PortResult<()>> + Send;
     fn holds(&self, env: &EnvName) -> impl Future<Output = PortResult<Vec<Hold>>> + Send;
@@ -71,29 +97,58 @@ pub trait Store: Send + Sync {
 
     /// Records a build once; `false` when this build was already recorded (a redelivery).
     fn record_build(&self, build: &Build) -> impl Future<Output = PortResult<bool>> + Send;
-    fn builds(&self, service: &ServiceName, limit: usize) -> impl Future<Output = PortResult<Vec<Build>>> + Send;
+    fn builds(
+        &self,
+        service: &ServiceName,
+        limit: usize,
+    ) -> impl Future<Output = PortResult<Vec<Build>>> + Send;
 
     /// Records a release once per (env, service, deployment).
     fn record_release(&self, release: &Release) -> impl Future<Output = PortResult<()>> + Send;
     /// That service's releases in that environment, newest first.
-    fn releases(&self, env: &EnvName, service: &ServiceName, limit: usize) -> impl Future<Output = PortResult<Vec<Release>>> + Send;
+    fn releases(
+        &self,
+        env: &EnvName,
+        service: &ServiceName,
+        limit: usize,
+    ) -> impl Future<Output = PortResult<Vec<Release>>> + Send;
     /// Changes a release's verdict, conditionally: `Good` only from `Baking` (the bake check),
     /// `Bad` from `Baking` or `Good` (an alarm, a manual rollback). `false` when the condition
     /// did not hold, so of two racing judges exactly one wins.
-    fn judge_release(&self, env: &EnvName, service: &ServiceName, deployment: DeploymentId, verdict: &Verdict) -> impl Future<Output = PortResult<bool>> + Send;
+    fn judge_release(
+        &self,
+        env: &EnvName,
+        service: &ServiceName,
+        deployment: DeploymentId,
+        verdict: &Verdict,
+    ) -> impl Future<Output = PortResult<bool>> + Send;
 
     /// Records a finished backup run once per (plan, snapshot).
-    fn record_backup(&self, record: &BackupRecord) -> impl Future<Output = PortResult<bool>> + Send;
-    fn backups(&self, plan: &str, limit: usize) -> impl Future<Output = PortResult<Vec<BackupRecord>>> + Send;
+    fn record_backup(&self, record: &BackupRecord)
+    -> impl Future<Output = PortResult<bool>> + Send;
+    fn backups(
+        &self,
+        plan: &str,
+        limit: usize,
+    ) -> impl Future<Output = PortResult<Vec<BackupRecord>>> + Send;
 
     fn append_audit(&self, entry: &AuditEntry) -> impl Future<Output = PortResult<()>> + Send;
-    fn audit(&self, env: &EnvName, limit: usize) -> impl Future<Output = PortResult<Vec<AuditEntry>>> + Send;
+    fn audit(
+        &self,
+        env: &EnvName,
+        limit: usize,
+    ) -> impl Future<Output = PortResult<Vec<AuditEntry>>> + Send;
 
     /// Claims an idempotency key until `expires`, storing `value` with it. `None` for the
     /// first claim; the first claimant's value when it was already claimed. Maps an event to
     /// what it created (so a redelivery finds the same deployment), and guards effects that no
     /// state transition guards (a chat message about an alarm that changes nothing, say).
-    fn claim(&self, key: &str, value: &str, expires: Timestamp) -> impl Future<Output = PortResult<Option<String>>> + Send;
+    fn claim(
+        &self,
+        key: &str,
+        value: &str,
+        expires: Timestamp,
+    ) -> impl Future<Output = PortResult<Option<String>>> + Send;
 }
 
 /// A service held after an automatic rollback: auto-deploy skips it until `/unlock`.
@@ -146,17 +201,41 @@ pub struct AuditEntry {
 /// What runs where: ECS (and ECR, for resolving image tags).
 pub trait Platform: Send + Sync {
     /// The service's current task definition and the image of its container.
-    fn running(&self, cluster: &str, service: &ServiceConfig) -> impl Future<Output = PortResult<Running>> + Send;
+    fn running(
+        &self,
+        cluster: &str,
+        service: &ServiceConfig,
+    ) -> impl Future<Output = PortResult<Running>> + Send;
     /// The digest a tag points at now; `None` if the repository has no such tag.
-    fn resolve_image(&self, repository: &str, tag: &Version) -> impl Future<Output = PortResult<Option<Digest>>> + Send;
+    fn resolve_image(
+        &self,
+        repository: &str,
+        tag: &Version,
+    ) -> impl Future<Output = PortResult<Option<Digest>>> + Send;
     /// Registers a revision of the running task definition with only the container's image
     /// changed, and updates the service to it.
-    fn roll_out(&self, cluster: &str, service: &ServiceConfig, image: &ImageRef) -> impl Future<Output = PortResult<Rollout>> + Send;
+    fn roll_out(
+        &self,
+        cluster: &str,
+        service: &ServiceConfig,
+        image: &ImageRef,
+    ) -> impl Future<Output = PortResult<Rollout>> + Send;
     /// Updates the service to an existing task definition (a rollback).
-    fn roll_back(&self, cluster: &str, service: &ServiceConfig, task_definition: &str) -> impl Future<Output = PortResult<Rollout>> + Send;
+    fn roll_back(
+        &self,
+        cluster: &str,
+        service: &ServiceConfig,
+        task_definition: &str,
+    ) -> impl Future<Output = PortResult<Rollout>> + Send;
     /// Runs the migration command once with the new image and the service's network
     /// configuration, and waits for its exit code.
-    fn run_migration(&self, cluster: &str, service: &ServiceConfig, image: &ImageRef, command: &[String]) -> impl Future<Output = PortResult<i32>> + Send;
+    fn run_migration(
+        &self,
+        cluster: &str,
+        service: &ServiceConfig,
+        image: &ImageRef,
+        command: &[String],
+    ) -> impl Future<Output = PortResult<i32>> + Send;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -211,12 +290,30 @@ pub struct Channel {
 
 /// Slack and Discord. One card view-model, rendered per chat by the adapter.
 pub trait Chat: Send + Sync {
-    fn post_card(&self, to: &Channel, card: &Card) -> impl Future<Output = PortResult<MessageRef>> + Send;
-    fn update_card(&self, message: &MessageRef, card: &Card) -> impl Future<Output = PortResult<()>> + Send;
-    fn reply(&self, message: &MessageRef, text: &str) -> impl Future<Output = PortResult<()>> + Send;
-    fn post(&self, to: &Channel, text: &str) -> impl Future<Output = PortResult<MessageRef>> + Send;
+    fn post_card(
+        &self,
+        to: &Channel,
+        card: &Card,
+    ) -> impl Future<Output = PortResult<MessageRef>> + Send;
+    fn update_card(
+        &self,
+        message: &MessageRef,
+        card: &Card,
+    ) -> impl Future<Output = PortResult<()>> + Send;
+    fn reply(
+        &self,
+        message: &MessageRef,
+        text: &str,
+    ) -> impl Future<Output = PortResult<()>> + Send;
+    fn post(&self, to: &Channel, text: &str)
+    -> impl Future<Output = PortResult<MessageRef>> + Send;
     /// A message only `user` sees.
-    fn ephemeral(&self, to: &Channel, user: &Actor, text: &str) -> impl Future<Output = PortResult<()>> + Send;
+    fn ephemeral(
+        &self,
+        to: &Channel,
+        user: &Actor,
+        text: &str,
+    ) -> impl Future<Output = PortResult<()>> + Send;
 }
 
 /// Hands work to another function without waiting for it.
@@ -226,11 +323,25 @@ pub trait Dispatch: Send + Sync {
 
 /// Database snapshots. Only snapshots carrying Deckhand's tags are listed or deleted.
 pub trait Backups: Send + Sync {
-    fn create(&self, plan: &BackupPlan, snapshot: &str, tags: &[(String, String)]) -> impl Future<Output = PortResult<()>> + Send;
+    fn create(
+        &self,
+        plan: &BackupPlan,
+        snapshot: &str,
+        tags: &[(String, String)],
+    ) -> impl Future<Output = PortResult<()>> + Send;
     /// Waits until the snapshot is available or failed.
-    fn wait(&self, plan: &BackupPlan, snapshot: &str) -> impl Future<Output = PortResult<SnapshotStatus>> + Send;
-    fn list(&self, plan: &BackupPlan) -> impl Future<Output = PortResult<Vec<SnapshotInfo>>> + Send;
-    fn delete(&self, plan: &BackupPlan, snapshot: &str) -> impl Future<Output = PortResult<()>> + Send;
+    fn wait(
+        &self,
+        plan: &BackupPlan,
+        snapshot: &str,
+    ) -> impl Future<Output = PortResult<SnapshotStatus>> + Send;
+    fn list(&self, plan: &BackupPlan)
+    -> impl Future<Output = PortResult<Vec<SnapshotInfo>>> + Send;
+    fn delete(
+        &self,
+        plan: &BackupPlan,
+        snapshot: &str,
+    ) -> impl Future<Output = PortResult<()>> + Send;
 }
 
 /// Secret values: signing secrets, bot tokens. Never logged; `SecretString` redacts `Debug`.

@@ -47,12 +47,19 @@ pub struct SnapshotInfo {
 pub fn to_delete(retention: &Retention, snapshots: &[SnapshotInfo], now: Timestamp) -> Vec<String> {
     let mut ours: Vec<&SnapshotInfo> = snapshots.iter().filter(|s| s.made_by_deckhand).collect();
     ours.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| b.id.cmp(&a.id)));
-    let available: Vec<&SnapshotInfo> = ours.iter().copied().filter(|s| s.status == SnapshotStatus::Available).collect();
+    let available: Vec<&SnapshotInfo> = ours
+        .iter()
+        .copied()
+        .filter(|s| s.status == SnapshotStatus::Available)
+        .collect();
 
     let mut keep: HashSet<&str> = HashSet::new();
-    available.iter().take(retention.keep_last as usize).for_each(|s| {
-        keep.insert(&s.id);
-    });
+    available
+        .iter()
+        .take(retention.keep_last as usize)
+        .for_each(|s| {
+            keep.insert(&s.id);
+        });
     if let Some(within) = retention.keep_within {
         for s in &available {
             if now.duration_since(s.created) < within {
@@ -74,7 +81,11 @@ pub fn to_delete(retention: &Retention, snapshots: &[SnapshotInfo], now: Timesta
         (i32::from(d.year()), i32::from(d.month()))
     });
     if let Some(max_age) = retention.max_age {
-        keep.retain(|id| available.iter().any(|s| s.id == *id && now.duration_since(s.created) <= max_age));
+        keep.retain(|id| {
+            available
+                .iter()
+                .any(|s| s.id == *id && now.duration_since(s.created) <= max_age)
+        });
     }
     // Whatever the rules say, the newest good snapshot stays: it may be the only backup.
     if let Some(newest) = available.first() {
@@ -121,22 +132,39 @@ mod tests {
     use proptest::prelude::*;
 
     fn snap(id: &str, created: &str) -> SnapshotInfo {
-        SnapshotInfo { id: id.into(), created: at(created), status: SnapshotStatus::Available, made_by_deckhand: true }
+        SnapshotInfo {
+            id: id.into(),
+            created: at(created),
+            status: SnapshotStatus::Available,
+            made_by_deckhand: true,
+        }
     }
 
     fn daily_for(days: i64, now: Timestamp) -> Vec<SnapshotInfo> {
         (0..days)
             .map(|d| {
                 let t = now - SignedDuration::from_hours(24 * d + 1);
-                SnapshotInfo { id: format!("s{d:03}"), created: t, status: SnapshotStatus::Available, made_by_deckhand: true }
+                SnapshotInfo {
+                    id: format!("s{d:03}"),
+                    created: t,
+                    status: SnapshotStatus::Available,
+                    made_by_deckhand: true,
+                }
             })
             .collect()
     }
 
     #[test]
     fn keep_last_keeps_exactly_the_newest_n() {
-        let snaps = vec![snap("a", "2026-11-01T03:00:00Z"), snap("b", "2026-11-02T03:00:00Z"), snap("c", "2026-11-03T03:00:00Z")];
-        let r = Retention { keep_last: 2, ..Retention::default() };
+        let snaps = vec![
+            snap("a", "2026-11-01T03:00:00Z"),
+            snap("b", "2026-11-02T03:00:00Z"),
+            snap("c", "2026-11-03T03:00:00Z"),
+        ];
+        let r = Retention {
+            keep_last: 2,
+            ..Retention::default()
+        };
         assert_eq!(to_delete(&r, &snaps, at("2026-11-04T00:00:00Z")), vec!["a"]);
     }
 
@@ -144,21 +172,52 @@ mod tests {
     fn grandfather_father_son_over_a_year_of_dailies() {
         let now = at("2026-11-24T12:00:00Z");
         let snaps = daily_for(400, now);
-        let r = Retention { daily: 7, weekly: 4, monthly: 12, keep_within: Some(SignedDuration::from_hours(24 * 30)), ..Retention::default() };
+        let r = Retention {
+            daily: 7,
+            weekly: 4,
+            monthly: 12,
+            keep_within: Some(SignedDuration::from_hours(24 * 30)),
+            ..Retention::default()
+        };
         let deleted = to_delete(&r, &snaps, now);
         let kept: Vec<_> = snaps.iter().filter(|s| !deleted.contains(&s.id)).collect();
         // 30 days inside the floor, plus monthly ones beyond it (weeklies and dailies fall inside).
-        assert!(kept.iter().filter(|s| now.duration_since(s.created) < SignedDuration::from_hours(720)).count() == 30);
-        let older: Vec<_> = kept.iter().filter(|s| now.duration_since(s.created) >= SignedDuration::from_hours(720)).collect();
-        assert!((10..=12).contains(&older.len()), "monthlies beyond the floor: {}", older.len());
-        assert!(kept.iter().all(|s| now.duration_since(s.created) < SignedDuration::from_hours(24 * 366)));
+        assert!(
+            kept.iter()
+                .filter(|s| now.duration_since(s.created) < SignedDuration::from_hours(720))
+                .count()
+                == 30
+        );
+        let older: Vec<_> = kept
+            .iter()
+            .filter(|s| now.duration_since(s.created) >= SignedDuration::from_hours(720))
+            .collect();
+        assert!(
+            (10..=12).contains(&older.len()),
+            "monthlies beyond the floor: {}",
+            older.len()
+        );
+        assert!(
+            kept.iter()
+                .all(|s| now.duration_since(s.created) < SignedDuration::from_hours(24 * 366))
+        );
     }
 
     #[test]
     fn max_age_deletes_old_ones_but_never_the_newest_good_snapshot() {
-        let snaps = vec![snap("old", "2025-01-01T00:00:00Z"), snap("older", "2024-01-01T00:00:00Z")];
-        let r = Retention { keep_last: 5, max_age: Some(SignedDuration::from_hours(24 * 90)), ..Retention::default() };
-        assert_eq!(to_delete(&r, &snaps, at("2026-11-24T00:00:00Z")), vec!["older"]);
+        let snaps = vec![
+            snap("old", "2025-01-01T00:00:00Z"),
+            snap("older", "2024-01-01T00:00:00Z"),
+        ];
+        let r = Retention {
+            keep_last: 5,
+            max_age: Some(SignedDuration::from_hours(24 * 90)),
+            ..Retention::default()
+        };
+        assert_eq!(
+            to_delete(&r, &snaps, at("2026-11-24T00:00:00Z")),
+            vec!["older"]
+        );
     }
 
     #[test]
@@ -169,9 +228,21 @@ mod tests {
         creating.status = SnapshotStatus::Creating;
         let mut failed = snap("failed", "2026-11-23T03:00:00Z");
         failed.status = SnapshotStatus::Failed;
-        let snaps = vec![foreign, creating, failed, snap("good", "2026-11-22T03:00:00Z"), snap("old", "2026-10-01T03:00:00Z")];
-        let r = Retention { keep_last: 1, ..Retention::default() };
-        assert_eq!(to_delete(&r, &snaps, at("2026-11-24T04:00:00Z")), vec!["old", "failed"]);
+        let snaps = vec![
+            foreign,
+            creating,
+            failed,
+            snap("good", "2026-11-22T03:00:00Z"),
+            snap("old", "2026-10-01T03:00:00Z"),
+        ];
+        let r = Retention {
+            keep_last: 1,
+            ..Retention::default()
+        };
+        assert_eq!(
+            to_delete(&r, &snaps, at("2026-11-24T04:00:00Z")),
+            vec!["old", "failed"]
+        );
     }
 
     fn arb_snapshots() -> impl Strategy<Value = Vec<SnapshotInfo>> {
@@ -193,16 +264,24 @@ mod tests {
     }
 
     fn arb_retention() -> impl Strategy<Value = Retention> {
-        (0u32..5, 0u32..10, 0u32..6, 0u32..14, prop::option::of(1i64..60), prop::option::of(1i64..400)).prop_map(
-            |(keep_last, daily, weekly, monthly, within, max)| Retention {
-                keep_last,
-                daily,
-                weekly,
-                monthly,
-                keep_within: within.map(|d| SignedDuration::from_hours(24 * d)),
-                max_age: max.map(|d| SignedDuration::from_hours(24 * d)),
-            },
+        (
+            0u32..5,
+            0u32..10,
+            0u32..6,
+            0u32..14,
+            prop::option::of(1i64..60),
+            prop::option::of(1i64..400),
         )
+            .prop_map(
+                |(keep_last, daily, weekly, monthly, within, max)| Retention {
+                    keep_last,
+                    daily,
+                    weekly,
+                    monthly,
+                    keep_within: within.map(|d| SignedDuration::from_hours(24 * d)),
+                    max_age: max.map(|d| SignedDuration::from_hours(24 * d)),
+                },
+            )
     }
 
     proptest! {

@@ -31,7 +31,9 @@ pub enum Verdict {
     Baking,
     Good,
     /// An alarm fired inside its bake window (or it was rolled back by hand).
-    Bad { reason: String },
+    Bad {
+        reason: String,
+    },
 }
 
 impl Release {
@@ -50,7 +52,12 @@ impl Release {
 }
 
 /// The newest known-good release other than `except`, from releases in any order.
-pub fn last_known_good(releases: &[Release], except: Option<DeploymentId>, bake: SignedDuration, now: Timestamp) -> Option<&Release> {
+pub fn last_known_good(
+    releases: &[Release],
+    except: Option<DeploymentId>,
+    bake: SignedDuration,
+    now: Timestamp,
+) -> Option<&Release> {
     releases
         .iter()
         .filter(|r| Some(r.deployment) != except && r.is_known_good(bake, now))
@@ -79,7 +86,10 @@ pub struct AlarmChange {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AlarmDecision {
     /// Roll `bad` back to `target`.
-    RollBack { bad: DeploymentId, target: Release },
+    RollBack {
+        bad: DeploymentId,
+        target: Box<Release>,
+    },
     /// It should roll back, but there is nothing known-good to go to: tell people.
     NoTarget { bad: DeploymentId },
     /// Nothing to do, and why (for the log and, where useful, the channel).
@@ -87,27 +97,52 @@ pub enum AlarmDecision {
 }
 
 /// Decides for one service. `releases` are that service's releases in that environment.
-pub fn decide_alarm(change: &AlarmChange, releases: &[Release], bake: SignedDuration, now: Timestamp) -> AlarmDecision {
+pub fn decide_alarm(
+    change: &AlarmChange,
+    releases: &[Release],
+    bake: SignedDuration,
+    now: Timestamp,
+) -> AlarmDecision {
     if change.current != AlarmState::Alarm {
-        return AlarmDecision::Ignore { why: format!("{} went to {:?}, not ALARM", change.alarm, change.current) };
+        return AlarmDecision::Ignore {
+            why: format!("{} went to {:?}, not ALARM", change.alarm, change.current),
+        };
     }
     if change.previous == AlarmState::Alarm {
-        return AlarmDecision::Ignore { why: format!("{} was already in ALARM; only a transition into ALARM rolls back", change.alarm) };
+        return AlarmDecision::Ignore {
+            why: format!(
+                "{} was already in ALARM; only a transition into ALARM rolls back",
+                change.alarm
+            ),
+        };
     }
     let Some(latest) = releases.iter().max_by_key(|r| r.succeeded_at) else {
-        return AlarmDecision::Ignore { why: "no release of this service is recorded".into() };
+        return AlarmDecision::Ignore {
+            why: "no release of this service is recorded".into(),
+        };
     };
     if matches!(latest.verdict, Verdict::Bad { .. }) {
-        return AlarmDecision::Ignore { why: format!("release {} is already marked bad", latest.deployment) };
+        return AlarmDecision::Ignore {
+            why: format!("release {} is already marked bad", latest.deployment),
+        };
     }
     if !latest.watches(change.at, bake) {
         return AlarmDecision::Ignore {
-            why: format!("the alarm fired outside the watch window of the latest release ({} + {})", latest.succeeded_at, fmt_duration(bake)),
+            why: format!(
+                "the alarm fired outside the watch window of the latest release ({} + {})",
+                latest.succeeded_at,
+                fmt_duration(bake)
+            ),
         };
     }
     match last_known_good(releases, Some(latest.deployment), bake, now) {
-        Some(target) => AlarmDecision::RollBack { bad: latest.deployment, target: target.clone() },
-        None => AlarmDecision::NoTarget { bad: latest.deployment },
+        Some(target) => AlarmDecision::RollBack {
+            bad: latest.deployment,
+            target: Box::new(target.clone()),
+        },
+        None => AlarmDecision::NoTarget {
+            bad: latest.deployment,
+        },
     }
 }
 
@@ -137,7 +172,8 @@ mod tests {
             image: ImageRef {
                 repository: "acme/api".into(),
                 tag: Version::parse(&format!("v1.0.{n}")).unwrap(),
-                digest: Digest::parse(&format!("sha256:{}", format!("{n:02x}").repeat(32))).unwrap(),
+                digest: Digest::parse(&format!("sha256:{}", format!("{n:02x}").repeat(32)))
+                    .unwrap(),
             },
             task_definition: format!("api:{n}"),
             started_at: at(succeeded) - SignedDuration::from_mins(5),
@@ -147,7 +183,13 @@ mod tests {
     }
 
     fn alarm(at_: &str, previous: AlarmState) -> AlarmChange {
-        AlarmChange { alarm: "api-prod-5xx".into(), previous, current: AlarmState::Alarm, at: at(at_), reason: "5xx > 1%".into() }
+        AlarmChange {
+            alarm: "api-prod-5xx".into(),
+            previous,
+            current: AlarmState::Alarm,
+            at: at(at_),
+            reason: "5xx > 1%".into(),
+        }
     }
 
     #[test]
@@ -155,39 +197,102 @@ mod tests {
         let now = at("2026-11-24T12:00:00Z");
         let releases = vec![
             release(1, "2026-11-20T10:00:00Z", Verdict::Good),
-            release(2, "2026-11-22T10:00:00Z", Verdict::Bad { reason: "alarm".into() }),
+            release(
+                2,
+                "2026-11-22T10:00:00Z",
+                Verdict::Bad {
+                    reason: "alarm".into(),
+                },
+            ),
             release(3, "2026-11-24T11:40:00Z", Verdict::Baking), // still inside its bake window
             release(4, "2026-11-24T11:55:00Z", Verdict::Baking),
         ];
         let lkg = last_known_good(&releases, Some(releases[3].deployment), BAKE, now).unwrap();
-        assert_eq!(lkg.task_definition, "api:1", "3 has not baked, 2 was bad: the previous number is not the target");
+        assert_eq!(
+            lkg.task_definition, "api:1",
+            "3 has not baked, 2 was bad: the previous number is not the target"
+        );
         let later = at("2026-11-24T12:15:00Z");
-        assert_eq!(last_known_good(&releases, Some(releases[3].deployment), BAKE, later).unwrap().task_definition, "api:3", "3 baked by now");
+        assert_eq!(
+            last_known_good(&releases, Some(releases[3].deployment), BAKE, later)
+                .unwrap()
+                .task_definition,
+            "api:3",
+            "3 baked by now"
+        );
     }
 
     #[test]
     fn an_alarm_rolls_back_only_when_it_goes_into_alarm_after_the_deploy_started() {
         let now = at("2026-11-24T12:00:00Z");
-        let releases = vec![release(1, "2026-11-20T10:00:00Z", Verdict::Good), release(2, "2026-11-24T11:50:00Z", Verdict::Baking)];
+        let releases = vec![
+            release(1, "2026-11-20T10:00:00Z", Verdict::Good),
+            release(2, "2026-11-24T11:50:00Z", Verdict::Baking),
+        ];
         let bad = releases[1].deployment;
-        match decide_alarm(&alarm("2026-11-24T11:58:00Z", AlarmState::Ok), &releases, BAKE, now) {
+        match decide_alarm(
+            &alarm("2026-11-24T11:58:00Z", AlarmState::Ok),
+            &releases,
+            BAKE,
+            now,
+        ) {
             AlarmDecision::RollBack { bad: b, target } => {
                 assert_eq!(b, bad);
                 assert_eq!(target.task_definition, "api:1");
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(decide_alarm(&alarm("2026-11-24T11:58:00Z", AlarmState::Alarm), &releases, BAKE, now), AlarmDecision::Ignore { .. }), "already firing");
-        assert!(matches!(decide_alarm(&alarm("2026-11-24T11:40:00Z", AlarmState::Ok), &releases, BAKE, now), AlarmDecision::Ignore { .. }), "fired before the deploy started");
-        assert!(matches!(decide_alarm(&alarm("2026-11-24T12:30:00Z", AlarmState::Ok), &releases, BAKE, at("2026-11-24T12:30:00Z")), AlarmDecision::Ignore { .. }), "after the watch window");
+        assert!(
+            matches!(
+                decide_alarm(
+                    &alarm("2026-11-24T11:58:00Z", AlarmState::Alarm),
+                    &releases,
+                    BAKE,
+                    now
+                ),
+                AlarmDecision::Ignore { .. }
+            ),
+            "already firing"
+        );
+        assert!(
+            matches!(
+                decide_alarm(
+                    &alarm("2026-11-24T11:40:00Z", AlarmState::Ok),
+                    &releases,
+                    BAKE,
+                    now
+                ),
+                AlarmDecision::Ignore { .. }
+            ),
+            "fired before the deploy started"
+        );
+        assert!(
+            matches!(
+                decide_alarm(
+                    &alarm("2026-11-24T12:30:00Z", AlarmState::Ok),
+                    &releases,
+                    BAKE,
+                    at("2026-11-24T12:30:00Z")
+                ),
+                AlarmDecision::Ignore { .. }
+            ),
+            "after the watch window"
+        );
     }
 
     #[test]
     fn with_nothing_known_good_the_decision_says_so() {
         let releases = vec![release(1, "2026-11-24T11:50:00Z", Verdict::Baking)];
         assert_eq!(
-            decide_alarm(&alarm("2026-11-24T11:55:00Z", AlarmState::Ok), &releases, BAKE, at("2026-11-24T12:00:00Z")),
-            AlarmDecision::NoTarget { bad: releases[0].deployment }
+            decide_alarm(
+                &alarm("2026-11-24T11:55:00Z", AlarmState::Ok),
+                &releases,
+                BAKE,
+                at("2026-11-24T12:00:00Z")
+            ),
+            AlarmDecision::NoTarget {
+                bad: releases[0].deployment
+            }
         );
     }
 }

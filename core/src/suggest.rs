@@ -45,7 +45,14 @@ mod tests {
         assert_eq!(did_you_mean("stagign", envs), Some("staging"));
         assert_eq!(did_you_mean("STAGIGN", envs), Some("staging"));
         assert_eq!(did_you_mean("banana", envs), None);
-        assert_eq!(did_you_mean("prod", envs), None, "an exact match needs no suggestion");
-        assert_eq!(hint("deplyo", ["deploy", "rollback"]), " — did you mean `deploy`?");
+        assert_eq!(
+            did_you_mean("prod", envs),
+            None,
+            "an exact match needs no suggestion"
+        );
+        assert_eq!(
+            hint("deplyo", ["deploy", "rollback"]),
+            " — did you mean `deploy`?"
+        );
     }
 }

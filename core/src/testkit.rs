@@ -10,7 +10,11 @@ pub(crate) fn at(raw: &str) -> Timestamp {
 
 /// The example config from `infra/`, which the tests keep valid.
 pub(crate) fn config() -> Config {
-    Config::parse("deckhand.example.toml", include_str!("../../infra/deckhand.example.toml")).unwrap()
+    Config::parse(
+        "deckhand.example.toml",
+        include_str!("../../infra/deckhand.example.toml"),
+    )
+    .unwrap()
 }
 
 /// A Slack person in the example workspace; `U0ALICE` is called "Alice".

@@ -29,9 +29,7 @@ pub enum ParseError {
     Digest(String),
     #[error("`{0}` is not a group name: use lowercase letters, digits, `-` or `_`")]
     GroupName(String),
-    #[error(
-        "`{0}` is not a chat user: write `slack:U0123ABCD` or `discord:80351110224678912`"
-    )]
+    #[error("`{0}` is not a chat user: write `slack:U0123ABCD` or `discord:80351110224678912`")]
     UserRef(String),
 }
 
@@ -144,7 +142,9 @@ impl Version {
 
     fn classify(raw: &str) -> Option<VersionKind> {
         let is_hex = |s: &str| {
-            (7..=40).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            (7..=40).contains(&s.len())
+                && s.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         };
         let semver_text = raw.strip_prefix('v').unwrap_or(raw);
         if let Ok(v) = semver::Version::parse(semver_text) {
@@ -161,7 +161,9 @@ impl Version {
         let (prefix, sha) = raw.rsplit_once('-')?;
         let prefix_ok = !prefix.is_empty()
             && prefix.len() <= 80
-            && prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+            && prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
         (prefix_ok && is_hex(sha)).then_some(VersionKind::GitSha)
     }
 }
@@ -171,7 +173,8 @@ fn is_dated(raw: &str) -> bool {
         Some((d, b)) => (d, Some(b)),
         None => (raw, None),
     };
-    let build_ok = build.is_none_or(|b| (1..=6).contains(&b.len()) && b.bytes().all(|c| c.is_ascii_digit()));
+    let build_ok =
+        build.is_none_or(|b| (1..=6).contains(&b.len()) && b.bytes().all(|c| c.is_ascii_digit()));
     build_ok && date.len() == 10 && date.parse::<jiff::civil::Date>().is_ok()
 }
 
@@ -200,7 +203,11 @@ pub struct Digest(String);
 impl Digest {
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
         let hex = raw.strip_prefix("sha256:").unwrap_or("");
-        if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             Ok(Self(raw.to_owned()))
         } else {
             Err(ParseError::Digest(raw.to_owned()))
@@ -314,13 +321,23 @@ impl UserRef {
             _ => return Err(err()),
         };
         let ok = match chat {
-            ChatKind::Slack => (2..=20).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()),
-            ChatKind::Discord => (15..=21).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit()),
+            ChatKind::Slack => {
+                (2..=20).contains(&id.len())
+                    && id
+                        .bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+            }
+            ChatKind::Discord => {
+                (15..=21).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit())
+            }
         };
         if !ok {
             return Err(err());
         }
-        Ok(Self { chat, user_id: id.to_owned() })
+        Ok(Self {
+            chat,
+            user_id: id.to_owned(),
+        })
     }
 }
 
@@ -336,13 +353,25 @@ impl fmt::Display for UserRef {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Actor {
-    Person { chat: ChatKind, workspace: String, user_id: String, name: String },
-    System { what: String },
+    Person {
+        chat: ChatKind,
+        workspace: String,
+        user_id: String,
+        name: String,
+    },
+    System {
+        what: String,
+    },
 }
 
 impl Actor {
     pub fn person(chat: ChatKind, workspace: &str, user_id: &str, name: &str) -> Self {
-        Actor::Person { chat, workspace: workspace.into(), user_id: user_id.into(), name: name.into() }
+        Actor::Person {
+            chat,
+            workspace: workspace.into(),
+            user_id: user_id.into(),
+            name: name.into(),
+        }
     }
     pub fn system(what: &str) -> Self {
         Actor::System { what: what.into() }
@@ -350,7 +379,10 @@ impl Actor {
     /// The config's name for this person, if it is a person.
     pub fn user_ref(&self) -> Option<UserRef> {
         match self {
-            Actor::Person { chat, user_id, .. } => Some(UserRef { chat: *chat, user_id: user_id.clone() }),
+            Actor::Person { chat, user_id, .. } => Some(UserRef {
+                chat: *chat,
+                user_id: user_id.clone(),
+            }),
             Actor::System { .. } => None,
         }
     }
@@ -369,7 +401,12 @@ impl Actor {
 impl fmt::Display for Actor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Actor::Person { chat, user_id, name, .. } => write!(f, "{name} ({chat}:{user_id})"),
+            Actor::Person {
+                chat,
+                user_id,
+                name,
+                ..
+            } => write!(f, "{name} ({chat}:{user_id})"),
             Actor::System { what } => write!(f, "deckhand ({what})"),
         }
     }
@@ -382,14 +419,38 @@ mod tests {
 
     #[test]
     fn versions_accept_the_tags_teams_use() {
-        for ok in ["v1.2.3", "1.2.3", "1.2.3-rc.1+b5", "3f2a9c1", "main-3f2a9c1d", "2026-11-23", "2026-11-23.4"] {
+        for ok in [
+            "v1.2.3",
+            "1.2.3",
+            "1.2.3-rc.1+b5",
+            "3f2a9c1",
+            "main-3f2a9c1d",
+            "2026-11-23",
+            "2026-11-23.4",
+        ] {
             assert!(Version::parse(ok).is_ok(), "{ok} should parse");
         }
-        for bad in ["", "latest", "v1.2", "1.2.3 ", "v1.2.3;rm", "2026-13-01", "2026-11-23.", "main-xyz", "3f2a9c"] {
+        for bad in [
+            "",
+            "latest",
+            "v1.2",
+            "1.2.3 ",
+            "v1.2.3;rm",
+            "2026-13-01",
+            "2026-11-23.",
+            "main-xyz",
+            "3f2a9c",
+        ] {
             assert!(Version::parse(bad).is_err(), "{bad} should not parse");
         }
-        assert!(matches!(Version::parse("v1.2.3").map(|v| v.kind()), Ok(VersionKind::Semver(_))));
-        assert_eq!(Version::parse("2026-11-23.4").map(|v| v.kind()), Ok(VersionKind::Dated));
+        assert!(matches!(
+            Version::parse("v1.2.3").map(|v| v.kind()),
+            Ok(VersionKind::Semver(_))
+        ));
+        assert_eq!(
+            Version::parse("2026-11-23.4").map(|v| v.kind()),
+            Ok(VersionKind::Dated)
+        );
     }
 
     #[test]
@@ -409,8 +470,14 @@ mod tests {
     #[test]
     fn derived_ids_are_stable_per_event_and_distinct_across_events() {
         let at = Timestamp::from_second(1_764_000_000).unwrap();
-        assert_eq!(DeploymentId::derive(at, "slack:trigger-1"), DeploymentId::derive(at, "slack:trigger-1"));
-        assert_ne!(DeploymentId::derive(at, "slack:trigger-1"), DeploymentId::derive(at, "slack:trigger-2"));
+        assert_eq!(
+            DeploymentId::derive(at, "slack:trigger-1"),
+            DeploymentId::derive(at, "slack:trigger-1")
+        );
+        assert_ne!(
+            DeploymentId::derive(at, "slack:trigger-1"),
+            DeploymentId::derive(at, "slack:trigger-2")
+        );
         assert_eq!(DeploymentId::derive(at, "x").created_at(), at);
     }
 

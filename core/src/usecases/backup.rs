@@ -4,7 +4,10 @@ use crate::card::Table;
 use crate::config::BackupPlan;
 use crate::deployment::Work;
 use crate::policy::{self, Denied};
-use crate::ports::{BackupRecord, Backups as _, Clock as _, Dispatch as _, Metric, MetricUnit, Metrics as _, PortError, Ports, Store as _};
+use crate::ports::{
+    BackupRecord, Backups as _, Clock as _, Dispatch as _, Metric, MetricUnit, Metrics as _,
+    PortError, Ports, Store as _,
+};
 use crate::retention::{self, SnapshotStatus};
 use crate::types::{Actor, DeploymentId, EnvName, SignedDuration};
 
@@ -65,34 +68,74 @@ pub(crate) fn tags(plan: &BackupPlan, deployment: Option<DeploymentId>) -> Vec<(
 impl<P: Ports> App<'_, P> {
     /// Snapshot, wait, prune by retention, record, report, emit metrics. A failed snapshot is
     /// reported loudly and never leads to deleting older ones.
-    pub async fn run_backup(&self, plan_name: &str, trigger: &BackupTrigger) -> Result<BackupOutcome, BackupError> {
+    pub async fn run_backup(
+        &self,
+        plan_name: &str,
+        trigger: &BackupTrigger,
+    ) -> Result<BackupOutcome, BackupError> {
         let p = self.ports;
-        let plan = self.config.backups.get(plan_name).ok_or_else(|| BackupError::UnknownPlan(plan_name.to_owned()))?;
+        let plan = self
+            .config
+            .backups
+            .get(plan_name)
+            .ok_or_else(|| BackupError::UnknownPlan(plan_name.to_owned()))?;
         let env = self.env_config(&plan.env)?;
         let started = p.clock().now();
         // One snapshot per trigger: the first delivery names it, redeliveries reuse the name.
-        let fresh = format!("deckhand-{}-{}", plan.name, started.strftime("%Y%m%d-%H%M%S"));
+        let fresh = format!(
+            "deckhand-{}-{}",
+            plan.name,
+            started.strftime("%Y%m%d-%H%M%S")
+        );
         let key = format!("backup#{}#{}", plan.name, trigger.key());
-        let snapshot = p.store().claim(&key, &fresh, started + SignedDuration::from_hours(48)).await?.unwrap_or(fresh);
+        let snapshot = p
+            .store()
+            .claim(&key, &fresh, started + SignedDuration::from_hours(48))
+            .await?
+            .unwrap_or(fresh);
 
         match p.backups().create(plan, &snapshot, &tags(plan, None)).await {
             Ok(()) | Err(PortError::Conflict(_)) => {}
-            Err(e) => return self.backup_failed(plan, &snapshot, started, &e.to_string()).await,
+            Err(e) => {
+                return self
+                    .backup_failed(plan, &snapshot, started, &e.to_string())
+                    .await;
+            }
         }
         let status = match p.backups().wait(plan, &snapshot).await {
             Ok(s) => s,
-            Err(e) => return self.backup_failed(plan, &snapshot, started, &e.to_string()).await,
+            Err(e) => {
+                return self
+                    .backup_failed(plan, &snapshot, started, &e.to_string())
+                    .await;
+            }
         };
         if status != SnapshotStatus::Available {
-            return self.backup_failed(plan, &snapshot, started, &format!("snapshot ended {status:?}")).await;
+            return self
+                .backup_failed(
+                    plan,
+                    &snapshot,
+                    started,
+                    &format!("snapshot ended {status:?}"),
+                )
+                .await;
         }
         // Concurrent deliveries of one trigger all reach here with the same snapshot: one of
         // them prunes and reports, the others stop. (If that one dies before reporting, the
         // next scheduled run prunes; the report of this one is lost, and the log says why.)
         let now = p.clock().now();
         let handled = format!("backup-run#{}#{snapshot}", plan.name);
-        if p.store().claim(&handled, "pruning", now + SignedDuration::from_hours(48)).await?.is_some() {
-            return Ok(BackupOutcome { snapshot, status, pruned: Vec::new(), duplicate: true });
+        if p.store()
+            .claim(&handled, "pruning", now + SignedDuration::from_hours(48))
+            .await?
+            .is_some()
+        {
+            return Ok(BackupOutcome {
+                snapshot,
+                status,
+                pruned: Vec::new(),
+                duplicate: true,
+            });
         }
         let existing = p.backups().list(plan).await?;
         let doomed = retention::to_delete(&plan.retention, &existing, now);
@@ -100,7 +143,9 @@ impl<P: Ports> App<'_, P> {
         for id in doomed {
             match p.backups().delete(plan, &id).await {
                 Ok(()) | Err(PortError::NotFound(_)) => pruned.push(id),
-                Err(e) => tracing::warn!(plan = %plan.name, snapshot = %id, error = %e, "could not delete a snapshot; the next run retries"),
+                Err(e) => {
+                    tracing::warn!(plan = %plan.name, snapshot = %id, error = %e, "could not delete a snapshot; the next run retries")
+                }
             }
         }
         let record = BackupRecord {
@@ -124,19 +169,50 @@ impl<P: Ports> App<'_, P> {
             self.announce(env, &format!("💾 Backup {} took `{snapshot}` in {took:.0}s; pruned {} old snapshot(s), {kept} kept.", plan.name, pruned.len())).await;
             let dims = vec![("Plan".to_owned(), plan.name.clone())];
             let metrics = [
-                Metric { name: "BackupSucceeded".into(), value: 1.0, unit: MetricUnit::Count, dimensions: dims.clone() },
-                Metric { name: "BackupDurationSeconds".into(), value: took, unit: MetricUnit::Seconds, dimensions: dims.clone() },
-                Metric { name: "SnapshotsPruned".into(), value: pruned.len() as f64, unit: MetricUnit::Count, dimensions: dims.clone() },
-                Metric { name: "SnapshotCount".into(), value: kept as f64, unit: MetricUnit::Count, dimensions: dims },
+                Metric {
+                    name: "BackupSucceeded".into(),
+                    value: 1.0,
+                    unit: MetricUnit::Count,
+                    dimensions: dims.clone(),
+                },
+                Metric {
+                    name: "BackupDurationSeconds".into(),
+                    value: took,
+                    unit: MetricUnit::Seconds,
+                    dimensions: dims.clone(),
+                },
+                Metric {
+                    name: "SnapshotsPruned".into(),
+                    value: pruned.len() as f64,
+                    unit: MetricUnit::Count,
+                    dimensions: dims.clone(),
+                },
+                Metric {
+                    name: "SnapshotCount".into(),
+                    value: kept as f64,
+                    unit: MetricUnit::Count,
+                    dimensions: dims,
+                },
             ];
             if let Err(e) = p.metrics().emit(&metrics).await {
                 tracing::warn!(plan = %plan.name, error = %e, "could not emit backup metrics");
             }
         }
-        Ok(BackupOutcome { snapshot, status, pruned, duplicate: false })
+        Ok(BackupOutcome {
+            snapshot,
+            status,
+            pruned,
+            duplicate: false,
+        })
     }
 
-    async fn backup_failed(&self, plan: &BackupPlan, snapshot: &str, started: jiff::Timestamp, why: &str) -> Result<BackupOutcome, BackupError> {
+    async fn backup_failed(
+        &self,
+        plan: &BackupPlan,
+        snapshot: &str,
+        started: jiff::Timestamp,
+        why: &str,
+    ) -> Result<BackupOutcome, BackupError> {
         let p = self.ports;
         let env = self.env_config(&plan.env)?;
         let now = p.clock().now();
@@ -154,25 +230,58 @@ impl<P: Ports> App<'_, P> {
         let first = p.store().record_backup(&record).await?;
         if first {
             tracing::error!(plan = %plan.name, snapshot, why, "backup failed");
-            self.announce(env, &format!("🚨 Backup {} FAILED ({snapshot}): {why}. No older snapshot was deleted.", plan.name)).await;
-            let m = Metric { name: "BackupFailed".into(), value: 1.0, unit: MetricUnit::Count, dimensions: vec![("Plan".into(), plan.name.clone())] };
+            self.announce(
+                env,
+                &format!(
+                    "🚨 Backup {} FAILED ({snapshot}): {why}. No older snapshot was deleted.",
+                    plan.name
+                ),
+            )
+            .await;
+            let m = Metric {
+                name: "BackupFailed".into(),
+                value: 1.0,
+                unit: MetricUnit::Count,
+                dimensions: vec![("Plan".into(), plan.name.clone())],
+            };
             if let Err(e) = p.metrics().emit(&[m]).await {
                 tracing::warn!(plan = %plan.name, error = %e, "could not emit backup metrics");
             }
         }
-        Ok(BackupOutcome { snapshot: snapshot.to_owned(), status: SnapshotStatus::Failed, pruned: Vec::new(), duplicate: !first })
+        Ok(BackupOutcome {
+            snapshot: snapshot.to_owned(),
+            status: SnapshotStatus::Failed,
+            pruned: Vec::new(),
+            duplicate: !first,
+        })
     }
 
     /// `/backup ENV now`: hands each of the env's plans to the backup function.
-    pub async fn backup_now(&self, env: &EnvName, actor: &Actor) -> Result<Vec<String>, BackupError> {
+    pub async fn backup_now(
+        &self,
+        env: &EnvName,
+        actor: &Actor,
+    ) -> Result<Vec<String>, BackupError> {
         let env_cfg = self.env_config(env)?;
         policy::may_deploy(self.config, env_cfg, actor)?;
-        let plans: Vec<String> = self.config.backups.values().filter(|p| &p.env == env).map(|p| p.name.clone()).collect();
+        let plans: Vec<String> = self
+            .config
+            .backups
+            .values()
+            .filter(|p| &p.env == env)
+            .map(|p| p.name.clone())
+            .collect();
         if plans.is_empty() {
             return Err(BackupError::NoPlan(env.clone()));
         }
         for plan in &plans {
-            self.ports.dispatch().dispatch(&Work::RunBackup { plan: plan.clone(), requested_by: actor.clone() }).await?;
+            self.ports
+                .dispatch()
+                .dispatch(&Work::RunBackup {
+                    plan: plan.clone(),
+                    requested_by: actor.clone(),
+                })
+                .await?;
         }
         Ok(plans)
     }
@@ -193,7 +302,9 @@ impl<P: Ports> App<'_, P> {
         }
         Ok(Table {
             title: format!("Backups in {env}"),
-            columns: ["plan", "snapshot", "status", "finished (UTC)", "pruned"].map(String::from).to_vec(),
+            columns: ["plan", "snapshot", "status", "finished (UTC)", "pruned"]
+                .map(String::from)
+                .to_vec(),
             rows,
             empty: "No backups recorded yet.".into(),
         })

@@ -17,8 +17,14 @@ pub enum BuildError {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AutoDeployOutcome {
-    Started { env: EnvName, deployment: crate::types::DeploymentId },
-    Skipped { env: EnvName, why: String },
+    Started {
+        env: EnvName,
+        deployment: crate::types::DeploymentId,
+    },
+    Skipped {
+        env: EnvName,
+        why: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +40,10 @@ impl<P: Ports> App<'_, P> {
             return Err(BuildError::UnknownService(build.service.to_string()));
         };
         if !self.ports.store().record_build(build).await? {
-            return Ok(BuildOutcome { duplicate: true, auto_deploys: Vec::new() });
+            return Ok(BuildOutcome {
+                duplicate: true,
+                auto_deploys: Vec::new(),
+            });
         }
         let auto_envs: Vec<&EnvConfig> = service
             .envs
@@ -42,7 +51,11 @@ impl<P: Ports> App<'_, P> {
             .filter_map(|e| self.config.environments.get(e))
             .filter(|e| {
                 e.auto_deploy.as_ref().is_some_and(|a| {
-                    build.branch.as_ref().is_some_and(|b| a.branches.contains(b)) && (a.services.is_empty() || a.services.contains(&build.service))
+                    build
+                        .branch
+                        .as_ref()
+                        .is_some_and(|b| a.branches.contains(b))
+                        && (a.services.is_empty() || a.services.contains(&build.service))
                 })
             })
             .collect();
@@ -52,12 +65,23 @@ impl<P: Ports> App<'_, P> {
             _ => String::new(),
         };
         let line = if build.succeeded {
-            format!("📦 Build {} {}{where_from} finished.", build.service, build.version)
+            format!(
+                "📦 Build {} {}{where_from} finished.",
+                build.service, build.version
+            )
         } else {
-            format!("❌ Build {} {}{where_from} failed.", build.service, build.version)
+            format!(
+                "❌ Build {} {}{where_from} failed.",
+                build.service, build.version
+            )
         };
         let tell: Vec<&EnvConfig> = if auto_envs.is_empty() {
-            service.envs.first().and_then(|e| self.config.environments.get(e)).into_iter().collect()
+            service
+                .envs
+                .first()
+                .and_then(|e| self.config.environments.get(e))
+                .into_iter()
+                .collect()
         } else {
             auto_envs.clone()
         };
@@ -66,14 +90,36 @@ impl<P: Ports> App<'_, P> {
         }
         let mut auto_deploys = Vec::new();
         if !build.succeeded {
-            return Ok(BuildOutcome { duplicate: false, auto_deploys });
+            return Ok(BuildOutcome {
+                duplicate: false,
+                auto_deploys,
+            });
         }
         for env in auto_envs {
-            let held = self.ports.store().holds(&env.name).await?.into_iter().find(|h| h.service == build.service);
+            let held = self
+                .ports
+                .store()
+                .holds(&env.name)
+                .await?
+                .into_iter()
+                .find(|h| h.service == build.service);
             if let Some(h) = held {
-                let why = format!("{} is held since the automatic rollback ({}); `/unlock {}` releases it", h.service, h.reason, env.name);
-                self.announce(env, &format!("Not auto-deploying {} {} to {}: {why}.", build.service, build.version, env.name)).await;
-                auto_deploys.push(AutoDeployOutcome::Skipped { env: env.name.clone(), why });
+                let why = format!(
+                    "{} is held since the automatic rollback ({}); `/unlock {}` releases it",
+                    h.service, h.reason, env.name
+                );
+                self.announce(
+                    env,
+                    &format!(
+                        "Not auto-deploying {} {} to {}: {why}.",
+                        build.service, build.version, env.name
+                    ),
+                )
+                .await;
+                auto_deploys.push(AutoDeployOutcome::Skipped {
+                    env: env.name.clone(),
+                    why,
+                });
                 continue;
             }
             let req = DeployRequest {
@@ -85,15 +131,31 @@ impl<P: Ports> App<'_, P> {
                 event_key: format!("build:{}:{}", build.build_id, env.name),
             };
             match self.request_deploy(req).await {
-                Ok(r) => auto_deploys.push(AutoDeployOutcome::Started { env: env.name.clone(), deployment: r.deployment.id }),
+                Ok(r) => auto_deploys.push(AutoDeployOutcome::Started {
+                    env: env.name.clone(),
+                    deployment: r.deployment.id,
+                }),
                 Err(super::RequestError::Port(e)) => return Err(e.into()),
                 Err(e) => {
                     let why = e.to_string();
-                    self.announce(env, &format!("Not auto-deploying {} {} to {}: {why}", build.service, build.version, env.name)).await;
-                    auto_deploys.push(AutoDeployOutcome::Skipped { env: env.name.clone(), why });
+                    self.announce(
+                        env,
+                        &format!(
+                            "Not auto-deploying {} {} to {}: {why}",
+                            build.service, build.version, env.name
+                        ),
+                    )
+                    .await;
+                    auto_deploys.push(AutoDeployOutcome::Skipped {
+                        env: env.name.clone(),
+                        why,
+                    });
                 }
             }
         }
-        Ok(BuildOutcome { duplicate: false, auto_deploys })
+        Ok(BuildOutcome {
+            duplicate: false,
+            auto_deploys,
+        })
     }
 }

@@ -1,9 +1,11 @@
 //! Asking for a deploy, approving it, running it, and finishing it on ECS's word.
 
 use crate::config::EnvConfig;
-use crate::deployment::{Deployment, DeploymentKind, Draft, ImageRef, Input, Progress, Refused, ServiceRelease, State};
+use crate::deployment::{
+    Deployment, DeploymentKind, Draft, ImageRef, Input, Progress, Refused, ServiceRelease, State,
+};
 use crate::policy::{self, Denied, EnvLock, LockOwner};
-use crate::ports::{Monitor as _, Platform as _, PortError, Ports, Store as _, Clock as _};
+use crate::ports::{Clock as _, Monitor as _, Platform as _, PortError, Ports, Store as _};
 use crate::types::{Actor, DeploymentId, EnvName, ServiceName, Version};
 
 use super::App;
@@ -16,7 +18,11 @@ pub enum RequestError {
     #[error("there is no image {repository}:{tag} in the registry; is the build finished?")]
     NoSuchImage { repository: String, tag: Version },
     #[error("{service} in {env} has no {what} to roll back to")]
-    NoRollbackTarget { service: ServiceName, env: EnvName, what: String },
+    NoRollbackTarget {
+        service: ServiceName,
+        env: EnvName,
+        what: String,
+    },
     #[error(transparent)]
     Refused(#[from] Refused),
     #[error(transparent)]
@@ -107,7 +113,7 @@ impl<P: Ports> App<'_, P> {
         let env = self.env_config(&req.env)?;
         let id = match self.claim_event(&req.event_key, now).await? {
             Claimed::First(id) => id,
-            Claimed::Again(existing) => return Ok(self.resubmit(existing).await?),
+            Claimed::Again(existing) => return Ok(self.resubmit(*existing).await?),
             Claimed::Retry(id) => id,
         };
         if req.actor.user_ref().is_some() {
@@ -115,7 +121,10 @@ impl<P: Ports> App<'_, P> {
         }
         let freeze_override = policy::check_freeze(env, now, req.override_reason.as_deref())?;
         if freeze_override.is_some() && env.approvers.is_none() {
-            return Err(Denied::NoApprovers { env: env.name.clone() }.into());
+            return Err(Denied::NoApprovers {
+                env: env.name.clone(),
+            }
+            .into());
         }
 
         let mut services = Vec::new();
@@ -126,10 +135,15 @@ impl<P: Ports> App<'_, P> {
                 .platform()
                 .resolve_image(&cfg.repository, &req.version)
                 .await?
-                .ok_or_else(|| RequestError::NoSuchImage { repository: cfg.repository.clone(), tag: req.version.clone() })?;
+                .ok_or_else(|| RequestError::NoSuchImage {
+                    repository: cfg.repository.clone(),
+                    tag: req.version.clone(),
+                })?;
             if let Some(previous) = &env.after {
                 let before = p.store().releases(previous, name, 50).await?;
-                let ok = before.iter().any(|r| r.image.tag == req.version && r.image.digest == digest);
+                let ok = before
+                    .iter()
+                    .any(|r| r.image.tag == req.version && r.image.digest == digest);
                 promoted.push((name.clone(), ok));
             }
             let running = match p.platform().running(&env.cluster, cfg).await {
@@ -139,10 +153,18 @@ impl<P: Ports> App<'_, P> {
             };
             services.push(ServiceRelease {
                 service: name.clone(),
-                image: ImageRef { repository: cfg.repository.clone(), tag: req.version.clone(), digest },
+                image: ImageRef {
+                    repository: cfg.repository.clone(),
+                    tag: req.version.clone(),
+                    digest,
+                },
                 previous_version: running,
                 target_task_definition: None,
-                snapshot_plan: self.config.plans_before_deploy(&env.name, name).next().map(|p| p.name.clone()),
+                snapshot_plan: self
+                    .config
+                    .plans_before_deploy(&env.name, name)
+                    .next()
+                    .map(|p| p.name.clone()),
                 migration: cfg.migration.clone(),
                 health_url: cfg.health_url_for(&env.name),
                 progress: Progress::default(),
@@ -168,7 +190,12 @@ impl<P: Ports> App<'_, P> {
     }
 
     /// Takes the lock, creates the deployment and submits it. Shared by deploys and rollbacks.
-    pub(crate) async fn create_and_submit(&self, env: &EnvConfig, draft: Draft, reason: String) -> Result<Requested, RequestError> {
+    pub(crate) async fn create_and_submit(
+        &self,
+        env: &EnvConfig,
+        draft: Draft,
+        reason: String,
+    ) -> Result<Requested, RequestError> {
         let p = self.ports;
         let now = p.clock().now();
         let id = draft.id;
@@ -181,38 +208,59 @@ impl<P: Ports> App<'_, P> {
             expires: Some(now + draft.approval_ttl + env.lock_ttl),
         };
         if let Err(holder) = p.store().acquire_lock(&lock, now).await? {
-            return Err(Denied::Locked(policy::LockHeld(holder)).into());
+            return Err(Denied::Locked(policy::LockHeld(Box::new(holder))).into());
         }
         let d = Deployment::new(draft, now);
         match p.store().create_deployment(&d).await {
             Ok(()) => {}
             Err(PortError::Conflict(_)) => {
-                let existing = p.store().get_deployment(id).await?.ok_or_else(|| PortError::NotFound(format!("deployment {id}")))?;
-                return Ok(Requested { deployment: existing, duplicate: true });
+                let existing = p
+                    .store()
+                    .get_deployment(id)
+                    .await?
+                    .ok_or_else(|| PortError::NotFound(format!("deployment {id}")))?;
+                return Ok(Requested {
+                    deployment: existing,
+                    duplicate: true,
+                });
             }
             Err(e) => {
-                p.store().release_lock(&env.name, &LockOwner::Deployment { id }).await?;
+                p.store()
+                    .release_lock(&env.name, &LockOwner::Deployment { id })
+                    .await?;
                 return Err(e.into());
             }
         }
         let actor = d.requested_by.clone();
         let driven = self.drive(d, Input::Submitted, &actor).await?;
-        Ok(Requested { deployment: driven.deployment, duplicate: !driven.changed })
+        Ok(Requested {
+            deployment: driven.deployment,
+            duplicate: !driven.changed,
+        })
     }
 
     /// Maps a triggering event to the deployment id it creates. The first delivery claims the
     /// event key with a fresh id; every redelivery, sequential or concurrent, gets that same id,
     /// so the store's create-if-absent lets exactly one of them create the deployment.
-    pub(crate) async fn claim_event(&self, event_key: &str, now: jiff::Timestamp) -> Result<Claimed, PortError> {
+    pub(crate) async fn claim_event(
+        &self,
+        event_key: &str,
+        now: jiff::Timestamp,
+    ) -> Result<Claimed, PortError> {
         let store = self.ports.store();
         let fresh = DeploymentId::derive(now, event_key);
         let expires = now + jiff::SignedDuration::from_hours(24);
-        let Some(first) = store.claim(&event_claim(event_key), &fresh.to_string(), expires).await? else {
+        let Some(first) = store
+            .claim(&event_claim(event_key), &fresh.to_string(), expires)
+            .await?
+        else {
             return Ok(Claimed::First(fresh));
         };
-        let id = DeploymentId::parse(&first).map_err(|e| PortError::Failed(format!("corrupt idempotency record {event_key}: {e}")))?;
+        let id = DeploymentId::parse(&first).map_err(|e| {
+            PortError::Failed(format!("corrupt idempotency record {event_key}: {e}"))
+        })?;
         Ok(match store.get_deployment(id).await? {
-            Some(d) => Claimed::Again(d),
+            Some(d) => Claimed::Again(Box::new(d)),
             // Seen before but nothing was created: the first delivery was refused (refusals
             // change nothing, so deciding again is right) or is still running (the shared id
             // makes the create-if-absent below pick one winner).
@@ -225,12 +273,22 @@ impl<P: Ports> App<'_, P> {
         if d.state == State::Requested {
             let actor = d.requested_by.clone();
             let driven = self.drive(d, Input::Submitted, &actor).await?;
-            return Ok(Requested { deployment: driven.deployment, duplicate: !driven.changed });
+            return Ok(Requested {
+                deployment: driven.deployment,
+                duplicate: !driven.changed,
+            });
         }
-        Ok(Requested { deployment: d, duplicate: true })
+        Ok(Requested {
+            deployment: d,
+            duplicate: true,
+        })
     }
 
-    async fn firing_alarms(&self, env: &EnvConfig, services: &[ServiceName]) -> Result<Vec<String>, PortError> {
+    async fn firing_alarms(
+        &self,
+        env: &EnvConfig,
+        services: &[ServiceName],
+    ) -> Result<Vec<String>, PortError> {
         let watched: Vec<String> = self
             .config
             .alarms
@@ -245,14 +303,37 @@ impl<P: Ports> App<'_, P> {
     }
 
     /// An Approve or Reject click.
-    pub async fn decide(&self, id: DeploymentId, decision: Decision, actor: &Actor, reason: Option<String>) -> Result<Deployment, DecideError> {
+    pub async fn decide(
+        &self,
+        id: DeploymentId,
+        decision: Decision,
+        actor: &Actor,
+        reason: Option<String>,
+    ) -> Result<Deployment, DecideError> {
         let p = self.ports;
-        let d = p.store().get_deployment(id).await?.ok_or(DecideError::Unknown(id))?;
+        let d = p
+            .store()
+            .get_deployment(id)
+            .await?
+            .ok_or(DecideError::Unknown(id))?;
         let env = self.env_config(&d.env)?;
         let now = p.clock().now();
         if d.state == State::PendingApproval && now >= d.approval_expires {
-            let expired = self.drive(d.clone(), Input::ApprovalExpired, &Actor::system("approval window")).await?;
-            return Err(Refused::Expired { at: expired.deployment.approval_expires.strftime("%Y-%m-%d %H:%M UTC").to_string() }.into());
+            let expired = self
+                .drive(
+                    d.clone(),
+                    Input::ApprovalExpired,
+                    &Actor::system("approval window"),
+                )
+                .await?;
+            return Err(Refused::Expired {
+                at: expired
+                    .deployment
+                    .approval_expires
+                    .strftime("%Y-%m-%d %H:%M UTC")
+                    .to_string(),
+            }
+            .into());
         }
         let input = match decision {
             Decision::Approve => {
@@ -269,7 +350,10 @@ impl<P: Ports> App<'_, P> {
                         Err(e) => return Err(e.into()),
                     }
                 }
-                Input::Rejected { by: actor.clone(), reason }
+                Input::Rejected {
+                    by: actor.clone(),
+                    reason,
+                }
             }
         };
         Ok(self.drive(d, input, actor).await?.deployment)
@@ -279,7 +363,11 @@ impl<P: Ports> App<'_, P> {
     /// resumes one whose last step's outcome was lost. Safe to call any number of times.
     pub async fn run_deployment(&self, id: DeploymentId) -> Result<Deployment, RunError> {
         let p = self.ports;
-        let d = p.store().get_deployment(id).await?.ok_or(RunError::Unknown(id))?;
+        let d = p
+            .store()
+            .get_deployment(id)
+            .await?
+            .ok_or(RunError::Unknown(id))?;
         let actor = Actor::system("deploy");
         if d.state == State::Approved {
             // Re-take the lock as its owner: it may have lapsed while waiting for approval.
@@ -294,8 +382,15 @@ impl<P: Ports> App<'_, P> {
                 expires: Some(now + env.lock_ttl),
             };
             if let Err(holder) = p.store().acquire_lock(&lock, now).await? {
-                let reason = format!("{} took the environment while this waited: {}", holder.held_by.display(), holder.reason);
-                return Ok(self.drive(d, Input::Aborted { reason }, &actor).await?.deployment);
+                let reason = format!(
+                    "{} took the environment while this waited: {}",
+                    holder.held_by.display(),
+                    holder.reason
+                );
+                return Ok(self
+                    .drive(d, Input::Aborted { reason }, &actor)
+                    .await?
+                    .deployment);
             }
             return Ok(self.drive(d, Input::Started, &actor).await?.deployment);
         }
@@ -313,17 +408,30 @@ impl<P: Ports> App<'_, P> {
 
     /// ECS reported a deployment finished. Events for ECS deployments Deckhand did not start
     /// (someone's manual update, the circuit breaker's own rollback) are ignored: `Ok(None)`.
-    pub async fn on_rollout(&self, ecs_deployment: &str, outcome: Result<(), String>) -> Result<Option<Deployment>, RunError> {
+    pub async fn on_rollout(
+        &self,
+        ecs_deployment: &str,
+        outcome: Result<(), String>,
+    ) -> Result<Option<Deployment>, RunError> {
         let p = self.ports;
         let Some(d) = p.store().deployment_by_ecs_id(ecs_deployment).await? else {
             tracing::info!(ecs_deployment, "not a deployment Deckhand started; ignored");
             return Ok(None);
         };
         let input = match outcome {
-            Ok(()) => Input::RolloutCompleted { ecs_deployment: ecs_deployment.to_owned() },
-            Err(reason) => Input::RolloutFailed { ecs_deployment: ecs_deployment.to_owned(), reason },
+            Ok(()) => Input::RolloutCompleted {
+                ecs_deployment: ecs_deployment.to_owned(),
+            },
+            Err(reason) => Input::RolloutFailed {
+                ecs_deployment: ecs_deployment.to_owned(),
+                reason,
+            },
         };
-        Ok(Some(self.drive(d, input, &Actor::system("ecs")).await?.deployment))
+        Ok(Some(
+            self.drive(d, input, &Actor::system("ecs"))
+                .await?
+                .deployment,
+        ))
     }
 }
 
@@ -333,7 +441,7 @@ pub(crate) enum Claimed {
     /// This delivery is the first: create with this id.
     First(DeploymentId),
     /// A redelivery of an event that created this deployment.
-    Again(Deployment),
+    Again(Box<Deployment>),
     /// A redelivery of an event that created nothing (yet): decide again with the same id.
     Retry(DeploymentId),
 }
@@ -343,5 +451,9 @@ pub(crate) fn event_claim(event_key: &str) -> String {
 }
 
 pub(crate) fn names(services: &[ServiceName]) -> String {
-    services.iter().map(ServiceName::as_str).collect::<Vec<_>>().join(", ")
+    services
+        .iter()
+        .map(ServiceName::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

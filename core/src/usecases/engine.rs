@@ -7,7 +7,10 @@ use crate::card::deployment_card;
 use crate::config::ServiceConfig;
 use crate::deployment::{Deployment, DeploymentKind, Effect, Input, Refused};
 use crate::policy::LockOwner;
-use crate::ports::{AuditEntry, Backups as _, Chat as _, Clock as _, Dispatch as _, Metric, MetricUnit, Metrics as _, Monitor as _, Platform as _, PortError, Ports, Store as _};
+use crate::ports::{
+    AuditEntry, Backups as _, Chat as _, Clock as _, Dispatch as _, Metric, MetricUnit,
+    Metrics as _, Monitor as _, Platform as _, PortError, Ports, Store as _,
+};
 use crate::retention::SnapshotStatus;
 use crate::rollback::{Release, Verdict, last_known_good};
 use crate::types::{Actor, ServiceName};
@@ -36,7 +39,12 @@ pub(crate) struct Driven {
 
 impl<P: Ports> App<'_, P> {
     /// Applies `input` to deployment `d` (as loaded) and everything that follows from it.
-    pub(crate) async fn drive(&self, d: Deployment, input: Input, actor: &Actor) -> Result<Driven, DriveError> {
+    pub(crate) async fn drive(
+        &self,
+        d: Deployment,
+        input: Input,
+        actor: &Actor,
+    ) -> Result<Driven, DriveError> {
         let store = self.ports.store();
         let mut d = d;
         let mut queue = VecDeque::from([input]);
@@ -45,7 +53,7 @@ impl<P: Ports> App<'_, P> {
         let mut conflicts = 0;
         while let Some(input) = queue.pop_front() {
             let now = self.ports.clock().now();
-            let step = d.apply(input.clone(), now)?;
+            let step = d.apply(&input, now)?;
             if !step.changed {
                 first = false;
                 continue;
@@ -55,7 +63,10 @@ impl<P: Ports> App<'_, P> {
                 Err(PortError::Conflict(why)) if conflicts < MAX_CONFLICTS => {
                     conflicts += 1;
                     tracing::debug!(deployment = %d.id, %why, "lost a conditional write; reloading");
-                    d = store.get_deployment(d.id).await?.ok_or_else(|| PortError::NotFound(format!("deployment {}", d.id)))?;
+                    d = store
+                        .get_deployment(d.id)
+                        .await?
+                        .ok_or_else(|| PortError::NotFound(format!("deployment {}", d.id)))?;
                     queue.push_front(input);
                     continue;
                 }
@@ -72,11 +83,17 @@ impl<P: Ports> App<'_, P> {
                 }
             }
         }
-        Ok(Driven { deployment: d, changed: changed_first })
+        Ok(Driven {
+            deployment: d,
+            changed: changed_first,
+        })
     }
 
     pub(crate) fn service_config(&self, name: &ServiceName) -> Result<&ServiceConfig, PortError> {
-        self.config.services.get(name).ok_or_else(|| PortError::NotFound(format!("service {name} is not in the config")))
+        self.config
+            .services
+            .get(name)
+            .ok_or_else(|| PortError::NotFound(format!("service {name} is not in the config")))
     }
 
     /// A line in the thread of each of the deployment's cards.
@@ -91,7 +108,12 @@ impl<P: Ports> App<'_, P> {
 
     /// Carries out one effect. Effects whose outcome the deployment waits for return it as
     /// the next input.
-    pub(crate) async fn perform(&self, d: &Deployment, effect: Effect, actor: &Actor) -> Result<Option<Input>, PortError> {
+    pub(crate) async fn perform(
+        &self,
+        d: &Deployment,
+        effect: Effect,
+        actor: &Actor,
+    ) -> Result<Option<Input>, PortError> {
         let p = self.ports;
         let env = self.env_config(&d.env)?;
         let now = p.clock().now();
@@ -103,7 +125,9 @@ impl<P: Ports> App<'_, P> {
                     for ch in self.channels(env) {
                         match p.chat().post_card(&ch, &card).await {
                             Ok(r) => refs.push(r),
-                            Err(e) => tracing::warn!(deployment = %d.id, channel = %ch.id, error = %e, "could not post the card"),
+                            Err(e) => {
+                                tracing::warn!(deployment = %d.id, channel = %ch.id, error = %e, "could not post the card")
+                            }
                         }
                     }
                     p.store().set_cards(d.id, &refs).await?;
@@ -121,36 +145,66 @@ impl<P: Ports> App<'_, P> {
             Effect::Dispatch { work } => p.dispatch().dispatch(&work).await?,
             Effect::TakeSnapshot { service, plan } => {
                 let Some(plan_cfg) = self.config.backups.get(&plan) else {
-                    return Ok(Some(Input::SnapshotFailed { service, reason: format!("backup plan {plan} is not in the config") }));
+                    return Ok(Some(Input::SnapshotFailed {
+                        service,
+                        reason: format!("backup plan {plan} is not in the config"),
+                    }));
                 };
                 let snapshot = format!("deckhand-{plan}-{}", d.id.to_string().to_ascii_lowercase());
                 let tags = super::backup::tags(plan_cfg, Some(d.id));
                 match p.backups().create(plan_cfg, &snapshot, &tags).await {
                     Ok(()) | Err(PortError::Conflict(_)) => {}
-                    Err(e) => return Ok(Some(Input::SnapshotFailed { service, reason: e.to_string() })),
+                    Err(e) => {
+                        return Ok(Some(Input::SnapshotFailed {
+                            service,
+                            reason: e.to_string(),
+                        }));
+                    }
                 }
                 return Ok(Some(match p.backups().wait(plan_cfg, &snapshot).await? {
                     SnapshotStatus::Available => Input::SnapshotTaken { service, snapshot },
-                    status => Input::SnapshotFailed { service, reason: format!("snapshot {snapshot} ended {status:?}") },
+                    status => Input::SnapshotFailed {
+                        service,
+                        reason: format!("snapshot {snapshot} ended {status:?}"),
+                    },
                 }));
             }
             Effect::RunMigration { service } => {
                 let cfg = self.service_config(&service)?;
-                let release = d.services.iter().find(|s| s.service == service).ok_or_else(|| PortError::NotFound(service.to_string()))?;
-                let Some(command) = &release.migration else { return Ok(None) };
-                let exit_code = p.platform().run_migration(&env.cluster, cfg, &release.image, command).await?;
+                let release = d
+                    .services
+                    .iter()
+                    .find(|s| s.service == service)
+                    .ok_or_else(|| PortError::NotFound(service.to_string()))?;
+                let Some(command) = &release.migration else {
+                    return Ok(None);
+                };
+                let exit_code = p
+                    .platform()
+                    .run_migration(&env.cluster, cfg, &release.image, command)
+                    .await?;
                 return Ok(Some(Input::MigrationFinished { service, exit_code }));
             }
             Effect::Roll { service } => {
                 let cfg = self.service_config(&service)?;
-                let release = d.services.iter().find(|s| s.service == service).ok_or_else(|| PortError::NotFound(service.to_string()))?;
+                let release = d
+                    .services
+                    .iter()
+                    .find(|s| s.service == service)
+                    .ok_or_else(|| PortError::NotFound(service.to_string()))?;
                 let rollout = match (&d.kind, &release.target_task_definition) {
-                    (DeploymentKind::Rollback { .. }, Some(td)) => p.platform().roll_back(&env.cluster, cfg, td).await?,
+                    (DeploymentKind::Rollback { .. }, Some(td)) => {
+                        p.platform().roll_back(&env.cluster, cfg, td).await?
+                    }
                     _ => {
                         // The approval is bound to the digest resolved at request time: a tag
                         // that has moved since is refused, not silently deployed.
                         let image = &release.image;
-                        match p.platform().resolve_image(&image.repository, &image.tag).await? {
+                        match p
+                            .platform()
+                            .resolve_image(&image.repository, &image.tag)
+                            .await?
+                        {
                             Some(now_digest) if now_digest == image.digest => {}
                             Some(now_digest) => {
                                 return Ok(Some(Input::Aborted {
@@ -164,40 +218,79 @@ impl<P: Ports> App<'_, P> {
                                 }));
                             }
                             None => {
-                                return Ok(Some(Input::Aborted { reason: format!("image {}:{} is gone from the registry", image.repository, image.tag) }));
+                                return Ok(Some(Input::Aborted {
+                                    reason: format!(
+                                        "image {}:{} is gone from the registry",
+                                        image.repository, image.tag
+                                    ),
+                                }));
                             }
                         }
                         p.platform().roll_out(&env.cluster, cfg, image).await?
                     }
                 };
-                return Ok(Some(Input::RolloutStarted { service, task_definition: rollout.task_definition, ecs_deployment: rollout.ecs_deployment }));
+                return Ok(Some(Input::RolloutStarted {
+                    service,
+                    task_definition: rollout.task_definition,
+                    ecs_deployment: rollout.ecs_deployment,
+                }));
             }
             Effect::CheckHealth { service } => {
-                let release = d.services.iter().find(|s| s.service == service).ok_or_else(|| PortError::NotFound(service.to_string()))?;
-                let Some(url) = &release.health_url else { return Ok(Some(Input::HealthChecked { service, healthy: true, detail: "no health URL".into() })) };
+                let release = d
+                    .services
+                    .iter()
+                    .find(|s| s.service == service)
+                    .ok_or_else(|| PortError::NotFound(service.to_string()))?;
+                let Some(url) = &release.health_url else {
+                    return Ok(Some(Input::HealthChecked {
+                        service,
+                        healthy: true,
+                        detail: "no health URL".into(),
+                    }));
+                };
                 let h = p.monitor().check_health(url).await?;
-                return Ok(Some(Input::HealthChecked { service, healthy: h.healthy, detail: h.detail }));
+                return Ok(Some(Input::HealthChecked {
+                    service,
+                    healthy: h.healthy,
+                    detail: h.detail,
+                }));
             }
             Effect::RollBack { services, reason } => {
                 for service in services {
                     let cfg = self.service_config(&service)?;
                     let releases = p.store().releases(&d.env, &service, 50).await?;
-                    let judged = Verdict::Bad { reason: reason.clone() };
+                    let judged = Verdict::Bad {
+                        reason: reason.clone(),
+                    };
                     if releases.iter().any(|r| r.deployment == d.id) {
-                        p.store().judge_release(&d.env, &service, d.id, &judged).await?;
+                        p.store()
+                            .judge_release(&d.env, &service, d.id, &judged)
+                            .await?;
                     }
                     let text = match last_known_good(&releases, Some(d.id), env.bake, now) {
                         Some(target) => {
-                            let r = p.platform().roll_back(&env.cluster, cfg, &target.task_definition).await?;
-                            format!("Rolled {service} back to {} (`{}`, ECS deployment `{}`).", target.image.tag, target.task_definition, r.ecs_deployment)
+                            let r = p
+                                .platform()
+                                .roll_back(&env.cluster, cfg, &target.task_definition)
+                                .await?;
+                            format!(
+                                "Rolled {service} back to {} (`{}`, ECS deployment `{}`).",
+                                target.image.tag, target.task_definition, r.ecs_deployment
+                            )
                         }
-                        None => format!("{service}: no known-good revision to roll back to; left as ECS has it. Someone needs to look."),
+                        None => format!(
+                            "{service}: no known-good revision to roll back to; left as ECS has it. Someone needs to look."
+                        ),
                     };
                     self.reply(d, &text).await?;
                 }
             }
             Effect::RecordRelease { service } => {
-                let release = d.services.iter().find(|s| s.service == service).ok_or_else(|| PortError::NotFound(service.to_string()))?;
+                let release = d
+                    .services
+                    .iter()
+                    .find(|s| s.service == service)
+                    .ok_or_else(|| PortError::NotFound(service.to_string()))?;
                 let task_definition = release.progress.task_definition.clone().unwrap_or_default();
                 p.store()
                     .record_release(&Release {
@@ -213,18 +306,36 @@ impl<P: Ports> App<'_, P> {
                     .await?;
             }
             Effect::ReleaseLock => {
-                p.store().release_lock(&d.env, &LockOwner::Deployment { id: d.id }).await?;
+                p.store()
+                    .release_lock(&d.env, &LockOwner::Deployment { id: d.id })
+                    .await?;
             }
             Effect::EmitMetric { name, value } => {
-                let unit = if name.ends_with("Seconds") { MetricUnit::Seconds } else { MetricUnit::Count };
-                let metric = Metric { name, value, unit, dimensions: vec![("Environment".into(), d.env.to_string())] };
+                let unit = if name.ends_with("Seconds") {
+                    MetricUnit::Seconds
+                } else {
+                    MetricUnit::Count
+                };
+                let metric = Metric {
+                    name,
+                    value,
+                    unit,
+                    dimensions: vec![("Environment".into(), d.env.to_string())],
+                };
                 if let Err(e) = p.metrics().emit(&[metric]).await {
                     tracing::warn!(deployment = %d.id, error = %e, "could not emit a metric");
                 }
             }
             Effect::Audit { action, detail } => {
                 p.store()
-                    .append_audit(&AuditEntry { env: d.env.clone(), at: now, actor: actor.clone(), action, detail, deployment: Some(d.id) })
+                    .append_audit(&AuditEntry {
+                        env: d.env.clone(),
+                        at: now,
+                        actor: actor.clone(),
+                        action,
+                        detail,
+                        deployment: Some(d.id),
+                    })
                     .await?;
             }
         }

@@ -53,17 +53,26 @@ impl<'a, P: Ports> App<'a, P> {
     }
 
     fn env_config(&self, env: &EnvName) -> Result<&'a EnvConfig, PortError> {
-        self.config.environments.get(env).ok_or_else(|| PortError::NotFound(format!("environment {env} is not in the config")))
+        self.config
+            .environments
+            .get(env)
+            .ok_or_else(|| PortError::NotFound(format!("environment {env} is not in the config")))
     }
 
     /// The channels an environment's news goes to.
     fn channels(&self, env: &EnvConfig) -> Vec<Channel> {
         let mut out = Vec::new();
         if let Some(id) = &env.notify.slack {
-            out.push(Channel { chat: ChatKind::Slack, id: id.clone() });
+            out.push(Channel {
+                chat: ChatKind::Slack,
+                id: id.clone(),
+            });
         }
         if let Some(id) = &env.notify.discord {
-            out.push(Channel { chat: ChatKind::Discord, id: id.clone() });
+            out.push(Channel {
+                chat: ChatKind::Discord,
+                id: id.clone(),
+            });
         }
         out
     }

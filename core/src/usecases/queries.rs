@@ -23,11 +23,20 @@ impl<P: Ports> App<'_, P> {
         let store = self.ports.store();
         let now = self.ports.clock().now();
         let mut rows = Vec::new();
-        for e in self.config.environments.values().filter(|e| env.is_none_or(|n| n == &e.name)) {
+        for e in self
+            .config
+            .environments
+            .values()
+            .filter(|e| env.is_none_or(|n| n == &e.name))
+        {
             let lock = store.get_lock(&e.name).await?.filter(|l| l.is_live(now));
             let holds = store.holds(&e.name).await?;
             for s in self.config.services_in(&e.name) {
-                let latest = store.releases(&e.name, &s.name, 1).await?.into_iter().next();
+                let latest = store
+                    .releases(&e.name, &s.name, 1)
+                    .await?
+                    .into_iter()
+                    .next();
                 let (version, since, verdict) = match &latest {
                     Some(r) => (
                         r.image.tag.to_string(),
@@ -48,26 +57,55 @@ impl<P: Ports> App<'_, P> {
                 if let Some(l) = &lock {
                     note.push(lock_note(l));
                 }
-                rows.push(vec![e.name.to_string(), s.name.to_string(), version, since, verdict, note.join("; ")]);
+                rows.push(vec![
+                    e.name.to_string(),
+                    s.name.to_string(),
+                    version,
+                    since,
+                    verdict,
+                    note.join("; "),
+                ]);
             }
         }
         Ok(Table {
             title: env.map_or_else(|| "Status".to_owned(), |e| format!("Status of {e}")),
-            columns: ["env", "service", "version", "since (UTC)", "release", "notes"].map(String::from).to_vec(),
+            columns: [
+                "env",
+                "service",
+                "version",
+                "since (UTC)",
+                "release",
+                "notes",
+            ]
+            .map(String::from)
+            .to_vec(),
             rows,
             empty: "No services configured.".into(),
         })
     }
 
     /// The last `limit` deployments in an environment, optionally of one service.
-    pub async fn history(&self, env: &EnvName, service: Option<&ServiceName>, limit: u16) -> Result<Table, QueryError> {
-        let ds = self.ports.store().recent_deployments(env, service, usize::from(limit)).await?;
+    pub async fn history(
+        &self,
+        env: &EnvName,
+        service: Option<&ServiceName>,
+        limit: u16,
+    ) -> Result<Table, QueryError> {
+        let ds = self
+            .ports
+            .store()
+            .recent_deployments(env, service, usize::from(limit))
+            .await?;
         let rows = ds
             .into_iter()
             .map(|d| {
                 vec![
                     d.requested_at.strftime("%m-%d %H:%M").to_string(),
-                    d.service_names().iter().map(ServiceName::as_str).collect::<Vec<_>>().join(","),
+                    d.service_names()
+                        .iter()
+                        .map(ServiceName::as_str)
+                        .collect::<Vec<_>>()
+                        .join(","),
                     d.version.to_string(),
                     d.state.name().to_owned(),
                     d.requested_by.display().to_owned(),
@@ -77,20 +115,29 @@ impl<P: Ports> App<'_, P> {
             .collect();
         Ok(Table {
             title: format!("Recent deployments in {env}"),
-            columns: ["when (UTC)", "services", "version", "outcome", "by", "id"].map(String::from).to_vec(),
+            columns: ["when (UTC)", "services", "version", "outcome", "by", "id"]
+                .map(String::from)
+                .to_vec(),
             rows,
             empty: "No deployments yet.".into(),
         })
     }
 
     /// `/lock ENV REASON…`: nobody deploys until `/unlock`.
-    pub async fn lock(&self, env: &EnvName, reason: &str, actor: &Actor) -> Result<EnvLock, QueryError> {
+    pub async fn lock(
+        &self,
+        env: &EnvName,
+        reason: &str,
+        actor: &Actor,
+    ) -> Result<EnvLock, QueryError> {
         let e = self.env_config(env)?;
         policy::may_deploy(self.config, e, actor)?;
         let now = self.ports.clock().now();
         let lock = EnvLock {
             env: env.clone(),
-            owner: LockOwner::Person { actor: actor.clone() },
+            owner: LockOwner::Person {
+                actor: actor.clone(),
+            },
             held_by: actor.clone(),
             reason: reason.to_owned(),
             since: now,
@@ -98,20 +145,24 @@ impl<P: Ports> App<'_, P> {
         };
         match self.ports.store().acquire_lock(&lock, now).await? {
             Ok(()) => Ok(lock),
-            Err(holder) => Err(Denied::Locked(policy::LockHeld(holder)).into()),
+            Err(holder) => Err(Denied::Locked(policy::LockHeld(Box::new(holder))).into()),
         }
     }
 
     /// `/unlock ENV`: releases a manual lock (a deployment's lock is released by the deployment
     /// finishing or expiring) and the holds automatic rollbacks put on services.
-    pub async fn unlock(&self, env: &EnvName, actor: &Actor) -> Result<(Option<EnvLock>, Vec<Hold>), QueryError> {
+    pub async fn unlock(
+        &self,
+        env: &EnvName,
+        actor: &Actor,
+    ) -> Result<(Option<EnvLock>, Vec<Hold>), QueryError> {
         let e = self.env_config(env)?;
         policy::may_deploy(self.config, e, actor)?;
         let store = self.ports.store();
         let now = self.ports.clock().now();
         let released = match store.get_lock(env).await? {
             Some(l) if l.is_live(now) && matches!(l.owner, LockOwner::Deployment { .. }) => {
-                return Err(Denied::Locked(policy::LockHeld(l)).into());
+                return Err(Denied::Locked(policy::LockHeld(Box::new(l))).into());
             }
             Some(_) => store.break_lock(env).await?,
             None => None,
@@ -129,7 +180,12 @@ impl<P: Ports> App<'_, P> {
         for e in self.config.environments.values() {
             for s in self.config.services_in(&e.name) {
                 for r in store.releases(&e.name, &s.name, 10).await? {
-                    if r.verdict == Verdict::Baking && r.is_known_good(e.bake, now) && store.judge_release(&e.name, &s.name, r.deployment, &Verdict::Good).await? {
+                    if r.verdict == Verdict::Baking
+                        && r.is_known_good(e.bake, now)
+                        && store
+                            .judge_release(&e.name, &s.name, r.deployment, &Verdict::Good)
+                            .await?
+                    {
                         promoted += 1;
                     }
                 }

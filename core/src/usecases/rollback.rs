@@ -1,10 +1,14 @@
 //! Rolling back: on a CloudWatch alarm, or because someone typed `/rollback`.
 
 use crate::config::EnvConfig;
-use crate::deployment::{Deployment, DeploymentKind, Draft, Input, Progress, ServiceRelease, State};
+use crate::deployment::{
+    Deployment, DeploymentKind, Draft, Input, Progress, ServiceRelease, State,
+};
 use crate::policy::{self, LockOwner};
 use crate::ports::{Clock as _, Hold, PortError, Ports, Store as _};
-use crate::rollback::{AlarmChange, AlarmDecision, AlarmState, Release, Verdict, decide_alarm, last_known_good};
+use crate::rollback::{
+    AlarmChange, AlarmDecision, AlarmState, Release, Verdict, decide_alarm, last_known_good,
+};
 use crate::types::{Actor, DeploymentId, EnvName, ServiceName, SignedDuration, Version};
 
 use super::App;
@@ -28,71 +32,149 @@ pub struct AlarmOutcome {
 impl<P: Ports> App<'_, P> {
     /// A CloudWatch alarm changed state. `tagged` is the env and service from the alarm's
     /// `deckhand:env` / `deckhand:service` tags, used when the config does not map the alarm.
-    pub async fn on_alarm(&self, change: &AlarmChange, tagged: Option<(EnvName, ServiceName)>) -> Result<AlarmOutcome, AlarmError> {
+    pub async fn on_alarm(
+        &self,
+        change: &AlarmChange,
+        tagged: Option<(EnvName, ServiceName)>,
+    ) -> Result<AlarmOutcome, AlarmError> {
         let mut outcome = AlarmOutcome::default();
         let (env_name, services) = match (self.config.alarms.get(&change.alarm), tagged) {
             (Some(t), _) => (t.env.clone(), t.services.clone()),
             (None, Some((env, service))) => (env, vec![service]),
             (None, None) => {
                 tracing::warn!(alarm = %change.alarm, "alarm is not mapped to a service (config or deckhand: tags); ignored");
-                outcome.ignored.push(format!("{} is not mapped to any service", change.alarm));
+                outcome
+                    .ignored
+                    .push(format!("{} is not mapped to any service", change.alarm));
                 return Ok(outcome);
             }
         };
         let Some(env) = self.config.environments.get(&env_name) else {
-            outcome.ignored.push(format!("{} names unknown environment {env_name}", change.alarm));
+            outcome.ignored.push(format!(
+                "{} names unknown environment {env_name}",
+                change.alarm
+            ));
             return Ok(outcome);
         };
         if change.current != AlarmState::Alarm || change.previous == AlarmState::Alarm {
-            outcome.ignored.push(format!("{} went {:?} → {:?}: not a transition into ALARM", change.alarm, change.previous, change.current));
+            outcome.ignored.push(format!(
+                "{} went {:?} → {:?}: not a transition into ALARM",
+                change.alarm, change.previous, change.current
+            ));
             return Ok(outcome);
         }
         let now = self.ports.clock().now();
         let reason = format!("alarm {} went into ALARM: {}", change.alarm, change.reason);
         for service in services {
             if !self.config.services.contains_key(&service) {
-                outcome.ignored.push(format!("{} maps to unknown service {service}", change.alarm));
+                outcome.ignored.push(format!(
+                    "{} maps to unknown service {service}",
+                    change.alarm
+                ));
                 continue;
             }
             // A deploy of this service still in flight that started before the alarm: stop it.
             if let Some(d) = self.in_flight(&env.name).await?
                 && d.services.iter().any(|s| s.service == service)
                 && d.requested_at <= change.at
-                && matches!(d.state, State::Migrating { .. } | State::Rolling { .. } | State::Verifying { .. })
+                && matches!(
+                    d.state,
+                    State::Migrating { .. } | State::Rolling { .. } | State::Verifying { .. }
+                )
             {
-                let driven = self.drive(d, Input::Aborted { reason: reason.clone() }, &Actor::system(&format!("alarm {}", change.alarm))).await.map_err(RequestError::from)?;
+                let driven = self
+                    .drive(
+                        d,
+                        Input::Aborted {
+                            reason: reason.clone(),
+                        },
+                        &Actor::system(&format!("alarm {}", change.alarm)),
+                    )
+                    .await
+                    .map_err(RequestError::from)?;
                 if driven.changed {
                     self.hold(env, &service, &reason, now).await?;
-                    outcome.rolled_back.push((service.clone(), driven.deployment.id));
+                    outcome
+                        .rolled_back
+                        .push((service.clone(), driven.deployment.id));
                 }
                 continue;
             }
             let releases = self.ports.store().releases(&env.name, &service, 50).await?;
             match decide_alarm(change, &releases, env.bake, now) {
                 AlarmDecision::RollBack { bad, target } => {
-                    if !self.ports.store().judge_release(&env.name, &service, bad, &Verdict::Bad { reason: reason.clone() }).await? {
-                        outcome.ignored.push(format!("release {bad} of {service} was already judged"));
+                    if !self
+                        .ports
+                        .store()
+                        .judge_release(
+                            &env.name,
+                            &service,
+                            bad,
+                            &Verdict::Bad {
+                                reason: reason.clone(),
+                            },
+                        )
+                        .await?
+                    {
+                        outcome
+                            .ignored
+                            .push(format!("release {bad} of {service} was already judged"));
                         continue;
                     }
                     let key = format!("alarm:{}:{}:{service}", change.alarm, change.at);
                     let actor = Actor::system(&format!("alarm {}", change.alarm));
-                    let kind = DeploymentKind::Rollback { automatic: true, reason: reason.clone(), of: Some(bad) };
-                    let bad_version = releases.iter().find(|r| r.deployment == bad).map(|r| r.image.tag.to_string());
-                    let requested = self.roll_back_to(env, vec![(target, bad_version)], kind, actor, &key).await?;
+                    let kind = DeploymentKind::Rollback {
+                        automatic: true,
+                        reason: reason.clone(),
+                        of: Some(bad),
+                    };
+                    let bad_version = releases
+                        .iter()
+                        .find(|r| r.deployment == bad)
+                        .map(|r| r.image.tag.to_string());
+                    let requested = self
+                        .roll_back_to(env, vec![(*target, bad_version)], kind, actor, &key)
+                        .await?;
                     self.hold(env, &service, &reason, now).await?;
-                    outcome.rolled_back.push((service.clone(), requested.deployment.id));
+                    outcome
+                        .rolled_back
+                        .push((service.clone(), requested.deployment.id));
                 }
                 AlarmDecision::NoTarget { bad } => {
-                    if self.ports.store().judge_release(&env.name, &service, bad, &Verdict::Bad { reason: reason.clone() }).await? {
+                    if self
+                        .ports
+                        .store()
+                        .judge_release(
+                            &env.name,
+                            &service,
+                            bad,
+                            &Verdict::Bad {
+                                reason: reason.clone(),
+                            },
+                        )
+                        .await?
+                    {
                         self.announce(env, &format!("🚨 {reason}, within the watch window of {service}'s release {bad}, but there is no known-good revision to roll back to. Left as is: someone needs to look.")).await;
                     }
-                    outcome.ignored.push(format!("{service}: no known-good revision"));
+                    outcome
+                        .ignored
+                        .push(format!("{service}: no known-good revision"));
                 }
                 AlarmDecision::Ignore { why } => {
                     tracing::info!(alarm = %change.alarm, %service, %why, "alarm does not roll back");
                     let key = format!("alarm-note:{}:{}:{service}", change.alarm, change.at);
-                    if self.ports.store().claim(&key, "told", now + SignedDuration::from_hours(24)).await?.is_none() {
-                        self.announce(env, &format!("⚠️ {reason}. Not rolling {service} back: {why}.")).await;
+                    if self
+                        .ports
+                        .store()
+                        .claim(&key, "told", now + SignedDuration::from_hours(24))
+                        .await?
+                        .is_none()
+                    {
+                        self.announce(
+                            env,
+                            &format!("⚠️ {reason}. Not rolling {service} back: {why}."),
+                        )
+                        .await;
                     }
                     outcome.ignored.push(format!("{service}: {why}"));
                 }
@@ -101,9 +183,20 @@ impl<P: Ports> App<'_, P> {
         Ok(outcome)
     }
 
-    async fn hold(&self, env: &EnvConfig, service: &ServiceName, reason: &str, now: jiff::Timestamp) -> Result<(), PortError> {
+    async fn hold(
+        &self,
+        env: &EnvConfig,
+        service: &ServiceName,
+        reason: &str,
+        now: jiff::Timestamp,
+    ) -> Result<(), PortError> {
         if env.hold_after_rollback {
-            let hold = Hold { env: env.name.clone(), service: service.clone(), reason: reason.to_owned(), since: now };
+            let hold = Hold {
+                env: env.name.clone(),
+                service: service.clone(),
+                reason: reason.to_owned(),
+                since: now,
+            };
             self.ports.store().put_hold(&hold).await?;
         }
         Ok(())
@@ -123,7 +216,14 @@ impl<P: Ports> App<'_, P> {
 
     /// `/rollback ENV [SERVICE…] [to VERSION]`: back to last known-good, or to a named version
     /// that ran there before and was not judged bad.
-    pub async fn manual_rollback(&self, env: &EnvName, services: &[ServiceName], to: Option<&Version>, actor: &Actor, event_key: &str) -> Result<Requested, RequestError> {
+    pub async fn manual_rollback(
+        &self,
+        env: &EnvName,
+        services: &[ServiceName],
+        to: Option<&Version>,
+        actor: &Actor,
+        event_key: &str,
+    ) -> Result<Requested, RequestError> {
         let env = self.env_config(env)?;
         policy::may_deploy(self.config, env, actor)?;
         let now = self.ports.clock().now();
@@ -132,33 +232,76 @@ impl<P: Ports> App<'_, P> {
             let releases = self.ports.store().releases(&env.name, service, 50).await?;
             let current = releases.iter().max_by_key(|r| r.succeeded_at);
             let target = match to {
-                Some(v) => releases.iter().filter(|r| &r.image.tag == v && !matches!(r.verdict, Verdict::Bad { .. })).max_by_key(|r| r.succeeded_at),
+                Some(v) => releases
+                    .iter()
+                    .filter(|r| &r.image.tag == v && !matches!(r.verdict, Verdict::Bad { .. }))
+                    .max_by_key(|r| r.succeeded_at),
                 None => last_known_good(&releases, current.map(|c| c.deployment), env.bake, now),
             };
             let Some(target) = target else {
-                let what = to.map_or_else(|| "known-good revision".to_owned(), |v| format!("good release of {v}"));
-                return Err(RequestError::NoRollbackTarget { service: service.clone(), env: env.name.clone(), what });
+                let what = to.map_or_else(
+                    || "known-good revision".to_owned(),
+                    |v| format!("good release of {v}"),
+                );
+                return Err(RequestError::NoRollbackTarget {
+                    service: service.clone(),
+                    env: env.name.clone(),
+                    what,
+                });
             };
             if let Some(c) = current
                 && c.deployment != target.deployment
             {
-                self.ports.store().judge_release(&env.name, service, c.deployment, &Verdict::Bad { reason: format!("rolled back by {}", actor.display()) }).await?;
+                self.ports
+                    .store()
+                    .judge_release(
+                        &env.name,
+                        service,
+                        c.deployment,
+                        &Verdict::Bad {
+                            reason: format!("rolled back by {}", actor.display()),
+                        },
+                    )
+                    .await?;
             }
             targets.push((target.clone(), current.map(|c| c.image.tag.to_string())));
         }
-        let kind = DeploymentKind::Rollback { automatic: false, reason: format!("requested by {}", actor.display()), of: None };
-        self.roll_back_to(env, targets, kind, actor.clone(), event_key).await
+        let kind = DeploymentKind::Rollback {
+            automatic: false,
+            reason: format!("requested by {}", actor.display()),
+            of: None,
+        };
+        self.roll_back_to(env, targets, kind, actor.clone(), event_key)
+            .await
     }
 
     /// Creates and starts a rollback deployment to the given releases. Rollbacks do not wait
     /// for a lock: a deployment in flight is superseded, a manual lock is broken (and said so).
-    async fn roll_back_to(&self, env: &EnvConfig, targets: Vec<(Release, Option<String>)>, kind: DeploymentKind, actor: Actor, event_key: &str) -> Result<Requested, RequestError> {
+    async fn roll_back_to(
+        &self,
+        env: &EnvConfig,
+        targets: Vec<(Release, Option<String>)>,
+        kind: DeploymentKind,
+        actor: Actor,
+        event_key: &str,
+    ) -> Result<Requested, RequestError> {
         let now = self.ports.clock().now();
         let id = match self.claim_event(event_key, now).await? {
             Claimed::First(id) | Claimed::Retry(id) => id,
-            Claimed::Again(d) => return Ok(Requested { deployment: d, duplicate: true }),
+            Claimed::Again(d) => {
+                return Ok(Requested {
+                    deployment: *d,
+                    duplicate: true,
+                });
+            }
         };
-        if let Some(lock) = self.ports.store().get_lock(&env.name).await?.filter(|l| l.is_live(now) && l.owner != LockOwner::Deployment { id }) {
+        if let Some(lock) = self
+            .ports
+            .store()
+            .get_lock(&env.name)
+            .await?
+            .filter(|l| l.is_live(now) && l.owner != LockOwner::Deployment { id })
+        {
             match &lock.owner {
                 LockOwner::Deployment { id: other } => {
                     if let Some(d) = self.ports.store().get_deployment(*other).await?
@@ -166,20 +309,39 @@ impl<P: Ports> App<'_, P> {
                     {
                         self.drive(d, Input::Superseded { by: id }, &actor).await?;
                     }
-                    self.ports.store().release_lock(&env.name, &lock.owner).await?;
+                    self.ports
+                        .store()
+                        .release_lock(&env.name, &lock.owner)
+                        .await?;
                 }
                 LockOwner::Person { .. } => {
                     self.ports.store().break_lock(&env.name).await?;
-                    self.announce(env, &format!("Rollback {id} took {}'s lock on {} ({}).", lock.held_by.display(), env.name, lock.reason)).await;
+                    self.announce(
+                        env,
+                        &format!(
+                            "Rollback {id} took {}'s lock on {} ({}).",
+                            lock.held_by.display(),
+                            env.name,
+                            lock.reason
+                        ),
+                    )
+                    .await;
                 }
             }
         }
-        let version = targets.first().map(|(t, _)| t.image.tag.clone()).ok_or_else(|| PortError::Failed("a rollback needs a service".into()))?;
+        let version = targets
+            .first()
+            .map(|(t, _)| t.image.tag.clone())
+            .ok_or_else(|| PortError::Failed("a rollback needs a service".into()))?;
         let services: Vec<ServiceRelease> = targets
             .into_iter()
             .map(|(t, bad_version)| ServiceRelease {
                 service: t.service.clone(),
-                health_url: self.config.services.get(&t.service).and_then(|s| s.health_url_for(&env.name)),
+                health_url: self
+                    .config
+                    .services
+                    .get(&t.service)
+                    .and_then(|s| s.health_url_for(&env.name)),
                 image: t.image,
                 previous_version: bad_version,
                 target_task_definition: Some(t.task_definition),
@@ -188,7 +350,15 @@ impl<P: Ports> App<'_, P> {
                 progress: Progress::default(),
             })
             .collect();
-        let reason = format!("rollback of {}", names(&services.iter().map(|s| s.service.clone()).collect::<Vec<_>>()));
+        let reason = format!(
+            "rollback of {}",
+            names(
+                &services
+                    .iter()
+                    .map(|s| s.service.clone())
+                    .collect::<Vec<_>>()
+            )
+        );
         let draft = Draft {
             id,
             env: env.name.clone(),

@@ -31,7 +31,10 @@ impl World {
             mem.push_image(&format!("acme/{s}"), "v1.2.2", &digest(2));
             mem.push_image(&format!("acme/{s}"), "v1.2.3", &digest(3));
         }
-        World { mem, config: config() }
+        World {
+            mem,
+            config: config(),
+        }
     }
     fn app(&self) -> App<'_, Memory> {
         App::new(&self.mem, &self.config)
@@ -42,7 +45,14 @@ impl World {
     fn svc(n: &str) -> ServiceName {
         ServiceName::parse(n).unwrap()
     }
-    fn request(&self, env: &str, services: &[&str], version: &str, who: &str, key: &str) -> DeployRequest {
+    fn request(
+        &self,
+        env: &str,
+        services: &[&str],
+        version: &str,
+        who: &str,
+        key: &str,
+    ) -> DeployRequest {
         DeployRequest {
             env: Self::env(env),
             services: services.iter().map(|s| Self::svc(s)).collect(),
@@ -53,7 +63,11 @@ impl World {
         }
     }
     fn cards(&self) -> usize {
-        self.mem.said().iter().filter(|s| matches!(s, Said::Card { .. })).count()
+        self.mem
+            .said()
+            .iter()
+            .filter(|s| matches!(s, Said::Card { .. }))
+            .count()
     }
     /// What was posted or replied in Slack (every env here also posts the same to Discord).
     fn posts(&self) -> Vec<String> {
@@ -74,9 +88,15 @@ impl World {
         let app = self.app();
         let mut d = app.run_deployment(id).await.unwrap();
         for _ in 0..10 {
-            let Some(State::Rolling { service }) = Some(d.state.clone()) else { break };
+            let Some(State::Rolling { service }) = Some(d.state.clone()) else {
+                break;
+            };
             let ecs = d.services[service].progress.ecs_deployment.clone().unwrap();
-            let outcome = if ecs_ok { Ok(()) } else { Err("ECS deployment circuit breaker: tasks failed to start".to_owned()) };
+            let outcome = if ecs_ok {
+                Ok(())
+            } else {
+                Err("ECS deployment circuit breaker: tasks failed to start".to_owned())
+            };
             d = app.on_rollout(&ecs, outcome).await.unwrap().unwrap();
         }
         d
@@ -84,10 +104,19 @@ impl World {
 
     /// A release of `api` `version` that succeeded in `env`, baked or not.
     async fn ship(&self, env: &str, version: &str, key: &str) -> Deployment {
-        let r = self.app().request_deploy(self.request(env, &["api"], version, "U0ALICE", key)).await.unwrap();
+        let r = self
+            .app()
+            .request_deploy(self.request(env, &["api"], version, "U0ALICE", key))
+            .await
+            .unwrap();
         let mut id = r.deployment.id;
         if r.deployment.state == State::PendingApproval {
-            id = self.app().decide(id, Decision::Approve, &person("U0BOB"), None).await.unwrap().id;
+            id = self
+                .app()
+                .decide(id, Decision::Approve, &person("U0BOB"), None)
+                .await
+                .unwrap()
+                .id;
         }
         let d = self.run_to_end(id, true).await;
         assert_eq!(d.state, State::Succeeded, "{d}");
@@ -98,12 +127,32 @@ impl World {
 #[tokio::test]
 async fn staging_deploy_runs_to_success_and_records_a_release() {
     let w = World::new();
-    let r = w.app().request_deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "t1")).await.unwrap();
-    assert_eq!(r.deployment.state, State::Approved, "staging needs no approval");
-    assert_eq!(w.mem.dispatched(), vec![Work::RunDeployment { id: r.deployment.id }]);
+    let r = w
+        .app()
+        .request_deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "t1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        r.deployment.state,
+        State::Approved,
+        "staging needs no approval"
+    );
+    assert_eq!(
+        w.mem.dispatched(),
+        vec![Work::RunDeployment {
+            id: r.deployment.id
+        }]
+    );
     assert_eq!(w.cards(), 2, "a card in Slack and one in Discord");
-    assert_eq!(r.deployment.services[0].image.digest, digest(3), "bound to the digest at request time");
-    assert_eq!(r.deployment.services[0].previous_version.as_deref(), Some("v1.2.2"));
+    assert_eq!(
+        r.deployment.services[0].image.digest,
+        digest(3),
+        "bound to the digest at request time"
+    );
+    assert_eq!(
+        r.deployment.services[0].previous_version.as_deref(),
+        Some("v1.2.2")
+    );
 
     let d = w.run_to_end(r.deployment.id, true).await;
     assert_eq!(d.state, State::Succeeded);
@@ -111,26 +160,49 @@ async fn staging_deploy_runs_to_success_and_records_a_release() {
     let releases = w.mem.all_releases();
     assert_eq!(releases.len(), 1);
     assert_eq!(releases[0].verdict, Verdict::Baking);
-    assert!(w.app().status(Some(&World::env("staging"))).await.unwrap().to_text().contains("v1.2.3"));
+    assert!(
+        w.app()
+            .status(Some(&World::env("staging")))
+            .await
+            .unwrap()
+            .to_text()
+            .contains("v1.2.3")
+    );
     // The lock is free again: another deploy may start.
-    assert!(w.app().request_deploy(w.request("staging", &["web"], "v1.2.3", "U0ALICE", "t2")).await.is_ok());
+    assert!(
+        w.app()
+            .request_deploy(w.request("staging", &["web"], "v1.2.3", "U0ALICE", "t2"))
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test]
 async fn the_same_deploy_request_delivered_twice_and_concurrently_creates_one_deployment() {
     let w = World::new();
     let app = w.app();
-    let first = app.request_deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "trigger-1")).await.unwrap();
+    let first = app
+        .request_deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "trigger-1"))
+        .await
+        .unwrap();
     w.mem.advance(SignedDuration::from_secs(3)); // Slack retries a few seconds later
-    let again = app.request_deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "trigger-1")).await.unwrap();
+    let again = app
+        .request_deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "trigger-1"))
+        .await
+        .unwrap();
     assert!(again.duplicate);
     assert_eq!(again.deployment.id, first.deployment.id);
 
-    let reqs: Vec<_> = (0..20).map(|_| w.request("staging", &["web"], "v1.2.3", "U0ALICE", "trigger-2")).collect();
+    let reqs: Vec<_> = (0..20)
+        .map(|_| w.request("staging", &["web"], "v1.2.3", "U0ALICE", "trigger-2"))
+        .collect();
     let w2 = World::new();
     let app2 = w2.app();
     let results = futures_join_all(reqs.into_iter().map(|r| app2.request_deploy(r))).await;
-    let ids: std::collections::HashSet<_> = results.iter().map(|r| r.as_ref().unwrap().deployment.id).collect();
+    let ids: std::collections::HashSet<_> = results
+        .iter()
+        .map(|r| r.as_ref().unwrap().deployment.id)
+        .collect();
     assert_eq!(ids.len(), 1, "20 concurrent deliveries, one deployment");
     assert_eq!(w2.mem.deployments().len(), 1);
     assert_eq!(w2.mem.dispatched().len(), 1, "dispatched once");
@@ -138,7 +210,9 @@ async fn the_same_deploy_request_delivered_twice_and_concurrently_creates_one_de
 }
 
 /// `join_all` without pulling in the futures crate: polls every future on one task.
-async fn futures_join_all<F: std::future::Future>(futs: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+async fn futures_join_all<F: std::future::Future>(
+    futs: impl IntoIterator<Item = F>,
+) -> Vec<F::Output> {
     let handles: Vec<_> = futs.into_iter().map(Box::pin).collect();
     let mut outs: Vec<Option<F::Output>> = handles.iter().map(|_| None).collect();
     let mut handles: Vec<Option<_>> = handles.into_iter().map(Some).collect();
@@ -155,22 +229,37 @@ async fn futures_join_all<F: std::future::Future>(futs: impl IntoIterator<Item =
                 }
             }
         }
-        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
     })
     .await;
-    outs.into_iter().map(|o| o.expect("every future finished")).collect()
+    outs.into_iter()
+        .map(|o| o.expect("every future finished"))
+        .collect()
 }
 
 #[tokio::test]
 async fn prod_needs_promotion_then_approval_from_someone_else_once() {
     let w = World::new();
     let app = w.app();
-    let refused = app.request_deploy(w.request("prod", &["api"], "v1.2.3", "U0ALICE", "p0")).await.unwrap_err();
-    assert!(matches!(refused, RequestError::Denied(Denied::NotPromoted { .. })), "{refused}");
+    let refused = app
+        .request_deploy(w.request("prod", &["api"], "v1.2.3", "U0ALICE", "p0"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, RequestError::Denied(Denied::NotPromoted { .. })),
+        "{refused}"
+    );
     assert!(w.mem.deployments().is_empty(), "a refusal records nothing");
 
     w.ship("staging", "v1.2.3", "s1").await;
-    let r = app.request_deploy(w.request("prod", &["api"], "v1.2.3", "U0ALICE", "p1")).await.unwrap();
+    let r = app
+        .request_deploy(w.request("prod", &["api"], "v1.2.3", "U0ALICE", "p1"))
+        .await
+        .unwrap();
     assert_eq!(r.deployment.state, State::PendingApproval);
     let card = w.mem.said().into_iter().rev().find_map(|s| match s {
         Said::Card { card, .. } => Some(card),
@@ -178,13 +267,29 @@ async fn prod_needs_promotion_then_approval_from_someone_else_once() {
     });
     let card = card.unwrap();
     assert_eq!(card.buttons.len(), 2);
-    assert!(card.status.contains("Waiting for 1 more approval"), "{}", card.status);
+    assert!(
+        card.status.contains("Waiting for 1 more approval"),
+        "{}",
+        card.status
+    );
     let dispatched_before = w.mem.dispatched().len();
 
-    let own = app.decide(r.deployment.id, Decision::Approve, &person("U0ALICE"), None).await.unwrap_err();
-    assert_eq!(own.to_string(), "you asked for this deploy, so someone else has to approve it");
-    let stranger = app.decide(r.deployment.id, Decision::Approve, &person("U0DAVE"), None).await.unwrap_err();
-    assert!(matches!(stranger, DecideError::Denied(Denied::NotAnApprover { .. })));
+    let own = app
+        .decide(r.deployment.id, Decision::Approve, &person("U0ALICE"), None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        own.to_string(),
+        "you asked for this deploy, so someone else has to approve it"
+    );
+    let stranger = app
+        .decide(r.deployment.id, Decision::Approve, &person("U0DAVE"), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        stranger,
+        DecideError::Denied(Denied::NotAnApprover { .. })
+    ));
 
     let bob = person("U0BOB");
     let (a, b) = tokio::join!(
@@ -193,39 +298,90 @@ async fn prod_needs_promotion_then_approval_from_someone_else_once() {
     );
     assert_eq!(a.unwrap().state, State::Approved);
     assert_eq!(b.unwrap().state, State::Approved);
-    let again = app.decide(r.deployment.id, Decision::Approve, &bob, None).await.unwrap();
+    let again = app
+        .decide(r.deployment.id, Decision::Approve, &bob, None)
+        .await
+        .unwrap();
     assert_eq!(again.approvals.len(), 1, "a person counts once");
-    assert_eq!(w.mem.dispatched().len(), dispatched_before + 1, "one dispatch for three clicks");
+    assert_eq!(
+        w.mem.dispatched().len(),
+        dispatched_before + 1,
+        "one dispatch for three clicks"
+    );
 }
 
 #[tokio::test]
 async fn a_second_deploy_is_told_who_holds_the_environment() {
     let w = World::new();
-    w.app().request_deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "a")).await.unwrap();
-    let err = w.app().request_deploy(w.request("staging", &["web"], "v1.2.3", "U0CAROL", "b")).await.unwrap_err();
+    w.app()
+        .request_deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "a"))
+        .await
+        .unwrap();
+    let err = w
+        .app()
+        .request_deploy(w.request("staging", &["web"], "v1.2.3", "U0CAROL", "b"))
+        .await
+        .unwrap_err();
     let msg = err.to_string();
-    assert!(msg.starts_with("staging is busy: Alice is deploying (api v1.2.3) since 2026-11-24 09:00 UTC"), "{msg}");
+    assert!(
+        msg.starts_with(
+            "staging is busy: Alice is deploying (api v1.2.3) since 2026-11-24 09:00 UTC"
+        ),
+        "{msg}"
+    );
 }
 
 #[tokio::test]
 async fn an_expired_card_says_so_and_frees_the_environment() {
     let w = World::new();
     w.ship("staging", "v1.2.3", "s1").await;
-    let r = w.app().request_deploy(w.request("prod", &["api"], "v1.2.3", "U0ALICE", "p1")).await.unwrap();
+    let r = w
+        .app()
+        .request_deploy(w.request("prod", &["api"], "v1.2.3", "U0ALICE", "p1"))
+        .await
+        .unwrap();
     w.mem.advance(SignedDuration::from_hours(3));
-    let err = w.app().decide(r.deployment.id, Decision::Approve, &person("U0BOB"), None).await.unwrap_err();
+    let err = w
+        .app()
+        .decide(r.deployment.id, Decision::Approve, &person("U0BOB"), None)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("expired"), "{err}");
-    let d = w.mem.deployments().into_iter().find(|d| d.id == r.deployment.id).unwrap();
+    let d = w
+        .mem
+        .deployments()
+        .into_iter()
+        .find(|d| d.id == r.deployment.id)
+        .unwrap();
     assert_eq!(d.state, State::Expired);
-    assert!(w.app().request_deploy(w.request("prod", &["api"], "v1.2.3", "U0ALICE", "p2")).await.is_ok(), "lock released");
+    assert!(
+        w.app()
+            .request_deploy(w.request("prod", &["api"], "v1.2.3", "U0ALICE", "p2"))
+            .await
+            .is_ok(),
+        "lock released"
+    );
 }
 
 #[tokio::test]
 async fn rejection_says_who_and_a_requester_can_withdraw() {
     let w = World::new();
     w.ship("staging", "v1.2.3", "s1").await;
-    let r = w.app().request_deploy(w.request("prod", &["api"], "v1.2.3", "U0ALICE", "p1")).await.unwrap();
-    let d = w.app().decide(r.deployment.id, Decision::Reject, &person("U0CAROL"), Some("not during the incident".into())).await.unwrap();
+    let r = w
+        .app()
+        .request_deploy(w.request("prod", &["api"], "v1.2.3", "U0ALICE", "p1"))
+        .await
+        .unwrap();
+    let d = w
+        .app()
+        .decide(
+            r.deployment.id,
+            Decision::Reject,
+            &person("U0CAROL"),
+            Some("not during the incident".into()),
+        )
+        .await
+        .unwrap();
     let card = crate::card::deployment_card(&d, w.mem.the_time());
     assert_eq!(card.status, "Rejected by Carol: not during the incident");
     assert!(card.buttons.is_empty(), "buttons go once they mean nothing");
@@ -235,12 +391,25 @@ async fn rejection_says_who_and_a_requester_can_withdraw() {
 async fn a_failed_migration_leaves_the_service_untouched_and_releases_the_lock() {
     let w = World::new();
     w.mem.set_migration_exit("worker", 2);
-    let r = w.app().request_deploy(w.request("staging", &["worker"], "v1.2.3", "U0ALICE", "m")).await.unwrap();
+    let r = w
+        .app()
+        .request_deploy(w.request("staging", &["worker"], "v1.2.3", "U0ALICE", "m"))
+        .await
+        .unwrap();
     let d = w.app().run_deployment(r.deployment.id).await.unwrap();
-    assert!(matches!(&d.state, State::Failed { reason } if reason.contains("exited with code 2")), "{:?}", d.state);
+    assert!(
+        matches!(&d.state, State::Failed { reason } if reason.contains("exited with code 2")),
+        "{:?}",
+        d.state
+    );
     assert!(w.mem.roll_outs().is_empty());
     assert_eq!(w.mem.migrations().len(), 1);
-    assert!(w.app().request_deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "n")).await.is_ok());
+    assert!(
+        w.app()
+            .request_deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "n"))
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test]
@@ -251,39 +420,77 @@ async fn ecs_failure_rolls_back_to_last_known_good_not_the_previous_number() {
     let good = w.ship("staging", "v1.2.3", "s1").await;
     w.mem.advance(SignedDuration::from_hours(1)); // v1.2.3 bakes
     w.ship("staging", "v1.2.4", "s2").await; // not baked yet
-    let r = w.app().request_deploy(w.request("staging", &["api"], "v1.2.5", "U0ALICE", "s3")).await.unwrap();
+    let r = w
+        .app()
+        .request_deploy(w.request("staging", &["api"], "v1.2.5", "U0ALICE", "s3"))
+        .await
+        .unwrap();
     let d = w.run_to_end(r.deployment.id, false).await;
     assert!(matches!(d.state, State::RolledBack { .. }), "{:?}", d.state);
     let target = good.services[0].progress.task_definition.clone().unwrap();
-    assert_eq!(w.mem.roll_backs(), vec![(World::svc("api"), target)], "back to v1.2.3, which baked, not to v1.2.4");
-    assert!(w.posts().iter().any(|p| p.contains("Rolled api back to v1.2.3")), "{:#?}", w.posts());
+    assert_eq!(
+        w.mem.roll_backs(),
+        vec![(World::svc("api"), target)],
+        "back to v1.2.3, which baked, not to v1.2.4"
+    );
+    assert!(
+        w.posts()
+            .iter()
+            .any(|p| p.contains("Rolled api back to v1.2.3")),
+        "{:#?}",
+        w.posts()
+    );
 }
 
 #[tokio::test]
 async fn a_tag_that_moved_after_approval_is_refused() {
     let w = World::new();
-    let r = w.app().request_deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "t")).await.unwrap();
+    let r = w
+        .app()
+        .request_deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "t"))
+        .await
+        .unwrap();
     w.mem.push_image("acme/api", "v1.2.3", &digest(9));
     let d = w.app().run_deployment(r.deployment.id).await.unwrap();
-    assert!(matches!(&d.state, State::Failed { reason } if reason.contains("moved since it was approved")), "{:?}", d.state);
+    assert!(
+        matches!(&d.state, State::Failed { reason } if reason.contains("moved since it was approved")),
+        "{:?}",
+        d.state
+    );
     assert!(w.mem.roll_outs().is_empty());
 }
 
 #[tokio::test]
 async fn a_missing_image_is_refused_up_front() {
     let w = World::new();
-    let err = w.app().request_deploy(w.request("staging", &["api"], "v9.9.9", "U0ALICE", "t")).await.unwrap_err();
-    assert_eq!(err.to_string(), "there is no image acme/api:v9.9.9 in the registry; is the build finished?");
+    let err = w
+        .app()
+        .request_deploy(w.request("staging", &["api"], "v9.9.9", "U0ALICE", "t"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "there is no image acme/api:v9.9.9 in the registry; is the build finished?"
+    );
 }
 
 #[tokio::test]
 async fn a_retried_run_resumes_where_the_last_one_died() {
     let w = World::new();
-    let r = w.app().request_deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "t")).await.unwrap();
+    let r = w
+        .app()
+        .request_deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "t"))
+        .await
+        .unwrap();
     // Simulate a run that saved Rolling but died before UpdateService reported back.
     let mut d = r.deployment.clone();
-    d = d.apply(crate::deployment::Input::Started, at(T0)).unwrap().deployment;
-    crate::ports::Store::save_deployment(&w.mem, &d).await.unwrap();
+    d = d
+        .apply(&crate::deployment::Input::Started, at(T0))
+        .unwrap()
+        .deployment;
+    crate::ports::Store::save_deployment(&w.mem, &d)
+        .await
+        .unwrap();
     assert_eq!(d.state, State::Rolling { service: 0 });
     let resumed = w.app().run_deployment(d.id).await.unwrap();
     assert!(resumed.services[0].progress.ecs_deployment.is_some());
@@ -294,7 +501,13 @@ async fn a_retried_run_resumes_where_the_last_one_died() {
 }
 
 fn alarm(w: &World, previous: AlarmState) -> AlarmChange {
-    AlarmChange { alarm: "api-prod-5xx".into(), previous, current: AlarmState::Alarm, at: w.mem.the_time(), reason: "5xx rate 4% > 1%".into() }
+    AlarmChange {
+        alarm: "api-prod-5xx".into(),
+        previous,
+        current: AlarmState::Alarm,
+        at: w.mem.the_time(),
+        reason: "5xx rate 4% > 1%".into(),
+    }
 }
 
 async fn prod_with_two_releases(w: &World) -> (Deployment, Deployment) {
@@ -315,20 +528,48 @@ async fn an_alarm_after_a_release_rolls_it_back_once_and_holds_the_service() {
     let change = alarm(&w, AlarmState::Ok);
     let app = w.app();
     let outcomes = futures_join_all((0..20).map(|_| app.on_alarm(&change, None))).await;
-    let rolled: Vec<_> = outcomes.iter().flat_map(|o| o.as_ref().unwrap().rolled_back.clone()).collect();
+    let rolled: Vec<_> = outcomes
+        .iter()
+        .flat_map(|o| o.as_ref().unwrap().rolled_back.clone())
+        .collect();
     assert_eq!(rolled.len(), 1, "20 deliveries, one rollback: {outcomes:?}");
     let again = app.on_alarm(&change, None).await.unwrap();
     assert!(again.rolled_back.is_empty());
 
-    let rb = w.mem.deployments().into_iter().find(|d| matches!(d.kind, DeploymentKind::Rollback { automatic: true, .. })).unwrap();
+    let rb = w
+        .mem
+        .deployments()
+        .into_iter()
+        .find(|d| {
+            matches!(
+                d.kind,
+                DeploymentKind::Rollback {
+                    automatic: true,
+                    ..
+                }
+            )
+        })
+        .unwrap();
     let d = w.run_to_end(rb.id, true).await;
     assert_eq!(d.state, State::Succeeded);
     let target = good.services[0].progress.task_definition.clone().unwrap();
     assert_eq!(w.mem.roll_backs(), vec![(World::svc("api"), target)]);
-    assert!(w.app().status(Some(&World::env("prod"))).await.unwrap().to_text().contains("held"));
+    assert!(
+        w.app()
+            .status(Some(&World::env("prod")))
+            .await
+            .unwrap()
+            .to_text()
+            .contains("held")
+    );
 
     // The held service is not auto-deployed again until someone unlocks it.
-    let holds = w.app().unlock(&World::env("prod"), &person("U0ALICE")).await.unwrap().1;
+    let holds = w
+        .app()
+        .unlock(&World::env("prod"), &person("U0ALICE"))
+        .await
+        .unwrap()
+        .1;
     assert_eq!(holds.len(), 1);
 }
 
@@ -336,14 +577,22 @@ async fn an_alarm_after_a_release_rolls_it_back_once_and_holds_the_service() {
 async fn an_alarm_already_firing_or_outside_the_window_changes_nothing_and_is_told_once() {
     let w = World::new();
     prod_with_two_releases(&w).await;
-    let already = w.app().on_alarm(&alarm(&w, AlarmState::Alarm), None).await.unwrap();
+    let already = w
+        .app()
+        .on_alarm(&alarm(&w, AlarmState::Alarm), None)
+        .await
+        .unwrap();
     assert!(already.rolled_back.is_empty());
     w.mem.advance(SignedDuration::from_hours(2));
     let late = alarm(&w, AlarmState::Ok);
     let first = w.app().on_alarm(&late, None).await.unwrap();
     let second = w.app().on_alarm(&late, None).await.unwrap();
     assert!(first.rolled_back.is_empty() && second.rolled_back.is_empty());
-    let told = w.posts().iter().filter(|p| p.contains("Not rolling api back")).count();
+    let told = w
+        .posts()
+        .iter()
+        .filter(|p| p.contains("Not rolling api back"))
+        .count();
     assert_eq!(told, 1, "{:#?}", w.posts());
     assert!(w.mem.roll_backs().is_empty());
 }
@@ -351,7 +600,13 @@ async fn an_alarm_already_firing_or_outside_the_window_changes_nothing_and_is_to
 #[tokio::test]
 async fn an_alarm_for_an_unknown_service_is_ignored() {
     let w = World::new();
-    let change = AlarmChange { alarm: "someone-elses-alarm".into(), previous: AlarmState::Ok, current: AlarmState::Alarm, at: at(T0), reason: "x".into() };
+    let change = AlarmChange {
+        alarm: "someone-elses-alarm".into(),
+        previous: AlarmState::Ok,
+        current: AlarmState::Alarm,
+        at: at(T0),
+        reason: "x".into(),
+    };
     let out = w.app().on_alarm(&change, None).await.unwrap();
     assert_eq!(out.ignored.len(), 1);
     assert!(w.mem.said().is_empty());
@@ -361,10 +616,36 @@ async fn an_alarm_for_an_unknown_service_is_ignored() {
 async fn manual_rollback_goes_to_last_known_good() {
     let w = World::new();
     let (good, _) = prod_with_two_releases(&w).await;
-    let r = w.app().manual_rollback(&World::env("prod"), &[World::svc("api")], None, &person("U0CAROL"), "rb-1").await.unwrap();
-    assert_eq!(r.deployment.services[0].target_task_definition, good.services[0].progress.task_definition);
-    let none = w.app().manual_rollback(&World::env("staging"), &[World::svc("web")], None, &person("U0CAROL"), "rb-2").await.unwrap_err();
-    assert!(none.to_string().contains("no known-good revision"), "{none}");
+    let r = w
+        .app()
+        .manual_rollback(
+            &World::env("prod"),
+            &[World::svc("api")],
+            None,
+            &person("U0CAROL"),
+            "rb-1",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        r.deployment.services[0].target_task_definition,
+        good.services[0].progress.task_definition
+    );
+    let none = w
+        .app()
+        .manual_rollback(
+            &World::env("staging"),
+            &[World::svc("web")],
+            None,
+            &person("U0CAROL"),
+            "rb-2",
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        none.to_string().contains("no known-good revision"),
+        "{none}"
+    );
 }
 
 fn build(id: &str, branch: &str, version: &str) -> Build {
@@ -386,22 +667,51 @@ async fn a_finished_build_of_main_auto_deploys_to_staging_once() {
     let b = build("codebuild/1", "main", "v1.2.3");
     let app = w.app();
     let (x, y) = tokio::join!(app.build_completed(&b), app.build_completed(&b));
-    let started: Vec<_> = [x.unwrap(), y.unwrap()].into_iter().flat_map(|o| o.auto_deploys).collect();
+    let started: Vec<_> = [x.unwrap(), y.unwrap()]
+        .into_iter()
+        .flat_map(|o| o.auto_deploys)
+        .collect();
     assert_eq!(started.len(), 1, "{started:?}");
-    assert!(matches!(&started[0], AutoDeployOutcome::Started { env, .. } if env.as_str() == "staging"));
+    assert!(
+        matches!(&started[0], AutoDeployOutcome::Started { env, .. } if env.as_str() == "staging")
+    );
     assert_eq!(w.mem.deployments().len(), 1);
-    assert_eq!(w.posts().iter().filter(|p| p.contains("Build api v1.2.3 (main@3f2a9c1) finished")).count(), 1);
-    let feature = w.app().build_completed(&build("codebuild/2", "feature/x", "v1.2.3")).await.unwrap();
-    assert!(feature.auto_deploys.is_empty(), "only configured branches auto-deploy");
+    assert_eq!(
+        w.posts()
+            .iter()
+            .filter(|p| p.contains("Build api v1.2.3 (main@3f2a9c1) finished"))
+            .count(),
+        1
+    );
+    let feature = w
+        .app()
+        .build_completed(&build("codebuild/2", "feature/x", "v1.2.3"))
+        .await
+        .unwrap();
+    assert!(
+        feature.auto_deploys.is_empty(),
+        "only configured branches auto-deploy"
+    );
 }
 
 #[tokio::test]
 async fn a_held_service_is_not_auto_deployed() {
     let w = World::new();
-    let hold = crate::ports::Hold { env: World::env("staging"), service: World::svc("api"), reason: "alarm".into(), since: at(T0) };
+    let hold = crate::ports::Hold {
+        env: World::env("staging"),
+        service: World::svc("api"),
+        reason: "alarm".into(),
+        since: at(T0),
+    };
     crate::ports::Store::put_hold(&w.mem, &hold).await.unwrap();
-    let out = w.app().build_completed(&build("cb/3", "main", "v1.2.3")).await.unwrap();
-    assert!(matches!(&out.auto_deploys[0], AutoDeployOutcome::Skipped { why, .. } if why.contains("held")));
+    let out = w
+        .app()
+        .build_completed(&build("cb/3", "main", "v1.2.3"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&out.auto_deploys[0], AutoDeployOutcome::Skipped { why, .. } if why.contains("held"))
+    );
     assert!(w.mem.deployments().is_empty());
 }
 
@@ -410,14 +720,25 @@ async fn freeze_blocks_prod_unless_overridden_which_costs_an_extra_approval() {
     let w = World::new();
     w.ship("staging", "v1.2.3", "s1").await;
     w.mem.set_now(at("2026-11-28T12:00:00Z")); // a Saturday
-    let frozen = w.app().request_deploy(w.request("prod", &["api"], "v1.2.3", "U0ALICE", "f1")).await.unwrap_err();
-    assert!(frozen.to_string().contains("prod is frozen (weekend)"), "{frozen}");
+    let frozen = w
+        .app()
+        .request_deploy(w.request("prod", &["api"], "v1.2.3", "U0ALICE", "f1"))
+        .await
+        .unwrap_err();
+    assert!(
+        frozen.to_string().contains("prod is frozen (weekend)"),
+        "{frozen}"
+    );
     let mut req = w.request("prod", &["api"], "v1.2.3", "U0ALICE", "f2");
     req.override_reason = Some("INC-42 hotfix".into());
     let r = w.app().request_deploy(req).await.unwrap();
     assert_eq!(r.deployment.required_approvals, 2);
     let card = crate::card::deployment_card(&r.deployment, w.mem.the_time());
-    assert!(card.fields.iter().any(|(k, v)| k == "Freeze override" && v.contains("INC-42")));
+    assert!(
+        card.fields
+            .iter()
+            .any(|(k, v)| k == "Freeze override" && v.contains("INC-42"))
+    );
 }
 
 #[tokio::test]
@@ -425,33 +746,67 @@ async fn an_alarm_already_firing_at_request_is_shown_on_the_card() {
     let w = World::new();
     w.ship("staging", "v1.2.3", "s1").await;
     w.mem.set_firing("api-prod-p99-latency", true);
-    let r = w.app().request_deploy(w.request("prod", &["api"], "v1.2.3", "U0ALICE", "p")).await.unwrap();
-    assert_eq!(r.deployment.alarms_at_start, vec!["api-prod-p99-latency".to_owned()]);
+    let r = w
+        .app()
+        .request_deploy(w.request("prod", &["api"], "v1.2.3", "U0ALICE", "p"))
+        .await
+        .unwrap();
+    assert_eq!(
+        r.deployment.alarms_at_start,
+        vec!["api-prod-p99-latency".to_owned()]
+    );
 }
 
 #[tokio::test]
 async fn a_manual_lock_blocks_deploys_until_unlocked() {
     let w = World::new();
     let app = w.app();
-    app.lock(&World::env("staging"), "load test until 14:00", &person("U0CAROL")).await.unwrap();
-    let err = app.request_deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "x")).await.unwrap_err();
-    assert!(err.to_string().contains("staging is locked by Carol"), "{err}");
-    let (released, _) = app.unlock(&World::env("staging"), &person("U0ALICE")).await.unwrap();
+    app.lock(
+        &World::env("staging"),
+        "load test until 14:00",
+        &person("U0CAROL"),
+    )
+    .await
+    .unwrap();
+    let err = app
+        .request_deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "x"))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("staging is locked by Carol"),
+        "{err}"
+    );
+    let (released, _) = app
+        .unlock(&World::env("staging"), &person("U0ALICE"))
+        .await
+        .unwrap();
     assert!(released.is_some());
-    assert!(app.request_deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "y")).await.is_ok());
+    assert!(
+        app.request_deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "y"))
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test]
 async fn a_deploy_snapshots_the_database_first_when_its_plan_says_so() {
     let w = World::new();
-    for n in ["v1.2.3"] {
-        w.mem.push_image("acme/worker", n, &digest(3));
-    }
     // worker goes to prod after staging; the prod plan snapshots before worker deploys.
-    let s = w.app().request_deploy(w.request("staging", &["worker"], "v1.2.3", "U0ALICE", "s")).await.unwrap();
+    let s = w
+        .app()
+        .request_deploy(w.request("staging", &["worker"], "v1.2.3", "U0ALICE", "s"))
+        .await
+        .unwrap();
     w.run_to_end(s.deployment.id, true).await;
-    let r = w.app().request_deploy(w.request("prod", &["worker"], "v1.2.3", "U0ALICE", "p")).await.unwrap();
-    w.app().decide(r.deployment.id, Decision::Approve, &person("U0BOB"), None).await.unwrap();
+    let r = w
+        .app()
+        .request_deploy(w.request("prod", &["worker"], "v1.2.3", "U0ALICE", "p"))
+        .await
+        .unwrap();
+    w.app()
+        .decide(r.deployment.id, Decision::Approve, &person("U0BOB"), None)
+        .await
+        .unwrap();
     let d = w.run_to_end(r.deployment.id, true).await;
     assert_eq!(d.state, State::Succeeded);
     let snap = d.services[0].progress.snapshot.clone().unwrap();
@@ -466,32 +821,87 @@ async fn a_backup_snapshots_prunes_reports_once_and_a_failure_deletes_nothing() 
     let plan = "prod-db-nightly";
     for d in 1..=40 {
         let created = at(T0) - SignedDuration::from_hours(24 * d);
-        w.mem.add_snapshot(plan, SnapshotInfo { id: format!("old-{d:02}"), created, status: SnapshotStatus::Available, made_by_deckhand: true });
+        w.mem.add_snapshot(
+            plan,
+            SnapshotInfo {
+                id: format!("old-{d:02}"),
+                created,
+                status: SnapshotStatus::Available,
+                made_by_deckhand: true,
+            },
+        );
     }
-    w.mem.add_snapshot(plan, SnapshotInfo { id: "manual".into(), created: at("2020-01-01T00:00:00Z"), status: SnapshotStatus::Available, made_by_deckhand: false });
-    let trigger = BackupTrigger::Schedule { event_id: "sched-1".into() };
+    w.mem.add_snapshot(
+        plan,
+        SnapshotInfo {
+            id: "manual".into(),
+            created: at("2020-01-01T00:00:00Z"),
+            status: SnapshotStatus::Available,
+            made_by_deckhand: false,
+        },
+    );
+    let trigger = BackupTrigger::Schedule {
+        event_id: "sched-1".into(),
+    };
     let app = w.app();
-    let (a, b) = tokio::join!(app.run_backup(plan, &trigger), app.run_backup(plan, &trigger));
+    let (a, b) = tokio::join!(
+        app.run_backup(plan, &trigger),
+        app.run_backup(plan, &trigger)
+    );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.snapshot, b.snapshot, "one snapshot for one trigger");
     assert!(a.duplicate != b.duplicate, "exactly one run reports");
     let pruned = if a.duplicate { b.pruned } else { a.pruned };
     assert!(!pruned.is_empty());
-    assert!(w.mem.snapshot_ids().contains(&"manual".to_owned()), "not ours: never touched");
-    assert_eq!(w.posts().iter().filter(|p| p.contains("Backup prod-db-nightly took")).count(), 1);
-    assert!(w.mem.metrics().iter().any(|m| m.name == "BackupDurationSeconds"));
+    assert!(
+        w.mem.snapshot_ids().contains(&"manual".to_owned()),
+        "not ours: never touched"
+    );
+    assert_eq!(
+        w.posts()
+            .iter()
+            .filter(|p| p.contains("Backup prod-db-nightly took"))
+            .count(),
+        1
+    );
+    assert!(
+        w.mem
+            .metrics()
+            .iter()
+            .any(|m| m.name == "BackupDurationSeconds")
+    );
 
     let before = w.mem.snapshot_ids();
     w.mem.fail_snapshots(true);
     w.mem.advance(SignedDuration::from_hours(24));
-    let failed = w.app().run_backup(plan, &BackupTrigger::Schedule { event_id: "sched-2".into() }).await.unwrap();
+    let failed = w
+        .app()
+        .run_backup(
+            plan,
+            &BackupTrigger::Schedule {
+                event_id: "sched-2".into(),
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(failed.status, SnapshotStatus::Failed);
     assert!(failed.pruned.is_empty());
     let after = w.mem.snapshot_ids();
-    assert!(before.iter().all(|s| after.contains(s)), "a failed backup deletes nothing");
+    assert!(
+        before.iter().all(|s| after.contains(s)),
+        "a failed backup deletes nothing"
+    );
     assert!(w.posts().iter().any(|p| p.contains("FAILED")));
-    let list = w.app().backup_list(&World::env("prod")).await.unwrap().to_text();
-    assert!(list.contains("failed") && list.contains("available"), "{list}");
+    let list = w
+        .app()
+        .backup_list(&World::env("prod"))
+        .await
+        .unwrap()
+        .to_text();
+    assert!(
+        list.contains("failed") && list.contains("available"),
+        "{list}"
+    );
 }
 
 #[tokio::test]
@@ -501,12 +911,23 @@ async fn history_lists_newest_first_and_every_transition_is_audited() {
     w.mem.push_image("acme/api", "v1.2.4", &digest(4));
     w.mem.advance(SignedDuration::from_mins(1));
     w.ship("staging", "v1.2.4", "s2").await;
-    let t = w.app().history(&World::env("staging"), Some(&World::svc("api")), 10).await.unwrap();
+    let t = w
+        .app()
+        .history(&World::env("staging"), Some(&World::svc("api")), 10)
+        .await
+        .unwrap();
     assert_eq!(t.rows.len(), 2);
     assert_eq!(t.rows[0][2], "v1.2.4");
     let audit = w.mem.audit_entries();
-    assert!(audit.iter().any(|a| a.action == "approved" || a.action == "submitted"));
-    assert!(audit.iter().any(|a| a.detail == "verifying → succeeded"), "{audit:#?}");
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.action == "approved" || a.action == "submitted")
+    );
+    assert!(
+        audit.iter().any(|a| a.detail == "verifying → succeeded"),
+        "{audit:#?}"
+    );
     assert!(audit.iter().any(|a| a.actor == Actor::system("ecs")));
 }
 

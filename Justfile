@@ -1,0 +1,25 @@
+# Deckhand's recipes. `just` is a convenience: every recipe is one plain command you can type.
+# Install: pip install rust-just==1.59.0
+
+default:
+    @just --list
+
+# Every test (unit, property and integration), exactly as the README and CI run them.
+test:
+    cargo test --workspace
+
+# Formatting and lints, as CI checks them.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets --locked -- -D warnings
+
+fmt:
+    cargo fmt --all
+
+# Validate a config and point at the line of every mistake.
+check-config path="infra/deckhand.example.toml":
+    cargo run -q -p deckhand -- check-config {{path}}
+
+# What CI runs.
+ci:
+    bash .ci/run

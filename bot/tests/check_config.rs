@@ -1,0 +1,93 @@
+//! `deckhand check-config` as a person runs it.
+
+use std::process::Command;
+
+fn deckhand(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_deckhand"))
+        .args(args)
+        .output()
+        .expect("the deckhand binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn example() -> String {
+    format!(
+        "{}/../infra/deckhand.example.toml",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+fn the_example_config_checks_clean() {
+    let (code, stdout, stderr) = deckhand(&["check-config", &example()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("ok — 3 environments (dev → staging → prod), 3 services, 2 groups"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_config_with_three_mistakes_names_all_three_with_line_and_column() {
+    let dir = std::env::temp_dir().join(format!("deckhand-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("deckhand.toml");
+    let good = std::fs::read_to_string(example()).expect("example");
+    let bad = good
+        .replace("approvers = \"platform\"", "approvers = \"platfrom\"")
+        .replace(
+            "[services.web]\nenvs = [\"dev\", \"staging\", \"prod\"]",
+            "[services.web]\nenvs = [\"dev\", \"staging\", \"prodd\"]",
+        )
+        .replace("schedule = \"rate(1 day)\"", "schedule = \"rate(1 days)\"");
+    assert_ne!(bad, good);
+    std::fs::write(&path, &bad).expect("write");
+    let (code, _, stderr) = deckhand(&["check-config", path.to_str().expect("utf-8 path")]);
+    assert_eq!(code, 1, "{stderr}");
+    let line_of = |needle: &str| {
+        bad.lines()
+            .position(|l| l.contains(needle))
+            .map(|i| i + 1)
+            .expect("needle present")
+    };
+    let p = path.display();
+    assert!(
+        stderr.contains(&format!(
+            "{p}:{}:13: error: unknown group `platfrom`",
+            line_of("platfrom")
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("did you mean `platform`?"), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{p}:{}:27: error: unknown environment `prodd` in services.web.envs",
+            line_of("\"prodd\"")
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("did you mean `prod`?"), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{p}:{}:12: error: `backups.staging-db.schedule`",
+            line_of("rate(1 days)")
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.trim_end().ends_with("3 mistakes"), "{stderr}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn an_unreadable_path_is_a_clear_error() {
+    let (code, _, stderr) = deckhand(&["check-config", "/nonexistent/deckhand.toml"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("cannot read /nonexistent/deckhand.toml"),
+        "{stderr}"
+    );
+}
