@@ -144,7 +144,7 @@ impl<P: Ports> App<'_, P> {
             match p.backups().delete(plan, &id).await {
                 Ok(()) | Err(PortError::NotFound(_)) => pruned.push(id),
                 Err(e) => {
-                    tracing::warn!(plan = %plan.name, snapshot = %id, error = %e, "could not delete a snapshot; the next run retries")
+                    tracing::warn!(plan = %plan.name, snapshot = %id, error = %e, "could not delete a snapshot; the next run retries");
                 }
             }
         }

@@ -126,7 +126,7 @@ impl<P: Ports> App<'_, P> {
                         match p.chat().post_card(&ch, &card).await {
                             Ok(r) => refs.push(r),
                             Err(e) => {
-                                tracing::warn!(deployment = %d.id, channel = %ch.id, error = %e, "could not post the card")
+                                tracing::warn!(deployment = %d.id, channel = %ch.id, error = %e, "could not post the card");
                             }
                         }
                     }
