@@ -1,4 +1,5 @@
 //! `deckhand check-config` as a person runs it.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed setup should fail loudly
 
 use std::process::Command;
 
