@@ -108,18 +108,7 @@ impl<P: Ports> App<'_, P> {
                     "{} is held since the automatic rollback ({}); `/unlock {}` releases it",
                     h.service, h.reason, env.name
                 );
-                self.announce(
-                    env,
-                    &format!(
-                        "Not auto-deploying {} {} to {}: {why}.",
-                        build.service, build.version, env.name
-                    ),
-                )
-                .await;
-                auto_deploys.push(AutoDeployOutcome::Skipped {
-                    env: env.name.clone(),
-                    why,
-                });
+                auto_deploys.push(self.skip_auto_deploy(env, build, why).await);
                 continue;
             }
             let req = DeployRequest {
@@ -136,26 +125,30 @@ impl<P: Ports> App<'_, P> {
                     deployment: r.deployment.id,
                 }),
                 Err(super::RequestError::Port(e)) => return Err(e.into()),
-                Err(e) => {
-                    let why = e.to_string();
-                    self.announce(
-                        env,
-                        &format!(
-                            "Not auto-deploying {} {} to {}: {why}",
-                            build.service, build.version, env.name
-                        ),
-                    )
-                    .await;
-                    auto_deploys.push(AutoDeployOutcome::Skipped {
-                        env: env.name.clone(),
-                        why,
-                    });
-                }
+                Err(e) => auto_deploys.push(self.skip_auto_deploy(env, build, e.to_string()).await),
             }
         }
         Ok(BuildOutcome {
             duplicate: false,
             auto_deploys,
         })
+    }
+
+    /// Tells the environment's channels why a build was not auto-deployed there.
+    async fn skip_auto_deploy(
+        &self,
+        env: &EnvConfig,
+        build: &Build,
+        why: String,
+    ) -> AutoDeployOutcome {
+        let line = format!(
+            "Not auto-deploying {} {} to {}: {why}",
+            build.service, build.version, env.name
+        );
+        self.announce(env, &line).await;
+        AutoDeployOutcome::Skipped {
+            env: env.name.clone(),
+            why,
+        }
     }
 }

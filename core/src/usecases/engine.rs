@@ -171,11 +171,7 @@ impl<P: Ports> App<'_, P> {
             }
             Effect::RunMigration { service } => {
                 let cfg = self.service_config(&service)?;
-                let release = d
-                    .services
-                    .iter()
-                    .find(|s| s.service == service)
-                    .ok_or_else(|| PortError::NotFound(service.to_string()))?;
+                let release = release_of(d, &service)?;
                 let Some(command) = &release.migration else {
                     return Ok(None);
                 };
@@ -187,11 +183,7 @@ impl<P: Ports> App<'_, P> {
             }
             Effect::Roll { service } => {
                 let cfg = self.service_config(&service)?;
-                let release = d
-                    .services
-                    .iter()
-                    .find(|s| s.service == service)
-                    .ok_or_else(|| PortError::NotFound(service.to_string()))?;
+                let release = release_of(d, &service)?;
                 let rollout = match (&d.kind, &release.target_task_definition) {
                     (DeploymentKind::Rollback { .. }, Some(td)) => {
                         p.platform().roll_back(&env.cluster, cfg, td).await?
@@ -236,11 +228,7 @@ impl<P: Ports> App<'_, P> {
                 }));
             }
             Effect::CheckHealth { service } => {
-                let release = d
-                    .services
-                    .iter()
-                    .find(|s| s.service == service)
-                    .ok_or_else(|| PortError::NotFound(service.to_string()))?;
+                let release = release_of(d, &service)?;
                 let Some(url) = &release.health_url else {
                     return Ok(Some(Input::HealthChecked {
                         service,
@@ -286,11 +274,7 @@ impl<P: Ports> App<'_, P> {
                 }
             }
             Effect::RecordRelease { service } => {
-                let release = d
-                    .services
-                    .iter()
-                    .find(|s| s.service == service)
-                    .ok_or_else(|| PortError::NotFound(service.to_string()))?;
+                let release = release_of(d, &service)?;
                 let task_definition = release.progress.task_definition.clone().unwrap_or_default();
                 p.store()
                     .record_release(&Release {
@@ -341,4 +325,15 @@ impl<P: Ports> App<'_, P> {
         }
         Ok(None)
     }
+}
+
+/// The part of `d` that deploys `service`.
+fn release_of<'d>(
+    d: &'d Deployment,
+    service: &ServiceName,
+) -> Result<&'d crate::deployment::ServiceRelease, PortError> {
+    d.services
+        .iter()
+        .find(|s| &s.service == service)
+        .ok_or_else(|| PortError::NotFound(format!("{service} is not part of deployment {}", d.id)))
 }

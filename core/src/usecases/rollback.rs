@@ -101,21 +101,24 @@ impl<P: Ports> App<'_, P> {
                 continue;
             }
             let releases = self.ports.store().releases(&env.name, &service, 50).await?;
-            match decide_alarm(change, &releases, env.bake, now) {
-                AlarmDecision::RollBack { bad, target } => {
-                    if !self
-                        .ports
+            let decision = decide_alarm(change, &releases, env.bake, now);
+            // Judging the release bad is the conditional write that makes an alarm delivered
+            // twice (or twenty times at once) act once.
+            let first_verdict = match &decision {
+                AlarmDecision::RollBack { bad, .. } | AlarmDecision::NoTarget { bad } => {
+                    let verdict = Verdict::Bad {
+                        reason: reason.clone(),
+                    };
+                    self.ports
                         .store()
-                        .judge_release(
-                            &env.name,
-                            &service,
-                            bad,
-                            &Verdict::Bad {
-                                reason: reason.clone(),
-                            },
-                        )
+                        .judge_release(&env.name, &service, *bad, &verdict)
                         .await?
-                    {
+                }
+                AlarmDecision::Ignore { .. } => false,
+            };
+            match decision {
+                AlarmDecision::RollBack { bad, target } => {
+                    if !first_verdict {
                         outcome
                             .ignored
                             .push(format!("release {bad} of {service} was already judged"));
@@ -141,19 +144,7 @@ impl<P: Ports> App<'_, P> {
                         .push((service.clone(), requested.deployment.id));
                 }
                 AlarmDecision::NoTarget { bad } => {
-                    if self
-                        .ports
-                        .store()
-                        .judge_release(
-                            &env.name,
-                            &service,
-                            bad,
-                            &Verdict::Bad {
-                                reason: reason.clone(),
-                            },
-                        )
-                        .await?
-                    {
+                    if first_verdict {
                         self.announce(env, &format!("🚨 {reason}, within the watch window of {service}'s release {bad}, but there is no known-good revision to roll back to. Left as is: someone needs to look.")).await;
                     }
                     outcome
