@@ -29,15 +29,6 @@ pub enum RequestError {
     Port(#[from] PortError),
 }
 
-impl From<DriveError> for RequestError {
-    fn from(e: DriveError) -> Self {
-        match e {
-            DriveError::Refused(r) => Self::Refused(r),
-            DriveError::Port(p) => Self::Port(p),
-        }
-    }
-}
-
 /// A request that was accepted (or recognised as a redelivery of one).
 #[derive(Debug, Clone)]
 pub struct Requested {
@@ -57,15 +48,6 @@ pub enum DecideError {
     Port(#[from] PortError),
 }
 
-impl From<DriveError> for DecideError {
-    fn from(e: DriveError) -> Self {
-        match e {
-            DriveError::Refused(r) => Self::Refused(r),
-            DriveError::Port(p) => Self::Port(p),
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
     Approve,
@@ -82,14 +64,20 @@ pub enum RunError {
     Port(#[from] PortError),
 }
 
-impl From<DriveError> for RunError {
-    fn from(e: DriveError) -> Self {
-        match e {
-            DriveError::Refused(r) => Self::Refused(r),
-            DriveError::Port(p) => Self::Port(p),
+/// The engine's error becomes each use-case's own, variant for variant.
+macro_rules! from_drive_error {
+    ($($error:ident),*) => {$(
+        impl From<DriveError> for $error {
+            fn from(e: DriveError) -> Self {
+                match e {
+                    DriveError::Refused(r) => Self::Refused(r),
+                    DriveError::Port(p) => Self::Port(p),
+                }
+            }
         }
-    }
+    )*};
 }
+from_drive_error!(RequestError, DecideError, RunError);
 
 /// A deploy request after parsing: what, where, by whom, and the triggering event's id.
 #[derive(Debug, Clone)]

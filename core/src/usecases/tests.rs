@@ -102,6 +102,18 @@ impl World {
         d
     }
 
+    /// `api v1.2.3` shipped to staging and then requested for prod by Alice: waiting for approval.
+    async fn pending_prod(&self) -> Requested {
+        self.ship("staging", "v1.2.3", "s1").await;
+        let r = self
+            .app()
+            .request_deploy(self.request("prod", &["api"], "v1.2.3", "U0ALICE", "p1"))
+            .await
+            .unwrap();
+        assert_eq!(r.deployment.state, State::PendingApproval);
+        r
+    }
+
     /// A release of `api` `version` that succeeded in `env`, baked or not.
     async fn ship(&self, env: &str, version: &str, key: &str) -> Deployment {
         let r = self
@@ -334,12 +346,7 @@ async fn a_second_deploy_is_told_who_holds_the_environment() {
 #[tokio::test]
 async fn an_expired_card_says_so_and_frees_the_environment() {
     let w = World::new();
-    w.ship("staging", "v1.2.3", "s1").await;
-    let r = w
-        .app()
-        .request_deploy(w.request("prod", &["api"], "v1.2.3", "U0ALICE", "p1"))
-        .await
-        .unwrap();
+    let r = w.pending_prod().await;
     w.mem.advance(SignedDuration::from_hours(3));
     let err = w
         .app()
@@ -366,12 +373,7 @@ async fn an_expired_card_says_so_and_frees_the_environment() {
 #[tokio::test]
 async fn rejection_says_who_and_a_requester_can_withdraw() {
     let w = World::new();
-    w.ship("staging", "v1.2.3", "s1").await;
-    let r = w
-        .app()
-        .request_deploy(w.request("prod", &["api"], "v1.2.3", "U0ALICE", "p1"))
-        .await
-        .unwrap();
+    let r = w.pending_prod().await;
     let d = w
         .app()
         .decide(
@@ -385,6 +387,28 @@ async fn rejection_says_who_and_a_requester_can_withdraw() {
     let card = crate::card::deployment_card(&d, w.mem.the_time());
     assert_eq!(card.status, "Rejected by Carol: not during the incident");
     assert!(card.buttons.is_empty(), "buttons go once they mean nothing");
+
+    // The requester may withdraw their own request.
+    let w = World::new();
+    let r = w.pending_prod().await;
+    let d = w
+        .app()
+        .decide(r.deployment.id, Decision::Reject, &person("U0ALICE"), None)
+        .await
+        .unwrap();
+    assert!(matches!(&d.state, State::Rejected { by, .. } if by.same_person(&person("U0ALICE"))));
+    // Someone outside the approvers cannot reject somebody else's request.
+    let w = World::new();
+    let r = w.pending_prod().await;
+    let err = w
+        .app()
+        .decide(r.deployment.id, Decision::Reject, &person("U0DAVE"), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, DecideError::Denied(Denied::NotAnApprover { .. })),
+        "{err}"
+    );
 }
 
 #[tokio::test]
