@@ -1,0 +1,695 @@
+//! `Store` on one DynamoDB table.
+//!
+//! Key design (also in `docs/dynamodb.md`). Every item has `pk` and `sk` (strings); items that
+//! need a second access path also have `gsi1pk`/`gsi1sk` (index `gsi1`). Values live in `body`
+//! as JSON, so the domain types stay the source of truth; attributes that conditions test are
+//! stored beside it.
+//!
+//! | item | pk | sk | gsi1pk / gsi1sk | conditions |
+//! |---|---|---|---|---|
+//! | deployment | `DEP#<id>` | `DEP` | `DEPS#<env>` / `<id>` (ULIDs sort by time) | create: absent; save: `rev` = previous |
+//! | its cards | `DEP#<id>` | `CARDS` | | |
+//! | ECS deployment → deployment | `ECS#<ecs id>` | `ECS` | | written in the same transaction as the save |
+//! | env lock | `LOCK#<env>` | `LOCK` | | free, expired, or same `owner`; `ttl` |
+//! | hold | `HOLD#<env>` | `SVC#<service>` | | |
+//! | build | `BUILD#<service>` | `ID#<build id>` | `BUILDS#<service>` / `<finished ms>` | absent |
+//! | release | `REL#<env>#<service>` | `DEP#<deployment>` | | absent; verdict: `baking` → `good`, not `bad` → `bad` |
+//! | backup | `BACKUP#<plan>` | `SNAP#<snapshot>` | `BACKUPS#<plan>` / `<finished ms>` | absent |
+//! | audit entry | `AUDIT#<env>` | `<at ms>#<random>` | | |
+//! | idempotency claim | `CLAIM#<key>` | `CLAIM` | | absent; `ttl` |
+//!
+//! Every hot path is a `GetItem` or a `Query` on a key; nothing scans. Reads that decide a
+//! write are strongly consistent.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, Put, ScalarAttributeType, TimeToLiveSpecification,
+    TransactWriteItem,
+};
+use deckhand_core::deployment::Deployment;
+use deckhand_core::policy::{EnvLock, LockOwner};
+use deckhand_core::ports::{
+    AuditEntry, BackupRecord, Build, Hold, MessageRef, PortError, PortResult, Store,
+};
+use deckhand_core::rollback::{Release, Verdict};
+use deckhand_core::types::{DeploymentId, EnvName, ServiceName, Timestamp};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::port_error;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// The name of the TTL attribute (epoch seconds), enabled on the table.
+pub const TTL_ATTRIBUTE: &str = "ttl";
+
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+fn ms(t: Timestamp) -> String {
+    // Fixed width so string order is time order (until the year 5138).
+    format!("{:015}", t.as_millisecond().max(0))
+}
+fn json<T: Serialize>(v: &T) -> PortResult<AttributeValue> {
+    serde_json::to_string(v)
+        .map(s)
+        .map_err(|e| PortError::Failed(format!("cannot encode a record: {e}")))
+}
+fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
+}
+fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+}
+fn body<T: DeserializeOwned>(item: &Item) -> PortResult<T> {
+    let raw = text(item, "body").ok_or_else(|| PortError::Failed("a record has no body".into()))?;
+    serde_json::from_str(raw)
+        .map_err(|e| PortError::Failed(format!("a stored record does not parse: {e}")))
+}
+fn built<T>(r: Result<T, aws_sdk_dynamodb::error::BuildError>) -> PortResult<T> {
+    r.map_err(|e| PortError::Failed(format!("building a DynamoDB request: {e}")))
+}
+fn is_conflict(e: &PortError) -> bool {
+    matches!(e, PortError::Conflict(_))
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Creates the table as `infra/template.yaml` declares it (on-demand, `gsi1`, TTL on
+    /// `ttl`), for the emulator and the local demo.
+    pub async fn create_table(client: &Client, table: &str) -> PortResult<()> {
+        let attr = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+        };
+        let key = |name: &str, kind: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+        };
+        let gsi = GlobalSecondaryIndex::builder()
+            .index_name("gsi1")
+            .key_schema(built(key("gsi1pk", KeyType::Hash))?)
+            .key_schema(built(key("gsi1sk", KeyType::Range))?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            );
+        client
+            .create_table()
+            .table_name(table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(built(attr("pk"))?)
+            .attribute_definitions(built(attr("sk"))?)
+            .attribute_definitions(built(attr("gsi1pk"))?)
+            .attribute_definitions(built(attr("gsi1sk"))?)
+            .key_schema(built(key("pk", KeyType::Hash))?)
+            .key_schema(built(key("sk", KeyType::Range))?)
+            .global_secondary_indexes(built(gsi.build())?)
+            .send()
+            .await
+            .map_err(|e| port_error(&format!("CreateTable {table}"), &e))?;
+        let ttl = TimeToLiveSpecification::builder()
+            .enabled(true)
+            .attribute_name(TTL_ATTRIBUTE)
+            .build();
+        client
+            .update_time_to_live()
+            .table_name(table)
+            .time_to_live_specification(built(ttl)?)
+            .send()
+            .await
+            .map_err(|e| port_error(&format!("UpdateTimeToLive {table}"), &e))?;
+        Ok(())
+    }
+
+    async fn get(&self, pk: String, sk: &str) -> PortResult<Option<Item>> {
+        let what = format!("GetItem {pk}");
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| port_error(&what, &e))?;
+        Ok(out.item)
+    }
+
+    /// PutItem, conditional when `condition` is given (`Conflict` when it fails).
+    async fn put(&self, item: Item, condition: Option<(&str, Item)>) -> PortResult<()> {
+        let what = format!(
+            "PutItem {}",
+            item.get("pk")
+                .and_then(|v| v.as_s().ok())
+                .map_or("?", String::as_str)
+        );
+        let mut req = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item));
+        if let Some((expr, values)) = condition {
+            req = req.condition_expression(expr);
+            if !values.is_empty() {
+                req = req.set_expression_attribute_values(Some(values));
+            }
+        }
+        req.send().await.map_err(|e| port_error(&what, &e))?;
+        Ok(())
+    }
+
+    /// Query one partition (or `gsi1` partition), newest first, up to `limit` items.
+    async fn query(&self, index: Option<&str>, pk: String, limit: usize) -> PortResult<Vec<Item>> {
+        let (pk_name, what) = match index {
+            Some(i) => ("gsi1pk", format!("Query {i} {pk}")),
+            None => ("pk", format!("Query {pk}")),
+        };
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let mut req = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression(format!("{pk_name} = :pk"))
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .scan_index_forward(false)
+                .limit(i32::try_from(limit.clamp(1, 100)).unwrap_or(100))
+                .set_exclusive_start_key(start);
+            match index {
+                Some(i) => req = req.index_name(i),
+                None => req = req.consistent_read(true),
+            }
+            let out = req.send().await.map_err(|e| port_error(&what, &e))?;
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() || items.len() >= limit {
+                break;
+            }
+        }
+        items.truncate(limit);
+        Ok(items)
+    }
+
+    fn deployment_item(d: &Deployment) -> PortResult<Item> {
+        let mut item = key(format!("DEP#{}", d.id), "DEP");
+        item.insert("body".into(), json(d)?);
+        item.insert(
+            "rev".into(),
+            n(i64::try_from(d.revision).unwrap_or(i64::MAX)),
+        );
+        item.insert("env".into(), s(d.env.as_str()));
+        item.insert("gsi1pk".into(), s(format!("DEPS#{}", d.env)));
+        item.insert("gsi1sk".into(), s(d.id.to_string()));
+        Ok(item)
+    }
+}
+
+/// Audit sort keys need to be unique across concurrent Lambdas writing in the same
+/// millisecond: the per-process random hasher plus a counter gives that without a rand crate.
+fn unique_suffix() -> u64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static SEED: std::sync::OnceLock<RandomState> = std::sync::OnceLock::new();
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    SEED.get_or_init(RandomState::new).hash_one(n)
+}
+
+fn verdict_name(v: &Verdict) -> &'static str {
+    match v {
+        Verdict::Baking => "baking",
+        Verdict::Good => "good",
+        Verdict::Bad { .. } => "bad",
+    }
+}
+
+fn release_from(item: &Item) -> PortResult<Release> {
+    let mut r: Release = body(item)?;
+    if let Some(v) = text(item, "verdict_body") {
+        r.verdict = serde_json::from_str(v)
+            .map_err(|e| PortError::Failed(format!("a stored verdict does not parse: {e}")))?;
+    }
+    Ok(r)
+}
+
+impl Store for DynamoStore {
+    async fn create_deployment(&self, d: &Deployment) -> PortResult<()> {
+        self.put(
+            Self::deployment_item(d)?,
+            Some(("attribute_not_exists(pk)", HashMap::new())),
+        )
+        .await
+    }
+
+    async fn get_deployment(&self, id: DeploymentId) -> PortResult<Option<Deployment>> {
+        self.get(format!("DEP#{id}"), "DEP")
+            .await?
+            .map(|i| body(&i))
+            .transpose()
+    }
+
+    async fn save_deployment(&self, d: &Deployment) -> PortResult<()> {
+        let previous = i64::try_from(d.revision.saturating_sub(1)).unwrap_or(i64::MAX);
+        let condition_values = HashMap::from([(":prev".to_owned(), n(previous))]);
+        let pointers: Vec<&String> = d
+            .services
+            .iter()
+            .filter_map(|s| s.progress.ecs_deployment.as_ref())
+            .collect();
+        if pointers.is_empty() {
+            return self
+                .put(
+                    Self::deployment_item(d)?,
+                    Some(("rev = :prev", condition_values)),
+                )
+                .await;
+        }
+        // The deployment and its ECS-deployment pointers are written in one transaction, so
+        // an ECS outcome event can always find the deployment that started the rollout.
+        let mut req = self.client.transact_write_items().transact_items(
+            TransactWriteItem::builder()
+                .put(built(
+                    Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(Self::deployment_item(d)?))
+                        .condition_expression("rev = :prev")
+                        .set_expression_attribute_values(Some(condition_values))
+                        .build(),
+                )?)
+                .build(),
+        );
+        for ecs in pointers {
+            let mut item = key(format!("ECS#{ecs}"), "ECS");
+            item.insert("deployment".into(), s(d.id.to_string()));
+            req = req.transact_items(
+                TransactWriteItem::builder()
+                    .put(built(
+                        Put::builder()
+                            .table_name(&self.table)
+                            .set_item(Some(item))
+                            .build(),
+                    )?)
+                    .build(),
+            );
+        }
+        req.send()
+            .await
+            .map_err(|e| port_error(&format!("TransactWriteItems DEP#{}", d.id), &e))?;
+        Ok(())
+    }
+
+    async fn deployment_by_ecs_id(&self, ecs_deployment: &str) -> PortResult<Option<Deployment>> {
+        let Some(pointer) = self.get(format!("ECS#{ecs_deployment}"), "ECS").await? else {
+            return Ok(None);
+        };
+        let Some(id) = text(&pointer, "deployment").and_then(|raw| DeploymentId::parse(raw).ok())
+        else {
+            return Err(PortError::Failed(format!(
+                "corrupt pointer for ECS deployment {ecs_deployment}"
+            )));
+        };
+        self.get_deployment(id).await
+    }
+
+    async fn recent_deployments(
+        &self,
+        env: &EnvName,
+        service: Option<&ServiceName>,
+        limit: usize,
+    ) -> PortResult<Vec<Deployment>> {
+        // With a service filter, read a few pages more than asked: most deploys in an env touch
+        // most of its services, so this rarely needs a second query.
+        let fetch = if service.is_some() {
+            limit.saturating_mul(4).min(200)
+        } else {
+            limit
+        };
+        let items = self
+            .query(Some("gsi1"), format!("DEPS#{env}"), fetch)
+            .await?;
+        let mut out = Vec::new();
+        for item in items {
+            let d: Deployment = body(&item)?;
+            if service.is_none_or(|s| d.services.iter().any(|r| &r.service == s)) {
+                out.push(d);
+            }
+            if out.len() == limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn set_cards(&self, id: DeploymentId, cards: &[MessageRef]) -> PortResult<()> {
+        let mut item = key(format!("DEP#{id}"), "CARDS");
+        item.insert("body".into(), json(&cards)?);
+        self.put(item, None).await
+    }
+
+    async fn cards(&self, id: DeploymentId) -> PortResult<Vec<MessageRef>> {
+        Ok(self
+            .get(format!("DEP#{id}"), "CARDS")
+            .await?
+            .map(|i| body(&i))
+            .transpose()?
+            .unwrap_or_default())
+    }
+
+    async fn get_lock(&self, env: &EnvName) -> PortResult<Option<EnvLock>> {
+        self.get(format!("LOCK#{env}"), "LOCK")
+            .await?
+            .map(|i| body(&i))
+            .transpose()
+    }
+
+    async fn acquire_lock(
+        &self,
+        lock: &EnvLock,
+        now: Timestamp,
+    ) -> PortResult<Result<(), EnvLock>> {
+        let owner =
+            serde_json::to_string(&lock.owner).map_err(|e| PortError::Failed(e.to_string()))?;
+        // A lock that is released between our failed write and our read is retried.
+        for _ in 0..3 {
+            let mut item = key(format!("LOCK#{}", lock.env), "LOCK");
+            item.insert("body".into(), json(lock)?);
+            item.insert("owner".into(), s(owner.clone()));
+            if let Some(exp) = lock.expires {
+                item.insert("expires_ms".into(), n(exp.as_millisecond()));
+                item.insert(TTL_ATTRIBUTE.into(), n(exp.as_second() + 3600));
+            }
+            let values = HashMap::from([
+                (":now".to_owned(), n(now.as_millisecond())),
+                (":owner".to_owned(), s(owner.clone())),
+            ]);
+            let condition = "attribute_not_exists(pk) OR expires_ms <= :now OR #o = :owner";
+            let req = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression(condition)
+                .expression_attribute_names("#o", "owner")
+                .set_expression_attribute_values(Some(values));
+            match req
+                .send()
+                .await
+                .map_err(|e| port_error(&format!("PutItem LOCK#{}", lock.env), &e))
+            {
+                Ok(_) => return Ok(Ok(())),
+                Err(e) if is_conflict(&e) => {
+                    if let Some(holder) = self.get_lock(&lock.env).await? {
+                        return Ok(Err(holder));
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(PortError::Transient(format!(
+            "the lock on {} changed hands three times while taking it",
+            lock.env
+        )))
+    }
+
+    async fn release_lock(&self, env: &EnvName, owner: &LockOwner) -> PortResult<bool> {
+        let owner = serde_json::to_string(owner).map_err(|e| PortError::Failed(e.to_string()))?;
+        let res = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("LOCK#{env}"), "LOCK")))
+            .condition_expression("#o = :owner")
+            .expression_attribute_names("#o", "owner")
+            .expression_attribute_values(":owner", s(owner))
+            .send()
+            .await
+            .map_err(|e| port_error(&format!("DeleteItem LOCK#{env}"), &e));
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if is_conflict(&e) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn break_lock(&self, env: &EnvName) -> PortResult<Option<EnvLock>> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("LOCK#{env}"), "LOCK")))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| port_error(&format!("DeleteItem LOCK#{env}"), &e))?;
+        out.attributes
+            .filter(|a| !a.is_empty())
+            .map(|i| body(&i))
+            .transpose()
+    }
+
+    async fn put_hold(&self, hold: &Hold) -> PortResult<()> {
+        let mut item = key(
+            format!("HOLD#{}", hold.env),
+            &format!("SVC#{}", hold.service),
+        );
+        item.insert("body".into(), json(hold)?);
+        self.put(item, None).await
+    }
+
+    async fn holds(&self, env: &EnvName) -> PortResult<Vec<Hold>> {
+        self.query(None, format!("HOLD#{env}"), 100)
+            .await?
+            .iter()
+            .map(body)
+            .collect()
+    }
+
+    async fn clear_holds(&self, env: &EnvName) -> PortResult<Vec<Hold>> {
+        let holds = self.holds(env).await?;
+        for h in &holds {
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(key(
+                    format!("HOLD#{env}"),
+                    &format!("SVC#{}", h.service),
+                )))
+                .send()
+                .await
+                .map_err(|e| port_error(&format!("DeleteItem HOLD#{env}"), &e))?;
+        }
+        Ok(holds)
+    }
+
+    async fn record_build(&self, build: &Build) -> PortResult<bool> {
+        let mut item = key(
+            format!("BUILD#{}", build.service),
+            &format!("ID#{}", build.build_id),
+        );
+        item.insert("body".into(), json(build)?);
+        item.insert("gsi1pk".into(), s(format!("BUILDS#{}", build.service)));
+        item.insert(
+            "gsi1sk".into(),
+            s(format!("{}#{}", ms(build.finished_at), build.build_id)),
+        );
+        match self
+            .put(item, Some(("attribute_not_exists(pk)", HashMap::new())))
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(e) if is_conflict(&e) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn builds(&self, service: &ServiceName, limit: usize) -> PortResult<Vec<Build>> {
+        self.query(Some("gsi1"), format!("BUILDS#{service}"), limit)
+            .await?
+            .iter()
+            .map(body)
+            .collect()
+    }
+
+    async fn record_release(&self, release: &Release) -> PortResult<()> {
+        let mut item = key(
+            format!("REL#{}#{}", release.env, release.service),
+            &format!("DEP#{}", release.deployment),
+        );
+        item.insert("body".into(), json(release)?);
+        item.insert("verdict".into(), s(verdict_name(&release.verdict)));
+        item.insert("verdict_body".into(), json(&release.verdict)?);
+        match self
+            .put(item, Some(("attribute_not_exists(pk)", HashMap::new())))
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(e) if is_conflict(&e) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn releases(
+        &self,
+        env: &EnvName,
+        service: &ServiceName,
+        limit: usize,
+    ) -> PortResult<Vec<Release>> {
+        // The sort key orders by deployment id (request time); success order can differ for
+        // deployments that overlapped, so sort by success time after reading.
+        let items = self
+            .query(None, format!("REL#{env}#{service}"), limit)
+            .await?;
+        let mut out = items
+            .iter()
+            .map(release_from)
+            .collect::<PortResult<Vec<_>>>()?;
+        out.sort_by_key(|r| std::cmp::Reverse(r.succeeded_at));
+        Ok(out)
+    }
+
+    async fn judge_release(
+        &self,
+        env: &EnvName,
+        service: &ServiceName,
+        deployment: DeploymentId,
+        verdict: &Verdict,
+    ) -> PortResult<bool> {
+        let condition = match verdict {
+            Verdict::Good => "attribute_exists(pk) AND verdict = :baking",
+            Verdict::Bad { .. } => "attribute_exists(pk) AND verdict <> :bad",
+            Verdict::Baking => return Ok(false),
+        };
+        let mut values = HashMap::from([
+            (":v".to_owned(), s(verdict_name(verdict))),
+            (":vb".to_owned(), json(verdict)?),
+        ]);
+        match verdict {
+            Verdict::Good => values.insert(":baking".into(), s("baking")),
+            _ => values.insert(":bad".into(), s("bad")),
+        };
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                format!("REL#{env}#{service}"),
+                &format!("DEP#{deployment}"),
+            )))
+            .update_expression("SET verdict = :v, verdict_body = :vb")
+            .condition_expression(condition)
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await
+            .map_err(|e| port_error(&format!("UpdateItem REL#{env}#{service} {deployment}"), &e));
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if is_conflict(&e) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn record_backup(&self, record: &BackupRecord) -> PortResult<bool> {
+        let mut item = key(
+            format!("BACKUP#{}", record.plan),
+            &format!("SNAP#{}", record.snapshot),
+        );
+        item.insert("body".into(), json(record)?);
+        item.insert("gsi1pk".into(), s(format!("BACKUPS#{}", record.plan)));
+        item.insert(
+            "gsi1sk".into(),
+            s(format!("{}#{}", ms(record.finished_at), record.snapshot)),
+        );
+        match self
+            .put(item, Some(("attribute_not_exists(pk)", HashMap::new())))
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(e) if is_conflict(&e) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn backups(&self, plan: &str, limit: usize) -> PortResult<Vec<BackupRecord>> {
+        self.query(Some("gsi1"), format!("BACKUPS#{plan}"), limit)
+            .await?
+            .iter()
+            .map(body)
+            .collect()
+    }
+
+    async fn append_audit(&self, entry: &AuditEntry) -> PortResult<()> {
+        let mut item = key(
+            format!("AUDIT#{}", entry.env),
+            &format!("{}#{:016x}", ms(entry.at), unique_suffix()),
+        );
+        item.insert("body".into(), json(entry)?);
+        self.put(item, None).await
+    }
+
+    async fn audit(&self, env: &EnvName, limit: usize) -> PortResult<Vec<AuditEntry>> {
+        self.query(None, format!("AUDIT#{env}"), limit)
+            .await?
+            .iter()
+            .map(body)
+            .collect()
+    }
+
+    async fn claim(
+        &self,
+        claim_key: &str,
+        value: &str,
+        expires: Timestamp,
+    ) -> PortResult<Option<String>> {
+        let mut item = key(format!("CLAIM#{claim_key}"), "CLAIM");
+        item.insert("value".into(), s(value));
+        item.insert(TTL_ATTRIBUTE.into(), n(expires.as_second()));
+        match self
+            .put(item, Some(("attribute_not_exists(pk)", HashMap::new())))
+            .await
+        {
+            Ok(()) => Ok(None),
+            Err(e) if is_conflict(&e) => {
+                let existing = self.get(format!("CLAIM#{claim_key}"), "CLAIM").await?;
+                Ok(Some(
+                    existing
+                        .as_ref()
+                        .and_then(|i| text(i, "value"))
+                        .unwrap_or_default()
+                        .to_owned(),
+                ))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}

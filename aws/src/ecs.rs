@@ -1,0 +1,366 @@
+//! `Platform` on ECS (services, task definitions, one-off tasks) and ECR (image tags).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use aws_sdk_ecr::types::ImageIdentifier;
+use aws_sdk_ecs::types::{ContainerOverride, Service, TaskDefinition, TaskOverride};
+use deckhand_core::config::ServiceConfig;
+use deckhand_core::deployment::ImageRef;
+use deckhand_core::ports::{Platform, PortError, PortResult, Rollout, Running};
+use deckhand_core::types::{Digest, Version};
+
+use crate::error::port_error;
+
+#[derive(Debug)]
+pub struct EcsPlatform {
+    ecs: aws_sdk_ecs::Client,
+    ecr: aws_sdk_ecr::Client,
+    /// Repository name → URI (`123456789012.dkr.ecr.eu-west-1.amazonaws.com/acme/api`). URIs
+    /// never change, so a warm Lambda asks once per repository.
+    repository_uris: Mutex<HashMap<String, String>>,
+    /// How often to look at a migration task, and for how long.
+    pub migration_poll: Duration,
+    pub migration_timeout: Duration,
+}
+
+impl EcsPlatform {
+    pub fn new(ecs: aws_sdk_ecs::Client, ecr: aws_sdk_ecr::Client) -> Self {
+        Self {
+            ecs,
+            ecr,
+            repository_uris: Mutex::default(),
+            migration_poll: Duration::from_secs(5),
+            migration_timeout: Duration::from_secs(10 * 60),
+        }
+    }
+
+    async fn service(&self, cluster: &str, service: &str) -> PortResult<Service> {
+        let what = format!("DescribeServices {service} in cluster {cluster}");
+        let out = self
+            .ecs
+            .describe_services()
+            .cluster(cluster)
+            .services(service)
+            .send()
+            .await
+            .map_err(|e| port_error(&what, &e))?;
+        if let Some(f) = out.failures().first() {
+            let reason = f.reason().unwrap_or("unknown");
+            return Err(PortError::NotFound(format!(
+                "ECS service {service} in cluster {cluster}: {reason}"
+            )));
+        }
+        out.services
+            .unwrap_or_default()
+            .into_iter()
+            .find(|s| s.status() != Some("INACTIVE"))
+            .ok_or_else(|| {
+                PortError::NotFound(format!(
+                    "ECS service {service} in cluster {cluster} does not exist"
+                ))
+            })
+    }
+
+    async fn task_definition(
+        &self,
+        arn: &str,
+    ) -> PortResult<(TaskDefinition, Vec<aws_sdk_ecs::types::Tag>)> {
+        let what = format!("DescribeTaskDefinition {arn}");
+        let out = self
+            .ecs
+            .describe_task_definition()
+            .task_definition(arn)
+            .include(aws_sdk_ecs::types::TaskDefinitionField::Tags)
+            .send()
+            .await
+            .map_err(|e| port_error(&what, &e))?;
+        let td = out
+            .task_definition
+            .ok_or_else(|| PortError::NotFound(format!("task definition {arn}")))?;
+        Ok((td, out.tags.unwrap_or_default()))
+    }
+
+    async fn repository_uri(&self, repository: &str) -> PortResult<String> {
+        if let Some(uri) = self
+            .repository_uris
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(repository)
+        {
+            return Ok(uri.clone());
+        }
+        let what = format!("DescribeRepositories {repository}");
+        let out = self
+            .ecr
+            .describe_repositories()
+            .repository_names(repository)
+            .send()
+            .await
+            .map_err(|e| port_error(&what, &e))?;
+        let uri = out
+            .repositories()
+            .first()
+            .and_then(|r| r.repository_uri())
+            .ok_or_else(|| PortError::NotFound(format!("ECR repository {repository}")))?
+            .to_owned();
+        self.repository_uris
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(repository.to_owned(), uri.clone());
+        Ok(uri)
+    }
+
+    /// Registers a new revision of `td` in which only `container`'s image differs: every other
+    /// field (environment, secrets, ports, CPU and memory, roles, log configuration, volumes,
+    /// tags…) is carried over as it is.
+    async fn register_with_image(
+        &self,
+        td: TaskDefinition,
+        tags: Vec<aws_sdk_ecs::types::Tag>,
+        container: &str,
+        image: &str,
+    ) -> PortResult<String> {
+        let family = td.family().unwrap_or_default().to_owned();
+        let mut containers = td.container_definitions.clone().unwrap_or_default();
+        let target = containers
+            .iter_mut()
+            .find(|c| c.name() == Some(container))
+            .ok_or_else(|| {
+                PortError::NotFound(format!("container {container} in task definition {family}"))
+            })?;
+        target.image = Some(image.to_owned());
+        let out = self
+            .ecs
+            .register_task_definition()
+            .family(&family)
+            .set_task_role_arn(td.task_role_arn)
+            .set_execution_role_arn(td.execution_role_arn)
+            .set_network_mode(td.network_mode)
+            .set_container_definitions(Some(containers))
+            .set_volumes(td.volumes)
+            .set_placement_constraints(td.placement_constraints)
+            .set_requires_compatibilities(td.requires_compatibilities)
+            .set_cpu(td.cpu)
+            .set_memory(td.memory)
+            .set_pid_mode(td.pid_mode)
+            .set_ipc_mode(td.ipc_mode)
+            .set_proxy_configuration(td.proxy_configuration)
+            .set_ephemeral_storage(td.ephemeral_storage)
+            .set_runtime_platform(td.runtime_platform)
+            .set_enable_fault_injection(td.enable_fault_injection)
+            .set_tags(if tags.is_empty() { None } else { Some(tags) })
+            .send()
+            .await
+            .map_err(|e| port_error(&format!("RegisterTaskDefinition {family}"), &e))?;
+        out.task_definition()
+            .and_then(|t| t.task_definition_arn())
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                PortError::Failed(format!("RegisterTaskDefinition {family} returned no ARN"))
+            })
+    }
+
+    async fn new_revision(
+        &self,
+        cluster: &str,
+        svc: &ServiceConfig,
+        image: &ImageRef,
+    ) -> PortResult<(Service, String)> {
+        let service = self.service(cluster, &svc.ecs_service).await?;
+        let current = service.task_definition().ok_or_else(|| {
+            PortError::Failed(format!("{} has no task definition", svc.ecs_service))
+        })?;
+        let (td, tags) = self.task_definition(current).await?;
+        let uri = self.repository_uri(&image.repository).await?;
+        // Pinned by digest: what was approved is what runs, even if the tag moves later.
+        let arn = self
+            .register_with_image(td, tags, &svc.container, &format!("{uri}@{}", image.digest))
+            .await?;
+        Ok((service, arn))
+    }
+
+    async fn update(
+        &self,
+        cluster: &str,
+        svc: &ServiceConfig,
+        task_definition: &str,
+    ) -> PortResult<Rollout> {
+        let what = format!("UpdateService {} in cluster {cluster}", svc.ecs_service);
+        let out = self
+            .ecs
+            .update_service()
+            .cluster(cluster)
+            .service(&svc.ecs_service)
+            .task_definition(task_definition)
+            .send()
+            .await
+            .map_err(|e| port_error(&what, &e))?;
+        let service = out
+            .service
+            .ok_or_else(|| PortError::Failed(format!("{what} returned no service")))?;
+        // The PRIMARY deployment is the one this update started; its id is what ECS's
+        // "Deployment State Change" events name.
+        let primary = service
+            .deployments()
+            .iter()
+            .find(|d| d.status() == Some("PRIMARY"))
+            .and_then(|d| d.id())
+            .ok_or_else(|| {
+                PortError::Failed(format!("{what}: ECS reported no primary deployment"))
+            })?;
+        Ok(Rollout {
+            task_definition: task_definition.to_owned(),
+            ecs_deployment: primary.to_owned(),
+        })
+    }
+}
+
+impl Platform for EcsPlatform {
+    async fn running(&self, cluster: &str, svc: &ServiceConfig) -> PortResult<Running> {
+        let service = self.service(cluster, &svc.ecs_service).await?;
+        let arn = service.task_definition().ok_or_else(|| {
+            PortError::Failed(format!("{} has no task definition", svc.ecs_service))
+        })?;
+        let (td, _) = self.task_definition(arn).await?;
+        let image = td
+            .container_definitions()
+            .iter()
+            .find(|c| c.name() == Some(svc.container.as_str()))
+            .and_then(|c| c.image())
+            .ok_or_else(|| {
+                PortError::NotFound(format!(
+                    "container {} in task definition {arn}",
+                    svc.container
+                ))
+            })?;
+        Ok(Running {
+            task_definition: arn.to_owned(),
+            image: image.to_owned(),
+        })
+    }
+
+    async fn resolve_image(&self, repository: &str, tag: &Version) -> PortResult<Option<Digest>> {
+        let what = format!("DescribeImages {repository}:{tag}");
+        let res = self
+            .ecr
+            .describe_images()
+            .repository_name(repository)
+            .image_ids(ImageIdentifier::builder().image_tag(tag.as_str()).build())
+            .send()
+            .await
+            .map_err(|e| port_error(&what, &e));
+        let out = match res {
+            Ok(out) => out,
+            // ECR says "image not found" as an error; a missing *repository* stays an error.
+            Err(PortError::NotFound(m)) if m.contains("ImageNotFoundException") => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let Some(digest) = out.image_details().first().and_then(|d| d.image_digest()) else {
+            return Ok(None);
+        };
+        Digest::parse(digest)
+            .map(Some)
+            .map_err(|e| PortError::Failed(format!("{what}: {e}")))
+    }
+
+    async fn roll_out(
+        &self,
+        cluster: &str,
+        svc: &ServiceConfig,
+        image: &ImageRef,
+    ) -> PortResult<Rollout> {
+        let (_, arn) = self.new_revision(cluster, svc, image).await?;
+        self.update(cluster, svc, &arn).await
+    }
+
+    async fn roll_back(
+        &self,
+        cluster: &str,
+        svc: &ServiceConfig,
+        task_definition: &str,
+    ) -> PortResult<Rollout> {
+        self.update(cluster, svc, task_definition).await
+    }
+
+    async fn run_migration(
+        &self,
+        cluster: &str,
+        svc: &ServiceConfig,
+        image: &ImageRef,
+        command: &[String],
+    ) -> PortResult<i32> {
+        let (service, arn) = self.new_revision(cluster, svc, image).await?;
+        let what = format!("RunTask {} migration in cluster {cluster}", svc.ecs_service);
+        let overrides = TaskOverride::builder()
+            .container_overrides(
+                ContainerOverride::builder()
+                    .name(&svc.container)
+                    .set_command(Some(command.to_vec()))
+                    .build(),
+            )
+            .build();
+        let mut req = self
+            .ecs
+            .run_task()
+            .cluster(cluster)
+            .task_definition(&arn)
+            .count(1)
+            .started_by("deckhand-migration")
+            .overrides(overrides)
+            .set_network_configuration(service.network_configuration().cloned())
+            .set_platform_version(service.platform_version().map(str::to_owned));
+        // A service uses either a launch type or capacity providers; the task does the same.
+        match service.capacity_provider_strategy() {
+            [] => req = req.set_launch_type(service.launch_type().cloned()),
+            strategy => req = req.set_capacity_provider_strategy(Some(strategy.to_vec())),
+        }
+        let out = req.send().await.map_err(|e| port_error(&what, &e))?;
+        if let Some(f) = out.failures().first() {
+            return Err(PortError::Failed(format!(
+                "{what}: {}",
+                f.reason().unwrap_or("failed")
+            )));
+        }
+        let task = out
+            .tasks()
+            .first()
+            .and_then(|t| t.task_arn())
+            .ok_or_else(|| PortError::Failed(format!("{what}: no task started")))?
+            .to_owned();
+        let started = tokio::time::Instant::now();
+        loop {
+            let out = self
+                .ecs
+                .describe_tasks()
+                .cluster(cluster)
+                .tasks(&task)
+                .send()
+                .await
+                .map_err(|e| port_error(&format!("DescribeTasks {task}"), &e))?;
+            if let Some(t) = out.tasks().first()
+                && t.last_status() == Some("STOPPED")
+            {
+                let container = t
+                    .containers()
+                    .iter()
+                    .find(|c| c.name() == Some(svc.container.as_str()));
+                return match container.and_then(|c| c.exit_code()) {
+                    Some(code) => Ok(code),
+                    None => Err(PortError::Failed(format!(
+                        "migration task {task} stopped without an exit code: {}",
+                        t.stopped_reason().unwrap_or("no reason given")
+                    ))),
+                };
+            }
+            if started.elapsed() >= self.migration_timeout {
+                return Err(PortError::Transient(format!(
+                    "migration task {task} is still running after {:?}",
+                    self.migration_timeout
+                )));
+            }
+            tokio::time::sleep(self.migration_poll).await;
+        }
+    }
+}

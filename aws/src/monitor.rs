@@ -1,0 +1,77 @@
+//! `Monitor`: CloudWatch alarm states, and HTTP health checks.
+
+use std::time::Duration;
+
+use aws_sdk_cloudwatch::types::StateValue;
+use deckhand_core::ports::{Health, Monitor, PortError, PortResult};
+
+use crate::error::port_error;
+
+#[derive(Debug, Clone)]
+pub struct CloudWatchMonitor {
+    cloudwatch: aws_sdk_cloudwatch::Client,
+    http: reqwest::Client,
+}
+
+impl CloudWatchMonitor {
+    pub fn new(cloudwatch: aws_sdk_cloudwatch::Client) -> PortResult<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .connect_timeout(Duration::from_secs(2))
+            .user_agent("deckhand-health-check")
+            .build()
+            .map_err(|e| PortError::Failed(format!("building the health-check client: {e}")))?;
+        Ok(Self { cloudwatch, http })
+    }
+}
+
+impl Monitor for CloudWatchMonitor {
+    async fn firing(&self, alarms: &[String]) -> PortResult<Vec<String>> {
+        let mut firing = Vec::new();
+        // DescribeAlarms takes at most 100 names per call.
+        for chunk in alarms.chunks(100) {
+            let out = self
+                .cloudwatch
+                .describe_alarms()
+                .set_alarm_names(Some(chunk.to_vec()))
+                .state_value(StateValue::Alarm)
+                .send()
+                .await
+                .map_err(|e| port_error("DescribeAlarms", &e))?;
+            firing.extend(
+                out.metric_alarms()
+                    .iter()
+                    .filter_map(|a| a.alarm_name().map(str::to_owned)),
+            );
+            firing.extend(
+                out.composite_alarms()
+                    .iter()
+                    .filter_map(|a| a.alarm_name().map(str::to_owned)),
+            );
+        }
+        Ok(firing)
+    }
+
+    async fn check_health(&self, url: &str) -> PortResult<Health> {
+        // An unreachable service is unhealthy, not an infrastructure error: the deployment is
+        // what failed, and it is rolled back.
+        Ok(match self.http.get(url).send().await {
+            Ok(r) if r.status().is_success() => Health {
+                healthy: true,
+                detail: format!("HTTP {}", r.status().as_u16()),
+            },
+            Ok(r) => Health {
+                healthy: false,
+                detail: format!("HTTP {} from {url}", r.status().as_u16()),
+            },
+            Err(e) if e.is_timeout() => Health {
+                healthy: false,
+                detail: format!("{url} did not answer within 5s"),
+            },
+            Err(e) => Health {
+                healthy: false,
+                detail: format!("{url} could not be reached: {e}"),
+            },
+        })
+    }
+}

@@ -1,0 +1,376 @@
+//! The local AWS emulator for Deckhand's integration tests and `deckhand demo`.
+//!
+//! [`Emulator::shared`] gives one moto server per process, started on first use on a free
+//! loopback port. It finds `moto_server` in this order:
+//! 1. `DECKHAND_MOTO_SERVER` (a path to the executable);
+//! 2. `moto_server` on `PATH`, if it is the pinned version ([`MOTO_VERSION`]);
+//! 3. a virtualenv under the workspace's `target/moto/`, created with the machine's `python3`
+//!    and `pip install moto[server]==MOTO_VERSION` the first time (under a file lock, so many
+//!    test processes starting at once install it once).
+//!
+//! Tests share the server and stay apart by naming: [`unique`] gives every test its own table,
+//! cluster and DB names. moto's quirks (see `../shared/DEPENDENCIES.md`) are handled here, each
+//! in one place: Lambda invokes need `use_docker` off ([`Emulator::start`]), and Fargate
+//! services need a subnet and security group in moto's EC2 ([`Seed`]).
+//!
+//! The server is stopped when the process that started it exits: it runs under a small shell
+//! watchdog that polls the parent's pid, because a `static` is never dropped.
+
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, anyhow, bail};
+
+mod seed;
+pub use seed::{Seed, SeededService};
+
+/// The moto release Deckhand is tested against. `../shared/DEPENDENCIES.md` records what it
+/// does and does not emulate.
+pub const MOTO_VERSION: &str = "5.2.5";
+
+/// The region every emulator test uses.
+pub const REGION: &str = "us-east-1";
+
+/// A running moto server.
+#[derive(Debug)]
+pub struct Emulator {
+    pub endpoint: String,
+    addr: SocketAddr,
+    child: Mutex<Option<Child>>,
+}
+
+static SHARED: OnceLock<Result<Emulator, String>> = OnceLock::new();
+
+impl Emulator {
+    /// The process's emulator, started on first use.
+    pub fn shared() -> anyhow::Result<&'static Emulator> {
+        SHARED
+            .get_or_init(|| Emulator::start().map_err(|e| format!("{e:#}")))
+            .as_ref()
+            .map_err(|e| anyhow!("{e}"))
+    }
+
+    /// Starts a moto server of its own (most callers want [`Emulator::shared`]).
+    pub fn start() -> anyhow::Result<Emulator> {
+        let server = moto_server()?;
+        let mut last = None;
+        // Picking a free port and binding it are two steps; another process can take the port
+        // in between, so try a few.
+        for _ in 0..3 {
+            let port = free_port()?;
+            let addr = SocketAddr::from(([127, 0, 0, 1], port));
+            let child = spawn_watched(&server, port)?;
+            let emulator = Emulator {
+                endpoint: format!("http://{addr}"),
+                addr,
+                child: Mutex::new(Some(child)),
+            };
+            match emulator.wait_until_ready(Duration::from_secs(60)) {
+                Ok(()) => {
+                    // moto runs Lambda functions in Docker unless told otherwise; there is no
+                    // Docker here, and Deckhand only needs invokes accepted.
+                    emulator.http(
+                        "POST",
+                        "/moto-api/config",
+                        r#"{"lambda":{"use_docker":false}}"#,
+                    )?;
+                    return Ok(emulator);
+                }
+                Err(e) => {
+                    emulator.stop();
+                    last = Some(e);
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| anyhow!("moto server did not start")))
+    }
+
+    fn wait_until_ready(&self, within: Duration) -> anyhow::Result<()> {
+        let started = Instant::now();
+        loop {
+            if let Ok(200) = self.http("GET", "/moto-api/data.json", "") {
+                return Ok(());
+            }
+            if let Some(child) = self.child.lock().map_err(|_| anyhow!("poisoned"))?.as_mut()
+                && let Some(status) = child.try_wait()?
+            {
+                bail!("moto server exited before answering ({status})");
+            }
+            if started.elapsed() > within {
+                bail!(
+                    "moto server did not answer on {} within {within:?}",
+                    self.endpoint
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// An `SdkConfig` pointed at this emulator, through the same `Settings` code path as AWS.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        self.settings().load().await
+    }
+
+    pub fn settings(&self) -> deckhand_aws::Settings {
+        deckhand_aws::Settings {
+            region: Some(REGION.to_owned()),
+            endpoint_url: Some(self.endpoint.clone()),
+            static_credentials: Some(("testing".to_owned(), "testing".to_owned())),
+            max_attempts: None,
+        }
+    }
+
+    /// Forgets everything the emulator holds. Tests that share it use [`unique`] names instead.
+    pub fn reset(&self) -> anyhow::Result<()> {
+        let status = self.http("POST", "/moto-api/reset", "")?;
+        if status != 200 {
+            bail!("moto reset answered {status}");
+        }
+        Ok(())
+    }
+
+    fn http(&self, method: &str, path: &str, body: &str) -> anyhow::Result<u16> {
+        self.request(method, path, &[("Content-Type", "application/json")], body)
+            .map(|(status, _)| status)
+    }
+
+    /// Calls a Query-protocol API (EC2, IAM) on the emulator. moto routes by the credential
+    /// scope in `Authorization` and does not check signatures. The harness uses this for the
+    /// two seeding calls (default subnets, a Lambda role) that would otherwise need the EC2 and
+    /// IAM SDK crates, minutes of build each, just for tests.
+    pub fn query(&self, service: &str, params: &[(&str, &str)]) -> anyhow::Result<String> {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params)
+            .finish();
+        let auth = format!(
+            "AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/{service}/aws4_request, SignedHeaders=host, Signature=0"
+        );
+        let (status, text) = self.request(
+            "POST",
+            "/",
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            &body,
+        )?;
+        if status != 200 {
+            bail!("{service} {params:?} answered {status}: {text}");
+        }
+        Ok(text)
+    }
+
+    /// A tiny HTTP/1.1 client for moto on loopback. Hand-rolled on purpose: a handful of
+    /// plain-HTTP requests to localhost do not justify a client crate in the harness.
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> anyhow::Result<(u16, String)> {
+        let mut stream = TcpStream::connect_timeout(&self.addr, Duration::from_secs(2))?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+            self.addr,
+            body.len()
+        );
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        write!(stream, "{head}\r\n{body}")?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response)?;
+        let status = response
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| anyhow!("moto sent no status line"))?;
+        let text = response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        Ok((status, text))
+    }
+
+    pub fn stop(&self) {
+        if let Ok(mut guard) = self.child.lock()
+            && let Some(mut child) = guard.take()
+        {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A name no other test in any process uses: `prefix-<pid>-<n>`, lowercase, valid for tables,
+/// clusters, services, repositories and DB identifiers.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// Starts moto under a shell watchdog that stops it when this process goes away.
+fn spawn_watched(server: &Path, port: u16) -> anyhow::Result<Child> {
+    let script = r#"
+"$1" -H 127.0.0.1 -p "$2" >"$3" 2>&1 &
+moto=$!
+trap 'kill $moto 2>/dev/null' EXIT INT TERM
+while kill -0 "$4" 2>/dev/null && kill -0 "$moto" 2>/dev/null; do sleep 0.5; done
+"#;
+    let log = target_dir().join("moto").join(format!("server-{port}.log"));
+    std::fs::create_dir_all(log.parent().unwrap_or(Path::new(".")))?;
+    Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg("sh")
+        .arg(server)
+        .arg(port.to_string())
+        .arg(&log)
+        .arg(std::process::id().to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting moto_server")
+}
+
+/// The workspace's `target/` (or `CARGO_TARGET_DIR`).
+fn target_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(dir);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("target")
+}
+
+/// Finds or installs the pinned moto server.
+pub fn moto_server() -> anyhow::Result<PathBuf> {
+    if let Some(path) = std::env::var_os("DECKHAND_MOTO_SERVER") {
+        let path = PathBuf::from(path);
+        if !path.exists() {
+            bail!(
+                "DECKHAND_MOTO_SERVER points at {}, which does not exist",
+                path.display()
+            );
+        }
+        return Ok(path);
+    }
+    if let Some(on_path) = find_on_path("moto_server")
+        && installed_version(&on_path).as_deref() == Some(MOTO_VERSION)
+    {
+        return Ok(on_path);
+    }
+    install(&target_dir().join("moto"))
+}
+
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+/// The moto version behind a `moto_server` script, read through the interpreter its `#!` line
+/// names (moto_server itself has no `--version`). A pyenv shim has no such line: its
+/// interpreter is `python3` on PATH.
+fn installed_version(server: &Path) -> Option<String> {
+    let script = std::fs::read_to_string(server).ok()?;
+    let python = script
+        .lines()
+        .next()?
+        .strip_prefix("#!")
+        .map(str::trim)
+        .filter(|p| !p.contains(' '))
+        .unwrap_or("python3")
+        .to_owned();
+    let out = Command::new(python)
+        .args(["-c", "import moto; print(moto.__version__)"])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// Installs `moto[server]==MOTO_VERSION` into `dir/venv`, once, under a lock.
+fn install(dir: &Path) -> anyhow::Result<PathBuf> {
+    let server = dir.join("venv").join("bin").join("moto_server");
+    let marker = dir.join(format!("installed-{MOTO_VERSION}"));
+    if marker.exists() && server.exists() {
+        return Ok(server);
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let lock = std::fs::File::create(dir.join(".install.lock"))?;
+    lock.lock()
+        .context("waiting for another process installing moto")?;
+    if marker.exists() && server.exists() {
+        return Ok(server);
+    }
+    let python = find_on_path("python3").ok_or_else(|| {
+        anyhow!(
+            "Deckhand's emulator tests need Python 3 to install moto (the local AWS emulator), and `python3` is not on PATH.\n\
+             Install it (Debian/Ubuntu: `apt-get install python3 python3-venv`; macOS: `brew install python`), \n\
+             or point DECKHAND_MOTO_SERVER at an existing moto_server {MOTO_VERSION}."
+        )
+    })?;
+    eprintln!(
+        "deckhand: installing moto[server]=={MOTO_VERSION} into {} (first run only)…",
+        dir.join("venv").display()
+    );
+    let venv = dir.join("venv");
+    let _ = std::fs::remove_dir_all(&venv);
+    run(
+        Command::new(&python).args(["-m", "venv"]).arg(&venv),
+        "python3 -m venv (on Debian: apt-get install python3-venv)",
+    )?;
+    let pip = venv.join("bin").join("pip");
+    run(
+        Command::new(&pip).args([
+            "install",
+            "--disable-pip-version-check",
+            "--quiet",
+            &format!("moto[server]=={MOTO_VERSION}"),
+        ]),
+        "pip install moto[server]",
+    )?;
+    if !server.exists() {
+        bail!("pip installed moto, but {} is missing", server.display());
+    }
+    std::fs::write(&marker, MOTO_VERSION)?;
+    Ok(server)
+}
+
+fn run(cmd: &mut Command, what: &str) -> anyhow::Result<()> {
+    let out = cmd.output().with_context(|| format!("running {what}"))?;
+    if !out.status.success() {
+        bail!(
+            "{what} failed ({}):\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,343 @@
+//! Creating AWS resources on the emulator: what tests and the demo deploy to.
+
+use anyhow::{Context as _, anyhow};
+use aws_sdk_ecs::types::{
+    AssignPublicIp, AwsVpcConfiguration, Compatibility, ContainerDefinition, KeyValuePair,
+    LaunchType, LogConfiguration, LogDriver, NetworkConfiguration, NetworkMode, PortMapping,
+    Secret, Tag,
+};
+use deckhand_aws::Aws;
+use deckhand_aws::dynamo::DynamoStore;
+use deckhand_core::types::Digest;
+
+use crate::{Emulator, unique};
+
+/// Seeds resources on an emulator, each under a unique name.
+#[derive(Debug, Clone)]
+pub struct Seed {
+    pub aws: Aws,
+    emulator: &'static Emulator,
+}
+
+/// A service created on the emulator.
+#[derive(Debug, Clone)]
+pub struct SeededService {
+    pub cluster: String,
+    pub service: String,
+    pub container: String,
+    pub repository: String,
+    pub repository_uri: String,
+    pub task_definition: String,
+}
+
+fn first_tag<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
+    let open = format!("<{tag}>");
+    let start = xml.find(&open)? + open.len();
+    let len = xml[start..].find('<')?;
+    Some(&xml[start..start + len])
+}
+
+impl Seed {
+    pub async fn new(emulator: &'static Emulator) -> Self {
+        Self {
+            aws: Aws::new(&emulator.sdk_config().await),
+            emulator,
+        }
+    }
+
+    /// A fresh Deckhand table.
+    pub async fn table(&self) -> anyhow::Result<DynamoStore> {
+        let name = unique("deckhand");
+        DynamoStore::create_table(&self.aws.dynamodb, &name).await?;
+        Ok(DynamoStore::new(self.aws.dynamodb.clone(), name))
+    }
+
+    /// A subnet and security group of moto's default VPC, which Fargate services need.
+    pub fn network(&self) -> anyhow::Result<NetworkConfiguration> {
+        let subnets = self.emulator.query(
+            "ec2",
+            &[("Action", "DescribeSubnets"), ("Version", "2016-11-15")],
+        )?;
+        let groups = self.emulator.query(
+            "ec2",
+            &[
+                ("Action", "DescribeSecurityGroups"),
+                ("Version", "2016-11-15"),
+            ],
+        )?;
+        let subnet =
+            first_tag(&subnets, "subnetId").ok_or_else(|| anyhow!("moto has no default subnet"))?;
+        let group = first_tag(&groups, "groupId")
+            .ok_or_else(|| anyhow!("moto has no default security group"))?;
+        let vpc = AwsVpcConfiguration::builder()
+            .subnets(subnet)
+            .security_groups(group)
+            .assign_public_ip(AssignPublicIp::Disabled)
+            .build()
+            .context("awsvpc configuration")?;
+        Ok(NetworkConfiguration::builder()
+            .awsvpc_configuration(vpc)
+            .build())
+    }
+
+    /// An ECR repository; returns its URI.
+    pub async fn repository(&self, name: &str) -> anyhow::Result<String> {
+        let out = self
+            .aws
+            .ecr
+            .create_repository()
+            .repository_name(name)
+            .send()
+            .await?;
+        out.repository()
+            .and_then(|r| r.repository_uri())
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow!("no repository URI"))
+    }
+
+    /// Pushes an image tag; returns the digest ECR computed. The manifest names the tag and a
+    /// `build` string, so pushing the same tag with another build moves the tag to a new digest.
+    pub async fn push_image(
+        &self,
+        repository: &str,
+        tag: &str,
+        build: &str,
+    ) -> anyhow::Result<Digest> {
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": { "mediaType": "application/vnd.docker.container.image.v1+json", "size": 1, "digest": format!("sha256:{}", "0".repeat(64)) },
+            "layers": [],
+            "annotations": { "tag": tag, "build": build },
+        });
+        let out = self
+            .aws
+            .ecr
+            .put_image()
+            .repository_name(repository)
+            .image_tag(tag)
+            .image_manifest(manifest.to_string())
+            .send()
+            .await?;
+        let digest = out
+            .image()
+            .and_then(|i| i.image_id())
+            .and_then(|i| i.image_digest())
+            .ok_or_else(|| anyhow!("no digest"))?;
+        Ok(Digest::parse(digest)?)
+    }
+
+    /// A cluster with a Fargate service running `repository:tag`, from a task definition with
+    /// the fields a real one has (environment, secrets, ports, logs, roles, tags), so tests can
+    /// check a new revision keeps them all.
+    pub async fn service(&self, name: &str, tag: &str) -> anyhow::Result<SeededService> {
+        let cluster = unique("cluster");
+        let repository = unique(&format!("acme/{name}"));
+        let repository_uri = self.repository(&repository).await?;
+        self.push_image(&repository, tag, "1").await?;
+        self.aws
+            .ecs
+            .create_cluster()
+            .cluster_name(&cluster)
+            .send()
+            .await?;
+        let container = ContainerDefinition::builder()
+            .name("app")
+            .image(format!("{repository_uri}:{tag}"))
+            .essential(true)
+            .cpu(256)
+            .memory(512)
+            .port_mappings(
+                PortMapping::builder()
+                    .container_port(8080)
+                    .host_port(8080)
+                    .build(),
+            )
+            .environment(
+                KeyValuePair::builder()
+                    .name("RUST_LOG")
+                    .value("info")
+                    .build(),
+            )
+            .environment(
+                KeyValuePair::builder()
+                    .name("FEATURE_X")
+                    .value("on")
+                    .build(),
+            )
+            .secrets(
+                Secret::builder()
+                    .name("DATABASE_URL")
+                    .value_from("arn:aws:secretsmanager:us-east-1:123456789012:secret:db")
+                    .build()?,
+            )
+            .log_configuration(
+                LogConfiguration::builder()
+                    .log_driver(LogDriver::Awslogs)
+                    .options("awslogs-group", format!("/ecs/{name}"))
+                    .options("awslogs-region", crate::REGION)
+                    .options("awslogs-stream-prefix", name)
+                    .build()?,
+            )
+            .build();
+        let sidecar = ContainerDefinition::builder()
+            .name("envoy")
+            .image("public.ecr.aws/envoy:v1.31")
+            .essential(false)
+            .cpu(64)
+            .memory(128)
+            .build();
+        let family = unique(name);
+        let td = self
+            .aws
+            .ecs
+            .register_task_definition()
+            .family(&family)
+            .network_mode(NetworkMode::Awsvpc)
+            .requires_compatibilities(Compatibility::Fargate)
+            .cpu("512")
+            .memory("1024")
+            .task_role_arn("arn:aws:iam::123456789012:role/app-task")
+            .execution_role_arn("arn:aws:iam::123456789012:role/app-exec")
+            .container_definitions(container)
+            .container_definitions(sidecar)
+            .tags(Tag::builder().key("team").value("platform").build())
+            .send()
+            .await?;
+        let task_definition = td
+            .task_definition()
+            .and_then(|t| t.task_definition_arn())
+            .ok_or_else(|| anyhow!("no task definition ARN"))?
+            .to_owned();
+        let service = unique(name);
+        self.aws
+            .ecs
+            .create_service()
+            .cluster(&cluster)
+            .service_name(&service)
+            .task_definition(&task_definition)
+            .desired_count(2)
+            .launch_type(LaunchType::Fargate)
+            .network_configuration(self.network()?)
+            .send()
+            .await?;
+        Ok(SeededService {
+            cluster,
+            service,
+            container: "app".into(),
+            repository,
+            repository_uri,
+            task_definition,
+        })
+    }
+
+    pub async fn db_instance(&self) -> anyhow::Result<String> {
+        let id = unique("db");
+        self.aws
+            .rds
+            .create_db_instance()
+            .db_instance_identifier(&id)
+            .db_instance_class("db.t3.micro")
+            .engine("postgres")
+            .master_username("deckhand")
+            .master_user_password("not-a-real-password")
+            .allocated_storage(20)
+            .send()
+            .await?;
+        Ok(id)
+    }
+
+    pub async fn db_cluster(&self) -> anyhow::Result<String> {
+        let id = unique("aurora");
+        self.aws
+            .rds
+            .create_db_cluster()
+            .db_cluster_identifier(&id)
+            .engine("aurora-postgresql")
+            .master_username("deckhand")
+            .master_user_password("not-a-real-password")
+            .send()
+            .await?;
+        Ok(id)
+    }
+
+    pub async fn secret(&self, value: &str) -> anyhow::Result<String> {
+        let name = unique("deckhand/slack-signing-secret");
+        self.aws
+            .secrets
+            .create_secret()
+            .name(&name)
+            .secret_string(value)
+            .send()
+            .await?;
+        Ok(name)
+    }
+
+    /// A CloudWatch alarm, put into ALARM or left OK.
+    pub async fn alarm(&self, firing: bool) -> anyhow::Result<String> {
+        use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
+        let name = unique("api-5xx");
+        self.aws
+            .cloudwatch
+            .put_metric_alarm()
+            .alarm_name(&name)
+            .namespace("AWS/ApplicationELB")
+            .metric_name("HTTPCode_Target_5XX_Count")
+            .statistic(Statistic::Sum)
+            .period(60)
+            .evaluation_periods(1)
+            .threshold(10.0)
+            .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+            .send()
+            .await?;
+        let state = if firing {
+            StateValue::Alarm
+        } else {
+            StateValue::Ok
+        };
+        self.aws
+            .cloudwatch
+            .set_alarm_state()
+            .alarm_name(&name)
+            .state_value(state)
+            .state_reason("seeded")
+            .send()
+            .await?;
+        Ok(name)
+    }
+
+    /// A Lambda function (moto checks the role exists in IAM, so one is made first).
+    pub async fn function(&self) -> anyhow::Result<String> {
+        let role = unique("deckhand-fn");
+        let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+        let xml = self.emulator.query(
+            "iam",
+            &[
+                ("Action", "CreateRole"),
+                ("Version", "2010-05-08"),
+                ("RoleName", &role),
+                ("AssumeRolePolicyDocument", policy),
+            ],
+        )?;
+        let arn = first_tag(&xml, "Arn").ok_or_else(|| anyhow!("CreateRole returned no ARN"))?;
+        let name = unique("deckhand-deploy");
+        // The smallest valid zip: an empty archive's end-of-central-directory record.
+        let mut zip = b"PK\x05\x06".to_vec();
+        zip.extend_from_slice(&[0; 18]);
+        self.aws
+            .lambda
+            .create_function()
+            .function_name(&name)
+            .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
+            .role(arn)
+            .handler("bootstrap")
+            .code(
+                aws_sdk_lambda::types::FunctionCode::builder()
+                    .zip_file(aws_sdk_lambda::primitives::Blob::new(zip))
+                    .build(),
+            )
+            .send()
+            .await?;
+        Ok(name)
+    }
+}

@@ -1,0 +1,459 @@
+//! `DynamoStore` against DynamoDB on the emulator.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed setup should fail loudly
+
+use std::collections::HashSet;
+
+use deckhand_aws::dynamo::{DynamoStore, TTL_ATTRIBUTE};
+use deckhand_core::deployment::{
+    Deployment, DeploymentKind, Draft, ImageRef, Input, Progress, ServiceRelease, State,
+};
+use deckhand_core::policy::{EnvLock, LockOwner};
+use deckhand_core::ports::{Build, Hold, PortError, Store};
+use deckhand_core::rollback::{Release, Verdict};
+use deckhand_core::types::{
+    Actor, ChatKind, DeploymentId, Digest, EnvName, ServiceName, SignedDuration, Timestamp, Version,
+};
+use deckhand_harness::{Emulator, Seed};
+
+async fn store() -> (Seed, DynamoStore) {
+    let seed = Seed::new(Emulator::shared().expect("the emulator starts")).await;
+    let store = seed.table().await.expect("table");
+    (seed, store)
+}
+
+fn at(raw: &str) -> Timestamp {
+    raw.parse().unwrap()
+}
+
+fn alice() -> Actor {
+    Actor::person(ChatKind::Slack, "T1", "U0ALICE", "Alice")
+}
+
+fn deployment(key: &str) -> Deployment {
+    let now = at("2026-11-24T09:00:00Z");
+    Deployment::new(
+        Draft {
+            id: DeploymentId::derive(now, key),
+            env: EnvName::parse("prod").unwrap(),
+            kind: DeploymentKind::Release,
+            version: Version::parse("v1.2.3").unwrap(),
+            services: vec![ServiceRelease {
+                service: ServiceName::parse("api").unwrap(),
+                image: ImageRef {
+                    repository: "acme/api".into(),
+                    tag: Version::parse("v1.2.3").unwrap(),
+                    digest: Digest::parse(&format!("sha256:{}", "ab".repeat(32))).unwrap(),
+                },
+                previous_version: None,
+                target_task_definition: None,
+                snapshot_plan: None,
+                migration: None,
+                health_url: None,
+                progress: Progress::default(),
+            }],
+            requested_by: alice(),
+            required_approvals: 1,
+            approval_ttl: SignedDuration::from_hours(2),
+            freeze_override: None,
+            alarms_at_start: vec![],
+        },
+        now,
+    )
+}
+
+#[tokio::test]
+async fn deployments_are_created_once_and_saved_only_on_the_revision_they_read() {
+    let (_, store) = store().await;
+    let d = deployment("a");
+    store.create_deployment(&d).await.unwrap();
+    assert!(
+        matches!(
+            store.create_deployment(&d).await,
+            Err(PortError::Conflict(_))
+        ),
+        "created twice"
+    );
+    assert_eq!(store.get_deployment(d.id).await.unwrap(), Some(d.clone()));
+
+    let step = d
+        .apply(&Input::Submitted, at("2026-11-24T09:00:01Z"))
+        .unwrap();
+    store.save_deployment(&step.deployment).await.unwrap();
+    let stale = store.save_deployment(&step.deployment).await;
+    assert!(
+        matches!(stale, Err(PortError::Conflict(_))),
+        "the same revision saved twice: {stale:?}"
+    );
+}
+
+#[tokio::test]
+async fn of_two_concurrent_writers_exactly_one_wins_and_the_other_gets_a_conflict() {
+    let (_, store) = store().await;
+    let d = deployment("race");
+    store.create_deployment(&d).await.unwrap();
+    let submitted = d
+        .apply(&Input::Submitted, at("2026-11-24T09:00:01Z"))
+        .unwrap()
+        .deployment;
+    store.save_deployment(&submitted).await.unwrap();
+    let bob = Actor::person(ChatKind::Slack, "T1", "U0BOB", "Bob");
+    let carol = Actor::person(ChatKind::Slack, "T1", "U0CAROL", "Carol");
+    let by_bob = submitted
+        .apply(&Input::Approved { by: bob }, at("2026-11-24T09:01:00Z"))
+        .unwrap()
+        .deployment;
+    let by_carol = submitted
+        .apply(
+            &Input::Rejected {
+                by: carol,
+                reason: None,
+            },
+            at("2026-11-24T09:01:00Z"),
+        )
+        .unwrap()
+        .deployment;
+    let (a, b) = tokio::join!(
+        store.save_deployment(&by_bob),
+        store.save_deployment(&by_carol)
+    );
+    let results = [a, b];
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    assert_eq!(
+        results
+            .iter()
+            .filter(|r| matches!(r, Err(PortError::Conflict(_))))
+            .count(),
+        1,
+        "{results:?}"
+    );
+    let stored = store.get_deployment(d.id).await.unwrap().unwrap();
+    assert!(stored == by_bob || stored == by_carol);
+}
+
+#[tokio::test]
+async fn an_ecs_deployment_id_finds_its_deployment() {
+    let (_, store) = store().await;
+    let d = deployment("ecs");
+    store.create_deployment(&d).await.unwrap();
+    let mut next = d.clone();
+    next.revision = 1;
+    next.services[0].progress.ecs_deployment = Some("ecs-svc/123".into());
+    next.state = State::Rolling { service: 0 };
+    store.save_deployment(&next).await.unwrap();
+    assert_eq!(
+        store
+            .deployment_by_ecs_id("ecs-svc/123")
+            .await
+            .unwrap()
+            .map(|d| d.id),
+        Some(d.id)
+    );
+    assert_eq!(
+        store.deployment_by_ecs_id("ecs-svc/999").await.unwrap(),
+        None
+    );
+}
+
+fn lock(owner: LockOwner, since: &str, minutes: i64) -> EnvLock {
+    EnvLock {
+        env: EnvName::parse("prod").unwrap(),
+        owner,
+        held_by: alice(),
+        reason: "api v1.2.3".into(),
+        since: at(since),
+        expires: Some(at(since) + SignedDuration::from_mins(minutes)),
+    }
+}
+
+#[tokio::test]
+async fn locks_refuse_others_until_released_or_expired_and_carry_a_ttl() {
+    let (seed, store) = store().await;
+    let mine = LockOwner::Deployment {
+        id: DeploymentId::derive(at("2026-11-24T09:00:00Z"), "1"),
+    };
+    let theirs = LockOwner::Deployment {
+        id: DeploymentId::derive(at("2026-11-24T09:00:00Z"), "2"),
+    };
+    let t = at("2026-11-24T09:00:00Z");
+    assert_eq!(
+        store
+            .acquire_lock(&lock(mine.clone(), "2026-11-24T09:00:00Z", 60), t)
+            .await
+            .unwrap(),
+        Ok(())
+    );
+    assert_eq!(
+        store
+            .acquire_lock(&lock(mine.clone(), "2026-11-24T09:00:00Z", 60), t)
+            .await
+            .unwrap(),
+        Ok(()),
+        "its owner may retake it"
+    );
+    let refused = store
+        .acquire_lock(
+            &lock(theirs.clone(), "2026-11-24T09:10:00Z", 60),
+            at("2026-11-24T09:10:00Z"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        refused.map_err(|l| l.owner),
+        Err(mine.clone()),
+        "the refusal names the holder"
+    );
+
+    // The TTL attribute is on the item, so DynamoDB deletes lapsed locks by itself.
+    let env = EnvName::parse("prod").unwrap();
+    let item = seed
+        .aws
+        .dynamodb
+        .get_item()
+        .table_name(store.table())
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("LOCK#prod".into()),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("LOCK".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let ttl: i64 = item
+        .item()
+        .and_then(|i| i.get(TTL_ATTRIBUTE))
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(ttl > at("2026-11-24T10:00:00Z").as_second(), "ttl {ttl}");
+
+    // Expired locks are free (judged by Deckhand's clock: moto never deletes expired items).
+    assert_eq!(
+        store
+            .acquire_lock(
+                &lock(theirs.clone(), "2026-11-24T10:00:00Z", 60),
+                at("2026-11-24T10:00:00Z")
+            )
+            .await
+            .unwrap(),
+        Ok(())
+    );
+    assert!(
+        !store.release_lock(&env, &mine).await.unwrap(),
+        "a lock is released only by its owner"
+    );
+    assert!(store.release_lock(&env, &theirs).await.unwrap());
+    assert_eq!(store.get_lock(&env).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn concurrent_lock_takers_get_one_winner() {
+    let (_, store) = store().await;
+    let t = at("2026-11-24T09:00:00Z");
+    let locks: Vec<EnvLock> = (0..10)
+        .map(|i| {
+            lock(
+                LockOwner::Deployment {
+                    id: DeploymentId::derive(t, &i.to_string()),
+                },
+                "2026-11-24T09:00:00Z",
+                60,
+            )
+        })
+        .collect();
+    let results = futures_join(locks.iter().map(|l| store.acquire_lock(l, t))).await;
+    assert_eq!(
+        results.iter().filter(|r| matches!(r, Ok(Ok(())))).count(),
+        1,
+        "{results:?}"
+    );
+}
+
+/// Polls futures together on one task, so their requests are in flight at the same time.
+async fn futures_join<F: std::future::Future>(futs: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let mut handles: Vec<_> = futs.into_iter().map(|f| Some(Box::pin(f))).collect();
+    let mut outs: Vec<Option<F::Output>> = handles.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, h) in handles.iter_mut().enumerate() {
+            if let Some(f) = h {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => {
+                        outs[i] = Some(v);
+                        *h = None;
+                    }
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outs.into_iter().map(|o| o.unwrap()).collect()
+}
+
+#[tokio::test]
+async fn claims_return_the_first_value_to_everyone_after() {
+    let (_, store) = store().await;
+    let exp = at("2026-11-25T09:00:00Z");
+    let results = futures_join((0..8).map(|i| {
+        let store = &store;
+        async move {
+            store
+                .claim("event#trigger-1", &format!("value-{i}"), exp)
+                .await
+                .unwrap()
+        }
+    }))
+    .await;
+    let firsts = results.iter().filter(|r| r.is_none()).count();
+    assert_eq!(firsts, 1, "{results:?}");
+    let values: HashSet<_> = results.into_iter().flatten().collect();
+    assert_eq!(values.len(), 1, "everyone else sees the one winner's value");
+}
+
+fn release(deployment: &str, succeeded: &str) -> Release {
+    Release {
+        env: EnvName::parse("prod").unwrap(),
+        service: ServiceName::parse("api").unwrap(),
+        deployment: DeploymentId::derive(at(succeeded), deployment),
+        image: ImageRef {
+            repository: "acme/api".into(),
+            tag: Version::parse("v1.0.0").unwrap(),
+            digest: Digest::parse(&format!("sha256:{}", "cd".repeat(32))).unwrap(),
+        },
+        task_definition: format!("api:{deployment}"),
+        started_at: at(succeeded),
+        succeeded_at: at(succeeded),
+        verdict: Verdict::Baking,
+    }
+}
+
+#[tokio::test]
+async fn releases_come_back_newest_first_and_verdicts_are_conditional() {
+    let (_, store) = store().await;
+    let (env, api) = (
+        EnvName::parse("prod").unwrap(),
+        ServiceName::parse("api").unwrap(),
+    );
+    let old = release("1", "2026-11-20T10:00:00Z");
+    let new = release("2", "2026-11-24T10:00:00Z");
+    store.record_release(&new).await.unwrap();
+    store.record_release(&old).await.unwrap();
+    store.record_release(&old).await.unwrap(); // recording twice is harmless
+    let got = store.releases(&env, &api, 10).await.unwrap();
+    assert_eq!(
+        got.iter()
+            .map(|r| r.task_definition.as_str())
+            .collect::<Vec<_>>(),
+        ["api:2", "api:1"]
+    );
+
+    assert!(
+        store
+            .judge_release(&env, &api, old.deployment, &Verdict::Good)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .judge_release(&env, &api, old.deployment, &Verdict::Good)
+            .await
+            .unwrap(),
+        "good only from baking"
+    );
+    let bad = Verdict::Bad {
+        reason: "alarm api-5xx".into(),
+    };
+    let (a, b) = tokio::join!(
+        store.judge_release(&env, &api, new.deployment, &bad),
+        store.judge_release(&env, &api, new.deployment, &bad)
+    );
+    assert!(
+        a.unwrap() ^ b.unwrap(),
+        "of two alarms judging at once, one wins"
+    );
+    assert!(
+        !store
+            .judge_release(&env, &api, new.deployment, &Verdict::Good)
+            .await
+            .unwrap(),
+        "bad stays bad"
+    );
+    let got = store.releases(&env, &api, 10).await.unwrap();
+    assert_eq!(got[0].verdict, bad);
+    assert_eq!(got[1].verdict, Verdict::Good);
+}
+
+#[tokio::test]
+async fn builds_backups_holds_audit_and_history_round_trip() {
+    let (_, store) = store().await;
+    let api = ServiceName::parse("api").unwrap();
+    let env = EnvName::parse("prod").unwrap();
+    let build = Build {
+        service: api.clone(),
+        version: Version::parse("v1.2.3").unwrap(),
+        build_id: "codebuild:abc".into(),
+        branch: Some("main".into()),
+        commit: None,
+        url: None,
+        finished_at: at("2026-11-24T09:00:00Z"),
+        succeeded: true,
+    };
+    assert!(store.record_build(&build).await.unwrap());
+    assert!(
+        !store.record_build(&build).await.unwrap(),
+        "a redelivered build is recognised"
+    );
+    assert_eq!(store.builds(&api, 5).await.unwrap(), vec![build]);
+
+    let hold = Hold {
+        env: env.clone(),
+        service: api.clone(),
+        reason: "alarm".into(),
+        since: at("2026-11-24T09:00:00Z"),
+    };
+    store.put_hold(&hold).await.unwrap();
+    assert_eq!(store.holds(&env).await.unwrap(), vec![hold.clone()]);
+    assert_eq!(store.clear_holds(&env).await.unwrap(), vec![hold]);
+    assert!(store.holds(&env).await.unwrap().is_empty());
+
+    for key in ["h1", "h2", "h3"] {
+        store.create_deployment(&deployment(key)).await.unwrap();
+    }
+    let recent = store.recent_deployments(&env, Some(&api), 2).await.unwrap();
+    assert_eq!(recent.len(), 2);
+    assert!(
+        store
+            .recent_deployments(&env, Some(&ServiceName::parse("web").unwrap()), 5)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let entry = deckhand_core::ports::AuditEntry {
+        env: env.clone(),
+        at: at("2026-11-24T09:00:00Z"),
+        actor: alice(),
+        action: "approved".into(),
+        detail: "pending approval → approved".into(),
+        deployment: None,
+    };
+    store.append_audit(&entry).await.unwrap();
+    store.append_audit(&entry).await.unwrap();
+    assert_eq!(
+        store.audit(&env, 10).await.unwrap().len(),
+        2,
+        "two entries in the same millisecond both kept"
+    );
+}
