@@ -10,7 +10,8 @@
 //!
 //! Tests share the server and stay apart by naming: [`unique`] gives every test its own table,
 //! cluster and DB names. moto's quirks (see `../shared/DEPENDENCIES.md`) are handled here, each
-//! in one place: Lambda invokes need `use_docker` off ([`Emulator::start`]), and Fargate
+//! in one place: Lambda invokes need `use_docker` off and ECS tasks must not finish by
+//! themselves (`Emulator::configure`), and Fargate
 //! services need a subnet and security group in moto's EC2 ([`Seed`]).
 //!
 //! The server is stopped when the process that started it exits: it runs under a small shell
@@ -72,13 +73,7 @@ impl Emulator {
             };
             match emulator.wait_until_ready(Duration::from_secs(60)) {
                 Ok(()) => {
-                    // moto runs Lambda functions in Docker unless told otherwise; there is no
-                    // Docker here, and Deckhand only needs invokes accepted.
-                    emulator.http(
-                        "POST",
-                        "/moto-api/config",
-                        r#"{"lambda":{"use_docker":false}}"#,
-                    )?;
+                    emulator.configure()?;
                     return Ok(emulator);
                 }
                 Err(e) => {
@@ -88,6 +83,30 @@ impl Emulator {
             }
         }
         Err(last.unwrap_or_else(|| anyhow!("moto server did not start")))
+    }
+
+    /// Where moto differs from AWS in ways that would make Deckhand's tests lie, it is set
+    /// right here, once.
+    fn configure(&self) -> anyhow::Result<()> {
+        // moto runs Lambda functions in Docker unless told otherwise; there is no Docker here,
+        // and Deckhand only needs invokes accepted.
+        let status = self.http(
+            "POST",
+            "/moto-api/config",
+            r#"{"lambda":{"use_docker":false}}"#,
+        )?;
+        if status != 201 && status != 200 {
+            bail!("moto refused the Lambda setting ({status})");
+        }
+        // moto walks an ECS task to STOPPED (exit code 0) over four DescribeTasks calls, so
+        // every migration would "succeed" by itself. Manual progression keeps a task RUNNING
+        // until something stops it, as in ECS.
+        let manual = r#"{"model_name":"ecs::task","transition":{"progression":"manual","times":1000000000}}"#;
+        let status = self.http("POST", "/moto-api/state-manager/set-transition", manual)?;
+        if status != 201 && status != 200 {
+            bail!("moto refused the ECS task transition setting ({status})");
+        }
+        Ok(())
     }
 
     fn wait_until_ready(&self, within: Duration) -> anyhow::Result<()> {

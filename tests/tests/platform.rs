@@ -1,0 +1,420 @@
+//! `EcsPlatform` (ECS + ECR) and `RdsBackups` against the emulator.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed setup should fail loudly
+
+use std::time::Duration;
+
+use deckhand_aws::ecs::EcsPlatform;
+use deckhand_aws::rds::{PLAN_TAG, RdsBackups};
+use deckhand_core::config::{BackupKind, BackupPlan, ServiceConfig};
+use deckhand_core::deployment::ImageRef;
+use deckhand_core::ports::{Backups, Platform, PortError};
+use deckhand_core::retention::{Retention, SnapshotStatus};
+use deckhand_core::types::{EnvName, ServiceName, Version};
+use deckhand_harness::{Emulator, Seed, SeededService};
+
+async fn seed() -> Seed {
+    Seed::new(Emulator::shared().expect("the emulator starts")).await
+}
+
+fn platform(seed: &Seed) -> EcsPlatform {
+    let mut p = EcsPlatform::new(seed.aws.ecs.clone(), seed.aws.ecr.clone());
+    p.migration_poll = Duration::from_millis(100);
+    p
+}
+
+fn config_for(s: &SeededService) -> ServiceConfig {
+    ServiceConfig {
+        name: ServiceName::parse("api").unwrap(),
+        envs: vec![EnvName::parse("prod").unwrap()],
+        ecs_service: s.service.clone(),
+        container: s.container.clone(),
+        repository: s.repository.clone(),
+        migration: Some(vec!["bin/migrate".into(), "up".into()]),
+        health_url: None,
+    }
+}
+
+async fn describe_td(seed: &Seed, arn: &str) -> aws_sdk_ecs::types::TaskDefinition {
+    seed.aws
+        .ecs
+        .describe_task_definition()
+        .task_definition(arn)
+        .send()
+        .await
+        .unwrap()
+        .task_definition
+        .unwrap()
+}
+
+async fn service_td(seed: &Seed, s: &SeededService) -> String {
+    let out = seed
+        .aws
+        .ecs
+        .describe_services()
+        .cluster(&s.cluster)
+        .services(&s.service)
+        .send()
+        .await
+        .unwrap();
+    out.services()[0].task_definition().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn reads_what_runs_and_resolves_tags_to_digests() {
+    let seed = seed().await;
+    let s = seed.service("api", "v1.2.2").await.unwrap();
+    let p = platform(&seed);
+    let running = p.running(&s.cluster, &config_for(&s)).await.unwrap();
+    assert_eq!(running.task_definition, s.task_definition);
+    assert_eq!(running.image, format!("{}:v1.2.2", s.repository_uri));
+    assert_eq!(running.tag(), Some("v1.2.2"));
+
+    let pushed = seed.push_image(&s.repository, "v1.2.3", "7").await.unwrap();
+    assert_eq!(
+        p.resolve_image(&s.repository, &Version::parse("v1.2.3").unwrap())
+            .await
+            .unwrap(),
+        Some(pushed)
+    );
+    assert_eq!(
+        p.resolve_image(&s.repository, &Version::parse("v9.9.9").unwrap())
+            .await
+            .unwrap(),
+        None,
+        "no such tag"
+    );
+    let missing = p
+        .resolve_image("acme/nope", &Version::parse("v1.0.0").unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&missing, PortError::NotFound(m) if m.contains("acme/nope") && m.contains("RepositoryNotFoundException")),
+        "{missing}"
+    );
+}
+
+#[tokio::test]
+async fn a_rollout_registers_a_revision_that_changes_only_the_image() {
+    let seed = seed().await;
+    let s = seed.service("api", "v1.2.2").await.unwrap();
+    let digest = seed.push_image(&s.repository, "v1.2.3", "2").await.unwrap();
+    let p = platform(&seed);
+    let image = ImageRef {
+        repository: s.repository.clone(),
+        tag: Version::parse("v1.2.3").unwrap(),
+        digest: digest.clone(),
+    };
+    let rollout = p
+        .roll_out(&s.cluster, &config_for(&s), &image)
+        .await
+        .unwrap();
+    assert_ne!(rollout.task_definition, s.task_definition);
+    assert!(!rollout.ecs_deployment.is_empty());
+    assert_eq!(
+        service_td(&seed, &s).await,
+        rollout.task_definition,
+        "the service now runs the new revision"
+    );
+
+    let before = describe_td(&seed, &s.task_definition).await;
+    let after = describe_td(&seed, &rollout.task_definition).await;
+    assert_eq!(after.revision(), before.revision() + 1);
+    for (b, a) in before
+        .container_definitions()
+        .iter()
+        .zip(after.container_definitions())
+    {
+        if a.name() == Some("app") {
+            assert_eq!(
+                a.image(),
+                Some(format!("{}@{digest}", s.repository_uri).as_str()),
+                "pinned by digest"
+            );
+            let mut a = a.clone();
+            a.image = b.image.clone();
+            assert_eq!(&a, b, "every other field of the container is kept");
+        } else {
+            assert_eq!(a, b, "other containers are untouched");
+        }
+    }
+    assert_eq!(after.family(), before.family());
+    assert_eq!(after.cpu(), before.cpu());
+    assert_eq!(after.memory(), before.memory());
+    assert_eq!(after.network_mode(), before.network_mode());
+    assert_eq!(after.task_role_arn(), before.task_role_arn());
+    assert_eq!(after.execution_role_arn(), before.execution_role_arn());
+    assert_eq!(
+        after.requires_compatibilities(),
+        before.requires_compatibilities()
+    );
+    let tags = seed
+        .aws
+        .ecs
+        .list_tags_for_resource()
+        .resource_arn(&rollout.task_definition)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        tags.tags()
+            .iter()
+            .map(|t| (t.key(), t.value()))
+            .collect::<Vec<_>>(),
+        vec![(Some("team"), Some("platform"))]
+    );
+
+    let back = p
+        .roll_back(&s.cluster, &config_for(&s), &s.task_definition)
+        .await
+        .unwrap();
+    assert_eq!(back.task_definition, s.task_definition);
+    assert_eq!(service_td(&seed, &s).await, s.task_definition);
+}
+
+#[tokio::test]
+async fn unknown_clusters_services_and_containers_are_named_in_the_error() {
+    let seed = seed().await;
+    let s = seed.service("api", "v1.2.2").await.unwrap();
+    let p = platform(&seed);
+    let mut cfg = config_for(&s);
+    let err = p.running("no-such-cluster", &cfg).await.unwrap_err();
+    assert!(
+        matches!(&err, PortError::NotFound(m) if m.contains("no-such-cluster")),
+        "{err}"
+    );
+    cfg.ecs_service = "ghost".into();
+    let err = p.running(&s.cluster, &cfg).await.unwrap_err();
+    assert!(
+        matches!(&err, PortError::NotFound(m) if m.contains("ghost") && m.contains(&s.cluster)),
+        "{err}"
+    );
+    let mut cfg = config_for(&s);
+    cfg.container = "sidecar-typo".into();
+    let err = p.running(&s.cluster, &cfg).await.unwrap_err();
+    assert!(
+        matches!(&err, PortError::NotFound(m) if m.contains("sidecar-typo")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_migration_runs_once_with_the_new_image_and_the_services_network_and_reports_its_exit_code()
+ {
+    let seed = seed().await;
+    let s = seed.service("worker", "v1.2.2").await.unwrap();
+    let digest = seed.push_image(&s.repository, "v1.2.3", "2").await.unwrap();
+    let p = platform(&seed);
+    let image = ImageRef {
+        repository: s.repository.clone(),
+        tag: Version::parse("v1.2.3").unwrap(),
+        digest,
+    };
+    let cfg = config_for(&s);
+    let migrate = p.run_migration(&s.cluster, &cfg, &image, cfg.migration.as_deref().unwrap());
+    // moto never finishes a task by itself; stop it the way a finished container would.
+    let ecs = seed.aws.ecs.clone();
+    let cluster = s.cluster.clone();
+    let finisher = async move {
+        loop {
+            let tasks = ecs
+                .list_tasks()
+                .cluster(&cluster)
+                .started_by("deckhand-migration")
+                .send()
+                .await
+                .unwrap();
+            if let Some(arn) = tasks.task_arns().first() {
+                let t = ecs
+                    .describe_tasks()
+                    .cluster(&cluster)
+                    .tasks(arn)
+                    .send()
+                    .await
+                    .unwrap();
+                let task = t.tasks()[0].clone();
+                ecs.stop_task()
+                    .cluster(&cluster)
+                    .task(arn)
+                    .send()
+                    .await
+                    .unwrap();
+                return task;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let (exit, task) = tokio::join!(migrate, finisher);
+    assert_eq!(exit.unwrap(), 0);
+    let overrides = task.overrides().unwrap().container_overrides();
+    assert_eq!(overrides[0].name(), Some("app"));
+    assert_eq!(overrides[0].command(), ["bin/migrate", "up"]);
+    let td = describe_td(&seed, task.task_definition_arn().unwrap()).await;
+    assert!(
+        td.container_definitions()[0]
+            .image()
+            .unwrap()
+            .ends_with(image.digest.as_str()),
+        "the migration runs the new image"
+    );
+    assert_eq!(
+        service_td(&seed, &s).await,
+        s.task_definition,
+        "a migration does not touch the service"
+    );
+}
+
+#[tokio::test]
+async fn a_migration_that_never_ends_times_out_with_a_retryable_error() {
+    let seed = seed().await;
+    let s = seed.service("worker", "v1.2.2").await.unwrap();
+    let digest = seed.push_image(&s.repository, "v1.2.3", "2").await.unwrap();
+    let mut p = platform(&seed);
+    p.migration_timeout = Duration::from_millis(300);
+    let image = ImageRef {
+        repository: s.repository.clone(),
+        tag: Version::parse("v1.2.3").unwrap(),
+        digest,
+    };
+    let err = p
+        .run_migration(&s.cluster, &config_for(&s), &image, &["migrate".into()])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, PortError::Transient(m) if m.contains("still running")),
+        "{err}"
+    );
+}
+
+fn plan(kind: BackupKind, target: &str) -> BackupPlan {
+    BackupPlan {
+        name: deckhand_harness::unique("nightly"),
+        env: EnvName::parse("prod").unwrap(),
+        kind,
+        target: target.into(),
+        schedule: "rate(1 day)".into(),
+        before_deploy: vec![],
+        retention: Retention {
+            keep_last: 3,
+            ..Retention::default()
+        },
+    }
+}
+
+fn tags(plan: &BackupPlan) -> Vec<(String, String)> {
+    vec![
+        (PLAN_TAG.into(), plan.name.clone()),
+        ("deckhand:env".into(), "prod".into()),
+        ("deckhand:created-by".into(), "deckhand".into()),
+    ]
+}
+
+#[tokio::test]
+async fn instance_snapshots_are_created_tagged_listed_and_deleted_and_foreign_ones_left_alone() {
+    let seed = seed().await;
+    let db = seed.db_instance().await.unwrap();
+    let backups = RdsBackups::new(seed.aws.rds.clone());
+    let plan = plan(BackupKind::RdsInstance, &db);
+    backups
+        .create(&plan, "deckhand-nightly-1", &tags(&plan))
+        .await
+        .unwrap();
+    assert_eq!(
+        backups.wait(&plan, "deckhand-nightly-1").await.unwrap(),
+        SnapshotStatus::Available
+    );
+    let again = backups
+        .create(&plan, "deckhand-nightly-1", &tags(&plan))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(again, PortError::Conflict(_)),
+        "a second create of one snapshot is a conflict: {again}"
+    );
+    seed.aws
+        .rds
+        .create_db_snapshot()
+        .db_instance_identifier(&db)
+        .db_snapshot_identifier("manual-before-upgrade")
+        .send()
+        .await
+        .unwrap();
+
+    let listed = backups.list(&plan).await.unwrap();
+    let ours: Vec<_> = listed
+        .iter()
+        .filter(|s| s.made_by_deckhand)
+        .map(|s| s.id.as_str())
+        .collect();
+    let foreign: Vec<_> = listed
+        .iter()
+        .filter(|s| !s.made_by_deckhand)
+        .map(|s| s.id.as_str())
+        .collect();
+    assert_eq!(ours, ["deckhand-nightly-1"]);
+    assert_eq!(foreign, ["manual-before-upgrade"]);
+
+    let refused = backups
+        .delete(&plan, "manual-before-upgrade")
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("refusing to delete"),
+        "{refused}"
+    );
+    backups.delete(&plan, "deckhand-nightly-1").await.unwrap();
+    let left: Vec<_> = backups
+        .list(&plan)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(left, ["manual-before-upgrade"]);
+}
+
+#[tokio::test]
+async fn cluster_snapshots_work_the_same_way() {
+    let seed = seed().await;
+    let cluster = seed.db_cluster().await.unwrap();
+    let backups = RdsBackups::new(seed.aws.rds.clone());
+    let plan = plan(BackupKind::RdsCluster, &cluster);
+    backups
+        .create(&plan, "deckhand-aurora-1", &tags(&plan))
+        .await
+        .unwrap();
+    assert_eq!(
+        backups.wait(&plan, "deckhand-aurora-1").await.unwrap(),
+        SnapshotStatus::Available
+    );
+    let listed = backups.list(&plan).await.unwrap();
+    assert!(
+        listed
+            .iter()
+            .any(|s| s.id == "deckhand-aurora-1" && s.made_by_deckhand),
+        "{listed:?}"
+    );
+    backups.delete(&plan, "deckhand-aurora-1").await.unwrap();
+    assert!(
+        backups
+            .list(&plan)
+            .await
+            .unwrap()
+            .iter()
+            .all(|s| s.id != "deckhand-aurora-1")
+    );
+}
+
+#[tokio::test]
+async fn a_plan_for_a_database_that_does_not_exist_is_a_clear_error() {
+    let seed = seed().await;
+    let backups = RdsBackups::new(seed.aws.rds.clone());
+    let plan = plan(BackupKind::RdsInstance, "no-such-db");
+    let err = backups
+        .create(&plan, "deckhand-x", &tags(&plan))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, PortError::NotFound(m) if m.contains("no-such-db")),
+        "{err}"
+    );
+}
