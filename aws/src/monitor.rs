@@ -38,16 +38,21 @@ impl Monitor for CloudWatchMonitor {
                 .send()
                 .await
                 .map_err(|e| port_error("DescribeAlarms", &e))?;
-            firing.extend(
-                out.metric_alarms()
-                    .iter()
-                    .filter_map(|a| a.alarm_name().map(str::to_owned)),
-            );
-            firing.extend(
-                out.composite_alarms()
-                    .iter()
-                    .filter_map(|a| a.alarm_name().map(str::to_owned)),
-            );
+            // The state is checked again here: the filter above saves bytes, but an alarm is
+            // only reported firing on its own say-so (moto, for one, ignores the filter when
+            // names are given).
+            let alarm = Some(&StateValue::Alarm);
+            let metric = out
+                .metric_alarms()
+                .iter()
+                .filter(|a| a.state_value() == alarm)
+                .filter_map(|a| a.alarm_name());
+            let composite = out
+                .composite_alarms()
+                .iter()
+                .filter(|a| a.state_value() == alarm)
+                .filter_map(|a| a.alarm_name());
+            firing.extend(metric.chain(composite).map(str::to_owned));
         }
         Ok(firing)
     }
