@@ -457,3 +457,142 @@ async fn builds_backups_holds_audit_and_history_round_trip() {
         "two entries in the same millisecond both kept"
     );
 }
+
+/// Core's use-cases on the DynamoDB store; the other ports in memory.
+struct OnDynamo {
+    store: DynamoStore,
+    mem: deckhand_core::memory::Memory,
+}
+
+impl deckhand_core::ports::Ports for OnDynamo {
+    type Store = DynamoStore;
+    type Platform = deckhand_core::memory::Memory;
+    type Monitor = deckhand_core::memory::Memory;
+    type Chat = deckhand_core::memory::Memory;
+    type Dispatch = deckhand_core::memory::Memory;
+    type Backups = deckhand_core::memory::Memory;
+    type Metrics = deckhand_core::memory::Memory;
+    type Clock = deckhand_core::memory::Memory;
+    fn store(&self) -> &DynamoStore {
+        &self.store
+    }
+    fn platform(&self) -> &Self::Platform {
+        &self.mem
+    }
+    fn monitor(&self) -> &Self::Monitor {
+        &self.mem
+    }
+    fn chat(&self) -> &Self::Chat {
+        &self.mem
+    }
+    fn dispatch(&self) -> &Self::Dispatch {
+        &self.mem
+    }
+    fn backups(&self) -> &Self::Backups {
+        &self.mem
+    }
+    fn metrics(&self) -> &Self::Metrics {
+        &self.mem
+    }
+    fn clock(&self) -> &Self::Clock {
+        &self.mem
+    }
+}
+
+#[tokio::test]
+async fn the_deploy_story_on_dynamodb_is_idempotent_under_concurrent_redelivery() {
+    use deckhand_core::rollback::{AlarmChange, AlarmState};
+    use deckhand_core::usecases::{App, DeployRequest};
+
+    let (_, store) = store().await;
+    let mem = deckhand_core::memory::Memory::new(at("2026-11-24T09:00:00Z"));
+    let digest =
+        |n: u8| Digest::parse(&format!("sha256:{}", format!("{n:02x}").repeat(32))).unwrap();
+    mem.set_running("api", "api:1", "acme/api:v1.2.2");
+    for (tag, n) in [("v1.2.2", 2), ("v1.2.3", 3), ("v1.2.4", 4)] {
+        mem.push_image("acme/api", tag, &digest(n));
+    }
+    let config = deckhand_core::config::Config::parse(
+        "example",
+        include_str!("../../infra/deckhand.example.toml"),
+    )
+    .unwrap();
+    let ports = OnDynamo { store, mem };
+    let app = App::new(&ports, &config);
+    let request = |version: &str, key: &str| DeployRequest {
+        env: EnvName::parse("staging").unwrap(),
+        services: vec![ServiceName::parse("api").unwrap()],
+        version: Version::parse(version).unwrap(),
+        override_reason: None,
+        actor: alice(),
+        event_key: key.into(),
+    };
+    let ship = |version: &'static str, key: &'static str| {
+        let app = &app;
+        async move {
+            let results =
+                futures_join((0..10).map(|_| app.request_deploy(request(version, key)))).await;
+            let ids: HashSet<_> = results
+                .iter()
+                .map(|r| r.as_ref().unwrap().deployment.id)
+                .collect();
+            assert_eq!(ids.len(), 1, "ten deliveries of {key}, one deployment");
+            let id = *ids.iter().next().unwrap();
+            let runs = futures_join((0..3).map(|_| app.run_deployment(id))).await;
+            let d = runs
+                .into_iter()
+                .map(|r| r.unwrap())
+                .max_by_key(|d| d.revision)
+                .unwrap();
+            let ecs = d.services[0].progress.ecs_deployment.clone().unwrap();
+            let finished = futures_join((0..5).map(|_| app.on_rollout(&ecs, Ok(())))).await;
+            let d = app.ports.store.get_deployment(id).await.unwrap().unwrap();
+            assert!(finished.iter().all(Result::is_ok), "{finished:?}");
+            assert_eq!(d.state, State::Succeeded);
+            d
+        }
+    };
+    ship("v1.2.3", "slack:trigger-1").await;
+    assert_eq!(ports.mem.dispatched().len(), 1);
+    assert_eq!(
+        ports.mem.roll_outs().len(),
+        1,
+        "three concurrent runs, one rollout"
+    );
+    ports.mem.advance(SignedDuration::from_hours(1));
+    assert_eq!(app.bake_check().await.unwrap(), 1);
+    ship("v1.2.4", "slack:trigger-2").await;
+    ports.mem.advance(SignedDuration::from_mins(5));
+
+    // staging has no alarms in the example; map one by tag, as the rollback function will.
+    let change = AlarmChange {
+        alarm: "api-staging-5xx".into(),
+        previous: AlarmState::Ok,
+        current: AlarmState::Alarm,
+        at: ports.mem.the_time(),
+        reason: "5xx > 1%".into(),
+    };
+    let tagged = Some((
+        EnvName::parse("staging").unwrap(),
+        ServiceName::parse("api").unwrap(),
+    ));
+    let outcomes = futures_join((0..10).map(|_| app.on_alarm(&change, tagged.clone()))).await;
+    let rolled: usize = outcomes
+        .iter()
+        .map(|o| o.as_ref().unwrap().rolled_back.len())
+        .sum();
+    assert_eq!(
+        rolled, 1,
+        "ten alarm deliveries, one rollback: {outcomes:?}"
+    );
+    let audit = app
+        .ports
+        .store
+        .audit(&EnvName::parse("staging").unwrap(), 100)
+        .await
+        .unwrap();
+    assert!(
+        audit.iter().any(|a| a.action == "submitted"),
+        "transitions are audited in DynamoDB"
+    );
+}
