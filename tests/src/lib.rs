@@ -302,7 +302,7 @@ pub fn moto_server() -> anyhow::Result<PathBuf> {
     {
         return Ok(on_path);
     }
-    install(&target_dir().join("moto"))
+    install(&target_dir().join("moto"), find_on_path("python3"))
 }
 
 fn find_on_path(name: &str) -> Option<PathBuf> {
@@ -334,7 +334,9 @@ fn installed_version(server: &Path) -> Option<String> {
 }
 
 /// Installs `moto[server]==MOTO_VERSION` into `dir/venv`, once, under a lock.
-fn install(dir: &Path) -> anyhow::Result<PathBuf> {
+/// `python` is the interpreter to build the virtualenv with (`python3` from PATH), passed in so
+/// the "no Python" message can be tested without changing the process's PATH.
+fn install(dir: &Path, python: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     let server = dir.join("venv").join("bin").join("moto_server");
     let marker = dir.join(format!("installed-{MOTO_VERSION}"));
     if marker.exists() && server.exists() {
@@ -347,10 +349,10 @@ fn install(dir: &Path) -> anyhow::Result<PathBuf> {
     if marker.exists() && server.exists() {
         return Ok(server);
     }
-    let python = find_on_path("python3").ok_or_else(|| {
+    let python = python.ok_or_else(|| {
         anyhow!(
             "Deckhand's emulator tests need Python 3 to install moto (the local AWS emulator), and `python3` is not on PATH.\n\
-             Install it (Debian/Ubuntu: `apt-get install python3 python3-venv`; macOS: `brew install python`), \n\
+             Install it (Debian/Ubuntu: `apt-get install python3 python3-venv`; macOS: `brew install python`),\n\
              or point DECKHAND_MOTO_SERVER at an existing moto_server {MOTO_VERSION}."
         )
     })?;
@@ -392,4 +394,39 @@ fn run(cmd: &mut Command, what: &str) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_python_the_error_says_what_to_install() {
+        let dir = std::env::temp_dir().join(unique("deckhand-no-python"));
+        let err = install(&dir, None)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("need Python 3"), "{err}");
+        assert!(
+            err.contains("apt-get install python3 python3-venv"),
+            "{err}"
+        );
+        assert!(err.contains("DECKHAND_MOTO_SERVER"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_moto_server_on_path_is_judged_by_the_version_its_interpreter_imports() {
+        let dir = std::env::temp_dir().join(unique("deckhand-fake-moto"));
+        std::fs::create_dir_all(&dir).ok();
+        let script = dir.join("moto_server");
+        std::fs::write(&script, "#!/nonexistent/python\n").ok();
+        assert_eq!(
+            installed_version(&script),
+            None,
+            "an interpreter that cannot run is no match"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
