@@ -8,7 +8,7 @@ use aws_sdk_ecr::types::ImageIdentifier;
 use aws_sdk_ecs::types::{ContainerOverride, Service, TaskDefinition, TaskOverride};
 use deckhand_core::config::ServiceConfig;
 use deckhand_core::deployment::ImageRef;
-use deckhand_core::ports::{Platform, PortError, PortResult, Rollout, Running};
+use deckhand_core::ports::{Platform, PortError, PortResult, Rollout, RolloutState, Running};
 use deckhand_core::types::{Digest, Version};
 
 use crate::error::port_error;
@@ -362,5 +362,35 @@ impl Platform for EcsPlatform {
             }
             tokio::time::sleep(self.migration_poll).await;
         }
+    }
+
+    async fn rollout_state(
+        &self,
+        cluster: &str,
+        svc: &ServiceConfig,
+        ecs_deployment: &str,
+    ) -> PortResult<RolloutState> {
+        let service = self.service(cluster, &svc.ecs_service).await?;
+        let d = service
+            .deployments()
+            .iter()
+            .find(|d| d.id() == Some(ecs_deployment))
+            .ok_or_else(|| {
+                PortError::NotFound(format!(
+                    "ECS deployment {ecs_deployment} of {} in cluster {cluster}",
+                    svc.ecs_service
+                ))
+            })?;
+        use aws_sdk_ecs::types::DeploymentRolloutState as S;
+        Ok(match d.rollout_state() {
+            Some(S::Completed) => RolloutState::Completed,
+            Some(S::Failed) => RolloutState::Failed {
+                reason: d
+                    .rollout_state_reason()
+                    .unwrap_or("no reason given")
+                    .to_owned(),
+            },
+            _ => RolloutState::InProgress,
+        })
     }
 }

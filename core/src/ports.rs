@@ -236,6 +236,23 @@ pub trait Platform: Send + Sync {
         image: &ImageRef,
         command: &[String],
     ) -> impl Future<Output = PortResult<i32>> + Send;
+    /// Where an ECS deployment of this service stands, for reconciling when an outcome event
+    /// was lost. `NotFound` when the service no longer lists that deployment.
+    fn rollout_state(
+        &self,
+        cluster: &str,
+        service: &ServiceConfig,
+        ecs_deployment: &str,
+    ) -> impl Future<Output = PortResult<RolloutState>> + Send;
+}
+
+/// An ECS deployment's `rolloutState`, with ECS's reason when it has one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum RolloutState {
+    InProgress,
+    Completed,
+    Failed { reason: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,7 +7,7 @@ use deckhand_aws::ecs::EcsPlatform;
 use deckhand_aws::rds::{PLAN_TAG, RdsBackups};
 use deckhand_core::config::{BackupKind, BackupPlan, ServiceConfig};
 use deckhand_core::deployment::ImageRef;
-use deckhand_core::ports::{Backups, Platform, PortError};
+use deckhand_core::ports::{Backups, Platform, PortError, RolloutState};
 use deckhand_core::retention::{Retention, SnapshotStatus};
 use deckhand_core::types::{EnvName, ServiceName, Version};
 use deckhand_harness::{Emulator, Seed, SeededService};
@@ -161,6 +161,23 @@ async fn a_rollout_registers_a_revision_that_changes_only_the_image() {
             .map(|t| (t.key(), t.value()))
             .collect::<Vec<_>>(),
         vec![(Some("team"), Some("platform"))]
+    );
+
+    let state = p
+        .rollout_state(&s.cluster, &config_for(&s), &rollout.ecs_deployment)
+        .await
+        .unwrap();
+    assert!(
+        matches!(state, RolloutState::InProgress | RolloutState::Completed),
+        "{state:?}"
+    );
+    let unknown = p
+        .rollout_state(&s.cluster, &config_for(&s), "ecs-svc/0")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&unknown, PortError::NotFound(m) if m.contains("ecs-svc/0")),
+        "{unknown}"
     );
 
     let back = p
