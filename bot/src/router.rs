@@ -1,0 +1,602 @@
+//! The bot's HTTP surface: one axum router for Lambda (behind a Function URL) and local mode.
+//!
+//! Every handler verifies the request first (401 and nothing else on failure), then checks the
+//! workspace, guild and channel are configured and the person is in a config group, then calls
+//! one core use-case and answers within the 3 seconds Slack and Discord allow. Long work (the
+//! rollout itself) is handed to the deploy function by the use-case through `Dispatch`.
+//! Redeliveries (Slack's `X-Slack-Retry-Num`, a repeated Discord interaction id) reach the
+//! use-cases with the same event key and are recognised there.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use deckhand_core::card::ButtonAction;
+use deckhand_core::command::{self, BackupAction, Command};
+use deckhand_core::config::Config;
+use deckhand_core::deployment::State as DeployState;
+use deckhand_core::ports::{Build, PortError, Ports};
+use deckhand_core::types::{Actor, ChatKind, ServiceName, UserRef, Version};
+use deckhand_core::usecases::{
+    App, BackupError, DecideError, Decision, DeployRequest, QueryError, RequestError,
+};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+use crate::chat::HttpChat;
+use crate::render::table_text;
+use crate::verify::{self, Unverified};
+
+/// Requests larger than this are refused before anything reads them. Slack and Discord
+/// payloads are a few KiB; build webhooks (GitHub's `workflow_run`) are the largest, ~30 KiB.
+pub const MAX_BODY: usize = 256 * 1024;
+
+/// The keys that prove who is speaking. Each route is refused (401) when its key is absent.
+#[derive(Debug, Clone, Default)]
+pub struct Keys {
+    pub slack_signing_secret: Option<SecretString>,
+    /// The Discord application's public key, hex.
+    pub discord_public_key: Option<String>,
+    pub github_secret: Option<SecretString>,
+    pub gitlab_token: Option<SecretString>,
+    pub generic_secret: Option<SecretString>,
+}
+
+/// Everything the handlers need.
+#[derive(Debug)]
+pub struct Bot<P: Ports> {
+    pub ports: P,
+    pub config: Config,
+    pub keys: Keys,
+    /// For answering Slack interactions through their `response_url`.
+    pub responder: HttpChat,
+}
+
+impl<P: Ports> Bot<P> {
+    fn app(&self) -> App<'_, P> {
+        App::new(&self.ports, &self.config)
+    }
+}
+
+pub fn router<P: Ports + 'static>(bot: Arc<Bot<P>>) -> Router {
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/slack/commands", post(slack_command::<P>))
+        .route("/slack/interactions", post(slack_interaction::<P>))
+        .route("/discord/interactions", post(discord_interaction::<P>))
+        .route("/hooks/build/{kind}", post(build_hook::<P>))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(bot)
+}
+
+fn unauthorized(route: &str, why: &Unverified) -> Response {
+    tracing::warn!(route, reason = %why, "refused an unverified request");
+    (StatusCode::UNAUTHORIZED, "invalid request signature").into_response()
+}
+
+fn bad_request(route: &str, what: &str) -> Response {
+    tracing::warn!(route, what, "refused a malformed request");
+    (StatusCode::BAD_REQUEST, what.to_owned()).into_response()
+}
+
+fn slack_ephemeral(text: &str) -> Response {
+    axum::Json(json!({ "response_type": "ephemeral", "text": text })).into_response()
+}
+
+fn discord_ephemeral(text: &str) -> Response {
+    axum::Json(json!({ "type": 4, "data": { "content": text, "flags": 64, "allowed_mentions": { "parse": [] } } })).into_response()
+}
+
+/// The message for an infrastructure failure: bland to the person, detailed in the log.
+fn unavailable(e: &PortError) -> String {
+    tracing::error!(error = %e, "a port failed while answering chat");
+    "Deckhand could not do that just now (a service it depends on did not answer). Nothing was changed; try again in a minute.".into()
+}
+
+/// Signature freshness is judged by the system clock, as slack-morphism's own check is: it is
+/// about when the request was made, not about Deckhand's domain time (the `Clock` port), which
+/// tests move freely.
+fn wall_clock() -> jiff::Timestamp {
+    jiff::Timestamp::now()
+}
+
+fn form(body: &[u8]) -> HashMap<String, String> {
+    form_urlencoded::parse(body).into_owned().collect()
+}
+
+/// Whether this person may talk to Deckhand at all: they must be in some config group.
+fn known(config: &Config, user: &UserRef) -> bool {
+    config.groups.values().any(|members| members.contains(user))
+}
+
+fn not_known(user: &UserRef) -> String {
+    format!(
+        "Deckhand does not know you yet. Ask whoever looks after deckhand.toml to add `{user}` to a group."
+    )
+}
+
+async fn slack_command<P: Ports>(
+    State(bot): State<Arc<Bot<P>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(secret) = &bot.keys.slack_signing_secret else {
+        return unauthorized("slack", &Unverified::Missing("slack signing secret"));
+    };
+    if let Err(e) = verify::slack(secret, &headers, &body, wall_clock()) {
+        return unauthorized("slack/commands", &e);
+    }
+    let f = form(&body);
+    let (Some(team), Some(channel), Some(user), Some(slash)) = (
+        f.get("team_id"),
+        f.get("channel_id"),
+        f.get("user_id"),
+        f.get("command"),
+    ) else {
+        return bad_request(
+            "slack/commands",
+            "missing team_id, channel_id, user_id or command",
+        );
+    };
+    let Some(slack) = &bot.config.slack else {
+        return slack_ephemeral("Deckhand is not set up for Slack.");
+    };
+    if &slack.workspace != team {
+        return slack_ephemeral("Deckhand is not set up for this workspace.");
+    }
+    if !slack.channels.is_empty() && !slack.channels.contains(channel) {
+        return slack_ephemeral(
+            "Deckhand does not take commands in this channel; use one of the deploy channels.",
+        );
+    }
+    let name = f.get("user_name").map_or(user.as_str(), String::as_str);
+    let actor = Actor::person(ChatKind::Slack, team, user, name);
+    // Slack sends the same trigger id again when it retries a command.
+    let trigger = f.get("trigger_id").cloned().unwrap_or_default();
+    let key = format!("slack:{team}:{trigger}");
+    let text = f.get("text").map_or("", String::as_str);
+    slack_ephemeral(&execute(&bot, slash, text, &actor, &key).await)
+}
+
+async fn slack_interaction<P: Ports>(
+    State(bot): State<Arc<Bot<P>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(secret) = &bot.keys.slack_signing_secret else {
+        return unauthorized("slack", &Unverified::Missing("slack signing secret"));
+    };
+    if let Err(e) = verify::slack(secret, &headers, &body, wall_clock()) {
+        return unauthorized("slack/interactions", &e);
+    }
+    let Some(payload) = form(&body).remove("payload") else {
+        return bad_request("slack/interactions", "missing payload");
+    };
+    let Ok(p) = serde_json::from_str::<Value>(&payload) else {
+        return bad_request("slack/interactions", "payload is not JSON");
+    };
+    if p["type"] != "block_actions" {
+        return StatusCode::OK.into_response();
+    }
+    let (Some(team), Some(user)) = (
+        p["user"]["team_id"].as_str().or(p["team"]["id"].as_str()),
+        p["user"]["id"].as_str(),
+    ) else {
+        return bad_request("slack/interactions", "missing team or user");
+    };
+    let response_url = p["response_url"].as_str().unwrap_or_default().to_owned();
+    let Some(value) = p["actions"][0]["value"].as_str() else {
+        return StatusCode::OK.into_response();
+    };
+    let answer = match bot.config.slack.as_ref() {
+        Some(s) if s.workspace == team => {
+            let name = p["user"]["username"]
+                .as_str()
+                .or(p["user"]["name"].as_str())
+                .unwrap_or(user);
+            click(
+                &bot,
+                value,
+                &Actor::person(ChatKind::Slack, team, user, name),
+            )
+            .await
+        }
+        _ => Some("Deckhand is not set up for this workspace.".to_owned()),
+    };
+    // Block actions take no answer in the HTTP response; a refusal goes to the clicker alone.
+    if let Some(text) = answer
+        && !response_url.is_empty()
+        && let Err(e) = bot.responder.respond(&response_url, &text).await
+    {
+        tracing::warn!(error = %e, "could not answer a Slack interaction");
+    }
+    StatusCode::OK.into_response()
+}
+
+async fn discord_interaction<P: Ports>(
+    State(bot): State<Arc<Bot<P>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(key) = &bot.keys.discord_public_key else {
+        return unauthorized("discord", &Unverified::Missing("discord public key"));
+    };
+    if let Err(e) = verify::discord(key, &headers, &body, wall_clock()) {
+        return unauthorized("discord/interactions", &e);
+    }
+    let Ok(i) = serde_json::from_slice::<Value>(&body) else {
+        return bad_request("discord/interactions", "body is not JSON");
+    };
+    let kind = i["type"].as_u64().unwrap_or(0);
+    if kind == 1 {
+        return axum::Json(json!({ "type": 1 })).into_response();
+    }
+    let Some(discord) = &bot.config.discord else {
+        return discord_ephemeral("Deckhand is not set up for Discord.");
+    };
+    let (Some(guild), Some(channel), Some(user), Some(id)) = (
+        i["guild_id"].as_str(),
+        i["channel_id"].as_str(),
+        i["member"]["user"]["id"].as_str(),
+        i["id"].as_str(),
+    ) else {
+        return discord_ephemeral("Deckhand answers in its server's channels only.");
+    };
+    if discord.guild != guild {
+        return discord_ephemeral("Deckhand is not set up for this server.");
+    }
+    if !discord.channels.is_empty() && !discord.channels.iter().any(|c| c == channel) {
+        return discord_ephemeral(
+            "Deckhand does not take commands in this channel; use one of the deploy channels.",
+        );
+    }
+    let member = &i["member"]["user"];
+    let name = member["global_name"]
+        .as_str()
+        .or(member["username"].as_str())
+        .unwrap_or(user);
+    let actor = Actor::person(ChatKind::Discord, guild, user, name);
+    match kind {
+        2 => {
+            // Each command takes its arguments as one free-text option, so Discord and Slack
+            // share one grammar (see `deckhand discord register`).
+            let name = i["data"]["name"].as_str().unwrap_or_default();
+            let text = i["data"]["options"]
+                .as_array()
+                .map(|o| {
+                    o.iter()
+                        .filter_map(|o| o["value"].as_str())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_default();
+            discord_ephemeral(&execute(&bot, name, &text, &actor, &format!("discord:{id}")).await)
+        }
+        3 => match i["data"]["custom_id"].as_str() {
+            Some(value) => match click(&bot, value, &actor).await {
+                // Acknowledged; the card itself is edited by the deployment's own update.
+                None => axum::Json(json!({ "type": 6 })).into_response(),
+                Some(text) => discord_ephemeral(&text),
+            },
+            None => bad_request("discord/interactions", "component without custom_id"),
+        },
+        _ => bad_request("discord/interactions", "unsupported interaction type"),
+    }
+}
+
+/// An Approve or Reject click. `None` when there is nothing to tell the clicker (the card's
+/// update says it); otherwise the refusal.
+async fn click<P: Ports>(bot: &Bot<P>, value: &str, actor: &Actor) -> Option<String> {
+    let Some((action, id)) = ButtonAction::parse_value(value) else {
+        return Some("That button is not one of Deckhand's.".into());
+    };
+    if let Some(user) = actor.user_ref()
+        && !known(&bot.config, &user)
+    {
+        return Some(not_known(&user));
+    }
+    let decision = match action {
+        ButtonAction::Approve => Decision::Approve,
+        ButtonAction::Reject => Decision::Reject,
+    };
+    match bot.app().decide(id, decision, actor, None).await {
+        Ok(_) => None,
+        Err(DecideError::Port(e)) => Some(unavailable(&e)),
+        Err(e) => Some(e.to_string()),
+    }
+}
+
+/// Runs one chat command and returns what to tell the person.
+async fn execute<P: Ports>(
+    bot: &Bot<P>,
+    slash: &str,
+    text: &str,
+    actor: &Actor,
+    event_key: &str,
+) -> String {
+    let command = match command::parse(slash, text, &bot.config) {
+        Ok(c) => c,
+        Err(usage) => return usage.to_string(),
+    };
+    if command == Command::Help {
+        return command::help_text();
+    }
+    if let Some(user) = actor.user_ref()
+        && !known(&bot.config, &user)
+    {
+        return not_known(&user);
+    }
+    let app = bot.app();
+    match command {
+        Command::Deploy {
+            env,
+            services,
+            version,
+            override_reason,
+        } => {
+            let req = DeployRequest {
+                env,
+                services,
+                version,
+                override_reason,
+                actor: actor.clone(),
+                event_key: event_key.to_owned(),
+            };
+            match app.request_deploy(req).await {
+                Ok(r) => {
+                    let d = &r.deployment;
+                    let what = format!("{} {} → {}", names(&d.service_names()), d.version, d.env);
+                    if d.state == DeployState::PendingApproval {
+                        let missing =
+                            usize::from(d.required_approvals).saturating_sub(d.approvals.len());
+                        format!(
+                            "Approval requested for {what}: {missing} more approval(s) needed. The card is in the {} channel.",
+                            d.env
+                        )
+                    } else {
+                        format!(
+                            "Deploying {what}. Follow the card in the {} channel.",
+                            d.env
+                        )
+                    }
+                }
+                Err(RequestError::Port(e)) => unavailable(&e),
+                Err(e) => format!("Not deploying: {e}"),
+            }
+        }
+        Command::Rollback { env, services, to } => match app
+            .manual_rollback(&env, &services, to.as_ref(), actor, event_key)
+            .await
+        {
+            Ok(r) => format!(
+                "Rolling back {} in {}. Follow the card in the {} channel.",
+                names(&r.deployment.service_names()),
+                env,
+                env
+            ),
+            Err(RequestError::Port(e)) => unavailable(&e),
+            Err(e) => format!("Not rolling back: {e}"),
+        },
+        Command::Status { env } => query(app.status(env.as_ref()).await),
+        Command::History {
+            env,
+            service,
+            limit,
+        } => query(app.history(&env, service.as_ref(), limit).await),
+        Command::Lock { env, reason } => match app.lock(&env, &reason, actor).await {
+            Ok(_) => format!("Locked {env}: {reason}. `/unlock {env}` releases it."),
+            Err(QueryError::Port(e)) => unavailable(&e),
+            Err(e) => format!("Not locked: {e}"),
+        },
+        Command::Unlock { env } => match app.unlock(&env, actor).await {
+            Ok((lock, holds)) => {
+                let mut parts = Vec::new();
+                if let Some(l) = lock {
+                    parts.push(format!(
+                        "released {}'s lock ({})",
+                        l.held_by.display(),
+                        l.reason
+                    ));
+                }
+                if !holds.is_empty() {
+                    parts.push(format!(
+                        "released the hold on {}",
+                        names(&holds.iter().map(|h| h.service.clone()).collect::<Vec<_>>())
+                    ));
+                }
+                if parts.is_empty() {
+                    format!("{env} was not locked.")
+                } else {
+                    format!("Unlocked {env}: {}.", parts.join("; "))
+                }
+            }
+            Err(QueryError::Port(e)) => unavailable(&e),
+            Err(e) => format!("Not unlocked: {e}"),
+        },
+        Command::Backup {
+            env,
+            action: BackupAction::Now,
+        } => match app.backup_now(&env, actor).await {
+            Ok(plans) => format!(
+                "Backup started in {env}: {}. The result goes to the {env} channel.",
+                plans.join(", ")
+            ),
+            Err(BackupError::Port(e)) => unavailable(&e),
+            Err(e) => format!("No backup: {e}"),
+        },
+        Command::Backup {
+            env,
+            action: BackupAction::List,
+        } => match app.backup_list(&env).await {
+            Ok(t) => table_text(&t),
+            Err(BackupError::Port(e)) => unavailable(&e),
+            Err(e) => e.to_string(),
+        },
+        Command::Help => command::help_text(),
+    }
+}
+
+fn query(result: Result<deckhand_core::card::Table, QueryError>) -> String {
+    match result {
+        Ok(t) => table_text(&t),
+        Err(QueryError::Port(e)) => unavailable(&e),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn names(services: &[ServiceName]) -> String {
+    services
+        .iter()
+        .map(ServiceName::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A finished build, from GitHub Actions (`workflow_run`), GitLab (pipeline) or any CI
+/// (Deckhand's own JSON). Answers 202 when recorded, 200 when it changes nothing.
+async fn build_hook<P: Ports>(
+    State(bot): State<Arc<Bot<P>>>,
+    Path(kind): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let verified = match kind.as_str() {
+        "github" => bot
+            .keys
+            .github_secret
+            .as_ref()
+            .map(|s| verify::github(s, &headers, &body)),
+        "gitlab" => bot
+            .keys
+            .gitlab_token
+            .as_ref()
+            .map(|s| verify::gitlab(s, &headers)),
+        "generic" => bot
+            .keys
+            .generic_secret
+            .as_ref()
+            .map(|s| verify::generic(s, &headers, &body)),
+        _ => return (StatusCode::NOT_FOUND, "no such hook").into_response(),
+    };
+    match verified {
+        Some(Ok(())) => {}
+        Some(Err(e)) => return unauthorized("hooks/build", &e),
+        None => return unauthorized("hooks/build", &Unverified::Missing("webhook secret")),
+    }
+    let Ok(v) = serde_json::from_slice::<Value>(&body) else {
+        return bad_request("hooks/build", "body is not JSON");
+    };
+    let parsed = match kind.as_str() {
+        "github" => github_build(&bot.config, &headers, &v),
+        "gitlab" => gitlab_build(&bot.config, &v),
+        _ => generic_build(&v),
+    };
+    let build = match parsed {
+        Ok(Some(b)) => b,
+        Ok(None) => return (StatusCode::OK, "ignored: not a finished build").into_response(),
+        Err(why) => return bad_request("hooks/build", &why),
+    };
+    match bot.app().build_completed(&build).await {
+        Ok(out) if out.duplicate => (StatusCode::OK, "already recorded").into_response(),
+        Ok(_) => (StatusCode::ACCEPTED, "recorded").into_response(),
+        Err(deckhand_core::usecases::BuildError::Port(e)) => {
+            tracing::error!(error = %e, "recording a build failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response()
+        }
+        Err(e) => bad_request("hooks/build", &e.to_string()),
+    }
+}
+
+fn finished_at(raw: Option<&str>) -> deckhand_core::types::Timestamp {
+    raw.and_then(|t| t.parse().ok())
+        .unwrap_or_else(jiff::Timestamp::now)
+}
+
+/// The configured service a repository builds: a service whose name or ECR repository's last
+/// segment is the repository's name.
+fn service_for(config: &Config, repository: &str) -> Result<ServiceName, String> {
+    let repo = repository.rsplit('/').next().unwrap_or(repository);
+    config
+        .services
+        .values()
+        .find(|s| s.name.as_str() == repo || s.repository.rsplit('/').next() == Some(repo))
+        .map(|s| s.name.clone())
+        .ok_or_else(|| format!("no configured service is built from repository {repository}"))
+}
+
+fn github_build(config: &Config, headers: &HeaderMap, v: &Value) -> Result<Option<Build>, String> {
+    let event = headers
+        .get("x-github-event")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    if event != "workflow_run" || v["action"] != "completed" {
+        return Ok(None);
+    }
+    let run = &v["workflow_run"];
+    let sha = run["head_sha"]
+        .as_str()
+        .ok_or("workflow_run.head_sha is missing")?;
+    Ok(Some(Build {
+        service: service_for(
+            config,
+            v["repository"]["name"]
+                .as_str()
+                .ok_or("repository.name is missing")?,
+        )?,
+        // Images built by Actions are tagged with the commit sha by convention; teams that tag
+        // otherwise send the generic hook.
+        version: Version::parse(sha).map_err(|e| e.to_string())?,
+        build_id: format!("github:{}", run["id"]),
+        branch: run["head_branch"].as_str().map(str::to_owned),
+        commit: Some(sha.to_owned()),
+        url: run["html_url"].as_str().map(str::to_owned),
+        finished_at: finished_at(run["updated_at"].as_str()),
+        succeeded: run["conclusion"] == "success",
+    }))
+}
+
+fn gitlab_build(config: &Config, v: &Value) -> Result<Option<Build>, String> {
+    let attrs = &v["object_attributes"];
+    let status = attrs["status"].as_str().unwrap_or_default();
+    if v["object_kind"] != "pipeline" || !matches!(status, "success" | "failed") {
+        return Ok(None);
+    }
+    let sha = attrs["sha"]
+        .as_str()
+        .ok_or("object_attributes.sha is missing")?;
+    Ok(Some(Build {
+        service: service_for(
+            config,
+            v["project"]["path_with_namespace"]
+                .as_str()
+                .or(v["project"]["name"].as_str())
+                .ok_or("project is missing")?,
+        )?,
+        version: Version::parse(sha).map_err(|e| e.to_string())?,
+        build_id: format!("gitlab:{}", attrs["id"]),
+        branch: attrs["ref"].as_str().map(str::to_owned),
+        commit: Some(sha.to_owned()),
+        url: attrs["url"].as_str().map(str::to_owned),
+        finished_at: finished_at(attrs["finished_at"].as_str()),
+        succeeded: status == "success",
+    }))
+}
+
+fn generic_build(v: &Value) -> Result<Option<Build>, String> {
+    let field = |k: &str| v[k].as_str().ok_or_else(|| format!("`{k}` is missing"));
+    Ok(Some(Build {
+        service: ServiceName::parse(field("service")?).map_err(|e| e.to_string())?,
+        version: Version::parse(field("version")?).map_err(|e| e.to_string())?,
+        build_id: format!("generic:{}", field("build_id")?),
+        branch: v["branch"].as_str().map(str::to_owned),
+        commit: v["commit"].as_str().map(str::to_owned),
+        url: v["url"].as_str().map(str::to_owned),
+        finished_at: finished_at(v["finished_at"].as_str()),
+        succeeded: v["succeeded"].as_bool().unwrap_or(true),
+    }))
+}

@@ -1,0 +1,830 @@
+//! The bot's router on loopback, driven the way Slack and Discord drive it.
+//!
+//! Requests are signed exactly as Slack (v0 HMAC) and Discord (Ed25519) sign them. A local HTTP
+//! server stands in for Slack's Web API, Slack's `response_url`s and Discord's REST API, and
+//! records every request the bot makes. The other ports are core's in-memory ones; the adapters
+//! behind them are tested against the AWS emulator in `tests/`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed setup should fail loudly
+
+use std::sync::{Arc, Mutex};
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::IntoResponse;
+use deckhand_bot::chat::{ChatApis, HttpChat};
+use deckhand_bot::router::{Bot, Keys, router};
+use deckhand_core::config::Config;
+use deckhand_core::deployment::{State as DeployState, Work};
+use deckhand_core::memory::Memory;
+use deckhand_core::ports::Ports;
+use deckhand_core::types::{Digest, SignedDuration, Timestamp};
+use ed25519_dalek::Signer as _;
+use hmac::{KeyInit as _, Mac as _};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+const CONFIG: &str = r#"
+[slack]
+workspace = "T0DECKHAND"
+channels = ["C0DEPLOYS", "C0PRODOPS"]
+
+[discord]
+guild = "1100000000000000001"
+application_id = "1200000000000000002"
+channels = ["1300000000000000003"]
+
+[groups.engineers]
+members = ["slack:U0ALICE", "slack:U0BOB", "slack:U0CAROL", "discord:80351110224678912"]
+
+[groups.platform]
+members = ["slack:U0BOB", "slack:U0CAROL", "discord:80351110224678912"]
+
+[environments.staging]
+cluster = "staging"
+deployers = "engineers"
+notify = { slack = "C0DEPLOYS", discord = "1300000000000000003" }
+
+[environments.prod]
+cluster = "prod"
+deployers = "engineers"
+approvers = "platform"
+required_approvals = 1
+approval_ttl = "2h"
+after = "staging"
+notify = { slack = "C0PRODOPS" }
+
+[services.api]
+envs = ["staging", "prod"]
+repository = "acme/api"
+"#;
+
+const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+
+/// One request the bot made to a chat API.
+#[derive(Debug, Clone)]
+struct Sent {
+    method: Method,
+    path: String,
+    body: Value,
+}
+
+#[derive(Default)]
+struct StubState {
+    sent: Mutex<Vec<Sent>>,
+    /// Paths that answer 429 (once each) before they answer normally.
+    throttle_once: Mutex<Vec<String>>,
+    next_id: Mutex<u64>,
+}
+
+async fn stub(
+    State(s): State<Arc<StubState>>,
+    method: Method,
+    Path(path): Path<String>,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    let path = format!("/{path}");
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    s.sent.lock().unwrap().push(Sent {
+        method: method.clone(),
+        path: path.clone(),
+        body: body.clone(),
+    });
+    let throttled = {
+        let mut t = s.throttle_once.lock().unwrap();
+        t.iter()
+            .position(|p| *p == path)
+            .map(|i| t.remove(i))
+            .is_some()
+    };
+    if throttled {
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", "1".parse().unwrap());
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            h,
+            Json(json!({"ok": false, "error": "ratelimited", "retry_after": 1.0})),
+        )
+            .into_response();
+    }
+    let id = {
+        let mut n = s.next_id.lock().unwrap();
+        *n += 1;
+        *n
+    };
+    if path.starts_with("/slack/") {
+        Json(json!({"ok": true, "channel": body["channel"], "ts": format!("1764000000.{id:06}")}))
+            .into_response()
+    } else if path.starts_with("/discord/") {
+        Json(json!({"id": format!("14000000000000{id:05}")})).into_response()
+    } else {
+        StatusCode::OK.into_response()
+    }
+}
+
+/// The in-memory world with the real chat adapter pointed at the stub.
+struct TestPorts {
+    mem: Memory,
+    chat: HttpChat,
+}
+
+impl Ports for TestPorts {
+    type Store = Memory;
+    type Platform = Memory;
+    type Monitor = Memory;
+    type Chat = HttpChat;
+    type Dispatch = Memory;
+    type Backups = Memory;
+    type Metrics = Memory;
+    type Clock = Memory;
+    fn store(&self) -> &Memory {
+        &self.mem
+    }
+    fn platform(&self) -> &Memory {
+        &self.mem
+    }
+    fn monitor(&self) -> &Memory {
+        &self.mem
+    }
+    fn chat(&self) -> &HttpChat {
+        &self.chat
+    }
+    fn dispatch(&self) -> &Memory {
+        &self.mem
+    }
+    fn backups(&self) -> &Memory {
+        &self.mem
+    }
+    fn metrics(&self) -> &Memory {
+        &self.mem
+    }
+    fn clock(&self) -> &Memory {
+        &self.mem
+    }
+}
+
+struct World {
+    bot: Arc<Bot<TestPorts>>,
+    url: String,
+    stub: Arc<StubState>,
+    stub_url: String,
+    discord_key: ed25519_dalek::SigningKey,
+    http: reqwest::Client,
+}
+
+fn digest(n: u8) -> Digest {
+    Digest::parse(&format!("sha256:{}", format!("{n:02x}").repeat(32))).unwrap()
+}
+
+async fn serve(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+impl World {
+    async fn new() -> World {
+        let stub_state = Arc::new(StubState::default());
+        let stub_url = serve(
+            axum::Router::new()
+                .route("/{*path}", axum::routing::any(stub))
+                .with_state(stub_state.clone()),
+        )
+        .await;
+        let apis = ChatApis {
+            slack: format!("{stub_url}/slack"),
+            discord: format!("{stub_url}/discord"),
+        };
+        let chat = HttpChat::new(
+            apis,
+            Some(SecretString::from("xoxb-test".to_owned())),
+            Some(SecretString::from("discord-test".to_owned())),
+        )
+        .unwrap();
+        // Signatures are checked against the real clock, so the world's clock starts now.
+        let mem = Memory::new(Timestamp::now());
+        mem.set_running("api", "api:1", "acme/api:v1.2.2");
+        mem.push_image("acme/api", "v1.2.3", &digest(3));
+        let discord_key = ed25519_dalek::SigningKey::from_bytes(&[42; 32]);
+        let keys = Keys {
+            slack_signing_secret: Some(SecretString::from(SIGNING_SECRET.to_owned())),
+            discord_public_key: Some(hex(&discord_key.verifying_key().to_bytes())),
+            github_secret: Some(SecretString::from("gh-secret".to_owned())),
+            gitlab_token: None,
+            generic_secret: Some(SecretString::from("ci-secret".to_owned())),
+        };
+        let bot = Arc::new(Bot {
+            ports: TestPorts {
+                mem,
+                chat: chat.clone(),
+            },
+            config: Config::parse("test.toml", CONFIG).unwrap(),
+            keys,
+            responder: chat,
+        });
+        let url = serve(router(bot.clone())).await;
+        World {
+            bot,
+            url,
+            stub: stub_state,
+            stub_url,
+            discord_key,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn mem(&self) -> &Memory {
+        &self.bot.ports.mem
+    }
+
+    fn sent(&self) -> Vec<Sent> {
+        self.stub.sent.lock().unwrap().clone()
+    }
+
+    fn sent_to(&self, path: &str) -> Vec<Sent> {
+        self.sent().into_iter().filter(|s| s.path == path).collect()
+    }
+
+    fn slack_signed(&self, body: &str, ts: i64) -> HeaderMap {
+        let mut mac =
+            hmac::Hmac::<sha2::Sha256>::new_from_slice(SIGNING_SECRET.as_bytes()).unwrap();
+        mac.update(format!("v0:{ts}:{body}").as_bytes());
+        let mut h = HeaderMap::new();
+        h.insert("x-slack-request-timestamp", ts.to_string().parse().unwrap());
+        h.insert(
+            "x-slack-signature",
+            format!("v0={}", hex(&mac.finalize().into_bytes()))
+                .parse()
+                .unwrap(),
+        );
+        h.insert(
+            "content-type",
+            "application/x-www-form-urlencoded".parse().unwrap(),
+        );
+        h
+    }
+
+    async fn post(&self, path: &str, headers: HeaderMap, body: String) -> (StatusCode, String) {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .headers(headers)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        (resp.status(), resp.text().await.unwrap())
+    }
+
+    /// A slash command from a Slack user, signed now.
+    async fn slash(
+        &self,
+        user: &str,
+        command: &str,
+        text: &str,
+        trigger: &str,
+    ) -> (StatusCode, String) {
+        self.slash_in("C0DEPLOYS", user, command, text, trigger)
+            .await
+    }
+
+    async fn slash_in(
+        &self,
+        channel: &str,
+        user: &str,
+        command: &str,
+        text: &str,
+        trigger: &str,
+    ) -> (StatusCode, String) {
+        let body = form(&[
+            ("team_id", "T0DECKHAND"),
+            ("channel_id", channel),
+            ("user_id", user),
+            (
+                "user_name",
+                &user.trim_start_matches("U0").to_ascii_lowercase(),
+            ),
+            ("command", command),
+            ("text", text),
+            ("trigger_id", trigger),
+            (
+                "response_url",
+                &format!("{}/hooks/commands/{trigger}", self.stub_url),
+            ),
+        ]);
+        let headers = self.slack_signed(&body, Timestamp::now().as_second());
+        self.post("/slack/commands", headers, body).await
+    }
+
+    /// The text of an ephemeral command answer.
+    async fn say(&self, user: &str, command: &str, text: &str, trigger: &str) -> String {
+        let (status, body) = self.slash(user, command, text, trigger).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["response_type"], "ephemeral");
+        v["text"].as_str().unwrap().to_owned()
+    }
+
+    /// A click on a card's button, as Slack's block_actions payload.
+    async fn click(&self, user: &str, value: &str, n: u32) -> StatusCode {
+        let payload = json!({
+            "type": "block_actions",
+            "user": {"id": user, "username": user.trim_start_matches("U0").to_ascii_lowercase(), "team_id": "T0DECKHAND"},
+            "team": {"id": "T0DECKHAND"},
+            "channel": {"id": "C0PRODOPS"},
+            "response_url": format!("{}/hooks/actions/{user}-{n}", self.stub_url),
+            "actions": [{"action_id": "approve", "value": value, "type": "button"}],
+        });
+        let body = form(&[("payload", &payload.to_string())]);
+        let headers = self.slack_signed(&body, Timestamp::now().as_second());
+        self.post("/slack/interactions", headers, body).await.0
+    }
+
+    fn discord_signed(&self, body: &str) -> HeaderMap {
+        let ts = Timestamp::now().as_second().to_string();
+        let sig = self
+            .discord_key
+            .sign(&[ts.as_bytes(), body.as_bytes()].concat());
+        let mut h = HeaderMap::new();
+        h.insert("x-signature-ed25519", hex(&sig.to_bytes()).parse().unwrap());
+        h.insert("x-signature-timestamp", ts.parse().unwrap());
+        h.insert("content-type", "application/json".parse().unwrap());
+        h
+    }
+
+    /// Ships api v1.2.3 to staging through chat and finishes the rollout as ECS would.
+    async fn ship_staging(&self) {
+        let answer = self
+            .say("U0ALICE", "/deploy", "staging api v1.2.3", "trig-staging")
+            .await;
+        assert!(
+            answer.starts_with("Deploying api v1.2.3 → staging"),
+            "{answer}"
+        );
+        let app = deckhand_core::usecases::App::new(&self.bot.ports, &self.bot.config);
+        let id = self.mem().deployments()[0].id;
+        let d = app.run_deployment(id).await.unwrap();
+        let ecs = d.services[0].progress.ecs_deployment.clone().unwrap();
+        assert_eq!(
+            app.on_rollout(&ecs, Ok(())).await.unwrap().unwrap().state,
+            DeployState::Succeeded
+        );
+    }
+
+    /// The approval card's Approve value for the pending prod deployment.
+    async fn pending_prod(&self) -> (String, String) {
+        self.ship_staging().await;
+        let answer = self
+            .say("U0ALICE", "/deploy", "prod api v1.2.3", "trig-prod")
+            .await;
+        assert!(
+            answer.starts_with("Approval requested for api v1.2.3 → prod"),
+            "{answer}"
+        );
+        let card = self
+            .sent_to("/slack/chat.postMessage")
+            .into_iter()
+            .rev()
+            .find(|s| s.body["channel"] == "C0PRODOPS")
+            .unwrap();
+        let buttons = card.body["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["type"] == "actions")
+            .unwrap()["elements"]
+            .clone();
+        (
+            buttons[0]["value"].as_str().unwrap().to_owned(),
+            buttons[1]["value"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    fn dispatched_runs(&self) -> usize {
+        self.mem()
+            .dispatched()
+            .iter()
+            .filter(|w| matches!(w, Work::RunDeployment { .. }))
+            .count()
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", urlencode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".into(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_staging_deploy_is_acknowledged_carded_and_dispatched_once() {
+    let w = World::new().await;
+    let answer = w
+        .say("U0ALICE", "/deploy", "staging api v1.2.3", "trig-1")
+        .await;
+    assert!(
+        answer.starts_with("Deploying api v1.2.3 → staging"),
+        "{answer}"
+    );
+    assert_eq!(w.dispatched_runs(), 1);
+    let slack_card = w.sent_to("/slack/chat.postMessage");
+    assert_eq!(slack_card.len(), 1);
+    assert_eq!(slack_card[0].body["channel"], "C0DEPLOYS");
+    assert_eq!(
+        slack_card[0].body["blocks"][0]["text"]["text"],
+        "Deploy api v1.2.3 → staging"
+    );
+    let discord_card = w.sent_to("/discord/channels/1300000000000000003/messages");
+    assert_eq!(discord_card.len(), 1);
+    assert_eq!(discord_card[0].method, Method::POST);
+    assert_eq!(
+        discord_card[0].body["embeds"][0]["title"],
+        "Deploy api v1.2.3 → staging"
+    );
+
+    // Slack retries the same command (same trigger id): nothing happens twice.
+    let again = w
+        .say("U0ALICE", "/deploy", "staging api v1.2.3", "trig-1")
+        .await;
+    assert!(
+        again.starts_with("Deploying api v1.2.3 → staging"),
+        "{again}"
+    );
+    assert_eq!(w.dispatched_runs(), 1);
+    assert_eq!(w.mem().deployments().len(), 1);
+    assert_eq!(w.sent_to("/slack/chat.postMessage").len(), 1);
+}
+
+#[tokio::test]
+async fn prod_posts_an_approval_card_and_only_someone_else_can_approve_it_once() {
+    let w = World::new().await;
+    let (approve, _) = w.pending_prod().await;
+    let runs_before = w.dispatched_runs();
+
+    assert_eq!(w.click("U0ALICE", &approve, 1).await, StatusCode::OK);
+    let refusal = w.sent_to("/hooks/actions/U0ALICE-1");
+    assert_eq!(refusal.len(), 1);
+    assert_eq!(
+        refusal[0].body["text"],
+        "you asked for this deploy, so someone else has to approve it"
+    );
+    assert_eq!(refusal[0].body["response_type"], "ephemeral");
+    assert_eq!(w.dispatched_runs(), runs_before);
+
+    // Bob's click, delivered twice concurrently and once more after.
+    let (a, b) = tokio::join!(w.click("U0BOB", &approve, 2), w.click("U0BOB", &approve, 3));
+    assert_eq!((a, b), (StatusCode::OK, StatusCode::OK));
+    assert_eq!(w.click("U0BOB", &approve, 4).await, StatusCode::OK);
+    assert_eq!(
+        w.dispatched_runs(),
+        runs_before + 1,
+        "three deliveries of one click, one dispatch"
+    );
+    let prod = w
+        .mem()
+        .deployments()
+        .into_iter()
+        .find(|d| d.env.as_str() == "prod")
+        .unwrap();
+    assert_eq!(prod.approvals.len(), 1);
+    assert_eq!(prod.state, DeployState::Approved);
+    let updates: Vec<_> = w
+        .sent_to("/slack/chat.update")
+        .into_iter()
+        .filter(|s| s.body["channel"] == "C0PRODOPS")
+        .collect();
+    let last = updates.last().unwrap();
+    assert!(
+        last.body["text"].as_str().unwrap().contains("Approved"),
+        "{}",
+        last.body
+    );
+    assert!(
+        last.body["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|b| b["type"] != "actions"),
+        "the buttons are gone"
+    );
+    assert!(
+        w.sent()
+            .iter()
+            .filter(|s| s.path.starts_with("/hooks/actions/U0BOB"))
+            .count()
+            == 0,
+        "no refusal for Bob"
+    );
+}
+
+#[tokio::test]
+async fn reject_says_who_and_an_expired_card_says_it_expired() {
+    let w = World::new().await;
+    let (_, reject) = w.pending_prod().await;
+    assert_eq!(w.click("U0CAROL", &reject, 1).await, StatusCode::OK);
+    let last = w.sent_to("/slack/chat.update").pop().unwrap();
+    assert!(
+        last.body["text"]
+            .as_str()
+            .unwrap()
+            .contains("Rejected by carol"),
+        "{}",
+        last.body["text"]
+    );
+
+    let w = World::new().await;
+    let (approve, _) = w.pending_prod().await;
+    w.mem().advance(SignedDuration::from_hours(3));
+    // The clock moved, but signatures are checked against real time: still fresh.
+    assert_eq!(w.click("U0BOB", &approve, 1).await, StatusCode::OK);
+    let answer = w.sent_to("/hooks/actions/U0BOB-1");
+    assert!(
+        answer[0].body["text"].as_str().unwrap().contains("expired"),
+        "{:?}",
+        answer
+    );
+    assert_eq!(
+        w.mem()
+            .deployments()
+            .into_iter()
+            .find(|d| d.env.as_str() == "prod")
+            .unwrap()
+            .state,
+        DeployState::Expired
+    );
+}
+
+#[tokio::test]
+async fn mistakes_strangers_and_other_channels_get_a_polite_answer_and_nothing_is_recorded() {
+    let w = World::new().await;
+    let typo = w.say("U0ALICE", "/deploy", "prdo api v1.2.3", "t1").await;
+    assert!(
+        typo.contains("unknown environment `prdo` — did you mean `prod`?")
+            && typo.contains("Usage: `/deploy"),
+        "{typo}"
+    );
+    let stranger = w
+        .say("U0MALLORY", "/deploy", "staging api v1.2.3", "t2")
+        .await;
+    assert!(
+        stranger.contains("does not know you") && stranger.contains("slack:U0MALLORY"),
+        "{stranger}"
+    );
+    let (status, body) = w
+        .slash_in("C0RANDOM", "U0ALICE", "/deploy", "staging api v1.2.3", "t3")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains("does not take commands in this channel"),
+        "{body}"
+    );
+    let help = w.say("U0ALICE", "/deckhand", "", "t4").await;
+    assert!(help.contains("/rollback ENV"), "{help}");
+    assert!(w.mem().deployments().is_empty());
+    assert!(w.mem().dispatched().is_empty());
+    assert!(w.sent().is_empty(), "nothing was posted anywhere");
+}
+
+#[tokio::test]
+async fn unsigned_stale_malformed_and_oversized_requests_are_refused_and_change_nothing() {
+    let w = World::new().await;
+    let body = form(&[
+        ("team_id", "T0DECKHAND"),
+        ("channel_id", "C0DEPLOYS"),
+        ("user_id", "U0ALICE"),
+        ("command", "/deploy"),
+        ("text", "staging api v1.2.3"),
+        ("trigger_id", "x"),
+    ]);
+    let now = Timestamp::now().as_second();
+
+    let mut forged = w.slack_signed(&body, now);
+    forged.insert(
+        "x-slack-signature",
+        "v0=0000000000000000000000000000000000000000000000000000000000000000"
+            .parse()
+            .unwrap(),
+    );
+    assert_eq!(
+        w.post("/slack/commands", forged, body.clone()).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        w.post(
+            "/slack/commands",
+            w.slack_signed(&body, now - 600),
+            body.clone()
+        )
+        .await
+        .0,
+        StatusCode::UNAUTHORIZED,
+        "stale"
+    );
+    assert_eq!(
+        w.post("/slack/commands", HeaderMap::new(), body.clone())
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED,
+        "no headers"
+    );
+    let tampered = body.replace("staging", "prod");
+    assert_eq!(
+        w.post("/slack/commands", w.slack_signed(&body, now), tampered)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let json_body = r#"{"command":"/deploy"}"#.to_owned();
+    assert_eq!(
+        w.post(
+            "/slack/commands",
+            w.slack_signed(&json_body, now),
+            json_body
+        )
+        .await
+        .0,
+        StatusCode::BAD_REQUEST,
+        "not a form"
+    );
+    let garbage = form(&[("payload", "{not json")]);
+    assert_eq!(
+        w.post(
+            "/slack/interactions",
+            w.slack_signed(&garbage, now),
+            garbage
+        )
+        .await
+        .0,
+        StatusCode::BAD_REQUEST
+    );
+    let huge = "a".repeat(deckhand_bot::router::MAX_BODY + 1);
+    assert_eq!(
+        w.post("/slack/commands", w.slack_signed(&huge, now), huge)
+            .await
+            .0,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+
+    assert!(w.mem().deployments().is_empty());
+    assert!(w.mem().dispatched().is_empty());
+    assert!(w.sent().is_empty());
+}
+
+#[tokio::test]
+async fn discord_ping_pong_signatures_and_commands() {
+    let w = World::new().await;
+    let ping = r#"{"type":1,"id":"1","application_id":"1200000000000000002"}"#.to_owned();
+    let (status, body) = w
+        .post(
+            "/discord/interactions",
+            w.discord_signed(&ping),
+            ping.clone(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"type": 1})
+    );
+
+    // Discord sends requests with bad signatures on purpose to test an endpoint.
+    let mut bad = w.discord_signed(&ping);
+    bad.insert("x-signature-ed25519", "00".repeat(64).parse().unwrap());
+    assert_eq!(
+        w.post("/discord/interactions", bad, ping).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let command = json!({
+        "type": 2, "id": "1400000000000000001", "guild_id": "1100000000000000001", "channel_id": "1300000000000000003",
+        "member": {"user": {"id": "80351110224678912", "username": "dana"}},
+        "data": {"name": "deploy", "options": [{"name": "args", "type": 3, "value": "staging api v1.2.3"}]},
+    })
+    .to_string();
+    let (status, body) = w
+        .post(
+            "/discord/interactions",
+            w.discord_signed(&command),
+            command.clone(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["type"], 4);
+    assert_eq!(v["data"]["flags"], 64, "ephemeral");
+    assert!(
+        v["data"]["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("Deploying api v1.2.3 → staging"),
+        "{v}"
+    );
+    // The same interaction id again does nothing twice.
+    let _ = w
+        .post("/discord/interactions", w.discord_signed(&command), command)
+        .await;
+    assert_eq!(w.mem().deployments().len(), 1);
+    assert_eq!(w.dispatched_runs(), 1);
+}
+
+#[tokio::test]
+async fn a_chat_api_that_answers_429_is_waited_out_and_retried() {
+    let w = World::new().await;
+    w.stub
+        .throttle_once
+        .lock()
+        .unwrap()
+        .push("/slack/chat.postMessage".into());
+    let answer = w.say("U0ALICE", "/deploy", "staging api v1.2.3", "t").await;
+    assert!(answer.starts_with("Deploying"), "{answer}");
+    let posts = w.sent_to("/slack/chat.postMessage");
+    assert_eq!(posts.len(), 2, "rate-limited once, then sent");
+    assert_eq!(posts[0].body, posts[1].body);
+}
+
+#[tokio::test]
+async fn queries_answer_with_tables() {
+    let w = World::new().await;
+    w.ship_staging().await;
+    let status = w.say("U0BOB", "/status", "staging", "s1").await;
+    assert!(
+        status.contains("Status of staging") && status.contains("v1.2.3") && status.contains("```"),
+        "{status}"
+    );
+    let history = w.say("U0BOB", "/history", "staging api", "s2").await;
+    assert!(history.contains("succeeded"), "{history}");
+    let lock = w
+        .say("U0CAROL", "/lock", "staging load test until 14:00", "s3")
+        .await;
+    assert_eq!(
+        lock,
+        "Locked staging: load test until 14:00. `/unlock staging` releases it."
+    );
+    let refused = w
+        .say("U0ALICE", "/deploy", "staging api v1.2.3", "s4")
+        .await;
+    assert!(refused.contains("staging is locked by carol"), "{refused}");
+    let unlock = w.say("U0ALICE", "/unlock", "staging", "s5").await;
+    assert!(
+        unlock.starts_with("Unlocked staging: released carol's lock"),
+        "{unlock}"
+    );
+}
+
+#[tokio::test]
+async fn a_signed_build_webhook_records_the_build_once() {
+    let w = World::new().await;
+    let body = json!({"service": "api", "version": "v1.2.3", "build_id": "ci-77", "branch": "main", "succeeded": true}).to_string();
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"ci-secret").unwrap();
+    mac.update(body.as_bytes());
+    let mut h = HeaderMap::new();
+    h.insert(
+        "x-deckhand-signature",
+        format!("sha256={}", hex(&mac.finalize().into_bytes()))
+            .parse()
+            .unwrap(),
+    );
+    assert_eq!(
+        w.post("/hooks/build/generic", h.clone(), body.clone())
+            .await
+            .0,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        w.post("/hooks/build/generic", h, body.clone()).await.0,
+        StatusCode::OK,
+        "a redelivery changes nothing"
+    );
+    assert_eq!(
+        w.post("/hooks/build/generic", HeaderMap::new(), body)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        w.post("/hooks/build/gitlab", HeaderMap::new(), "{}".into())
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED,
+        "no GitLab token configured"
+    );
+}
