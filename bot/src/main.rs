@@ -1,12 +1,22 @@
-//! `deckhand`: the command-line tool. Today it validates configs; the chat bot (`serve`), the
-//! local demo (`demo`, `dev`) and `invoke` arrive with the bot and functions issues.
+//! `deckhand`: the command-line tool. `check-config` validates a config; `serve` runs the chat
+//! bot's router on a local port. The local demo (`demo`, `dev`) and `invoke` arrive with the
+//! functions issue.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use deckhand_aws::dispatch::QueueDispatch;
+use deckhand_aws::{Aws, Settings};
+use deckhand_bot::chat::{ChatApis, HttpChat};
+use deckhand_bot::live::Live;
+use deckhand_bot::router::{Bot, Keys, router};
 use deckhand_core::config::Config;
+use deckhand_core::deployment::Work;
+use deckhand_core::usecases::BackupTrigger;
+use secrecy::SecretString;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -26,31 +36,90 @@ enum Command {
         /// The config file (default: $DECKHAND_CONFIG, then ./deckhand.toml).
         path: Option<PathBuf>,
     },
+    /// Run the chat bot's router on a local port (point a Slack app at it through a tunnel).
+    ///
+    /// Secrets come from the environment: DECKHAND_SLACK_SIGNING_SECRET, DECKHAND_SLACK_BOT_TOKEN,
+    /// DECKHAND_DISCORD_PUBLIC_KEY, DECKHAND_DISCORD_BOT_TOKEN, DECKHAND_GITHUB_WEBHOOK_SECRET,
+    /// DECKHAND_GITLAB_WEBHOOK_TOKEN, DECKHAND_BUILD_WEBHOOK_SECRET. AWS is reached as the SDK
+    /// always does (AWS_REGION, credentials, AWS_ENDPOINT_URL for an emulator).
+    Serve {
+        /// The config file (default: $DECKHAND_CONFIG, then ./deckhand.toml).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The port to listen on (0 picks a free one).
+        #[arg(long, default_value_t = 3000)]
+        port: u16,
+        /// The DynamoDB table.
+        #[arg(long, env = "DECKHAND_TABLE", default_value = "deckhand")]
+        table: String,
+        /// Slack's Web API base URL.
+        #[arg(
+            long,
+            env = "DECKHAND_SLACK_API_URL",
+            default_value = "https://slack.com/api"
+        )]
+        slack_api: String,
+        /// Discord's API base URL.
+        #[arg(
+            long,
+            env = "DECKHAND_DISCORD_API_URL",
+            default_value = "https://discord.com/api/v10"
+        )]
+        discord_api: String,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::CheckConfig { path } => match check_config(path) {
-            Ok(true) => ExitCode::SUCCESS,
-            Ok(false) => ExitCode::FAILURE,
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                ExitCode::from(2)
+    let result = match cli.command {
+        Command::CheckConfig { path } => check_config(path).map(|ok| {
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
             }
-        },
-    }
+        }),
+        Command::Serve {
+            config,
+            port,
+            table,
+            slack_api,
+            discord_api,
+        } => serve(
+            config,
+            port,
+            &table,
+            ChatApis {
+                slack: slack_api,
+                discord: discord_api,
+            },
+        ),
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        ExitCode::from(2)
+    })
+}
+
+fn config_path(path: Option<PathBuf>) -> PathBuf {
+    path.or_else(|| std::env::var_os("DECKHAND_CONFIG").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("deckhand.toml"))
+}
+
+fn load_config(
+    path: Option<PathBuf>,
+) -> anyhow::Result<(PathBuf, Result<Config, deckhand_core::config::ConfigErrors>)> {
+    let path = config_path(path);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let parsed = Config::parse(&path.display().to_string(), &text);
+    Ok((path, parsed))
 }
 
 /// `Ok(false)` when the file has mistakes (they are printed); `Err` when it cannot be read.
 fn check_config(path: Option<PathBuf>) -> anyhow::Result<bool> {
-    let path = path
-        .or_else(|| std::env::var_os("DECKHAND_CONFIG").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("deckhand.toml"));
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    match Config::parse(&path.display().to_string(), &text) {
-        Ok(c) => {
+    match load_config(path)? {
+        (path, Ok(c)) => {
             println!(
                 "{}: ok — {} environments ({}), {} services, {} groups, {} alarms, {} backup plans",
                 path.display(),
@@ -67,9 +136,74 @@ fn check_config(path: Option<PathBuf>) -> anyhow::Result<bool> {
             );
             Ok(true)
         }
-        Err(errors) => {
+        (_, Err(errors)) => {
             eprintln!("{errors}");
             Ok(false)
         }
     }
+}
+
+fn secret(name: &str) -> Option<SecretString> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(SecretString::from)
+}
+
+fn serve(
+    config: Option<PathBuf>,
+    port: u16,
+    table: &str,
+    apis: ChatApis,
+) -> anyhow::Result<ExitCode> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let config = match load_config(config)? {
+        (_, Ok(c)) => c,
+        (_, Err(errors)) => anyhow::bail!("the config has mistakes:\n{errors}"),
+    };
+    let keys = Keys {
+        slack_signing_secret: secret("DECKHAND_SLACK_SIGNING_SECRET"),
+        discord_public_key: std::env::var("DECKHAND_DISCORD_PUBLIC_KEY")
+            .ok()
+            .filter(|v| !v.is_empty()),
+        github_secret: secret("DECKHAND_GITHUB_WEBHOOK_SECRET"),
+        gitlab_token: secret("DECKHAND_GITLAB_WEBHOOK_TOKEN"),
+        generic_secret: secret("DECKHAND_BUILD_WEBHOOK_SECRET"),
+    };
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let aws = Aws::load(&Settings::default()).await;
+        let chat = HttpChat::new(apis, secret("DECKHAND_SLACK_BOT_TOKEN"), secret("DECKHAND_DISCORD_BOT_TOKEN"))?;
+        let (dispatch, mut work) = QueueDispatch::new();
+        let ports = Live::new(&aws, table, chat.clone(), dispatch)?;
+        let bot = Arc::new(Bot { ports, config, keys, responder: chat });
+        // Local mode runs dispatched work in this process, one item at a time, the way the
+        // deploy and backup functions run it in AWS.
+        let worker = bot.clone();
+        tokio::spawn(async move {
+            while let Some(item) = work.recv().await {
+                let app = worker.app();
+                let outcome = match &item {
+                    Work::RunDeployment { id } => app.run_deployment(*id).await.map(|d| d.to_string()).map_err(|e| e.to_string()),
+                    Work::RunBackup { plan, requested_by } => {
+                        let trigger = BackupTrigger::Person { actor: requested_by.clone(), event_key: format!("local:{}", jiff::Timestamp::now()) };
+                        app.run_backup(plan, &trigger).await.map(|o| o.snapshot).map_err(|e| e.to_string())
+                    }
+                };
+                match outcome {
+                    Ok(what) => tracing::info!(?item, %what, "work done"),
+                    Err(e) => tracing::error!(?item, error = %e, "work failed"),
+                }
+            }
+        });
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.with_context(|| format!("binding port {port}"))?;
+        let addr = listener.local_addr()?;
+        println!("deckhand: listening on http://{addr} (POST /slack/commands, /slack/interactions, /discord/interactions, /hooks/build/…)");
+        axum::serve(listener, router(bot)).await.context("serving")?;
+        Ok(ExitCode::SUCCESS)
+    })
 }

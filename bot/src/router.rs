@@ -58,7 +58,7 @@ pub struct Bot<P: Ports> {
 }
 
 impl<P: Ports> Bot<P> {
-    fn app(&self) -> App<'_, P> {
+    pub fn app(&self) -> App<'_, P> {
         App::new(&self.ports, &self.config)
     }
 }
