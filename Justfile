@@ -23,3 +23,7 @@ check-config path="infra/deckhand.example.toml":
 # What CI runs.
 ci:
     bash .ci/run
+
+# Benchmarks (not timed tests): acknowledgement latency of a signed /deploy on loopback.
+bench:
+    cargo bench -p deckhand --features testing --bench ack

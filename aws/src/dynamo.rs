@@ -190,6 +190,18 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// Puts an item that must not exist yet. `false` when it already did: a redelivery.
+    async fn put_once(&self, item: Item) -> PortResult<bool> {
+        match self
+            .put(item, Some(("attribute_not_exists(pk)", HashMap::new())))
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(e) if is_conflict(&e) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Query one partition (or `gsi1` partition), newest first, up to `limit` items.
     async fn query(&self, index: Option<&str>, pk: String, limit: usize) -> PortResult<Vec<Item>> {
         let (pk_name, what) = match index {
@@ -523,14 +535,7 @@ impl Store for DynamoStore {
             "gsi1sk".into(),
             s(format!("{}#{}", ms(build.finished_at), build.build_id)),
         );
-        match self
-            .put(item, Some(("attribute_not_exists(pk)", HashMap::new())))
-            .await
-        {
-            Ok(()) => Ok(true),
-            Err(e) if is_conflict(&e) => Ok(false),
-            Err(e) => Err(e),
-        }
+        self.put_once(item).await
     }
 
     async fn builds(&self, service: &ServiceName, limit: usize) -> PortResult<Vec<Build>> {
@@ -549,14 +554,7 @@ impl Store for DynamoStore {
         item.insert("body".into(), json(release)?);
         item.insert("verdict".into(), s(verdict_name(&release.verdict)));
         item.insert("verdict_body".into(), json(&release.verdict)?);
-        match self
-            .put(item, Some(("attribute_not_exists(pk)", HashMap::new())))
-            .await
-        {
-            Ok(()) => Ok(()),
-            Err(e) if is_conflict(&e) => Ok(()),
-            Err(e) => Err(e),
-        }
+        self.put_once(item).await.map(|_| ())
     }
 
     async fn releases(
@@ -630,14 +628,7 @@ impl Store for DynamoStore {
             "gsi1sk".into(),
             s(format!("{}#{}", ms(record.finished_at), record.snapshot)),
         );
-        match self
-            .put(item, Some(("attribute_not_exists(pk)", HashMap::new())))
-            .await
-        {
-            Ok(()) => Ok(true),
-            Err(e) if is_conflict(&e) => Ok(false),
-            Err(e) => Err(e),
-        }
+        self.put_once(item).await
     }
 
     async fn backups(&self, plan: &str, limit: usize) -> PortResult<Vec<BackupRecord>> {
@@ -674,22 +665,16 @@ impl Store for DynamoStore {
         let mut item = key(format!("CLAIM#{claim_key}"), "CLAIM");
         item.insert("value".into(), s(value));
         item.insert(TTL_ATTRIBUTE.into(), n(expires.as_second()));
-        match self
-            .put(item, Some(("attribute_not_exists(pk)", HashMap::new())))
-            .await
-        {
-            Ok(()) => Ok(None),
-            Err(e) if is_conflict(&e) => {
-                let existing = self.get(format!("CLAIM#{claim_key}"), "CLAIM").await?;
-                Ok(Some(
-                    existing
-                        .as_ref()
-                        .and_then(|i| text(i, "value"))
-                        .unwrap_or_default()
-                        .to_owned(),
-                ))
-            }
-            Err(e) => Err(e),
+        if self.put_once(item).await? {
+            return Ok(None);
         }
+        let existing = self.get(format!("CLAIM#{claim_key}"), "CLAIM").await?;
+        Ok(Some(
+            existing
+                .as_ref()
+                .and_then(|i| text(i, "value"))
+                .unwrap_or_default()
+                .to_owned(),
+        ))
     }
 }

@@ -11,4 +11,6 @@ pub mod chat;
 pub mod live;
 pub mod render;
 pub mod router;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod verify;

@@ -79,6 +79,24 @@ fn unauthorized(route: &str, why: &Unverified) -> Response {
     (StatusCode::UNAUTHORIZED, "invalid request signature").into_response()
 }
 
+/// Verifies a request from Slack; `Some(401)` when it is not.
+fn refuse_unverified_slack(
+    keys: &Keys,
+    headers: &HeaderMap,
+    body: &[u8],
+    route: &str,
+) -> Option<Response> {
+    let Some(secret) = keys.slack_signing_secret.as_ref() else {
+        return Some(unauthorized(
+            route,
+            &Unverified::Missing("slack signing secret"),
+        ));
+    };
+    verify::slack(secret, headers, body, wall_clock())
+        .err()
+        .map(|e| unauthorized(route, &e))
+}
+
 fn bad_request(route: &str, what: &str) -> Response {
     tracing::warn!(route, what, "refused a malformed request");
     (StatusCode::BAD_REQUEST, what.to_owned()).into_response()
@@ -125,11 +143,8 @@ async fn slack_command<P: Ports>(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(secret) = &bot.keys.slack_signing_secret else {
-        return unauthorized("slack", &Unverified::Missing("slack signing secret"));
-    };
-    if let Err(e) = verify::slack(secret, &headers, &body, wall_clock()) {
-        return unauthorized("slack/commands", &e);
+    if let Some(refused) = refuse_unverified_slack(&bot.keys, &headers, &body, "slack/commands") {
+        return refused;
     }
     let f = form(&body);
     let (Some(team), Some(channel), Some(user), Some(slash)) = (
@@ -168,11 +183,9 @@ async fn slack_interaction<P: Ports>(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(secret) = &bot.keys.slack_signing_secret else {
-        return unauthorized("slack", &Unverified::Missing("slack signing secret"));
-    };
-    if let Err(e) = verify::slack(secret, &headers, &body, wall_clock()) {
-        return unauthorized("slack/interactions", &e);
+    if let Some(refused) = refuse_unverified_slack(&bot.keys, &headers, &body, "slack/interactions")
+    {
+        return refused;
     }
     let Some(payload) = form(&body).remove("payload") else {
         return bad_request("slack/interactions", "missing payload");

@@ -145,31 +145,11 @@ fn hex32(hex: &str) -> Option<[u8; 32]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{discord_headers, slack_headers};
     use axum::http::HeaderValue;
 
     fn now() -> jiff::Timestamp {
         jiff::Timestamp::now()
-    }
-
-    fn slack_headers(secret: &str, ts: i64, body: &str) -> HeaderMap {
-        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-        mac.update(format!("v0:{ts}:{body}").as_bytes());
-        let sig: String = mac
-            .finalize()
-            .into_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        let mut h = HeaderMap::new();
-        h.insert(
-            "x-slack-request-timestamp",
-            HeaderValue::from_str(&ts.to_string()).unwrap(),
-        );
-        h.insert(
-            "x-slack-signature",
-            HeaderValue::from_str(&format!("v0={sig}")).unwrap(),
-        );
-        h
     }
 
     #[test]
@@ -218,25 +198,10 @@ mod tests {
 
     #[test]
     fn discord_signatures_verify_with_the_application_key() {
-        use ed25519_dalek::Signer as _;
         let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
-        let public: String = key
-            .verifying_key()
-            .to_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let public = crate::testing::hex(&key.verifying_key().to_bytes());
         let body = br#"{"type":1}"#;
-        let ts = now().as_second().to_string();
-        let sig: String = key
-            .sign(&[ts.as_bytes(), body].concat())
-            .to_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        let mut h = HeaderMap::new();
-        h.insert("x-signature-ed25519", HeaderValue::from_str(&sig).unwrap());
-        h.insert("x-signature-timestamp", HeaderValue::from_str(&ts).unwrap());
+        let h = discord_headers(&key, r#"{"type":1}"#);
         assert_eq!(discord(&public, &h, body, now()), Ok(()));
         assert_eq!(
             discord(&public, &h, br#"{"type":2}"#, now()),

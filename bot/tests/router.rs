@@ -6,20 +6,18 @@
 //! behind them are tested against the AWS emulator in `tests/`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed setup should fail loudly
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use axum::Json;
-use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode};
-use axum::response::IntoResponse;
-use deckhand_bot::chat::{ChatApis, HttpChat};
+use deckhand_bot::chat::HttpChat;
 use deckhand_bot::router::{Bot, Keys, router};
+use deckhand_bot::testing::{
+    ChatStub, Sent, TestPorts, discord_headers, form, hex, serve, slack_headers,
+};
 use deckhand_core::config::Config;
 use deckhand_core::deployment::{State as DeployState, Work};
 use deckhand_core::memory::Memory;
-use deckhand_core::ports::Ports;
 use deckhand_core::types::{Digest, SignedDuration, Timestamp};
-use ed25519_dalek::Signer as _;
 use hmac::{KeyInit as _, Mac as _};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -61,112 +59,10 @@ repository = "acme/api"
 
 const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 
-/// One request the bot made to a chat API.
-#[derive(Debug, Clone)]
-struct Sent {
-    method: Method,
-    path: String,
-    body: Value,
-}
-
-#[derive(Default)]
-struct StubState {
-    sent: Mutex<Vec<Sent>>,
-    /// Paths that answer 429 (once each) before they answer normally.
-    throttle_once: Mutex<Vec<String>>,
-    next_id: Mutex<u64>,
-}
-
-async fn stub(
-    State(s): State<Arc<StubState>>,
-    method: Method,
-    Path(path): Path<String>,
-    body: axum::body::Bytes,
-) -> axum::response::Response {
-    let path = format!("/{path}");
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    s.sent.lock().unwrap().push(Sent {
-        method: method.clone(),
-        path: path.clone(),
-        body: body.clone(),
-    });
-    let throttled = {
-        let mut t = s.throttle_once.lock().unwrap();
-        t.iter()
-            .position(|p| *p == path)
-            .map(|i| t.remove(i))
-            .is_some()
-    };
-    if throttled {
-        let mut h = HeaderMap::new();
-        h.insert("retry-after", "1".parse().unwrap());
-        return (
-            StatusCode::TOO_MANY_REQUESTS,
-            h,
-            Json(json!({"ok": false, "error": "ratelimited", "retry_after": 1.0})),
-        )
-            .into_response();
-    }
-    let id = {
-        let mut n = s.next_id.lock().unwrap();
-        *n += 1;
-        *n
-    };
-    if path.starts_with("/slack/") {
-        Json(json!({"ok": true, "channel": body["channel"], "ts": format!("1764000000.{id:06}")}))
-            .into_response()
-    } else if path.starts_with("/discord/") {
-        Json(json!({"id": format!("14000000000000{id:05}")})).into_response()
-    } else {
-        StatusCode::OK.into_response()
-    }
-}
-
-/// The in-memory world with the real chat adapter pointed at the stub.
-struct TestPorts {
-    mem: Memory,
-    chat: HttpChat,
-}
-
-impl Ports for TestPorts {
-    type Store = Memory;
-    type Platform = Memory;
-    type Monitor = Memory;
-    type Chat = HttpChat;
-    type Dispatch = Memory;
-    type Backups = Memory;
-    type Metrics = Memory;
-    type Clock = Memory;
-    fn store(&self) -> &Memory {
-        &self.mem
-    }
-    fn platform(&self) -> &Memory {
-        &self.mem
-    }
-    fn monitor(&self) -> &Memory {
-        &self.mem
-    }
-    fn chat(&self) -> &HttpChat {
-        &self.chat
-    }
-    fn dispatch(&self) -> &Memory {
-        &self.mem
-    }
-    fn backups(&self) -> &Memory {
-        &self.mem
-    }
-    fn metrics(&self) -> &Memory {
-        &self.mem
-    }
-    fn clock(&self) -> &Memory {
-        &self.mem
-    }
-}
-
 struct World {
     bot: Arc<Bot<TestPorts>>,
     url: String,
-    stub: Arc<StubState>,
+    stub: ChatStub,
     stub_url: String,
     discord_key: ed25519_dalek::SigningKey,
     http: reqwest::Client,
@@ -176,28 +72,11 @@ fn digest(n: u8) -> Digest {
     Digest::parse(&format!("sha256:{}", format!("{n:02x}").repeat(32))).unwrap()
 }
 
-async fn serve(app: axum::Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}")
-}
-
 impl World {
     async fn new() -> World {
-        let stub_state = Arc::new(StubState::default());
-        let stub_url = serve(
-            axum::Router::new()
-                .route("/{*path}", axum::routing::any(stub))
-                .with_state(stub_state.clone()),
-        )
-        .await;
-        let apis = ChatApis {
-            slack: format!("{stub_url}/slack"),
-            discord: format!("{stub_url}/discord"),
-        };
+        let stub = ChatStub::start().await.unwrap();
         let chat = HttpChat::new(
-            apis,
+            stub.apis(),
             Some(SecretString::from("xoxb-test".to_owned())),
             Some(SecretString::from("discord-test".to_owned())),
         )
@@ -223,11 +102,12 @@ impl World {
             keys,
             responder: chat,
         });
-        let url = serve(router(bot.clone())).await;
+        let url = serve(router(bot.clone())).await.unwrap();
+        let stub_url = stub.url.clone();
         World {
             bot,
             url,
-            stub: stub_state,
+            stub,
             stub_url,
             discord_key,
             http: reqwest::Client::new(),
@@ -239,30 +119,15 @@ impl World {
     }
 
     fn sent(&self) -> Vec<Sent> {
-        self.stub.sent.lock().unwrap().clone()
+        self.stub.sent()
     }
 
     fn sent_to(&self, path: &str) -> Vec<Sent> {
-        self.sent().into_iter().filter(|s| s.path == path).collect()
+        self.stub.sent_to(path)
     }
 
     fn slack_signed(&self, body: &str, ts: i64) -> HeaderMap {
-        let mut mac =
-            hmac::Hmac::<sha2::Sha256>::new_from_slice(SIGNING_SECRET.as_bytes()).unwrap();
-        mac.update(format!("v0:{ts}:{body}").as_bytes());
-        let mut h = HeaderMap::new();
-        h.insert("x-slack-request-timestamp", ts.to_string().parse().unwrap());
-        h.insert(
-            "x-slack-signature",
-            format!("v0={}", hex(&mac.finalize().into_bytes()))
-                .parse()
-                .unwrap(),
-        );
-        h.insert(
-            "content-type",
-            "application/x-www-form-urlencoded".parse().unwrap(),
-        );
-        h
+        slack_headers(SIGNING_SECRET, ts, body)
     }
 
     async fn post(&self, path: &str, headers: HeaderMap, body: String) -> (StatusCode, String) {
@@ -342,15 +207,7 @@ impl World {
     }
 
     fn discord_signed(&self, body: &str) -> HeaderMap {
-        let ts = Timestamp::now().as_second().to_string();
-        let sig = self
-            .discord_key
-            .sign(&[ts.as_bytes(), body.as_bytes()].concat());
-        let mut h = HeaderMap::new();
-        h.insert("x-signature-ed25519", hex(&sig.to_bytes()).parse().unwrap());
-        h.insert("x-signature-timestamp", ts.parse().unwrap());
-        h.insert("content-type", "application/json".parse().unwrap());
-        h
+        discord_headers(&self.discord_key, body)
     }
 
     /// Ships api v1.2.3 to staging through chat and finishes the rollout as ECS would.
@@ -408,30 +265,6 @@ impl World {
             .filter(|w| matches!(w, Work::RunDeployment { .. }))
             .count()
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={}", urlencode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            b' ' => "+".into(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[tokio::test]
@@ -749,11 +582,7 @@ async fn discord_ping_pong_signatures_and_commands() {
 #[tokio::test]
 async fn a_chat_api_that_answers_429_is_waited_out_and_retried() {
     let w = World::new().await;
-    w.stub
-        .throttle_once
-        .lock()
-        .unwrap()
-        .push("/slack/chat.postMessage".into());
+    w.stub.throttle_once("/slack/chat.postMessage");
     let answer = w.say("U0ALICE", "/deploy", "staging api v1.2.3", "t").await;
     assert!(answer.starts_with("Deploying"), "{answer}");
     let posts = w.sent_to("/slack/chat.postMessage");

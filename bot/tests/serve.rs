@@ -4,8 +4,6 @@
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 
-use hmac::{KeyInit as _, Mac as _};
-
 struct Killed(std::process::Child);
 
 impl Drop for Killed {
@@ -56,19 +54,14 @@ async fn serve_answers_health_refuses_unsigned_requests_and_serves_signed_ones()
         .unwrap();
     assert_eq!(unsigned.status(), 401);
 
-    let ts = jiff::Timestamp::now().as_second();
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"local-signing-secret").unwrap();
-    mac.update(format!("v0:{ts}:{body}").as_bytes());
-    let sig: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let headers = deckhand_bot::testing::slack_headers(
+        "local-signing-secret",
+        jiff::Timestamp::now().as_second(),
+        body,
+    );
     let signed = http
         .post(format!("{url}/slack/commands"))
-        .header("x-slack-request-timestamp", ts.to_string())
-        .header("x-slack-signature", format!("v0={sig}"))
+        .headers(headers)
         .body(body)
         .send()
         .await

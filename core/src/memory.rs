@@ -45,6 +45,35 @@ async fn yield_now() {
     YieldOnce(false).await;
 }
 
+/// Polls every future on one task until all are done, so their awaits interleave the way
+/// concurrent Lambdas' requests would. (`futures::join_all` without the futures crate.)
+pub async fn join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let mut pending: Vec<Option<Pin<Box<F>>>> =
+        futures.into_iter().map(|f| Some(Box::pin(f))).collect();
+    let mut done: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut waiting = false;
+        for (slot, out) in pending.iter_mut().zip(done.iter_mut()) {
+            if let Some(f) = slot {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(v) => {
+                        *out = Some(v);
+                        *slot = None;
+                    }
+                    Poll::Pending => waiting = true,
+                }
+            }
+        }
+        if waiting {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    done.into_iter().flatten().collect()
+}
+
 fn guard<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A poisoned lock means another test thread panicked; the data is still usable for ours.
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)

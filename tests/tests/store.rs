@@ -7,6 +7,7 @@ use deckhand_aws::dynamo::{DynamoStore, TTL_ATTRIBUTE};
 use deckhand_core::deployment::{
     Deployment, DeploymentKind, Draft, ImageRef, Input, Progress, ServiceRelease, State,
 };
+use deckhand_core::memory::join_all;
 use deckhand_core::policy::{EnvLock, LockOwner};
 use deckhand_core::ports::{Build, Hold, PortError, Store};
 use deckhand_core::rollback::{Release, Verdict};
@@ -267,7 +268,7 @@ async fn concurrent_lock_takers_get_one_winner() {
             )
         })
         .collect();
-    let results = futures_join(locks.iter().map(|l| store.acquire_lock(l, t))).await;
+    let results = join_all(locks.iter().map(|l| store.acquire_lock(l, t))).await;
     assert_eq!(
         results.iter().filter(|r| matches!(r, Ok(Ok(())))).count(),
         1,
@@ -275,38 +276,11 @@ async fn concurrent_lock_takers_get_one_winner() {
     );
 }
 
-/// Polls futures together on one task, so their requests are in flight at the same time.
-async fn futures_join<F: std::future::Future>(futs: impl IntoIterator<Item = F>) -> Vec<F::Output> {
-    let mut handles: Vec<_> = futs.into_iter().map(|f| Some(Box::pin(f))).collect();
-    let mut outs: Vec<Option<F::Output>> = handles.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (i, h) in handles.iter_mut().enumerate() {
-            if let Some(f) = h {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => {
-                        outs[i] = Some(v);
-                        *h = None;
-                    }
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    outs.into_iter().map(|o| o.unwrap()).collect()
-}
-
 #[tokio::test]
 async fn claims_return_the_first_value_to_everyone_after() {
     let (_, store) = store().await;
     let exp = at("2026-11-25T09:00:00Z");
-    let results = futures_join((0..8).map(|i| {
+    let results = join_all((0..8).map(|i| {
         let store = &store;
         async move {
             store
@@ -531,21 +505,21 @@ async fn the_deploy_story_on_dynamodb_is_idempotent_under_concurrent_redelivery(
         let app = &app;
         async move {
             let results =
-                futures_join((0..10).map(|_| app.request_deploy(request(version, key)))).await;
+                join_all((0..10).map(|_| app.request_deploy(request(version, key)))).await;
             let ids: HashSet<_> = results
                 .iter()
                 .map(|r| r.as_ref().unwrap().deployment.id)
                 .collect();
             assert_eq!(ids.len(), 1, "ten deliveries of {key}, one deployment");
             let id = *ids.iter().next().unwrap();
-            let runs = futures_join((0..3).map(|_| app.run_deployment(id))).await;
+            let runs = join_all((0..3).map(|_| app.run_deployment(id))).await;
             let d = runs
                 .into_iter()
                 .map(|r| r.unwrap())
                 .max_by_key(|d| d.revision)
                 .unwrap();
             let ecs = d.services[0].progress.ecs_deployment.clone().unwrap();
-            let finished = futures_join((0..5).map(|_| app.on_rollout(&ecs, Ok(())))).await;
+            let finished = join_all((0..5).map(|_| app.on_rollout(&ecs, Ok(())))).await;
             let d = app.ports.store.get_deployment(id).await.unwrap().unwrap();
             assert!(finished.iter().all(Result::is_ok), "{finished:?}");
             assert_eq!(d.state, State::Succeeded);
@@ -576,7 +550,7 @@ async fn the_deploy_story_on_dynamodb_is_idempotent_under_concurrent_redelivery(
         EnvName::parse("staging").unwrap(),
         ServiceName::parse("api").unwrap(),
     ));
-    let outcomes = futures_join((0..10).map(|_| app.on_alarm(&change, tagged.clone()))).await;
+    let outcomes = join_all((0..10).map(|_| app.on_alarm(&change, tagged.clone()))).await;
     let rolled: usize = outcomes
         .iter()
         .map(|o| o.as_ref().unwrap().rolled_back.len())

@@ -3,7 +3,7 @@
 use super::*;
 use crate::config::Config;
 use crate::deployment::{Deployment, DeploymentKind, State, Work};
-use crate::memory::{Memory, Said};
+use crate::memory::{Memory, Said, join_all};
 use crate::policy::Denied;
 use crate::ports::Build;
 use crate::retention::{SnapshotInfo, SnapshotStatus};
@@ -210,7 +210,7 @@ async fn the_same_deploy_request_delivered_twice_and_concurrently_creates_one_de
         .collect();
     let w2 = World::new();
     let app2 = w2.app();
-    let results = futures_join_all(reqs.into_iter().map(|r| app2.request_deploy(r))).await;
+    let results = join_all(reqs.into_iter().map(|r| app2.request_deploy(r))).await;
     let ids: std::collections::HashSet<_> = results
         .iter()
         .map(|r| r.as_ref().unwrap().deployment.id)
@@ -219,38 +219,6 @@ async fn the_same_deploy_request_delivered_twice_and_concurrently_creates_one_de
     assert_eq!(w2.mem.deployments().len(), 1);
     assert_eq!(w2.mem.dispatched().len(), 1, "dispatched once");
     assert_eq!(w2.cards(), 2, "one card per channel");
-}
-
-/// `join_all` without pulling in the futures crate: polls every future on one task.
-async fn futures_join_all<F: std::future::Future>(
-    futs: impl IntoIterator<Item = F>,
-) -> Vec<F::Output> {
-    let handles: Vec<_> = futs.into_iter().map(Box::pin).collect();
-    let mut outs: Vec<Option<F::Output>> = handles.iter().map(|_| None).collect();
-    let mut handles: Vec<Option<_>> = handles.into_iter().map(Some).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (i, h) in handles.iter_mut().enumerate() {
-            if let Some(f) = h {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => {
-                        outs[i] = Some(v);
-                        *h = None;
-                    }
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    outs.into_iter()
-        .map(|o| o.expect("every future finished"))
-        .collect()
 }
 
 #[tokio::test]
@@ -551,7 +519,7 @@ async fn an_alarm_after_a_release_rolls_it_back_once_and_holds_the_service() {
     let (good, _bad) = prod_with_two_releases(&w).await;
     let change = alarm(&w, AlarmState::Ok);
     let app = w.app();
-    let outcomes = futures_join_all((0..20).map(|_| app.on_alarm(&change, None))).await;
+    let outcomes = join_all((0..20).map(|_| app.on_alarm(&change, None))).await;
     let rolled: Vec<_> = outcomes
         .iter()
         .flat_map(|o| o.as_ref().unwrap().rolled_back.clone())
