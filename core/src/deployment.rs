@@ -880,4 +880,5 @@ impl fmt::Display for Deployment {
 }
 
 #[cfg(test)]
+#[path = "tests/deployment.rs"]
 mod tests;

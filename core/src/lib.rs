@@ -27,4 +27,5 @@ pub mod types;
 pub mod usecases;
 
 #[cfg(test)]
+#[path = "tests/testkit.rs"]
 pub(crate) mod testkit;

@@ -21,6 +21,7 @@ mod queries;
 mod rollback;
 
 #[cfg(test)]
+#[path = "../tests/usecases.rs"]
 mod tests;
 
 pub use backup::{BackupError, BackupOutcome, BackupTrigger};

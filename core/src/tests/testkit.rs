@@ -12,7 +12,7 @@ pub(crate) fn at(raw: &str) -> Timestamp {
 pub(crate) fn config() -> Config {
     Config::parse(
         "deckhand.example.toml",
-        include_str!("../../infra/deckhand.example.toml"),
+        include_str!("../../../infra/deckhand.example.toml"),
     )
     .unwrap()
 }
