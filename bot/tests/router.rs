@@ -657,3 +657,108 @@ async fn a_signed_build_webhook_records_the_build_once() {
         "no GitLab token configured"
     );
 }
+
+#[tokio::test]
+async fn a_discord_button_click_approves_and_a_refusal_is_ephemeral() {
+    let w = World::new().await;
+    let (approve, _) = w.pending_prod().await;
+    let click = |user: &str, id: &str| {
+        json!({
+            "type": 3, "id": id, "guild_id": "1100000000000000001", "channel_id": "1300000000000000003",
+            "member": {"user": {"id": user, "username": "dana"}},
+            "data": {"custom_id": approve, "component_type": 2},
+        })
+        .to_string()
+    };
+    let stranger = click("99999999999999999", "1400000000000000010");
+    let (status, body) = w
+        .post(
+            "/discord/interactions",
+            w.discord_signed(&stranger),
+            stranger,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (v["type"].as_u64(), v["data"]["flags"].as_u64()),
+        (Some(4), Some(64)),
+        "{v}"
+    );
+    assert!(
+        v["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("does not know you"),
+        "{v}"
+    );
+
+    let runs_before = w.dispatched_runs();
+    let dana = click("80351110224678912", "1400000000000000011");
+    let (status, body) = w
+        .post("/discord/interactions", w.discord_signed(&dana), dana)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"type": 6}),
+        "acknowledged; the card update says the rest"
+    );
+    assert_eq!(w.dispatched_runs(), runs_before + 1);
+    let prod = w
+        .mem()
+        .deployments()
+        .into_iter()
+        .find(|d| d.env.as_str() == "prod")
+        .unwrap();
+    assert_eq!(prod.state, DeployState::Approved);
+}
+
+#[tokio::test]
+async fn a_github_workflow_run_webhook_records_the_build() {
+    let w = World::new().await;
+    let payload = json!({
+        "action": "completed",
+        "workflow_run": {
+            "id": 30433642, "name": "Build", "head_branch": "main",
+            "head_sha": "acb5820ced9479c074f688cc328bf03f341a511d", "status": "completed", "conclusion": "success",
+            "html_url": "https://github.com/acme/api/actions/runs/30433642", "updated_at": "2026-11-24T09:12:00Z",
+        },
+        "repository": {"id": 1296269, "name": "api", "full_name": "acme/api"},
+    })
+    .to_string();
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"gh-secret").unwrap();
+    mac.update(payload.as_bytes());
+    let mut h = HeaderMap::new();
+    h.insert(
+        "x-hub-signature-256",
+        format!("sha256={}", hex(&mac.finalize().into_bytes()))
+            .parse()
+            .unwrap(),
+    );
+    h.insert("x-github-event", "workflow_run".parse().unwrap());
+    let (status, body) = w
+        .post("/hooks/build/github", h.clone(), payload.clone())
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let told = w.sent_to("/slack/chat.postMessage");
+    assert!(
+        told.iter()
+            .any(|s| s.body["text"].as_str().unwrap_or_default().contains(
+                "Build api acb5820ced9479c074f688cc328bf03f341a511d (main@acb5820) finished"
+            )),
+        "{told:?}"
+    );
+    assert_eq!(
+        w.post("/hooks/build/github", h.clone(), payload.clone())
+            .await
+            .0,
+        StatusCode::OK,
+        "redelivery"
+    );
+    h.insert("x-github-event", "push".parse().unwrap());
+    assert_eq!(
+        w.post("/hooks/build/github", h, payload).await.1,
+        "ignored: not a finished build"
+    );
+}
