@@ -22,6 +22,7 @@ pub mod dispatch;
 pub mod dynamo;
 pub mod ecs;
 pub mod error;
+pub mod events;
 pub mod metrics;
 pub mod monitor;
 pub mod rds;

@@ -530,14 +530,9 @@ fn finished_at(raw: Option<&str>) -> deckhand_core::types::Timestamp {
         .unwrap_or_else(jiff::Timestamp::now)
 }
 
-/// The configured service a repository builds: a service whose name or ECR repository's last
-/// segment is the repository's name.
 fn service_for(config: &Config, repository: &str) -> Result<ServiceName, String> {
-    let repo = repository.rsplit('/').next().unwrap_or(repository);
     config
-        .services
-        .values()
-        .find(|s| s.name.as_str() == repo || s.repository.rsplit('/').next() == Some(repo))
+        .service_built_from(repository)
         .map(|s| s.name.clone())
         .ok_or_else(|| format!("no configured service is built from repository {repository}"))
 }

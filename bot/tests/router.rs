@@ -90,7 +90,7 @@ impl World {
             slack_signing_secret: Some(SecretString::from(SIGNING_SECRET.to_owned())),
             discord_public_key: Some(hex(&discord_key.verifying_key().to_bytes())),
             github_secret: Some(SecretString::from("gh-secret".to_owned())),
-            gitlab_token: None,
+            gitlab_token: Some(SecretString::from("gl-token".to_owned())),
             generic_secret: Some(SecretString::from("ci-secret".to_owned())),
         };
         let bot = Arc::new(Bot {
@@ -654,7 +654,7 @@ async fn a_signed_build_webhook_records_the_build_once() {
             .await
             .0,
         StatusCode::UNAUTHORIZED,
-        "no GitLab token configured"
+        "no X-Gitlab-Token header"
     );
 }
 
@@ -717,16 +717,11 @@ async fn a_discord_button_click_approves_and_a_refusal_is_ephemeral() {
 #[tokio::test]
 async fn a_github_workflow_run_webhook_records_the_build() {
     let w = World::new().await;
-    let payload = json!({
-        "action": "completed",
-        "workflow_run": {
-            "id": 30433642, "name": "Build", "head_branch": "main",
-            "head_sha": "acb5820ced9479c074f688cc328bf03f341a511d", "status": "completed", "conclusion": "success",
-            "html_url": "https://github.com/acme/api/actions/runs/30433642", "updated_at": "2026-11-24T09:12:00Z",
-        },
-        "repository": {"id": 1296269, "name": "api", "full_name": "acme/api"},
-    })
-    .to_string();
+    let payload = std::fs::read_to_string(format!(
+        "{}/../events/github-workflow-run.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"gh-secret").unwrap();
     mac.update(payload.as_bytes());
     let mut h = HeaderMap::new();
@@ -760,5 +755,45 @@ async fn a_github_workflow_run_webhook_records_the_build() {
     assert_eq!(
         w.post("/hooks/build/github", h, payload).await.1,
         "ignored: not a finished build"
+    );
+}
+
+#[tokio::test]
+async fn a_gitlab_pipeline_webhook_records_the_build_of_the_project() {
+    let w = World::new().await;
+    let payload = std::fs::read_to_string(format!(
+        "{}/../events/gitlab-pipeline.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let mut h = HeaderMap::new();
+    h.insert("x-gitlab-token", "gl-token".parse().unwrap());
+    // The example project is acme/web, which the test config does not deploy.
+    let (status, body) = w
+        .post("/hooks/build/gitlab", h.clone(), payload.clone())
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body.contains("no configured service is built from repository acme/web"),
+        "{body}"
+    );
+    let api = payload
+        .replace("acme/web", "acme/api")
+        .replace("\"name\": \"web\"", "\"name\": \"api\"");
+    assert_eq!(
+        w.post("/hooks/build/gitlab", h.clone(), api.clone())
+            .await
+            .0,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        w.post("/hooks/build/gitlab", h.clone(), api).await.0,
+        StatusCode::OK,
+        "redelivery"
+    );
+    h.insert("x-gitlab-token", "gl-tokem".parse().unwrap());
+    assert_eq!(
+        w.post("/hooks/build/gitlab", h, payload).await.0,
+        StatusCode::UNAUTHORIZED
     );
 }

@@ -257,6 +257,15 @@ impl Config {
         self.env(word).map(|e| &e.name)
     }
 
+    /// The service a repository (or CodeBuild project) builds: the service with that name, or
+    /// whose ECR repository's last segment is that name. `acme/api` and `api` both find `api`.
+    pub fn service_built_from(&self, repository: &str) -> Option<&ServiceConfig> {
+        let name = repository.rsplit('/').next().unwrap_or(repository);
+        self.services
+            .values()
+            .find(|s| s.name.as_str() == name || s.repository.rsplit('/').next() == Some(name))
+    }
+
     /// Every name a person may type for an environment, for "did you mean".
     pub fn env_words(&self) -> Vec<&str> {
         self.environments
