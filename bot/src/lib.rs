@@ -8,6 +8,7 @@
 //! Deliberately absent: decisions. What a command means and whether it is allowed is core's.
 
 pub mod chat;
+pub mod functions;
 pub mod live;
 pub mod render;
 pub mod router;

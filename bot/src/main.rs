@@ -189,8 +189,8 @@ fn serve(
                 let app = worker.app();
                 let outcome = match &item {
                     Work::RunDeployment { id } => app.run_deployment(*id).await.map(|d| d.to_string()).map_err(|e| e.to_string()),
-                    Work::RunBackup { plan, requested_by } => {
-                        let trigger = BackupTrigger::Person { actor: requested_by.clone(), event_key: format!("local:{}", jiff::Timestamp::now()) };
+                    Work::RunBackup { plan, requested_by, key } => {
+                        let trigger = BackupTrigger::Person { actor: requested_by.clone(), event_key: key.clone() };
                         app.run_backup(plan, &trigger).await.map(|o| o.snapshot).map_err(|e| e.to_string())
                     }
                 };

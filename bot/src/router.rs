@@ -434,7 +434,7 @@ async fn execute<P: Ports>(
         Command::Backup {
             env,
             action: BackupAction::Now,
-        } => match app.backup_now(&env, actor).await {
+        } => match app.backup_now(&env, actor, event_key).await {
             Ok(plans) => format!(
                 "Backup started in {env}: {}. The result goes to the {env} channel.",
                 plans.join(", ")

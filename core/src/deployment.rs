@@ -236,8 +236,16 @@ impl Input {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "work", rename_all = "snake_case")]
 pub enum Work {
-    RunDeployment { id: DeploymentId },
-    RunBackup { plan: String, requested_by: Actor },
+    RunDeployment {
+        id: DeploymentId,
+    },
+    /// `key` is the triggering chat event's own key, so a redelivered dispatch takes one
+    /// snapshot and a second `/backup` by the same person takes another.
+    RunBackup {
+        plan: String,
+        requested_by: Actor,
+        key: String,
+    },
 }
 
 /// An order for the use-case to carry out through the ports, after the state is saved.

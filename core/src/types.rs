@@ -63,6 +63,12 @@ macro_rules! string_newtype {
                 Self::parse(&raw)
             }
         }
+        impl std::str::FromStr for $name {
+            type Err = ParseError;
+            fn from_str(raw: &str) -> Result<Self, ParseError> {
+                Self::parse(raw)
+            }
+        }
         impl From<$name> for String {
             fn from(v: $name) -> String {
                 v.0
@@ -176,6 +182,13 @@ fn is_dated(raw: &str) -> bool {
     let build_ok =
         build.is_none_or(|b| (1..=6).contains(&b.len()) && b.bytes().all(|c| c.is_ascii_digit()));
     build_ok && date.len() == 10 && date.parse::<jiff::civil::Date>().is_ok()
+}
+
+impl std::str::FromStr for Version {
+    type Err = ParseError;
+    fn from_str(raw: &str) -> Result<Self, ParseError> {
+        Self::parse(raw)
+    }
 }
 
 impl TryFrom<String> for Version {

@@ -256,11 +256,13 @@ impl<P: Ports> App<'_, P> {
         })
     }
 
-    /// `/backup ENV now`: hands each of the env's plans to the backup function.
+    /// `/backup ENV now`: hands each of the env's plans to the backup function. `event_key` is
+    /// the chat event's own key (Slack trigger id, Discord interaction id).
     pub async fn backup_now(
         &self,
         env: &EnvName,
         actor: &Actor,
+        event_key: &str,
     ) -> Result<Vec<String>, BackupError> {
         let env_cfg = self.env_config(env)?;
         policy::may_deploy(self.config, env_cfg, actor)?;
@@ -280,6 +282,7 @@ impl<P: Ports> App<'_, P> {
                 .dispatch(&Work::RunBackup {
                     plan: plan.clone(),
                     requested_by: actor.clone(),
+                    key: format!("{event_key}:{plan}"),
                 })
                 .await?;
         }

@@ -1,0 +1,144 @@
+//! The Lambda functions' handlers: parse the event, call one core use-case, say what happened.
+//!
+//! Each `functions/*` binary wraps one of these in `lambda_runtime` (and `deckhand invoke` will
+//! run them on a sample event). A handler's error says whether a retry can help: a malformed
+//! event never gets better, so it is [`FunctionError::Malformed`] (logged with the event's id,
+//! rejected, not retried), while an AWS service that did not answer is
+//! [`FunctionError::Retryable`], so Lambda's own retries and EventBridge's redelivery do their
+//! job. Every handler is idempotent on its event: the use-cases recognise redeliveries.
+
+use deckhand_aws::events::{self, EventError};
+use deckhand_core::deployment::Work;
+use deckhand_core::ports::{PortError, Ports};
+use deckhand_core::usecases::{
+    AlarmError, App, BackupError, BackupTrigger, BuildError, RequestError, RunError,
+};
+use serde_json::{Value, json};
+
+#[derive(Debug, thiserror::Error)]
+pub enum FunctionError {
+    /// The event cannot be acted on; retrying the same bytes cannot help.
+    #[error(transparent)]
+    Malformed(#[from] EventError),
+    /// Valid, but refused by the domain (an unknown service, a deployment that is not ours).
+    #[error("refused: {0}")]
+    Refused(String),
+    /// A dependency did not answer; the same event may well succeed later.
+    #[error("retryable: {0}")]
+    Retryable(String),
+}
+
+impl FunctionError {
+    pub fn retryable(&self) -> bool {
+        matches!(self, FunctionError::Retryable(_))
+    }
+}
+
+fn port(e: &PortError) -> FunctionError {
+    match e {
+        PortError::Transient(_) | PortError::Conflict(_) => FunctionError::Retryable(e.to_string()),
+        PortError::NotFound(_) | PortError::Failed(_) => FunctionError::Refused(e.to_string()),
+    }
+}
+
+fn run_error(e: RunError) -> FunctionError {
+    match e {
+        RunError::Port(p) => port(&p),
+        other => FunctionError::Refused(other.to_string()),
+    }
+}
+
+/// The deploy function: dispatched `run_deployment` work, or ECS's "Deployment State Change".
+pub async fn deploy<P: Ports>(app: &App<'_, P>, event: &Value) -> Result<Value, FunctionError> {
+    if event.get("work").is_some() {
+        return match events::dispatched(event)? {
+            Work::RunDeployment { id } => {
+                let d = app.run_deployment(id).await.map_err(run_error)?;
+                Ok(json!({ "deployment": d.id.to_string(), "state": d.state.name() }))
+            }
+            Work::RunBackup { .. } => Err(FunctionError::Refused(
+                "backup work belongs to the backup function".into(),
+            )),
+        };
+    }
+    let Some(outcome) = events::rollout_outcome(event)? else {
+        return Ok(json!({ "ignored": "deployment still in progress" }));
+    };
+    match app
+        .on_rollout(&outcome.ecs_deployment, outcome.outcome)
+        .await
+        .map_err(run_error)?
+    {
+        Some(d) => Ok(json!({ "deployment": d.id.to_string(), "state": d.state.name() })),
+        None => Ok(
+            json!({ "ignored": format!("ECS deployment {} was not started by Deckhand", outcome.ecs_deployment) }),
+        ),
+    }
+}
+
+/// The rollback function: a CloudWatch alarm state change (EventBridge or SNS).
+pub async fn rollback<P: Ports>(app: &App<'_, P>, event: &Value) -> Result<Value, FunctionError> {
+    let change = events::alarm_change(event)?;
+    let outcome = app.on_alarm(&change, None).await.map_err(|e| match e {
+        AlarmError::Port(p) | AlarmError::Request(RequestError::Port(p)) => port(&p),
+        refused @ AlarmError::Request(_) => FunctionError::Refused(refused.to_string()),
+    })?;
+    Ok(json!({
+        "rolled_back": outcome.rolled_back.iter().map(|(s, id)| json!({ "service": s.as_str(), "deployment": id.to_string() })).collect::<Vec<_>>(),
+        "ignored": outcome.ignored,
+    }))
+}
+
+/// The build-completed function: CodeBuild's "Build State Change".
+pub async fn build_completed<P: Ports>(
+    app: &App<'_, P>,
+    event: &Value,
+) -> Result<Value, FunctionError> {
+    let Some(build) = events::codebuild_build(event, app.config)? else {
+        return Ok(json!({ "ignored": "build still running" }));
+    };
+    let out = app.build_completed(&build).await.map_err(|e| match e {
+        BuildError::Port(p) => port(&p),
+        unknown @ BuildError::UnknownService(_) => FunctionError::Refused(unknown.to_string()),
+    })?;
+    Ok(json!({ "duplicate": out.duplicate, "auto_deploys": out.auto_deploys.len() }))
+}
+
+/// The backup function: a Scheduler firing naming a plan, or `/backup ENV now` dispatched.
+pub async fn backup<P: Ports>(app: &App<'_, P>, event: &Value) -> Result<Value, FunctionError> {
+    let (plan, trigger) = if event.get("work").is_some() {
+        match events::dispatched(event)? {
+            Work::RunBackup {
+                plan,
+                requested_by,
+                key,
+            } => (
+                plan,
+                BackupTrigger::Person {
+                    actor: requested_by,
+                    event_key: key,
+                },
+            ),
+            Work::RunDeployment { .. } => {
+                return Err(FunctionError::Refused(
+                    "deployment work belongs to the deploy function".into(),
+                ));
+            }
+        }
+    } else {
+        let s = events::backup_schedule(event)?;
+        (
+            s.plan,
+            BackupTrigger::Schedule {
+                event_id: s.execution_id,
+            },
+        )
+    };
+    let out = app.run_backup(&plan, &trigger).await.map_err(|e| match e {
+        BackupError::Port(p) => port(&p),
+        other => FunctionError::Refused(other.to_string()),
+    })?;
+    Ok(
+        json!({ "snapshot": out.snapshot, "status": format!("{:?}", out.status), "pruned": out.pruned, "duplicate": out.duplicate }),
+    )
+}

@@ -1,0 +1,297 @@
+//! The functions' handlers on the sample events in `events/`, each delivered twice and
+//! concurrently, as EventBridge, SNS and Lambda's async retries may deliver them.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed setup should fail loudly
+
+use deckhand_bot::chat::HttpChat;
+use deckhand_bot::functions::{self, FunctionError};
+use deckhand_bot::testing::{ChatStub, TestPorts};
+use deckhand_core::config::Config;
+use deckhand_core::deployment::{DeploymentKind, State, Work};
+use deckhand_core::memory::{Memory, join_all};
+use deckhand_core::types::{Digest, SignedDuration, Timestamp};
+use deckhand_core::usecases::{App, DeployRequest};
+use secrecy::SecretString;
+use serde_json::Value;
+
+fn event(name: &str) -> Value {
+    let text = std::fs::read_to_string(format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR")))
+        .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn at(raw: &str) -> Timestamp {
+    raw.parse().unwrap()
+}
+
+fn digest(n: u8) -> Digest {
+    Digest::parse(&format!("sha256:{}", format!("{n:02x}").repeat(32))).unwrap()
+}
+
+struct World {
+    ports: TestPorts,
+    config: Config,
+    _stub: ChatStub,
+}
+
+impl World {
+    /// The example config, on a Tuesday morning (no freeze), with api images v1.2.2–v1.2.4.
+    async fn new() -> World {
+        let stub = ChatStub::start().await.unwrap();
+        let chat = HttpChat::new(
+            stub.apis(),
+            Some(SecretString::from("xoxb".to_owned())),
+            Some(SecretString::from("discord".to_owned())),
+        )
+        .unwrap();
+        let mem = Memory::new(at("2026-11-24T08:00:00Z"));
+        for s in ["worker", "api", "web"] {
+            mem.set_running(s, &format!("{s}:1"), &format!("acme/{s}:v1.2.2"));
+            for (tag, n) in [("v1.2.2", 2), ("v1.2.3", 3), ("v1.2.4", 4)] {
+                mem.push_image(&format!("acme/{s}"), tag, &digest(n));
+            }
+        }
+        let config =
+            Config::parse("example", include_str!("../../infra/deckhand.example.toml")).unwrap();
+        World {
+            ports: TestPorts { mem, chat },
+            config,
+            _stub: stub,
+        }
+    }
+
+    fn app(&self) -> App<'_, TestPorts> {
+        App::new(&self.ports, &self.config)
+    }
+
+    fn mem(&self) -> &Memory {
+        &self.ports.mem
+    }
+
+    /// Ships api `version` to `env` through the handlers: request, dispatched run, ECS event.
+    async fn ship(&self, env: &str, version: &str, key: &str) {
+        let req = DeployRequest {
+            env: env.parse().unwrap(),
+            services: vec!["api".parse().unwrap()],
+            version: version.parse().unwrap(),
+            override_reason: None,
+            actor: deckhand_core::types::Actor::person(
+                deckhand_core::types::ChatKind::Slack,
+                "T0DECKHAND",
+                "U0ALICE",
+                "alice",
+            ),
+            event_key: key.into(),
+        };
+        let mut d = self.app().request_deploy(req).await.unwrap().deployment;
+        if d.state == State::PendingApproval {
+            let bob = deckhand_core::types::Actor::person(
+                deckhand_core::types::ChatKind::Slack,
+                "T0DECKHAND",
+                "U0BOB",
+                "bob",
+            );
+            d = self
+                .app()
+                .decide(d.id, deckhand_core::usecases::Decision::Approve, &bob, None)
+                .await
+                .unwrap();
+        }
+        let run = serde_json::json!({ "work": "run_deployment", "id": d.id.to_string() });
+        functions::deploy(&self.app(), &run).await.unwrap();
+        let d = self
+            .mem()
+            .deployments()
+            .into_iter()
+            .find(|x| x.id == d.id)
+            .unwrap();
+        let mut completed = event("ecs-deployment-completed.json");
+        completed["detail"]["deploymentId"] = d.services[0]
+            .progress
+            .ecs_deployment
+            .clone()
+            .unwrap()
+            .into();
+        functions::deploy(&self.app(), &completed).await.unwrap();
+        let d = self
+            .mem()
+            .deployments()
+            .into_iter()
+            .find(|x| x.id == d.id)
+            .unwrap();
+        assert_eq!(d.state, State::Succeeded, "{d}");
+    }
+}
+
+#[tokio::test]
+async fn the_deploy_function_runs_dispatched_work_once_and_finishes_on_ecs_events() {
+    let w = World::new().await;
+    let req = DeployRequest {
+        env: "staging".parse().unwrap(),
+        services: vec!["api".parse().unwrap()],
+        version: "v1.2.3".parse().unwrap(),
+        override_reason: None,
+        actor: deckhand_core::types::Actor::person(
+            deckhand_core::types::ChatKind::Slack,
+            "T0DECKHAND",
+            "U0ALICE",
+            "alice",
+        ),
+        event_key: "k".into(),
+    };
+    let id = w.app().request_deploy(req).await.unwrap().deployment.id;
+    let mut run = event("dispatch-run-deployment.json");
+    run["id"] = id.to_string().into();
+    let app = w.app();
+    let runs = join_all((0..5).map(|_| functions::deploy(&app, &run))).await;
+    assert!(runs.iter().all(Result::is_ok), "{runs:?}");
+    assert_eq!(w.mem().roll_outs().len(), 1, "five deliveries, one rollout");
+
+    let ecs = w.mem().deployments()[0].services[0]
+        .progress
+        .ecs_deployment
+        .clone()
+        .unwrap();
+    let mut in_progress = event("ecs-deployment-in-progress.json");
+    in_progress["detail"]["deploymentId"] = ecs.clone().into();
+    assert_eq!(
+        functions::deploy(&app, &in_progress).await.unwrap()["ignored"],
+        "deployment still in progress"
+    );
+    let mut completed = event("ecs-deployment-completed.json");
+    completed["detail"]["deploymentId"] = ecs.into();
+    let finished = join_all((0..5).map(|_| functions::deploy(&app, &completed))).await;
+    assert!(finished.iter().all(Result::is_ok), "{finished:?}");
+    assert_eq!(w.mem().deployments()[0].state, State::Succeeded);
+    assert_eq!(w.mem().all_releases().len(), 1, "one release recorded");
+
+    let foreign = functions::deploy(&app, &event("ecs-deployment-failed.json"))
+        .await
+        .unwrap();
+    assert!(
+        foreign["ignored"]
+            .as_str()
+            .unwrap()
+            .contains("not started by Deckhand"),
+        "{foreign}"
+    );
+}
+
+#[tokio::test]
+async fn malformed_events_are_rejected_without_retry_and_name_their_id() {
+    let w = World::new().await;
+    let mut bad = event("ecs-deployment-completed.json");
+    bad["detail"] = Value::Null;
+    let err = functions::deploy(&w.app(), &bad).await.unwrap_err();
+    assert!(
+        matches!(&err, FunctionError::Malformed(e) if e.id == "ddca6449-b258-46c0-8653-e0e3a6d0c0e1"),
+        "{err}"
+    );
+    assert!(!err.retryable());
+    let err = functions::rollback(&w.app(), &serde_json::json!({"nonsense": true}))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FunctionError::Malformed(_)));
+    let err = functions::backup(&w.app(), &event("dispatch-run-deployment.json"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, FunctionError::Refused(_)),
+        "deployment work sent to the backup function"
+    );
+    assert!(w.mem().deployments().is_empty());
+}
+
+#[tokio::test]
+async fn the_rollback_function_rolls_back_once_however_often_the_alarm_arrives() {
+    let w = World::new().await;
+    w.ship("staging", "v1.2.3", "s1").await;
+    w.ship("staging", "v1.2.4", "s2").await;
+    w.ship("prod", "v1.2.3", "p1").await; // 08:00, bakes by 08:30
+    w.mem().set_now(at("2026-11-24T09:50:00Z"));
+    w.ship("prod", "v1.2.4", "p2").await; // the alarm at 10:05 falls in its 30-minute watch
+    w.mem().set_now(at("2026-11-24T10:05:30Z"));
+
+    let alarm = event("cloudwatch-alarm-state-change.json");
+    let app = w.app();
+    let outcomes = join_all((0..20).map(|_| functions::rollback(&app, &alarm))).await;
+    let rolled: usize = outcomes
+        .iter()
+        .map(|o| o.as_ref().unwrap()["rolled_back"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(rolled, 1, "{outcomes:?}");
+    let again = functions::rollback(&app, &event("cloudwatch-alarm-sns.json"))
+        .await
+        .unwrap();
+    assert_eq!(
+        again["rolled_back"].as_array().unwrap().len(),
+        0,
+        "the same alarm through SNS is the same alarm"
+    );
+    let rollbacks: Vec<_> = w
+        .mem()
+        .deployments()
+        .into_iter()
+        .filter(|d| {
+            matches!(
+                d.kind,
+                DeploymentKind::Rollback {
+                    automatic: true,
+                    ..
+                }
+            )
+        })
+        .collect();
+    assert_eq!(rollbacks.len(), 1);
+    assert_eq!(rollbacks[0].version.as_str(), "v1.2.3");
+}
+
+#[tokio::test]
+async fn the_build_completed_function_auto_deploys_a_build_of_main_to_staging_once() {
+    let w = World::new().await;
+    let build = event("codebuild-build-succeeded.json");
+    let app = w.app();
+    let results = join_all((0..10).map(|_| functions::build_completed(&app, &build))).await;
+    let started: u64 = results
+        .iter()
+        .map(|r| r.as_ref().unwrap()["auto_deploys"].as_u64().unwrap())
+        .sum();
+    assert_eq!(started, 1, "{results:?}");
+    let ds = w.mem().deployments();
+    assert_eq!(ds.len(), 1);
+    assert_eq!(
+        (ds[0].env.as_str(), ds[0].version.as_str()),
+        ("staging", "v1.2.4")
+    );
+    assert_eq!(
+        w.mem()
+            .dispatched()
+            .iter()
+            .filter(|x| matches!(x, Work::RunDeployment { .. }))
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn the_backup_function_takes_one_snapshot_per_firing() {
+    let w = World::new().await;
+    let firing = event("scheduler-backup.json");
+    let app = w.app();
+    let results = join_all((0..5).map(|_| functions::backup(&app, &firing))).await;
+    let snapshots: std::collections::HashSet<_> = results
+        .iter()
+        .map(|r| r.as_ref().unwrap()["snapshot"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(snapshots.len(), 1, "{results:?}");
+    assert_eq!(w.mem().snapshot_ids().len(), 1);
+    w.mem().advance(SignedDuration::from_mins(1));
+    let asked = functions::backup(&app, &event("dispatch-run-backup.json"))
+        .await
+        .unwrap();
+    assert_eq!(asked["status"], "Available");
+    assert_eq!(
+        w.mem().snapshot_ids().len(),
+        2,
+        "a person's /backup is its own snapshot"
+    );
+}
