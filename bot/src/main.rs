@@ -1,6 +1,6 @@
 //! `deckhand`: the command-line tool. `check-config` validates a config; `serve` runs the chat
-//! bot's router on a local port. The local demo (`demo`, `dev`) and `invoke` arrive with the
-//! functions issue.
+//! bot's router on a local port; `invoke` runs one function's handler on one event. The local
+//! demo (`demo`, `dev`) arrives with the functions issue.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,6 +35,21 @@ enum Command {
     CheckConfig {
         /// The config file (default: $DECKHAND_CONFIG, then ./deckhand.toml).
         path: Option<PathBuf>,
+    },
+    /// Run one function's handler on one event file, with the real adapters (AWS through the
+    /// SDK's usual chain, AWS_ENDPOINT_URL for an emulator). Work it dispatches is reported,
+    /// not run.
+    Invoke {
+        /// deploy, rollback, build-completed or backup.
+        function: String,
+        /// The event, e.g. events/ecs-deployment-completed.json.
+        event: PathBuf,
+        /// The config file (default: $DECKHAND_CONFIG, then ./deckhand.toml).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The DynamoDB table.
+        #[arg(long, env = "DECKHAND_TABLE", default_value = "deckhand")]
+        table: String,
     },
     /// Run the chat bot's router on a local port (point a Slack app at it through a tunnel).
     ///
@@ -79,6 +94,12 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }),
+        Command::Invoke {
+            function,
+            event,
+            config,
+            table,
+        } => invoke(&function, &event, config, &table),
         Command::Serve {
             config,
             port,
@@ -141,6 +162,75 @@ fn check_config(path: Option<PathBuf>) -> anyhow::Result<bool> {
             Ok(false)
         }
     }
+}
+
+fn invoke(
+    function: &str,
+    event: &std::path::Path,
+    config: Option<PathBuf>,
+    table: &str,
+) -> anyhow::Result<ExitCode> {
+    let config = match load_config(config)? {
+        (_, Ok(c)) => c,
+        (_, Err(errors)) => anyhow::bail!("the config has mistakes:\n{errors}"),
+    };
+    let text = std::fs::read_to_string(event)
+        .with_context(|| format!("cannot read {}", event.display()))?;
+    let event: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", event.display()))?;
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let aws = Aws::load(&Settings::default()).await;
+        let chat = HttpChat::new(
+            ChatApis::default(),
+            secret("DECKHAND_SLACK_BOT_TOKEN"),
+            secret("DECKHAND_DISCORD_BOT_TOKEN"),
+        )?;
+        let (dispatch, mut queued) = QueueDispatch::new();
+        let mut ports = Live::new(&aws, table, chat, dispatch)?;
+        // stdout is for the result alone; metric lines go with the logs.
+        ports.metrics = deckhand_aws::metrics::EmfMetrics::to_writer(
+            deckhand_aws::metrics::NAMESPACE,
+            Box::new(std::io::stderr()),
+        );
+        let app = deckhand_core::usecases::App::new(&ports, &config);
+        let result = match function {
+            "deploy" => deckhand_bot::functions::deploy(&app, &event).await,
+            "rollback" => deckhand_bot::functions::rollback(&app, &event).await,
+            "build-completed" => deckhand_bot::functions::build_completed(&app, &event).await,
+            "backup" => deckhand_bot::functions::backup(&app, &event).await,
+            other => anyhow::bail!(
+                "unknown function `{other}`: use deploy, rollback, build-completed or backup"
+            ),
+        };
+        let mut dispatched = Vec::new();
+        while let Ok(work) = queued.try_recv() {
+            dispatched.push(work);
+        }
+        match result {
+            Ok(out) => {
+                println!("{out}");
+                for work in dispatched {
+                    println!(
+                        "dispatched (not run by invoke): {}",
+                        serde_json::to_string(&work)?
+                    );
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!(
+                    "{function}: {e}{}",
+                    if e.retryable() {
+                        " (a retry may succeed)"
+                    } else {
+                        ""
+                    }
+                );
+                Ok(ExitCode::FAILURE)
+            }
+        }
+    })
 }
 
 fn secret(name: &str) -> Option<SecretString> {

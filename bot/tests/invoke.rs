@@ -1,0 +1,114 @@
+//! `deckhand invoke` as a person runs it: the real binary, the real adapters, the AWS emulator.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed setup should fail loudly
+
+use std::process::Command;
+
+use deckhand_harness::{Emulator, Seed, unique};
+
+fn events(name: &str) -> String {
+    format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `deckhand invoke` against the emulator; returns (exit code, stdout, stderr).
+fn invoke(emulator: &Emulator, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_deckhand"))
+        .arg("invoke")
+        .args(args)
+        .env("AWS_ENDPOINT_URL", &emulator.endpoint)
+        .env("AWS_REGION", deckhand_harness::REGION)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn invoke_runs_a_function_on_a_sample_event_against_the_emulator() {
+    let emulator = Emulator::shared().unwrap();
+    let seed = Seed::new(emulator).await;
+    let table = seed.table().await.unwrap();
+    let db = seed.db_instance().await.unwrap();
+    let dir = std::env::temp_dir().join(unique("deckhand-invoke"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("deckhand.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[slack]
+workspace = "T0DECKHAND"
+[environments.prod]
+cluster = "prod"
+[services.api]
+envs = ["prod"]
+repository = "acme/api"
+[backups.prod-db-nightly]
+env = "prod"
+kind = "rds-instance"
+target = "{db}"
+schedule = "cron(0 3 * * ? *)"
+retention = {{ keep_last = 3 }}
+"#
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let table = table.table().to_owned();
+    let common = ["--config", config, "--table", &table];
+    let args = |function: &'static str, event: &str| -> Vec<String> {
+        let mut v = vec![function.to_owned(), events(event)];
+        v.extend(common.iter().map(|s| (*s).to_owned()));
+        v
+    };
+    let run = |function, event| {
+        let a = args(function, event);
+        invoke(emulator, &a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+
+    // A scheduled backup: one snapshot, tagged, recorded; the same firing again takes no second.
+    let (code, first, err) = run("backup", "scheduler-backup.json");
+    assert_eq!(code, 0, "{err}");
+    let first: serde_json::Value = serde_json::from_str(first.trim()).unwrap();
+    assert_eq!(first["status"], "Available");
+    assert_eq!(first["duplicate"], false);
+    let (_, again, _) = run("backup", "scheduler-backup.json");
+    let again: serde_json::Value = serde_json::from_str(again.trim()).unwrap();
+    assert_eq!(again["snapshot"], first["snapshot"]);
+    assert_eq!(again["duplicate"], true);
+    let snapshots = seed
+        .aws
+        .rds
+        .describe_db_snapshots()
+        .snapshot_type("manual")
+        .db_instance_identifier(&db)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(snapshots.db_snapshots().len(), 1);
+
+    let (code, out, _) = run("deploy", "ecs-deployment-in-progress.json");
+    assert_eq!(
+        (code, out.trim()),
+        (0, r#"{"ignored":"deployment still in progress"}"#)
+    );
+    let (code, out, _) = run("deploy", "ecs-deployment-completed.json");
+    assert_eq!(code, 0);
+    assert!(out.contains("was not started by Deckhand"), "{out}");
+
+    let (code, _, err) = run("deploy", "scheduler-backup.json");
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("malformed ECS deployment state change event (id c8e8f9a2"),
+        "{err}"
+    );
+    let (code, _, err) = run("nonsense", "scheduler-backup.json");
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown function `nonsense`"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
