@@ -9,6 +9,7 @@
 
 pub mod chat;
 pub mod functions;
+pub mod lambda;
 pub mod live;
 pub mod render;
 pub mod router;
