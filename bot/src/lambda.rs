@@ -7,6 +7,8 @@
 //! `DECKHAND_BACKUP_FUNCTION`. Each event: [`answer`] turns a handler's result into what Lambda
 //! should see.
 
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -112,6 +114,34 @@ pub async fn cold_start() -> anyhow::Result<Warm> {
     };
     let ports = Live::new(&aws, &env("DECKHAND_TABLE")?, chat, dispatch)?;
     Ok(Warm { config, ports })
+}
+
+/// A function's whole life: JSON logs, one cold start, then `handler` for each event until
+/// Lambda stops the process. `main` in each `functions/*` crate is this, with its handler.
+pub async fn run<H, F>(function: &'static str, handler: H) -> Result<(), lambda_runtime::Error>
+where
+    H: Fn(Arc<Warm>, Value) -> F + Send + Sync + 'static,
+    F: Future<Output = Result<Value, FunctionError>> + Send,
+{
+    init_tracing();
+    let warm = Arc::new(cold_start().await?);
+    let handler = Arc::new(handler);
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<Value>| {
+            let (warm, handler) = (warm.clone(), handler.clone());
+            async move {
+                let result = handler(warm, event.payload).await;
+                // Only retryable failures get here as errors; Lambda reports them as this type.
+                answer(function, &event.context.request_id, result).map_err(|e| {
+                    lambda_runtime::Diagnostic {
+                        error_type: "Deckhand.Retryable".into(),
+                        error_message: e.to_string(),
+                    }
+                })
+            }
+        },
+    ))
+    .await
 }
 
 /// What Lambda should see for a handler's result. A malformed or refused event is logged with

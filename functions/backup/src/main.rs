@@ -1,28 +1,13 @@
-//! The `backup` Lambda function: config and clients once per cold start, then
-//! [`deckhand_bot::functions::backup`] for each event. See `deckhand_bot::lambda`.
-
-use std::sync::Arc;
+//! The `backup` Lambda function: [`deckhand_bot::functions::backup`] for each event, after one cold
+//! start (see `deckhand_bot::lambda`).
 
 use deckhand_bot::{functions, lambda};
 use deckhand_core::usecases::App;
-use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
-use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda::init_tracing();
-    let warm = Arc::new(lambda::cold_start().await?);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let warm = warm.clone();
-        async move {
-            let app = App::new(&warm.ports, &warm.config);
-            let result = functions::backup(&app, &event.payload).await;
-            // Only retryable failures get here as errors; Lambda reports them as this type.
-            lambda::answer("backup", &event.context.request_id, result).map_err(|e| Diagnostic {
-                error_type: "Deckhand.Retryable".into(),
-                error_message: e.to_string(),
-            })
-        }
-    }))
+    lambda::run("backup", |warm, event| async move {
+        functions::backup(&App::new(&warm.ports, &warm.config), &event).await
+    })
     .await
 }
