@@ -39,6 +39,22 @@ fn ours(tags: &[Tag], plan: &BackupPlan) -> bool {
         .any(|t| t.key() == Some(PLAN_TAG) && t.value() == Some(plan.name.as_str()))
 }
 
+/// A snapshot as retention sees it, from the fields instance and cluster snapshots share.
+fn info(
+    id: &str,
+    created: Option<&aws_sdk_rds::primitives::DateTime>,
+    status: Option<&str>,
+    tags: &[Tag],
+    plan: &BackupPlan,
+) -> SnapshotInfo {
+    SnapshotInfo {
+        id: id.to_owned(),
+        created: timestamp(created),
+        status: status_of(status),
+        made_by_deckhand: ours(tags, plan),
+    }
+}
+
 impl RdsBackups {
     pub fn new(rds: aws_sdk_rds::Client) -> Self {
         Self {
@@ -70,12 +86,13 @@ impl RdsBackups {
                     .db_snapshots()
                     .first()
                     .ok_or_else(|| PortError::NotFound(format!("snapshot {snapshot}")))?;
-                Ok(SnapshotInfo {
-                    id: snapshot.to_owned(),
-                    created: timestamp(s.snapshot_create_time()),
-                    status: status_of(s.status()),
-                    made_by_deckhand: ours(s.tag_list(), plan),
-                })
+                Ok(info(
+                    snapshot,
+                    s.snapshot_create_time(),
+                    s.status(),
+                    s.tag_list(),
+                    plan,
+                ))
             }
             BackupKind::RdsCluster => {
                 let out = self
@@ -89,12 +106,13 @@ impl RdsBackups {
                     .db_cluster_snapshots()
                     .first()
                     .ok_or_else(|| PortError::NotFound(format!("snapshot {snapshot}")))?;
-                Ok(SnapshotInfo {
-                    id: snapshot.to_owned(),
-                    created: timestamp(s.snapshot_create_time()),
-                    status: status_of(s.status()),
-                    made_by_deckhand: ours(s.tag_list(), plan),
-                })
+                Ok(info(
+                    snapshot,
+                    s.snapshot_create_time(),
+                    s.status(),
+                    s.tag_list(),
+                    plan,
+                ))
             }
             BackupKind::EcsTask => Err(Self::unsupported(plan)),
         }
@@ -178,11 +196,14 @@ impl Backups for RdsBackups {
                     let page: Vec<SnapshotInfo> = r
                         .db_snapshots()
                         .iter()
-                        .map(|s| SnapshotInfo {
-                            id: s.db_snapshot_identifier().unwrap_or_default().to_owned(),
-                            created: timestamp(s.snapshot_create_time()),
-                            status: status_of(s.status()),
-                            made_by_deckhand: ours(s.tag_list(), plan),
+                        .map(|s| {
+                            info(
+                                s.db_snapshot_identifier().unwrap_or_default(),
+                                s.snapshot_create_time(),
+                                s.status(),
+                                s.tag_list(),
+                                plan,
+                            )
                         })
                         .collect();
                     (page, r.marker)
@@ -200,14 +221,14 @@ impl Backups for RdsBackups {
                     let page: Vec<SnapshotInfo> = r
                         .db_cluster_snapshots()
                         .iter()
-                        .map(|s| SnapshotInfo {
-                            id: s
-                                .db_cluster_snapshot_identifier()
-                                .unwrap_or_default()
-                                .to_owned(),
-                            created: timestamp(s.snapshot_create_time()),
-                            status: status_of(s.status()),
-                            made_by_deckhand: ours(s.tag_list(), plan),
+                        .map(|s| {
+                            info(
+                                s.db_cluster_snapshot_identifier().unwrap_or_default(),
+                                s.snapshot_create_time(),
+                                s.status(),
+                                s.tag_list(),
+                                plan,
+                            )
                         })
                         .collect();
                     (page, r.marker)

@@ -27,6 +27,23 @@ fn digest(n: u8) -> Digest {
     Digest::parse(&format!("sha256:{}", format!("{n:02x}").repeat(32))).unwrap()
 }
 
+/// Alice asks for api `version` in `env`, as the event `key`.
+fn request(env: &str, version: &str, key: &str) -> DeployRequest {
+    DeployRequest {
+        env: env.parse().unwrap(),
+        services: vec!["api".parse().unwrap()],
+        version: version.parse().unwrap(),
+        override_reason: None,
+        actor: deckhand_core::types::Actor::person(
+            deckhand_core::types::ChatKind::Slack,
+            "T0DECKHAND",
+            "U0ALICE",
+            "alice",
+        ),
+        event_key: key.into(),
+    }
+}
+
 struct World {
     ports: TestPorts,
     config: Config,
@@ -67,21 +84,20 @@ impl World {
         &self.ports.mem
     }
 
+    fn deployment(
+        &self,
+        id: deckhand_core::types::DeploymentId,
+    ) -> deckhand_core::deployment::Deployment {
+        self.mem()
+            .deployments()
+            .into_iter()
+            .find(|x| x.id == id)
+            .unwrap()
+    }
+
     /// Ships api `version` to `env` through the handlers: request, dispatched run, ECS event.
     async fn ship(&self, env: &str, version: &str, key: &str) {
-        let req = DeployRequest {
-            env: env.parse().unwrap(),
-            services: vec!["api".parse().unwrap()],
-            version: version.parse().unwrap(),
-            override_reason: None,
-            actor: deckhand_core::types::Actor::person(
-                deckhand_core::types::ChatKind::Slack,
-                "T0DECKHAND",
-                "U0ALICE",
-                "alice",
-            ),
-            event_key: key.into(),
-        };
+        let req = request(env, version, key);
         let mut d = self.app().request_deploy(req).await.unwrap().deployment;
         if d.state == State::PendingApproval {
             let bob = deckhand_core::types::Actor::person(
@@ -98,12 +114,7 @@ impl World {
         }
         let run = serde_json::json!({ "work": "run_deployment", "id": d.id.to_string() });
         functions::deploy(&self.app(), &run).await.unwrap();
-        let d = self
-            .mem()
-            .deployments()
-            .into_iter()
-            .find(|x| x.id == d.id)
-            .unwrap();
+        let d = self.deployment(d.id);
         let mut completed = event("ecs-deployment-completed.json");
         completed["detail"]["deploymentId"] = d.services[0]
             .progress
@@ -112,12 +123,7 @@ impl World {
             .unwrap()
             .into();
         functions::deploy(&self.app(), &completed).await.unwrap();
-        let d = self
-            .mem()
-            .deployments()
-            .into_iter()
-            .find(|x| x.id == d.id)
-            .unwrap();
+        let d = self.deployment(d.id);
         assert_eq!(d.state, State::Succeeded, "{d}");
     }
 }
@@ -125,19 +131,7 @@ impl World {
 #[tokio::test]
 async fn the_deploy_function_runs_dispatched_work_once_and_finishes_on_ecs_events() {
     let w = World::new().await;
-    let req = DeployRequest {
-        env: "staging".parse().unwrap(),
-        services: vec!["api".parse().unwrap()],
-        version: "v1.2.3".parse().unwrap(),
-        override_reason: None,
-        actor: deckhand_core::types::Actor::person(
-            deckhand_core::types::ChatKind::Slack,
-            "T0DECKHAND",
-            "U0ALICE",
-            "alice",
-        ),
-        event_key: "k".into(),
-    };
+    let req = request("staging", "v1.2.3", "k");
     let id = w.app().request_deploy(req).await.unwrap().deployment.id;
     let mut run = event("dispatch-run-deployment.json");
     run["id"] = id.to_string().into();
