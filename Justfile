@@ -4,6 +4,14 @@
 default:
     @just --list
 
+# The whole story on a local AWS emulator (the README's first command).
+demo:
+    cargo run -p deckhand -- demo
+
+# Type chat commands yourself against the same local stack.
+dev:
+    cargo run -p deckhand -- dev
+
 # Every test (unit, property and integration), exactly as the README and CI run them.
 test:
     cargo test --workspace

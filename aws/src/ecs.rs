@@ -186,14 +186,21 @@ impl EcsPlatform {
         cluster: &str,
         svc: &ServiceConfig,
         task_definition: &str,
+        new_deployment: bool,
     ) -> PortResult<Rollout> {
         let what = format!("UpdateService {} in cluster {cluster}", svc.ecs_service);
+        // `force_new_deployment` only when the task definition changes, which starts a new
+        // deployment in ECS anyway: it changes nothing there, and it makes moto (which keeps the
+        // old deployment id otherwise) report a new one as ECS does. When it does not change
+        // (a retried rollback whose first UpdateService got through), nothing is forced and
+        // ECS returns the deployment already under way.
         let out = self
             .ecs
             .update_service()
             .cluster(cluster)
             .service(&svc.ecs_service)
             .task_definition(task_definition)
+            .force_new_deployment(new_deployment)
             .send()
             .await
             .map_err(|e| port_error(&what, &e))?;
@@ -272,7 +279,7 @@ impl Platform for EcsPlatform {
         image: &ImageRef,
     ) -> PortResult<Rollout> {
         let (_, arn) = self.new_revision(cluster, svc, image).await?;
-        self.update(cluster, svc, &arn).await
+        self.update(cluster, svc, &arn, true).await
     }
 
     async fn roll_back(
@@ -281,7 +288,9 @@ impl Platform for EcsPlatform {
         svc: &ServiceConfig,
         task_definition: &str,
     ) -> PortResult<Rollout> {
-        self.update(cluster, svc, task_definition).await
+        let current = self.service(cluster, &svc.ecs_service).await?;
+        let changes = current.task_definition() != Some(task_definition);
+        self.update(cluster, svc, task_definition, changes).await
     }
 
     async fn run_migration(

@@ -11,8 +11,10 @@ pub mod chat;
 pub mod functions;
 pub mod lambda;
 pub mod live;
+pub mod local;
 pub mod render;
 pub mod router;
+pub mod standin;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod verify;

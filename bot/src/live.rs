@@ -22,9 +22,9 @@ impl Clock for SystemClock {
 }
 
 /// Every port on its production adapter. `D` is Lambda async invoke in AWS, or an in-process
-/// queue in local mode.
+/// queue in local mode; `C` is the system clock except in the demo, which fast-forwards time.
 #[derive(Debug)]
-pub struct Live<D: Dispatch> {
+pub struct Live<D: Dispatch, C: Clock = SystemClock> {
     pub store: DynamoStore,
     pub platform: EcsPlatform,
     pub monitor: CloudWatchMonitor,
@@ -32,7 +32,7 @@ pub struct Live<D: Dispatch> {
     pub dispatch: D,
     pub backups: RdsBackups,
     pub metrics: EmfMetrics,
-    pub clock: SystemClock,
+    pub clock: C,
 }
 
 impl<D: Dispatch> Live<D> {
@@ -50,7 +50,23 @@ impl<D: Dispatch> Live<D> {
     }
 }
 
-impl<D: Dispatch> Ports for Live<D> {
+impl<D: Dispatch, C: Clock> Live<D, C> {
+    /// The same ports on another clock.
+    pub fn with_clock<C2: Clock>(self, clock: C2) -> Live<D, C2> {
+        Live {
+            store: self.store,
+            platform: self.platform,
+            monitor: self.monitor,
+            chat: self.chat,
+            dispatch: self.dispatch,
+            backups: self.backups,
+            metrics: self.metrics,
+            clock,
+        }
+    }
+}
+
+impl<D: Dispatch, C: Clock> Ports for Live<D, C> {
     type Store = DynamoStore;
     type Platform = EcsPlatform;
     type Monitor = CloudWatchMonitor;
@@ -58,7 +74,7 @@ impl<D: Dispatch> Ports for Live<D> {
     type Dispatch = D;
     type Backups = RdsBackups;
     type Metrics = EmfMetrics;
-    type Clock = SystemClock;
+    type Clock = C;
     fn store(&self) -> &DynamoStore {
         &self.store
     }
@@ -80,7 +96,7 @@ impl<D: Dispatch> Ports for Live<D> {
     fn metrics(&self) -> &EmfMetrics {
         &self.metrics
     }
-    fn clock(&self) -> &SystemClock {
+    fn clock(&self) -> &C {
         &self.clock
     }
 }

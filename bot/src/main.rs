@@ -1,6 +1,6 @@
-//! `deckhand`: the command-line tool. `check-config` validates a config; `serve` runs the chat
-//! bot's router on a local port; `invoke` runs one function's handler on one event. The local
-//! demo (`demo`, `dev`) arrives with the functions issue.
+//! `deckhand`: the command-line tool. `demo` plays the whole story on a local AWS emulator;
+//! `dev` lets you type the commands yourself; `check-config` validates a config; `serve` runs
+//! the chat bot's router on a local port; `invoke` runs one function's handler on one event.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,6 +31,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The whole story on a local AWS emulator, every chat message shown: build → staging →
+    /// approval → migration → rollout → a bad release → alarm → automatic rollback → backups.
+    /// Installs the pinned emulator under target/ on first use.
+    Demo,
+    /// An interactive prompt on the same local stack: type chat commands as a configured
+    /// person, press buttons by number, fire builds, alarms and schedules.
+    Dev,
     /// Check a deckhand.toml and report every mistake with its line and column.
     CheckConfig {
         /// The config file (default: $DECKHAND_CONFIG, then ./deckhand.toml).
@@ -87,6 +94,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo => local(deckhand_bot::local::demo::run()),
+        Command::Dev => local(deckhand_bot::local::dev::run()),
         Command::CheckConfig { path } => check_config(path).map(|ok| {
             if ok {
                 ExitCode::SUCCESS
@@ -120,6 +129,25 @@ fn main() -> ExitCode {
         eprintln!("error: {e:#}");
         ExitCode::from(2)
     })
+}
+
+/// Runs local mode: logs only for warnings (the transcript is the output), exit 1 if the story
+/// did not go as it should.
+fn local(story: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow::Result<ExitCode> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    match runtime.block_on(story) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) => {
+            eprintln!("\ndeckhand: {e:#}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
 
 fn config_path(path: Option<PathBuf>) -> PathBuf {

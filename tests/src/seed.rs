@@ -8,6 +8,7 @@ use aws_sdk_ecs::types::{
 };
 use deckhand_aws::Aws;
 use deckhand_aws::dynamo::DynamoStore;
+use deckhand_core::config::{BackupKind, Config};
 use deckhand_core::types::Digest;
 
 use crate::{Emulator, unique};
@@ -35,6 +36,14 @@ fn first_tag<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
     let start = xml.find(&open)? + open.len();
     let len = xml[start..].find('<')?;
     Some(&xml[start..start + len])
+}
+
+/// A stand-in layer digest, different for every (repository, tag, build).
+fn layer_digest(repository: &str, tag: &str, build: &str) -> String {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (repository, tag, build).hash(&mut h);
+    format!("sha256:{}", format!("{:016x}", h.finish()).repeat(4))
 }
 
 impl Seed {
@@ -107,7 +116,8 @@ impl Seed {
             "schemaVersion": 2,
             "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
             "config": { "mediaType": "application/vnd.docker.container.image.v1+json", "size": 1, "digest": format!("sha256:{}", "0".repeat(64)) },
-            "layers": [],
+            // moto's digest is the hash of the layer digests, so each build gets its own layer.
+            "layers": [{ "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 1, "digest": layer_digest(repository, tag, build) }],
             "annotations": { "tag": tag, "build": build },
         });
         let out = self
@@ -135,14 +145,43 @@ impl Seed {
         let repository = unique(&format!("acme/{name}"));
         let repository_uri = self.repository(&repository).await?;
         self.push_image(&repository, tag, "1").await?;
+        self.cluster(&cluster).await?;
+        let service = unique(name);
+        let task_definition = self
+            .ecs_service(&cluster, &service, "app", &repository_uri, tag)
+            .await?;
+        Ok(SeededService {
+            cluster,
+            service,
+            container: "app".into(),
+            repository,
+            repository_uri,
+            task_definition,
+        })
+    }
+
+    pub async fn cluster(&self, name: &str) -> anyhow::Result<()> {
         self.aws
             .ecs
             .create_cluster()
-            .cluster_name(&cluster)
+            .cluster_name(name)
             .send()
             .await?;
-        let container = ContainerDefinition::builder()
-            .name("app")
+        Ok(())
+    }
+
+    /// A Fargate service `service` in `cluster` whose container `container` runs
+    /// `repository_uri:tag`; returns its task definition's ARN.
+    pub async fn ecs_service(
+        &self,
+        cluster: &str,
+        service: &str,
+        container: &str,
+        repository_uri: &str,
+        tag: &str,
+    ) -> anyhow::Result<String> {
+        let app = ContainerDefinition::builder()
+            .name(container)
             .image(format!("{repository_uri}:{tag}"))
             .essential(true)
             .cpu(256)
@@ -174,9 +213,9 @@ impl Seed {
             .log_configuration(
                 LogConfiguration::builder()
                     .log_driver(LogDriver::Awslogs)
-                    .options("awslogs-group", format!("/ecs/{name}"))
+                    .options("awslogs-group", format!("/ecs/{service}"))
                     .options("awslogs-region", crate::REGION)
-                    .options("awslogs-stream-prefix", name)
+                    .options("awslogs-stream-prefix", service)
                     .build()?,
             )
             .build();
@@ -187,19 +226,18 @@ impl Seed {
             .cpu(64)
             .memory(128)
             .build();
-        let family = unique(name);
         let td = self
             .aws
             .ecs
             .register_task_definition()
-            .family(&family)
+            .family(format!("{cluster}-{service}"))
             .network_mode(NetworkMode::Awsvpc)
             .requires_compatibilities(Compatibility::Fargate)
             .cpu("512")
             .memory("1024")
             .task_role_arn("arn:aws:iam::123456789012:role/app-task")
             .execution_role_arn("arn:aws:iam::123456789012:role/app-exec")
-            .container_definitions(container)
+            .container_definitions(app)
             .container_definitions(sidecar)
             .tags(Tag::builder().key("team").value("platform").build())
             .send()
@@ -209,34 +247,101 @@ impl Seed {
             .and_then(|t| t.task_definition_arn())
             .ok_or_else(|| anyhow!("no task definition ARN"))?
             .to_owned();
-        let service = unique(name);
         self.aws
             .ecs
             .create_service()
-            .cluster(&cluster)
-            .service_name(&service)
+            .cluster(cluster)
+            .service_name(service)
             .task_definition(&task_definition)
             .desired_count(2)
             .launch_type(LaunchType::Fargate)
             .network_configuration(self.network()?)
             .send()
             .await?;
-        Ok(SeededService {
-            cluster,
-            service,
-            container: "app".into(),
-            repository,
-            repository_uri,
-            task_definition,
-        })
+        Ok(task_definition)
+    }
+
+    /// Everything `config` names, under the names it uses: a cluster per environment; an ECR
+    /// repository per service with `tag` pushed; each service in each of its environments
+    /// running `tag`; every alarm (state OK); every backup plan's DB instance or cluster.
+    /// The config's names must be fresh on this emulator (tests use [`unique`] names in it).
+    pub async fn config(&self, config: &Config, tag: &str) -> anyhow::Result<()> {
+        for env in config.environments.values() {
+            self.cluster(&env.cluster).await?;
+        }
+        for svc in config.services.values() {
+            let uri = self.repository(&svc.repository).await?;
+            self.push_image(&svc.repository, tag, "1").await?;
+            for env in &svc.envs {
+                let cluster = &config
+                    .env(env.as_str())
+                    .ok_or_else(|| anyhow!("{env} is not in the config"))?
+                    .cluster;
+                self.ecs_service(cluster, &svc.ecs_service, &svc.container, &uri, tag)
+                    .await?;
+            }
+        }
+        for name in config.alarms.keys() {
+            self.alarm_named(name, false).await?;
+        }
+        for plan in config.backups.values() {
+            match plan.kind {
+                BackupKind::RdsInstance => self.db_instance_named(&plan.target).await?,
+                BackupKind::RdsCluster => self.db_cluster_named(&plan.target).await?,
+                BackupKind::EcsTask => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Plays the migration container's part: moto never finishes an ECS task by itself, so
+    /// this stops every migration task Deckhand starts in `clusters`, as a container exiting 0
+    /// would (moto reports exit code 0 for every stopped task). Runs until dropped.
+    pub async fn finish_migrations(&self, clusters: Vec<String>) {
+        loop {
+            for cluster in &clusters {
+                let Ok(tasks) = self
+                    .aws
+                    .ecs
+                    .list_tasks()
+                    .cluster(cluster)
+                    .started_by("deckhand-migration")
+                    .desired_status(aws_sdk_ecs::types::DesiredStatus::Running)
+                    .send()
+                    .await
+                else {
+                    continue;
+                };
+                for arn in tasks.task_arns() {
+                    let stopped = self
+                        .aws
+                        .ecs
+                        .stop_task()
+                        .cluster(cluster)
+                        .task(arn)
+                        .reason("migration finished")
+                        .send()
+                        .await;
+                    if let Err(e) = stopped {
+                        tracing::warn!(task = arn, error = %e, "could not stop a migration task");
+                    }
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 
     pub async fn db_instance(&self) -> anyhow::Result<String> {
         let id = unique("db");
+        self.db_instance_named(&id).await?;
+        Ok(id)
+    }
+
+    pub async fn db_instance_named(&self, id: &str) -> anyhow::Result<()> {
         self.aws
             .rds
             .create_db_instance()
-            .db_instance_identifier(&id)
+            .db_instance_identifier(id)
             .db_instance_class("db.t3.micro")
             .engine("postgres")
             .master_username("deckhand")
@@ -244,21 +349,26 @@ impl Seed {
             .allocated_storage(20)
             .send()
             .await?;
-        Ok(id)
+        Ok(())
     }
 
     pub async fn db_cluster(&self) -> anyhow::Result<String> {
         let id = unique("aurora");
+        self.db_cluster_named(&id).await?;
+        Ok(id)
+    }
+
+    pub async fn db_cluster_named(&self, id: &str) -> anyhow::Result<()> {
         self.aws
             .rds
             .create_db_cluster()
-            .db_cluster_identifier(&id)
+            .db_cluster_identifier(id)
             .engine("aurora-postgresql")
             .master_username("deckhand")
             .master_user_password("not-a-real-password")
             .send()
             .await?;
-        Ok(id)
+        Ok(())
     }
 
     pub async fn secret(&self, value: &str) -> anyhow::Result<String> {
@@ -275,12 +385,18 @@ impl Seed {
 
     /// A CloudWatch alarm, put into ALARM or left OK.
     pub async fn alarm(&self, firing: bool) -> anyhow::Result<String> {
-        use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
         let name = unique("api-5xx");
+        self.alarm_named(&name, firing).await?;
+        Ok(name)
+    }
+
+    /// A CloudWatch alarm called `name`, put into ALARM or left OK.
+    pub async fn alarm_named(&self, name: &str, firing: bool) -> anyhow::Result<()> {
+        use aws_sdk_cloudwatch::types::{ComparisonOperator, Statistic};
         self.aws
             .cloudwatch
             .put_metric_alarm()
-            .alarm_name(&name)
+            .alarm_name(name)
             .namespace("AWS/ApplicationELB")
             .metric_name("HTTPCode_Target_5XX_Count")
             .statistic(Statistic::Sum)
@@ -290,6 +406,17 @@ impl Seed {
             .comparison_operator(ComparisonOperator::GreaterThanThreshold)
             .send()
             .await?;
+        self.set_alarm_state(name, firing, "seeded").await
+    }
+
+    /// Moves an alarm into ALARM (`firing`) or OK, with CloudWatch's reason text.
+    pub async fn set_alarm_state(
+        &self,
+        name: &str,
+        firing: bool,
+        reason: &str,
+    ) -> anyhow::Result<()> {
+        use aws_sdk_cloudwatch::types::StateValue;
         let state = if firing {
             StateValue::Alarm
         } else {
@@ -298,12 +425,50 @@ impl Seed {
         self.aws
             .cloudwatch
             .set_alarm_state()
-            .alarm_name(&name)
+            .alarm_name(name)
             .state_value(state)
-            .state_reason("seeded")
+            .state_reason(reason)
             .send()
             .await?;
-        Ok(name)
+        Ok(())
+    }
+
+    /// Each service's PRIMARY (newest) ECS deployment in `cluster`: `(service ARN, deployment
+    /// id)`. moto emits no EventBridge events, so local mode and tests build ECS's "Deployment
+    /// State Change" from these.
+    pub async fn primary_deployments(
+        &self,
+        cluster: &str,
+    ) -> anyhow::Result<Vec<(String, String)>> {
+        let arns = self
+            .aws
+            .ecs
+            .list_services()
+            .cluster(cluster)
+            .send()
+            .await?
+            .service_arns;
+        let mut out = Vec::new();
+        for chunk in arns.unwrap_or_default().chunks(10) {
+            let described = self
+                .aws
+                .ecs
+                .describe_services()
+                .cluster(cluster)
+                .set_services(Some(chunk.to_vec()))
+                .send()
+                .await?;
+            for svc in described.services() {
+                let primary = svc
+                    .deployments()
+                    .iter()
+                    .find(|d| d.status() == Some("PRIMARY"));
+                if let (Some(arn), Some(id)) = (svc.service_arn(), primary.and_then(|d| d.id())) {
+                    out.push((arn.to_owned(), id.to_owned()));
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// A Lambda function (moto checks the role exists in IAM, so one is made first).

@@ -897,6 +897,36 @@ async fn a_backup_snapshots_prunes_reports_once_and_a_failure_deletes_nothing() 
 }
 
 #[tokio::test]
+async fn two_triggers_in_the_same_second_get_a_snapshot_each() {
+    let w = World::new();
+    let plan = "prod-db-nightly";
+    let app = w.app();
+    let scheduled = app
+        .run_backup(
+            plan,
+            &BackupTrigger::Schedule {
+                event_id: "sched-9".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let by_hand = app
+        .run_backup(
+            plan,
+            &BackupTrigger::Person {
+                actor: person("U0ALICE"),
+                event_key: "slack:T0:trigger-1".into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_ne!(scheduled.snapshot, by_hand.snapshot);
+    assert!(!scheduled.duplicate && !by_hand.duplicate);
+    let ids = w.mem.snapshot_ids();
+    assert!(ids.contains(&scheduled.snapshot) && ids.contains(&by_hand.snapshot));
+}
+
+#[tokio::test]
 async fn history_lists_newest_first_and_every_transition_is_audited() {
     let w = World::new();
     w.ship("staging", "v1.2.3", "s1").await;

@@ -65,6 +65,15 @@ pub(crate) fn tags(plan: &BackupPlan, deployment: Option<DeploymentId>) -> Vec<(
     t
 }
 
+/// Six hex digits of the trigger's key: enough to tell apart triggers in one second.
+fn trigger_digest(key: &str) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(key.as_bytes())[..3]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 impl<P: Ports> App<'_, P> {
     /// Snapshot, wait, prune by retention, record, report, emit metrics. A failed snapshot is
     /// reported loudly and never leads to deleting older ones.
@@ -82,10 +91,13 @@ impl<P: Ports> App<'_, P> {
         let env = self.env_config(&plan.env)?;
         let started = p.clock().now();
         // One snapshot per trigger: the first delivery names it, redeliveries reuse the name.
+        // The name carries a digest of the trigger, so two triggers in the same second (a
+        // schedule and a `/backup now`) get a snapshot each instead of sharing one.
         let fresh = format!(
-            "deckhand-{}-{}",
+            "deckhand-{}-{}-{}",
             plan.name,
-            started.strftime("%Y%m%d-%H%M%S")
+            started.strftime("%Y%m%d-%H%M%S"),
+            trigger_digest(trigger.key())
         );
         let key = format!("backup#{}#{}", plan.name, trigger.key());
         let snapshot = p

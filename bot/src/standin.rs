@@ -1,0 +1,221 @@
+//! Stand-ins for Slack and Discord: the bot's tests and benchmarks assert on what reached them,
+//! and local mode (`deckhand demo`, `deckhand dev`) shows it in the terminal. Slack and Discord
+//! cannot be reached from a test, and local mode must not post to a real workspace.
+//!
+//! [`ChatStub`] is a local HTTP server in the place of Slack's Web API (`/slack/<method>`),
+//! Discord's REST API (`/discord/...`) and Slack's `response_url`s (anything else); it records
+//! every request and can answer 429 once on a path. [`slack_headers`] and [`discord_headers`]
+//! sign requests exactly as Slack and Discord do.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use ed25519_dalek::Signer as _;
+use hmac::{KeyInit as _, Mac as _};
+use serde_json::{Value, json};
+
+use crate::chat::ChatApis;
+
+/// One request the bot made to a chat API.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub method: Method,
+    pub path: String,
+    pub body: Value,
+    /// The message id the stand-in answered with (Slack `ts`, Discord id); `None` for a
+    /// request answered 429 or one that creates no message.
+    pub message_id: Option<String>,
+}
+
+/// Called with every request the stand-in receives, as it arrives.
+pub type Observer = Box<dyn Fn(&Sent) + Send + Sync>;
+
+#[derive(Default)]
+struct StubState {
+    sent: Mutex<Vec<Sent>>,
+    throttle_once: Mutex<Vec<String>>,
+    next_id: Mutex<u64>,
+    observer: Option<Observer>,
+}
+
+impl std::fmt::Debug for StubState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StubState")
+            .field("sent", &lock(&self.sent).len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+async fn answer(
+    State(s): State<Arc<StubState>>,
+    method: Method,
+    Path(path): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let path = format!("/{path}");
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let throttled = {
+        let mut t = lock(&s.throttle_once);
+        t.iter()
+            .position(|p| *p == path)
+            .map(|i| t.remove(i))
+            .is_some()
+    };
+    let message_id = if throttled {
+        None
+    } else {
+        let mut n = lock(&s.next_id);
+        *n += 1;
+        if path.starts_with("/slack/") {
+            Some(format!("1764000000.{:06}", *n))
+        } else if path.starts_with("/discord/") {
+            Some(format!("14000000000000{:05}", *n))
+        } else {
+            None
+        }
+    };
+    let sent = Sent {
+        method,
+        path: path.clone(),
+        body: body.clone(),
+        message_id: message_id.clone(),
+    };
+    if !throttled && let Some(observe) = &s.observer {
+        observe(&sent);
+    }
+    lock(&s.sent).push(sent);
+    if throttled {
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", HeaderValue::from_static("1"));
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            h,
+            Json(json!({"ok": false, "error": "ratelimited", "retry_after": 1.0})),
+        )
+            .into_response();
+    }
+    match message_id {
+        Some(ts) if path.starts_with("/slack/") => {
+            Json(json!({"ok": true, "channel": body["channel"], "ts": ts})).into_response()
+        }
+        Some(id) => Json(json!({ "id": id })).into_response(),
+        None => StatusCode::OK.into_response(),
+    }
+}
+
+/// A local server in Slack's and Discord's place.
+#[derive(Debug, Clone)]
+pub struct ChatStub {
+    state: Arc<StubState>,
+    pub url: String,
+}
+
+impl ChatStub {
+    pub async fn start() -> std::io::Result<Self> {
+        Self::start_observed(None).await
+    }
+
+    /// A stand-in that also hands every request to `observer` as it arrives.
+    pub async fn start_observed(observer: Option<Observer>) -> std::io::Result<Self> {
+        let state = Arc::new(StubState {
+            observer,
+            ..StubState::default()
+        });
+        let app = axum::Router::new()
+            .route("/{*path}", axum::routing::any(answer))
+            .with_state(state.clone());
+        Ok(Self {
+            state,
+            url: serve(app).await?,
+        })
+    }
+
+    /// The chat APIs as the bot should call them.
+    pub fn apis(&self) -> ChatApis {
+        ChatApis {
+            slack: format!("{}/slack", self.url),
+            discord: format!("{}/discord", self.url),
+        }
+    }
+
+    pub fn sent(&self) -> Vec<Sent> {
+        lock(&self.state.sent).clone()
+    }
+
+    pub fn sent_to(&self, path: &str) -> Vec<Sent> {
+        self.sent().into_iter().filter(|s| s.path == path).collect()
+    }
+
+    pub fn clear(&self) {
+        lock(&self.state.sent).clear();
+    }
+
+    /// The next request to `path` is answered 429 with `Retry-After: 1`.
+    pub fn throttle_once(&self, path: &str) {
+        lock(&self.state.throttle_once).push(path.to_owned());
+    }
+}
+
+/// Serves `app` on a free loopback port; returns its base URL.
+pub async fn serve(app: axum::Router) -> std::io::Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "test server stopped");
+        }
+    });
+    Ok(format!("http://{addr}"))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `application/x-www-form-urlencoded`, as Slack sends commands and interactions.
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+fn header(value: &str) -> HeaderValue {
+    // Every value built here is ASCII hex, digits or a fixed string.
+    HeaderValue::from_str(value).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+}
+
+/// Headers Slack sends with a request signed at `ts` (unix seconds).
+pub fn slack_headers(secret: &str, ts: i64, body: &str) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    if let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()) {
+        mac.update(format!("v0:{ts}:{body}").as_bytes());
+        h.insert(
+            "x-slack-signature",
+            header(&format!("v0={}", hex(&mac.finalize().into_bytes()))),
+        );
+    }
+    h.insert("x-slack-request-timestamp", header(&ts.to_string()));
+    h.insert(
+        "content-type",
+        HeaderValue::from_static("application/x-www-form-urlencoded"),
+    );
+    h
+}
+
+/// Headers Discord sends with an interaction signed now.
+pub fn discord_headers(key: &ed25519_dalek::SigningKey, body: &str) -> HeaderMap {
+    let ts = jiff::Timestamp::now().as_second().to_string();
+    let sig = key.sign(&[ts.as_bytes(), body.as_bytes()].concat());
+    let mut h = HeaderMap::new();
+    h.insert("x-signature-ed25519", header(&hex(&sig.to_bytes())));
+    h.insert("x-signature-timestamp", header(&ts));
+    h.insert("content-type", HeaderValue::from_static("application/json"));
+    h
+}
