@@ -677,4 +677,53 @@ impl Store for DynamoStore {
                 .to_owned(),
         ))
     }
+
+    async fn lease(
+        &self,
+        lease_key: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> PortResult<bool> {
+        let mut item = key(format!("LEASE#{lease_key}"), "LEASE");
+        item.insert("holder".into(), s(holder));
+        item.insert("until".into(), n(until.as_millisecond()));
+        // DynamoDB deletes it a day after it lapses.
+        item.insert(TTL_ATTRIBUTE.into(), n(until.as_second() + 86_400));
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk) OR #until < :now")
+            .expression_attribute_names("#until", "until")
+            .expression_attribute_values(":now", n(now.as_millisecond()))
+            .send()
+            .await
+            .map_err(|e| port_error(&format!("PutItem LEASE#{lease_key}"), &e));
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if is_conflict(&e) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn end_lease(&self, lease_key: &str, holder: &str) -> PortResult<()> {
+        let res = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("LEASE#{lease_key}"), "LEASE")))
+            .condition_expression("holder = :holder")
+            .expression_attribute_values(":holder", s(holder))
+            .send()
+            .await
+            .map_err(|e| port_error(&format!("DeleteItem LEASE#{lease_key}"), &e));
+        match res {
+            Ok(_) => Ok(()),
+            // Someone else's lease by now (ours ran out and was taken): leave it.
+            Err(e) if is_conflict(&e) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
 }

@@ -25,6 +25,10 @@ pub struct EcsPlatform {
     pub migration_timeout: Duration,
 }
 
+/// What Deckhand's migration tasks are started by, followed by the deployment's id (ECS allows
+/// 128 characters; a ULID is 26), so a retry finds the task an earlier attempt started.
+pub const MIGRATION_STARTED_BY: &str = "deckhand-migration-";
+
 impl EcsPlatform {
     pub fn new(ecs: aws_sdk_ecs::Client, ecr: aws_sdk_ecr::Client) -> Self {
         Self {
@@ -222,6 +226,76 @@ impl EcsPlatform {
             ecs_deployment: primary.to_owned(),
         })
     }
+
+    /// The migration task an earlier attempt started under `started_by`, running or stopped
+    /// (ECS lists stopped tasks for about an hour).
+    async fn migration_task(&self, cluster: &str, started_by: &str) -> PortResult<Option<String>> {
+        use aws_sdk_ecs::types::DesiredStatus;
+        for status in [DesiredStatus::Running, DesiredStatus::Stopped] {
+            let out = self
+                .ecs
+                .list_tasks()
+                .cluster(cluster)
+                .started_by(started_by)
+                .desired_status(status)
+                .send()
+                .await
+                .map_err(|e| {
+                    port_error(&format!("ListTasks {started_by} in cluster {cluster}"), &e)
+                })?;
+            if let Some(task) = out.task_arns().first() {
+                return Ok(Some(task.clone()));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn start_migration(
+        &self,
+        cluster: &str,
+        svc: &ServiceConfig,
+        image: &ImageRef,
+        command: &[String],
+        started_by: &str,
+    ) -> PortResult<String> {
+        let (service, arn) = self.new_revision(cluster, svc, image).await?;
+        let what = format!("RunTask {} migration in cluster {cluster}", svc.ecs_service);
+        let overrides = TaskOverride::builder()
+            .container_overrides(
+                ContainerOverride::builder()
+                    .name(&svc.container)
+                    .set_command(Some(command.to_vec()))
+                    .build(),
+            )
+            .build();
+        let mut req = self
+            .ecs
+            .run_task()
+            .cluster(cluster)
+            .task_definition(&arn)
+            .count(1)
+            .started_by(started_by)
+            .overrides(overrides)
+            .set_network_configuration(service.network_configuration().cloned())
+            .set_platform_version(service.platform_version().map(str::to_owned));
+        // A service uses either a launch type or capacity providers; the task does the same.
+        match service.capacity_provider_strategy() {
+            [] => req = req.set_launch_type(service.launch_type().cloned()),
+            strategy => req = req.set_capacity_provider_strategy(Some(strategy.to_vec())),
+        }
+        let out = req.send().await.map_err(|e| port_error(&what, &e))?;
+        if let Some(f) = out.failures().first() {
+            return Err(PortError::Failed(format!(
+                "{what}: {}",
+                f.reason().unwrap_or("failed")
+            )));
+        }
+        out.tasks()
+            .first()
+            .and_then(|t| t.task_arn())
+            .map(str::to_owned)
+            .ok_or_else(|| PortError::Failed(format!("{what}: no task started")))
+    }
 }
 
 impl Platform for EcsPlatform {
@@ -299,45 +373,18 @@ impl Platform for EcsPlatform {
         svc: &ServiceConfig,
         image: &ImageRef,
         command: &[String],
+        run: &str,
     ) -> PortResult<i32> {
-        let (service, arn) = self.new_revision(cluster, svc, image).await?;
-        let what = format!("RunTask {} migration in cluster {cluster}", svc.ecs_service);
-        let overrides = TaskOverride::builder()
-            .container_overrides(
-                ContainerOverride::builder()
-                    .name(&svc.container)
-                    .set_command(Some(command.to_vec()))
-                    .build(),
-            )
-            .build();
-        let mut req = self
-            .ecs
-            .run_task()
-            .cluster(cluster)
-            .task_definition(&arn)
-            .count(1)
-            .started_by("deckhand-migration")
-            .overrides(overrides)
-            .set_network_configuration(service.network_configuration().cloned())
-            .set_platform_version(service.platform_version().map(str::to_owned));
-        // A service uses either a launch type or capacity providers; the task does the same.
-        match service.capacity_provider_strategy() {
-            [] => req = req.set_launch_type(service.launch_type().cloned()),
-            strategy => req = req.set_capacity_provider_strategy(Some(strategy.to_vec())),
-        }
-        let out = req.send().await.map_err(|e| port_error(&what, &e))?;
-        if let Some(f) = out.failures().first() {
-            return Err(PortError::Failed(format!(
-                "{what}: {}",
-                f.reason().unwrap_or("failed")
-            )));
-        }
-        let task = out
-            .tasks()
-            .first()
-            .and_then(|t| t.task_arn())
-            .ok_or_else(|| PortError::Failed(format!("{what}: no task started")))?
-            .to_owned();
+        let started_by = format!("{MIGRATION_STARTED_BY}{run}");
+        let task = match self.migration_task(cluster, &started_by).await? {
+            // An earlier attempt of this deployment started it (the function timed out or
+            // crashed while waiting): wait for that one, never run the migration twice.
+            Some(task) => task,
+            None => {
+                self.start_migration(cluster, svc, image, command, &started_by)
+                    .await?
+            }
+        };
         let started = tokio::time::Instant::now();
         loop {
             let out = self

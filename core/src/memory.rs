@@ -116,6 +116,7 @@ struct StoreState {
     backups: Vec<BackupRecord>,
     audit: Vec<AuditEntry>,
     claims: HashMap<String, String>,
+    leases: HashMap<String, (String, Timestamp)>,
 }
 
 #[derive(Debug, Default)]
@@ -125,6 +126,7 @@ struct World {
     roll_outs: Vec<(ServiceName, ImageRef)>,
     roll_backs: Vec<(ServiceName, String)>,
     migrations: Vec<ServiceName>,
+    migration_runs: HashSet<String>,
     migration_exit: HashMap<String, i32>,
     next_revision: u32,
     firing: HashSet<String>,
@@ -508,6 +510,31 @@ impl Store for Memory {
         s.claims.insert(key.to_owned(), value.to_owned());
         Ok(None)
     }
+
+    async fn lease(
+        &self,
+        key: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> PortResult<bool> {
+        yield_now().await;
+        let mut s = guard(&self.store);
+        if s.leases.get(key).is_some_and(|(_, u)| *u >= now) {
+            return Ok(false);
+        }
+        s.leases.insert(key.to_owned(), (holder.to_owned(), until));
+        Ok(true)
+    }
+
+    async fn end_lease(&self, key: &str, holder: &str) -> PortResult<()> {
+        yield_now().await;
+        let mut s = guard(&self.store);
+        if s.leases.get(key).is_some_and(|(h, _)| h == holder) {
+            s.leases.remove(key);
+        }
+        Ok(())
+    }
 }
 
 impl Platform for Memory {
@@ -571,14 +598,20 @@ impl Platform for Memory {
         service: &ServiceConfig,
         _image: &ImageRef,
         _command: &[String],
+        run: &str,
     ) -> PortResult<i32> {
         yield_now().await;
         let mut w = guard(&self.world);
-        w.migrations.push(service.name.clone());
-        Ok(w.migration_exit
+        let exit = w
+            .migration_exit
             .get(service.name.as_str())
             .copied()
-            .unwrap_or(0))
+            .unwrap_or(0);
+        // Like the ECS adapter: one task per (deployment, service), however often asked.
+        if w.migration_runs.insert(format!("{run}/{}", service.name)) {
+            w.migrations.push(service.name.clone());
+        }
+        Ok(exit)
     }
     async fn rollout_state(
         &self,

@@ -149,6 +149,22 @@ pub trait Store: Send + Sync {
         value: &str,
         expires: Timestamp,
     ) -> impl Future<Output = PortResult<Option<String>>> + Send;
+
+    /// Takes the lease `key` for `holder` until `until`: `true` when it was free, or its last
+    /// holder's lease ran out before `now`. A deployment step is leased while it is performed,
+    /// so concurrent deliveries of the same work do not perform it twice, while a retry after
+    /// a crash (the lease ran out) does.
+    fn lease(
+        &self,
+        key: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> impl Future<Output = PortResult<bool>> + Send;
+
+    /// Gives the lease back early (the step failed and a retry should not wait for it).
+    /// Only `holder`'s own lease is removed.
+    fn end_lease(&self, key: &str, holder: &str) -> impl Future<Output = PortResult<()>> + Send;
 }
 
 /// A service held after an automatic rollback: auto-deploy skips it until `/unlock`.
@@ -228,13 +244,16 @@ pub trait Platform: Send + Sync {
         task_definition: &str,
     ) -> impl Future<Output = PortResult<Rollout>> + Send;
     /// Runs the migration command once with the new image and the service's network
-    /// configuration, and waits for its exit code.
+    /// configuration, and waits for its exit code. `run` names the deployment it belongs to:
+    /// a retried call with the same `run` waits for the task the first call started (or reads
+    /// its exit code) instead of starting a second migration.
     fn run_migration(
         &self,
         cluster: &str,
         service: &ServiceConfig,
         image: &ImageRef,
         command: &[String],
+        run: &str,
     ) -> impl Future<Output = PortResult<i32>> + Send;
     /// Where an ECS deployment of this service stands, for reconciling when an outcome event
     /// was lost. `NotFound` when the service no longer lists that deployment.

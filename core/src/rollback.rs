@@ -92,6 +92,9 @@ pub enum AlarmDecision {
     },
     /// It should roll back, but there is nothing known-good to go to: tell people.
     NoTarget { bad: DeploymentId },
+    /// The newest release was already judged bad: this alarm (or another) acted on it
+    /// before. A redelivery of the same alarm lands here, so nobody is told twice.
+    AlreadyBad { bad: DeploymentId },
     /// Nothing to do, and why (for the log and, where useful, the channel).
     Ignore { why: String },
 }
@@ -122,8 +125,8 @@ pub fn decide_alarm(
         };
     };
     if matches!(latest.verdict, Verdict::Bad { .. }) {
-        return AlarmDecision::Ignore {
-            why: format!("release {} is already marked bad", latest.deployment),
+        return AlarmDecision::AlreadyBad {
+            bad: latest.deployment,
         };
     }
     if !latest.watches(change.at, bake) {
@@ -277,6 +280,28 @@ mod tests {
                 AlarmDecision::Ignore { .. }
             ),
             "after the watch window"
+        );
+    }
+
+    #[test]
+    fn a_release_already_judged_bad_is_not_acted_on_again() {
+        let mut releases = vec![
+            release(1, "2026-11-24T10:00:00Z", Verdict::Good),
+            release(2, "2026-11-24T11:50:00Z", Verdict::Baking),
+        ];
+        releases[1].verdict = Verdict::Bad {
+            reason: "alarm api-5xx".into(),
+        };
+        assert_eq!(
+            decide_alarm(
+                &alarm("2026-11-24T11:55:00Z", AlarmState::Ok),
+                &releases,
+                BAKE,
+                at("2026-11-24T12:00:00Z")
+            ),
+            AlarmDecision::AlreadyBad {
+                bad: releases[1].deployment
+            }
         );
     }
 

@@ -27,7 +27,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
 
+mod outage;
 mod seed;
+pub use outage::Outage;
 pub use seed::{Seed, SeededService};
 
 /// The moto release Deckhand is tested against. `../shared/DEPENDENCIES.md` records what it
@@ -41,7 +43,7 @@ pub const REGION: &str = "us-east-1";
 #[derive(Debug)]
 pub struct Emulator {
     pub endpoint: String,
-    addr: SocketAddr,
+    pub addr: SocketAddr,
     child: Mutex<Option<Child>>,
 }
 
@@ -136,9 +138,14 @@ impl Emulator {
     }
 
     pub fn settings(&self) -> deckhand_aws::Settings {
+        self.settings_via(&self.endpoint)
+    }
+
+    /// Settings for reaching this emulator through `endpoint` (an [`Outage`] proxy).
+    pub fn settings_via(&self, endpoint: &str) -> deckhand_aws::Settings {
         deckhand_aws::Settings {
             region: Some(REGION.to_owned()),
-            endpoint_url: Some(self.endpoint.clone()),
+            endpoint_url: Some(endpoint.to_owned()),
             static_credentials: Some(("testing".to_owned(), "testing".to_owned())),
             max_attempts: None,
         }

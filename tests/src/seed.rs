@@ -300,35 +300,74 @@ impl Seed {
     pub async fn finish_migrations(&self, clusters: Vec<String>) {
         loop {
             for cluster in &clusters {
-                let Ok(tasks) = self
-                    .aws
-                    .ecs
-                    .list_tasks()
-                    .cluster(cluster)
-                    .started_by("deckhand-migration")
-                    .desired_status(aws_sdk_ecs::types::DesiredStatus::Running)
-                    .send()
-                    .await
-                else {
-                    continue;
-                };
-                for arn in tasks.task_arns() {
+                for task in self.running_migrations(cluster).await.unwrap_or_default() {
                     let stopped = self
                         .aws
                         .ecs
                         .stop_task()
                         .cluster(cluster)
-                        .task(arn)
+                        .task(&task)
                         .reason("migration finished")
                         .send()
                         .await;
                     if let Err(e) = stopped {
-                        tracing::warn!(task = arn, error = %e, "could not stop a migration task");
+                        tracing::warn!(task, error = %e, "could not stop a migration task");
                     }
                 }
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
+    }
+
+    /// The ARNs of Deckhand's migration tasks running in `cluster`.
+    pub async fn running_migrations(&self, cluster: &str) -> anyhow::Result<Vec<String>> {
+        self.migrations(cluster, aws_sdk_ecs::types::DesiredStatus::Running)
+            .await
+    }
+
+    /// The ARNs of every migration task Deckhand started in `cluster`, running or stopped.
+    pub async fn all_migrations(&self, cluster: &str) -> anyhow::Result<Vec<String>> {
+        use aws_sdk_ecs::types::DesiredStatus;
+        let mut all = self.migrations(cluster, DesiredStatus::Running).await?;
+        all.extend(self.migrations(cluster, DesiredStatus::Stopped).await?);
+        Ok(all)
+    }
+
+    async fn migrations(
+        &self,
+        cluster: &str,
+        status: aws_sdk_ecs::types::DesiredStatus,
+    ) -> anyhow::Result<Vec<String>> {
+        let arns = self
+            .aws
+            .ecs
+            .list_tasks()
+            .cluster(cluster)
+            .desired_status(status)
+            .send()
+            .await?
+            .task_arns
+            .unwrap_or_default();
+        if arns.is_empty() {
+            return Ok(arns);
+        }
+        let tasks = self
+            .aws
+            .ecs
+            .describe_tasks()
+            .cluster(cluster)
+            .set_tasks(Some(arns))
+            .send()
+            .await?;
+        Ok(tasks
+            .tasks()
+            .iter()
+            .filter(|t| {
+                t.started_by()
+                    .is_some_and(|s| s.starts_with(deckhand_aws::ecs::MIGRATION_STARTED_BY))
+            })
+            .filter_map(|t| t.task_arn().map(str::to_owned))
+            .collect())
     }
 
     pub async fn db_instance(&self) -> anyhow::Result<String> {

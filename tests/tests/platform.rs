@@ -227,30 +227,28 @@ async fn a_migration_runs_once_with_the_new_image_and_the_services_network_and_r
         digest,
     };
     let cfg = config_for(&s);
-    let migrate = p.run_migration(&s.cluster, &cfg, &image, cfg.migration.as_deref().unwrap());
+    let migrate = p.run_migration(
+        &s.cluster,
+        &cfg,
+        &image,
+        cfg.migration.as_deref().unwrap(),
+        "01KAS7QK8GS4T9V3N6M2R0Q1BC",
+    );
     // moto never finishes a task by itself; stop it the way a finished container would.
-    let ecs = seed.aws.ecs.clone();
-    let cluster = s.cluster.clone();
-    let finisher = async move {
+    let finisher = async {
         loop {
-            let tasks = ecs
-                .list_tasks()
-                .cluster(&cluster)
-                .started_by("deckhand-migration")
-                .send()
-                .await
-                .unwrap();
-            if let Some(arn) = tasks.task_arns().first() {
+            if let Some(arn) = seed.running_migrations(&s.cluster).await.unwrap().first() {
+                let ecs = &seed.aws.ecs;
                 let t = ecs
                     .describe_tasks()
-                    .cluster(&cluster)
+                    .cluster(&s.cluster)
                     .tasks(arn)
                     .send()
                     .await
                     .unwrap();
                 let task = t.tasks()[0].clone();
                 ecs.stop_task()
-                    .cluster(&cluster)
+                    .cluster(&s.cluster)
                     .task(arn)
                     .send()
                     .await
@@ -281,7 +279,7 @@ async fn a_migration_runs_once_with_the_new_image_and_the_services_network_and_r
 }
 
 #[tokio::test]
-async fn a_migration_that_never_ends_times_out_with_a_retryable_error() {
+async fn a_migration_that_outlives_its_wait_is_waited_for_again_never_run_twice() {
     let seed = seed().await;
     let s = seed.service("worker", "v1.2.2").await.unwrap();
     let digest = seed.push_image(&s.repository, "v1.2.3", "2").await.unwrap();
@@ -292,14 +290,70 @@ async fn a_migration_that_never_ends_times_out_with_a_retryable_error() {
         tag: Version::parse("v1.2.3").unwrap(),
         digest,
     };
+    let run = "01KAS7QK8GS4T9V3N6M2R0Q1BD";
+    let cfg = config_for(&s);
     let err = p
-        .run_migration(&s.cluster, &config_for(&s), &image, &["migrate".into()])
+        .run_migration(&s.cluster, &cfg, &image, &["migrate".into()], run)
         .await
         .unwrap_err();
     assert!(
         matches!(&err, PortError::Transient(m) if m.contains("still running")),
         "{err}"
     );
+    // The retry (Lambda's, or the next delivery's) finds the same task still running.
+    let again = p
+        .run_migration(&s.cluster, &cfg, &image, &["migrate".into()], run)
+        .await
+        .unwrap_err();
+    assert!(matches!(&again, PortError::Transient(_)), "{again}");
+    assert_eq!(seed.all_migrations(&s.cluster).await.unwrap().len(), 1);
+    // It finishes while nobody waits; the next attempt reads its exit code.
+    let task = seed.running_migrations(&s.cluster).await.unwrap()[0].clone();
+    seed.aws
+        .ecs
+        .stop_task()
+        .cluster(&s.cluster)
+        .task(&task)
+        .send()
+        .await
+        .unwrap();
+    let exit = p
+        .run_migration(&s.cluster, &cfg, &image, &["migrate".into()], run)
+        .await
+        .unwrap();
+    assert_eq!(exit, 0);
+    assert_eq!(
+        seed.all_migrations(&s.cluster).await.unwrap(),
+        vec![task],
+        "one migration task however often it was asked for"
+    );
+    // Another deployment's migration is a task of its own.
+    let command = ["migrate".to_owned()];
+    let other = p.run_migration(
+        &s.cluster,
+        &cfg,
+        &image,
+        &command,
+        "01KAS7QK8GS4T9V3N6M2R0Q1BE",
+    );
+    let (other, ()) = tokio::join!(other, async {
+        loop {
+            if let Some(t) = seed.running_migrations(&s.cluster).await.unwrap().first() {
+                seed.aws
+                    .ecs
+                    .stop_task()
+                    .cluster(&s.cluster)
+                    .task(t)
+                    .send()
+                    .await
+                    .unwrap();
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    assert_eq!(other.unwrap(), 0);
+    assert_eq!(seed.all_migrations(&s.cluster).await.unwrap().len(), 2);
 }
 
 fn plan(kind: BackupKind, target: &str) -> BackupPlan {

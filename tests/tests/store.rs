@@ -296,6 +296,65 @@ async fn claims_return_the_first_value_to_everyone_after() {
     assert_eq!(values.len(), 1, "everyone else sees the one winner's value");
 }
 
+#[tokio::test]
+async fn a_lease_has_one_holder_until_it_runs_out_or_is_given_back() {
+    let (_, store) = store().await;
+    let now = at("2026-11-24T09:00:00Z");
+    let until = at("2026-11-24T09:15:00Z");
+    let taken = join_all((0..8).map(|i| {
+        let store = &store;
+        async move {
+            store
+                .lease("step#d1#4", &format!("holder-{i}"), now, until)
+                .await
+                .unwrap()
+        }
+    }))
+    .await;
+    assert_eq!(taken.iter().filter(|t| **t).count(), 1, "{taken:?}");
+    let holder = format!("holder-{}", taken.iter().position(|t| *t).unwrap());
+
+    let later = at("2026-11-24T09:10:00Z");
+    assert!(
+        !store
+            .lease("step#d1#4", "late", later, until)
+            .await
+            .unwrap()
+    );
+    store
+        .end_lease("step#d1#4", "not-the-holder")
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .lease("step#d1#4", "late", later, until)
+            .await
+            .unwrap(),
+        "only the holder gives it back"
+    );
+    store.end_lease("step#d1#4", &holder).await.unwrap();
+    assert!(
+        store
+            .lease("step#d1#4", "late", later, until)
+            .await
+            .unwrap()
+    );
+
+    let lapsed = at("2026-11-24T09:16:00Z");
+    assert!(
+        store
+            .lease(
+                "step#d1#4",
+                "after-a-crash",
+                lapsed,
+                at("2026-11-24T09:31:00Z")
+            )
+            .await
+            .unwrap(),
+        "a lease that ran out is taken over"
+    );
+}
+
 fn release(deployment: &str, succeeded: &str) -> Release {
     Release {
         env: EnvName::parse("prod").unwrap(),

@@ -129,15 +129,27 @@ impl Local {
     /// `config_text` names with [`SEEDED_TAG`] running, and serves the router on loopback.
     /// `observer` sees every chat message as Slack would receive it.
     pub async fn start(config_text: &str, observer: Option<Observer>) -> anyhow::Result<Self> {
+        let emulator = tokio::task::spawn_blocking(Emulator::shared)
+            .await
+            .context("starting the emulator")??;
+        Self::start_on(emulator, emulator.settings(), config_text, observer).await
+    }
+
+    /// Like [`Local::start`], on `emulator`, with Deckhand's own AWS calls made with
+    /// `settings` (tests point them through an `Outage` proxy, or give each test its own
+    /// emulator so the config's names cannot collide).
+    pub async fn start_on(
+        emulator: &'static Emulator,
+        settings: deckhand_aws::Settings,
+        config_text: &str,
+        observer: Option<Observer>,
+    ) -> anyhow::Result<Self> {
         let chat = ChatStub::start_observed(observer)
             .await
             .context("starting the Slack stand-in")?;
         let text = config_text.replace("HEALTH", chat.url.trim_start_matches("http://"));
         let config = Config::parse("local mode's deckhand.toml", &text)
             .map_err(|e| anyhow!("the config has mistakes:\n{e}"))?;
-        let emulator = tokio::task::spawn_blocking(Emulator::shared)
-            .await
-            .context("starting the emulator")??;
         let seed = Seed::new(emulator).await;
         seed.config(&config, SEEDED_TAG)
             .await
@@ -151,8 +163,9 @@ impl Local {
             None,
         )?;
         let (dispatch, work) = QueueDispatch::new();
-        let mut ports = Live::new(&seed.aws, TABLE, http_chat.clone(), dispatch)?
-            .with_clock(LocalClock::default());
+        let aws = deckhand_aws::Aws::load(&settings).await;
+        let mut ports =
+            Live::new(&aws, TABLE, http_chat.clone(), dispatch)?.with_clock(LocalClock::default());
         ports.platform.migration_poll = Duration::from_millis(100);
         // Metric lines would drown the transcript; the functions print them in AWS.
         ports.metrics = EmfMetrics::to_writer(NAMESPACE, Box::new(std::io::sink()));
@@ -306,6 +319,32 @@ impl Local {
         self.chat.sent()
     }
 
+    /// The work dispatched so far, taken off the queue without running it (tests deliver it
+    /// themselves, as often as they like).
+    pub async fn take_work(&self) -> Vec<Work> {
+        let mut queue = self.work.lock().await;
+        std::iter::from_fn(|| queue.try_recv().ok()).collect()
+    }
+
+    /// The "ECS Deployment State Change" EventBridge would send for `service`'s newest
+    /// deployment in `cluster`, now (and marks it delivered for [`Local::settle`]).
+    pub async fn ecs_report(
+        &self,
+        cluster: &str,
+        service: &str,
+        report: EcsReport,
+    ) -> anyhow::Result<Value> {
+        let (arn, id) = self
+            .seed
+            .primary_deployments(cluster)
+            .await?
+            .into_iter()
+            .find(|(arn, _)| arn.ends_with(&format!("/{service}")))
+            .with_context(|| format!("no service {service} in cluster {cluster}"))?;
+        self.announced().insert(id.clone());
+        Ok(self.ecs_event(&arn, &id, report))
+    }
+
     /// Runs dispatched work and plays ECS until nothing is left to do: each piece of work
     /// through the function that would get it in AWS, each new ECS deployment reported as
     /// `report` says. Returns the handlers' answers, in order.
@@ -393,18 +432,33 @@ impl Local {
         tag: &str,
         branch: &str,
     ) -> Result<Value, FunctionError> {
+        let event = self
+            .build_event(service, tag, branch)
+            .await
+            .map_err(|e| FunctionError::Retryable(format!("{e:#}")))?;
+        self.deliver("build-completed", &event).await
+    }
+
+    /// Pushes `service`'s image `tag` to ECR and returns the "Build State Change" CodeBuild
+    /// would send for it.
+    pub async fn build_event(
+        &self,
+        service: &str,
+        tag: &str,
+        branch: &str,
+    ) -> anyhow::Result<Value> {
         let repository = self
             .config()
             .services
             .iter()
             .find(|(name, _)| name.as_str() == service)
             .map(|(_, s)| s.repository.clone())
-            .ok_or_else(|| FunctionError::Refused(format!("no service {service}")))?;
+            .with_context(|| format!("no service {service}"))?;
         let n = self.next();
         self.seed
             .push_image(&repository, tag, &format!("local-build-{n}"))
             .await
-            .map_err(|e| FunctionError::Retryable(format!("pushing the image: {e:#}")))?;
+            .context("pushing the image")?;
         let mut event = template(CODEBUILD_EVENT);
         let build = format!("arn:aws:codebuild:us-east-1:123456789012:build/{service}:local-{n}");
         event["id"] = json!(format!("local-build-{n}"));
@@ -420,7 +474,7 @@ impl Local {
             { "name": "IMAGE_TAG", "value": tag },
             { "name": "IMAGE_REPOSITORY", "value": repository },
         ]);
-        self.deliver("build-completed", &event).await
+        Ok(event)
     }
 
     /// An alarm goes into ALARM on CloudWatch and EventBridge delivers its state change to the
@@ -431,6 +485,13 @@ impl Local {
         reason: &str,
         copies: usize,
     ) -> anyhow::Result<Vec<Result<Value, FunctionError>>> {
+        let event = self.alarm_event(alarm, reason).await?;
+        Ok(join_all((0..copies).map(|_| self.deliver("rollback", &event))).await)
+    }
+
+    /// Puts `alarm` into ALARM on CloudWatch and returns the "CloudWatch Alarm State Change"
+    /// EventBridge would deliver for it.
+    pub async fn alarm_event(&self, alarm: &str, reason: &str) -> anyhow::Result<Value> {
         self.seed.set_alarm_state(alarm, true, reason).await?;
         let mut event = template(ALARM_EVENT);
         let at = self.clock().now();
@@ -443,8 +504,7 @@ impl Local {
         d["alarmName"] = json!(alarm);
         d["state"]["reason"] = json!(reason);
         d["state"]["timestamp"] = json!(at.strftime("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string());
-        let deliveries = (0..copies).map(|_| self.deliver("rollback", &event));
-        Ok(join_all(deliveries).await)
+        Ok(event)
     }
 
     /// EventBridge Scheduler fires `plan`'s schedule, delivering the firing `copies` times.

@@ -2,6 +2,7 @@
 //! the effects, feed their outcomes back in as inputs.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::card::deployment_card;
 use crate::config::ServiceConfig;
@@ -13,13 +14,43 @@ use crate::ports::{
 };
 use crate::retention::SnapshotStatus;
 use crate::rollback::{Release, Verdict, last_known_good};
-use crate::types::{Actor, ServiceName};
+use crate::types::{Actor, ServiceName, SignedDuration, Timestamp};
 
 use super::App;
 
 /// How often a conditional write may lose to another writer before we give up. Each loss
 /// reloads the deployment and re-applies the input, which then usually is a duplicate.
 const MAX_CONFLICTS: usize = 8;
+
+/// How long one delivery may perform a rollout step before another may take it over: a
+/// rollout is five AWS calls, each bounded by the SDK's 30-second operation timeout. A step
+/// that fails gives its lease back at once, so Lambda's retry resumes it without waiting.
+pub(crate) const STEP_LEASE: SignedDuration = SignedDuration::from_mins(3);
+
+/// Effects that must not be performed twice for one revision: each rollout registers a task
+/// definition and starts an ECS deployment, and a second one would leave the deployment
+/// waiting for an event about the first. They run under the step's lease. The other steps
+/// are safe to repeat and take none: a snapshot is named by its deployment, a migration task
+/// is found again by its deployment (`Platform::run_migration`), a health check only reads.
+pub(crate) fn is_step(effect: &Effect) -> bool {
+    matches!(effect, Effect::Roll { .. } | Effect::RollBack { .. })
+}
+
+/// The lease on performing deployment `d`'s steps at its current revision.
+pub(crate) fn step_lease(d: &Deployment) -> String {
+    format!("step#{}#{}", d.id, d.revision)
+}
+
+/// Who holds a lease: unique per call in this process, and across processes by time.
+pub(crate) fn lease_holder(now: Timestamp) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed),
+        now.as_millisecond()
+    )
+}
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum DriveError {
@@ -77,9 +108,33 @@ impl<P: Ports> App<'_, P> {
                 first = false;
             }
             d = step.deployment;
+            // This save made the revision, so its lease is normally free; a delivery resuming
+            // the same revision in between may have taken it, and then performs the steps.
+            let lease = if step.effects.iter().any(is_step) {
+                let holder = lease_holder(now);
+                let key = step_lease(&d);
+                let until = now + STEP_LEASE;
+                store
+                    .lease(&key, &holder, now, until)
+                    .await?
+                    .then_some((key, holder))
+            } else {
+                None
+            };
             for effect in step.effects {
-                if let Some(next) = self.perform(&d, effect, actor).await? {
-                    queue.push_back(next);
+                if is_step(&effect) && lease.is_none() {
+                    tracing::info!(deployment = %d.id, ?effect, "another delivery performs this step");
+                    continue;
+                }
+                match self.perform(&d, effect, actor).await {
+                    Ok(Some(next)) => queue.push_back(next),
+                    Ok(None) => {}
+                    Err(e) => {
+                        if let Some((key, holder)) = &lease {
+                            let _ = store.end_lease(key, holder).await;
+                        }
+                        return Err(e.into());
+                    }
                 }
             }
         }
@@ -177,7 +232,13 @@ impl<P: Ports> App<'_, P> {
                 };
                 let exit_code = p
                     .platform()
-                    .run_migration(&env.cluster, cfg, &release.image, command)
+                    .run_migration(
+                        &env.cluster,
+                        cfg,
+                        &release.image,
+                        command,
+                        &d.id.to_string(),
+                    )
                     .await?;
                 return Ok(Some(Input::MigrationFinished { service, exit_code }));
             }

@@ -114,7 +114,7 @@ impl<P: Ports> App<'_, P> {
                         .judge_release(&env.name, &service, *bad, &verdict)
                         .await?
                 }
-                AlarmDecision::Ignore { .. } => false,
+                AlarmDecision::AlreadyBad { .. } | AlarmDecision::Ignore { .. } => false,
             };
             match decision {
                 AlarmDecision::RollBack { bad, target } => {
@@ -150,6 +150,12 @@ impl<P: Ports> App<'_, P> {
                     outcome
                         .ignored
                         .push(format!("{service}: no known-good revision"));
+                }
+                AlarmDecision::AlreadyBad { bad } => {
+                    tracing::info!(alarm = %change.alarm, %service, %bad, "release already judged bad; nothing more to do");
+                    outcome
+                        .ignored
+                        .push(format!("release {bad} of {service} was already judged bad"));
                 }
                 AlarmDecision::Ignore { why } => {
                     tracing::info!(alarm = %change.alarm, %service, %why, "alarm does not roll back");

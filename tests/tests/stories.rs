@@ -1,0 +1,716 @@
+//! The stories end to end, on moto, through the same local stack `deckhand demo` runs: signed
+//! chat requests to the real router, AWS events and dispatched work through the functions'
+//! handlers, every port on its AWS adapter. Each story delivers its triggering event many times
+//! at once (EventBridge and Lambda deliver at least once; Slack retries) and checks that exactly
+//! one thing happened and the channel was told once. Then the faults.
+//!
+//! Every test has an emulator of its own: the stories use the demo's config, whose names
+//! (clusters, repositories, alarms, databases) would collide on a shared one.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed setup should fail loudly
+
+use deckhand_bot::functions::FunctionError;
+use deckhand_bot::local::{CONFIG, EcsReport, Local, LocalPorts};
+use deckhand_core::config::ServiceConfig;
+use deckhand_core::deployment::{Deployment, DeploymentKind, ImageRef, State};
+use deckhand_core::ports::{
+    Platform, PortResult, Ports, Rollout, RolloutState, Running, Store as _,
+};
+use deckhand_core::types::{Digest, EnvName, SignedDuration, Version};
+use deckhand_core::usecases::{App, DeployRequest};
+use deckhand_harness::{Emulator, Outage};
+use futures_util::future::join_all;
+use serde_json::Value;
+
+const COPIES: usize = 20;
+const ALICE: &str = "U0ALICE";
+const BOB: &str = "U0BOB";
+const PROD_OPS: &str = "C0PRODOPS";
+const DEPLOYS: &str = "C0DEPLOYS";
+
+async fn emulator() -> &'static Emulator {
+    let e = tokio::task::spawn_blocking(Emulator::start)
+        .await
+        .unwrap()
+        .expect("the emulator starts");
+    Box::leak(Box::new(e))
+}
+
+async fn local() -> Local {
+    let e = emulator().await;
+    Local::start_on(e, e.settings(), CONFIG, None)
+        .await
+        .unwrap()
+}
+
+fn env(name: &str) -> EnvName {
+    EnvName::parse(name).unwrap()
+}
+
+/// Delivers `event` `COPIES` times at once; a copy answered "retryable" is delivered again, as
+/// Lambda would. Every copy must end answered; their answers come back.
+async fn flood(local: &Local, function: &str, event: &Value) -> Vec<Value> {
+    let copies = join_all((0..COPIES).map(|_| async {
+        for _ in 0..5 {
+            match local.deliver(function, event).await {
+                Ok(v) => return v,
+                Err(e @ FunctionError::Retryable(_)) => {
+                    tracing::info!(error = %e, "retrying a copy");
+                }
+                Err(e) => panic!("{function} refused a copy of a valid event: {e}"),
+            }
+        }
+        panic!("{function}: a copy never got an answer");
+    }));
+    copies.await
+}
+
+async fn latest(local: &Local, env_name: &str) -> Deployment {
+    local
+        .bot
+        .ports
+        .store
+        .recent_deployments(&env(env_name), None, 1)
+        .await
+        .unwrap()
+        .into_iter()
+        .next()
+        .expect("a deployment")
+}
+
+async fn deployments(local: &Local, env_name: &str) -> Vec<Deployment> {
+    local
+        .bot
+        .ports
+        .store
+        .recent_deployments(&env(env_name), None, 50)
+        .await
+        .unwrap()
+}
+
+fn service(local: &Local, name: &str) -> ServiceConfig {
+    local
+        .config()
+        .services
+        .iter()
+        .find(|(n, _)| n.as_str() == name)
+        .unwrap()
+        .1
+        .clone()
+}
+
+/// The task definition `service` runs in `cluster`, as ECS says.
+async fn running(local: &Local, cluster: &str, name: &str) -> Running {
+    local
+        .bot
+        .ports
+        .platform
+        .running(cluster, &service(local, name))
+        .await
+        .unwrap()
+}
+
+/// How many messages sent to `channel` through Slack's `path` contain `needle`.
+fn told(local: &Local, channel: &str, path: &str, needle: &str) -> usize {
+    local
+        .sent()
+        .iter()
+        .filter(|s| s.path == path && s.body["channel"] == channel)
+        .filter(|s| s.body.to_string().contains(needle))
+        .count()
+}
+
+fn cards_posted(local: &Local, title: &str) -> usize {
+    local
+        .sent()
+        .iter()
+        .filter(|s| s.path == "/slack/chat.postMessage" && s.body.get("blocks").is_some())
+        .filter(|s| s.body["blocks"][0]["text"]["text"] == title)
+        .count()
+}
+
+async fn snapshots(local: &Local, db: &str) -> usize {
+    local
+        .seed
+        .aws
+        .rds
+        .describe_db_snapshots()
+        .db_instance_identifier(db)
+        .send()
+        .await
+        .unwrap()
+        .db_snapshots()
+        .iter()
+        .filter(|s| s.snapshot_type() == Some("manual"))
+        .count()
+}
+
+/// `tag` of `svc` built, auto-deployed to staging, requested for prod by Alice, approved by
+/// Bob, rolled out and reported by ECS.
+async fn release_to_prod(local: &Local, svc: &str, tag: &str) -> Deployment {
+    local.build(svc, tag, "main").await.unwrap();
+    local.settle(EcsReport::Completed).await.unwrap();
+    assert_eq!(latest(local, "staging").await.state, State::Succeeded);
+    local
+        .type_command(ALICE, PROD_OPS, &format!("/deploy prod {svc} {tag}"))
+        .await
+        .unwrap();
+    let approve = local
+        .buttons()
+        .into_iter()
+        .rfind(|b| b.label == "Approve")
+        .unwrap();
+    local.click(BOB, &approve).await.unwrap();
+    local.settle(EcsReport::Completed).await.unwrap();
+    let d = latest(local, "prod").await;
+    assert_eq!(d.state, State::Succeeded, "{d:?}");
+    d
+}
+
+#[tokio::test]
+async fn a_build_reaches_staging_once_however_often_each_event_arrives() {
+    let local = local().await;
+    let seeded = running(&local, "staging", "api").await;
+
+    let build = local.build_event("api", "v1.2.3", "main").await.unwrap();
+    let answers = flood(&local, "build-completed", &build).await;
+    let first: Vec<&Value> = answers.iter().filter(|a| a["duplicate"] == false).collect();
+    assert_eq!(first.len(), 1, "{answers:?}");
+    assert_eq!(first[0]["auto_deploys"], 1);
+
+    let work = local.take_work().await;
+    assert_eq!(work.len(), 1, "one deployment dispatched: {work:?}");
+    let work = serde_json::to_value(&work[0]).unwrap();
+    flood(&local, "deploy", &work).await;
+    assert!(matches!(
+        latest(&local, "staging").await.state,
+        State::Rolling { .. }
+    ));
+
+    let report = local
+        .ecs_report("staging", "api", EcsReport::Completed)
+        .await
+        .unwrap();
+    flood(&local, "deploy", &report).await;
+
+    let ds = deployments(&local, "staging").await;
+    assert_eq!(ds.len(), 1, "exactly one deployment");
+    assert_eq!(ds[0].state, State::Succeeded);
+    let now = running(&local, "staging", "api").await;
+    assert_ne!(now.task_definition, seeded.task_definition);
+    let revisions = local
+        .seed
+        .aws
+        .ecs
+        .list_task_definitions()
+        .family_prefix("staging-api")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        revisions.task_definition_arns().len(),
+        2,
+        "the seeded revision and one new one: one rollout"
+    );
+    assert_eq!(
+        told(
+            &local,
+            DEPLOYS,
+            "/slack/chat.postMessage",
+            "Build api v1.2.3"
+        ),
+        1
+    );
+    assert_eq!(cards_posted(&local, "Deploy api v1.2.3 → staging"), 1);
+    assert_eq!(
+        told(
+            &local,
+            DEPLOYS,
+            "/slack/chat.postMessage",
+            "api is running v1.2.3"
+        ),
+        1
+    );
+}
+
+#[tokio::test]
+async fn an_approved_prod_deploy_snapshots_migrates_and_rolls_once_under_redelivery() {
+    let local = local().await;
+    for svc in ["worker", "api"] {
+        local.build(svc, "v1.2.3", "main").await.unwrap();
+        local.settle(EcsReport::Completed).await.unwrap();
+    }
+    let migrations_before = local.seed.all_migrations("prod").await.unwrap().len();
+    local
+        .type_command(ALICE, PROD_OPS, "/deploy prod worker api v1.2.3")
+        .await
+        .unwrap();
+    let approve = local
+        .buttons()
+        .into_iter()
+        .find(|b| b.label == "Approve")
+        .unwrap();
+    // Bob's click arrives three times (Slack retries an interaction it saw no answer to).
+    join_all((0..3).map(|_| local.click(BOB, &approve))).await;
+    let work = local.take_work().await;
+    assert_eq!(work.len(), 1, "one approval, one dispatch: {work:?}");
+
+    let work = serde_json::to_value(&work[0]).unwrap();
+    flood(&local, "deploy", &work).await;
+    assert_eq!(
+        snapshots(&local, "acme-prod-db").await,
+        1,
+        "one snapshot before the migration"
+    );
+    assert_eq!(
+        local.seed.all_migrations("prod").await.unwrap().len(),
+        migrations_before + 1,
+        "one migration task"
+    );
+    for svc in ["worker", "api"] {
+        let report = local
+            .ecs_report("prod", svc, EcsReport::Completed)
+            .await
+            .unwrap();
+        flood(&local, "deploy", &report).await;
+    }
+    let d = latest(&local, "prod").await;
+    assert_eq!(d.state, State::Succeeded, "{d:?}");
+    assert_eq!(deployments(&local, "prod").await.len(), 1);
+    assert!(
+        d.services[0].progress.snapshot.is_some(),
+        "the snapshot is linked to the deployment"
+    );
+    assert_eq!(
+        told(
+            &local,
+            PROD_OPS,
+            "/slack/chat.postMessage",
+            "worker is running v1.2.3"
+        ),
+        1
+    );
+    assert_eq!(
+        told(
+            &local,
+            PROD_OPS,
+            "/slack/chat.postMessage",
+            "api is running v1.2.3"
+        ),
+        1
+    );
+    assert_eq!(cards_posted(&local, "Deploy worker, api v1.2.3 → prod"), 1);
+    assert!(
+        local
+            .bot
+            .ports
+            .store
+            .get_lock(&env("prod"))
+            .await
+            .unwrap()
+            .is_none(),
+        "the lock is released"
+    );
+}
+
+#[tokio::test]
+async fn an_alarm_delivered_twenty_times_rolls_back_once_and_tells_the_channel_once() {
+    let local = local().await;
+    release_to_prod(&local, "api", "v1.2.3").await;
+    let good = running(&local, "prod", "api").await;
+    local.clock().advance(SignedDuration::from_mins(31));
+    assert!(local.bot.app().bake_check().await.unwrap() >= 1);
+    release_to_prod(&local, "api", "v1.2.4").await;
+    assert_ne!(
+        running(&local, "prod", "api").await.task_definition,
+        good.task_definition
+    );
+
+    local.clock().advance(SignedDuration::from_mins(4));
+    let alarm = local
+        .alarm_event("api-prod-5xx", "Threshold Crossed: 57 5xx in 1 minute")
+        .await
+        .unwrap();
+    let answers = flood(&local, "rollback", &alarm).await;
+    let rolled: usize = answers
+        .iter()
+        .map(|a| a["rolled_back"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(rolled, 1, "{answers:?}");
+    local.settle(EcsReport::Completed).await.unwrap();
+
+    let d = latest(&local, "prod").await;
+    assert!(
+        matches!(
+            d.kind,
+            DeploymentKind::Rollback {
+                automatic: true,
+                ..
+            }
+        ),
+        "{d:?}"
+    );
+    assert_eq!(d.state, State::Succeeded);
+    assert_eq!(
+        running(&local, "prod", "api").await.task_definition,
+        good.task_definition,
+        "back on the known-good revision"
+    );
+    assert_eq!(cards_posted(&local, "Automatic rollback of api in prod"), 1);
+    assert_eq!(
+        told(
+            &local,
+            PROD_OPS,
+            "/slack/chat.postMessage",
+            "57 5xx in 1 minute"
+        ),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_scheduled_backup_delivered_twenty_times_takes_one_snapshot() {
+    let local = local().await;
+    let firing = serde_json::json!({
+        "plan": "prod-db-nightly",
+        "execution_id": "c8e8f9a2-8f4b-4d0f-a7a5-3f0c8d4a9b61",
+        "scheduled_time": "2026-11-24T03:00:00Z",
+    });
+    let answers = flood(&local, "backup", &firing).await;
+    assert_eq!(
+        answers.iter().filter(|a| a["duplicate"] == false).count(),
+        1,
+        "{answers:?}"
+    );
+    assert_eq!(snapshots(&local, "acme-prod-db").await, 1);
+    assert_eq!(
+        told(
+            &local,
+            PROD_OPS,
+            "/slack/chat.postMessage",
+            "Backup prod-db-nightly took"
+        ),
+        1
+    );
+}
+
+/// The real ECS adapter, except that every migration's container exits 3. moto cannot produce
+/// a non-zero exit code (every stopped task reports 0), so the task runs on moto as usual and
+/// only its exit code is rewritten.
+struct ExitsThree<'a>(&'a LocalPorts);
+
+impl Platform for ExitsThree<'_> {
+    async fn running(&self, cluster: &str, service: &ServiceConfig) -> PortResult<Running> {
+        self.0.platform.running(cluster, service).await
+    }
+    async fn resolve_image(&self, repository: &str, tag: &Version) -> PortResult<Option<Digest>> {
+        self.0.platform.resolve_image(repository, tag).await
+    }
+    async fn roll_out(
+        &self,
+        cluster: &str,
+        service: &ServiceConfig,
+        image: &ImageRef,
+    ) -> PortResult<Rollout> {
+        self.0.platform.roll_out(cluster, service, image).await
+    }
+    async fn roll_back(
+        &self,
+        cluster: &str,
+        service: &ServiceConfig,
+        task_definition: &str,
+    ) -> PortResult<Rollout> {
+        self.0
+            .platform
+            .roll_back(cluster, service, task_definition)
+            .await
+    }
+    async fn run_migration(
+        &self,
+        cluster: &str,
+        service: &ServiceConfig,
+        image: &ImageRef,
+        command: &[String],
+        run: &str,
+    ) -> PortResult<i32> {
+        let exit = self
+            .0
+            .platform
+            .run_migration(cluster, service, image, command, run)
+            .await?;
+        Ok(if exit == 0 { 3 } else { exit })
+    }
+    async fn rollout_state(
+        &self,
+        cluster: &str,
+        service: &ServiceConfig,
+        ecs_deployment: &str,
+    ) -> PortResult<RolloutState> {
+        self.0
+            .platform
+            .rollout_state(cluster, service, ecs_deployment)
+            .await
+    }
+}
+
+struct WithFailingMigrations<'a> {
+    live: &'a LocalPorts,
+    platform: ExitsThree<'a>,
+}
+
+impl<'a> Ports for WithFailingMigrations<'a> {
+    type Store = <LocalPorts as Ports>::Store;
+    type Platform = ExitsThree<'a>;
+    type Monitor = <LocalPorts as Ports>::Monitor;
+    type Chat = <LocalPorts as Ports>::Chat;
+    type Dispatch = <LocalPorts as Ports>::Dispatch;
+    type Backups = <LocalPorts as Ports>::Backups;
+    type Metrics = <LocalPorts as Ports>::Metrics;
+    type Clock = <LocalPorts as Ports>::Clock;
+    fn store(&self) -> &Self::Store {
+        self.live.store()
+    }
+    fn platform(&self) -> &ExitsThree<'a> {
+        &self.platform
+    }
+    fn monitor(&self) -> &Self::Monitor {
+        self.live.monitor()
+    }
+    fn chat(&self) -> &Self::Chat {
+        self.live.chat()
+    }
+    fn dispatch(&self) -> &Self::Dispatch {
+        self.live.dispatch()
+    }
+    fn backups(&self) -> &Self::Backups {
+        self.live.backups()
+    }
+    fn metrics(&self) -> &Self::Metrics {
+        self.live.metrics()
+    }
+    fn clock(&self) -> &Self::Clock {
+        self.live.clock()
+    }
+}
+
+#[tokio::test]
+async fn a_migration_that_exits_non_zero_fails_the_deploy_and_leaves_the_service_alone() {
+    let local = local().await;
+    let before = running(&local, "staging", "worker").await;
+    let ports = WithFailingMigrations {
+        live: &local.bot.ports,
+        platform: ExitsThree(&local.bot.ports),
+    };
+    let app = App::new(&ports, local.config());
+    let worker = service(&local, "worker");
+    local
+        .seed
+        .push_image(&worker.repository, "v1.2.3", "7")
+        .await
+        .unwrap();
+    let requested = app
+        .request_deploy(DeployRequest {
+            env: env("staging"),
+            services: vec![worker.name.clone()],
+            version: Version::parse("v1.2.3").unwrap(),
+            override_reason: None,
+            actor: deckhand_core::types::Actor::person(
+                deckhand_core::types::ChatKind::Slack,
+                "T0DECKHAND",
+                ALICE,
+                "alice",
+            ),
+            event_key: "slack:T0DECKHAND:trigger-fail".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(local.take_work().await.len(), 1);
+    let d = app.run_deployment(requested.deployment.id).await.unwrap();
+    assert!(
+        matches!(&d.state, State::Failed { reason } if reason.contains('3')),
+        "{:?}",
+        d.state
+    );
+    assert_eq!(
+        running(&local, "staging", "worker").await.task_definition,
+        before.task_definition,
+        "the service was never updated"
+    );
+    assert!(
+        local
+            .bot
+            .ports
+            .store
+            .get_lock(&env("staging"))
+            .await
+            .unwrap()
+            .is_none(),
+        "the lock is released"
+    );
+    assert_eq!(
+        told(
+            &local,
+            DEPLOYS,
+            "/slack/chat.update",
+            "exited with code 3; worker was not changed"
+        ),
+        1,
+        "the card says why"
+    );
+}
+
+#[tokio::test]
+async fn ecs_reporting_a_failed_rollout_rolls_the_service_back() {
+    let local = local().await;
+    local.build("api", "v1.2.3", "main").await.unwrap();
+    local.settle(EcsReport::Completed).await.unwrap();
+    let good = running(&local, "staging", "api").await;
+    local.clock().advance(SignedDuration::from_mins(21));
+    local.bot.app().bake_check().await.unwrap();
+
+    local.build("api", "v1.2.4", "main").await.unwrap();
+    local.settle(EcsReport::Failed).await.unwrap();
+    let release = deployments(&local, "staging")
+        .await
+        .into_iter()
+        .find(|d| d.version.as_str() == "v1.2.4")
+        .unwrap();
+    assert!(
+        matches!(&release.state, State::RolledBack { reason } | State::Failed { reason } if reason.contains("circuit breaker")),
+        "never “succeeded”: {:?}",
+        release.state
+    );
+    assert_eq!(
+        running(&local, "staging", "api").await.task_definition,
+        good.task_definition,
+        "back on v1.2.3's revision"
+    );
+    assert!(
+        told(&local, DEPLOYS, "/slack/chat.update", "circuit breaker") >= 1,
+        "the card says why"
+    );
+}
+
+/// A Local whose own AWS calls go through a proxy the test can cut.
+async fn local_behind(outage: &Outage, emulator: &'static Emulator) -> Local {
+    let mut settings = emulator.settings_via(&outage.endpoint);
+    settings.max_attempts = Some(2);
+    Local::start_on(emulator, settings, CONFIG, None)
+        .await
+        .unwrap()
+}
+
+/// Delivers `work` to the deploy function while AWS goes away as soon as the migration task
+/// is running: the function must give up with a retryable error.
+async fn deploy_through_an_outage(local: &Local, outage: &Outage, work: &Value) {
+    let cut = async {
+        while local
+            .seed
+            .running_migrations("staging")
+            .await
+            .unwrap()
+            .is_empty()
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        outage.cut();
+    };
+    let (answer, ()) = tokio::join!(local.deliver("deploy", work), cut);
+    let err = answer.expect_err("AWS went away mid-deploy");
+    assert!(err.retryable(), "{err}");
+}
+
+#[tokio::test]
+async fn aws_going_away_mid_deploy_leaves_a_deployment_a_retry_finishes() {
+    let emulator = emulator().await;
+    let outage = Outage::start(emulator.addr).await.unwrap();
+    let local = local_behind(&outage, emulator).await;
+    local.build("worker", "v1.2.3", "main").await.unwrap();
+    let work = serde_json::to_value(&local.take_work().await[0]).unwrap();
+    deploy_through_an_outage(&local, &outage, &work).await;
+
+    outage.restore();
+    let d = latest(&local, "staging").await;
+    assert!(matches!(d.state, State::Migrating { .. }), "{:?}", d.state);
+    assert!(
+        local
+            .bot
+            .ports
+            .store
+            .get_lock(&env("staging"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // Lambda retries the same event.
+    local.deliver("deploy", &work).await.unwrap();
+    local.settle(EcsReport::Completed).await.unwrap();
+    let d = latest(&local, "staging").await;
+    assert_eq!(d.state, State::Succeeded, "{:?}", d.state);
+    assert_eq!(
+        local.seed.all_migrations("staging").await.unwrap().len(),
+        1,
+        "the retry waited for the migration already running"
+    );
+    assert_eq!(
+        told(
+            &local,
+            DEPLOYS,
+            "/slack/chat.postMessage",
+            "worker is running v1.2.3"
+        ),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_deploy_that_never_comes_back_does_not_hold_its_environment_forever() {
+    let emulator = emulator().await;
+    let outage = Outage::start(emulator.addr).await.unwrap();
+    let local = local_behind(&outage, emulator).await;
+    local.build("worker", "v1.2.3", "main").await.unwrap();
+    let work = serde_json::to_value(&local.take_work().await[0]).unwrap();
+    deploy_through_an_outage(&local, &outage, &work).await;
+    outage.restore();
+
+    // The function is gone for good. Within the lock's lifetime the env is held…
+    let held = local
+        .type_command(ALICE, DEPLOYS, "/deploy staging api v1.2.2")
+        .await
+        .unwrap();
+    assert!(held.contains("Not deploying"), "{held}");
+    // …and once it lapses (staging's lock_ttl is the default hour) the next deploy goes ahead.
+    local.clock().advance(SignedDuration::from_mins(61));
+    let answer = local
+        .type_command(ALICE, DEPLOYS, "/deploy staging api v1.2.2")
+        .await
+        .unwrap();
+    assert!(answer.starts_with("Deploying api v1.2.2"), "{answer}");
+}
+
+#[tokio::test]
+async fn an_alarm_deckhand_does_not_know_is_logged_and_ignored() {
+    let local = local().await;
+    local
+        .seed
+        .alarm_named("someone-elses-alarm", false)
+        .await
+        .unwrap();
+    let event = local
+        .alarm_event("someone-elses-alarm", "Threshold Crossed")
+        .await
+        .unwrap();
+    let answer = local.deliver("rollback", &event).await.unwrap();
+    assert_eq!(answer["rolled_back"].as_array().unwrap().len(), 0);
+    assert!(
+        answer["ignored"][0]
+            .as_str()
+            .unwrap()
+            .contains("not mapped"),
+        "{answer}"
+    );
+    assert!(deployments(&local, "prod").await.is_empty());
+    assert!(
+        local.sent().is_empty(),
+        "nobody is told about an alarm that is not ours"
+    );
+}
