@@ -476,8 +476,12 @@ mod tests {
             "ecs-deployment-in-progress.json",
             "scheduler-backup.json",
         ];
-        // Webhook samples are the bot's; its tests parse them.
-        let bot_parses = ["github-workflow-run.json", "gitlab-pipeline.json"];
+        // Webhook samples and the deploy function's schedule are the bot's; its tests parse them.
+        let bot_parses = [
+            "github-workflow-run.json",
+            "gitlab-pipeline.json",
+            "scheduler-maintenance.json",
+        ];
         for entry in std::fs::read_dir(&dir).unwrap() {
             let name = entry.unwrap().file_name().into_string().unwrap();
             assert!(

@@ -11,7 +11,8 @@ use deckhand_aws::events::{self, EventError};
 use deckhand_core::deployment::Work;
 use deckhand_core::ports::{PortError, Ports};
 use deckhand_core::usecases::{
-    AlarmError, App, BackupError, BackupTrigger, BuildError, RequestError, RunError,
+    AlarmError, App, BackupError, BackupTrigger, BuildError, MaintainError, QueryError,
+    RequestError, RunError,
 };
 use serde_json::{Value, json};
 
@@ -48,8 +49,32 @@ fn run_error(e: RunError) -> FunctionError {
     }
 }
 
-/// The deploy function: dispatched `run_deployment` work, or ECS's "Deployment State Change".
+/// The deploy function: dispatched `run_deployment` work, ECS's "Deployment State Change", or
+/// its every-five-minutes schedule (`{"schedule": "maintenance"}`): the bake check, and picking
+/// up deployments whose dispatch, step or ECS event was lost.
 pub async fn deploy<P: Ports>(app: &App<'_, P>, event: &Value) -> Result<Value, FunctionError> {
+    if let Some(schedule) = event.get("schedule") {
+        if schedule != "maintenance" {
+            return Err(FunctionError::Malformed(EventError {
+                kind: "schedule",
+                id: event["execution_id"].as_str().unwrap_or("?").to_owned(),
+                why: format!("unknown schedule {schedule}; the deploy function runs `maintenance`"),
+            }));
+        }
+        let done = app.maintain().await.map_err(|e| match e {
+            MaintainError::Run(r) => run_error(r),
+            MaintainError::Query(QueryError::Port(p)) => port(&p),
+            MaintainError::Query(q) => FunctionError::Refused(q.to_string()),
+        })?;
+        let ids = |v: &[deckhand_core::types::DeploymentId]| {
+            v.iter().map(ToString::to_string).collect::<Vec<_>>()
+        };
+        return Ok(json!({
+            "baked": done.baked,
+            "resumed": ids(&done.resumed),
+            "reconciled": ids(&done.reconciled),
+        }));
+    }
     if event.get("work").is_some() {
         return match events::dispatched(event)? {
             Work::RunDeployment { id } => {

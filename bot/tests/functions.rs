@@ -289,3 +289,42 @@ async fn the_backup_function_takes_one_snapshot_per_firing() {
         "a person's /backup is its own snapshot"
     );
 }
+
+#[tokio::test]
+async fn the_deploy_functions_schedule_bakes_releases_and_finishes_what_ecs_never_reported() {
+    let w = World::new().await;
+    w.ship("staging", "v1.2.3", "s1").await;
+    // A staging deploy whose ECS event is lost: ECS finished, nobody said so.
+    let d = w
+        .app()
+        .request_deploy(request("staging", "v1.2.4", "s2"))
+        .await
+        .unwrap()
+        .deployment;
+    let run = serde_json::json!({ "work": "run_deployment", "id": d.id.to_string() });
+    functions::deploy(&w.app(), &run).await.unwrap();
+    assert!(matches!(w.deployment(d.id).state, State::Rolling { .. }));
+    w.mem().complete_rollouts();
+    w.mem().advance(SignedDuration::from_mins(30));
+
+    let tick = event("scheduler-maintenance.json");
+    let app = w.app();
+    let answers = join_all((0..3).map(|_| functions::deploy(&app, &tick))).await;
+    let answers: Vec<Value> = answers.into_iter().map(Result::unwrap).collect();
+    assert_eq!(w.deployment(d.id).state, State::Succeeded);
+    let reconciled: usize = answers
+        .iter()
+        .map(|a| a["reconciled"].as_array().unwrap().len())
+        .sum();
+    assert!(reconciled >= 1, "{answers:?}");
+    let baked: u64 = answers.iter().map(|a| a["baked"].as_u64().unwrap()).sum();
+    assert_eq!(baked, 1, "v1.2.3 baked, once: {answers:?}");
+
+    let mut unknown = tick.clone();
+    unknown["schedule"] = "format-disks".into();
+    let err = functions::deploy(&w.app(), &unknown).await.unwrap_err();
+    assert!(
+        matches!(err, FunctionError::Malformed(_)) && err.to_string().contains("0b6c1f3e"),
+        "{err}"
+    );
+}

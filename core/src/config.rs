@@ -230,6 +230,15 @@ impl Config {
         self.services.values().filter(move |s| s.envs.contains(env))
     }
 
+    /// The alarms watching `service` in `env`.
+    pub fn alarms_for(&self, env: &EnvName, service: &ServiceName) -> Vec<String> {
+        self.alarms
+            .iter()
+            .filter(|(_, t)| &t.env == env && t.services.contains(service))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
     pub fn members(&self, group: &GroupName) -> &[UserRef] {
         self.groups.get(group).map_or(&[], Vec::as_slice)
     }

@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::deployment::{Deployment, DeploymentKind, State, Work};
 use crate::memory::{Memory, Said, join_all};
 use crate::policy::Denied;
-use crate::ports::Build;
+use crate::ports::{Build, Store as _};
 use crate::retention::{SnapshotInfo, SnapshotStatus};
 use crate::rollback::{AlarmChange, AlarmState, Verdict};
 use crate::testkit::{at, config, person};
@@ -897,6 +897,43 @@ async fn a_backup_snapshots_prunes_reports_once_and_a_failure_deletes_nothing() 
 }
 
 #[tokio::test]
+async fn the_scheduled_check_picks_up_a_lost_dispatch_and_a_lost_ecs_event() {
+    let w = World::new();
+    let app = w.app();
+    let r = app
+        .request_deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "k-maint"))
+        .await
+        .unwrap();
+    let id = r.deployment.id;
+    assert_eq!(
+        r.deployment.state,
+        State::Approved,
+        "dispatched, and the dispatch is lost"
+    );
+    assert!(
+        app.maintain().await.unwrap().resumed.is_empty(),
+        "too soon to call it lost"
+    );
+    w.mem.advance(SignedDuration::from_mins(6));
+    assert_eq!(app.maintain().await.unwrap().resumed, vec![id]);
+    let d = w.mem.get_deployment(id).await.unwrap().unwrap();
+    assert!(matches!(d.state, State::Rolling { .. }), "{:?}", d.state);
+
+    // ECS finishes, but its event never arrives.
+    w.mem.advance(SignedDuration::from_mins(6));
+    assert!(
+        app.maintain().await.unwrap().reconciled.is_empty(),
+        "ECS still rolling"
+    );
+    w.mem.complete_rollouts();
+    assert_eq!(app.maintain().await.unwrap().reconciled, vec![id]);
+    let d = w.mem.get_deployment(id).await.unwrap().unwrap();
+    assert_eq!(d.state, State::Succeeded);
+    let again = app.maintain().await.unwrap();
+    assert!(again.resumed.is_empty() && again.reconciled.is_empty());
+}
+
+#[tokio::test]
 async fn two_triggers_in_the_same_second_get_a_snapshot_each() {
     let w = World::new();
     let plan = "prod-db-nightly";
@@ -962,4 +999,16 @@ async fn the_bake_check_promotes_clean_releases_to_known_good_once() {
     assert_eq!(w.app().bake_check().await.unwrap(), 1);
     assert_eq!(w.app().bake_check().await.unwrap(), 0);
     assert_eq!(w.mem.all_releases()[0].verdict, Verdict::Good);
+}
+
+#[tokio::test]
+async fn a_release_whose_alarm_is_firing_keeps_baking() {
+    let w = World::new();
+    w.ship("staging", "v1.2.3", "s1").await;
+    w.ship("prod", "v1.2.3", "p1").await;
+    w.mem.set_firing("api-prod-5xx", true);
+    w.mem.advance(SignedDuration::from_hours(1));
+    assert_eq!(w.app().bake_check().await.unwrap(), 1, "staging's only");
+    w.mem.set_firing("api-prod-5xx", false);
+    assert_eq!(w.app().bake_check().await.unwrap(), 1, "now prod's");
 }

@@ -11,12 +11,14 @@
 //! - the deploy function: [`App::run_deployment`], [`App::on_rollout`];
 //! - the rollback function: [`App::on_alarm`];
 //! - the build-completed function: [`App::build_completed`];
-//! - the backup function and schedules: [`App::run_backup`], [`App::bake_check`].
+//! - the backup function and schedules: [`App::run_backup`];
+//! - the deploy function's schedule: [`App::maintain`] (bake check, lost steps, lost ECS events).
 
 mod backup;
 mod build;
 mod deploy;
 mod engine;
+mod maintain;
 mod queries;
 mod rollback;
 
@@ -27,6 +29,7 @@ mod tests;
 pub use backup::{BackupError, BackupOutcome, BackupTrigger};
 pub use build::{AutoDeployOutcome, BuildError, BuildOutcome};
 pub use deploy::{DecideError, Decision, DeployRequest, RequestError, Requested, RunError};
+pub use maintain::{MaintainError, Maintained, STALE_AFTER};
 pub use queries::QueryError;
 pub use rollback::{AlarmError, AlarmOutcome};
 

@@ -3,7 +3,7 @@
 
 use crate::card::Table;
 use crate::policy::{self, Denied, EnvLock, LockOwner};
-use crate::ports::{Clock as _, Hold, PortError, Ports, Store as _};
+use crate::ports::{Clock as _, Hold, Monitor as _, PortError, Ports, Store as _};
 use crate::rollback::Verdict;
 use crate::types::{Actor, EnvName, ServiceName};
 
@@ -179,9 +179,26 @@ impl<P: Ports> App<'_, P> {
         let mut promoted = 0;
         for e in self.config.environments.values() {
             for s in self.config.services_in(&e.name) {
+                let mut alarms_clear = None;
                 for r in store.releases(&e.name, &s.name, 10).await? {
-                    if r.verdict == Verdict::Baking
-                        && r.is_known_good(e.bake, now)
+                    if r.verdict != Verdict::Baking || !r.is_known_good(e.bake, now) {
+                        continue;
+                    }
+                    // An alarm in ALARM right now (its event may still be on its way) keeps
+                    // the release baking: it is not known-good while something is wrong.
+                    if alarms_clear.is_none() {
+                        let alarms = self.config.alarms_for(&e.name, &s.name);
+                        let firing = if alarms.is_empty() {
+                            Vec::new()
+                        } else {
+                            self.ports.monitor().firing(&alarms).await?
+                        };
+                        if !firing.is_empty() {
+                            tracing::info!(env = %e.name, service = %s.name, ?firing, "alarms firing; the release keeps baking");
+                        }
+                        alarms_clear = Some(firing.is_empty());
+                    }
+                    if alarms_clear == Some(true)
                         && store
                             .judge_release(&e.name, &s.name, r.deployment, &Verdict::Good)
                             .await?

@@ -200,7 +200,7 @@ impl<P: Ports> App<'_, P> {
     }
 
     /// The deployment holding an environment's lock, if a deployment holds it.
-    async fn in_flight(&self, env: &EnvName) -> Result<Option<Deployment>, PortError> {
+    pub(crate) async fn in_flight(&self, env: &EnvName) -> Result<Option<Deployment>, PortError> {
         let now = self.ports.clock().now();
         match self.ports.store().get_lock(env).await? {
             Some(l) if l.is_live(now) => match l.owner {
