@@ -167,3 +167,29 @@ pub async fn backup<P: Ports>(app: &App<'_, P>, event: &Value) -> Result<Value, 
         json!({ "snapshot": out.snapshot, "status": format!("{:?}", out.status), "pruned": out.pruned, "duplicate": out.duplicate }),
     )
 }
+
+/// The handler of the function called `name` (deploy, rollback, build-completed, backup), as
+/// `deckhand invoke` and local mode pick one by name. `None` for a name that is none of them.
+pub async fn handle<P: Ports>(
+    name: &str,
+    app: &App<'_, P>,
+    event: &Value,
+) -> Option<Result<Value, FunctionError>> {
+    Some(match name {
+        "deploy" => deploy(app, event).await,
+        "rollback" => rollback(app, event).await,
+        "build-completed" => build_completed(app, event).await,
+        "backup" => backup(app, event).await,
+        _ => return None,
+    })
+}
+
+/// Dispatched work, run by the function AWS would invoke for it (local mode's worker).
+pub async fn work<P: Ports>(app: &App<'_, P>, work: &Work) -> Result<Value, FunctionError> {
+    let event = serde_json::to_value(work)
+        .map_err(|e| FunctionError::Refused(format!("encoding work: {e}")))?;
+    match work {
+        Work::RunDeployment { .. } => deploy(app, &event).await,
+        Work::RunBackup { .. } => backup(app, &event).await,
+    }
+}

@@ -14,8 +14,6 @@ use deckhand_bot::chat::{ChatApis, HttpChat};
 use deckhand_bot::live::Live;
 use deckhand_bot::router::{Bot, Keys, router};
 use deckhand_core::config::Config;
-use deckhand_core::deployment::Work;
-use deckhand_core::usecases::BackupTrigger;
 use secrecy::SecretString;
 
 #[derive(Debug, Parser)]
@@ -222,14 +220,10 @@ fn invoke(
             Box::new(std::io::stderr()),
         );
         let app = deckhand_core::usecases::App::new(&ports, &config);
-        let result = match function {
-            "deploy" => deckhand_bot::functions::deploy(&app, &event).await,
-            "rollback" => deckhand_bot::functions::rollback(&app, &event).await,
-            "build-completed" => deckhand_bot::functions::build_completed(&app, &event).await,
-            "backup" => deckhand_bot::functions::backup(&app, &event).await,
-            other => anyhow::bail!(
-                "unknown function `{other}`: use deploy, rollback, build-completed or backup"
-            ),
+        let Some(result) = deckhand_bot::functions::handle(function, &app, &event).await else {
+            anyhow::bail!(
+                "unknown function `{function}`: use deploy, rollback, build-completed or backup"
+            );
         };
         let mut dispatched = Vec::new();
         while let Ok(work) = queued.try_recv() {
@@ -304,16 +298,8 @@ fn serve(
         let worker = bot.clone();
         tokio::spawn(async move {
             while let Some(item) = work.recv().await {
-                let app = worker.app();
-                let outcome = match &item {
-                    Work::RunDeployment { id } => app.run_deployment(*id).await.map(|d| d.to_string()).map_err(|e| e.to_string()),
-                    Work::RunBackup { plan, requested_by, key } => {
-                        let trigger = BackupTrigger::Person { actor: requested_by.clone(), event_key: key.clone() };
-                        app.run_backup(plan, &trigger).await.map(|o| o.snapshot).map_err(|e| e.to_string())
-                    }
-                };
-                match outcome {
-                    Ok(what) => tracing::info!(?item, %what, "work done"),
+                match deckhand_bot::functions::work(&worker.app(), &item).await {
+                    Ok(answer) => tracing::info!(?item, %answer, "work done"),
                     Err(e) => tracing::error!(?item, error = %e, "work failed"),
                 }
             }

@@ -283,22 +283,27 @@ mod tests {
         );
     }
 
+    /// An alarm at 11:55 that was OK before, decided at noon.
+    fn noon_alarm(releases: &[Release]) -> AlarmDecision {
+        decide_alarm(
+            &alarm("2026-11-24T11:55:00Z", AlarmState::Ok),
+            releases,
+            BAKE,
+            at("2026-11-24T12:00:00Z"),
+        )
+    }
+
     #[test]
     fn a_release_already_judged_bad_is_not_acted_on_again() {
-        let mut releases = vec![
-            release(1, "2026-11-24T10:00:00Z", Verdict::Good),
-            release(2, "2026-11-24T11:50:00Z", Verdict::Baking),
-        ];
-        releases[1].verdict = Verdict::Bad {
+        let bad = Verdict::Bad {
             reason: "alarm api-5xx".into(),
         };
+        let releases = vec![
+            release(1, "2026-11-24T10:00:00Z", Verdict::Good),
+            release(2, "2026-11-24T11:50:00Z", bad),
+        ];
         assert_eq!(
-            decide_alarm(
-                &alarm("2026-11-24T11:55:00Z", AlarmState::Ok),
-                &releases,
-                BAKE,
-                at("2026-11-24T12:00:00Z")
-            ),
+            noon_alarm(&releases),
             AlarmDecision::AlreadyBad {
                 bad: releases[1].deployment
             }
@@ -309,12 +314,7 @@ mod tests {
     fn with_nothing_known_good_the_decision_says_so() {
         let releases = vec![release(1, "2026-11-24T11:50:00Z", Verdict::Baking)];
         assert_eq!(
-            decide_alarm(
-                &alarm("2026-11-24T11:55:00Z", AlarmState::Ok),
-                &releases,
-                BAKE,
-                at("2026-11-24T12:00:00Z")
-            ),
+            noon_alarm(&releases),
             AlarmDecision::NoTarget {
                 bad: releases[0].deployment
             }

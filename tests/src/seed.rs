@@ -301,22 +301,54 @@ impl Seed {
         loop {
             for cluster in &clusters {
                 for task in self.running_migrations(cluster).await.unwrap_or_default() {
-                    let stopped = self
-                        .aws
-                        .ecs
-                        .stop_task()
-                        .cluster(cluster)
-                        .task(&task)
-                        .reason("migration finished")
-                        .send()
-                        .await;
-                    if let Err(e) = stopped {
+                    if let Err(e) = self.stop_task(cluster, &task).await {
                         tracing::warn!(task, error = %e, "could not stop a migration task");
                     }
                 }
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
+    }
+
+    /// Waits for Deckhand's next migration task in `cluster` and stops it as a container
+    /// exiting 0 would; returns the task as it ran.
+    pub async fn finish_next_migration(
+        &self,
+        cluster: &str,
+    ) -> anyhow::Result<aws_sdk_ecs::types::Task> {
+        loop {
+            if let Some(arn) = self.running_migrations(cluster).await?.first() {
+                let described = self
+                    .aws
+                    .ecs
+                    .describe_tasks()
+                    .cluster(cluster)
+                    .tasks(arn)
+                    .send()
+                    .await?;
+                let task = described
+                    .tasks()
+                    .first()
+                    .cloned()
+                    .ok_or_else(|| anyhow!("task {arn} vanished"))?;
+                self.stop_task(cluster, arn).await?;
+                return Ok(task);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Stops an ECS task (moto reports exit code 0 for it).
+    pub async fn stop_task(&self, cluster: &str, task: &str) -> anyhow::Result<()> {
+        self.aws
+            .ecs
+            .stop_task()
+            .cluster(cluster)
+            .task(task)
+            .reason("migration finished")
+            .send()
+            .await?;
+        Ok(())
     }
 
     /// The ARNs of Deckhand's migration tasks running in `cluster`.

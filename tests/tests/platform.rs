@@ -235,29 +235,7 @@ async fn a_migration_runs_once_with_the_new_image_and_the_services_network_and_r
         "01KAS7QK8GS4T9V3N6M2R0Q1BC",
     );
     // moto never finishes a task by itself; stop it the way a finished container would.
-    let finisher = async {
-        loop {
-            if let Some(arn) = seed.running_migrations(&s.cluster).await.unwrap().first() {
-                let ecs = &seed.aws.ecs;
-                let t = ecs
-                    .describe_tasks()
-                    .cluster(&s.cluster)
-                    .tasks(arn)
-                    .send()
-                    .await
-                    .unwrap();
-                let task = t.tasks()[0].clone();
-                ecs.stop_task()
-                    .cluster(&s.cluster)
-                    .task(arn)
-                    .send()
-                    .await
-                    .unwrap();
-                return task;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    };
+    let finisher = async { seed.finish_next_migration(&s.cluster).await.unwrap() };
     let (exit, task) = tokio::join!(migrate, finisher);
     assert_eq!(exit.unwrap(), 0);
     let overrides = task.overrides().unwrap().container_overrides();
@@ -309,14 +287,7 @@ async fn a_migration_that_outlives_its_wait_is_waited_for_again_never_run_twice(
     assert_eq!(seed.all_migrations(&s.cluster).await.unwrap().len(), 1);
     // It finishes while nobody waits; the next attempt reads its exit code.
     let task = seed.running_migrations(&s.cluster).await.unwrap()[0].clone();
-    seed.aws
-        .ecs
-        .stop_task()
-        .cluster(&s.cluster)
-        .task(&task)
-        .send()
-        .await
-        .unwrap();
+    seed.stop_task(&s.cluster, &task).await.unwrap();
     let exit = p
         .run_migration(&s.cluster, &cfg, &image, &["migrate".into()], run)
         .await
@@ -336,22 +307,7 @@ async fn a_migration_that_outlives_its_wait_is_waited_for_again_never_run_twice(
         &command,
         "01KAS7QK8GS4T9V3N6M2R0Q1BE",
     );
-    let (other, ()) = tokio::join!(other, async {
-        loop {
-            if let Some(t) = seed.running_migrations(&s.cluster).await.unwrap().first() {
-                seed.aws
-                    .ecs
-                    .stop_task()
-                    .cluster(&s.cluster)
-                    .task(t)
-                    .send()
-                    .await
-                    .unwrap();
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    });
+    let (other, _) = tokio::join!(other, seed.finish_next_migration(&s.cluster));
     assert_eq!(other.unwrap(), 0);
     assert_eq!(seed.all_migrations(&s.cluster).await.unwrap().len(), 2);
 }

@@ -590,18 +590,20 @@ async fn ecs_reporting_a_failed_rollout_rolls_the_service_back() {
     );
 }
 
-/// A Local whose own AWS calls go through a proxy the test can cut.
-async fn local_behind(outage: &Outage, emulator: &'static Emulator) -> Local {
+/// A staging deploy of the worker whose function loses AWS as soon as the migration task is
+/// running, and gives up with a retryable error. Deckhand's own AWS calls go through a proxy
+/// the test cuts; the emulator itself (and the migration task on it) carries on. AWS is back
+/// when this returns; the work the function was given comes back for a retry.
+async fn deploy_through_an_outage() -> (Outage, Local, Value) {
+    let emulator = emulator().await;
+    let outage = Outage::start(emulator.addr).await.unwrap();
     let mut settings = emulator.settings_via(&outage.endpoint);
     settings.max_attempts = Some(2);
-    Local::start_on(emulator, settings, CONFIG, None)
+    let local = Local::start_on(emulator, settings, CONFIG, None)
         .await
-        .unwrap()
-}
-
-/// Delivers `work` to the deploy function while AWS goes away as soon as the migration task
-/// is running: the function must give up with a retryable error.
-async fn deploy_through_an_outage(local: &Local, outage: &Outage, work: &Value) {
+        .unwrap();
+    local.build("worker", "v1.2.3", "main").await.unwrap();
+    let work = serde_json::to_value(&local.take_work().await[0]).unwrap();
     let cut = async {
         while local
             .seed
@@ -614,21 +616,16 @@ async fn deploy_through_an_outage(local: &Local, outage: &Outage, work: &Value) 
         }
         outage.cut();
     };
-    let (answer, ()) = tokio::join!(local.deliver("deploy", work), cut);
+    let (answer, ()) = tokio::join!(local.deliver("deploy", &work), cut);
     let err = answer.expect_err("AWS went away mid-deploy");
     assert!(err.retryable(), "{err}");
+    outage.restore();
+    (outage, local, work)
 }
 
 #[tokio::test]
 async fn aws_going_away_mid_deploy_leaves_a_deployment_a_retry_finishes() {
-    let emulator = emulator().await;
-    let outage = Outage::start(emulator.addr).await.unwrap();
-    let local = local_behind(&outage, emulator).await;
-    local.build("worker", "v1.2.3", "main").await.unwrap();
-    let work = serde_json::to_value(&local.take_work().await[0]).unwrap();
-    deploy_through_an_outage(&local, &outage, &work).await;
-
-    outage.restore();
+    let (_outage, local, work) = deploy_through_an_outage().await;
     let d = latest(&local, "staging").await;
     assert!(matches!(d.state, State::Migrating { .. }), "{:?}", d.state);
     assert!(
@@ -664,13 +661,7 @@ async fn aws_going_away_mid_deploy_leaves_a_deployment_a_retry_finishes() {
 
 #[tokio::test]
 async fn a_deploy_that_never_comes_back_does_not_hold_its_environment_forever() {
-    let emulator = emulator().await;
-    let outage = Outage::start(emulator.addr).await.unwrap();
-    let local = local_behind(&outage, emulator).await;
-    local.build("worker", "v1.2.3", "main").await.unwrap();
-    let work = serde_json::to_value(&local.take_work().await[0]).unwrap();
-    deploy_through_an_outage(&local, &outage, &work).await;
-    outage.restore();
+    let (_outage, local, _work) = deploy_through_an_outage().await;
 
     // The function is gone for good. Within the lock's lifetime the env is held…
     let held = local

@@ -356,11 +356,7 @@ impl Local {
                 let item = self.work.lock().await.try_recv();
                 let Ok(item) = item else { break };
                 progressed = true;
-                let event = serde_json::to_value(&item)?;
-                let answer = match item {
-                    Work::RunDeployment { .. } => self.deliver("deploy", &event).await,
-                    Work::RunBackup { .. } => self.deliver("backup", &event).await,
-                };
+                let answer = functions::work(&self.bot.app(), &item).await;
                 answers.push(answer.map_err(|e| anyhow!("{e}"))?);
             }
             for cluster in &self.clusters {
@@ -385,14 +381,9 @@ impl Local {
 
     /// Hands `event` to the function `name`'s handler, as Lambda would.
     pub async fn deliver(&self, name: &str, event: &Value) -> Result<Value, FunctionError> {
-        let app = self.bot.app();
-        match name {
-            "deploy" => functions::deploy(&app, event).await,
-            "rollback" => functions::rollback(&app, event).await,
-            "build-completed" => functions::build_completed(&app, event).await,
-            "backup" => functions::backup(&app, event).await,
-            other => Err(FunctionError::Refused(format!("no function {other}"))),
-        }
+        functions::handle(name, &self.bot.app(), event)
+            .await
+            .unwrap_or_else(|| Err(FunctionError::Refused(format!("no function {name}"))))
     }
 
     fn now_text(&self) -> String {

@@ -9,7 +9,7 @@ use crate::ports::{Clock as _, Monitor as _, Platform as _, PortError, Ports, St
 use crate::types::{Actor, DeploymentId, EnvName, ServiceName, Version};
 
 use super::App;
-use super::engine::{DriveError, STEP_LEASE, is_step, lease_holder, step_lease};
+use super::engine::{DriveError, is_step};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RequestError {
@@ -385,25 +385,23 @@ impl<P: Ports> App<'_, P> {
         let Some(effect) = d.pending_work() else {
             return Ok(d);
         };
-        // Another delivery may be performing this very step right now (EventBridge and Lambda
-        // deliver at least once, and concurrently): only the lease's holder does it.
-        let now = p.clock().now();
-        let (key, holder) = (step_lease(&d), lease_holder(now));
-        if is_step(&effect)
-            && !p
-                .store()
-                .lease(&key, &holder, now, now + STEP_LEASE)
-                .await?
-        {
-            tracing::info!(deployment = %id, ?effect, "this step is being performed by another delivery");
-            return Ok(d);
-        }
+        // Another delivery may be performing this very rollout right now (EventBridge and
+        // Lambda deliver at least once, and concurrently): only the lease's holder does it.
+        let lease = if is_step(&effect) {
+            let Some(lease) = self.lease_step(&d).await? else {
+                tracing::info!(deployment = %id, ?effect, "this step is being performed by another delivery");
+                return Ok(d);
+            };
+            Some(lease)
+        } else {
+            None
+        };
         tracing::info!(deployment = %id, ?effect, "resuming a deployment whose last step did not report back");
         match self.perform(&d, effect, &actor).await {
             Ok(Some(input)) => Ok(self.drive(d, input, &actor).await?.deployment),
             Ok(None) => Ok(d),
             Err(e) => {
-                let _ = p.store().end_lease(&key, &holder).await;
+                self.give_back(lease).await;
                 Err(e.into())
             }
         }

@@ -25,7 +25,7 @@ const MAX_CONFLICTS: usize = 8;
 /// How long one delivery may perform a rollout step before another may take it over: a
 /// rollout is five AWS calls, each bounded by the SDK's 30-second operation timeout. A step
 /// that fails gives its lease back at once, so Lambda's retry resumes it without waiting.
-pub(crate) const STEP_LEASE: SignedDuration = SignedDuration::from_mins(3);
+const STEP_LEASE: SignedDuration = SignedDuration::from_mins(3);
 
 /// Effects that must not be performed twice for one revision: each rollout registers a task
 /// definition and starts an ECS deployment, and a second one would leave the deployment
@@ -36,13 +36,15 @@ pub(crate) fn is_step(effect: &Effect) -> bool {
     matches!(effect, Effect::Roll { .. } | Effect::RollBack { .. })
 }
 
-/// The lease on performing deployment `d`'s steps at its current revision.
-pub(crate) fn step_lease(d: &Deployment) -> String {
-    format!("step#{}#{}", d.id, d.revision)
+/// A held lease on performing a deployment's steps at one revision.
+#[derive(Debug)]
+pub(crate) struct StepLease {
+    key: String,
+    holder: String,
 }
 
 /// Who holds a lease: unique per call in this process, and across processes by time.
-pub(crate) fn lease_holder(now: Timestamp) -> String {
+fn lease_holder(now: Timestamp) -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     format!(
         "{}-{}-{}",
@@ -111,13 +113,7 @@ impl<P: Ports> App<'_, P> {
             // This save made the revision, so its lease is normally free; a delivery resuming
             // the same revision in between may have taken it, and then performs the steps.
             let lease = if step.effects.iter().any(is_step) {
-                let holder = lease_holder(now);
-                let key = step_lease(&d);
-                let until = now + STEP_LEASE;
-                store
-                    .lease(&key, &holder, now, until)
-                    .await?
-                    .then_some((key, holder))
+                self.lease_step(&d).await?
             } else {
                 None
             };
@@ -130,9 +126,7 @@ impl<P: Ports> App<'_, P> {
                     Ok(Some(next)) => queue.push_back(next),
                     Ok(None) => {}
                     Err(e) => {
-                        if let Some((key, holder)) = &lease {
-                            let _ = store.end_lease(key, holder).await;
-                        }
+                        self.give_back(lease).await;
                         return Err(e.into());
                     }
                 }
@@ -142,6 +136,32 @@ impl<P: Ports> App<'_, P> {
             deployment: d,
             changed: changed_first,
         })
+    }
+
+    /// Takes the lease on performing `d`'s steps at its current revision: `None` when another
+    /// delivery holds it.
+    pub(crate) async fn lease_step(&self, d: &Deployment) -> Result<Option<StepLease>, PortError> {
+        let now = self.ports.clock().now();
+        let lease = StepLease {
+            key: format!("step#{}#{}", d.id, d.revision),
+            holder: lease_holder(now),
+        };
+        let taken = self
+            .ports
+            .store()
+            .lease(&lease.key, &lease.holder, now, now + STEP_LEASE)
+            .await?;
+        Ok(taken.then_some(lease))
+    }
+
+    /// Gives a step's lease back after the step failed, so a retry need not wait it out. Best
+    /// effort: if the store cannot be reached the lease simply runs out.
+    pub(crate) async fn give_back(&self, lease: Option<StepLease>) {
+        if let Some(l) = lease
+            && let Err(e) = self.ports.store().end_lease(&l.key, &l.holder).await
+        {
+            tracing::warn!(lease = %l.key, error = %e, "could not give a step's lease back; it runs out by itself");
+        }
     }
 
     pub(crate) fn service_config(&self, name: &ServiceName) -> Result<&ServiceConfig, PortError> {
