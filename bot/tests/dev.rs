@@ -46,7 +46,10 @@ fn typed_commands_and_a_pressed_button_ship_a_build_to_prod() {
         "(only bob sees)",
         "error: not a command; type `help`",
     ] {
-        assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
     }
     assert!(!stdout.contains("\x1b["), "no colour when NO_COLOR is set");
 }
