@@ -78,6 +78,8 @@ fn alarm_state(raw: &str) -> Option<AlarmState> {
 struct EventBridge<D> {
     #[serde(rename = "detail-type")]
     detail_type: String,
+    #[serde(default)]
+    resources: Vec<String>,
     detail: D,
 }
 
@@ -119,6 +121,8 @@ struct SnsMessage {
 #[serde(rename_all = "PascalCase")]
 struct ClassicAlarm {
     alarm_name: String,
+    #[serde(default)]
+    alarm_arn: Option<String>,
     new_state_value: String,
     old_state_value: String,
     #[serde(default)]
@@ -129,7 +133,7 @@ struct ClassicAlarm {
 /// "CloudWatch Alarm State Change" from EventBridge, or the same alarm delivered through SNS.
 pub fn alarm_change(raw: &serde_json::Value) -> Result<AlarmChange, EventError> {
     const KIND: &str = "CloudWatch alarm";
-    let (alarm, previous, current, at, reason) = if raw.get("Records").is_some() {
+    let (alarm, arn, previous, current, at, reason) = if raw.get("Records").is_some() {
         let envelope: SnsEnvelope = parse(KIND, raw)?;
         let record = envelope
             .records
@@ -140,6 +144,7 @@ pub fn alarm_change(raw: &serde_json::Value) -> Result<AlarmChange, EventError> 
             .map_err(|e| fail(KIND, raw, format!("SNS message is not an alarm: {e}")))?;
         (
             classic.alarm_name,
+            classic.alarm_arn,
             classic.old_state_value,
             classic.new_state_value,
             classic.state_change_time,
@@ -155,8 +160,10 @@ pub fn alarm_change(raw: &serde_json::Value) -> Result<AlarmChange, EventError> 
             ));
         }
         let d = event.detail;
+        let arn = event.resources.into_iter().find(|r| r.contains(":alarm:"));
         (
             d.alarm_name,
+            arn,
             d.previous_state.value,
             d.state.value,
             d.state.timestamp,
@@ -171,6 +178,7 @@ pub fn alarm_change(raw: &serde_json::Value) -> Result<AlarmChange, EventError> 
         at: cloudwatch_time(&at)
             .ok_or_else(|| fail(KIND, raw, format!("unreadable timestamp {at}")))?,
         alarm,
+        arn,
         reason,
     })
 }
@@ -357,6 +365,9 @@ mod tests {
             "2026-11-24T10:05:00.123Z".parse::<Timestamp>().unwrap()
         );
         assert!(direct.reason.starts_with("Threshold Crossed"));
+        let arn = "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:api-prod-5xx";
+        assert_eq!(direct.arn.as_deref(), Some(arn));
+        assert_eq!(via_sns.arn.as_deref(), Some(arn));
         assert_eq!(
             (
                 via_sns.alarm.as_str(),

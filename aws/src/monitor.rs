@@ -1,5 +1,6 @@
 //! `Monitor`: CloudWatch alarm states, and HTTP health checks.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_cloudwatch::types::StateValue;
@@ -55,6 +56,53 @@ impl Monitor for CloudWatchMonitor {
             firing.extend(metric.chain(composite).map(str::to_owned));
         }
         Ok(firing)
+    }
+
+    async fn alarm_tags(
+        &self,
+        alarm: &str,
+        arn: Option<&str>,
+    ) -> PortResult<BTreeMap<String, String>> {
+        let arn = match arn {
+            Some(arn) => arn.to_owned(),
+            // The SNS and EventBridge shapes both carry the ARN; this is for anything else.
+            None => {
+                let out = self
+                    .cloudwatch
+                    .describe_alarms()
+                    .alarm_names(alarm)
+                    .send()
+                    .await
+                    .map_err(|e| port_error(&format!("DescribeAlarms {alarm}"), &e))?;
+                let metric = out.metric_alarms().iter().filter_map(|a| {
+                    (a.alarm_name() == Some(alarm))
+                        .then(|| a.alarm_arn())
+                        .flatten()
+                });
+                let composite = out.composite_alarms().iter().filter_map(|a| {
+                    (a.alarm_name() == Some(alarm))
+                        .then(|| a.alarm_arn())
+                        .flatten()
+                });
+                metric
+                    .chain(composite)
+                    .next()
+                    .ok_or_else(|| PortError::NotFound(format!("alarm {alarm}")))?
+                    .to_owned()
+            }
+        };
+        let out = self
+            .cloudwatch
+            .list_tags_for_resource()
+            .resource_arn(&arn)
+            .send()
+            .await
+            .map_err(|e| port_error(&format!("ListTagsForResource {arn}"), &e))?;
+        Ok(out
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
+            .collect())
     }
 
     async fn check_health(&self, url: &str) -> PortResult<Health> {

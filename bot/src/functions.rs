@@ -104,7 +104,7 @@ pub async fn deploy<P: Ports>(app: &App<'_, P>, event: &Value) -> Result<Value, 
 /// The rollback function: a CloudWatch alarm state change (EventBridge or SNS).
 pub async fn rollback<P: Ports>(app: &App<'_, P>, event: &Value) -> Result<Value, FunctionError> {
     let change = events::alarm_change(event)?;
-    let outcome = app.on_alarm(&change, None).await.map_err(|e| match e {
+    let outcome = app.on_alarm(&change).await.map_err(|e| match e {
         AlarmError::Port(p) | AlarmError::Request(RequestError::Port(p)) => port(&p),
         refused @ AlarmError::Request(_) => FunctionError::Refused(refused.to_string()),
     })?;

@@ -130,6 +130,7 @@ struct World {
     migration_exit: HashMap<String, i32>,
     next_revision: u32,
     firing: HashSet<String>,
+    alarm_tags: HashMap<String, BTreeMap<String, String>>,
     unhealthy: HashSet<String>,
     said: Vec<Said>,
     dispatched: Vec<Work>,
@@ -193,6 +194,14 @@ impl Memory {
         } else {
             w.firing.remove(alarm);
         }
+    }
+    /// Creates the alarm `name` (as far as `alarm_tags` can tell) with these tags.
+    pub fn tag_alarm(&self, name: &str, tags: &[(&str, &str)]) {
+        let tags = tags
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        guard(&self.world).alarm_tags.insert(name.to_owned(), tags);
     }
     pub fn set_unhealthy(&self, url: &str) {
         guard(&self.world).unhealthy.insert(url.to_owned());
@@ -663,6 +672,17 @@ impl Monitor for Memory {
                 "HTTP 200".into()
             },
         })
+    }
+    async fn alarm_tags(
+        &self,
+        alarm: &str,
+        _arn: Option<&str>,
+    ) -> PortResult<BTreeMap<String, String>> {
+        guard(&self.world)
+            .alarm_tags
+            .get(alarm)
+            .cloned()
+            .ok_or_else(|| PortError::NotFound(format!("alarm {alarm}")))
     }
 }
 

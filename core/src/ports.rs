@@ -5,6 +5,7 @@
 //! axum handlers and Lambda runtimes on a multi-threaded executor. No adapter error type
 //! crosses a port: adapters map theirs to [`PortError`] exactly once.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 
 use secrecy::SecretString;
@@ -300,6 +301,13 @@ pub trait Monitor: Send + Sync {
     /// Which of these alarms are in ALARM now.
     fn firing(&self, alarms: &[String]) -> impl Future<Output = PortResult<Vec<String>>> + Send;
     fn check_health(&self, url: &str) -> impl Future<Output = PortResult<Health>> + Send;
+    /// The tags on an alarm, found by its ARN when the event carried one, else by its name.
+    /// `NotFound` when there is no such alarm.
+    fn alarm_tags(
+        &self,
+        alarm: &str,
+        arn: Option<&str>,
+    ) -> impl Future<Output = PortResult<BTreeMap<String, String>>> + Send;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -76,6 +76,8 @@ pub enum AlarmState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlarmChange {
     pub alarm: String,
+    /// The alarm's ARN, when the event carried it (EventBridge's `resources`, SNS's `AlarmArn`).
+    pub arn: Option<String>,
     pub previous: AlarmState,
     pub current: AlarmState,
     pub at: Timestamp,
@@ -188,6 +190,7 @@ mod tests {
     fn alarm(at_: &str, previous: AlarmState) -> AlarmChange {
         AlarmChange {
             alarm: "api-prod-5xx".into(),
+            arn: None,
             previous,
             current: AlarmState::Alarm,
             at: at(at_),

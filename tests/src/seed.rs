@@ -480,6 +480,41 @@ impl Seed {
         self.set_alarm_state(name, firing, "seeded").await
     }
 
+    /// The ARN CloudWatch gave the alarm `name` (what its events carry in `resources`).
+    pub async fn alarm_arn(&self, name: &str) -> anyhow::Result<String> {
+        let out = self
+            .aws
+            .cloudwatch
+            .describe_alarms()
+            .alarm_names(name)
+            .send()
+            .await?;
+        Ok(out
+            .metric_alarms()
+            .iter()
+            .find_map(|a| a.alarm_arn())
+            .ok_or_else(|| anyhow::anyhow!("no alarm {name}"))?
+            .to_owned())
+    }
+
+    /// Tags the alarm `name` (e.g. `deckhand:env` / `deckhand:service`); returns its ARN.
+    pub async fn tag_alarm(&self, name: &str, tags: &[(&str, &str)]) -> anyhow::Result<String> {
+        use aws_sdk_cloudwatch::types::Tag;
+        let arn = self.alarm_arn(name).await?;
+        let tags = tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(*k).value(*v).build())
+            .collect::<Vec<_>>();
+        self.aws
+            .cloudwatch
+            .tag_resource()
+            .resource_arn(&arn)
+            .set_tags(Some(tags))
+            .send()
+            .await?;
+        Ok(arn)
+    }
+
     /// Moves an alarm into ALARM (`firing`) or OK, with CloudWatch's reason text.
     pub async fn set_alarm_state(
         &self,

@@ -191,6 +191,28 @@ async fn the_monitor_reads_alarm_states_and_checks_health_urls() {
         .unwrap();
     assert_eq!(got, vec![firing]);
 
+    // Tags, by the ARN the event carries and by name alone; an alarm that is gone is NotFound.
+    let tagged = seed.alarm(false).await.unwrap();
+    let arn = seed
+        .tag_alarm(
+            &tagged,
+            &[("deckhand:env", "prod"), ("deckhand:service", "api")],
+        )
+        .await
+        .unwrap();
+    let by_arn = monitor.alarm_tags(&tagged, Some(&arn)).await.unwrap();
+    let by_name = monitor.alarm_tags(&tagged, None).await.unwrap();
+    assert_eq!(
+        by_arn.get("deckhand:service").map(String::as_str),
+        Some("api")
+    );
+    assert_eq!(by_arn.get("deckhand:env").map(String::as_str), Some("prod"));
+    assert_eq!(by_arn, by_name);
+    assert!(matches!(
+        monitor.alarm_tags("not-an-alarm", None).await,
+        Err(PortError::NotFound(_))
+    ));
+
     let base = health_server();
     assert!(
         monitor

@@ -600,16 +600,17 @@ async fn the_deploy_story_on_dynamodb_is_idempotent_under_concurrent_redelivery(
     // staging has no alarms in the example; map one by tag, as the rollback function will.
     let change = AlarmChange {
         alarm: "api-staging-5xx".into(),
+        arn: None,
         previous: AlarmState::Ok,
         current: AlarmState::Alarm,
         at: ports.mem.the_time(),
         reason: "5xx > 1%".into(),
     };
-    let tagged = Some((
-        EnvName::parse("staging").unwrap(),
-        ServiceName::parse("api").unwrap(),
-    ));
-    let outcomes = join_all((0..10).map(|_| app.on_alarm(&change, tagged.clone()))).await;
+    ports.mem.tag_alarm(
+        "api-staging-5xx",
+        &[("deckhand:env", "staging"), ("deckhand:service", "api")],
+    );
+    let outcomes = join_all((0..10).map(|_| app.on_alarm(&change))).await;
     let rolled: usize = outcomes
         .iter()
         .map(|o| o.as_ref().unwrap().rolled_back.len())

@@ -705,3 +705,53 @@ async fn an_alarm_deckhand_does_not_know_is_logged_and_ignored() {
         "nobody is told about an alarm that is not ours"
     );
 }
+
+#[tokio::test]
+async fn an_alarm_only_its_tags_tie_to_a_service_rolls_that_service_back() {
+    let local = local().await;
+    release_to_prod(&local, "api", "v1.2.3").await;
+    let good = running(&local, "prod", "api").await;
+    local.clock().advance(SignedDuration::from_mins(31));
+    assert!(local.bot.app().bake_check().await.unwrap() >= 1);
+    release_to_prod(&local, "api", "v1.2.4").await;
+    local.clock().advance(SignedDuration::from_mins(4));
+
+    // Created by the service's own stack, not named in Deckhand's config: only its tags say
+    // whose it is.
+    let name = "api-prod-p99-latency";
+    assert!(!local.bot.config.alarms.contains_key(name));
+    local.seed.alarm_named(name, false).await.unwrap();
+    local
+        .seed
+        .tag_alarm(
+            name,
+            &[("deckhand:env", "prod"), ("deckhand:service", "api")],
+        )
+        .await
+        .unwrap();
+    let alarm = local
+        .alarm_event(name, "Threshold Crossed: p99 2.4 s > 1 s")
+        .await
+        .unwrap();
+    let answers = flood(&local, "rollback", &alarm).await;
+    let rolled: usize = answers
+        .iter()
+        .map(|a| a["rolled_back"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(rolled, 1, "{answers:?}");
+    local.settle(EcsReport::Completed).await.unwrap();
+    assert_eq!(latest(&local, "prod").await.state, State::Succeeded);
+    assert_eq!(
+        running(&local, "prod", "api").await.task_definition,
+        good.task_definition
+    );
+    assert_eq!(
+        told(
+            &local,
+            PROD_OPS,
+            "/slack/chat.postMessage",
+            "p99 2.4 s > 1 s"
+        ),
+        1
+    );
+}

@@ -488,9 +488,7 @@ impl Local {
         let at = self.clock().now();
         event["id"] = json!(format!("local-alarm-{}", self.next()));
         event["time"] = json!(self.now_text());
-        event["resources"] = json!([format!(
-            "arn:aws:cloudwatch:us-east-1:123456789012:alarm:{alarm}"
-        )]);
+        event["resources"] = json!([self.seed.alarm_arn(alarm).await?]);
         let d = &mut event["detail"];
         d["alarmName"] = json!(alarm);
         d["state"]["reason"] = json!(reason);

@@ -495,6 +495,7 @@ async fn a_retried_run_resumes_where_the_last_one_died() {
 fn alarm(w: &World, previous: AlarmState) -> AlarmChange {
     AlarmChange {
         alarm: "api-prod-5xx".into(),
+        arn: None,
         previous,
         current: AlarmState::Alarm,
         at: w.mem.the_time(),
@@ -519,13 +520,13 @@ async fn an_alarm_after_a_release_rolls_it_back_once_and_holds_the_service() {
     let (good, _bad) = prod_with_two_releases(&w).await;
     let change = alarm(&w, AlarmState::Ok);
     let app = w.app();
-    let outcomes = join_all((0..20).map(|_| app.on_alarm(&change, None))).await;
+    let outcomes = join_all((0..20).map(|_| app.on_alarm(&change))).await;
     let rolled: Vec<_> = outcomes
         .iter()
         .flat_map(|o| o.as_ref().unwrap().rolled_back.clone())
         .collect();
     assert_eq!(rolled.len(), 1, "20 deliveries, one rollback: {outcomes:?}");
-    let again = app.on_alarm(&change, None).await.unwrap();
+    let again = app.on_alarm(&change).await.unwrap();
     assert!(again.rolled_back.is_empty());
 
     let rb = w
@@ -571,14 +572,14 @@ async fn an_alarm_already_firing_or_outside_the_window_changes_nothing_and_is_to
     prod_with_two_releases(&w).await;
     let already = w
         .app()
-        .on_alarm(&alarm(&w, AlarmState::Alarm), None)
+        .on_alarm(&alarm(&w, AlarmState::Alarm))
         .await
         .unwrap();
     assert!(already.rolled_back.is_empty());
     w.mem.advance(SignedDuration::from_hours(2));
     let late = alarm(&w, AlarmState::Ok);
-    let first = w.app().on_alarm(&late, None).await.unwrap();
-    let second = w.app().on_alarm(&late, None).await.unwrap();
+    let first = w.app().on_alarm(&late).await.unwrap();
+    let second = w.app().on_alarm(&late).await.unwrap();
     assert!(first.rolled_back.is_empty() && second.rolled_back.is_empty());
     let told = w
         .posts()
@@ -594,14 +595,62 @@ async fn an_alarm_for_an_unknown_service_is_ignored() {
     let w = World::new();
     let change = AlarmChange {
         alarm: "someone-elses-alarm".into(),
+        arn: None,
         previous: AlarmState::Ok,
         current: AlarmState::Alarm,
         at: at(T0),
         reason: "x".into(),
     };
-    let out = w.app().on_alarm(&change, None).await.unwrap();
+    let out = w.app().on_alarm(&change).await.unwrap();
     assert_eq!(out.ignored.len(), 1);
     assert!(w.mem.said().is_empty());
+}
+
+#[tokio::test]
+async fn an_alarm_the_config_does_not_name_is_mapped_by_its_deckhand_tags() {
+    let w = World::new();
+    let (good, _bad) = prod_with_two_releases(&w).await;
+    let before = w.posts().len();
+    let change = AlarmChange {
+        alarm: "api-prod-latency".into(),
+        ..alarm(&w, AlarmState::Ok)
+    };
+    // Untagged, or with only one of the two tags: not Deckhand's to act on.
+    assert_eq!(w.app().on_alarm(&change).await.unwrap().rolled_back, vec![]);
+    w.mem
+        .tag_alarm("api-prod-latency", &[("deckhand:env", "prod")]);
+    assert_eq!(w.app().on_alarm(&change).await.unwrap().rolled_back, vec![]);
+    w.mem.tag_alarm(
+        "api-prod-latency",
+        &[("deckhand:env", "prod"), ("deckhand:service", "nope")],
+    );
+    let unknown = w.app().on_alarm(&change).await.unwrap();
+    assert!(
+        unknown.ignored[0].contains("unknown service nope"),
+        "{unknown:?}"
+    );
+    assert!(w.mem.roll_backs().is_empty());
+    assert_eq!(w.posts().len(), before, "nobody told: {:#?}", w.posts());
+
+    w.mem.tag_alarm(
+        "api-prod-latency",
+        &[
+            ("deckhand:env", "prod"),
+            ("deckhand:service", "api"),
+            ("team", "x"),
+        ],
+    );
+    let out = w.app().on_alarm(&change).await.unwrap();
+    assert_eq!(out.rolled_back.len(), 1, "{out:?}");
+    let d = w.run_to_end(out.rolled_back[0].1, true).await;
+    assert_eq!(d.state, State::Succeeded);
+    let target = good.services[0].progress.task_definition.clone().unwrap();
+    assert_eq!(w.mem.roll_backs(), vec![(World::svc("api"), target)]);
+    let said = format!("{:?}", w.mem.said());
+    assert!(
+        said.contains("alarm api-prod-latency went into ALARM"),
+        "the channel is told which alarm: {said}"
+    );
 }
 
 #[tokio::test]

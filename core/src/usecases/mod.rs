@@ -31,7 +31,7 @@ pub use build::{AutoDeployOutcome, BuildError, BuildOutcome};
 pub use deploy::{DecideError, Decision, DeployRequest, RequestError, Requested, RunError};
 pub use maintain::{MaintainError, Maintained, STALE_AFTER};
 pub use queries::QueryError;
-pub use rollback::{AlarmError, AlarmOutcome};
+pub use rollback::{AlarmError, AlarmOutcome, ENV_TAG, SERVICE_TAG};
 
 use crate::config::{Config, EnvConfig};
 use crate::ports::{Channel, PortError, Ports};

@@ -5,7 +5,7 @@ use crate::deployment::{
     Deployment, DeploymentKind, Draft, Input, Progress, ServiceRelease, State,
 };
 use crate::policy::{self, LockOwner};
-use crate::ports::{Clock as _, Hold, PortError, Ports, Store as _};
+use crate::ports::{Clock as _, Hold, Monitor as _, PortError, Ports, Store as _};
 use crate::rollback::{
     AlarmChange, AlarmDecision, AlarmState, Release, Verdict, decide_alarm, last_known_good,
 };
@@ -13,6 +13,10 @@ use crate::types::{Actor, DeploymentId, EnvName, ServiceName, SignedDuration, Ve
 
 use super::App;
 use super::deploy::{Claimed, RequestError, Requested, names};
+
+/// The alarm tags that map an alarm the config does not name to an env and a service.
+pub const ENV_TAG: &str = "deckhand:env";
+pub const SERVICE_TAG: &str = "deckhand:service";
 
 #[derive(Debug, thiserror::Error)]
 pub enum AlarmError {
@@ -30,14 +34,22 @@ pub struct AlarmOutcome {
 }
 
 impl<P: Ports> App<'_, P> {
-    /// A CloudWatch alarm changed state. `tagged` is the env and service from the alarm's
-    /// `deckhand:env` / `deckhand:service` tags, used when the config does not map the alarm.
-    pub async fn on_alarm(
-        &self,
-        change: &AlarmChange,
-        tagged: Option<(EnvName, ServiceName)>,
-    ) -> Result<AlarmOutcome, AlarmError> {
+    /// A CloudWatch alarm changed state. The config maps an alarm to its env and services; an
+    /// alarm the config does not name is mapped by its `deckhand:env` and `deckhand:service`
+    /// tags (looked up only then, so the configured path makes no extra call).
+    pub async fn on_alarm(&self, change: &AlarmChange) -> Result<AlarmOutcome, AlarmError> {
         let mut outcome = AlarmOutcome::default();
+        if change.current != AlarmState::Alarm || change.previous == AlarmState::Alarm {
+            outcome.ignored.push(format!(
+                "{} went {:?} → {:?}: not a transition into ALARM",
+                change.alarm, change.previous, change.current
+            ));
+            return Ok(outcome);
+        }
+        let tagged = match self.config.alarms.get(&change.alarm) {
+            Some(_) => None,
+            None => self.tagged(change).await?,
+        };
         let (env_name, services) = match (self.config.alarms.get(&change.alarm), tagged) {
             (Some(t), _) => (t.env.clone(), t.services.clone()),
             (None, Some((env, service))) => (env, vec![service]),
@@ -56,13 +68,6 @@ impl<P: Ports> App<'_, P> {
             ));
             return Ok(outcome);
         };
-        if change.current != AlarmState::Alarm || change.previous == AlarmState::Alarm {
-            outcome.ignored.push(format!(
-                "{} went {:?} → {:?}: not a transition into ALARM",
-                change.alarm, change.previous, change.current
-            ));
-            return Ok(outcome);
-        }
         let now = self.ports.clock().now();
         let reason = format!("alarm {} went into ALARM: {}", change.alarm, change.reason);
         for service in services {
@@ -200,6 +205,35 @@ impl<P: Ports> App<'_, P> {
     }
 
     /// The deployment holding an environment's lock, if a deployment holds it.
+    /// The env and service an alarm's `deckhand:env` / `deckhand:service` tags name. An alarm
+    /// CloudWatch no longer has, or without both tags, maps to nothing; names that are not
+    /// valid env or service names are ignored the same way (and logged).
+    async fn tagged(
+        &self,
+        change: &AlarmChange,
+    ) -> Result<Option<(EnvName, ServiceName)>, PortError> {
+        let tags = match self
+            .ports
+            .monitor()
+            .alarm_tags(&change.alarm, change.arn.as_deref())
+            .await
+        {
+            Ok(tags) => tags,
+            Err(PortError::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let (Some(env), Some(service)) = (tags.get(ENV_TAG), tags.get(SERVICE_TAG)) else {
+            return Ok(None);
+        };
+        match (EnvName::parse(env), ServiceName::parse(service)) {
+            (Ok(env), Ok(service)) => Ok(Some((env, service))),
+            _ => {
+                tracing::warn!(alarm = %change.alarm, env, service, "alarm's deckhand: tags are not valid names; ignored");
+                Ok(None)
+            }
+        }
+    }
+
     pub(crate) async fn in_flight(&self, env: &EnvName) -> Result<Option<Deployment>, PortError> {
         let now = self.ports.clock().now();
         match self.ports.store().get_lock(env).await? {
