@@ -3,9 +3,10 @@
 //! Cold start: JSON logs; the config from `DECKHAND_CONFIG` (a file in the package) or
 //! `DECKHAND_CONFIG_SECRET` (a Secrets Manager secret holding the TOML); every AWS client built
 //! once; chat tokens from Secrets Manager (`DECKHAND_SLACK_TOKEN_SECRET`,
-//! `DECKHAND_DISCORD_TOKEN_SECRET`); dispatch to `DECKHAND_DEPLOY_FUNCTION` /
+//! `DECKHAND_DISCORD_TOKEN_SECRET`), and for the bot its verifying keys
+//! (`DECKHAND_BOT_KEYS_SECRET`); dispatch to `DECKHAND_DEPLOY_FUNCTION` /
 //! `DECKHAND_BACKUP_FUNCTION`. Each event: [`answer`] turns a handler's result into what Lambda
-//! should see.
+//! should see. The bot ([`run_bot`]) serves the router through `lambda_http` instead.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -18,11 +19,13 @@ use deckhand_aws::{Aws, Settings};
 use deckhand_core::config::Config;
 use deckhand_core::deployment::Work;
 use deckhand_core::ports::{Dispatch, PortResult, Secrets as _};
+use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::{Value, json};
 
 use crate::chat::{ChatApis, HttpChat};
 use crate::functions::FunctionError;
 use crate::live::Live;
+use crate::router::{Bot, Keys, router};
 
 /// Sends each kind of work to the function that does it.
 #[derive(Debug, Clone)]
@@ -45,6 +48,11 @@ impl Dispatch for FunctionDispatch {
 pub struct Warm {
     pub config: Config,
     pub ports: Live<FunctionDispatch>,
+    /// The same chat client the ports post through (the bot answers Slack's `response_url`s
+    /// with it).
+    pub chat: HttpChat,
+    /// The keys that verify requests: read only by the bot, whose role alone may read them.
+    pub keys: Keys,
 }
 
 fn env(name: &str) -> anyhow::Result<String> {
@@ -63,15 +71,21 @@ pub fn init_tracing() {
         .init();
 }
 
-pub async fn cold_start() -> anyhow::Result<Warm> {
-    let aws = Aws::load(&Settings::default()).await;
-    let secrets = CachedSecrets::new(aws.secrets.clone(), Duration::from_secs(300));
+/// Which function is starting: the bot alone reads the request-verifying keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Bot,
+    EventHandler,
+}
+
+/// The config: a Secrets Manager secret holding the TOML (`DECKHAND_CONFIG_SECRET`), or a file
+/// in the package (`DECKHAND_CONFIG`).
+async fn load_config(secrets: &CachedSecrets) -> anyhow::Result<Config> {
     let (origin, text) = match (
         std::env::var("DECKHAND_CONFIG_SECRET"),
         std::env::var("DECKHAND_CONFIG"),
     ) {
         (Ok(name), _) => {
-            use secrecy::ExposeSecret as _;
             let value = secrets
                 .get(&name)
                 .await
@@ -87,33 +101,119 @@ pub async fn cold_start() -> anyhow::Result<Warm> {
             "set DECKHAND_CONFIG (a file) or DECKHAND_CONFIG_SECRET (a secret holding the TOML)"
         ),
     };
-    let config = Config::parse(&origin, &text)
-        .map_err(|e| anyhow::anyhow!("the config has mistakes:\n{e}"))?;
-    let token = |var: &str| {
-        let secrets = &secrets;
-        let name = std::env::var(var).ok();
-        async move {
-            match name {
-                Some(n) => secrets
-                    .get(&n)
-                    .await
-                    .map(Some)
-                    .with_context(|| format!("reading secret {n}")),
-                None => Ok(None),
-            }
+    Config::parse(&origin, &text).map_err(|e| anyhow::anyhow!("the config has mistakes:\n{e}"))
+}
+
+/// The secret named by the environment variable `var`, if it is set.
+async fn optional_secret(
+    secrets: &CachedSecrets,
+    var: &str,
+) -> anyhow::Result<Option<SecretString>> {
+    match std::env::var(var) {
+        Ok(name) => secrets
+            .get(&name)
+            .await
+            .map(Some)
+            .with_context(|| format!("reading secret {name} ({var})")),
+        Err(_) => Ok(None),
+    }
+}
+
+/// The bot's verifying keys, all in one secret (`DECKHAND_BOT_KEYS_SECRET`) as a JSON object:
+/// `slack_signing_secret`, `discord_public_key`, `github_webhook_secret`,
+/// `gitlab_webhook_token`, `build_webhook_secret`, each optional. One secret is one call at cold
+/// start; a route whose key is absent answers 401.
+async fn bot_keys(secrets: &CachedSecrets) -> anyhow::Result<Keys> {
+    let Some(value) = optional_secret(secrets, "DECKHAND_BOT_KEYS_SECRET").await? else {
+        tracing::warn!("DECKHAND_BOT_KEYS_SECRET is not set: every request will be refused");
+        return Ok(Keys::default());
+    };
+    keys_from_json(value.expose_secret())
+}
+
+/// Parses the bot's keys secret. Errors never quote the secret's text.
+pub fn keys_from_json(text: &str) -> anyhow::Result<Keys> {
+    let fields: serde_json::Map<String, Value> = serde_json::from_str(text).map_err(|e| {
+        anyhow::anyhow!(
+            "the bot keys secret is not a JSON object (line {}, column {})",
+            e.line(),
+            e.column()
+        )
+    })?;
+    const KNOWN: [&str; 5] = [
+        "slack_signing_secret",
+        "discord_public_key",
+        "github_webhook_secret",
+        "gitlab_webhook_token",
+        "build_webhook_secret",
+    ];
+    if let Some(unknown) = fields.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        anyhow::bail!(
+            "the bot keys secret has an unknown field {unknown:?}; expected some of {KNOWN:?}"
+        );
+    }
+    let field = |name: &str| -> anyhow::Result<Option<String>> {
+        match fields.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.is_empty() => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => anyhow::bail!("the bot keys secret's {name} is not a string"),
         }
     };
-    let chat = HttpChat::new(
-        ChatApis::default(),
-        token("DECKHAND_SLACK_TOKEN_SECRET").await?,
-        token("DECKHAND_DISCORD_TOKEN_SECRET").await?,
+    let secret = |name: &str| field(name).map(|v| v.map(SecretString::from));
+    Ok(Keys {
+        slack_signing_secret: secret("slack_signing_secret")?,
+        discord_public_key: field("discord_public_key")?,
+        github_secret: secret("github_webhook_secret")?,
+        gitlab_token: secret("gitlab_webhook_token")?,
+        generic_secret: secret("build_webhook_secret")?,
+    })
+}
+
+/// Everything read once per cold start. The config and every secret are fetched at once, not
+/// one after another: each is a round trip to Secrets Manager, and on a cold start the first
+/// also pays for the TLS handshake.
+pub async fn cold_start(role: Role) -> anyhow::Result<Warm> {
+    let aws = Aws::load(&Settings::default()).await;
+    let secrets = CachedSecrets::new(aws.secrets.clone(), Duration::from_secs(300));
+    let keys = async {
+        match role {
+            Role::Bot => bot_keys(&secrets).await,
+            Role::EventHandler => Ok(Keys::default()),
+        }
+    };
+    let (config, slack_token, discord_token, keys) = tokio::try_join!(
+        load_config(&secrets),
+        optional_secret(&secrets, "DECKHAND_SLACK_TOKEN_SECRET"),
+        optional_secret(&secrets, "DECKHAND_DISCORD_TOKEN_SECRET"),
+        keys,
     )?;
+    let chat = HttpChat::new(ChatApis::default(), slack_token, discord_token)?;
     let dispatch = FunctionDispatch {
         deploy: LambdaDispatch::new(aws.lambda.clone(), env("DECKHAND_DEPLOY_FUNCTION")?),
         backup: LambdaDispatch::new(aws.lambda.clone(), env("DECKHAND_BACKUP_FUNCTION")?),
     };
-    let ports = Live::new(&aws, &env("DECKHAND_TABLE")?, chat, dispatch)?;
-    Ok(Warm { config, ports })
+    let ports = Live::new(&aws, &env("DECKHAND_TABLE")?, chat.clone(), dispatch)?;
+    Ok(Warm {
+        config,
+        ports,
+        chat,
+        keys,
+    })
+}
+
+/// The bot's whole life: JSON logs, one cold start, then the router for each request that
+/// reaches its Function URL (API Gateway HTTP API payload 2.0, which Function URLs use).
+pub async fn run_bot() -> Result<(), lambda_http::Error> {
+    init_tracing();
+    let warm = cold_start(Role::Bot).await?;
+    let bot = Arc::new(Bot {
+        ports: warm.ports,
+        config: warm.config,
+        keys: warm.keys,
+        responder: warm.chat,
+    });
+    lambda_http::run(router(bot)).await
 }
 
 /// A function's whole life: JSON logs, one cold start, then `handler` for each event until
@@ -124,7 +224,7 @@ where
     F: Future<Output = Result<Value, FunctionError>> + Send,
 {
     init_tracing();
-    let warm = Arc::new(cold_start().await?);
+    let warm = Arc::new(cold_start(Role::EventHandler).await?);
     let handler = Arc::new(handler);
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<Value>| {
@@ -199,5 +299,29 @@ mod tests {
             answer("deploy", "req-1", Ok(json!({"ok": 1}))).unwrap(),
             json!({"ok": 1})
         );
+    }
+
+    #[test]
+    fn the_bot_keys_secret_is_read_strictly_and_never_quoted() {
+        let keys = keys_from_json(
+            r#"{"slack_signing_secret": "s3cr3t-signing", "discord_public_key": "ab12", "gitlab_webhook_token": ""}"#,
+        )
+        .unwrap();
+        assert!(keys.slack_signing_secret.is_some());
+        assert_eq!(keys.discord_public_key.as_deref(), Some("ab12"));
+        assert!(keys.gitlab_token.is_none(), "empty means absent");
+        assert!(!format!("{keys:?}").contains("s3cr3t-signing"));
+
+        let typo = keys_from_json(r#"{"slack_signing_secrte": "s3cr3t-signing"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(typo.contains("slack_signing_secrte"), "{typo}");
+        assert!(!typo.contains("s3cr3t-signing"), "{typo}");
+        let broken = keys_from_json(r#"{"slack_signing_secret": "s3cr3t-signing"#)
+            .unwrap_err()
+            .to_string();
+        assert!(!broken.contains("s3cr3t"), "{broken}");
+        assert!(keys_from_json(r#"{"github_webhook_secret": 7}"#).is_err());
+        assert!(keys_from_json("[]").is_err());
     }
 }

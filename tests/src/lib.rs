@@ -151,6 +151,21 @@ impl Emulator {
         }
     }
 
+    /// The environment a separate process (a function binary under test) needs to reach this
+    /// emulator through the SDK's standard variables, as a Lambda reaches AWS.
+    pub fn aws_env(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
+            ("AWS_REGION", REGION),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
     /// Forgets everything the emulator holds. Tests that share it use [`unique`] names instead.
     pub fn reset(&self) -> anyhow::Result<()> {
         let status = self.http("POST", "/moto-api/reset", "")?;

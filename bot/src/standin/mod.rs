@@ -5,7 +5,11 @@
 //! [`ChatStub`] is a local HTTP server in the place of Slack's Web API (`/slack/<method>`),
 //! Discord's REST API (`/discord/...`) and Slack's `response_url`s (anything else); it records
 //! every request and can answer 429 once on a path. [`slack_headers`] and [`discord_headers`]
-//! sign requests exactly as Slack and Discord do.
+//! sign requests exactly as Slack and Discord do. [`RuntimeApi`] stands in for Lambda's Runtime
+//! API, so the function binaries run for real in tests and benchmarks.
+
+mod runtime_api;
+pub use runtime_api::{Answer, RuntimeApi, function_url_event};
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
