@@ -134,8 +134,8 @@ pub fn decide_alarm(
     if !latest.watches(change.at, bake) {
         return AlarmDecision::Ignore {
             why: format!(
-                "the alarm fired outside the watch window of the latest release ({} + {})",
-                latest.succeeded_at,
+                "the alarm fired outside the watch window of the latest release (live since {} UTC, watched for {})",
+                latest.succeeded_at.strftime("%Y-%m-%d %H:%M"),
                 fmt_duration(bake)
             ),
         };

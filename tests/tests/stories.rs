@@ -119,6 +119,19 @@ fn told(local: &Local, channel: &str, path: &str, needle: &str) -> usize {
         .count()
 }
 
+/// (new messages, thread replies) posted to `channel` that contain `needle`.
+fn told_where(local: &Local, channel: &str, needle: &str) -> (usize, usize) {
+    let posted: Vec<bool> = local
+        .sent()
+        .iter()
+        .filter(|s| s.path == "/slack/chat.postMessage" && s.body["channel"] == channel)
+        .filter(|s| s.body.to_string().contains(needle))
+        .map(|s| s.body.get("thread_ts").is_some())
+        .collect();
+    let replies = posted.iter().filter(|r| **r).count();
+    (posted.len() - replies, replies)
+}
+
 fn cards_posted(local: &Local, title: &str) -> usize {
     local
         .sent()
@@ -357,13 +370,9 @@ async fn an_alarm_delivered_twenty_times_rolls_back_once_and_tells_the_channel_o
     );
     assert_eq!(cards_posted(&local, "Automatic rollback of api in prod"), 1);
     assert_eq!(
-        told(
-            &local,
-            PROD_OPS,
-            "/slack/chat.postMessage",
-            "57 5xx in 1 minute"
-        ),
-        1
+        told_where(&local, PROD_OPS, "57 5xx in 1 minute"),
+        (1, 1),
+        "the rollback card, and one line in the bad release's thread"
     );
 }
 
@@ -746,12 +755,8 @@ async fn an_alarm_only_its_tags_tie_to_a_service_rolls_that_service_back() {
         good.task_definition
     );
     assert_eq!(
-        told(
-            &local,
-            PROD_OPS,
-            "/slack/chat.postMessage",
-            "p99 2.4 s > 1 s"
-        ),
-        1
+        told_where(&local, PROD_OPS, "p99 2.4 s > 1 s"),
+        (1, 1),
+        "the rollback card, and one line in the bad release's thread"
     );
 }

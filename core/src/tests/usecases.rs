@@ -567,6 +567,51 @@ async fn an_alarm_after_a_release_rolls_it_back_once_and_holds_the_service() {
 }
 
 #[tokio::test]
+async fn an_alarm_retried_after_its_first_delivery_died_mid_way_still_rolls_back_once() {
+    use crate::ports::Store as _;
+    use crate::rollback::Verdict;
+    let w = World::new();
+    let (_good, bad) = prod_with_two_releases(&w).await;
+    let change = alarm(&w, AlarmState::Ok);
+    // The first delivery judged the release bad, then its Lambda died before the rollback.
+    let judged = w
+        .mem
+        .judge_release(
+            &World::env("prod"),
+            &World::svc("api"),
+            bad.id,
+            &Verdict::Bad {
+                reason: format!("alarm {} went into ALARM: {}", change.alarm, change.reason),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(judged);
+    let retried = w.app().on_alarm(&change).await.unwrap();
+    assert_eq!(retried.rolled_back.len(), 1, "{retried:?}");
+    let again = w.app().on_alarm(&change).await.unwrap();
+    assert!(again.rolled_back.is_empty(), "{again:?}");
+    let rollback = retried.rolled_back[0].1;
+    assert_eq!(w.run_to_end(rollback, true).await.state, State::Succeeded);
+    let told_in_bad_thread = w
+        .mem
+        .said()
+        .into_iter()
+        .filter(|s| matches!(s, Said::Reply { text, .. } if text.contains("Rolling api back to v1.2.3")))
+        .count();
+    assert_eq!(
+        told_in_bad_thread, 2,
+        "once per chat the release's card is in"
+    );
+
+    // A late redelivery, after the rollback finished, says nothing more.
+    let before = w.mem.said().len();
+    let late = w.app().on_alarm(&change).await.unwrap();
+    assert!(late.rolled_back.is_empty());
+    assert_eq!(w.mem.said().len(), before, "{:#?}", &w.mem.said()[before..]);
+}
+
+#[tokio::test]
 async fn an_alarm_already_firing_or_outside_the_window_changes_nothing_and_is_told_once() {
     let w = World::new();
     prod_with_two_releases(&w).await;

@@ -14,7 +14,7 @@ use crate::ports::{
 };
 use crate::retention::SnapshotStatus;
 use crate::rollback::{Release, Verdict, last_known_good};
-use crate::types::{Actor, ServiceName, SignedDuration, Timestamp};
+use crate::types::{Actor, DeploymentId, ServiceName, SignedDuration, Timestamp};
 
 use super::App;
 
@@ -172,10 +172,10 @@ impl<P: Ports> App<'_, P> {
     }
 
     /// A line in the thread of each of the deployment's cards.
-    async fn reply(&self, d: &Deployment, text: &str) -> Result<(), PortError> {
-        for r in self.ports.store().cards(d.id).await? {
+    pub(crate) async fn reply(&self, id: DeploymentId, text: &str) -> Result<(), PortError> {
+        for r in self.ports.store().cards(id).await? {
             if let Err(e) = self.ports.chat().reply(&r, text).await {
-                tracing::warn!(deployment = %d.id, message = %r.id, error = %e, "could not reply in the thread");
+                tracing::warn!(deployment = %id, message = %r.id, error = %e, "could not reply in the thread");
             }
         }
         Ok(())
@@ -216,7 +216,7 @@ impl<P: Ports> App<'_, P> {
                     }
                 }
             }
-            Effect::Reply { text } => self.reply(d, &text).await?,
+            Effect::Reply { text } => self.reply(d.id, &text).await?,
             Effect::Dispatch { work } => p.dispatch().dispatch(&work).await?,
             Effect::TakeSnapshot { service, plan } => {
                 let Some(plan_cfg) = self.config.backups.get(&plan) else {
@@ -351,7 +351,7 @@ impl<P: Ports> App<'_, P> {
                             "{service}: no known-good revision to roll back to; left as ECS has it. Someone needs to look."
                         ),
                     };
-                    self.reply(d, &text).await?;
+                    self.reply(d.id, &text).await?;
                 }
             }
             Effect::RecordRelease { service } => {

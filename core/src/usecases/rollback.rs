@@ -105,25 +105,33 @@ impl<P: Ports> App<'_, P> {
                 }
                 continue;
             }
-            let releases = self.ports.store().releases(&env.name, &service, 50).await?;
+            let mut releases = self.ports.store().releases(&env.name, &service, 50).await?;
+            // A release that this very alarm change judged bad is decided again as if it were
+            // not: the delivery that judged it may have died before creating the rollback, and
+            // its retry must finish the job. Creating the rollback is idempotent on its own
+            // event key, so redeliveries still make one.
+            let ours = Verdict::Bad {
+                reason: reason.clone(),
+            };
+            let judged_by_us = releases.iter_mut().find(|r| r.verdict == ours).map(|r| {
+                r.verdict = Verdict::Baking;
+                r.deployment
+            });
             let decision = decide_alarm(change, &releases, env.bake, now);
             // Judging the release bad is the conditional write that makes an alarm delivered
-            // twice (or twenty times at once) act once.
+            // twice (or twenty times at once), or two alarms at once, act once.
             let first_verdict = match &decision {
                 AlarmDecision::RollBack { bad, .. } | AlarmDecision::NoTarget { bad } => {
-                    let verdict = Verdict::Bad {
-                        reason: reason.clone(),
-                    };
                     self.ports
                         .store()
-                        .judge_release(&env.name, &service, *bad, &verdict)
+                        .judge_release(&env.name, &service, *bad, &ours)
                         .await?
                 }
                 AlarmDecision::AlreadyBad { .. } | AlarmDecision::Ignore { .. } => false,
             };
             match decision {
                 AlarmDecision::RollBack { bad, target } => {
-                    if !first_verdict {
+                    if !first_verdict && judged_by_us != Some(bad) {
                         outcome
                             .ignored
                             .push(format!("release {bad} of {service} was already judged"));
@@ -140,10 +148,27 @@ impl<P: Ports> App<'_, P> {
                         .iter()
                         .find(|r| r.deployment == bad)
                         .map(|r| r.image.tag.to_string());
+                    let target_version = target.image.tag.clone();
                     let requested = self
                         .roll_back_to(env, vec![(*target, bad_version)], kind, actor, &key)
                         .await?;
                     self.hold(env, &service, &reason, now).await?;
+                    if requested.duplicate {
+                        outcome.ignored.push(format!(
+                            "{service} is already being rolled back ({})",
+                            requested.deployment.id
+                        ));
+                        continue;
+                    }
+                    // The bad release's own card is where its authors are looking.
+                    self.reply(
+                        bad,
+                        &format!(
+                            "🚨 {reason}. Rolling {service} back to {target_version} ({}).",
+                            requested.deployment.id
+                        ),
+                    )
+                    .await?;
                     outcome
                         .rolled_back
                         .push((service.clone(), requested.deployment.id));
