@@ -20,6 +20,7 @@ test:
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
+    "$(infra/tools/venv lint)/cfn-lint" infra/template.yaml
 
 fmt:
     cargo fmt --all
@@ -27,6 +28,10 @@ fmt:
 # Validate a config and point at the line of every mistake.
 check-config path="infra/deckhand.example.toml":
     cargo run -q -p deckhand -- check-config {{path}}
+
+# Release builds of every Lambda function for arm64, one zip each, with their sizes.
+build:
+    infra/build
 
 # What CI runs.
 ci:

@@ -13,6 +13,9 @@ use deckhand_core::types::{Digest, Version};
 
 use crate::error::port_error;
 
+/// The tag on every task definition revision Deckhand registers (value `true`).
+pub const MANAGED_TAG: &str = "deckhand:managed";
+
 #[derive(Debug)]
 pub struct EcsPlatform {
     ecs: aws_sdk_ecs::Client,
@@ -176,7 +179,16 @@ impl EcsPlatform {
         let current = service.task_definition().ok_or_else(|| {
             PortError::Failed(format!("{} has no task definition", svc.ecs_service))
         })?;
-        let (td, tags) = self.task_definition(current).await?;
+        let (td, mut tags) = self.task_definition(current).await?;
+        // Marks the revision as Deckhand's. The deploy function's IAM policy allows
+        // RegisterTaskDefinition (which takes no resource ARN) only with this tag on the request.
+        tags.retain(|t| t.key() != Some(MANAGED_TAG));
+        tags.push(
+            aws_sdk_ecs::types::Tag::builder()
+                .key(MANAGED_TAG)
+                .value("true")
+                .build(),
+        );
         let uri = self.repository_uri(&image.repository).await?;
         // Pinned by digest: what was approved is what runs, even if the tag moves later.
         let arn = self

@@ -109,13 +109,14 @@ async fn optional_secret(
     secrets: &CachedSecrets,
     var: &str,
 ) -> anyhow::Result<Option<SecretString>> {
-    match std::env::var(var) {
-        Ok(name) => secrets
+    // Set but empty (a template parameter left blank) means not configured.
+    match std::env::var(var).ok().filter(|n| !n.is_empty()) {
+        Some(name) => secrets
             .get(&name)
             .await
             .map(Some)
             .with_context(|| format!("reading secret {name} ({var})")),
-        Err(_) => Ok(None),
+        None => Ok(None),
     }
 }
 

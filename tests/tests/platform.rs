@@ -160,7 +160,11 @@ async fn a_rollout_registers_a_revision_that_changes_only_the_image() {
             .iter()
             .map(|t| (t.key(), t.value()))
             .collect::<Vec<_>>(),
-        vec![(Some("team"), Some("platform"))]
+        vec![
+            (Some("team"), Some("platform")),
+            (Some("deckhand:managed"), Some("true"))
+        ],
+        "the service's own tags kept, and Deckhand's mark (which its IAM policy requires)"
     );
 
     let state = p

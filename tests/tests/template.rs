@@ -1,0 +1,184 @@
+//! Least privilege in `infra/template.yaml`, checked on every `cargo test`: no IAM statement
+//! allows a write action on every resource (`"*"`) without a condition. Reads (`Describe*`,
+//! `List*`, `Get*`, …) may use `"*"`: several AWS read APIs take no resource ARN at all.
+//! CI also runs cfn-lint on the template (`.ci/run`).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed setup should fail loudly
+
+use serde_norway::Value;
+
+const TEMPLATE: &str = include_str!("../../infra/template.yaml");
+
+/// Verbs that only read. Anything else (or a wildcard action) is treated as a write.
+const READ_VERBS: &[&str] = &[
+    "Describe",
+    "List",
+    "Get",
+    "BatchGet",
+    "Query",
+    "Scan",
+    "Search",
+    "Lookup",
+    "Head",
+    "Select",
+    "ConditionCheck",
+];
+
+fn is_read(action: &str) -> bool {
+    let Some((_, verb)) = action.split_once(':') else {
+        return false; // "*"
+    };
+    !verb.contains('*') && READ_VERBS.iter().any(|r| verb.starts_with(r))
+}
+
+/// A CloudFormation value as a list of plain strings; an intrinsic (`!Ref`, `!Sub`, …) is
+/// kept as its tag, which is never `"*"`.
+fn strings(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Sequence(items) => items.iter().flat_map(strings).collect(),
+        Value::Tagged(t) => vec![t.tag.to_string()],
+        Value::Mapping(m) => m
+            .keys()
+            .filter_map(|k| k.as_str())
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Every IAM policy statement in the template: `(where, statement)`.
+fn statements(template: &Value) -> Vec<(String, Value)> {
+    let mut found = Vec::new();
+    let resources = template["Resources"].as_mapping().unwrap();
+    for (name, resource) in resources {
+        let name = name.as_str().unwrap();
+        let props = &resource["Properties"];
+        let mut documents = Vec::new();
+        match resource["Type"].as_str().unwrap_or("") {
+            "AWS::IAM::Role" => {
+                for p in props["Policies"].as_sequence().into_iter().flatten() {
+                    documents.push(p["PolicyDocument"].clone());
+                }
+            }
+            "AWS::IAM::ManagedPolicy" | "AWS::IAM::Policy" => {
+                documents.push(props["PolicyDocument"].clone());
+            }
+            "AWS::Serverless::Function" => {
+                // Inline statements given to SAM directly.
+                for p in props["Policies"].as_sequence().into_iter().flatten() {
+                    if p.get("Statement").is_some() {
+                        documents.push(p.clone());
+                    }
+                }
+            }
+            _ => {}
+        }
+        for doc in documents {
+            match &doc["Statement"] {
+                Value::Sequence(list) => {
+                    found.extend(list.iter().map(|s| (name.to_owned(), s.clone())));
+                }
+                s @ Value::Mapping(_) => found.push((name.to_owned(), s.clone())),
+                _ => {}
+            }
+        }
+    }
+    found
+}
+
+/// Statements that allow a write on `"*"` with no condition, as "Resource/Sid: actions".
+fn violations(template_text: &str) -> (usize, Vec<String>) {
+    let template: Value = serde_norway::from_str(template_text).unwrap();
+    let all = statements(&template);
+    let mut bad = Vec::new();
+    for (resource, s) in &all {
+        if s["Effect"].as_str() != Some("Allow") || s.get("Condition").is_some() {
+            continue;
+        }
+        let everything = strings(&s["Resource"]).iter().any(|r| r == "*");
+        let writes: Vec<String> = strings(&s["Action"])
+            .into_iter()
+            .filter(|a| !is_read(a))
+            .collect();
+        let not_action = s.get("NotAction").is_some();
+        if everything && (!writes.is_empty() || not_action) {
+            let sid = s["Sid"].as_str().unwrap_or("(no Sid)");
+            bad.push(format!("{resource}/{sid}: {}", writes.join(", ")));
+        }
+    }
+    (all.len(), bad)
+}
+
+#[test]
+fn no_write_action_is_allowed_on_every_resource_without_a_condition() {
+    let (checked, bad) = violations(TEMPLATE);
+    assert!(
+        checked >= 25,
+        "only {checked} statements found: is the template still being read?"
+    );
+    assert!(
+        bad.is_empty(),
+        "write actions on Resource \"*\" without a condition:\n{}",
+        bad.join("\n")
+    );
+}
+
+#[test]
+fn the_check_fails_on_a_deliberately_widened_policy() {
+    // UpdateService on every service in the account, instead of the named ones.
+    let widened = TEMPLATE.replace(
+        "Action: ecs:UpdateService\n                Resource: !Ref EcsServiceArns",
+        "Action: ecs:UpdateService\n                Resource: \"*\"",
+    );
+    assert_ne!(widened, TEMPLATE, "the statement to widen moved; update this test");
+    let (_, bad) = violations(&widened);
+    assert_eq!(
+        bad,
+        vec!["DeployRole/UpdateOnlyTheNamedServices: ecs:UpdateService"]
+    );
+
+    // Dropping the condition that makes RegisterTaskDefinition's "*" acceptable.
+    let unconditioned = TEMPLATE.replace(
+        "                Condition:\n                  StringEquals: { \"aws:RequestTag/deckhand:managed\": \"true\" }\n",
+        "",
+    );
+    assert_ne!(unconditioned, TEMPLATE);
+    let (_, bad) = violations(&unconditioned);
+    assert_eq!(
+        bad,
+        vec!["DeployRole/RegisterRevisionsMarkedAsDeckhands: ecs:RegisterTaskDefinition"]
+    );
+
+    // A wildcard action is a write, even next to reads.
+    let wildcard = TEMPLATE.replace(
+        "Action: [cloudwatch:DescribeAlarms, cloudwatch:ListTagsForResource]",
+        "Action: [cloudwatch:DescribeAlarms, \"cloudwatch:*\"]",
+    );
+    assert_ne!(wildcard, TEMPLATE);
+    let (_, bad) = violations(&wildcard);
+    assert_eq!(bad, vec!["RollbackRole/AlarmStatesAndTags: cloudwatch:*"]);
+}
+
+#[test]
+fn reads_are_told_apart_from_writes() {
+    for read in [
+        "ecs:DescribeServices",
+        "rds:DescribeDBSnapshots",
+        "cloudwatch:ListTagsForResource",
+        "dynamodb:Query",
+        "secretsmanager:GetSecretValue",
+    ] {
+        assert!(is_read(read), "{read}");
+    }
+    for write in [
+        "ecs:UpdateService",
+        "ecs:RegisterTaskDefinition",
+        "iam:PassRole",
+        "rds:DeleteDBSnapshot",
+        "lambda:InvokeFunction",
+        "ecs:Describe*",
+        "*",
+    ] {
+        assert!(!is_read(write), "{write}");
+    }
+}
