@@ -162,6 +162,27 @@ impl HttpChat {
         Ok(reply)
     }
 
+    /// Registers Deckhand's slash commands in a Discord guild: one bulk overwrite, so running it
+    /// again changes nothing and a command dropped from the list disappears. Returns the names
+    /// Discord now has.
+    pub async fn register_discord_commands(
+        &self,
+        application_id: &str,
+        guild: &str,
+        commands: Value,
+    ) -> PortResult<Vec<String>> {
+        let path = format!("/applications/{application_id}/guilds/{guild}/commands");
+        let reply = self.discord(Method::PUT, &path, commands).await?;
+        Ok(reply
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .filter_map(|c| c["name"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
     /// Answers a Slack interaction through its `response_url`, visible only to the clicker.
     pub async fn respond(&self, response_url: &str, text: &str) -> PortResult<()> {
         let body = json!({ "response_type": "ephemeral", "replace_original": false, "text": text });

@@ -8,6 +8,7 @@
 //! Deliberately absent: decisions. What a command means and whether it is allowed is core's.
 
 pub mod chat;
+pub mod discord;
 pub mod functions;
 pub mod lambda;
 pub mod live;

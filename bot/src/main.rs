@@ -56,6 +56,11 @@ enum Command {
         #[arg(long, env = "DECKHAND_TABLE", default_value = "deckhand")]
         table: String,
     },
+    /// Discord setup.
+    Discord {
+        #[command(subcommand)]
+        command: DiscordCommand,
+    },
     /// Run the chat bot's router on a local port (point a Slack app at it through a tunnel).
     ///
     /// Secrets come from the environment: DECKHAND_SLACK_SIGNING_SECRET, DECKHAND_SLACK_BOT_TOKEN,
@@ -89,6 +94,24 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum DiscordCommand {
+    /// Register Deckhand's slash commands in the config's guild (one bulk overwrite: running it
+    /// again changes nothing). The bot token comes from DECKHAND_DISCORD_BOT_TOKEN.
+    Register {
+        /// The config file (default: $DECKHAND_CONFIG, then ./deckhand.toml).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Discord's API base URL.
+        #[arg(
+            long,
+            env = "DECKHAND_DISCORD_API_URL",
+            default_value = "https://discord.com/api/v10"
+        )]
+        discord_api: String,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -107,6 +130,13 @@ fn main() -> ExitCode {
             config,
             table,
         } => invoke(&function, &event, config, &table),
+        Command::Discord {
+            command:
+                DiscordCommand::Register {
+                    config,
+                    discord_api,
+                },
+        } => discord_register(config, discord_api),
         Command::Serve {
             config,
             port,
@@ -260,6 +290,46 @@ fn secret(name: &str) -> Option<SecretString> {
         .ok()
         .filter(|v| !v.is_empty())
         .map(SecretString::from)
+}
+
+fn discord_register(config: Option<PathBuf>, discord_api: String) -> anyhow::Result<ExitCode> {
+    let config = match load_config(config)? {
+        (_, Ok(c)) => c,
+        (_, Err(errors)) => anyhow::bail!("the config has mistakes:\n{errors}"),
+    };
+    let discord = config
+        .discord
+        .as_ref()
+        .context("the config has no [discord] table (guild, application_id)")?;
+    let token = secret("DECKHAND_DISCORD_BOT_TOKEN").context(
+        "set DECKHAND_DISCORD_BOT_TOKEN (Discord developer portal → your app → Bot → Token)",
+    )?;
+    let chat = HttpChat::new(
+        ChatApis {
+            discord: discord_api,
+            ..ChatApis::default()
+        },
+        None,
+        Some(token),
+    )?;
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let names = runtime
+        .block_on(chat.register_discord_commands(
+            &discord.application_id,
+            &discord.guild,
+            deckhand_bot::discord::commands(),
+        ))
+        .context("registering the commands")?;
+    println!(
+        "Registered in guild {}: {}",
+        discord.guild,
+        names
+            .iter()
+            .map(|n| format!("/{n}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn serve(

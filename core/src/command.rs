@@ -79,13 +79,29 @@ impl fmt::Display for Usage {
 
 impl std::error::Error for Usage {}
 
-const COMMANDS: [&str; 8] = [
+/// Every command's name, as typed after the slash (`help` is `/deploy help` too).
+pub const COMMANDS: [&str; 8] = [
     "deploy", "rollback", "status", "history", "lock", "unlock", "backup", "help",
 ];
+
+/// One line on what a command does, for Slack's and Discord's command lists.
+pub fn summary(command: &str) -> &'static str {
+    match command {
+        "deploy" => "Deploy a version to an environment (asks for approval where the config says)",
+        "rollback" => "Roll services back to their last known-good release",
+        "status" => "What runs where, and which releases are baking",
+        "history" => "Recent deployments of an environment or service",
+        "lock" => "Stop deploys to an environment, saying why",
+        "unlock" => "Allow deploys to an environment again",
+        "backup" => "Snapshot an environment's database now, or list its snapshots",
+        _ => "How to use Deckhand",
+    }
+}
 const DEFAULT_HISTORY: u16 = 10;
 const MAX_HISTORY: u16 = 50;
 
-fn usage_of(command: &str) -> &'static str {
+/// How a command is typed.
+pub fn usage_of(command: &str) -> &'static str {
     match command {
         "deploy" => "/deploy ENV [SERVICE… | all] VERSION [--override \"reason\"]",
         "rollback" => "/rollback ENV [SERVICE… | all] [to VERSION]",

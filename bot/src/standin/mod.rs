@@ -32,6 +32,8 @@ pub struct Sent {
     /// The message id the stand-in answered with (Slack `ts`, Discord id); `None` for a
     /// request answered 429 or one that creates no message.
     pub message_id: Option<String>,
+    /// The `Authorization` header, as sent (stand-in tokens only).
+    pub authorization: Option<String>,
 }
 
 /// Called with every request the stand-in receives, as it arrives.
@@ -61,8 +63,13 @@ async fn answer(
     State(s): State<Arc<StubState>>,
     method: Method,
     Path(path): Path<String>,
+    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
+    let authorization = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let path = format!("/{path}");
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let throttled = {
@@ -90,6 +97,7 @@ async fn answer(
         path: path.clone(),
         body: body.clone(),
         message_id: message_id.clone(),
+        authorization: authorization.clone(),
     };
     if !throttled && let Some(observe) = &s.observer {
         observe(&sent);
@@ -104,6 +112,29 @@ async fn answer(
             Json(json!({"ok": false, "error": "ratelimited", "retry_after": 1.0})),
         )
             .into_response();
+    }
+    // Discord's "Bulk Overwrite Guild Application Commands" answers with the commands it now
+    // has, each given an id.
+    if path.starts_with("/discord/applications/") && path.ends_with("/commands") {
+        if !authorization.is_some_and(|a| a.starts_with("Bot ")) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                Json(json!({"message": "401: Unauthorized", "code": 0})),
+            )
+                .into_response();
+        }
+        let registered: Vec<Value> = body
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, c)| {
+                let mut c = c.clone();
+                c["id"] = json!(format!("13000000000000{i:05}"));
+                c
+            })
+            .collect();
+        return Json(Value::Array(registered)).into_response();
     }
     match message_id {
         Some(ts) if path.starts_with("/slack/") => {

@@ -1,7 +1,9 @@
-//! Least privilege in `infra/template.yaml`, checked on every `cargo test`: no IAM statement
-//! allows a write action on every resource (`"*"`) without a condition. Reads (`Describe*`,
-//! `List*`, `Get*`, …) may use `"*"`: several AWS read APIs take no resource ARN at all.
-//! CI also runs cfn-lint on the template (`.ci/run`).
+//! What `infra/` promises, checked on every `cargo test`.
+//!
+//! Least privilege in `infra/template.yaml`: no IAM statement allows a write action on every
+//! resource (`"*"`) without a condition. Reads (`Describe*`, `List*`, `Get*`, …) may use `"*"`:
+//! several AWS read APIs take no resource ARN at all. CI also runs cfn-lint on the template
+//! (`.ci/run`). And the Slack manifest offers exactly the commands core understands.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed setup should fail loudly
 
 use serde_norway::Value;
@@ -130,7 +132,10 @@ fn the_check_fails_on_a_deliberately_widened_policy() {
         "Action: ecs:UpdateService\n                Resource: !Ref EcsServiceArns",
         "Action: ecs:UpdateService\n                Resource: \"*\"",
     );
-    assert_ne!(widened, TEMPLATE, "the statement to widen moved; update this test");
+    assert_ne!(
+        widened, TEMPLATE,
+        "the statement to widen moved; update this test"
+    );
     let (_, bad) = violations(&widened);
     assert_eq!(
         bad,
@@ -181,4 +186,55 @@ fn reads_are_told_apart_from_writes() {
     ] {
         assert!(!is_read(write), "{write}");
     }
+}
+
+#[test]
+fn the_slack_manifest_offers_every_command_core_knows_and_asks_for_no_more_scopes_than_used() {
+    use deckhand_core::command::{COMMANDS, summary, usage_of};
+    let manifest: Value =
+        serde_norway::from_str(include_str!("../../infra/slack-manifest.yaml")).unwrap();
+    let commands = manifest["features"]["slash_commands"]
+        .as_sequence()
+        .unwrap();
+    let names: Vec<&str> = commands
+        .iter()
+        .map(|c| c["command"].as_str().unwrap())
+        .collect();
+    let expected: Vec<String> = COMMANDS
+        .iter()
+        .filter(|c| **c != "help")
+        .map(|c| format!("/{c}"))
+        .collect();
+    assert_eq!(names, expected);
+    for c in commands {
+        let name = c["command"].as_str().unwrap().trim_start_matches('/');
+        assert_eq!(c["url"], "https://BOT-URL/slack/commands", "{name}");
+        assert_eq!(c["description"].as_str(), Some(summary(name)), "{name}");
+        let usage = usage_of(name);
+        let args = usage.split_once(' ').map_or("", |(_, rest)| rest);
+        assert_eq!(c["usage_hint"].as_str(), Some(args), "{name}");
+    }
+    assert_eq!(
+        manifest["settings"]["interactivity"]["request_url"],
+        "https://BOT-URL/slack/interactions"
+    );
+    let scopes: Vec<&str> = manifest["oauth_config"]["scopes"]["bot"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert_eq!(scopes, ["commands", "chat:write"]);
+    // chat:write covers every Web API method the bot calls (the first argument of each
+    // `.slack(` call in the chat client); a new method may need a new scope here.
+    let chat = include_str!("../../bot/src/chat.rs");
+    let methods: std::collections::BTreeSet<&str> = chat
+        .split(".slack(")
+        .skip(1)
+        .filter_map(|call| call.split('"').nth(1))
+        .collect();
+    assert_eq!(
+        methods,
+        ["chat.postEphemeral", "chat.postMessage", "chat.update"].into()
+    );
 }
