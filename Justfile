@@ -37,6 +37,9 @@ build:
 ci:
     bash .ci/run
 
-# Benchmarks (not timed tests): acknowledgement latency of a signed /deploy on loopback.
+# Benchmarks (not timed tests): acknowledgement latency, cold starts and RSS of every function,
+# rollback reaction; writes docs/benchmarks.md. Builds the function binaries in the same
+# profile and feature set first (one build of the AWS SDK, shared by both commands).
 bench:
-    cargo bench -p deckhand --features testing --bench ack
+    cargo build --profile bench --workspace --bins --features deckhand/testing
+    cargo bench --workspace --features deckhand/testing --bench suite

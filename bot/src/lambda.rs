@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use deckhand_aws::dispatch::LambdaDispatch;
+use deckhand_aws::dynamo::DynamoStore;
 use deckhand_aws::secrets::CachedSecrets;
 use deckhand_aws::{Aws, Settings};
 use deckhand_core::config::Config;
@@ -171,11 +172,29 @@ pub fn keys_from_json(text: &str) -> anyhow::Result<Keys> {
     })
 }
 
+/// Opens the connection to DynamoDB during init, while the secrets are fetched, instead of on
+/// the first event: the first request on a client pays for DNS, the TCP and TLS handshakes and
+/// the SDK's lazy set-up (docs/benchmarks.md shows the difference). One `GetItem` of a key that
+/// never exists. `DECKHAND_PREWARM=0` turns it off; a failure here is only logged.
+async fn prewarm(store: &DynamoStore) -> anyhow::Result<()> {
+    use deckhand_core::ports::Store as _;
+    if std::env::var("DECKHAND_PREWARM").is_ok_and(|v| v == "0") {
+        return Ok(());
+    }
+    if let Ok(env) = deckhand_core::types::EnvName::parse("prewarm")
+        && let Err(e) = store.get_lock(&env).await
+    {
+        tracing::warn!(error = %e, "could not open the DynamoDB connection during init");
+    }
+    Ok(())
+}
+
 /// Everything read once per cold start. The config and every secret are fetched at once, not
 /// one after another: each is a round trip to Secrets Manager, and on a cold start the first
 /// also pays for the TLS handshake.
 pub async fn cold_start(role: Role) -> anyhow::Result<Warm> {
     let aws = Aws::load(&Settings::default()).await;
+    let table = env("DECKHAND_TABLE")?;
     let secrets = CachedSecrets::new(aws.secrets.clone(), Duration::from_secs(300));
     let keys = async {
         match role {
@@ -183,18 +202,26 @@ pub async fn cold_start(role: Role) -> anyhow::Result<Warm> {
             Role::EventHandler => Ok(Keys::default()),
         }
     };
-    let (config, slack_token, discord_token, keys) = tokio::try_join!(
+    let store = DynamoStore::new(aws.dynamodb.clone(), &table);
+    let (config, slack_token, discord_token, keys, ()) = tokio::try_join!(
         load_config(&secrets),
         optional_secret(&secrets, "DECKHAND_SLACK_TOKEN_SECRET"),
         optional_secret(&secrets, "DECKHAND_DISCORD_TOKEN_SECRET"),
         keys,
+        prewarm(&store),
     )?;
-    let chat = HttpChat::new(ChatApis::default(), slack_token, discord_token)?;
+    // The chat APIs' hosts can be moved (the benchmarks' stand-in), as `deckhand serve` allows.
+    let defaults = ChatApis::default();
+    let apis = ChatApis {
+        slack: std::env::var("DECKHAND_SLACK_API_URL").unwrap_or(defaults.slack),
+        discord: std::env::var("DECKHAND_DISCORD_API_URL").unwrap_or(defaults.discord),
+    };
+    let chat = HttpChat::new(apis, slack_token, discord_token)?;
     let dispatch = FunctionDispatch {
         deploy: LambdaDispatch::new(aws.lambda.clone(), env("DECKHAND_DEPLOY_FUNCTION")?),
         backup: LambdaDispatch::new(aws.lambda.clone(), env("DECKHAND_BACKUP_FUNCTION")?),
     };
-    let ports = Live::new(&aws, &env("DECKHAND_TABLE")?, chat.clone(), dispatch)?;
+    let ports = Live::new(&aws, &table, chat.clone(), dispatch)?;
     Ok(Warm {
         config,
         ports,

@@ -160,20 +160,8 @@ async fn snapshots(local: &Local, db: &str) -> usize {
 /// `tag` of `svc` built, auto-deployed to staging, requested for prod by Alice, approved by
 /// Bob, rolled out and reported by ECS.
 async fn release_to_prod(local: &Local, svc: &str, tag: &str) -> Deployment {
-    local.build(svc, tag, "main").await.unwrap();
-    local.settle(EcsReport::Completed).await.unwrap();
-    assert_eq!(latest(local, "staging").await.state, State::Succeeded);
-    local
-        .type_command(ALICE, PROD_OPS, &format!("/deploy prod {svc} {tag}"))
-        .await
-        .unwrap();
-    let approve = local
-        .buttons()
-        .into_iter()
-        .rfind(|b| b.label == "Approve")
-        .unwrap();
-    local.click(BOB, &approve).await.unwrap();
-    local.settle(EcsReport::Completed).await.unwrap();
+    local.release_to_prod(svc, tag).await.unwrap();
+    assert_eq!(latest(local, "staging").await.services[0].image.tag.to_string(), tag);
     let d = latest(local, "prod").await;
     assert_eq!(d.state, State::Succeeded, "{d:?}");
     d

@@ -379,6 +379,23 @@ impl Local {
         }
     }
 
+    /// `tag` of `service` built and auto-deployed to staging, then requested for prod by Alice,
+    /// approved by Bob, rolled out and reported by ECS (the demo config's people and channels).
+    pub async fn release_to_prod(&self, service: &str, tag: &str) -> anyhow::Result<()> {
+        self.build(service, tag, "main").await?;
+        self.settle(EcsReport::Completed).await?;
+        self.type_command("U0ALICE", "C0PRODOPS", &format!("/deploy prod {service} {tag}"))
+            .await?;
+        let approve = self
+            .buttons()
+            .into_iter()
+            .rfind(|b| b.label == "Approve")
+            .context("no Approve button was posted")?;
+        self.click("U0BOB", &approve).await?;
+        self.settle(EcsReport::Completed).await?;
+        Ok(())
+    }
+
     /// Hands `event` to the function `name`'s handler, as Lambda would.
     pub async fn deliver(&self, name: &str, event: &Value) -> Result<Value, FunctionError> {
         functions::handle(name, &self.bot.app(), event)

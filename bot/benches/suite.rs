@@ -1,0 +1,746 @@
+//! Deckhand's benchmark suite (`just bench`): figures, never pass/fail on speed. It prints
+//! each figure and rewrites `docs/benchmarks.md` with them, the machine and the date.
+//!
+//! 1. Acknowledging a signed Slack `/deploy` and a signed Approve click through the real
+//!    router on loopback: in-memory store, and DynamoDB on the emulator (with the number of
+//!    DynamoDB round trips each acknowledgement makes), at concurrency 1 and 32.
+//! 2. Cold start of each function binary under a Lambda Runtime API stand-in: process start to
+//!    its first poll (init), the first event's latency and a warm event's, median of 20 starts;
+//!    peak RSS of each.
+//! 3. Rollback reaction: an alarm event delivered → the rollback function → the deploy function
+//!    → `UpdateService` answered, against the emulator.
+//! 4. Artifact sizes, when `just build` has made them.
+//!
+//! Run: `just bench` (it builds the function binaries in the bench profile first).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use deckhand_aws::dynamo::DynamoStore;
+use deckhand_bot::chat::HttpChat;
+use deckhand_bot::local::{EcsReport, Local};
+use deckhand_bot::router::{Bot, Keys, router};
+use deckhand_bot::standin::{RuntimeApi, function_url_event};
+use deckhand_bot::testing::{ChatStub, OnStore, form, serve, slack_headers};
+use deckhand_core::card::ButtonAction;
+use deckhand_core::config::Config;
+use deckhand_core::memory::Memory;
+use deckhand_core::ports::Store;
+use deckhand_core::types::{Actor, ChatKind, Digest, EnvName, ServiceName, SignedDuration, Timestamp, Version};
+use deckhand_core::usecases::{App, DeployRequest};
+use deckhand_harness::{Emulator, Seed};
+use futures_util::future::join_all;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+const SECRET: &str = "bench-signing-secret";
+const REQUESTS: usize = 2_000;
+const WARMUP: usize = 64;
+const WORKERS: usize = 32;
+const STARTS: usize = 20;
+const REACTIONS: usize = 20;
+
+// ------------------------------------------------------------------ statistics --------------
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Summary {
+    p50: f64,
+    p99: f64,
+    max: f64,
+    per_second: f64,
+}
+
+fn summarise(mut latencies: Vec<Duration>, wall: Duration) -> Summary {
+    latencies.sort();
+    let at = |p: f64| {
+        let i = ((latencies.len() as f64 - 1.0) * p).round() as usize;
+        ms(latencies[i.min(latencies.len() - 1)])
+    };
+    Summary {
+        p50: at(0.50),
+        p99: at(0.99),
+        max: latencies.last().copied().map_or(0.0, ms),
+        per_second: latencies.len() as f64 / wall.as_secs_f64(),
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+// ------------------------------------------------------------------ 1. acknowledgements -----
+
+/// Counts DynamoDB requests as they go on the wire (every attempt).
+#[derive(Debug, Clone, Default)]
+struct RoundTrips(Arc<AtomicU64>);
+
+impl Intercept for RoundTrips {
+    fn name(&self) -> &'static str {
+        "RoundTrips"
+    }
+    fn read_before_transmit(
+        &self,
+        _: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// 32 environments deployers use freely (`d0`…), and 32 that need one approval (`a0`…), so
+/// concurrent requests never queue behind one environment's lock.
+fn ack_config() -> Result<Config, Error> {
+    let mut toml = String::from(
+        "[slack]\nworkspace = \"T0BENCH\"\nchannels = [\"C0DEPLOYS\"]\n\
+         [groups.engineers]\nmembers = [\"slack:U0ALICE\"]\n\
+         [groups.platform]\nmembers = [\"slack:U0BOB\"]\n",
+    );
+    let mut envs = Vec::new();
+    for w in 0..WORKERS {
+        for (prefix, approvals) in [("d", ""), ("a", "approvers = \"platform\"\nrequired_approvals = 1\n")] {
+            let name = format!("{prefix}{w}");
+            write!(
+                toml,
+                "[environments.{name}]\ncluster = \"bench\"\ndeployers = \"engineers\"\n{approvals}notify = {{ slack = \"C0DEPLOYS\" }}\n"
+            )?;
+            envs.push(format!("\"{name}\""));
+        }
+    }
+    write!(
+        toml,
+        "[services.api]\nenvs = [{}]\nrepository = \"acme/api\"\n",
+        envs.join(", ")
+    )?;
+    Ok(Config::parse("bench.toml", &toml).map_err(|e| e.to_string())?)
+}
+
+struct AckWorld<S: Store> {
+    bot: Arc<Bot<OnStore<S>>>,
+    url: String,
+    http: reqwest::Client,
+    stub: ChatStub,
+}
+
+impl<S: Store + 'static> AckWorld<S> {
+    async fn new(store: S) -> Result<Self, Error> {
+        let stub = ChatStub::start().await?;
+        let chat = HttpChat::new(
+            stub.apis(),
+            Some(SecretString::from("xoxb-bench".to_owned())),
+            None,
+        )?;
+        let mem = Memory::new(Timestamp::now());
+        mem.set_running("api", "api:1", "acme/api:v1.2.2");
+        mem.push_image(
+            "acme/api",
+            "v1.2.3",
+            &Digest::parse(&format!("sha256:{}", "ab".repeat(32)))?,
+        );
+        let bot = Arc::new(Bot {
+            ports: OnStore { store, mem, chat: chat.clone() },
+            config: ack_config()?,
+            keys: Keys {
+                slack_signing_secret: Some(SecretString::from(SECRET.to_owned())),
+                ..Keys::default()
+            },
+            responder: chat,
+        });
+        let url = serve(router(bot.clone())).await?;
+        Ok(Self { bot, url, http: reqwest::Client::new(), stub })
+    }
+
+    async fn post(&self, path: &str, body: String) -> Result<(Duration, String), Error> {
+        let headers = slack_headers(SECRET, Timestamp::now().as_second(), &body);
+        let started = Instant::now();
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .headers(headers)
+            .body(body)
+            .send()
+            .await?;
+        let text = resp.text().await?;
+        Ok((started.elapsed(), text))
+    }
+
+    /// One timed `/deploy` to `d{w}`; the environment is freed afterwards, untimed.
+    async fn deploy(&self, w: usize, n: usize) -> Result<Duration, Error> {
+        let env = format!("d{w}");
+        let body = form(&[
+            ("team_id", "T0BENCH"),
+            ("channel_id", "C0DEPLOYS"),
+            ("user_id", "U0ALICE"),
+            ("user_name", "alice"),
+            ("command", "/deploy"),
+            ("text", &format!("{env} api v1.2.3")),
+            ("trigger_id", &format!("deploy-{w}-{n}-{}", self.bot.ports.mem.the_time())),
+        ]);
+        let (took, text) = self.post("/slack/commands", body).await?;
+        if !text.contains("Deploying api v1.2.3") {
+            return Err(format!("unexpected answer: {text}").into());
+        }
+        self.bot.ports.store.break_lock(&EnvName::parse(&env)?).await?;
+        Ok(took)
+    }
+
+    /// One timed Approve click on a fresh request in `a{w}` (requested untimed); the
+    /// environment is freed afterwards, untimed.
+    async fn click(&self, w: usize, n: usize) -> Result<Duration, Error> {
+        let env = EnvName::parse(&format!("a{w}"))?;
+        let app = App::new(&self.bot.ports, &self.bot.config);
+        let requested = app
+            .request_deploy(DeployRequest {
+                env: env.clone(),
+                services: vec![ServiceName::parse("api")?],
+                version: Version::parse("v1.2.3")?,
+                override_reason: None,
+                actor: Actor::person(ChatKind::Slack, "T0BENCH", "U0ALICE", "alice"),
+                event_key: format!("click-{w}-{n}-{}", self.bot.ports.mem.the_time()),
+            })
+            .await?;
+        let payload = json!({
+            "type": "block_actions",
+            "user": {"id": "U0BOB", "username": "bob", "team_id": "T0BENCH"},
+            "team": {"id": "T0BENCH"},
+            "channel": {"id": "C0DEPLOYS"},
+            "response_url": format!("{}/hooks/actions/{w}-{n}", self.stub.url),
+            "actions": [{"action_id": "approve", "value": ButtonAction::Approve.value(requested.deployment.id), "type": "button"}],
+        });
+        let (took, text) = self
+            .post("/slack/interactions", form(&[("payload", &payload.to_string())]))
+            .await?;
+        if !text.is_empty() {
+            return Err(format!("a click is acknowledged with an empty 200, got: {text}").into());
+        }
+        self.bot.ports.store.break_lock(&env).await?;
+        Ok(took)
+    }
+
+    async fn run(&self, kind: &str, workers: usize) -> Result<Summary, Error> {
+        let per_worker = REQUESTS.div_ceil(workers);
+        let one = |w: usize, n: usize| async move {
+            match kind {
+                "deploy" => self.deploy(w, n).await,
+                _ => self.click(w, n).await,
+            }
+        };
+        for n in 0..WARMUP / workers.max(1) + 1 {
+            join_all((0..workers).map(|w| one(w, 1_000_000 + n))).await;
+        }
+        let started = Instant::now();
+        let results = join_all((0..workers).map(|w| async move {
+            let mut took = Vec::with_capacity(per_worker);
+            for n in 0..per_worker {
+                took.push(one(w, n).await?);
+            }
+            Ok::<_, Error>(took)
+        }))
+        .await;
+        let wall = started.elapsed();
+        let mut all = Vec::new();
+        for r in results {
+            all.extend(r?);
+        }
+        self.stub.clear();
+        Ok(summarise(all, wall))
+    }
+}
+
+struct AckRow {
+    store: &'static str,
+    kind: &'static str,
+    workers: usize,
+    summary: Summary,
+    round_trips: Option<f64>,
+}
+
+async fn acknowledgements(emulator: &'static Emulator) -> Result<Vec<AckRow>, Error> {
+    let mut rows = Vec::new();
+    let memory = AckWorld::new(Memory::new(Timestamp::now())).await?;
+    for kind in ["deploy", "click"] {
+        for workers in [1, WORKERS] {
+            let summary = memory.run(kind, workers).await?;
+            print_ack("in-memory", kind, workers, &summary, None);
+            rows.push(AckRow { store: "in-memory", kind, workers, summary, round_trips: None });
+        }
+    }
+
+    let counter = RoundTrips::default();
+    let sdk = emulator.sdk_config().await;
+    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .interceptor(counter.clone())
+            .build(),
+    );
+    let table = deckhand_harness::unique("bench");
+    DynamoStore::create_table(&dynamodb, &table).await?;
+    let dynamo = AckWorld::new(DynamoStore::new(dynamodb, table)).await?;
+    for kind in ["deploy", "click"] {
+        // Round trips of the acknowledgement alone: one request, counted around the HTTP call.
+        let w = 0;
+        let env = EnvName::parse(if kind == "deploy" { "d0" } else { "a0" })?;
+        let trips = if kind == "deploy" {
+            let before = counter.0.load(Ordering::Relaxed);
+            dynamo.deploy(w, 999_999).await?;
+            // break_lock (untimed) is one more; do not count it.
+            counter.0.load(Ordering::Relaxed) - before - 1
+        } else {
+            // Request untimed, then count only the click.
+            let app = App::new(&dynamo.bot.ports, &dynamo.bot.config);
+            let requested = app
+                .request_deploy(DeployRequest {
+                    env: env.clone(),
+                    services: vec![ServiceName::parse("api")?],
+                    version: Version::parse("v1.2.3")?,
+                    override_reason: None,
+                    actor: Actor::person(ChatKind::Slack, "T0BENCH", "U0ALICE", "alice"),
+                    event_key: "count-click".into(),
+                })
+                .await?;
+            let payload = json!({
+                "type": "block_actions",
+                "user": {"id": "U0BOB", "username": "bob", "team_id": "T0BENCH"},
+                "team": {"id": "T0BENCH"},
+                "channel": {"id": "C0DEPLOYS"},
+                "response_url": format!("{}/hooks/actions/count", dynamo.stub.url),
+                "actions": [{"action_id": "approve", "value": ButtonAction::Approve.value(requested.deployment.id), "type": "button"}],
+            });
+            let before = counter.0.load(Ordering::Relaxed);
+            dynamo
+                .post("/slack/interactions", form(&[("payload", &payload.to_string())]))
+                .await?;
+            let n = counter.0.load(Ordering::Relaxed) - before;
+            dynamo.bot.ports.store.break_lock(&env).await?;
+            n
+        };
+        for workers in [1, WORKERS] {
+            let summary = dynamo.run(kind, workers).await?;
+            print_ack("DynamoDB (emulator)", kind, workers, &summary, Some(trips as f64));
+            rows.push(AckRow {
+                store: "DynamoDB (emulator)",
+                kind,
+                workers,
+                summary,
+                round_trips: Some(trips as f64),
+            });
+        }
+    }
+    Ok(rows)
+}
+
+fn print_ack(store: &str, kind: &str, workers: usize, s: &Summary, trips: Option<f64>) {
+    println!(
+        "ack {kind:<6} {store:<20} c={workers:<2}  p50 {:>7.3} ms  p99 {:>7.3} ms  max {:>8.3} ms  {:>6.0} req/s{}",
+        s.p50,
+        s.p99,
+        s.max,
+        s.per_second,
+        trips.map(|t| format!("  {t} DynamoDB round trips")).unwrap_or_default()
+    );
+}
+
+// ------------------------------------------------------------------ 2. cold starts ----------
+
+struct ColdRow {
+    function: &'static str,
+    init: f64,
+    first: f64,
+    warm: f64,
+    rss_mib: f64,
+    first_without_prewarm: f64,
+}
+
+/// Where cargo put the function binaries of this profile: next to this benchmark's own
+/// executable (`target/<profile>/deps/suite-…` → `target/<profile>/`).
+fn binaries() -> Result<PathBuf, Error> {
+    let exe = std::env::current_exe()?;
+    Ok(exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or("no target directory")?
+        .to_owned())
+}
+
+fn peak_rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+fn sample(name: &str) -> Result<Value, Error> {
+    let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
+    Ok(serde_json::from_str(&std::fs::read_to_string(path)?)?)
+}
+
+/// The event each function gets: its own trigger, read from `events/`.
+fn first_event(function: &str) -> Result<Value, Error> {
+    Ok(match function {
+        "bot" => {
+            let body = form(&[
+                ("team_id", "T0DECKHAND"),
+                ("channel_id", "C0DEPLOYS"),
+                ("user_id", "U0ALICE"),
+                ("user_name", "alice"),
+                ("command", "/status"),
+                ("text", "prod"),
+                ("trigger_id", "cold"),
+            ]);
+            let headers = slack_headers(SECRET, Timestamp::now().as_second(), &body);
+            function_url_event("POST", "/slack/commands", &headers, Some(&body))
+        }
+        "deploy" => sample("ecs-deployment-completed.json")?,
+        "rollback" => sample("cloudwatch-alarm-state-change.json")?,
+        "build-completed" => sample("codebuild-build-state-change.json")?,
+        _ => json!({ "plan": "not-a-plan", "execution_id": "cold", "scheduled_time": "2026-11-24T03:00:00Z" }),
+    })
+}
+
+struct Start {
+    init: f64,
+    first: f64,
+    warm: f64,
+    rss_mib: f64,
+}
+
+async fn start_once(
+    exe: &Path,
+    function: &str,
+    env: &[(String, String)],
+    prewarm: bool,
+) -> Result<Start, Error> {
+    let api = RuntimeApi::start().await?;
+    api.push("first", first_event(function)?);
+    api.push("second", first_event(function)?);
+    let spawned = Instant::now();
+    let mut child = std::process::Command::new(exe)
+        .envs(api.lambda_env(&format!("deckhand-{function}")))
+        .envs(env.iter().cloned())
+        .env("DECKHAND_PREWARM", if prewarm { "1" } else { "0" })
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let answered = api.wait_for_answers(2, Duration::from_secs(30)).await;
+    let rss_mib = peak_rss_mib(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    if !answered {
+        return Err(format!("{function} did not answer: init errors {:?}", api.init_errors()).into());
+    }
+    let answers = api.answers();
+    let at = |id: &str| answers.iter().find(|a| a.request_id == id).map(|a| a.at);
+    let (Some(first_done), Some(second_done), Some(first_poll), Some(first_in), Some(second_in)) = (
+        at("first"),
+        at("second"),
+        api.first_poll(),
+        api.handed_at("first"),
+        api.handed_at("second"),
+    ) else {
+        return Err(format!("{function}: incomplete timings").into());
+    };
+    Ok(Start {
+        init: ms(first_poll - spawned),
+        first: ms(first_done - first_in),
+        warm: ms(second_done - second_in),
+        rss_mib,
+    })
+}
+
+async fn cold_starts(emulator: &'static Emulator) -> Result<Vec<ColdRow>, Error> {
+    let dir = binaries()?;
+    let seed = Seed::new(emulator).await;
+    let table = seed.table().await?.table().to_owned();
+    let keys = seed
+        .secret(&json!({ "slack_signing_secret": SECRET }).to_string())
+        .await?;
+    let stub = ChatStub::start().await?;
+    let token = seed.secret("xoxb-bench").await?;
+    let config = format!("{}/../infra/deckhand.example.toml", env!("CARGO_MANIFEST_DIR"));
+    let mut env = emulator.aws_env();
+    env.extend(
+        [
+            ("DECKHAND_CONFIG", config.as_str()),
+            ("DECKHAND_TABLE", &table),
+            ("DECKHAND_DEPLOY_FUNCTION", "deckhand-deploy"),
+            ("DECKHAND_BACKUP_FUNCTION", "deckhand-backup"),
+            ("DECKHAND_BOT_KEYS_SECRET", &keys),
+            ("DECKHAND_SLACK_TOKEN_SECRET", &token),
+            ("DECKHAND_SLACK_API_URL", &stub.apis().slack),
+            ("DECKHAND_DISCORD_API_URL", &stub.apis().discord),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    let mut rows = Vec::new();
+    for function in ["bot", "deploy", "rollback", "build-completed", "backup"] {
+        let exe = dir.join(format!("deckhand-fn-{function}"));
+        if !exe.exists() {
+            return Err(format!("{} is not built: run `just bench`", exe.display()).into());
+        }
+        let mut starts = Vec::new();
+        for _ in 0..STARTS {
+            starts.push(start_once(&exe, function, &env, true).await?);
+        }
+        let mut cold = Vec::new();
+        for _ in 0..STARTS / 2 {
+            cold.push(start_once(&exe, function, &env, false).await?.first);
+        }
+        let row = ColdRow {
+            function,
+            init: median(starts.iter().map(|s| s.init).collect()),
+            first: median(starts.iter().map(|s| s.first).collect()),
+            warm: median(starts.iter().map(|s| s.warm).collect()),
+            rss_mib: starts.iter().map(|s| s.rss_mib).fold(0.0, f64::max),
+            first_without_prewarm: median(cold),
+        };
+        println!(
+            "cold start {:<16} init {:>6.1} ms  first event {:>6.1} ms (without prewarm {:>6.1} ms)  warm event {:>6.2} ms  peak RSS {:>5.1} MiB",
+            row.function, row.init, row.first, row.first_without_prewarm, row.warm, row.rss_mib
+        );
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+// ------------------------------------------------------------------ 3. rollback reaction ----
+
+struct Reaction {
+    to_rollback: Summary,
+    to_update_service: Summary,
+}
+
+async fn rollback_reaction(emulator: &'static Emulator) -> Result<Reaction, Error> {
+    let local = Local::start_on(emulator, emulator.settings(), deckhand_bot::local::CONFIG, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut to_rollback = Vec::new();
+    let mut to_update = Vec::new();
+    for i in 0..REACTIONS {
+        // A release inside its watch window (untimed): build → staging → prod, approved.
+        local
+            .release_to_prod("api", &format!("v2.{i}.0"))
+            .await
+            .map_err(|e| e.to_string())?;
+        local.clock().advance(SignedDuration::from_mins(2));
+        let alarm = local
+            .alarm_event("api-prod-5xx", &format!("Threshold Crossed: bench {i}"))
+            .await
+            .map_err(|e| e.to_string())?;
+        let started = Instant::now();
+        let answer = local.deliver("rollback", &alarm).await?;
+        let handed_over = started.elapsed();
+        if answer["rolled_back"].as_array().map_or(0, Vec::len) != 1 {
+            return Err(format!("alarm {i} did not roll back: {answer}").into());
+        }
+        // In AWS this hop is Lambda's async invoke of the deploy function.
+        let hop = Instant::now();
+        for work in local.take_work().await {
+            deckhand_bot::functions::work(&local.bot.app(), &work).await?;
+        }
+        to_rollback.push(handed_over);
+        to_update.push(handed_over + hop.elapsed());
+        local.settle(EcsReport::Completed).await.map_err(|e| e.to_string())?;
+        // Quiet again: the alarm back to OK, the rollback's hold lifted, the watch window over.
+        local
+            .seed
+            .set_alarm_state("api-prod-5xx", false, "bench")
+            .await
+            .map_err(|e| e.to_string())?;
+        local
+            .type_command("U0BOB", "C0PRODOPS", "/unlock prod")
+            .await
+            .map_err(|e| e.to_string())?;
+        local.clock().advance(SignedDuration::from_hours(2));
+    }
+    let wall = Duration::from_secs(1);
+    let reaction = Reaction {
+        to_rollback: summarise(to_rollback, wall),
+        to_update_service: summarise(to_update, wall),
+    };
+    println!(
+        "rollback reaction: alarm → rollback created and dispatched p50 {:.1} ms p99 {:.1} ms; → UpdateService answered p50 {:.1} ms p99 {:.1} ms max {:.1} ms",
+        reaction.to_rollback.p50,
+        reaction.to_rollback.p99,
+        reaction.to_update_service.p50,
+        reaction.to_update_service.p99,
+        reaction.to_update_service.max
+    );
+    Ok(reaction)
+}
+
+// ------------------------------------------------------------------ 4. artifacts ------------
+
+fn artifacts() -> Vec<(String, Option<(f64, f64)>)> {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(format!("{}/../target", env!("CARGO_MANIFEST_DIR"))));
+    ["bot", "deploy", "rollback", "build-completed", "backup"]
+        .iter()
+        .map(|f| {
+            let name = format!("deckhand-fn-{f}");
+            let exe = target.join("aarch64-unknown-linux-gnu/release").join(&name);
+            let zip = target.join("lambda").join(&name).join("bootstrap.zip");
+            let size = |p: &Path| std::fs::metadata(p).ok().map(|m| m.len() as f64 / 1_048_576.0);
+            (name, size(&exe).zip(size(&zip)))
+        })
+        .collect()
+}
+
+// ------------------------------------------------------------------ the report --------------
+
+fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_owned());
+    let mem_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kib| kib / 1_048_576.0);
+    format!("{cores} cores ({model}), {mem_gib:.0} GiB")
+}
+
+fn report(acks: &[AckRow], cold: &[ColdRow], reaction: &Reaction, took: Duration) -> Result<String, Error> {
+    let mut md = String::new();
+    let date = Timestamp::now().strftime("%Y-%m-%d %H:%M UTC").to_string();
+    writeln!(md, "# Benchmarks\n")?;
+    writeln!(
+        md,
+        "Written by `just bench` (`bot/benches/suite.rs`) on {date}, on {}; the whole suite took {:.0} s. \
+         Figures, not pass/fail: they are compared with the targets by hand, below. The bench \
+         profile is the release profile without fat LTO (see `Cargo.toml`). AWS is the moto \
+         emulator on loopback (Python; much slower than DynamoDB itself); Slack is a local stand-in.\n",
+        machine(),
+        took.as_secs_f64()
+    )?;
+    writeln!(md, "## 1. Acknowledging a signed `/deploy` and a signed Approve click\n")?;
+    writeln!(
+        md,
+        "Through the real router on loopback: HTTP in, HMAC check, parse, policy, the use-case \
+         (`request_deploy`: image digest, lock, create, card posted to the Slack stand-in, \
+         dispatch; `decide`: approval recorded, card updated, dispatch), HTTP out. {REQUESTS} \
+         requests per row after a warm-up; at concurrency 32 each worker has its own environment. \
+         Only the store differs between the two halves: everything else is core's in-memory \
+         ports, so the in-memory rows are Deckhand's own cost. Target: p99 ≤ 2 ms in memory, \
+         ≤ 30 ms on the emulator (Slack and Discord allow 3,000 ms).\n"
+    )?;
+    writeln!(md, "| request | store | concurrency | p50 ms | p99 ms | max ms | requests/s | DynamoDB round trips |")?;
+    writeln!(md, "|---|---|---|---|---|---|---|---|")?;
+    for r in acks {
+        writeln!(
+            md,
+            "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.0} | {} |",
+            if r.kind == "deploy" { "`/deploy`" } else { "Approve click" },
+            r.store,
+            r.workers,
+            r.summary.p50,
+            r.summary.p99,
+            r.summary.max,
+            r.summary.per_second,
+            r.round_trips.map_or("—".to_owned(), |t| format!("{t:.0}"))
+        )?;
+    }
+    writeln!(md, "\n## 2. Cold starts and memory\n")?;
+    writeln!(
+        md,
+        "Each function's binary (bench profile, x86_64 here) started {STARTS} times under a \
+         Lambda Runtime API stand-in with its config file, secrets and table on the emulator: \
+         *init* is process start → its first poll for an event (config and secrets read, clients \
+         built, connections warmed); *first* is the first event's handling, *warm* the second's. \
+         *Without prewarm* repeats the first event with `DECKHAND_PREWARM=0` ({} starts), which \
+         skips opening the DynamoDB connection during init. Peak RSS is the process's `VmHWM`. \
+         Targets: init ≤ 30 ms, peak RSS ≤ 32 MiB.\n",
+        STARTS / 2
+    )?;
+    writeln!(md, "| function | init ms (median) | first event ms | first event without prewarm ms | warm event ms | peak RSS MiB |")?;
+    writeln!(md, "|---|---|---|---|---|---|")?;
+    for c in cold {
+        writeln!(
+            md,
+            "| {} | {:.1} | {:.1} | {:.1} | {:.2} | {:.1} |",
+            c.function, c.init, c.first, c.first_without_prewarm, c.warm, c.rss_mib
+        )?;
+    }
+    writeln!(md, "\n## 3. Rollback reaction\n")?;
+    writeln!(
+        md,
+        "A CloudWatch alarm event for a release inside its watch window, delivered to the \
+         rollback function's handler, whose dispatched work is then run by the deploy function's \
+         handler up to ECS's `UpdateService` answer, {REACTIONS} times, in one process against the \
+         emulator. In AWS the hand-over between the two is an async Lambda invoke, not measured \
+         here. Target ≤ 100 ms.\n"
+    )?;
+    writeln!(md, "| span | p50 ms | p99 ms | max ms |\n|---|---|---|---|")?;
+    for (span, s) in [
+        ("alarm → rollback created, dispatched", reaction.to_rollback),
+        ("alarm → `UpdateService` answered", reaction.to_update_service),
+    ] {
+        writeln!(md, "| {span} | {:.1} | {:.1} | {:.1} |", s.p50, s.p99, s.max)?;
+    }
+    writeln!(md, "\n## 4. Artifacts\n")?;
+    writeln!(
+        md,
+        "`just build`: `cargo lambda build --release --arm64`, stripped aarch64 `bootstrap` and \
+         its zip. Target ≤ 6 MiB zipped.\n"
+    )?;
+    writeln!(md, "| function | bootstrap MiB | zip MiB |\n|---|---|---|")?;
+    for (name, size) in artifacts() {
+        match size {
+            Some((exe, zip)) => writeln!(md, "| {name} | {exe:.1} | {zip:.1} |")?,
+            None => writeln!(md, "| {name} | not built (run `just build`) | |")?,
+        }
+    }
+    Ok(md)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let started = Instant::now();
+    let emulator = Emulator::shared().map_err(|e| e.to_string())?;
+    let acks = acknowledgements(emulator).await?;
+    let cold = cold_starts(emulator).await?;
+    let reaction = rollback_reaction(emulator).await?;
+    let md = report(&acks, &cold, &reaction, started.elapsed())?;
+    let path = format!("{}/../docs/benchmarks.md", env!("CARGO_MANIFEST_DIR"));
+    let notes = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|old| old.split_once(NOTES).map(|(_, n)| n.to_owned()));
+    let md = match notes {
+        Some(n) => format!("{md}\n{NOTES}{n}"),
+        None => format!("{md}\n{NOTES}\n"),
+    };
+    std::fs::write(&path, md)?;
+    println!("wrote {path} in {:.0} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Everything in docs/benchmarks.md after this line is kept across runs: the reading of the
+/// figures against the targets, written by people.
+const NOTES: &str = "## Reading the figures\n";
