@@ -161,7 +161,13 @@ async fn snapshots(local: &Local, db: &str) -> usize {
 /// Bob, rolled out and reported by ECS.
 async fn release_to_prod(local: &Local, svc: &str, tag: &str) -> Deployment {
     local.release_to_prod(svc, tag).await.unwrap();
-    assert_eq!(latest(local, "staging").await.services[0].image.tag.to_string(), tag);
+    assert_eq!(
+        latest(local, "staging").await.services[0]
+            .image
+            .tag
+            .to_string(),
+        tag
+    );
     let d = latest(local, "prod").await;
     assert_eq!(d.state, State::Succeeded, "{d:?}");
     d

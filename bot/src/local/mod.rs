@@ -384,8 +384,12 @@ impl Local {
     pub async fn release_to_prod(&self, service: &str, tag: &str) -> anyhow::Result<()> {
         self.build(service, tag, "main").await?;
         self.settle(EcsReport::Completed).await?;
-        self.type_command("U0ALICE", "C0PRODOPS", &format!("/deploy prod {service} {tag}"))
-            .await?;
+        self.type_command(
+            "U0ALICE",
+            "C0PRODOPS",
+            &format!("/deploy prod {service} {tag}"),
+        )
+        .await?;
         let approve = self
             .buttons()
             .into_iter()
