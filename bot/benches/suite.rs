@@ -16,7 +16,6 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
@@ -26,13 +25,13 @@ use deckhand_bot::chat::HttpChat;
 use deckhand_bot::local::{EcsReport, Local};
 use deckhand_bot::router::{Bot, Keys, router};
 use deckhand_bot::standin::{RuntimeApi, function_url_event};
-use deckhand_bot::testing::{ChatStub, OnStore, form, serve, slack_headers};
+use deckhand_bot::testing::{ChatStub, Own, TestPorts, form, serve, slack_headers};
 use deckhand_core::card::ButtonAction;
 use deckhand_core::config::Config;
 use deckhand_core::memory::Memory;
 use deckhand_core::ports::Store;
 use deckhand_core::types::{
-    Actor, ChatKind, Digest, EnvName, ServiceName, SignedDuration, Timestamp, Version,
+    Actor, ChatKind, DeploymentId, Digest, EnvName, ServiceName, SignedDuration, Timestamp, Version,
 };
 use deckhand_core::usecases::{App, DeployRequest};
 use deckhand_harness::{Emulator, Seed};
@@ -87,15 +86,15 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 // ------------------------------------------------------------------ 1. acknowledgements -----
 
-/// Counts DynamoDB requests as they go on the wire (every attempt), and names them.
+/// Names every DynamoDB request as it goes on the wire (every attempt), in order.
 #[derive(Debug, Clone, Default)]
-struct RoundTrips(Arc<AtomicU64>, Arc<std::sync::Mutex<Vec<String>>>);
+struct RoundTrips(Arc<std::sync::Mutex<Vec<String>>>);
 
 impl RoundTrips {
-    fn take_names(&self) -> Vec<String> {
+    fn take(&self) -> Vec<String> {
         std::mem::take(
             &mut *self
-                .1
+                .0
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
         )
@@ -112,7 +111,6 @@ impl Intercept for RoundTrips {
         _: &RuntimeComponents,
         _: &mut ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        self.0.fetch_add(1, Ordering::Relaxed);
         let op = ctx
             .request()
             .headers()
@@ -120,7 +118,7 @@ impl Intercept for RoundTrips {
             .and_then(|t| t.split('.').nth(1))
             .unwrap_or("?")
             .to_owned();
-        self.1
+        self.0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push(op);
@@ -158,14 +156,14 @@ fn ack_config() -> Result<Config, Error> {
     Ok(Config::parse("bench.toml", &toml).map_err(|e| e.to_string())?)
 }
 
-struct AckWorld<S: Store> {
-    bot: Arc<Bot<OnStore<S>>>,
+struct AckWorld<S: Store + std::fmt::Debug> {
+    bot: Arc<Bot<TestPorts<Own<S>>>>,
     url: String,
     http: reqwest::Client,
     stub: ChatStub,
 }
 
-impl<S: Store + 'static> AckWorld<S> {
+impl<S: Store + std::fmt::Debug + 'static> AckWorld<S> {
     async fn new(store: S) -> Result<Self, Error> {
         let stub = ChatStub::start().await?;
         let chat = HttpChat::new(
@@ -181,10 +179,10 @@ impl<S: Store + 'static> AckWorld<S> {
             &Digest::parse(&format!("sha256:{}", "ab".repeat(32)))?,
         );
         let bot = Arc::new(Bot {
-            ports: OnStore {
-                store,
+            ports: TestPorts {
                 mem,
                 chat: chat.clone(),
+                store: Own(store),
             },
             config: ack_config()?,
             keys: Keys {
@@ -200,6 +198,10 @@ impl<S: Store + 'static> AckWorld<S> {
             http: reqwest::Client::new(),
             stub,
         })
+    }
+
+    fn store(&self) -> &S {
+        &self.bot.ports.store.0
     }
 
     async fn post(&self, path: &str, body: String) -> Result<(Duration, String), Error> {
@@ -235,18 +237,12 @@ impl<S: Store + 'static> AckWorld<S> {
         if !text.contains("Deploying api v1.2.3") {
             return Err(format!("unexpected answer: {text}").into());
         }
-        self.bot
-            .ports
-            .store
-            .break_lock(&EnvName::parse(&env)?)
-            .await?;
+        self.store().break_lock(&EnvName::parse(&env)?).await?;
         Ok(took)
     }
 
-    /// One timed Approve click on a fresh request in `a{w}` (requested untimed); the
-    /// environment is freed afterwards, untimed.
-    async fn click(&self, w: usize, n: usize) -> Result<Duration, Error> {
-        let env = EnvName::parse(&format!("a{w}"))?;
+    /// A deploy to `env` waiting for approval, requested directly (not timed).
+    async fn awaiting_approval(&self, env: &EnvName, key: String) -> Result<DeploymentId, Error> {
         let app = App::new(&self.bot.ports, &self.bot.config);
         let requested = app
             .request_deploy(DeployRequest {
@@ -255,27 +251,38 @@ impl<S: Store + 'static> AckWorld<S> {
                 version: Version::parse("v1.2.3")?,
                 override_reason: None,
                 actor: Actor::person(ChatKind::Slack, "T0BENCH", "U0ALICE", "alice"),
-                event_key: format!("click-{w}-{n}-{}", self.bot.ports.mem.the_time()),
+                event_key: key,
             })
             .await?;
+        Ok(requested.deployment.id)
+    }
+
+    /// Bob's signed Approve click on `id`, timed.
+    async fn approve(&self, id: DeploymentId, tag: &str) -> Result<Duration, Error> {
         let payload = json!({
             "type": "block_actions",
             "user": {"id": "U0BOB", "username": "bob", "team_id": "T0BENCH"},
             "team": {"id": "T0BENCH"},
             "channel": {"id": "C0DEPLOYS"},
-            "response_url": format!("{}/hooks/actions/{w}-{n}", self.stub.url),
-            "actions": [{"action_id": "approve", "value": ButtonAction::Approve.value(requested.deployment.id), "type": "button"}],
+            "response_url": format!("{}/hooks/actions/{tag}", self.stub.url),
+            "actions": [{"action_id": "approve", "value": ButtonAction::Approve.value(id), "type": "button"}],
         });
-        let (took, text) = self
-            .post(
-                "/slack/interactions",
-                form(&[("payload", &payload.to_string())]),
-            )
-            .await?;
+        let body = form(&[("payload", &payload.to_string())]);
+        let (took, text) = self.post("/slack/interactions", body).await?;
         if !text.is_empty() {
             return Err(format!("a click is acknowledged with an empty 200, got: {text}").into());
         }
-        self.bot.ports.store.break_lock(&env).await?;
+        Ok(took)
+    }
+
+    /// One timed Approve click on a fresh request in `a{w}`; the environment is freed
+    /// afterwards, untimed.
+    async fn click(&self, w: usize, n: usize) -> Result<Duration, Error> {
+        let env = EnvName::parse(&format!("a{w}"))?;
+        let key = format!("click-{w}-{n}-{}", self.bot.ports.mem.the_time());
+        let id = self.awaiting_approval(&env, key).await?;
+        let took = self.approve(id, &format!("{w}-{n}")).await?;
+        self.store().break_lock(&env).await?;
         Ok(took)
     }
 
@@ -312,7 +319,7 @@ struct AckRow {
     kind: &'static str,
     workers: usize,
     summary: Summary,
-    round_trips: Option<f64>,
+    round_trips: Option<usize>,
 }
 
 type Profiles = Vec<(&'static str, Vec<String>)>;
@@ -346,83 +353,50 @@ async fn acknowledgements(emulator: &'static Emulator) -> Result<(Vec<AckRow>, P
     DynamoStore::create_table(&dynamodb, &table).await?;
     let dynamo = AckWorld::new(DynamoStore::new(dynamodb, table)).await?;
     for kind in ["deploy", "click"] {
-        // Round trips of the acknowledgement alone: one request, counted around the HTTP call.
-        let w = 0;
-        let env = EnvName::parse(if kind == "deploy" { "d0" } else { "a0" })?;
-        let trips = if kind == "deploy" {
-            let before = counter.0.load(Ordering::Relaxed);
-            counter.take_names();
-            dynamo.deploy(w, 999_999).await?;
-            // break_lock (untimed) is one more; do not count it.
-            let mut names = counter.take_names();
-            names.pop();
-            println!(
-                "  /deploy acknowledgement's DynamoDB requests, in order: {}",
-                names.join(", ")
-            );
-            profiles.push(("`/deploy`", names));
-            counter.0.load(Ordering::Relaxed) - before - 1
+        // What the acknowledgement alone asks DynamoDB: one request, its set-up and clean-up
+        // left out.
+        let label = if kind == "deploy" {
+            "`/deploy`"
         } else {
-            // Request untimed, then count only the click.
-            let app = App::new(&dynamo.bot.ports, &dynamo.bot.config);
-            let requested = app
-                .request_deploy(DeployRequest {
-                    env: env.clone(),
-                    services: vec![ServiceName::parse("api")?],
-                    version: Version::parse("v1.2.3")?,
-                    override_reason: None,
-                    actor: Actor::person(ChatKind::Slack, "T0BENCH", "U0ALICE", "alice"),
-                    event_key: "count-click".into(),
-                })
-                .await?;
-            let payload = json!({
-                "type": "block_actions",
-                "user": {"id": "U0BOB", "username": "bob", "team_id": "T0BENCH"},
-                "team": {"id": "T0BENCH"},
-                "channel": {"id": "C0DEPLOYS"},
-                "response_url": format!("{}/hooks/actions/count", dynamo.stub.url),
-                "actions": [{"action_id": "approve", "value": ButtonAction::Approve.value(requested.deployment.id), "type": "button"}],
-            });
-            let before = counter.0.load(Ordering::Relaxed);
-            counter.take_names();
-            dynamo
-                .post(
-                    "/slack/interactions",
-                    form(&[("payload", &payload.to_string())]),
-                )
-                .await?;
-            let n = counter.0.load(Ordering::Relaxed) - before;
-            let names = counter.take_names();
-            println!(
-                "  Approve click's DynamoDB requests, in order: {}",
-                names.join(", ")
-            );
-            profiles.push(("Approve click", names));
-            dynamo.bot.ports.store.break_lock(&env).await?;
-            n
+            "Approve click"
         };
+        let names = if kind == "deploy" {
+            counter.take();
+            dynamo.deploy(0, 999_999).await?;
+            let mut names = counter.take();
+            names.pop(); // the untimed break_lock
+            names
+        } else {
+            let env = EnvName::parse("a0")?;
+            let id = dynamo.awaiting_approval(&env, "count-click".into()).await?;
+            counter.take();
+            dynamo.approve(id, "count").await?;
+            let names = counter.take();
+            dynamo.store().break_lock(&env).await?;
+            names
+        };
+        println!(
+            "  {label}: DynamoDB requests, in order: {}",
+            names.join(", ")
+        );
+        let trips = names.len();
+        profiles.push((label, names));
         for workers in [1, WORKERS] {
             let summary = dynamo.run(kind, workers).await?;
-            print_ack(
-                "DynamoDB (emulator)",
-                kind,
-                workers,
-                &summary,
-                Some(trips as f64),
-            );
+            print_ack("DynamoDB (emulator)", kind, workers, &summary, Some(trips));
             rows.push(AckRow {
                 store: "DynamoDB (emulator)",
                 kind,
                 workers,
                 summary,
-                round_trips: Some(trips as f64),
+                round_trips: Some(trips),
             });
         }
     }
     Ok((rows, profiles))
 }
 
-fn print_ack(store: &str, kind: &str, workers: usize, s: &Summary, trips: Option<f64>) {
+fn print_ack(store: &str, kind: &str, workers: usize, s: &Summary, trips: Option<usize>) {
     println!(
         "ack {kind:<6} {store:<20} c={workers:<2}  p50 {:>7.3} ms  p99 {:>7.3} ms  max {:>8.3} ms  {:>6.0} req/s{}",
         s.p50,
@@ -790,7 +764,7 @@ fn report(
             r.summary.p99,
             r.summary.max,
             r.summary.per_second,
-            r.round_trips.map_or("—".to_owned(), |t| format!("{t:.0}"))
+            r.round_trips.map_or("—".to_owned(), |t| t.to_string())
         )?;
     }
     writeln!(
@@ -867,11 +841,13 @@ fn report(
 async fn main() -> Result<(), Error> {
     let started = Instant::now();
     let emulator = Emulator::shared().map_err(|e| e.to_string())?;
-    // `DECKHAND_BENCH_ONLY=reaction` runs that section alone and writes nothing (for working
-    // on it); the report needs every section.
-    if std::env::var("DECKHAND_BENCH_ONLY").is_ok_and(|s| s == "reaction") {
-        rollback_reaction(emulator).await?;
-        return Ok(());
+    // `DECKHAND_BENCH_ONLY=acks|cold|reaction` runs one section alone and writes nothing (for
+    // working on it); the report needs every section.
+    match std::env::var("DECKHAND_BENCH_ONLY").as_deref() {
+        Ok("acks") => return acknowledgements(emulator).await.map(drop),
+        Ok("cold") => return cold_starts(emulator).await.map(drop),
+        Ok("reaction") => return rollback_reaction(emulator).await.map(drop),
+        _ => {}
     }
     let acks = acknowledgements(emulator).await?;
     let cold = cold_starts(emulator).await?;

@@ -3,64 +3,51 @@
 //! adapter. Not a production code path.
 
 use deckhand_core::memory::Memory;
-use deckhand_core::ports::Ports;
+use deckhand_core::ports::{Ports, Store};
 
 use crate::chat::HttpChat;
 pub use crate::standin::*;
 
-/// Core's in-memory ports, with the real chat adapter.
+/// Core's in-memory ports with the real chat adapter; the store is the same `Memory`
+/// ([`InMemory`], the default) or one of the caller's choosing ([`Own`]: the DynamoDB adapter in
+/// the benchmarks, to isolate its cost).
 #[derive(Debug)]
-pub struct TestPorts {
+pub struct TestPorts<S: StoreChoice = InMemory> {
     pub mem: Memory,
     pub chat: HttpChat,
-}
-
-impl Ports for TestPorts {
-    type Store = Memory;
-    type Platform = Memory;
-    type Monitor = Memory;
-    type Chat = HttpChat;
-    type Dispatch = Memory;
-    type Backups = Memory;
-    type Metrics = Memory;
-    type Clock = Memory;
-    fn store(&self) -> &Memory {
-        &self.mem
-    }
-    fn platform(&self) -> &Memory {
-        &self.mem
-    }
-    fn monitor(&self) -> &Memory {
-        &self.mem
-    }
-    fn chat(&self) -> &HttpChat {
-        &self.chat
-    }
-    fn dispatch(&self) -> &Memory {
-        &self.mem
-    }
-    fn backups(&self) -> &Memory {
-        &self.mem
-    }
-    fn metrics(&self) -> &Memory {
-        &self.mem
-    }
-    fn clock(&self) -> &Memory {
-        &self.mem
-    }
-}
-
-/// A store of the caller's choosing (the DynamoDB adapter, in the benchmarks) with core's
-/// in-memory ports for everything else and the real chat adapter: isolates one adapter's cost.
-#[derive(Debug)]
-pub struct OnStore<S> {
     pub store: S,
-    pub mem: Memory,
-    pub chat: HttpChat,
 }
 
-impl<S: deckhand_core::ports::Store> Ports for OnStore<S> {
+/// Where [`TestPorts`] keeps its store.
+pub trait StoreChoice: std::fmt::Debug + Send + Sync {
+    type Store: Store;
+    fn pick<'a>(&'a self, mem: &'a Memory) -> &'a Self::Store;
+}
+
+/// The store is the in-memory world itself.
+#[derive(Debug, Default)]
+pub struct InMemory;
+
+impl StoreChoice for InMemory {
+    type Store = Memory;
+    fn pick<'a>(&'a self, mem: &'a Memory) -> &'a Memory {
+        mem
+    }
+}
+
+/// A store of its own.
+#[derive(Debug)]
+pub struct Own<S>(pub S);
+
+impl<S: Store + std::fmt::Debug> StoreChoice for Own<S> {
     type Store = S;
+    fn pick<'a>(&'a self, _: &'a Memory) -> &'a S {
+        &self.0
+    }
+}
+
+impl<S: StoreChoice> Ports for TestPorts<S> {
+    type Store = S::Store;
     type Platform = Memory;
     type Monitor = Memory;
     type Chat = HttpChat;
@@ -68,8 +55,8 @@ impl<S: deckhand_core::ports::Store> Ports for OnStore<S> {
     type Backups = Memory;
     type Metrics = Memory;
     type Clock = Memory;
-    fn store(&self) -> &S {
-        &self.store
+    fn store(&self) -> &S::Store {
+        self.store.pick(&self.mem)
     }
     fn platform(&self) -> &Memory {
         &self.mem

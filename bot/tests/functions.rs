@@ -4,7 +4,7 @@
 
 use deckhand_bot::chat::HttpChat;
 use deckhand_bot::functions::{self, FunctionError};
-use deckhand_bot::testing::{ChatStub, TestPorts};
+use deckhand_bot::testing::{ChatStub, InMemory, TestPorts};
 use deckhand_core::config::Config;
 use deckhand_core::deployment::{DeploymentKind, State, Work};
 use deckhand_core::memory::{Memory, join_all};
@@ -70,7 +70,11 @@ impl World {
         let config =
             Config::parse("example", include_str!("../../infra/deckhand.example.toml")).unwrap();
         World {
-            ports: TestPorts { mem, chat },
+            ports: TestPorts {
+                mem,
+                chat,
+                store: InMemory,
+            },
             config,
             _stub: stub,
         }

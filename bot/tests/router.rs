@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use deckhand_bot::chat::HttpChat;
 use deckhand_bot::router::{Bot, Keys, router};
 use deckhand_bot::testing::{
-    ChatStub, Sent, TestPorts, discord_headers, form, hex, serve, slack_headers,
+    ChatStub, InMemory, Sent, TestPorts, discord_headers, form, hex, serve, slack_headers,
 };
 use deckhand_core::config::Config;
 use deckhand_core::deployment::{State as DeployState, Work};
@@ -97,6 +97,7 @@ impl World {
             ports: TestPorts {
                 mem,
                 chat: chat.clone(),
+                store: InMemory,
             },
             config: Config::parse("test.toml", CONFIG).unwrap(),
             keys,

@@ -319,20 +319,26 @@ async fn an_approved_prod_deploy_snapshots_migrates_and_rolls_once_under_redeliv
     );
 }
 
+/// api v1.2.3 in prod, baked known-good; then v1.2.4 released and 4 minutes into its watch
+/// window. Returns what v1.2.3 ran.
+async fn known_good_then_a_fresh_release(local: &Local) -> Running {
+    release_to_prod(local, "api", "v1.2.3").await;
+    let good = running(local, "prod", "api").await;
+    local.clock().advance(SignedDuration::from_mins(31));
+    assert!(local.bot.app().bake_check().await.unwrap() >= 1);
+    release_to_prod(local, "api", "v1.2.4").await;
+    assert_ne!(
+        running(local, "prod", "api").await.task_definition,
+        good.task_definition
+    );
+    local.clock().advance(SignedDuration::from_mins(4));
+    good
+}
+
 #[tokio::test]
 async fn an_alarm_delivered_twenty_times_rolls_back_once_and_tells_the_channel_once() {
     let local = local().await;
-    release_to_prod(&local, "api", "v1.2.3").await;
-    let good = running(&local, "prod", "api").await;
-    local.clock().advance(SignedDuration::from_mins(31));
-    assert!(local.bot.app().bake_check().await.unwrap() >= 1);
-    release_to_prod(&local, "api", "v1.2.4").await;
-    assert_ne!(
-        running(&local, "prod", "api").await.task_definition,
-        good.task_definition
-    );
-
-    local.clock().advance(SignedDuration::from_mins(4));
+    let good = known_good_then_a_fresh_release(&local).await;
     let alarm = local
         .alarm_event("api-prod-5xx", "Threshold Crossed: 57 5xx in 1 minute")
         .await
@@ -712,12 +718,7 @@ async fn an_alarm_deckhand_does_not_know_is_logged_and_ignored() {
 #[tokio::test]
 async fn an_alarm_only_its_tags_tie_to_a_service_rolls_that_service_back() {
     let local = local().await;
-    release_to_prod(&local, "api", "v1.2.3").await;
-    let good = running(&local, "prod", "api").await;
-    local.clock().advance(SignedDuration::from_mins(31));
-    assert!(local.bot.app().bake_check().await.unwrap() >= 1);
-    release_to_prod(&local, "api", "v1.2.4").await;
-    local.clock().advance(SignedDuration::from_mins(4));
+    let good = known_good_then_a_fresh_release(&local).await;
 
     // Created by the service's own stack, not named in Deckhand's config: only its tags say
     // whose it is.

@@ -37,7 +37,7 @@ struct Queue {
     answers: Mutex<Vec<Answer>>,
     answered: Notify,
     init_errors: Mutex<Vec<Value>>,
-    polls: Mutex<Vec<Instant>>,
+    first_poll: Mutex<Option<Instant>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -85,7 +85,7 @@ impl RuntimeApi {
 
     /// When the function first asked for an event (its cold start done), if it has.
     pub fn first_poll(&self) -> Option<Instant> {
-        lock(&self.queue.polls).first().copied()
+        *lock(&self.queue.first_poll)
     }
 
     /// When the event `request_id` was handed to the function.
@@ -136,7 +136,7 @@ impl RuntimeApi {
 }
 
 async fn next(State(q): State<Arc<Queue>>) -> impl IntoResponse {
-    lock(&q.polls).push(Instant::now());
+    lock(&q.first_poll).get_or_insert_with(Instant::now);
     loop {
         let arrived = q.arrived.notified();
         let popped = lock(&q.events).pop_front();

@@ -46,20 +46,16 @@ impl<P: Ports> App<'_, P> {
             ));
             return Ok(outcome);
         }
-        let tagged = match self.config.alarms.get(&change.alarm) {
-            Some(_) => None,
-            None => self.tagged(change).await?,
+        let mapped = match self.config.alarms.get(&change.alarm) {
+            Some(t) => Some((t.env.clone(), t.services.clone())),
+            None => self.tagged(change).await?.map(|(env, s)| (env, vec![s])),
         };
-        let (env_name, services) = match (self.config.alarms.get(&change.alarm), tagged) {
-            (Some(t), _) => (t.env.clone(), t.services.clone()),
-            (None, Some((env, service))) => (env, vec![service]),
-            (None, None) => {
-                tracing::warn!(alarm = %change.alarm, "alarm is not mapped to a service (config or deckhand: tags); ignored");
-                outcome
-                    .ignored
-                    .push(format!("{} is not mapped to any service", change.alarm));
-                return Ok(outcome);
-            }
+        let Some((env_name, services)) = mapped else {
+            tracing::warn!(alarm = %change.alarm, "alarm is not mapped to a service (config or deckhand: tags); ignored");
+            outcome
+                .ignored
+                .push(format!("{} is not mapped to any service", change.alarm));
+            return Ok(outcome);
         };
         let Some(env) = self.config.environments.get(&env_name) else {
             outcome.ignored.push(format!(
