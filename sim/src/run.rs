@@ -1,0 +1,776 @@
+//! Running a sequence: resolve each step against the state, deliver it through the engine's
+//! entry points (with its fault), and check every invariant after it.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use deckhand_core::config::Config;
+use deckhand_core::deployment::{State, Work};
+use deckhand_core::memory::join_all;
+use deckhand_core::ports::{Build, Store};
+use deckhand_core::rollback::{AlarmChange, AlarmState};
+use deckhand_core::types::{
+    Actor, ChatKind, DeploymentId, EnvName, ServiceName, Timestamp, Version,
+};
+use deckhand_core::usecases::{App, Decision, DeployRequest};
+
+use crate::check::{self, Context, Observed, Violation};
+use crate::step::{AlarmName, Env, Event, Fault, Outcome, Step, Svc, Svcs, Twice, Who};
+use crate::world::SimPorts;
+
+/// The simulation's config: two environments, three services, four alarms.
+pub fn config() -> Config {
+    // The file is part of this crate and its test checks it parses.
+    Config::parse("deckhand.sim.toml", include_str!("deckhand.sim.toml"))
+        .unwrap_or_else(|e| panic!("the simulation's own config is invalid: {e}"))
+}
+
+/// A Tuesday morning, like the unit tests'.
+pub fn start() -> Timestamp {
+    // A literal RFC 3339 timestamp always parses.
+    "2026-11-24T09:00:00Z"
+        .parse()
+        .unwrap_or_else(|_| unreachable!())
+}
+
+fn env_name(e: Env) -> EnvName {
+    let raw = match e {
+        Env::Staging => "staging",
+        Env::Prod => "prod",
+    };
+    EnvName::parse(raw).unwrap_or_else(|_| unreachable!())
+}
+
+fn service_name(s: Svc) -> ServiceName {
+    let raw = match s {
+        Svc::Worker => "worker",
+        Svc::Api => "api",
+        Svc::Web => "web",
+    };
+    ServiceName::parse(raw).unwrap_or_else(|_| unreachable!())
+}
+
+fn services(s: Svcs) -> Vec<ServiceName> {
+    s.list().into_iter().map(service_name).collect()
+}
+
+fn version(n: u8) -> Version {
+    Version::parse(&format!("v1.0.{n}")).unwrap_or_else(|_| unreachable!())
+}
+
+fn person(w: Who) -> Actor {
+    let (id, name) = match w {
+        Who::Alice => ("U0ALICE", "Alice"),
+        Who::Bob => ("U0BOB", "Bob"),
+        Who::Carol => ("U0CAROL", "Carol"),
+        Who::Dave => ("U0DAVE", "Dave"),
+        Who::Mallory => ("U0MALLORY", "Mallory"),
+    };
+    Actor::person(ChatKind::Slack, "T0SIM", id, name)
+}
+
+fn alarm_name(a: AlarmName) -> &'static str {
+    match a {
+        AlarmName::ApiProd5xx => "api-prod-5xx",
+        AlarmName::ApiProdLatency => "api-prod-latency",
+        AlarmName::WebProdErrors => "web-prod-errors",
+        AlarmName::ApiStaging5xx => "api-staging-5xx",
+    }
+}
+
+/// CloudWatch's reason texts repeat: the same threshold crossed gives the same words.
+const REASONS: [&str; 2] = [
+    "Threshold Crossed: 1 out of the last 1 datapoints [7.0] was greater than the threshold (1.0) (minimum 1 datapoint for OK -> ALARM transition).",
+    "Threshold Crossed: 3 out of the last 5 datapoints were greater than the threshold (1.0).",
+];
+
+/// The maintenance schedule's period (the deploy function's EventBridge Scheduler schedule).
+pub const TICK: jiff::SignedDuration = jiff::SignedDuration::from_mins(5);
+
+/// How many ticks the drain runs: enough for ECS to finish what each tick starts (a rollback
+/// started by a failure, say) and for maintenance to see it.
+const DRAIN_TICKS: usize = 6;
+
+/// One delivery of one event to one entry point: what a redelivery delivers again.
+#[derive(Debug, Clone)]
+pub enum Delivery {
+    Deploy(DeployRequest),
+    Decide {
+        id: DeploymentId,
+        decision: Decision,
+        actor: Actor,
+    },
+    Work(Work),
+    Ecs {
+        id: String,
+        outcome: Result<(), String>,
+    },
+    Alarm(AlarmChange),
+    Build(Build),
+    Rollback {
+        env: EnvName,
+        services: Vec<ServiceName>,
+        to: Option<Version>,
+        actor: Actor,
+        key: String,
+    },
+    Lock {
+        env: EnvName,
+        actor: Actor,
+    },
+    Unlock {
+        env: EnvName,
+        actor: Actor,
+    },
+    Maintain,
+}
+
+/// How a delivery ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    Ok(String),
+    Refused(String),
+    /// The process died after a port call; the rest never happened.
+    Crashed,
+}
+
+/// Polls a handler until it finishes, or until the armed crash kills it.
+struct Abandon<'a, F, S> {
+    handler: Pin<Box<F>>,
+    ports: &'a SimPorts<S>,
+}
+
+impl<F: Future, S: Store> Future for Abandon<'_, F, S> {
+    type Output = Option<F::Output>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        match self.handler.as_mut().poll(cx) {
+            Poll::Ready(out) => Poll::Ready(Some(out)),
+            Poll::Pending if self.ports.crashed() => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// One sequence's run.
+#[derive(Debug)]
+pub struct Sim<S> {
+    pub ports: SimPorts<S>,
+    pub config: Config,
+    /// Every delivery so far, with whether it ran to its end.
+    pub history: Vec<(Delivery, Answer)>,
+    /// Deliveries that died, which their source retries (Slack, EventBridge, Lambda).
+    retries: Vec<Delivery>,
+    keys: u32,
+    next_tick: Timestamp,
+    last: Option<Observed>,
+    /// What each step did, for a failure's trace.
+    pub trace: Vec<String>,
+    pub violations: Vec<Violation>,
+}
+
+impl<S: Store> Sim<S> {
+    pub fn new(store: S) -> Self {
+        let config = config();
+        Sim {
+            ports: SimPorts::new(store, &config, start()),
+            config,
+            history: Vec::new(),
+            retries: Vec::new(),
+            keys: 0,
+            next_tick: start() + TICK,
+            last: None,
+            trace: Vec::new(),
+            violations: Vec::new(),
+        }
+    }
+
+    fn key(&mut self, kind: &str) -> String {
+        self.keys += 1;
+        format!("{kind}:{}", self.keys)
+    }
+
+    /// The store as the last check left it (nothing changes the store between a check and the
+    /// next delivery), or read afresh.
+    async fn before(&mut self) -> Observed {
+        match self.last.take() {
+            Some(o) => o,
+            None => self.observe(false).await,
+        }
+    }
+
+    async fn observe(&self, with_cards: bool) -> Observed {
+        // The checks read the store directly, not through the faults.
+        // Boxed, like every large future here: on the AWS SDK in a debug build they are
+        // megabytes, and a future awaited inline lives on its caller's stack.
+        match Box::pin(Observed::read(&self.ports.store, &self.config, with_cards)).await {
+            Ok(o) => o,
+            Err(e) => panic!("the simulation could not read its store: {e}"),
+        }
+    }
+
+    async fn handle(&self, d: &Delivery) -> Result<String, String> {
+        let app = App::new(&self.ports, &self.config);
+        let show = |e: &dyn std::fmt::Display| e.to_string();
+        match d {
+            Delivery::Deploy(r) => app
+                .request_deploy(r.clone())
+                .await
+                .map(|r| format!("{} {}", r.deployment.id, r.deployment.state.name()))
+                .map_err(|e| show(&e)),
+            Delivery::Decide {
+                id,
+                decision,
+                actor,
+            } => app
+                .decide(*id, *decision, actor, None)
+                .await
+                .map(|d| d.state.name().to_owned())
+                .map_err(|e| show(&e)),
+            Delivery::Work(Work::RunDeployment { id }) => app
+                .run_deployment(*id)
+                .await
+                .map(|d| d.state.name().to_owned())
+                .map_err(|e| show(&e)),
+            Delivery::Work(Work::RunBackup { plan, .. }) => Err(format!("no backup plan {plan}")),
+            Delivery::Ecs { id, outcome } => app
+                .on_rollout(id, outcome.clone())
+                .await
+                .map(|d| d.map_or("not ours".to_owned(), |d| d.state.name().to_owned()))
+                .map_err(|e| show(&e)),
+            Delivery::Alarm(change) => app
+                .on_alarm(change)
+                .await
+                .map(|o| format!("rolled back {:?}; ignored {:?}", o.rolled_back, o.ignored))
+                .map_err(|e| show(&e)),
+            Delivery::Build(b) => app
+                .build_completed(b)
+                .await
+                .map(|o| format!("{:?}", o.auto_deploys))
+                .map_err(|e| show(&e)),
+            Delivery::Rollback {
+                env,
+                services,
+                to,
+                actor,
+                key,
+            } => app
+                .manual_rollback(env, services, to.as_ref(), actor, key)
+                .await
+                .map(|r| format!("{} {}", r.deployment.id, r.deployment.state.name()))
+                .map_err(|e| show(&e)),
+            Delivery::Lock { env, actor } => app
+                .lock(env, "incident", actor)
+                .await
+                .map(|_| "locked".to_owned())
+                .map_err(|e| show(&e)),
+            Delivery::Unlock { env, actor } => app
+                .unlock(env, actor)
+                .await
+                .map(|(l, h)| format!("released {:?}, {} holds", l.map(|l| l.owner), h.len()))
+                .map_err(|e| show(&e)),
+            Delivery::Maintain => app
+                .maintain()
+                .await
+                .map(|m| format!("{m:?}"))
+                .map_err(|e| show(&e)),
+        }
+    }
+
+    async fn deliver(&self, d: &Delivery, fault: Fault) -> Answer {
+        self.ports.arm(fault);
+        let out = Abandon {
+            handler: Box::pin(self.handle(d)),
+            ports: &self.ports,
+        }
+        .await;
+        self.ports.disarm();
+        match out {
+            Some(Ok(s)) => Answer::Ok(s),
+            Some(Err(e)) => Answer::Refused(e),
+            None => Answer::Crashed,
+        }
+    }
+
+    /// What a step delivers, resolved against the state before it; `None` for steps that
+    /// only change the world, or that find nothing to act on.
+    fn resolve(&mut self, event: Event, before: &Observed) -> Option<Delivery> {
+        let now = self.ports.now();
+        match event {
+            Event::Deploy {
+                env,
+                services: s,
+                version: v,
+                who,
+            } => Some(Delivery::Deploy(DeployRequest {
+                env: env_name(env),
+                services: services(s),
+                version: version(v),
+                override_reason: None,
+                actor: person(who),
+                event_key: self.key("slack"),
+            })),
+            Event::Approve { pick, who } | Event::Reject { pick, who } => {
+                let pending: Vec<DeploymentId> = before
+                    .deployments
+                    .iter()
+                    .filter(|d| d.state == State::PendingApproval)
+                    .map(|d| d.id)
+                    .collect();
+                let all: Vec<DeploymentId> = before.deployments.iter().map(|d| d.id).collect();
+                let among = if pending.is_empty() { all } else { pending };
+                let id = *among.get(usize::from(pick) % among.len().max(1))?;
+                let decision = if matches!(event, Event::Approve { .. }) {
+                    Decision::Approve
+                } else {
+                    Decision::Reject
+                };
+                Some(Delivery::Decide {
+                    id,
+                    decision,
+                    actor: person(who),
+                })
+            }
+            Event::Work { pick } => {
+                let mut w = self.ports.world();
+                if w.queue.is_empty() {
+                    return None;
+                }
+                let i = usize::from(pick) % w.queue.len();
+                let q = w.queue.remove(i);
+                Some(Delivery::Work(q.work))
+            }
+            Event::Ecs {
+                pick,
+                outcome,
+                report,
+            } => {
+                let mut w = self.ports.world();
+                let under_way = w.in_progress();
+                let id = under_way
+                    .get(usize::from(pick) % under_way.len().max(1))?
+                    .clone();
+                let result = w.finish(&id, outcome == Outcome::Completed)?;
+                report.then_some(Delivery::Ecs {
+                    id,
+                    outcome: result,
+                })
+            }
+            Event::Alarm { alarm, reason } => {
+                let name = alarm_name(alarm);
+                let mut w = self.ports.world();
+                let firing = w.alarms.get(name).copied().unwrap_or(false);
+                w.alarms.insert(name.to_owned(), !firing);
+                let state = |f: bool| if f { AlarmState::Alarm } else { AlarmState::Ok };
+                Some(Delivery::Alarm(AlarmChange {
+                    alarm: name.to_owned(),
+                    arn: None,
+                    previous: state(firing),
+                    current: state(!firing),
+                    at: now,
+                    reason: REASONS[usize::from(reason) % REASONS.len()].to_owned(),
+                }))
+            }
+            Event::Build {
+                service,
+                version: v,
+            } => Some(Delivery::Build(Build {
+                service: service_name(service),
+                version: version(v),
+                build_id: self.key("build"),
+                branch: Some("main".into()),
+                commit: Some("0123456789abcdef".into()),
+                url: None,
+                finished_at: now,
+                succeeded: true,
+            })),
+            Event::Rollback {
+                env,
+                services: s,
+                to,
+                who,
+            } => Some(Delivery::Rollback {
+                env: env_name(env),
+                services: services(s),
+                to: to.map(version),
+                actor: person(who),
+                key: self.key("slack"),
+            }),
+            Event::Lock { env, who } => Some(Delivery::Lock {
+                env: env_name(env),
+                actor: person(who),
+            }),
+            Event::Unlock { env, who } => Some(Delivery::Unlock {
+                env: env_name(env),
+                actor: person(who),
+            }),
+            Event::Maintain => Some(Delivery::Maintain),
+            Event::Redeliver { pick } => {
+                let n = self.history.len();
+                (n > 0).then(|| self.history[usize::from(pick) % n].0.clone())
+            }
+            Event::Wait { .. } => None,
+            Event::MoveTag {
+                service,
+                version: v,
+            } => {
+                let repo = format!("acme/{}", service_name(service));
+                *self.ports.world().pushes.entry((repo, v)).or_insert(0) += 1;
+                None
+            }
+            Event::World {
+                migrations_fail,
+                unhealthy,
+            } => {
+                let mut w = self.ports.world();
+                w.migrations_fail = migrations_fail;
+                w.unhealthy = unhealthy;
+                None
+            }
+        }
+    }
+
+    /// Delivers `d` with `fault`; a death is retried later by the event's source where it
+    /// retries (Lambda's async invoke and EventBridge do; Slack and Discord do not: a person
+    /// types the command again, which is a new event).
+    async fn deliver_recorded(&mut self, d: Delivery, fault: Fault) -> Answer {
+        let answer = self.deliver(&d, fault).await;
+        if answer == Answer::Crashed {
+            match &d {
+                Delivery::Work(work) => {
+                    let mut w = self.ports.world();
+                    w.queue.push(crate::world::Queued {
+                        work: work.clone(),
+                        attempts: 1,
+                    });
+                }
+                Delivery::Ecs { .. } | Delivery::Alarm(_) | Delivery::Build(_) => {
+                    self.retries.push(d.clone());
+                }
+                Delivery::Maintain
+                | Delivery::Deploy(_)
+                | Delivery::Decide { .. }
+                | Delivery::Rollback { .. }
+                | Delivery::Lock { .. }
+                | Delivery::Unlock { .. } => {}
+            }
+        }
+        self.history.push((d, answer.clone()));
+        answer
+    }
+
+    /// Delivers `d` as step `index` (with `twice` and the redelivery checks) and checks every
+    /// invariant after it; returns the trace line.
+    async fn deliver_checked(
+        &mut self,
+        index: usize,
+        d: Delivery,
+        fault: Fault,
+        redelivered: Option<Answer>,
+    ) -> String {
+        let before = self.before().await;
+        let updates = self.ports.world().updates.len();
+        let cards_before = self.ports.world().cards.len();
+        let is_maintenance = matches!(d, Delivery::Maintain);
+        let mut line = String::new();
+        let mut found = Vec::new();
+        match fault.twice {
+            Twice::Concurrently => {
+                self.ports.arm(Fault {
+                    crash_after: None,
+                    ..fault
+                });
+                let both = join_all([Box::pin(self.handle(&d)), Box::pin(self.handle(&d))]).await;
+                self.ports.disarm();
+                for out in both {
+                    let answer = match out {
+                        Ok(s) => Answer::Ok(s),
+                        Err(e) => Answer::Refused(e),
+                    };
+                    line.push_str(&format!(" → {answer:?}"));
+                    self.history.push((d.clone(), answer));
+                }
+            }
+            Twice::After | Twice::No => {
+                let answer = self.deliver_recorded(d.clone(), fault).await;
+                line.push_str(&format!(" → {answer:?}"));
+                if fault.twice == Twice::After {
+                    let once = self.observe(true).await;
+                    let again = self.deliver_recorded(d.clone(), Fault::default()).await;
+                    line.push_str(&format!(" → again {again:?}"));
+                    let twice = self.observe(true).await;
+                    if answer != Answer::Crashed && !is_maintenance && once != twice {
+                        found.push(Violation {
+                            invariant: 8,
+                            kind: "8-twice-differs",
+                            step: index,
+                            detail: format!(
+                                "delivering {d:?} a second time changed the store: {}",
+                                difference(&once, &twice)
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+        if let Some(Answer::Ok(_) | Answer::Refused(_)) = &redelivered
+            && !is_maintenance
+        {
+            let after = self.observe(false).await;
+            let made = after.deployments.len() > before.deployments.len();
+            let new_updates = self.ports.world().updates.len() > updates;
+            let new_cards = self.ports.world().cards.len() > cards_before;
+            if made || new_updates || new_cards {
+                found.push(Violation {
+                    invariant: 8,
+                    kind: "8-redelivery-acts",
+                    step: index,
+                    detail: format!(
+                        "a redelivery of {d:?}, whose first delivery ran to its end, {}",
+                        [
+                            made.then_some("created a deployment"),
+                            new_updates.then_some("sent UpdateService"),
+                            new_cards.then_some("posted a card"),
+                        ]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join(" and ")
+                    ),
+                });
+            }
+        }
+        self.check(index, &before, updates, is_maintenance, found)
+            .await;
+        line
+    }
+
+    /// The scheduled tick at the current time: the sources' retries of what died, Lambda
+    /// running the work queued for it, and maintenance.
+    async fn tick(&mut self, index: usize) {
+        let now = self.ports.now();
+        for d in std::mem::take(&mut self.retries) {
+            let line = self
+                .deliver_checked(index, d.clone(), Fault::default(), None)
+                .await;
+            self.trace.push(format!("     {now} retry {d:?}{line}"));
+        }
+        loop {
+            let queued = {
+                let mut w = self.ports.world();
+                (!w.queue.is_empty()).then(|| w.queue.remove(0))
+            };
+            let Some(q) = queued else { break };
+            let line = self
+                .deliver_checked(
+                    index,
+                    Delivery::Work(q.work.clone()),
+                    Fault::default(),
+                    None,
+                )
+                .await;
+            self.trace
+                .push(format!("     {now} run {:?}{line}", q.work));
+        }
+        let line = self
+            .deliver_checked(index, Delivery::Maintain, Fault::default(), None)
+            .await;
+        self.trace.push(format!("     {now} maintenance{line}"));
+    }
+
+    /// Time passes, with the 5-minute schedule ticking on the way; a wait longer than an hour
+    /// is a clock jump, during which nothing ran.
+    async fn wait(&mut self, index: usize, minutes: u16) {
+        let until = self.ports.now() + jiff::SignedDuration::from_mins(i64::from(minutes));
+        if minutes > 60 {
+            self.ports.set_now(until);
+            self.next_tick = until + TICK;
+            return;
+        }
+        while self.next_tick <= until {
+            self.ports.set_now(self.next_tick);
+            self.next_tick += TICK;
+            self.tick(index).await;
+        }
+        self.ports.set_now(until);
+    }
+
+    /// Runs one step and checks every invariant after it.
+    pub async fn step(&mut self, index: usize, step: Step) {
+        self.trace.push(format!("{:>3}. {step:?}", index + 1));
+        let at = self.trace.len() - 1;
+        if let Event::Wait { minutes } = step.event {
+            return self.wait(index, minutes).await;
+        }
+        let redelivered = match step.event {
+            Event::Redeliver { pick } if !self.history.is_empty() => {
+                let n = self.history.len();
+                Some(self.history[usize::from(pick) % n].1.clone())
+            }
+            _ => None,
+        };
+        let before = self.before().await;
+        let updates = self.ports.world().updates.len();
+        let resolved = self.resolve(step.event, &before);
+        // `deliver_checked` takes its own "before": the same, since nothing ran in between.
+        self.last = Some(before.clone());
+        match resolved {
+            Some(d) => {
+                let line = self
+                    .deliver_checked(index, d, step.fault, redelivered)
+                    .await;
+                self.trace[at].push_str(&line);
+            }
+            // Nothing was delivered: the store is as it was, the world may not be.
+            None => {
+                self.last = None;
+                self.check_with(index, &before, before.clone(), updates, false, Vec::new());
+            }
+        }
+    }
+
+    async fn check(
+        &mut self,
+        index: usize,
+        before: &Observed,
+        updates: usize,
+        after_maintenance: bool,
+        found: Vec<Violation>,
+    ) {
+        let after = self.observe(after_maintenance).await;
+        self.check_with(index, before, after, updates, after_maintenance, found);
+    }
+
+    fn check_with(
+        &mut self,
+        index: usize,
+        before: &Observed,
+        after: Observed,
+        updates: usize,
+        after_maintenance: bool,
+        found: Vec<Violation>,
+    ) {
+        let mut found = found;
+        {
+            let world = self.ports.world();
+            let cx = Context {
+                config: &self.config,
+                world: &world,
+                now: self.ports.now(),
+                step: index,
+                new_updates: updates,
+                after_maintenance,
+            };
+            found.extend(check::check(&cx, before, &after));
+        }
+        self.last = Some(after);
+        self.record(found);
+    }
+
+    /// Keeps the first violation of each kind.
+    fn record(&mut self, found: Vec<Violation>) {
+        for v in found {
+            if !self.violations.iter().any(|o| o.kind == v.kind) {
+                self.trace.push(format!("     ✗ {v}"));
+                self.violations.push(v);
+            }
+        }
+    }
+
+    /// After the last step: ECS finishes everything under way and the schedule ticks on (its
+    /// retries, queued work, maintenance) for half an hour. Then nothing may be left half done.
+    pub async fn drain(&mut self, from: usize) {
+        let index = from;
+        self.trace.push(format!("{:>3}. (drain)", index + 1));
+        for _ in 0..DRAIN_TICKS {
+            let under_way = self.ports.world().in_progress();
+            for id in under_way {
+                let before = self.before().await;
+                self.last = Some(before.clone());
+                let updates = self.ports.world().updates.len();
+                let outcome = self.ports.world().finish(&id, true);
+                match outcome {
+                    Some(outcome) => {
+                        let line = self
+                            .deliver_checked(
+                                index,
+                                Delivery::Ecs {
+                                    id: id.clone(),
+                                    outcome,
+                                },
+                                Fault::default(),
+                                None,
+                            )
+                            .await;
+                        self.trace.push(format!("     ECS finished {id}{line}"));
+                    }
+                    None => self.check(index, &before, updates, false, Vec::new()).await,
+                }
+            }
+            let next = self.next_tick;
+            self.ports.set_now(next);
+            self.next_tick += TICK;
+            self.tick(index).await;
+        }
+        let after = self.observe(true).await;
+        let found = {
+            let world = self.ports.world();
+            let cx = Context {
+                config: &self.config,
+                world: &world,
+                now: self.ports.now(),
+                step: index,
+                new_updates: world.updates.len(),
+                after_maintenance: true,
+            };
+            check::drained(&cx, &after)
+        };
+        self.record(found);
+    }
+
+    /// Runs `steps`, then drains.
+    pub async fn run(&mut self, steps: &[Step]) {
+        for (i, s) in steps.iter().enumerate() {
+            self.step(i, *s).await;
+        }
+        self.drain(steps.len()).await;
+    }
+}
+
+/// A short account of how two observations differ, for an invariant-8 report.
+fn difference(a: &Observed, b: &Observed) -> String {
+    let mut out = Vec::new();
+    if a.deployments.len() != b.deployments.len() {
+        out.push(format!(
+            "{} deployments became {}",
+            a.deployments.len(),
+            b.deployments.len()
+        ));
+    }
+    for d in &b.deployments {
+        match a.deployment(d.id) {
+            Some(old) if old != d => out.push(format!(
+                "deployment {} went {} → {} (revision {} → {})",
+                d.id,
+                old.state.name(),
+                d.state.name(),
+                old.revision,
+                d.revision
+            )),
+            _ => {}
+        }
+    }
+    if a.releases != b.releases {
+        out.push("releases changed".into());
+    }
+    if a.locks != b.locks {
+        out.push(format!("locks {:?} became {:?}", a.locks, b.locks));
+    }
+    if a.holds != b.holds {
+        out.push("holds changed".into());
+    }
+    if a.cards != b.cards {
+        out.push("card references changed".into());
+    }
+    out.join("; ")
+}
