@@ -651,20 +651,30 @@ impl<S: Store> Sim<S> {
         found: Vec<Violation>,
     ) {
         let mut found = found;
-        {
-            let world = self.ports.world();
-            let cx = Context {
-                config: &self.config,
-                world: &world,
-                now: self.ports.now(),
-                step: index,
-                new_updates: updates,
-                after_maintenance,
-            };
-            found.extend(check::check(&cx, before, &after));
-        }
+        found.extend(self.judge(index, updates, after_maintenance, |cx| {
+            check::check(cx, before, &after)
+        }));
         self.last = Some(after);
         self.record(found);
+    }
+
+    /// Runs `checks` in the context of step `index`.
+    fn judge<T>(
+        &self,
+        index: usize,
+        updates: usize,
+        after_maintenance: bool,
+        checks: impl FnOnce(&Context<'_>) -> T,
+    ) -> T {
+        let world = self.ports.world();
+        checks(&Context {
+            config: &self.config,
+            world: &world,
+            now: self.ports.now(),
+            step: index,
+            new_updates: updates,
+            after_maintenance,
+        })
     }
 
     /// Keeps the first violation of each kind.
@@ -685,26 +695,16 @@ impl<S: Store> Sim<S> {
         for _ in 0..DRAIN_TICKS {
             let under_way = self.ports.world().in_progress();
             for id in under_way {
-                let before = self.before().await;
-                self.last = Some(before.clone());
-                let updates = self.ports.world().updates.len();
                 let outcome = self.ports.world().finish(&id, true);
-                match outcome {
-                    Some(outcome) => {
-                        let line = self
-                            .deliver_checked(
-                                index,
-                                Delivery::Ecs {
-                                    id: id.clone(),
-                                    outcome,
-                                },
-                                Fault::default(),
-                                None,
-                            )
-                            .await;
-                        self.trace.push(format!("     ECS finished {id}{line}"));
-                    }
-                    None => self.check(index, &before, updates, false, Vec::new()).await,
+                if let Some(outcome) = outcome {
+                    let ecs = Delivery::Ecs {
+                        id: id.clone(),
+                        outcome,
+                    };
+                    let line = self
+                        .deliver_checked(index, ecs, Fault::default(), None)
+                        .await;
+                    self.trace.push(format!("     ECS finished {id}{line}"));
                 }
             }
             let next = self.next_tick;
@@ -713,18 +713,8 @@ impl<S: Store> Sim<S> {
             self.tick(index).await;
         }
         let after = self.observe(true).await;
-        let found = {
-            let world = self.ports.world();
-            let cx = Context {
-                config: &self.config,
-                world: &world,
-                now: self.ports.now(),
-                step: index,
-                new_updates: world.updates.len(),
-                after_maintenance: true,
-            };
-            check::drained(&cx, &after)
-        };
+        let updates = self.ports.world().updates.len();
+        let found = self.judge(index, updates, true, |cx| check::drained(cx, &after));
         self.record(found);
     }
 
