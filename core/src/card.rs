@@ -234,10 +234,10 @@ pub fn deployment_card(d: &Deployment, now: Timestamp) -> Card {
             format!("{}/{} — {who}", d.approvals.len(), d.required_approvals),
         ));
     }
-    if let Some(o) = &d.freeze_override {
+    if let Some(o) = &d.overridden {
         fields.push((
-            "Freeze override".to_owned(),
-            format!("{} — {}", o.window, o.reason),
+            "Override".to_owned(),
+            format!("“{}” — lifts: {}", o.reason, o.lifts.join("; ")),
         ));
     }
     if let DeploymentKind::Rollback { reason, .. } = &d.kind {

@@ -15,7 +15,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::policy::FreezeOverride;
+use crate::policy::Override;
 use crate::types::{Actor, DeploymentId, Digest, EnvName, ServiceName, Timestamp, Version};
 
 /// What is being deployed for one service: the image, bound to the digest resolved when the
@@ -209,6 +209,15 @@ pub enum Input {
     Superseded {
         by: DeploymentId,
     },
+    /// A release that succeeded was judged bad afterwards (an alarm in its watch, a person's
+    /// `/rollback`); `to` is the version it was rolled back to, if it was. The one input a
+    /// finished deployment still takes: its record must not read "succeeded".
+    JudgedBad {
+        by: String,
+        at: Timestamp,
+        why: String,
+        to: Option<String>,
+    },
 }
 
 impl Input {
@@ -228,6 +237,7 @@ impl Input {
             Input::HealthChecked { .. } => "health checked",
             Input::Aborted { .. } => "aborted",
             Input::Superseded { .. } => "superseded",
+            Input::JudgedBad { .. } => "judged bad",
         }
     }
 }
@@ -276,8 +286,9 @@ pub enum Effect {
     CheckHealth {
         service: ServiceName,
     },
-    /// Put these services back on their last known-good revision.
-    RollBack {
+    /// Start a `Rollback` deployment that puts these services back on their last known-good
+    /// revision: the one rollback road, driven and tracked by this same state machine.
+    StartRollback {
         services: Vec<ServiceName>,
         reason: String,
     },
@@ -349,7 +360,7 @@ pub struct Deployment {
     pub required_approvals: u8,
     pub approval_expires: Timestamp,
     pub approvals: Vec<Approval>,
-    pub freeze_override: Option<FreezeOverride>,
+    pub overridden: Option<Override>,
     /// Alarms already in ALARM when the deploy was requested: shown on the card, and never a
     /// reason to roll this deploy back.
     pub alarms_at_start: Vec<String>,
@@ -375,12 +386,20 @@ impl Deployment {
             required_approvals: draft.required_approvals,
             approval_expires: now + draft.approval_ttl,
             approvals: Vec::new(),
-            freeze_override: draft.freeze_override,
+            overridden: draft.overridden,
             alarms_at_start: draft.alarms_at_start,
             state: State::Requested,
             state_since: now,
             finished_at: None,
             revision: 0,
+        }
+    }
+
+    /// What this deployment's releases are: new versions, or known-good ones restored.
+    pub fn origin(&self) -> crate::rollback::Origin {
+        match self.kind {
+            DeploymentKind::Release => crate::rollback::Origin::Release,
+            DeploymentKind::Rollback { .. } => crate::rollback::Origin::Rollback,
         }
     }
 
@@ -404,7 +423,7 @@ impl Deployment {
             input: input.name(),
         };
         if self.state.is_terminal() {
-            return self.apply_terminal(input);
+            return self.apply_terminal(input, now);
         }
         if self.already_applied(input) {
             return Ok(Step::duplicate(self));
@@ -665,11 +684,51 @@ impl Deployment {
 
     /// In a terminal state nothing moves. Facts about this deployment arriving again are
     /// duplicates; a person acting on a finished deployment is told so.
-    fn apply_terminal(&self, input: &Input) -> Result<Step, Refused> {
+    fn apply_terminal(&self, input: &Input, now: Timestamp) -> Result<Step, Refused> {
         let finished = Refused::Finished {
             state: self.state.name(),
         };
         match (input, &self.state) {
+            (Input::JudgedBad { by, at, why, to }, State::Succeeded)
+                if self.kind == DeploymentKind::Release =>
+            {
+                let when = at.strftime("%H:%M UTC");
+                let reason = match to {
+                    Some(v) => format!("Rolled back at {when} by {by} (→ {v}): {why}"),
+                    None => format!(
+                        "Judged bad at {when} by {by}: {why}; there was no known-good revision to roll back to"
+                    ),
+                };
+                let mut next = self.clone();
+                next.state = match to {
+                    Some(_) => State::RolledBack { reason },
+                    None => State::Failed { reason },
+                };
+                next.state_since = now;
+                next.revision = self.revision + 1;
+                Ok(Step {
+                    deployment: next,
+                    effects: vec![
+                        Effect::UpdateCard,
+                        Effect::EmitMetric {
+                            name: "DeploymentFailedChange".into(),
+                            value: 1.0,
+                        },
+                        Effect::Audit {
+                            action: input.name().into(),
+                            detail: format!(
+                                "succeeded → {}",
+                                if to.is_some() {
+                                    "rolled back"
+                                } else {
+                                    "failed"
+                                }
+                            ),
+                        },
+                    ],
+                    changed: true,
+                })
+            }
             (Input::Approved { by }, _) if self.approvals.iter().any(|a| a.by.same_person(by)) => {
                 Ok(Step::duplicate(self))
             }
@@ -835,11 +894,18 @@ impl Deployment {
         if touched.is_empty() || matches!(self.kind, DeploymentKind::Rollback { .. }) {
             self.finish(State::Failed { reason }, now, fx);
         } else {
-            fx.push(Effect::RollBack {
+            self.finish(
+                State::RolledBack {
+                    reason: reason.clone(),
+                },
+                now,
+                fx,
+            );
+            // After the lock is released: the rollback takes it over.
+            fx.push(Effect::StartRollback {
                 services: touched,
-                reason: reason.clone(),
+                reason,
             });
-            self.finish(State::RolledBack { reason }, now, fx);
         }
     }
 
@@ -870,7 +936,7 @@ pub struct Draft {
     pub requested_by: Actor,
     pub required_approvals: u8,
     pub approval_ttl: jiff::SignedDuration,
-    pub freeze_override: Option<FreezeOverride>,
+    pub overridden: Option<Override>,
     pub alarms_at_start: Vec<String>,
 }
 

@@ -129,6 +129,8 @@ struct World {
     migration_runs: HashSet<String>,
     migration_exit: HashMap<String, i32>,
     next_revision: u32,
+    /// The image of every task definition registered, so a rollback runs what it names.
+    task_images: HashMap<String, String>,
     firing: HashSet<String>,
     alarm_tags: HashMap<String, BTreeMap<String, String>>,
     unhealthy: HashSet<String>,
@@ -578,11 +580,13 @@ impl Platform for Memory {
         let n = w.next_revision;
         w.roll_outs.push((service.name.clone(), image.clone()));
         let td = format!("{}:{n}", service.ecs_service);
+        let pinned = format!("{}:{}@{}", image.repository, image.tag, image.digest);
+        w.task_images.insert(td.clone(), pinned.clone());
         w.running.insert(
             service.ecs_service.clone(),
             Running {
                 task_definition: td.clone(),
-                image: format!("{}:{}@{}", image.repository, image.tag, image.digest),
+                image: pinned,
             },
         );
         Ok(Rollout {
@@ -602,6 +606,18 @@ impl Platform for Memory {
         let n = w.next_revision;
         w.roll_backs
             .push((service.name.clone(), task_definition.to_owned()));
+        let image = w
+            .task_images
+            .get(task_definition)
+            .cloned()
+            .unwrap_or_default();
+        w.running.insert(
+            service.ecs_service.clone(),
+            Running {
+                task_definition: task_definition.to_owned(),
+                image,
+            },
+        );
         Ok(Rollout {
             task_definition: task_definition.to_owned(),
             ecs_deployment: format!("ecs-svc/{n}"),

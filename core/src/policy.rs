@@ -7,6 +7,8 @@ use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, EnvConfig};
+use crate::ports::Hold;
+use crate::rollback::{Release, Verdict};
 use crate::types::{Actor, DeploymentId, EnvName, ServiceName, Timestamp, Version};
 
 /// Why something is not allowed, phrased for the person who asked.
@@ -42,7 +44,7 @@ pub enum Denied {
     #[error("{0}")]
     Locked(LockHeld),
     #[error(
-        "{service} in {env} is held since the automatic rollback at {since} ({reason}); `/unlock {env}` releases it"
+        "{service} in {env} is held since {since} ({reason}): only a known-good version deploys there until `/unlock {env}`, or add `--override \"reason\"`, which needs one more approval"
     )]
     Held {
         env: EnvName,
@@ -50,6 +52,26 @@ pub enum Denied {
         since: String,
         reason: String,
     },
+    #[error(
+        "{service} {version} (this very image) was judged bad in {judged_in} by {by}: {why}; to deploy it anyway add `--override \"reason\"`, which needs one more approval"
+    )]
+    BadDigest {
+        service: ServiceName,
+        version: Version,
+        judged_in: EnvName,
+        by: String,
+        why: String,
+    },
+}
+
+impl Denied {
+    /// Whether `--override "reason"` may lift this for one deploy.
+    pub fn overridable(&self) -> bool {
+        matches!(
+            self,
+            Denied::Frozen { .. } | Denied::Held { .. } | Denied::BadDigest { .. }
+        )
+    }
 }
 
 /// A weekday and a wall-clock time, in a freeze window's time zone.
@@ -124,8 +146,9 @@ impl FreezeWindow {
 
 /// A freeze overridden by someone who gave a reason. It costs one extra approval.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FreezeOverride {
-    pub window: String,
+pub struct Override {
+    /// What it lifts, in words: the freeze, a hold, a digest judged bad.
+    pub lifts: Vec<String>,
     pub reason: String,
 }
 
@@ -136,34 +159,92 @@ pub fn active_freeze(env: &EnvConfig, now: Timestamp) -> Option<(&FreezeWindow, 
         .find_map(|w| w.active_until(now).map(|until| (w, until)))
 }
 
-/// Whether a deploy may start now: not frozen, or frozen and overridden with a reason.
-pub fn check_freeze(
-    env: &EnvConfig,
-    now: Timestamp,
-    override_reason: Option<&str>,
-) -> Result<Option<FreezeOverride>, Denied> {
+/// The freeze standing in the way of a deploy to `env` at `now`, if any.
+pub fn check_freeze(env: &EnvConfig, now: Timestamp) -> Result<(), Denied> {
     let Some((window, until)) = active_freeze(env, now) else {
-        return Ok(None);
+        return Ok(());
     };
-    match override_reason.map(str::trim).filter(|r| !r.is_empty()) {
-        Some(reason) => Ok(Some(FreezeOverride {
-            window: window.name.clone(),
-            reason: reason.to_owned(),
-        })),
-        None => Err(Denied::Frozen {
-            env: env.name.clone(),
-            window: window.name.clone(),
-            until: until
-                .to_zoned_datetime(window.tz.clone())
-                .strftime("%a %H:%M %Z")
-                .to_string(),
-        }),
-    }
+    Err(Denied::Frozen {
+        env: env.name.clone(),
+        window: window.name.clone(),
+        until: until
+            .to_zoned_datetime(window.tz.clone())
+            .strftime("%a %H:%M %Z")
+            .to_string(),
+    })
 }
 
-/// How many approvals a deploy needs: the env's number, plus one for a freeze override.
-pub fn required_approvals(env: &EnvConfig, freeze_override: Option<&FreezeOverride>) -> u8 {
-    env.required_approvals + u8::from(freeze_override.is_some())
+/// What one service's deploy meets in an environment, as the caller looked it up.
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceGate<'a> {
+    pub service: &'a ServiceName,
+    pub version: &'a Version,
+    /// The hold on it there, if held.
+    pub hold: Option<&'a Hold>,
+    /// Whether this digest is known-good there (a held service takes only such).
+    pub known_good: bool,
+    /// A release of this very digest judged bad, here or in the environment it is promoted
+    /// from, and where.
+    pub judged_bad: Option<(&'a EnvName, &'a Release)>,
+}
+
+/// Whether a deploy may go ahead past freezes, holds and digests judged bad. Everything that
+/// stands in the way is lifted together by one `--override "reason"`, at the price of exactly
+/// one extra approval however many apply; an environment that nobody could approve in (no
+/// approvers and no deployers group) cannot be overridden.
+pub fn check_gates(
+    env: &EnvConfig,
+    now: Timestamp,
+    services: &[ServiceGate<'_>],
+    override_reason: Option<&str>,
+) -> Result<Option<Override>, Denied> {
+    let mut standing = Vec::new();
+    if let Err(frozen) = check_freeze(env, now) {
+        standing.push(frozen);
+    }
+    for s in services {
+        if let Some(h) = s.hold
+            && !s.known_good
+        {
+            standing.push(Denied::Held {
+                env: env.name.clone(),
+                service: s.service.clone(),
+                since: h.since.strftime("%Y-%m-%d %H:%M UTC").to_string(),
+                reason: h.reason.clone(),
+            });
+        }
+        if let Some((judged_in, r)) = s.judged_bad
+            && let Verdict::Bad { by, why, .. } = &r.verdict
+        {
+            standing.push(Denied::BadDigest {
+                service: s.service.clone(),
+                version: s.version.clone(),
+                judged_in: judged_in.clone(),
+                by: by.clone(),
+                why: why.clone(),
+            });
+        }
+    }
+    let Some(first) = standing.first() else {
+        return Ok(None);
+    };
+    let Some(reason) = override_reason.map(str::trim).filter(|r| !r.is_empty()) else {
+        return Err(first.clone());
+    };
+    if env.approvers.is_none() && env.deployers.is_none() {
+        return Err(Denied::NoApprovers {
+            env: env.name.clone(),
+        });
+    }
+    Ok(Some(Override {
+        lifts: standing.iter().map(ToString::to_string).collect(),
+        reason: reason.to_owned(),
+    }))
+}
+
+/// How many approvals a deploy needs: the env's number, plus one for an override.
+pub fn required_approvals(env: &EnvConfig, overridden: Option<&Override>) -> u8 {
+    env.required_approvals + u8::from(overridden.is_some())
 }
 
 /// Whether `actor` may ask for deploys (and rollbacks, locks) in `env`.
@@ -180,16 +261,24 @@ pub fn may_deploy(config: &Config, env: &EnvConfig, actor: &Actor) -> Result<(),
 
 /// Whether `approver` may approve a deploy that `requester` asked for. Counting a person once
 /// is [`Approvals::with`]'s job; this is about who they are.
+///
+/// An override's extra approval comes from the approvers group, or where the environment has
+/// none, from its deployers.
 pub fn may_approve(
     config: &Config,
     env: &EnvConfig,
     requester: &Actor,
     approver: &Actor,
+    overridden: bool,
 ) -> Result<(), Denied> {
     let user = approver.user_ref().ok_or(Denied::NotAPerson)?;
-    let group = env.approvers.as_ref().ok_or_else(|| Denied::NoApprovers {
-        env: env.name.clone(),
-    })?;
+    let group = env
+        .approvers
+        .as_ref()
+        .or(env.deployers.as_ref().filter(|_| overridden))
+        .ok_or_else(|| Denied::NoApprovers {
+            env: env.name.clone(),
+        })?;
     if requester.same_person(approver) {
         return Err(Denied::OwnRequest);
     }
@@ -366,21 +455,97 @@ mod tests {
         let c = config();
         let prod = c.env("prod").unwrap();
         let frozen = at("2026-11-28T12:00:00Z"); // Saturday: the example's weekend freeze
-        let err = check_freeze(prod, frozen, None).unwrap_err();
+        let err = check_gates(prod, frozen, &[], None).unwrap_err();
         assert!(matches!(err, Denied::Frozen { .. }));
         assert!(err.to_string().contains("--override"), "{err}");
         assert!(
-            check_freeze(prod, frozen, Some("   ")).is_err(),
+            check_gates(prod, frozen, &[], Some("   ")).is_err(),
             "a blank reason is no reason"
         );
-        let ov = check_freeze(prod, frozen, Some("hotfix for INC-42")).unwrap();
+        let ov = check_gates(prod, frozen, &[], Some("hotfix for INC-42")).unwrap();
         assert_eq!(
             required_approvals(prod, ov.as_ref()),
             prod.required_approvals + 1
         );
         assert_eq!(
-            check_freeze(prod, at("2026-11-25T12:00:00Z"), None),
+            check_gates(prod, at("2026-11-25T12:00:00Z"), &[], None),
             Ok(None)
+        );
+    }
+
+    fn bad_release(env: &str) -> Release {
+        use crate::deployment::ImageRef;
+        use crate::types::Digest;
+        Release {
+            env: EnvName::parse(env).unwrap(),
+            service: ServiceName::parse("api").unwrap(),
+            deployment: DeploymentId::derive(at("2026-11-24T09:00:00Z"), "x"),
+            image: ImageRef {
+                repository: "acme/api".into(),
+                tag: Version::parse("v1.2.4").unwrap(),
+                digest: Digest::parse(&format!("sha256:{}", "ab".repeat(32))).unwrap(),
+            },
+            task_definition: "api:7".into(),
+            started_at: at("2026-11-24T09:00:00Z"),
+            succeeded_at: at("2026-11-24T09:05:00Z"),
+            verdict: Verdict::Bad {
+                by: "alarm api-prod-5xx".into(),
+                at: at("2026-11-24T09:09:00Z"),
+                why: "went into ALARM".into(),
+            },
+            origin: crate::rollback::Origin::Release,
+        }
+    }
+
+    #[test]
+    fn holds_and_bad_digests_stand_in_the_way_and_one_override_lifts_all_for_one_approval() {
+        let c = config();
+        let prod = c.env("prod").unwrap();
+        let tuesday = at("2026-11-24T12:00:00Z");
+        let (api, v) = (
+            ServiceName::parse("api").unwrap(),
+            Version::parse("v1.2.4").unwrap(),
+        );
+        let hold = Hold {
+            env: prod.name.clone(),
+            service: api.clone(),
+            reason: "alarm api-prod-5xx went into ALARM".into(),
+            since: at("2026-11-24T09:10:00Z"),
+        };
+        let bad = bad_release("prod");
+        let gate = |hold, known_good, judged_bad| ServiceGate {
+            service: &api,
+            version: &v,
+            hold,
+            known_good,
+            judged_bad,
+        };
+        let held = check_gates(prod, tuesday, &[gate(Some(&hold), false, None)], None);
+        assert!(matches!(held, Err(Denied::Held { .. })), "{held:?}");
+        assert_eq!(
+            check_gates(prod, tuesday, &[gate(Some(&hold), true, None)], None),
+            Ok(None),
+            "a held service still takes a known-good digest"
+        );
+        let judged = check_gates(
+            prod,
+            tuesday,
+            &[gate(None, false, Some((&prod.name, &bad)))],
+            None,
+        );
+        assert!(
+            matches!(&judged, Err(Denied::BadDigest { by, .. }) if by == "alarm api-prod-5xx"),
+            "{judged:?}"
+        );
+        let frozen = at("2026-11-28T12:00:00Z");
+        let all = [gate(Some(&hold), false, Some((&prod.name, &bad)))];
+        let ov = check_gates(prod, frozen, &all, Some("INC-42 fix"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(ov.lifts.len(), 3, "{ov:?}");
+        assert_eq!(
+            required_approvals(prod, Some(&ov)),
+            prod.required_approvals + 1
         );
     }
 
@@ -398,12 +563,26 @@ mod tests {
             may_deploy(&c, prod, &Actor::system("x")),
             Err(Denied::NotAPerson)
         ));
-        assert_eq!(may_approve(&c, prod, &alice, &bob), Ok(()));
-        assert_eq!(may_approve(&c, prod, &bob, &bob), Err(Denied::OwnRequest));
+        assert_eq!(may_approve(&c, prod, &alice, &bob, false), Ok(()));
+        assert_eq!(
+            may_approve(&c, prod, &bob, &bob, false),
+            Err(Denied::OwnRequest)
+        );
         assert!(matches!(
-            may_approve(&c, prod, &bob, &mallory),
+            may_approve(&c, prod, &bob, &mallory, false),
             Err(Denied::NotAnApprover { .. })
         ));
+        // Staging has no approvers: an override's approval comes from its deployers.
+        let staging = c.env("staging").unwrap();
+        assert!(matches!(
+            may_approve(&c, staging, &alice, &bob, false),
+            Err(Denied::NoApprovers { .. })
+        ));
+        assert_eq!(may_approve(&c, staging, &alice, &bob, true), Ok(()));
+        assert_eq!(
+            may_approve(&c, staging, &alice, &alice, true),
+            Err(Denied::OwnRequest)
+        );
     }
 
     #[test]

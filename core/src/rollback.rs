@@ -7,8 +7,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::deployment::ImageRef;
-use crate::types::{DeploymentId, EnvName, ServiceName, SignedDuration, Timestamp};
+use crate::deployment::{Deployment, DeploymentKind, ImageRef, State};
+use crate::types::{
+    DeploymentId, Digest, EnvName, ServiceName, SignedDuration, Timestamp, Version,
+};
 
 /// What a finished service rollout left behind: a candidate for last known-good.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,18 +24,44 @@ pub struct Release {
     pub started_at: Timestamp,
     pub succeeded_at: Timestamp,
     pub verdict: Verdict,
+    /// What made it: a release, or a rollback back to an earlier one.
+    #[serde(default)]
+    pub origin: Origin,
 }
 
+/// What put a revision in place.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// A deploy of a new version.
+    #[default]
+    Release,
+    /// A rollback to a known-good release: the same revision again, so an alarm during its
+    /// watch is an alarm on the known-good revision itself.
+    Rollback,
+}
+
+/// A release's judgement. `Bad` is final for automation: nothing makes it eligible again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
 pub enum Verdict {
     /// Inside its bake window; good once the window passes with no alarm.
     Baking,
     Good,
-    /// An alarm fired inside its bake window (or it was rolled back by hand).
+    /// Judged bad by `by` (`alarm api-prod-5xx`, a person, a failed deploy) for `why`. For an
+    /// alarm, `at` is its state-change time: what identifies the alarm transition, so a
+    /// redelivery of the same transition recognises its own verdict and a later one does not.
     Bad {
-        reason: String,
+        by: String,
+        at: Timestamp,
+        why: String,
     },
+}
+
+impl Verdict {
+    pub fn is_bad(&self) -> bool {
+        matches!(self, Verdict::Bad { .. })
+    }
 }
 
 impl Release {
@@ -45,13 +73,23 @@ impl Release {
         }
     }
 
+    /// The verdict in words: "judged bad by alarm api-prod-5xx: went into ALARM: …".
+    pub fn verdict_text(&self) -> String {
+        match &self.verdict {
+            Verdict::Baking => "baking".into(),
+            Verdict::Good => "known-good".into(),
+            Verdict::Bad { by, why, .. } => format!("judged bad by {by}: {why}"),
+        }
+    }
+
     /// Whether an alarm at `at` falls in this release's watch window.
     pub fn watches(&self, at: Timestamp, bake: SignedDuration) -> bool {
         self.started_at <= at && at <= self.succeeded_at + bake
     }
 }
 
-/// The newest known-good release other than `except`, from releases in any order.
+/// The newest known-good release other than `except`, from releases in any order. A revision
+/// that any release of it was judged bad on is not known-good, whoever else ran it.
 pub fn last_known_good(
     releases: &[Release],
     except: Option<DeploymentId>,
@@ -61,7 +99,73 @@ pub fn last_known_good(
     releases
         .iter()
         .filter(|r| Some(r.deployment) != except && r.is_known_good(bake, now))
+        .filter(|r| {
+            !releases
+                .iter()
+                .any(|o| o.task_definition == r.task_definition && o.verdict.is_bad())
+        })
         .max_by_key(|r| r.succeeded_at)
+}
+
+/// Whether this image digest was judged bad in these releases, and why.
+pub fn judged_bad<'r>(releases: &'r [Release], digest: &Digest) -> Option<&'r Release> {
+    releases
+        .iter()
+        .find(|r| &r.image.digest == digest && r.verdict.is_bad())
+}
+
+/// A release of this revision judged bad, if any: a rollback planned before that verdict must
+/// not go there now.
+pub fn revision_judged_bad<'r>(
+    releases: &'r [Release],
+    task_definition: &str,
+) -> Option<&'r Release> {
+    releases
+        .iter()
+        .find(|r| r.task_definition == task_definition && r.verdict.is_bad())
+}
+
+/// Whether this digest is known-good in these releases: it ran, baked clean, and was never
+/// judged bad (a held service takes only such a digest).
+pub fn digest_known_good(
+    releases: &[Release],
+    digest: &Digest,
+    bake: SignedDuration,
+    now: Timestamp,
+) -> bool {
+    judged_bad(releases, digest).is_none()
+        && releases
+            .iter()
+            .any(|r| &r.image.digest == digest && r.is_known_good(bake, now))
+}
+
+/// Where to roll one service back to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RollbackPlan {
+    /// Update the service to this release's task definition.
+    To(Box<Release>),
+    /// The known-good release already runs (ECS's circuit breaker put it back, or nothing was
+    /// changed yet): nothing to do, and nothing to wait for.
+    AlreadyRunning(Box<Release>),
+    /// There is nothing known-good to go back to.
+    Nothing,
+}
+
+/// Where to roll a service back to, away from `leaving`, given the task definition it runs now.
+pub fn plan_rollback(
+    releases: &[Release],
+    leaving: Option<DeploymentId>,
+    running: Option<&str>,
+    bake: SignedDuration,
+    now: Timestamp,
+) -> RollbackPlan {
+    match last_known_good(releases, leaving, bake, now) {
+        Some(t) if Some(t.task_definition.as_str()) == running => {
+            RollbackPlan::AlreadyRunning(Box::new(t.clone()))
+        }
+        Some(t) => RollbackPlan::To(Box::new(t.clone())),
+        None => RollbackPlan::Nothing,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,29 +188,70 @@ pub struct AlarmChange {
     pub reason: String,
 }
 
+impl AlarmChange {
+    /// Who a verdict from this change is by.
+    pub fn judge(&self) -> String {
+        format!("alarm {}", self.alarm)
+    }
+
+    /// The verdict this change gives a release.
+    pub fn verdict(&self) -> Verdict {
+        Verdict::Bad {
+            by: self.judge(),
+            at: self.at,
+            why: format!("went into ALARM: {}", self.reason),
+        }
+    }
+
+    /// Whether `v` is this very transition's verdict (a redelivery of it, or its retry).
+    pub fn gave(&self, v: &Verdict) -> bool {
+        matches!(v, Verdict::Bad { by, at, .. } if *by == self.judge() && *at == self.at)
+    }
+}
+
 /// What to do about an alarm for one service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AlarmDecision {
-    /// Roll `bad` back to `target`.
+    /// A deploy of this service is under way and started before the alarm: stop it (its
+    /// failure rolls back what it changed).
+    Abort { deployment: DeploymentId },
+    /// Judge `bad` and roll it back to `target`.
     RollBack {
         bad: DeploymentId,
         target: Box<Release>,
     },
-    /// It should roll back, but there is nothing known-good to go to: tell people.
+    /// Judge `bad`; the known-good `target` already runs, so there is nothing to roll.
+    AlreadyRunning {
+        bad: DeploymentId,
+        target: Box<Release>,
+    },
+    /// Judge `bad`, but there is nothing known-good to go back to: tell people.
     NoTarget { bad: DeploymentId },
-    /// The newest release was already judged bad: this alarm (or another) acted on it
-    /// before. A redelivery of the same alarm lands here, so nobody is told twice.
+    /// The alarm fires on the known-good revision itself (during a rollback, or its watch):
+    /// never roll further, never forward. Hold the service and ask a person.
+    Hold { release: Box<Release> },
+    /// The release in its watch was already judged bad by another transition: it acted then.
     AlreadyBad { bad: DeploymentId },
     /// Nothing to do, and why (for the log and, where useful, the channel).
     Ignore { why: String },
 }
 
-/// Decides for one service. `releases` are that service's releases in that environment.
+/// What an alarm decision sees: the service's releases in that environment, the deployment in
+/// flight there (if any), the task definition the service runs now, the bake window, the time.
+#[derive(Debug, Clone, Copy)]
+pub struct AlarmFacts<'a> {
+    pub releases: &'a [Release],
+    pub in_flight: Option<&'a Deployment>,
+    pub running: Option<&'a str>,
+    pub bake: SignedDuration,
+    pub now: Timestamp,
+}
+
+/// Decides for one service. Pure; every `if` about alarms lives here.
 pub fn decide_alarm(
     change: &AlarmChange,
-    releases: &[Release],
-    bake: SignedDuration,
-    now: Timestamp,
+    service: &ServiceName,
+    f: AlarmFacts<'_>,
 ) -> AlarmDecision {
     if change.current != AlarmState::Alarm {
         return AlarmDecision::Ignore {
@@ -121,33 +266,159 @@ pub fn decide_alarm(
             ),
         };
     }
-    let Some(latest) = releases.iter().max_by_key(|r| r.succeeded_at) else {
+    if let Some(d) = f.in_flight
+        && d.services.iter().any(|s| &s.service == service)
+        && d.requested_at <= change.at
+        && matches!(
+            d.state,
+            State::Migrating { .. } | State::Rolling { .. } | State::Verifying { .. }
+        )
+    {
+        if let DeploymentKind::Rollback { .. } = d.kind {
+            // Rolling back already: going back further, or forward, is a person's call.
+            if let Some(latest) = f.releases.iter().max_by_key(|r| r.succeeded_at) {
+                return AlarmDecision::Hold {
+                    release: Box::new(latest.clone()),
+                };
+            }
+            return AlarmDecision::Ignore {
+                why: format!("{service} is being rolled back already ({})", d.id),
+            };
+        }
+        return AlarmDecision::Abort { deployment: d.id };
+    }
+    let Some(latest) = f.releases.iter().max_by_key(|r| r.succeeded_at) else {
         return AlarmDecision::Ignore {
             why: "no release of this service is recorded".into(),
         };
     };
-    if matches!(latest.verdict, Verdict::Bad { .. }) {
-        return AlarmDecision::AlreadyBad {
-            bad: latest.deployment,
-        };
-    }
-    if !latest.watches(change.at, bake) {
+    if !latest.watches(change.at, f.bake) {
         return AlarmDecision::Ignore {
             why: format!(
                 "the alarm fired outside the watch window of the latest release (live since {} UTC, watched for {})",
                 latest.succeeded_at.strftime("%Y-%m-%d %H:%M"),
-                fmt_duration(bake)
+                fmt_duration(f.bake)
             ),
         };
     }
-    match last_known_good(releases, Some(latest.deployment), bake, now) {
-        Some(target) => AlarmDecision::RollBack {
+    if latest.verdict.is_bad() && !change.gave(&latest.verdict) {
+        return AlarmDecision::AlreadyBad {
             bad: latest.deployment,
-            target: Box::new(target.clone()),
+        };
+    }
+    if latest.origin == Origin::Rollback {
+        return AlarmDecision::Hold {
+            release: Box::new(latest.clone()),
+        };
+    }
+    match plan_rollback(
+        f.releases,
+        Some(latest.deployment),
+        f.running,
+        f.bake,
+        f.now,
+    ) {
+        RollbackPlan::To(target) => AlarmDecision::RollBack {
+            bad: latest.deployment,
+            target,
         },
-        None => AlarmDecision::NoTarget {
+        RollbackPlan::AlreadyRunning(target) => AlarmDecision::AlreadyRunning {
+            bad: latest.deployment,
+            target,
+        },
+        RollbackPlan::Nothing => AlarmDecision::NoTarget {
             bad: latest.deployment,
         },
+    }
+}
+
+/// Where to roll one service back to when a person names the version: the newest release of it
+/// there whose revision was never judged bad.
+pub fn plan_named(releases: &[Release], version: &Version, running: Option<&str>) -> RollbackPlan {
+    let target = releases
+        .iter()
+        .filter(|r| &r.image.tag == version)
+        .filter(|r| {
+            !releases
+                .iter()
+                .any(|o| o.task_definition == r.task_definition && o.verdict.is_bad())
+        })
+        .max_by_key(|r| r.succeeded_at);
+    match target {
+        Some(t) if Some(t.task_definition.as_str()) == running => {
+            RollbackPlan::AlreadyRunning(Box::new(t.clone()))
+        }
+        Some(t) => RollbackPlan::To(Box::new(t.clone())),
+        None => RollbackPlan::Nothing,
+    }
+}
+
+impl AlarmDecision {
+    /// The decision as it stands with the service running `running` now: a rollback whose
+    /// target already runs (someone's `/rollback` got there between the transition's first
+    /// delivery and this one) has nothing left to roll.
+    pub fn given_running(self, running: Option<&str>) -> AlarmDecision {
+        match self {
+            AlarmDecision::RollBack { bad, target }
+                if Some(target.task_definition.as_str()) == running =>
+            {
+                AlarmDecision::AlreadyRunning { bad, target }
+            }
+            other => other,
+        }
+    }
+
+    /// The decision as its alarm transition's claim records it, so that every delivery of the
+    /// transition carries out the first one's decision (a later delivery would otherwise decide
+    /// again on the state the first one changed).
+    pub fn to_claim(&self) -> String {
+        match self {
+            AlarmDecision::Abort { deployment } => format!("abort {deployment}"),
+            AlarmDecision::RollBack { bad, target } => {
+                format!("rollback {bad} {}", target.deployment)
+            }
+            AlarmDecision::AlreadyRunning { bad, target } => {
+                format!("running {bad} {}", target.deployment)
+            }
+            AlarmDecision::NoTarget { bad } => format!("notarget {bad}"),
+            AlarmDecision::Hold { release } => format!("hold {}", release.deployment),
+            AlarmDecision::AlreadyBad { bad } => format!("bad {bad}"),
+            AlarmDecision::Ignore { why } => format!("ignore {why}"),
+        }
+    }
+
+    /// The decision a claim recorded, with its releases found again among `releases`; `None`
+    /// when it does not parse or names a release that is not there.
+    pub fn from_claim(raw: &str, releases: &[Release]) -> Option<AlarmDecision> {
+        let (what, rest) = raw.split_once(' ').unwrap_or((raw, ""));
+        let mut ids = rest.split(' ').map(DeploymentId::parse);
+        let mut id = || ids.next()?.ok();
+        let release = |id: DeploymentId| {
+            releases
+                .iter()
+                .find(|r| r.deployment == id)
+                .map(|r| Box::new(r.clone()))
+        };
+        Some(match what {
+            "abort" => AlarmDecision::Abort { deployment: id()? },
+            "rollback" => AlarmDecision::RollBack {
+                bad: id()?,
+                target: release(id()?)?,
+            },
+            "running" => AlarmDecision::AlreadyRunning {
+                bad: id()?,
+                target: release(id()?)?,
+            },
+            "notarget" => AlarmDecision::NoTarget { bad: id()? },
+            "hold" => AlarmDecision::Hold {
+                release: release(id()?)?,
+            },
+            "bad" => AlarmDecision::AlreadyBad { bad: id()? },
+            "ignore" => AlarmDecision::Ignore {
+                why: rest.to_owned(),
+            },
+            _ => return None,
+        })
     }
 }
 
@@ -165,7 +436,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::testkit::at;
-    use crate::types::{Digest, Version};
+    use crate::types::Version;
 
     const BAKE: SignedDuration = SignedDuration::from_mins(30);
 
@@ -184,6 +455,15 @@ mod tests {
             started_at: at(succeeded) - SignedDuration::from_mins(5),
             succeeded_at: at(succeeded),
             verdict,
+            origin: Origin::Release,
+        }
+    }
+
+    fn bad(by: &str, at_: &str) -> Verdict {
+        Verdict::Bad {
+            by: by.into(),
+            at: at(at_),
+            why: "went into ALARM: 5xx > 1%".into(),
         }
     }
 
@@ -198,6 +478,24 @@ mod tests {
         }
     }
 
+    fn api() -> ServiceName {
+        ServiceName::parse("api").unwrap()
+    }
+
+    fn decide(change: &AlarmChange, releases: &[Release], now: &str) -> AlarmDecision {
+        decide_alarm(
+            change,
+            &api(),
+            AlarmFacts {
+                releases,
+                in_flight: None,
+                running: None,
+                bake: BAKE,
+                now: at(now),
+            },
+        )
+    }
+
     #[test]
     fn target_is_last_known_good_not_the_previous_number() {
         let now = at("2026-11-24T12:00:00Z");
@@ -206,9 +504,7 @@ mod tests {
             release(
                 2,
                 "2026-11-22T10:00:00Z",
-                Verdict::Bad {
-                    reason: "alarm".into(),
-                },
+                bad("alarm x", "2026-11-22T10:05:00Z"),
             ),
             release(3, "2026-11-24T11:40:00Z", Verdict::Baking), // still inside its bake window
             release(4, "2026-11-24T11:55:00Z", Verdict::Baking),
@@ -229,18 +525,29 @@ mod tests {
     }
 
     #[test]
-    fn an_alarm_rolls_back_only_when_it_goes_into_alarm_after_the_deploy_started() {
+    fn a_revision_judged_bad_once_is_not_known_good_under_another_release() {
         let now = at("2026-11-24T12:00:00Z");
+        let mut again = release(
+            1,
+            "2026-11-23T10:00:00Z",
+            bad("alarm x", "2026-11-23T10:01:00Z"),
+        );
+        again.deployment = DeploymentId::derive(at("2026-11-23T10:00:00Z"), "again");
+        let releases = vec![release(1, "2026-11-20T10:00:00Z", Verdict::Good), again];
+        assert_eq!(last_known_good(&releases, None, BAKE, now), None);
+    }
+
+    #[test]
+    fn an_alarm_rolls_back_only_when_it_goes_into_alarm_after_the_deploy_started() {
         let releases = vec![
             release(1, "2026-11-20T10:00:00Z", Verdict::Good),
             release(2, "2026-11-24T11:50:00Z", Verdict::Baking),
         ];
         let bad = releases[1].deployment;
-        match decide_alarm(
+        match decide(
             &alarm("2026-11-24T11:58:00Z", AlarmState::Ok),
             &releases,
-            BAKE,
-            now,
+            "2026-11-24T12:00:00Z",
         ) {
             AlarmDecision::RollBack { bad: b, target } => {
                 assert_eq!(b, bad);
@@ -248,65 +555,53 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(
+        let ignored = |change: AlarmChange, now: &str| {
             matches!(
-                decide_alarm(
-                    &alarm("2026-11-24T11:58:00Z", AlarmState::Alarm),
-                    &releases,
-                    BAKE,
-                    now
-                ),
+                decide(&change, &releases, now),
                 AlarmDecision::Ignore { .. }
+            )
+        };
+        assert!(
+            ignored(
+                alarm("2026-11-24T11:58:00Z", AlarmState::Alarm),
+                "2026-11-24T12:00:00Z"
             ),
             "already firing"
         );
         assert!(
-            matches!(
-                decide_alarm(
-                    &alarm("2026-11-24T11:40:00Z", AlarmState::Ok),
-                    &releases,
-                    BAKE,
-                    now
-                ),
-                AlarmDecision::Ignore { .. }
+            ignored(
+                alarm("2026-11-24T11:40:00Z", AlarmState::Ok),
+                "2026-11-24T12:00:00Z"
             ),
             "fired before the deploy started"
         );
         assert!(
-            matches!(
-                decide_alarm(
-                    &alarm("2026-11-24T12:30:00Z", AlarmState::Ok),
-                    &releases,
-                    BAKE,
-                    at("2026-11-24T12:30:00Z")
-                ),
-                AlarmDecision::Ignore { .. }
+            ignored(
+                alarm("2026-11-24T12:30:00Z", AlarmState::Ok),
+                "2026-11-24T12:30:00Z"
             ),
             "after the watch window"
         );
     }
 
-    /// An alarm at 11:55 that was OK before, decided at noon.
-    fn noon_alarm(releases: &[Release]) -> AlarmDecision {
-        decide_alarm(
-            &alarm("2026-11-24T11:55:00Z", AlarmState::Ok),
-            releases,
-            BAKE,
-            at("2026-11-24T12:00:00Z"),
-        )
-    }
-
     #[test]
-    fn a_release_already_judged_bad_is_not_acted_on_again() {
-        let bad = Verdict::Bad {
-            reason: "alarm api-5xx".into(),
-        };
+    fn a_bad_verdict_is_final_even_when_the_next_alarm_repeats_its_reason_text() {
+        let first = alarm("2026-11-24T11:55:00Z", AlarmState::Ok);
         let releases = vec![
-            release(1, "2026-11-24T10:00:00Z", Verdict::Good),
-            release(2, "2026-11-24T11:50:00Z", bad),
+            release(1, "2026-11-20T10:00:00Z", Verdict::Good),
+            release(2, "2026-11-24T11:50:00Z", first.verdict()),
         ];
+        // The same transition delivered again decides as the first delivery did, so a retry
+        // of a delivery that died after judging still rolls back.
+        assert!(matches!(
+            decide(&first, &releases, "2026-11-24T12:00:00Z"),
+            AlarmDecision::RollBack { .. }
+        ));
+        // A later transition with the very same reason text is another alarm: the release
+        // stays bad, nothing more happens.
+        let later = alarm("2026-11-24T12:10:00Z", AlarmState::Ok);
         assert_eq!(
-            noon_alarm(&releases),
+            decide(&later, &releases, "2026-11-24T12:30:00Z"),
             AlarmDecision::AlreadyBad {
                 bad: releases[1].deployment
             }
@@ -314,10 +609,109 @@ mod tests {
     }
 
     #[test]
+    fn an_alarm_on_the_revision_a_rollback_restored_holds_instead_of_rolling_further() {
+        let first = alarm("2026-11-24T11:55:00Z", AlarmState::Ok);
+        let mut restored = release(1, "2026-11-24T12:05:00Z", Verdict::Baking);
+        restored.deployment = DeploymentId::derive(at("2026-11-24T12:00:00Z"), "rollback");
+        restored.started_at = at("2026-11-24T12:00:00Z");
+        restored.origin = Origin::Rollback;
+        let releases = vec![
+            release(1, "2026-11-20T10:00:00Z", Verdict::Good),
+            release(2, "2026-11-24T11:50:00Z", first.verdict()),
+            restored,
+        ];
+        let decision = decide(
+            &alarm("2026-11-24T12:20:00Z", AlarmState::Ok),
+            &releases,
+            "2026-11-24T12:20:00Z",
+        );
+        assert!(
+            matches!(&decision, AlarmDecision::Hold { release } if release.origin == Origin::Rollback),
+            "{decision:?}"
+        );
+    }
+
+    #[test]
+    fn a_target_that_already_runs_is_not_rolled_to_again() {
+        let releases = vec![
+            release(1, "2026-11-20T10:00:00Z", Verdict::Good),
+            release(2, "2026-11-24T11:50:00Z", Verdict::Baking),
+        ];
+        let decision = decide_alarm(
+            &alarm("2026-11-24T11:58:00Z", AlarmState::Ok),
+            &api(),
+            AlarmFacts {
+                releases: &releases,
+                in_flight: None,
+                running: Some("api:1"),
+                bake: BAKE,
+                now: at("2026-11-24T12:00:00Z"),
+            },
+        );
+        assert!(
+            matches!(decision, AlarmDecision::AlreadyRunning { .. }),
+            "{decision:?}"
+        );
+    }
+
+    #[test]
+    fn a_recorded_rollback_whose_target_runs_by_now_has_nothing_left_to_roll() {
+        let releases = [release(1, "2026-11-20T10:00:00Z", Verdict::Good)];
+        let bad = DeploymentId::derive(at("2026-11-24T11:50:00Z"), "bad");
+        let target = Box::new(releases[0].clone());
+        let decided = AlarmDecision::RollBack {
+            bad,
+            target: target.clone(),
+        };
+        assert_eq!(decided.clone().given_running(Some("api:9")), decided);
+        assert_eq!(
+            decided.given_running(Some("api:1")),
+            AlarmDecision::AlreadyRunning { bad, target }
+        );
+    }
+
+    #[test]
+    fn every_decision_survives_its_claim() {
+        let releases = vec![
+            release(1, "2026-11-20T10:00:00Z", Verdict::Good),
+            release(2, "2026-11-24T11:50:00Z", Verdict::Baking),
+        ];
+        let (good, bad) = (releases[0].deployment, releases[1].deployment);
+        let target = Box::new(releases[0].clone());
+        for d in [
+            AlarmDecision::Abort { deployment: bad },
+            AlarmDecision::RollBack {
+                bad,
+                target: target.clone(),
+            },
+            AlarmDecision::AlreadyRunning {
+                bad,
+                target: target.clone(),
+            },
+            AlarmDecision::NoTarget { bad },
+            AlarmDecision::Hold { release: target },
+            AlarmDecision::AlreadyBad { bad: good },
+            AlarmDecision::Ignore {
+                why: "outside the watch window of 10:00".into(),
+            },
+        ] {
+            assert_eq!(AlarmDecision::from_claim(&d.to_claim(), &releases), Some(d));
+        }
+        assert_eq!(
+            AlarmDecision::from_claim("rollback nonsense", &releases),
+            None
+        );
+    }
+
+    #[test]
     fn with_nothing_known_good_the_decision_says_so() {
         let releases = vec![release(1, "2026-11-24T11:50:00Z", Verdict::Baking)];
         assert_eq!(
-            noon_alarm(&releases),
+            decide(
+                &alarm("2026-11-24T11:55:00Z", AlarmState::Ok),
+                &releases,
+                "2026-11-24T12:00:00Z"
+            ),
             AlarmDecision::NoTarget {
                 bad: releases[0].deployment
             }

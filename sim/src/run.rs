@@ -302,11 +302,18 @@ impl<S: Store> Sim<S> {
                 services: s,
                 version: v,
                 who,
+            }
+            | Event::DeployOverriding {
+                env,
+                services: s,
+                version: v,
+                who,
             } => Some(Delivery::Deploy(DeployRequest {
                 env: env_name(env),
                 services: services(s),
                 version: version(v),
-                override_reason: None,
+                override_reason: matches!(event, Event::DeployOverriding { .. })
+                    .then(|| "the alarm was a bad dashboard (INC-7)".to_owned()),
                 actor: person(who),
                 event_key: self.key("slack"),
             })),

@@ -91,6 +91,14 @@ pub enum Event {
         version: u8,
         who: Who,
     },
+    /// `/deploy ENV SERVICES v1.0.VERSION --override "reason"`: past a freeze, a hold or a
+    /// digest judged bad, for one more approval.
+    DeployOverriding {
+        env: Env,
+        services: Svcs,
+        version: u8,
+        who: Who,
+    },
     /// An Approve click on one of the deployments (`pick` among those pending approval).
     Approve {
         pick: u8,
@@ -280,6 +288,7 @@ fn version(rng: &mut Rng) -> u8 {
 #[derive(Clone, Copy)]
 enum Kind {
     Deploy,
+    DeployOverriding,
     Approve,
     Reject,
     Work,
@@ -299,7 +308,8 @@ enum Kind {
 /// A random event, weighted towards the inputs that move deployments along.
 pub fn random_event(rng: &mut Rng) -> Event {
     let kind = rng.weighted(&[
-        (11, Kind::Deploy),
+        (10, Kind::Deploy),
+        (2, Kind::DeployOverriding),
         (10, Kind::Approve),
         (2, Kind::Reject),
         (14, Kind::Work),
@@ -317,6 +327,12 @@ pub fn random_event(rng: &mut Rng) -> Event {
     ]);
     match kind {
         Kind::Deploy => Event::Deploy {
+            env: env(rng),
+            services: services(rng),
+            version: version(rng),
+            who: who(rng, true),
+        },
+        Kind::DeployOverriding => Event::DeployOverriding {
             env: env(rng),
             services: services(rng),
             version: version(rng),

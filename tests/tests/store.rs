@@ -10,7 +10,7 @@ use deckhand_core::deployment::{
 use deckhand_core::memory::join_all;
 use deckhand_core::policy::{EnvLock, LockOwner};
 use deckhand_core::ports::{Build, Hold, PortError, Store};
-use deckhand_core::rollback::{Release, Verdict};
+use deckhand_core::rollback::{Origin, Release, Verdict};
 use deckhand_core::types::{
     Actor, ChatKind, DeploymentId, Digest, EnvName, ServiceName, SignedDuration, Timestamp, Version,
 };
@@ -55,7 +55,7 @@ fn deployment(key: &str) -> Deployment {
             requested_by: alice(),
             required_approvals: 1,
             approval_ttl: SignedDuration::from_hours(2),
-            freeze_override: None,
+            overridden: None,
             alarms_at_start: vec![],
         },
         now,
@@ -369,6 +369,7 @@ fn release(deployment: &str, succeeded: &str) -> Release {
         started_at: at(succeeded),
         succeeded_at: at(succeeded),
         verdict: Verdict::Baking,
+        origin: Origin::Rollback,
     }
 }
 
@@ -406,7 +407,9 @@ async fn releases_come_back_newest_first_and_verdicts_are_conditional() {
         "good only from baking"
     );
     let bad = Verdict::Bad {
-        reason: "alarm api-5xx".into(),
+        by: "alarm api-5xx".into(),
+        at: at("2026-11-24T09:30:00Z"),
+        why: "went into ALARM: 5xx > 1%".into(),
     };
     let (a, b) = tokio::join!(
         store.judge_release(&env, &api, new.deployment, &bad),

@@ -36,7 +36,7 @@ fn deployment(approvals: u8, services: Vec<ServiceRelease>) -> Deployment {
             requested_by: person("U0ALICE"),
             required_approvals: approvals,
             approval_ttl: SignedDuration::from_hours(2),
-            freeze_override: None,
+            overridden: None,
             alarms_at_start: vec![],
         },
         at(T0),
@@ -77,7 +77,7 @@ fn kinds(effects: &[Effect]) -> Vec<&'static str> {
             Effect::RunMigration { .. } => Some("migrate"),
             Effect::Roll { .. } => Some("roll"),
             Effect::CheckHealth { .. } => Some("health"),
-            Effect::RollBack { .. } => Some("roll_back"),
+            Effect::StartRollback { .. } => Some("start_rollback"),
             Effect::RecordRelease { .. } => Some("record"),
             Effect::ReleaseLock => Some("release_lock"),
         })
@@ -291,7 +291,7 @@ fn a_failed_migration_fails_without_touching_the_service() {
     );
     assert!(!kinds(&fx).contains(&"roll"));
     assert!(
-        !kinds(&fx).contains(&"roll_back"),
+        !kinds(&fx).contains(&"start_rollback"),
         "nothing was changed, so nothing rolls back"
     );
     assert!(kinds(&fx).contains(&"release_lock"));
@@ -322,7 +322,7 @@ fn a_failure_in_the_second_service_rolls_back_the_first() {
         matches!(&d.state, State::RolledBack { reason } if reason.contains("health check of api failed"))
     );
     let rollback = fx.iter().find_map(|e| match e {
-        Effect::RollBack { services, .. } => Some(services.clone()),
+        Effect::StartRollback { services, .. } => Some(services.clone()),
         _ => None,
     });
     assert_eq!(
@@ -355,7 +355,7 @@ fn ecs_outcomes_must_match_the_deployment_id() {
         matches!(d.state, State::RolledBack { .. }),
         "a rollout ECS rolled back is a failure"
     );
-    assert!(kinds(&fx).contains(&"roll_back"));
+    assert!(kinds(&fx).contains(&"start_rollback"));
     assert!(
         !d.apply(&failed, now()).unwrap().changed,
         "the same ECS event again is a duplicate"
@@ -453,7 +453,7 @@ fn a_rollback_deployment_never_rolls_itself_back() {
         ],
     );
     assert!(matches!(d.state, State::Failed { .. }));
-    assert!(!kinds(&fx).contains(&"roll_back"));
+    assert!(!kinds(&fx).contains(&"start_rollback"));
 }
 
 #[test]

@@ -419,18 +419,32 @@ async fn ecs_failure_rolls_back_to_last_known_good_not_the_previous_number() {
         .unwrap();
     let d = w.run_to_end(r.deployment.id, false).await;
     assert!(matches!(d.state, State::RolledBack { .. }), "{:?}", d.state);
+    assert!(
+        w.mem.roll_backs().is_empty(),
+        "nothing is rolled outside a deployment"
+    );
+    // The one rollback road: a Rollback deployment, run and tracked like any other.
+    let rollback = w
+        .mem
+        .deployments()
+        .into_iter()
+        .find(|x| matches!(x.kind, DeploymentKind::Rollback { of: Some(of), .. } if of == d.id))
+        .expect("the failure started a rollback deployment");
+    assert!(
+        w.posts().iter().any(|p| p.contains(&format!(
+            "Rolling api back to their last known-good revisions: {}",
+            rollback.id
+        ))),
+        "{:#?}",
+        w.posts()
+    );
+    let done = w.run_to_end(rollback.id, true).await;
+    assert_eq!(done.state, State::Succeeded, "its ECS outcome is tracked");
     let target = good.services[0].progress.task_definition.clone().unwrap();
     assert_eq!(
         w.mem.roll_backs(),
         vec![(World::svc("api"), target)],
         "back to v1.2.3, which baked, not to v1.2.4"
-    );
-    assert!(
-        w.posts()
-            .iter()
-            .any(|p| p.contains("Rolled api back to v1.2.3")),
-        "{:#?}",
-        w.posts()
     );
 }
 
@@ -569,7 +583,6 @@ async fn an_alarm_after_a_release_rolls_it_back_once_and_holds_the_service() {
 #[tokio::test]
 async fn an_alarm_retried_after_its_first_delivery_died_mid_way_still_rolls_back_once() {
     use crate::ports::Store as _;
-    use crate::rollback::Verdict;
     let w = World::new();
     let (_good, bad) = prod_with_two_releases(&w).await;
     let change = alarm(&w, AlarmState::Ok);
@@ -580,9 +593,7 @@ async fn an_alarm_retried_after_its_first_delivery_died_mid_way_still_rolls_back
             &World::env("prod"),
             &World::svc("api"),
             bad.id,
-            &Verdict::Bad {
-                reason: format!("alarm {} went into ALARM: {}", change.alarm, change.reason),
-            },
+            &change.verdict(),
         )
         .await
         .unwrap();
@@ -823,7 +834,7 @@ async fn freeze_blocks_prod_unless_overridden_which_costs_an_extra_approval() {
     assert!(
         card.fields
             .iter()
-            .any(|(k, v)| k == "Freeze override" && v.contains("INC-42"))
+            .any(|(k, v)| k == "Override" && v.contains("INC-42") && v.contains("frozen"))
     );
 }
 
@@ -1105,4 +1116,171 @@ async fn a_release_whose_alarm_is_firing_keeps_baking() {
     assert_eq!(w.app().bake_check().await.unwrap(), 1, "staging's only");
     w.mem.set_firing("api-prod-5xx", false);
     assert_eq!(w.app().bake_check().await.unwrap(), 1, "now prod's");
+}
+
+/// The first alarm rolls v1.2.4 back to v1.2.3; returns the bad release and the rollback, run
+/// to its end.
+async fn rolled_back_by_an_alarm(w: &World) -> (Deployment, Deployment) {
+    let (_good, bad) = prod_with_two_releases(w).await;
+    let first = w.app().on_alarm(&alarm(w, AlarmState::Ok)).await.unwrap();
+    assert_eq!(first.rolled_back.len(), 1, "{first:?}");
+    let rollback = w.run_to_end(first.rolled_back[0].1, true).await;
+    assert_eq!(rollback.state, State::Succeeded);
+    (bad, rollback)
+}
+
+#[tokio::test]
+async fn a_second_alarm_with_the_same_reason_never_ships_the_bad_release_back() {
+    let w = World::new();
+    let (bad, rollback) = rolled_back_by_an_alarm(&w).await;
+    let rolled_to = w.mem.roll_backs();
+    // The alarm clears, and 27 minutes later fires again with the very same reason text,
+    // inside the rollback's own watch window.
+    w.mem.advance(SignedDuration::from_mins(27));
+    let again = w.app().on_alarm(&alarm(&w, AlarmState::Ok)).await.unwrap();
+    assert!(again.rolled_back.is_empty(), "{again:?}");
+    assert_eq!(w.mem.roll_backs(), rolled_to, "nothing rolled anywhere");
+    assert!(
+        w.posts().iter().any(|p| p.contains(
+            "api is alarming on its known-good v1.2.3; not rolling back further — someone needs to look"
+        )),
+        "{:#?}",
+        w.posts()
+    );
+    let releases = w.mem.all_releases();
+    let judged = releases.iter().find(|r| r.deployment == bad.id).unwrap();
+    assert!(judged.verdict.is_bad(), "bad stays bad: {judged:?}");
+    let restored = releases
+        .iter()
+        .find(|r| r.deployment == rollback.id)
+        .unwrap();
+    assert!(
+        !restored.verdict.is_bad(),
+        "the known-good one is not judged: {restored:?}"
+    );
+    assert!(
+        w.app()
+            .status(Some(&World::env("prod")))
+            .await
+            .unwrap()
+            .to_text()
+            .contains("held"),
+        "the service is held"
+    );
+}
+
+#[tokio::test]
+async fn a_release_rolled_back_by_an_alarm_says_so_on_its_card_and_in_history() {
+    let w = World::new();
+    let (bad, _) = rolled_back_by_an_alarm(&w).await;
+    let now = w
+        .mem
+        .deployments()
+        .into_iter()
+        .find(|d| d.id == bad.id)
+        .unwrap();
+    let State::RolledBack { reason } = &now.state else {
+        panic!("{:?}", now.state);
+    };
+    assert!(
+        reason.starts_with("Rolled back at ")
+            && reason.contains("by alarm api-prod-5xx (→ v1.2.3)"),
+        "{reason}"
+    );
+    let card = crate::card::deployment_card(&now, w.mem.the_time());
+    assert!(
+        card.status.contains("by alarm api-prod-5xx (→ v1.2.3)"),
+        "{}",
+        card.status
+    );
+    assert!(
+        w.mem.said().iter().any(
+            |s| matches!(s, Said::Update { card, .. } if card.status.contains("Rolled back at"))
+        ),
+        "its card was updated"
+    );
+    let history = w
+        .app()
+        .history(&World::env("prod"), None, 10)
+        .await
+        .unwrap()
+        .to_text();
+    let line = history
+        .lines()
+        .find(|l| l.contains(&bad.id.to_string()))
+        .unwrap();
+    assert!(line.contains("rolled back"), "{history}");
+    assert!(
+        w.mem
+            .metrics()
+            .iter()
+            .any(|m| m.name == "DeploymentFailedChange"),
+        "counted as a failed change"
+    );
+}
+
+#[tokio::test]
+async fn rolling_back_to_what_already_runs_is_answered_at_once() {
+    let w = World::new();
+    rolled_back_by_an_alarm(&w).await;
+    let err = w
+        .app()
+        .manual_rollback(
+            &World::env("prod"),
+            &[World::svc("api")],
+            Some(&Version::parse("v1.2.3").unwrap()),
+            &person("U0CAROL"),
+            "rb-again",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "api already runs its known-good v1.2.3; nothing to roll back"
+    );
+}
+
+#[tokio::test]
+async fn a_held_service_refuses_the_bad_version_by_hand_unless_overridden_for_one_more_approval() {
+    let w = World::new();
+    rolled_back_by_an_alarm(&w).await;
+    let again = w
+        .app()
+        .request_deploy(w.request("prod", &["api"], "v1.2.4", "U0ALICE", "p3"))
+        .await
+        .unwrap_err();
+    assert!(again.to_string().contains("held since"), "{again}");
+    let mut req = w.request("prod", &["api"], "v1.2.4", "U0ALICE", "p4");
+    req.override_reason = Some("the alarm was a bad dashboard, INC-7".into());
+    let r = w.app().request_deploy(req).await.unwrap();
+    assert_eq!(
+        r.deployment.required_approvals, 2,
+        "one extra, for the hold and the bad digest together"
+    );
+    let lifts = &r.deployment.overridden.as_ref().unwrap().lifts;
+    assert_eq!(lifts.len(), 2, "{lifts:?}");
+}
+
+#[tokio::test]
+async fn auto_deploy_refuses_a_digest_judged_bad() {
+    let w = World::new();
+    w.ship("staging", "v1.2.3", "s1").await;
+    let change = AlarmChange {
+        alarm: "api-staging-5xx".into(),
+        ..alarm(&w, AlarmState::Ok)
+    };
+    // The example config maps no alarm to staging: judge it the way an alarm would.
+    let r = w.mem.all_releases().pop().unwrap();
+    crate::ports::Store::judge_release(&w.mem, &r.env, &r.service, r.deployment, &change.verdict())
+        .await
+        .unwrap();
+    let out = w
+        .app()
+        .build_completed(&build("cb/9", "main", "v1.2.3"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&out.auto_deploys[0], AutoDeployOutcome::Skipped { why, .. } if why.contains("judged bad in staging by alarm api-staging-5xx")),
+        "{out:?}"
+    );
 }

@@ -96,21 +96,7 @@ impl<P: Ports> App<'_, P> {
             });
         }
         for env in auto_envs {
-            let held = self
-                .ports
-                .store()
-                .holds(&env.name)
-                .await?
-                .into_iter()
-                .find(|h| h.service == build.service);
-            if let Some(h) = held {
-                let why = format!(
-                    "{} is held since the automatic rollback ({}); `/unlock {}` releases it",
-                    h.service, h.reason, env.name
-                );
-                auto_deploys.push(self.skip_auto_deploy(env, build, why).await);
-                continue;
-            }
+            // Holds, digests judged bad, freezes and promotion are the request's own gates.
             let req = DeployRequest {
                 env: env.name.clone(),
                 services: vec![build.service.clone()],

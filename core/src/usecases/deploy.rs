@@ -4,8 +4,9 @@ use crate::config::EnvConfig;
 use crate::deployment::{
     Deployment, DeploymentKind, Draft, ImageRef, Input, Progress, Refused, ServiceRelease, State,
 };
-use crate::policy::{self, Denied, EnvLock, LockOwner};
+use crate::policy::{self, Denied, EnvLock, LockOwner, ServiceGate};
 use crate::ports::{Clock as _, Monitor as _, Platform as _, PortError, Ports, Store as _};
+use crate::rollback::{digest_known_good, judged_bad};
 use crate::types::{Actor, DeploymentId, EnvName, ServiceName, Version};
 
 use super::App;
@@ -23,6 +24,9 @@ pub enum RequestError {
         env: EnvName,
         what: String,
     },
+    /// Every service named already runs the revision it would go back to.
+    #[error("{detail}; nothing to roll back")]
+    NothingToRollBack { detail: String },
     #[error(transparent)]
     Refused(#[from] Refused),
     #[error(transparent)]
@@ -107,16 +111,10 @@ impl<P: Ports> App<'_, P> {
         if req.actor.user_ref().is_some() {
             policy::may_deploy(self.config, env, &req.actor)?;
         }
-        let freeze_override = policy::check_freeze(env, now, req.override_reason.as_deref())?;
-        if freeze_override.is_some() && env.approvers.is_none() {
-            return Err(Denied::NoApprovers {
-                env: env.name.clone(),
-            }
-            .into());
-        }
-
+        let holds = p.store().holds(&env.name).await?;
         let mut services = Vec::new();
         let mut promoted = Vec::new();
+        let mut gates = Vec::new();
         for name in &req.services {
             let cfg = self.service_config(name)?;
             let digest = p
@@ -127,13 +125,24 @@ impl<P: Ports> App<'_, P> {
                     repository: cfg.repository.clone(),
                     tag: req.version.clone(),
                 })?;
+            let here = p.store().releases(&env.name, name, 50).await?;
+            let mut judged = judged_bad(&here, &digest).map(|r| (env.name.clone(), r.clone()));
             if let Some(previous) = &env.after {
                 let before = p.store().releases(previous, name, 50).await?;
                 let ok = before
                     .iter()
                     .any(|r| r.image.tag == req.version && r.image.digest == digest);
                 promoted.push((name.clone(), ok));
+                judged = judged.or_else(|| {
+                    judged_bad(&before, &digest).map(|r| (previous.clone(), r.clone()))
+                });
             }
+            gates.push((
+                name.clone(),
+                holds.iter().find(|h| &h.service == name).cloned(),
+                digest_known_good(&here, &digest, env.bake, now),
+                judged,
+            ));
             let running = match p.platform().running(&env.cluster, cfg).await {
                 Ok(r) => r.tag().map(str::to_owned),
                 Err(PortError::NotFound(what)) => return Err(PortError::NotFound(what).into()),
@@ -159,6 +168,17 @@ impl<P: Ports> App<'_, P> {
             });
         }
         policy::check_promotion(env, &req.version, &promoted)?;
+        let gates: Vec<ServiceGate<'_>> = gates
+            .iter()
+            .map(|(service, hold, known_good, judged)| ServiceGate {
+                service,
+                version: &req.version,
+                hold: hold.as_ref(),
+                known_good: *known_good,
+                judged_bad: judged.as_ref().map(|(e, r)| (e, r)),
+            })
+            .collect();
+        let overridden = policy::check_gates(env, now, &gates, req.override_reason.as_deref())?;
         let alarms_at_start = self.firing_alarms(env, &req.services).await?;
 
         let draft = Draft {
@@ -168,9 +188,9 @@ impl<P: Ports> App<'_, P> {
             version: req.version.clone(),
             services,
             requested_by: req.actor.clone(),
-            required_approvals: policy::required_approvals(env, freeze_override.as_ref()),
+            required_approvals: policy::required_approvals(env, overridden.as_ref()),
             approval_ttl: env.approval_ttl,
-            freeze_override,
+            overridden,
             alarms_at_start,
         };
         let reason = format!("{} {}", names(&req.services), req.version);
@@ -326,14 +346,26 @@ impl<P: Ports> App<'_, P> {
         let input = match decision {
             Decision::Approve => {
                 if !d.state.is_terminal() && !d.approvals.iter().any(|a| a.by.same_person(actor)) {
-                    policy::may_approve(self.config, env, &d.requested_by, actor)?;
+                    policy::may_approve(
+                        self.config,
+                        env,
+                        &d.requested_by,
+                        actor,
+                        d.overridden.is_some(),
+                    )?;
                 }
                 Input::Approved { by: actor.clone() }
             }
             Decision::Reject => {
                 // Approvers reject; the requester may withdraw their own request.
                 if !actor.same_person(&d.requested_by) && !d.state.is_terminal() {
-                    match policy::may_approve(self.config, env, &d.requested_by, actor) {
+                    match policy::may_approve(
+                        self.config,
+                        env,
+                        &d.requested_by,
+                        actor,
+                        d.overridden.is_some(),
+                    ) {
                         Ok(()) | Err(Denied::OwnRequest) => {}
                         Err(e) => return Err(e.into()),
                     }

@@ -13,7 +13,9 @@ use crate::ports::{
     Metrics as _, Monitor as _, Platform as _, PortError, Ports, Store as _,
 };
 use crate::retention::SnapshotStatus;
-use crate::rollback::{Release, Verdict, last_known_good};
+use crate::rollback::{
+    Release, RollbackPlan, Verdict, judged_bad, plan_rollback, revision_judged_bad,
+};
 use crate::types::{Actor, DeploymentId, ServiceName, SignedDuration, Timestamp};
 
 use super::App;
@@ -33,7 +35,7 @@ const STEP_LEASE: SignedDuration = SignedDuration::from_mins(3);
 /// are safe to repeat and take none: a snapshot is named by its deployment, a migration task
 /// is found again by its deployment (`Platform::run_migration`), a health check only reads.
 pub(crate) fn is_step(effect: &Effect) -> bool {
-    matches!(effect, Effect::Roll { .. } | Effect::RollBack { .. })
+    matches!(effect, Effect::Roll { .. })
 }
 
 /// A held lease on performing a deployment's steps at one revision.
@@ -267,9 +269,49 @@ impl<P: Ports> App<'_, P> {
                 let release = release_of(d, &service)?;
                 let rollout = match (&d.kind, &release.target_task_definition) {
                     (DeploymentKind::Rollback { .. }, Some(td)) => {
+                        // Planned when it was asked for; judged since (by a person's
+                        // `/rollback`, another alarm): going there now would ship a bad release.
+                        let releases = p.store().releases(&d.env, &service, 50).await?;
+                        if let Some(bad) = revision_judged_bad(&releases, td) {
+                            return Ok(Some(Input::Aborted {
+                                reason: format!(
+                                    "{service}'s target `{td}` ({}) was judged bad since this rollback was planned; nothing was changed",
+                                    bad.image.tag
+                                ),
+                            }));
+                        }
+                        // Already there (another rollback got there first): an update to
+                        // what runs starts nothing in ECS, and nothing would report back.
+                        if p.platform()
+                            .running(&env.cluster, cfg)
+                            .await?
+                            .task_definition
+                            == *td
+                        {
+                            return Ok(Some(Input::Aborted {
+                                reason: format!(
+                                    "{service} already runs `{td}`, its target; nothing to roll back"
+                                ),
+                            }));
+                        }
                         p.platform().roll_back(&env.cluster, cfg, td).await?
                     }
                     _ => {
+                        // Judged bad since it was asked for (an alarm on the same image
+                        // elsewhere in its watch): automation does not ship it; an override
+                        // was a person's informed choice.
+                        let releases = p.store().releases(&d.env, &service, 50).await?;
+                        if d.overridden.is_none()
+                            && let Some(bad) = judged_bad(&releases, &release.image.digest)
+                        {
+                            return Ok(Some(Input::Aborted {
+                                reason: format!(
+                                    "{service} {} was judged bad since it was asked for ({}); nothing was changed",
+                                    release.image.tag,
+                                    bad.verdict_text()
+                                ),
+                            }));
+                        }
                         // The approval is bound to the digest resolved at request time: a tag
                         // that has moved since is refused, not silently deployed.
                         let image = &release.image;
@@ -324,35 +366,8 @@ impl<P: Ports> App<'_, P> {
                     detail: h.detail,
                 }));
             }
-            Effect::RollBack { services, reason } => {
-                for service in services {
-                    let cfg = self.service_config(&service)?;
-                    let releases = p.store().releases(&d.env, &service, 50).await?;
-                    let judged = Verdict::Bad {
-                        reason: reason.clone(),
-                    };
-                    if releases.iter().any(|r| r.deployment == d.id) {
-                        p.store()
-                            .judge_release(&d.env, &service, d.id, &judged)
-                            .await?;
-                    }
-                    let text = match last_known_good(&releases, Some(d.id), env.bake, now) {
-                        Some(target) => {
-                            let r = p
-                                .platform()
-                                .roll_back(&env.cluster, cfg, &target.task_definition)
-                                .await?;
-                            format!(
-                                "Rolled {service} back to {} (`{}`, ECS deployment `{}`).",
-                                target.image.tag, target.task_definition, r.ecs_deployment
-                            )
-                        }
-                        None => format!(
-                            "{service}: no known-good revision to roll back to; left as ECS has it. Someone needs to look."
-                        ),
-                    };
-                    self.reply(d.id, &text).await?;
-                }
+            Effect::StartRollback { services, reason } => {
+                self.start_rollback(d, env, &services, &reason, now).await?;
             }
             Effect::RecordRelease { service } => {
                 let release = release_of(d, &service)?;
@@ -367,6 +382,7 @@ impl<P: Ports> App<'_, P> {
                         started_at: d.requested_at,
                         succeeded_at: release.progress.done_at.unwrap_or(now),
                         verdict: Verdict::Baking,
+                        origin: d.origin(),
                     })
                     .await?;
             }
@@ -405,6 +421,98 @@ impl<P: Ports> App<'_, P> {
             }
         }
         Ok(None)
+    }
+}
+
+impl<P: Ports> App<'_, P> {
+    /// A deploy failed after changing `services`: judge what it released there bad, and put
+    /// them back on their last known-good revisions through a `Rollback` deployment — the same
+    /// road an alarm's rollback takes, with its own card, lock and ECS outcome.
+    async fn start_rollback(
+        &self,
+        d: &Deployment,
+        env: &crate::config::EnvConfig,
+        services: &[ServiceName],
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<(), PortError> {
+        let p = self.ports;
+        let verdict = Verdict::Bad {
+            by: format!("the failed deploy {}", d.id),
+            at: now,
+            why: reason.to_owned(),
+        };
+        let mut targets = Vec::new();
+        for service in services {
+            let cfg = self.service_config(service)?;
+            let releases = p.store().releases(&d.env, service, 50).await?;
+            // Only a service that finished has a release to judge; judging is conditional, so
+            // a retry judges nothing twice.
+            p.store()
+                .judge_release(&d.env, service, d.id, &verdict)
+                .await?;
+            let running = p.platform().running(&env.cluster, cfg).await?;
+            let plan = plan_rollback(
+                &releases,
+                Some(d.id),
+                Some(&running.task_definition),
+                env.bake,
+                now,
+            );
+            let line = match plan {
+                RollbackPlan::To(target) => {
+                    let from = release_of(d, service)?.image.tag.to_string();
+                    targets.push((*target, Some(from)));
+                    continue;
+                }
+                RollbackPlan::AlreadyRunning(target) => format!(
+                    "{service} already runs its known-good {}; nothing to roll back.",
+                    target.image.tag
+                ),
+                RollbackPlan::Nothing => format!(
+                    "{service}: no known-good revision to roll back to; left as ECS has it. Someone needs to look."
+                ),
+            };
+            self.reply(d.id, &line).await?;
+        }
+        if targets.is_empty() {
+            return Ok(());
+        }
+        let names = super::deploy::names(
+            &targets
+                .iter()
+                .map(|(t, _)| t.service.clone())
+                .collect::<Vec<_>>(),
+        );
+        let kind = DeploymentKind::Rollback {
+            automatic: true,
+            reason: reason.to_owned(),
+            of: Some(d.id),
+        };
+        // Boxed: the rollback is driven by this same engine, which is what called us.
+        let started = Box::pin(self.roll_back_to(
+            env,
+            targets,
+            kind,
+            Actor::system("deploy failure"),
+            &format!("failure:{}", d.id),
+        ))
+        .await
+        .map_err(|e| match e {
+            super::RequestError::Port(e) => e,
+            other => PortError::Failed(other.to_string()),
+        })?;
+        if !started.duplicate {
+            self.reply(
+                d.id,
+                &format!(
+                    "Rolling {names} back to their last known-good revisions: {}.",
+                    started.deployment.id
+                ),
+            )
+            .await?;
+        }
+        Ok(())
     }
 }
 

@@ -1,18 +1,18 @@
 //! Rolling back: on a CloudWatch alarm, or because someone typed `/rollback`.
 
 use crate::config::EnvConfig;
-use crate::deployment::{
-    Deployment, DeploymentKind, Draft, Input, Progress, ServiceRelease, State,
-};
+use crate::deployment::{Deployment, DeploymentKind, Draft, Input, Progress, ServiceRelease};
 use crate::policy::{self, LockOwner};
-use crate::ports::{Clock as _, Hold, Monitor as _, PortError, Ports, Store as _};
+use crate::ports::{Clock as _, Hold, Monitor as _, Platform as _, PortError, Ports, Store as _};
 use crate::rollback::{
-    AlarmChange, AlarmDecision, AlarmState, Release, Verdict, decide_alarm, last_known_good,
+    AlarmChange, AlarmDecision, AlarmFacts, AlarmState, Release, RollbackPlan, Verdict,
+    decide_alarm, plan_named, plan_rollback,
 };
 use crate::types::{Actor, DeploymentId, EnvName, ServiceName, SignedDuration, Version};
 
 use super::App;
 use super::deploy::{Claimed, RequestError, Requested, names};
+use super::engine::DriveError;
 
 /// The alarm tags that map an alarm the config does not name to an env and a service.
 pub const ENV_TAG: &str = "deckhand:env";
@@ -67,143 +67,249 @@ impl<P: Ports> App<'_, P> {
         let now = self.ports.clock().now();
         let reason = format!("alarm {} went into ALARM: {}", change.alarm, change.reason);
         for service in services {
-            if !self.config.services.contains_key(&service) {
+            let Ok(cfg) = self.service_config(&service) else {
                 outcome.ignored.push(format!(
                     "{} maps to unknown service {service}",
                     change.alarm
                 ));
                 continue;
-            }
-            // A deploy of this service still in flight that started before the alarm: stop it.
-            if let Some(d) = self.in_flight(&env.name).await?
-                && d.services.iter().any(|s| s.service == service)
-                && d.requested_at <= change.at
-                && matches!(
-                    d.state,
-                    State::Migrating { .. } | State::Rolling { .. } | State::Verifying { .. }
+            };
+            let store = self.ports.store();
+            let releases = store.releases(&env.name, &service, 50).await?;
+            let in_flight = self.in_flight(&env.name).await?;
+            let running = match self.ports.platform().running(&env.cluster, cfg).await {
+                Ok(r) => Some(r.task_definition),
+                Err(e) => {
+                    tracing::warn!(%service, error = %e, "could not read what the service runs; deciding without it");
+                    None
+                }
+            };
+            let decided = decide_alarm(
+                change,
+                &service,
+                AlarmFacts {
+                    releases: &releases,
+                    in_flight: in_flight.as_ref(),
+                    running: running.as_deref(),
+                    bake: env.bake,
+                    now,
+                },
+            );
+            // The first delivery of this transition records its decision; every later one
+            // (EventBridge and SNS deliver at least once, Lambda retries) carries out that same
+            // decision, idempotently, and tells nobody again.
+            let key = format!("alarm-decision:{}:{}:{service}", change.alarm, change.at);
+            let (decision, first) = match store
+                .claim(
+                    &key,
+                    &decided.to_claim(),
+                    now + SignedDuration::from_hours(24),
                 )
+                .await?
             {
+                None => (decided, true),
+                Some(earlier) => match AlarmDecision::from_claim(&earlier, &releases) {
+                    Some(d) => (d, false),
+                    None => {
+                        tracing::warn!(%key, earlier, "an earlier decision does not parse; deciding again");
+                        (decided, false)
+                    }
+                },
+            };
+            let decision = decision.given_running(running.as_deref());
+            self.carry_out(
+                change,
+                env,
+                &service,
+                decision,
+                first,
+                &reason,
+                &mut outcome,
+            )
+            .await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Carries out one service's alarm decision. Every write is idempotent, so every delivery
+    /// of the transition may do it; `first` is whether this delivery is the one that tells.
+    #[allow(clippy::too_many_arguments)]
+    async fn carry_out(
+        &self,
+        change: &AlarmChange,
+        env: &EnvConfig,
+        service: &ServiceName,
+        decision: AlarmDecision,
+        first: bool,
+        reason: &str,
+        outcome: &mut AlarmOutcome,
+    ) -> Result<(), AlarmError> {
+        let store = self.ports.store();
+        let now = self.ports.clock().now();
+        let actor = Actor::system(&change.judge());
+        match decision {
+            AlarmDecision::Abort { deployment } => {
+                let Some(d) = store.get_deployment(deployment).await? else {
+                    return Ok(());
+                };
                 let driven = self
                     .drive(
                         d,
                         Input::Aborted {
-                            reason: reason.clone(),
+                            reason: reason.to_owned(),
                         },
-                        &Actor::system(&format!("alarm {}", change.alarm)),
+                        &actor,
                     )
                     .await
                     .map_err(RequestError::from)?;
+                self.hold(env, service, reason, now).await?;
                 if driven.changed {
-                    self.hold(env, &service, &reason, now).await?;
-                    outcome
-                        .rolled_back
-                        .push((service.clone(), driven.deployment.id));
+                    outcome.rolled_back.push((service.clone(), deployment));
                 }
-                continue;
             }
-            let mut releases = self.ports.store().releases(&env.name, &service, 50).await?;
-            // A release that this very alarm change judged bad is decided again as if it were
-            // not: the delivery that judged it may have died before creating the rollback, and
-            // its retry must finish the job. Creating the rollback is idempotent on its own
-            // event key, so redeliveries still make one.
-            let ours = Verdict::Bad {
-                reason: reason.clone(),
-            };
-            let judged_by_us = releases.iter_mut().find(|r| r.verdict == ours).map(|r| {
-                r.verdict = Verdict::Baking;
-                r.deployment
-            });
-            let decision = decide_alarm(change, &releases, env.bake, now);
-            // Judging the release bad is the conditional write that makes an alarm delivered
-            // twice (or twenty times at once), or two alarms at once, act once.
-            let first_verdict = match &decision {
-                AlarmDecision::RollBack { bad, .. } | AlarmDecision::NoTarget { bad } => {
-                    self.ports
-                        .store()
-                        .judge_release(&env.name, &service, *bad, &ours)
-                        .await?
-                }
-                AlarmDecision::AlreadyBad { .. } | AlarmDecision::Ignore { .. } => false,
-            };
-            match decision {
-                AlarmDecision::RollBack { bad, target } => {
-                    if !first_verdict && judged_by_us != Some(bad) {
-                        outcome
-                            .ignored
-                            .push(format!("release {bad} of {service} was already judged"));
-                        continue;
-                    }
-                    let key = format!("alarm:{}:{}:{service}", change.alarm, change.at);
-                    let actor = Actor::system(&format!("alarm {}", change.alarm));
-                    let kind = DeploymentKind::Rollback {
-                        automatic: true,
-                        reason: reason.clone(),
-                        of: Some(bad),
-                    };
-                    let bad_version = releases
-                        .iter()
-                        .find(|r| r.deployment == bad)
-                        .map(|r| r.image.tag.to_string());
-                    let target_version = target.image.tag.clone();
-                    let requested = self
-                        .roll_back_to(env, vec![(*target, bad_version)], kind, actor, &key)
-                        .await?;
-                    self.hold(env, &service, &reason, now).await?;
-                    if requested.duplicate {
-                        outcome.ignored.push(format!(
-                            "{service} is already being rolled back ({})",
-                            requested.deployment.id
-                        ));
-                        continue;
-                    }
-                    // The bad release's own card is where its authors are looking.
-                    self.reply(
-                        bad,
-                        &format!(
-                            "🚨 {reason}. Rolling {service} back to {target_version} ({}).",
-                            requested.deployment.id
-                        ),
-                    )
+            AlarmDecision::RollBack { bad, target } => {
+                // The record first, then the verdict, then the rollback: a delivery that dies
+                // in between never leaves a judged or rolled-back release reading "succeeded",
+                // and its retry (the same decision, from the claim) finishes the rest.
+                let verdict = change.verdict();
+                let to = target.image.tag.to_string();
+                self.record_judgement(bad, &verdict, Some(to.clone()))
                     .await?;
-                    outcome
-                        .rolled_back
-                        .push((service.clone(), requested.deployment.id));
+                store
+                    .judge_release(&env.name, service, bad, &verdict)
+                    .await?;
+                let bad_version = self.version_of(env, service, bad).await?;
+                let kind = DeploymentKind::Rollback {
+                    automatic: true,
+                    reason: reason.to_owned(),
+                    of: Some(bad),
+                };
+                let key = format!("alarm:{}:{}:{service}", change.alarm, change.at);
+                let requested = self
+                    .roll_back_to(env, vec![(*target, bad_version)], kind, actor, &key)
+                    .await?;
+                self.hold(env, service, reason, now).await?;
+                if requested.duplicate {
+                    outcome.ignored.push(format!(
+                        "{service} is already being rolled back ({})",
+                        requested.deployment.id
+                    ));
+                    return Ok(());
                 }
-                AlarmDecision::NoTarget { bad } => {
-                    if first_verdict {
-                        self.announce(env, &format!("🚨 {reason}, within the watch window of {service}'s release {bad}, but there is no known-good revision to roll back to. Left as is: someone needs to look.")).await;
-                    }
-                    outcome
-                        .ignored
-                        .push(format!("{service}: no known-good revision"));
+                // The bad release's own card is where its authors are looking.
+                self.reply(
+                    bad,
+                    &format!(
+                        "🚨 {reason}. Rolling {service} back to {to} ({}).",
+                        requested.deployment.id
+                    ),
+                )
+                .await?;
+                outcome
+                    .rolled_back
+                    .push((service.clone(), requested.deployment.id));
+            }
+            AlarmDecision::AlreadyRunning { bad, target } => {
+                let verdict = change.verdict();
+                let to = target.image.tag.to_string();
+                self.record_judgement(bad, &verdict, Some(to.clone()))
+                    .await?;
+                store
+                    .judge_release(&env.name, service, bad, &verdict)
+                    .await?;
+                self.hold(env, service, reason, now).await?;
+                let line =
+                    format!("{service} already runs its known-good {to}; nothing to roll back");
+                if first {
+                    self.announce(env, &format!("🚨 {reason}. {line}.")).await;
                 }
-                AlarmDecision::AlreadyBad { bad } => {
-                    tracing::info!(alarm = %change.alarm, %service, %bad, "release already judged bad; nothing more to do");
-                    outcome
-                        .ignored
-                        .push(format!("release {bad} of {service} was already judged bad"));
+                outcome.ignored.push(line);
+            }
+            AlarmDecision::NoTarget { bad } => {
+                let verdict = change.verdict();
+                self.record_judgement(bad, &verdict, None).await?;
+                store
+                    .judge_release(&env.name, service, bad, &verdict)
+                    .await?;
+                if first {
+                    self.announce(env, &format!("🚨 {reason}, within the watch window of {service}'s release {bad}, but there is no known-good revision to roll back to. Left as is: someone needs to look.")).await;
                 }
-                AlarmDecision::Ignore { why } => {
-                    tracing::info!(alarm = %change.alarm, %service, %why, "alarm does not roll back");
-                    let key = format!("alarm-note:{}:{}:{service}", change.alarm, change.at);
-                    if self
-                        .ports
-                        .store()
-                        .claim(&key, "told", now + SignedDuration::from_hours(24))
-                        .await?
-                        .is_none()
-                    {
-                        self.announce(
-                            env,
-                            &format!("⚠️ {reason}. Not rolling {service} back: {why}."),
-                        )
-                        .await;
-                    }
-                    outcome.ignored.push(format!("{service}: {why}"));
+                outcome
+                    .ignored
+                    .push(format!("{service}: no known-good revision"));
+            }
+            AlarmDecision::Hold { release } => {
+                let line = format!(
+                    "{service} is alarming on its known-good {}; not rolling back further — someone needs to look",
+                    release.image.tag
+                );
+                self.hold(env, service, &line, now).await?;
+                if first {
+                    self.announce(env, &format!("🚨 {reason}. {line}.")).await;
                 }
+                outcome.ignored.push(line);
+            }
+            AlarmDecision::AlreadyBad { bad } => {
+                tracing::info!(alarm = %change.alarm, %service, %bad, "release already judged bad; nothing more to do");
+                outcome
+                    .ignored
+                    .push(format!("release {bad} of {service} was already judged bad"));
+            }
+            AlarmDecision::Ignore { why } => {
+                tracing::info!(alarm = %change.alarm, %service, %why, "alarm does not roll back");
+                if first {
+                    self.announce(
+                        env,
+                        &format!("⚠️ {reason}. Not rolling {service} back: {why}."),
+                    )
+                    .await;
+                }
+                outcome.ignored.push(format!("{service}: {why}"));
             }
         }
-        Ok(outcome)
+        Ok(())
+    }
+
+    /// The version `deployment` put on `service`, for a rollback card's "current → new".
+    async fn version_of(
+        &self,
+        env: &EnvConfig,
+        service: &ServiceName,
+        deployment: DeploymentId,
+    ) -> Result<Option<String>, PortError> {
+        Ok(self
+            .ports
+            .store()
+            .releases(&env.name, service, 50)
+            .await?
+            .into_iter()
+            .find(|r| r.deployment == deployment)
+            .map(|r| r.image.tag.to_string()))
+    }
+
+    /// Writes a verdict into the judged release's own deployment record, so its card and
+    /// `/history` stop reading "succeeded". A deployment not in a state to take it (a
+    /// rollback's, or one already judged) is left as it is.
+    async fn record_judgement(
+        &self,
+        deployment: DeploymentId,
+        verdict: &Verdict,
+        to: Option<String>,
+    ) -> Result<(), PortError> {
+        let Verdict::Bad { by, at, why } = verdict.clone() else {
+            return Ok(());
+        };
+        let Some(d) = self.ports.store().get_deployment(deployment).await? else {
+            return Ok(());
+        };
+        let actor = Actor::system(&by);
+        match self
+            .drive(d, Input::JudgedBad { by, at, why, to }, &actor)
+            .await
+        {
+            Ok(_) | Err(DriveError::Refused(_)) => Ok(()),
+            Err(DriveError::Port(e)) => Err(e),
+        }
     }
 
     async fn hold(
@@ -280,56 +386,82 @@ impl<P: Ports> App<'_, P> {
         policy::may_deploy(self.config, env, actor)?;
         let now = self.ports.clock().now();
         let mut targets = Vec::new();
+        let mut leaving = Vec::new();
+        let mut running_already = Vec::new();
         for service in services {
+            let cfg = self.service_config(service)?;
             let releases = self.ports.store().releases(&env.name, service, 50).await?;
             let current = releases.iter().max_by_key(|r| r.succeeded_at);
-            let target = match to {
-                Some(v) => releases
-                    .iter()
-                    .filter(|r| &r.image.tag == v && !matches!(r.verdict, Verdict::Bad { .. }))
-                    .max_by_key(|r| r.succeeded_at),
-                None => last_known_good(&releases, current.map(|c| c.deployment), env.bake, now),
+            let running = self.ports.platform().running(&env.cluster, cfg).await?;
+            let plan = match to {
+                Some(v) => plan_named(&releases, v, Some(&running.task_definition)),
+                None => plan_rollback(
+                    &releases,
+                    current.map(|c| c.deployment),
+                    Some(&running.task_definition),
+                    env.bake,
+                    now,
+                ),
             };
-            let Some(target) = target else {
-                let what = to.map_or_else(
-                    || "known-good revision".to_owned(),
-                    |v| format!("good release of {v}"),
-                );
-                return Err(RequestError::NoRollbackTarget {
-                    service: service.clone(),
-                    env: env.name.clone(),
-                    what,
-                });
-            };
-            if let Some(c) = current
-                && c.deployment != target.deployment
-            {
-                self.ports
-                    .store()
-                    .judge_release(
-                        &env.name,
-                        service,
-                        c.deployment,
-                        &Verdict::Bad {
-                            reason: format!("rolled back by {}", actor.display()),
-                        },
-                    )
-                    .await?;
+            match plan {
+                RollbackPlan::To(target) => {
+                    if let Some(c) = current
+                        && c.deployment != target.deployment
+                    {
+                        leaving.push((service.clone(), c.deployment, target.image.tag.to_string()));
+                    }
+                    targets.push((*target, current.map(|c| c.image.tag.to_string())));
+                }
+                RollbackPlan::AlreadyRunning(target) => running_already.push(format!(
+                    "{service} already runs its known-good {}",
+                    target.image.tag
+                )),
+                RollbackPlan::Nothing => {
+                    let what = to.map_or_else(
+                        || "known-good revision".to_owned(),
+                        |v| format!("good release of {v}"),
+                    );
+                    return Err(RequestError::NoRollbackTarget {
+                        service: service.clone(),
+                        env: env.name.clone(),
+                        what,
+                    });
+                }
             }
-            targets.push((target.clone(), current.map(|c| c.image.tag.to_string())));
+        }
+        if targets.is_empty() {
+            return Err(RequestError::NothingToRollBack {
+                detail: running_already.join("; "),
+            });
         }
         let kind = DeploymentKind::Rollback {
             automatic: false,
             reason: format!("requested by {}", actor.display()),
             of: None,
         };
-        self.roll_back_to(env, targets, kind, actor.clone(), event_key)
-            .await
+        let requested = self
+            .roll_back_to(env, targets, kind, actor.clone(), event_key)
+            .await?;
+        // Judged only once the rollback exists: a refusal above changes nothing.
+        let verdict = Verdict::Bad {
+            by: actor.display().to_owned(),
+            at: now,
+            why: format!("rolled back by {}", actor.display()),
+        };
+        for (service, deployment, to) in leaving {
+            self.record_judgement(deployment, &verdict, Some(to))
+                .await?;
+            self.ports
+                .store()
+                .judge_release(&env.name, &service, deployment, &verdict)
+                .await?;
+        }
+        Ok(requested)
     }
 
     /// Creates and starts a rollback deployment to the given releases. Rollbacks do not wait
     /// for a lock: a deployment in flight is superseded, a manual lock is broken (and said so).
-    async fn roll_back_to(
+    pub(crate) async fn roll_back_to(
         &self,
         env: &EnvConfig,
         targets: Vec<(Release, Option<String>)>,
@@ -420,7 +552,7 @@ impl<P: Ports> App<'_, P> {
             requested_by: actor,
             required_approvals: 0,
             approval_ttl: SignedDuration::from_mins(0),
-            freeze_override: None,
+            overridden: None,
             alarms_at_start: Vec::new(),
         };
         self.create_and_submit(env, draft, reason).await
