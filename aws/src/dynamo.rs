@@ -12,6 +12,7 @@
 //! | ECS deployment → deployment | `ECS#<ecs id>` | `ECS` | | written in the same transaction as the save |
 //! | env lock | `LOCK#<env>` | `LOCK` | | free, expired, or same `owner`; `ttl` |
 //! | hold | `HOLD#<env>` | `SVC#<service>` | | |
+//! | pause | `PAUSE#<env>` | `PAUSE` | | absent |
 //! | build | `BUILD#<service>` | `ID#<build id>` | `BUILDS#<service>` / `<finished ms>` | absent |
 //! | release | `REL#<env>#<service>` | `DEP#<deployment>` | | absent; verdict: `baking` → `good`, not `bad` → `bad` |
 //! | backup | `BACKUP#<plan>` | `SNAP#<snapshot>` | `BACKUPS#<plan>` / `<finished ms>` | absent |
@@ -34,7 +35,7 @@ use aws_sdk_dynamodb::types::{
 use deckhand_core::deployment::Deployment;
 use deckhand_core::policy::{EnvLock, LockOwner};
 use deckhand_core::ports::{
-    AuditEntry, BackupRecord, Build, Hold, MessageRef, PortError, PortResult, Store,
+    AuditEntry, BackupRecord, Build, Hold, MessageRef, Pause, PortError, PortResult, Store,
 };
 use deckhand_core::rollback::{Release, Verdict};
 use deckhand_core::types::{DeploymentId, EnvName, ServiceName, Timestamp};
@@ -522,6 +523,42 @@ impl Store for DynamoStore {
                 .map_err(|e| port_error(&format!("DeleteItem HOLD#{env}"), &e))?;
         }
         Ok(holds)
+    }
+
+    async fn pause(&self, pause: &Pause) -> PortResult<Option<Pause>> {
+        let mut item = key(format!("PAUSE#{}", pause.env), "PAUSE");
+        item.insert("body".into(), json(pause)?);
+        if self.put_once(item).await? {
+            return Ok(None);
+        }
+        // Paused already (or by a racing delivery): that pause stands.
+        Ok(self
+            .paused(&pause.env)
+            .await?
+            .or_else(|| Some(pause.clone())))
+    }
+
+    async fn paused(&self, env: &EnvName) -> PortResult<Option<Pause>> {
+        self.get(format!("PAUSE#{env}"), "PAUSE")
+            .await?
+            .map(|i| body(&i))
+            .transpose()
+    }
+
+    async fn resume(&self, env: &EnvName) -> PortResult<Option<Pause>> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("PAUSE#{env}"), "PAUSE")))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| port_error(&format!("DeleteItem PAUSE#{env}"), &e))?;
+        out.attributes
+            .filter(|a| !a.is_empty())
+            .map(|i| body(&i))
+            .transpose()
     }
 
     async fn record_build(&self, build: &Build) -> PortResult<bool> {

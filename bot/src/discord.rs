@@ -62,7 +62,8 @@ mod tests {
         assert_eq!(
             names,
             [
-                "deploy", "rollback", "status", "history", "lock", "unlock", "backup"
+                "deploy", "rollback", "status", "history", "lock", "unlock", "pause", "resume",
+                "backup"
             ]
         );
         for c in list.as_array().unwrap() {

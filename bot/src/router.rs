@@ -406,6 +406,24 @@ async fn execute<P: Ports>(
             Err(QueryError::Port(e)) => unavailable(&e),
             Err(e) => format!("Not locked: {e}"),
         },
+        Command::Pause { env } => match app.pause(&env, actor).await {
+            Ok((_, true)) => format!(
+                "Paused automation in {env}: no automatic deploys or rollbacks until `/resume {env}`."
+            ),
+            Ok((p, false)) => format!(
+                "{env} is already paused, by {} since {}.",
+                p.by.display(),
+                p.since.strftime("%Y-%m-%d %H:%M UTC")
+            ),
+            Err(QueryError::Port(e)) => unavailable(&e),
+            Err(e) => format!("Not paused: {e}"),
+        },
+        Command::Resume { env } => match app.resume(&env, actor).await {
+            Ok(Some(_)) => format!("Resumed automation in {env}."),
+            Ok(None) => format!("{env} was not paused."),
+            Err(QueryError::Port(e)) => unavailable(&e),
+            Err(e) => format!("Not resumed: {e}"),
+        },
         Command::Unlock { env } => match app.unlock(&env, actor).await {
             Ok((lock, holds)) => {
                 let mut parts = Vec::new();

@@ -51,6 +51,13 @@ pub enum Command {
     Unlock {
         env: EnvName,
     },
+    /// Stop automatic deploys and rollbacks in an environment while people take over.
+    Pause {
+        env: EnvName,
+    },
+    Resume {
+        env: EnvName,
+    },
     Backup {
         env: EnvName,
         action: BackupAction,
@@ -80,8 +87,9 @@ impl fmt::Display for Usage {
 impl std::error::Error for Usage {}
 
 /// Every command's name, as typed after the slash (`help` is `/deploy help` too).
-pub const COMMANDS: [&str; 8] = [
-    "deploy", "rollback", "status", "history", "lock", "unlock", "backup", "help",
+pub const COMMANDS: [&str; 10] = [
+    "deploy", "rollback", "status", "history", "lock", "unlock", "pause", "resume", "backup",
+    "help",
 ];
 
 /// One line on what a command does, for Slack's and Discord's command lists.
@@ -93,6 +101,8 @@ pub fn summary(command: &str) -> &'static str {
         "history" => "Recent deployments of an environment or service",
         "lock" => "Stop deploys to an environment, saying why",
         "unlock" => "Allow deploys to an environment again",
+        "pause" => "Stop automatic deploys and rollbacks in an environment during an incident",
+        "resume" => "Let automation deploy and roll back in an environment again",
         "backup" => "Snapshot an environment's database now, or list its snapshots",
         _ => "How to use Deckhand",
     }
@@ -109,8 +119,10 @@ pub fn usage_of(command: &str) -> &'static str {
         "history" => "/history ENV [SERVICE] [N]",
         "lock" => "/lock ENV REASON…",
         "unlock" => "/unlock ENV",
+        "pause" => "/pause ENV",
+        "resume" => "/resume ENV",
         "backup" => "/backup ENV now|list",
-        _ => "/deckhand deploy|rollback|status|history|lock|unlock|backup|help …",
+        _ => "/deckhand deploy|rollback|status|history|lock|unlock|pause|resume|backup|help …",
     }
 }
 
@@ -379,6 +391,16 @@ impl Parser<'_> {
                 self.done()?;
                 Ok(Command::Unlock { env })
             }
+            "pause" => {
+                let env = self.env()?;
+                self.done()?;
+                Ok(Command::Pause { env })
+            }
+            "resume" => {
+                let env = self.env()?;
+                self.done()?;
+                Ok(Command::Resume { env })
+            }
             "backup" => {
                 let env = self.env()?;
                 let action = match self.words.first().map(|w| w.to_ascii_lowercase()) {
@@ -530,6 +552,14 @@ mod tests {
         );
         assert_eq!(ok("/unlock", "prod"), Command::Unlock { env: env("prod") });
         assert_eq!(
+            ok("/pause", "production"),
+            Command::Pause { env: env("prod") }
+        );
+        assert_eq!(
+            ok("/deckhand", "resume prod"),
+            Command::Resume { env: env("prod") }
+        );
+        assert_eq!(
             ok("/backup", "prod now"),
             Command::Backup {
                 env: env("prod"),
@@ -577,7 +607,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn the_parser_never_panics(slash in prop::sample::select(vec!["/deploy", "/rollback", "/status", "/history", "/lock", "/unlock", "/backup", "/deckhand", "/x"]), text in "\\PC{0,80}") {
+        fn the_parser_never_panics(slash in prop::sample::select(vec!["/deploy", "/rollback", "/status", "/history", "/lock", "/unlock", "/pause", "/resume", "/backup", "/deckhand", "/x"]), text in "\\PC{0,80}") {
             let _ = parse(slash, &text, &config());
         }
 

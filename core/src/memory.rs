@@ -111,6 +111,7 @@ struct StoreState {
     cards: HashMap<DeploymentId, Vec<MessageRef>>,
     locks: HashMap<EnvName, EnvLock>,
     holds: Vec<Hold>,
+    pauses: HashMap<EnvName, Pause>,
     builds: Vec<Build>,
     releases: Vec<Release>,
     backups: Vec<BackupRecord>,
@@ -121,7 +122,10 @@ struct StoreState {
 
 #[derive(Debug, Default)]
 struct World {
+    /// What every cluster runs of a service before any deploy (`set_running`).
     running: HashMap<String, Running>,
+    /// What a deploy or rollback put there since, per (cluster, ECS service).
+    running_in: HashMap<(String, String), Running>,
     images: HashMap<(String, String), Digest>,
     roll_outs: Vec<(ServiceName, ImageRef)>,
     roll_backs: Vec<(ServiceName, String)>,
@@ -395,6 +399,23 @@ impl Store for Memory {
         s.holds = kept;
         Ok(gone)
     }
+    async fn pause(&self, pause: &Pause) -> PortResult<Option<Pause>> {
+        yield_now().await;
+        let mut s = guard(&self.store);
+        if let Some(p) = s.pauses.get(&pause.env) {
+            return Ok(Some(p.clone()));
+        }
+        s.pauses.insert(pause.env.clone(), pause.clone());
+        Ok(None)
+    }
+    async fn paused(&self, env: &EnvName) -> PortResult<Option<Pause>> {
+        yield_now().await;
+        Ok(guard(&self.store).pauses.get(env).cloned())
+    }
+    async fn resume(&self, env: &EnvName) -> PortResult<Option<Pause>> {
+        yield_now().await;
+        Ok(guard(&self.store).pauses.remove(env))
+    }
     async fn record_build(&self, build: &Build) -> PortResult<bool> {
         yield_now().await;
         let mut s = guard(&self.store);
@@ -555,10 +576,11 @@ impl Store for Memory {
 }
 
 impl Platform for Memory {
-    async fn running(&self, _cluster: &str, service: &ServiceConfig) -> PortResult<Running> {
-        guard(&self.world)
-            .running
-            .get(&service.ecs_service)
+    async fn running(&self, cluster: &str, service: &ServiceConfig) -> PortResult<Running> {
+        let w = guard(&self.world);
+        w.running_in
+            .get(&(cluster.to_owned(), service.ecs_service.clone()))
+            .or_else(|| w.running.get(&service.ecs_service))
             .cloned()
             .ok_or_else(|| PortError::NotFound(format!("ECS service {}", service.ecs_service)))
     }
@@ -570,7 +592,7 @@ impl Platform for Memory {
     }
     async fn roll_out(
         &self,
-        _cluster: &str,
+        cluster: &str,
         service: &ServiceConfig,
         image: &ImageRef,
     ) -> PortResult<Rollout> {
@@ -579,11 +601,12 @@ impl Platform for Memory {
         w.next_revision += 1;
         let n = w.next_revision;
         w.roll_outs.push((service.name.clone(), image.clone()));
-        let td = format!("{}:{n}", service.ecs_service);
+        // Revision 1 is what `set_running` put there.
+        let td = format!("{}:{}", service.ecs_service, n + 1);
         let pinned = format!("{}:{}@{}", image.repository, image.tag, image.digest);
         w.task_images.insert(td.clone(), pinned.clone());
-        w.running.insert(
-            service.ecs_service.clone(),
+        w.running_in.insert(
+            (cluster.to_owned(), service.ecs_service.clone()),
             Running {
                 task_definition: td.clone(),
                 image: pinned,
@@ -596,7 +619,7 @@ impl Platform for Memory {
     }
     async fn roll_back(
         &self,
-        _cluster: &str,
+        cluster: &str,
         service: &ServiceConfig,
         task_definition: &str,
     ) -> PortResult<Rollout> {
@@ -611,8 +634,8 @@ impl Platform for Memory {
             .get(task_definition)
             .cloned()
             .unwrap_or_default();
-        w.running.insert(
-            service.ecs_service.clone(),
+        w.running_in.insert(
+            (cluster.to_owned(), service.ecs_service.clone()),
             Running {
                 task_definition: task_definition.to_owned(),
                 image,

@@ -7,7 +7,7 @@ use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, EnvConfig};
-use crate::ports::Hold;
+use crate::ports::{Hold, Pause};
 use crate::rollback::{Release, Verdict};
 use crate::types::{Actor, DeploymentId, EnvName, ServiceName, Timestamp, Version};
 
@@ -51,6 +51,14 @@ pub enum Denied {
         service: ServiceName,
         since: String,
         reason: String,
+    },
+    #[error(
+        "automation is paused in {env} by {by} since {since}; `/resume {env}` lets it deploy again"
+    )]
+    Paused {
+        env: EnvName,
+        by: String,
+        since: String,
     },
     #[error(
         "{service} {version} (this very image) was judged bad in {judged_in} by {by}: {why}; to deploy it anyway add `--override \"reason\"`, which needs one more approval"
@@ -240,6 +248,18 @@ pub fn check_gates(
         lifts: standing.iter().map(ToString::to_string).collect(),
         reason: reason.to_owned(),
     }))
+}
+
+/// Automation does not deploy into a paused environment; people still may.
+pub fn check_pause(pause: Option<&Pause>, actor: &Actor) -> Result<(), Denied> {
+    match pause {
+        Some(p) if actor.user_ref().is_none() => Err(Denied::Paused {
+            env: p.env.clone(),
+            by: p.by.display().to_owned(),
+            since: p.since.strftime("%Y-%m-%d %H:%M UTC").to_string(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// How many approvals a deploy needs: the env's number, plus one for an override.

@@ -96,6 +96,13 @@ pub trait Store: Send + Sync {
     fn holds(&self, env: &EnvName) -> impl Future<Output = PortResult<Vec<Hold>>> + Send;
     fn clear_holds(&self, env: &EnvName) -> impl Future<Output = PortResult<Vec<Hold>>> + Send;
 
+    /// Pauses automation in an environment (`/pause`): `Some` with the pause already there
+    /// (kept as it was) when it was paused before.
+    fn pause(&self, pause: &Pause) -> impl Future<Output = PortResult<Option<Pause>>> + Send;
+    fn paused(&self, env: &EnvName) -> impl Future<Output = PortResult<Option<Pause>>> + Send;
+    /// Resumes it (`/resume`), returning the pause that ended.
+    fn resume(&self, env: &EnvName) -> impl Future<Output = PortResult<Option<Pause>>> + Send;
+
     /// Records a build once; `false` when this build was already recorded (a redelivery).
     fn record_build(&self, build: &Build) -> impl Future<Output = PortResult<bool>> + Send;
     fn builds(
@@ -174,6 +181,15 @@ pub struct Hold {
     pub env: EnvName,
     pub service: ServiceName,
     pub reason: String,
+    pub since: Timestamp,
+}
+
+/// Automation paused in an environment during an incident: no automatic deploys, no automatic
+/// rollbacks (alarms are still recorded and shown) until `/resume`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pause {
+    pub env: EnvName,
+    pub by: Actor,
     pub since: Timestamp,
 }
 
@@ -282,6 +298,12 @@ pub struct Running {
 }
 
 impl Running {
+    /// The digest the running image is pinned to, if it is (`repo:tag@sha256:…`).
+    pub fn digest(&self) -> Option<Digest> {
+        let (_, digest) = self.image.split_once('@')?;
+        Digest::parse(digest).ok()
+    }
+
     /// The tag of the running image, if it has one (`repo:tag` or `repo:tag@sha256:…`).
     pub fn tag(&self) -> Option<&str> {
         let without_digest = self.image.split('@').next().unwrap_or(&self.image);

@@ -39,6 +39,9 @@ pub enum Origin {
     /// A rollback to a known-good release: the same revision again, so an alarm during its
     /// watch is an alarm on the known-good revision itself.
     Rollback,
+    /// What ran when Deckhand first met the service there: known-good until a release of
+    /// Deckhand's bakes, so the very first release has somewhere to roll back to.
+    Adopted,
 }
 
 /// A release's judgement. `Bad` is final for automation: nothing makes it eligible again.
@@ -70,6 +73,14 @@ impl Release {
             Verdict::Good => true,
             Verdict::Baking => now >= self.succeeded_at + bake,
             Verdict::Bad { .. } => false,
+        }
+    }
+
+    /// The version, and when it is the adopted baseline, that it is.
+    pub fn describe(&self) -> String {
+        match self.origin {
+            Origin::Adopted => format!("{} (the adopted baseline)", self.image.tag),
+            Origin::Release | Origin::Rollback => self.image.tag.to_string(),
         }
     }
 
@@ -137,6 +148,34 @@ pub fn digest_known_good(
         && releases
             .iter()
             .any(|r| &r.image.digest == digest && r.is_known_good(bake, now))
+}
+
+/// The baseline to record the first time Deckhand meets a service in an environment: what runs
+/// there, adopted as known-good. `None` once it has any release there.
+pub fn adoption(
+    env: &EnvName,
+    service: &ServiceName,
+    releases: &[Release],
+    running: (&str, ImageRef),
+    now: Timestamp,
+) -> Option<Release> {
+    if !releases.is_empty() {
+        return None;
+    }
+    let (task_definition, image) = running;
+    // It ran before the release that meets it: ordered before it even in the same instant.
+    let before = now - SignedDuration::from_secs(1);
+    Some(Release {
+        env: env.clone(),
+        service: service.clone(),
+        deployment: DeploymentId::derive(now, &format!("adopt:{env}:{service}:{task_definition}")),
+        image,
+        task_definition: task_definition.to_owned(),
+        started_at: before,
+        succeeded_at: before,
+        verdict: Verdict::Good,
+        origin: Origin::Adopted,
+    })
 }
 
 /// Where to roll one service back to.
@@ -232,6 +271,8 @@ pub enum AlarmDecision {
     Hold { release: Box<Release> },
     /// The release in its watch was already judged bad by another transition: it acted then.
     AlreadyBad { bad: DeploymentId },
+    /// It would abort or roll back, but automation is paused there (`/pause`): shown, not acted on.
+    Paused,
     /// Nothing to do, and why (for the log and, where useful, the channel).
     Ignore { why: String },
 }
@@ -292,6 +333,11 @@ pub fn decide_alarm(
             why: "no release of this service is recorded".into(),
         };
     };
+    if latest.origin == Origin::Adopted {
+        return AlarmDecision::Ignore {
+            why: "no release by Deckhand since it adopted what runs there".into(),
+        };
+    }
     if !latest.watches(change.at, f.bake) {
         return AlarmDecision::Ignore {
             why: format!(
@@ -368,6 +414,17 @@ impl AlarmDecision {
         }
     }
 
+    /// The decision with automation paused (or not): what would stop a deploy or roll a
+    /// service back is left to people; recording a verdict and holding still happen.
+    pub fn given_pause(self, paused: bool) -> AlarmDecision {
+        match self {
+            AlarmDecision::Abort { .. } | AlarmDecision::RollBack { .. } if paused => {
+                AlarmDecision::Paused
+            }
+            other => other,
+        }
+    }
+
     /// The decision as its alarm transition's claim records it, so that every delivery of the
     /// transition carries out the first one's decision (a later delivery would otherwise decide
     /// again on the state the first one changed).
@@ -383,6 +440,7 @@ impl AlarmDecision {
             AlarmDecision::NoTarget { bad } => format!("notarget {bad}"),
             AlarmDecision::Hold { release } => format!("hold {}", release.deployment),
             AlarmDecision::AlreadyBad { bad } => format!("bad {bad}"),
+            AlarmDecision::Paused => "paused".to_owned(),
             AlarmDecision::Ignore { why } => format!("ignore {why}"),
         }
     }
@@ -414,6 +472,7 @@ impl AlarmDecision {
                 release: release(id()?)?,
             },
             "bad" => AlarmDecision::AlreadyBad { bad: id()? },
+            "paused" => AlarmDecision::Paused,
             "ignore" => AlarmDecision::Ignore {
                 why: rest.to_owned(),
             },
@@ -691,6 +750,7 @@ mod tests {
             AlarmDecision::NoTarget { bad },
             AlarmDecision::Hold { release: target },
             AlarmDecision::AlreadyBad { bad: good },
+            AlarmDecision::Paused,
             AlarmDecision::Ignore {
                 why: "outside the watch window of 10:00".into(),
             },

@@ -259,7 +259,20 @@ fn automation_never_ships_bad(
             [] => after
                 .deployments
                 .iter()
-                .find(|d| d.env == call.env && in_flight(d, cx.now))
+                .find(|d| {
+                    d.env == call.env
+                        && in_flight(d, cx.now)
+                        && d.services.iter().any(|s| {
+                            s.service == call.service
+                                && match &call.target {
+                                    Target::Image(digest) => &s.image.digest == digest,
+                                    Target::TaskDefinition => {
+                                        s.target_task_definition.as_deref()
+                                            == Some(call.task_definition.as_str())
+                                    }
+                                }
+                        })
+                })
                 .is_none_or(automatic),
             ds => ds.iter().any(|d| automatic(d)),
         };

@@ -123,6 +123,14 @@ pub enum Delivery {
         env: EnvName,
         actor: Actor,
     },
+    Pause {
+        env: EnvName,
+        actor: Actor,
+    },
+    Resume {
+        env: EnvName,
+        actor: Actor,
+    },
     Maintain,
 }
 
@@ -269,6 +277,16 @@ impl<S: Store> Sim<S> {
                 .await
                 .map(|(l, h)| format!("released {:?}, {} holds", l.map(|l| l.owner), h.len()))
                 .map_err(|e| show(&e)),
+            Delivery::Pause { env, actor } => app
+                .pause(env, actor)
+                .await
+                .map(|(_, made)| if made { "paused" } else { "already paused" }.to_owned())
+                .map_err(|e| show(&e)),
+            Delivery::Resume { env, actor } => app
+                .resume(env, actor)
+                .await
+                .map(|p| if p.is_some() { "resumed" } else { "not paused" }.to_owned())
+                .map_err(|e| show(&e)),
             Delivery::Maintain => app
                 .maintain()
                 .await
@@ -411,6 +429,14 @@ impl<S: Store> Sim<S> {
                 env: env_name(env),
                 actor: person(who),
             }),
+            Event::Pause { env, who } => Some(Delivery::Pause {
+                env: env_name(env),
+                actor: person(who),
+            }),
+            Event::Resume { env, who } => Some(Delivery::Resume {
+                env: env_name(env),
+                actor: person(who),
+            }),
             Event::Maintain => Some(Delivery::Maintain),
             Event::Redeliver { pick } => {
                 let n = self.history.len();
@@ -459,7 +485,9 @@ impl<S: Store> Sim<S> {
                 | Delivery::Decide { .. }
                 | Delivery::Rollback { .. }
                 | Delivery::Lock { .. }
-                | Delivery::Unlock { .. } => {}
+                | Delivery::Unlock { .. }
+                | Delivery::Pause { .. }
+                | Delivery::Resume { .. } => {}
             }
         }
         self.history.push((d, answer.clone()));

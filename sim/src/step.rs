@@ -144,6 +144,15 @@ pub enum Event {
         env: Env,
         who: Who,
     },
+    /// `/pause ENV` and `/resume ENV`: automation stops and starts again.
+    Pause {
+        env: Env,
+        who: Who,
+    },
+    Resume {
+        env: Env,
+        who: Who,
+    },
     /// The scheduled maintenance (bake check, lost work).
     Maintain,
     /// Any earlier delivery, delivered again (`pick` among all so far).
@@ -298,6 +307,8 @@ enum Kind {
     Rollback,
     Lock,
     Unlock,
+    Pause,
+    Resume,
     Maintain,
     Redeliver,
     Wait,
@@ -319,6 +330,8 @@ pub fn random_event(rng: &mut Rng) -> Event {
         (3, Kind::Rollback),
         (2, Kind::Lock),
         (2, Kind::Unlock),
+        (1, Kind::Pause),
+        (2, Kind::Resume),
         (6, Kind::Maintain),
         (6, Kind::Redeliver),
         (16, Kind::Wait),
@@ -380,6 +393,14 @@ pub fn random_event(rng: &mut Rng) -> Event {
             who: who(rng, true),
         },
         Kind::Unlock => Event::Unlock {
+            env: env(rng),
+            who: who(rng, true),
+        },
+        Kind::Pause => Event::Pause {
+            env: env(rng),
+            who: who(rng, true),
+        },
+        Kind::Resume => Event::Resume {
             env: env(rng),
             who: who(rng, true),
         },

@@ -19,7 +19,7 @@ use deckhand_core::deployment::{Deployment, ImageRef, Work};
 use deckhand_core::policy::{EnvLock, LockOwner};
 use deckhand_core::ports::{
     AuditEntry, BackupRecord, Backups, Build, Channel, Chat, Clock, Dispatch, Health, Hold,
-    MessageRef, Metric, Metrics, Monitor, Platform, PortError, PortResult, Ports, Rollout,
+    MessageRef, Metric, Metrics, Monitor, Pause, Platform, PortError, PortResult, Ports, Rollout,
     RolloutState, Running, Store,
 };
 use deckhand_core::retention::{SnapshotInfo, SnapshotStatus};
@@ -444,6 +444,15 @@ impl<S: Store> Store for SimPorts<S> {
     }
     async fn clear_holds(&self, env: &EnvName) -> PortResult<Vec<Hold>> {
         self.call(Port::Store, self.store.clear_holds(env)).await
+    }
+    async fn pause(&self, pause: &Pause) -> PortResult<Option<Pause>> {
+        self.call(Port::Store, self.store.pause(pause)).await
+    }
+    async fn paused(&self, env: &EnvName) -> PortResult<Option<Pause>> {
+        self.call(Port::Store, self.store.paused(env)).await
+    }
+    async fn resume(&self, env: &EnvName) -> PortResult<Option<Pause>> {
+        self.call(Port::Store, self.store.resume(env)).await
     }
     async fn record_build(&self, build: &Build) -> PortResult<bool> {
         self.call(Port::Store, self.store.record_build(build)).await

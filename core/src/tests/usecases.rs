@@ -170,8 +170,23 @@ async fn staging_deploy_runs_to_success_and_records_a_release() {
     assert_eq!(d.state, State::Succeeded);
     assert_eq!(w.mem.roll_outs().len(), 1);
     let releases = w.mem.all_releases();
-    assert_eq!(releases.len(), 1);
-    assert_eq!(releases[0].verdict, Verdict::Baking);
+    assert_eq!(
+        releases.len(),
+        2,
+        "the adopted baseline and the release: {releases:#?}"
+    );
+    let adopted = &releases[0];
+    assert_eq!(adopted.origin, crate::rollback::Origin::Adopted);
+    assert_eq!(
+        (
+            adopted.image.tag.as_str(),
+            adopted.task_definition.as_str(),
+            &adopted.verdict
+        ),
+        ("v1.2.2", "api:1", &Verdict::Good),
+        "what ran before Deckhand's first release, known-good"
+    );
+    assert_eq!(releases[1].verdict, Verdict::Baking);
     assert!(
         w.app()
             .status(Some(&World::env("staging")))
@@ -1282,5 +1297,126 @@ async fn auto_deploy_refuses_a_digest_judged_bad() {
     assert!(
         matches!(&out.auto_deploys[0], AutoDeployOutcome::Skipped { why, .. } if why.contains("judged bad in staging by alarm api-staging-5xx")),
         "{out:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_first_release_of_a_service_has_the_adopted_baseline_to_roll_back_to() {
+    let w = World::new();
+    w.ship("staging", "v1.2.3", "s1").await;
+    let first = w.ship("prod", "v1.2.3", "p1").await;
+    w.mem.advance(SignedDuration::from_mins(5));
+    let out = w.app().on_alarm(&alarm(&w, AlarmState::Ok)).await.unwrap();
+    assert_eq!(out.rolled_back.len(), 1, "{out:?}");
+    let rollback = w.run_to_end(out.rolled_back[0].1, true).await;
+    assert_eq!(rollback.state, State::Succeeded);
+    assert_eq!(
+        w.mem.roll_backs(),
+        vec![(World::svc("api"), "api:1".to_owned())],
+        "back onto what ran before Deckhand"
+    );
+    assert!(
+        w.posts()
+            .iter()
+            .any(|p| p.contains("Rolling api back to v1.2.2 (the adopted baseline)")),
+        "{:#?}",
+        w.posts()
+    );
+    let record = w
+        .mem
+        .deployments()
+        .into_iter()
+        .find(|d| d.id == first.id)
+        .unwrap();
+    assert!(
+        matches!(record.state, State::RolledBack { .. }),
+        "{:?}",
+        record.state
+    );
+}
+
+#[tokio::test]
+async fn a_pause_stops_automatic_deploys_and_rollbacks_until_resumed() {
+    let w = World::new();
+    let (_good, bad) = prod_with_two_releases(&w).await;
+    let app = w.app();
+    let (pause, made) = app
+        .pause(&World::env("prod"), &person("U0BOB"))
+        .await
+        .unwrap();
+    assert!(made);
+    let (_, again) = app
+        .pause(&World::env("prod"), &person("U0CAROL"))
+        .await
+        .unwrap();
+    assert!(!again, "a second /pause changes nothing");
+    assert!(
+        app.status(Some(&World::env("prod")))
+            .await
+            .unwrap()
+            .to_text()
+            .contains("automation paused by Bob"),
+    );
+
+    let out = app.on_alarm(&alarm(&w, AlarmState::Ok)).await.unwrap();
+    assert!(out.rolled_back.is_empty(), "{out:?}");
+    assert!(w.mem.roll_backs().is_empty());
+    assert!(
+        w.posts()
+            .iter()
+            .any(|p| p.contains("automation is paused in prod: not rolling api back")),
+        "the alarm is still shown: {:#?}",
+        w.posts()
+    );
+    let record = w
+        .mem
+        .deployments()
+        .into_iter()
+        .find(|d| d.id == bad.id)
+        .unwrap();
+    assert_eq!(
+        record.state,
+        State::Succeeded,
+        "nothing was decided for people"
+    );
+
+    // Automation does not deploy into a paused environment; people still may.
+    app.pause(&World::env("staging"), &person("U0BOB"))
+        .await
+        .unwrap();
+    let auto = app
+        .build_completed(&build("cb/7", "main", "v1.2.3"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&auto.auto_deploys[0], AutoDeployOutcome::Skipped { why, .. } if why.contains("automation is paused in staging by Bob")),
+        "{auto:?}"
+    );
+
+    let ended = app
+        .resume(&World::env("prod"), &person("U0CAROL"))
+        .await
+        .unwrap();
+    assert_eq!(ended, Some(pause));
+    assert!(
+        w.posts()
+            .iter()
+            .any(|p| p.contains("Carol resumed automation in prod (paused by Bob"))
+    );
+    assert_eq!(
+        app.resume(&World::env("prod"), &person("U0CAROL"))
+            .await
+            .unwrap(),
+        None
+    );
+    let audit: Vec<String> = w
+        .mem
+        .audit_entries()
+        .into_iter()
+        .map(|a| a.action)
+        .collect();
+    assert!(
+        audit.contains(&"paused".to_owned()) && audit.contains(&"resumed".to_owned()),
+        "{audit:?}"
     );
 }

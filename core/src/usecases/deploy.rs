@@ -111,7 +111,9 @@ impl<P: Ports> App<'_, P> {
         if req.actor.user_ref().is_some() {
             policy::may_deploy(self.config, env, &req.actor)?;
         }
+        policy::check_pause(p.store().paused(&env.name).await?.as_ref(), &req.actor)?;
         let holds = p.store().holds(&env.name).await?;
+        let mut adopt = Vec::new();
         let mut services = Vec::new();
         let mut promoted = Vec::new();
         let mut gates = Vec::new();
@@ -143,11 +145,11 @@ impl<P: Ports> App<'_, P> {
                 digest_known_good(&here, &digest, env.bake, now),
                 judged,
             ));
-            let running = match p.platform().running(&env.cluster, cfg).await {
-                Ok(r) => r.tag().map(str::to_owned),
-                Err(PortError::NotFound(what)) => return Err(PortError::NotFound(what).into()),
-                Err(e) => return Err(e.into()),
-            };
+            let runs = p.platform().running(&env.cluster, cfg).await?;
+            let running = runs.tag().map(str::to_owned);
+            if let Some(baseline) = self.baseline(env, cfg, &here, &runs, now).await? {
+                adopt.push(baseline);
+            }
             services.push(ServiceRelease {
                 service: name.clone(),
                 image: ImageRef {
@@ -179,6 +181,11 @@ impl<P: Ports> App<'_, P> {
             })
             .collect();
         let overridden = policy::check_gates(env, now, &gates, req.override_reason.as_deref())?;
+        // Recorded once the request passed: a refusal changes nothing. Once per service, by
+        // its own id, however often delivered.
+        for baseline in &adopt {
+            p.store().record_release(baseline).await?;
+        }
         let alarms_at_start = self.firing_alarms(env, &req.services).await?;
 
         let draft = Draft {
@@ -195,6 +202,49 @@ impl<P: Ports> App<'_, P> {
         };
         let reason = format!("{} {}", names(&req.services), req.version);
         self.create_and_submit(env, draft, reason).await
+    }
+
+    /// The baseline to adopt for `cfg` in `env` if Deckhand has no release of it there yet:
+    /// what runs, pinned by its digest (from the image, else the registry).
+    async fn baseline(
+        &self,
+        env: &EnvConfig,
+        cfg: &crate::config::ServiceConfig,
+        releases: &[crate::rollback::Release],
+        runs: &crate::ports::Running,
+        now: jiff::Timestamp,
+    ) -> Result<Option<crate::rollback::Release>, PortError> {
+        if !releases.is_empty() {
+            return Ok(None);
+        }
+        let Some(tag) = runs.tag().and_then(|t| Version::parse(t).ok()) else {
+            tracing::info!(env = %env.name, service = %cfg.name, image = %runs.image, "what runs has no version tag; nothing to adopt");
+            return Ok(None);
+        };
+        let digest = match runs.digest() {
+            Some(d) => Some(d),
+            None => {
+                self.ports
+                    .platform()
+                    .resolve_image(&cfg.repository, &tag)
+                    .await?
+            }
+        };
+        let Some(digest) = digest else {
+            return Ok(None);
+        };
+        let image = ImageRef {
+            repository: cfg.repository.clone(),
+            tag,
+            digest,
+        };
+        Ok(crate::rollback::adoption(
+            &env.name,
+            &cfg.name,
+            releases,
+            (&runs.task_definition, image),
+            now,
+        ))
     }
 
     /// Takes the lock, creates the deployment and submits it. Shared by deploys and rollbacks.

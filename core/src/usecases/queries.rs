@@ -3,7 +3,7 @@
 
 use crate::card::Table;
 use crate::policy::{self, Denied, EnvLock, LockOwner};
-use crate::ports::{Clock as _, Hold, Monitor as _, PortError, Ports, Store as _};
+use crate::ports::{Clock as _, Hold, Monitor as _, Pause, PortError, Ports, Store as _};
 use crate::rollback::Verdict;
 use crate::types::{Actor, EnvName, ServiceName};
 
@@ -31,6 +31,7 @@ impl<P: Ports> App<'_, P> {
         {
             let lock = store.get_lock(&e.name).await?.filter(|l| l.is_live(now));
             let holds = store.holds(&e.name).await?;
+            let paused = store.paused(&e.name).await?;
             for s in self.config.services_in(&e.name) {
                 let latest = store
                     .releases(&e.name, &s.name, 1)
@@ -52,10 +53,21 @@ impl<P: Ports> App<'_, P> {
                 };
                 let mut note = Vec::new();
                 if let Some(h) = holds.iter().find(|h| h.service == s.name) {
-                    note.push(format!("held: {}", h.reason));
+                    note.push(format!(
+                        "held since {}: {}",
+                        h.since.strftime("%m-%d %H:%M"),
+                        h.reason
+                    ));
                 }
                 if let Some(l) = &lock {
                     note.push(lock_note(l));
+                }
+                if let Some(p) = &paused {
+                    note.push(format!(
+                        "automation paused by {} since {}",
+                        p.by.display(),
+                        p.since.strftime("%m-%d %H:%M")
+                    ));
                 }
                 rows.push(vec![
                     e.name.to_string(),
@@ -169,6 +181,87 @@ impl<P: Ports> App<'_, P> {
         };
         let holds = store.clear_holds(env).await?;
         Ok((released, holds))
+    }
+
+    /// `/pause ENV`: automation stops in `env` — no automatic deploys, no automatic rollbacks —
+    /// while people take over. Alarms are still recorded and shown. Returns the pause in force
+    /// and whether this call made it.
+    pub async fn pause(&self, env: &EnvName, actor: &Actor) -> Result<(Pause, bool), QueryError> {
+        let e = self.env_config(env)?;
+        policy::may_deploy(self.config, e, actor)?;
+        let pause = Pause {
+            env: env.clone(),
+            by: actor.clone(),
+            since: self.ports.clock().now(),
+        };
+        match self.ports.store().pause(&pause).await? {
+            Some(earlier) => Ok((earlier, false)),
+            None => {
+                self.audit_env(
+                    env,
+                    actor,
+                    "paused",
+                    "automatic deploys and rollbacks stopped",
+                )
+                .await?;
+                self.announce(
+                    e,
+                    &format!(
+                        "⏸ {} paused automation in {env}: no automatic deploys or rollbacks until `/resume {env}`. Alarms are still shown.",
+                        actor.display()
+                    ),
+                )
+                .await;
+                Ok((pause, true))
+            }
+        }
+    }
+
+    /// `/resume ENV`: automation deploys and rolls back in `env` again.
+    pub async fn resume(&self, env: &EnvName, actor: &Actor) -> Result<Option<Pause>, QueryError> {
+        let e = self.env_config(env)?;
+        policy::may_deploy(self.config, e, actor)?;
+        let ended = self.ports.store().resume(env).await?;
+        if let Some(p) = &ended {
+            self.audit_env(
+                env,
+                actor,
+                "resumed",
+                &format!("paused by {} since {}", p.by.display(), p.since),
+            )
+            .await?;
+            self.announce(
+                e,
+                &format!(
+                    "▶️ {} resumed automation in {env} (paused by {} since {}).",
+                    actor.display(),
+                    p.by.display(),
+                    p.since.strftime("%H:%M UTC")
+                ),
+            )
+            .await;
+        }
+        Ok(ended)
+    }
+
+    async fn audit_env(
+        &self,
+        env: &EnvName,
+        actor: &Actor,
+        action: &str,
+        detail: &str,
+    ) -> Result<(), PortError> {
+        self.ports
+            .store()
+            .append_audit(&crate::ports::AuditEntry {
+                env: env.clone(),
+                at: self.ports.clock().now(),
+                actor: actor.clone(),
+                action: action.to_owned(),
+                detail: detail.to_owned(),
+                deployment: None,
+            })
+            .await
     }
 
     /// Scheduled: releases whose bake window passed with no alarm become known-good.

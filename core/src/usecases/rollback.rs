@@ -84,6 +84,7 @@ impl<P: Ports> App<'_, P> {
                     None
                 }
             };
+            let paused = store.paused(&env.name).await?.is_some();
             let decided = decide_alarm(
                 change,
                 &service,
@@ -94,7 +95,8 @@ impl<P: Ports> App<'_, P> {
                     bake: env.bake,
                     now,
                 },
-            );
+            )
+            .given_pause(paused);
             // The first delivery of this transition records its decision; every later one
             // (EventBridge and SNS deliver at least once, Lambda retries) carries out that same
             // decision, idempotently, and tells nobody again.
@@ -172,7 +174,7 @@ impl<P: Ports> App<'_, P> {
                 // in between never leaves a judged or rolled-back release reading "succeeded",
                 // and its retry (the same decision, from the claim) finishes the rest.
                 let verdict = change.verdict();
-                let to = target.image.tag.to_string();
+                let to = target.describe();
                 self.record_judgement(bad, &verdict, Some(to.clone()))
                     .await?;
                 store
@@ -211,7 +213,7 @@ impl<P: Ports> App<'_, P> {
             }
             AlarmDecision::AlreadyRunning { bad, target } => {
                 let verdict = change.verdict();
-                let to = target.image.tag.to_string();
+                let to = target.describe();
                 self.record_judgement(bad, &verdict, Some(to.clone()))
                     .await?;
                 store
@@ -246,6 +248,16 @@ impl<P: Ports> App<'_, P> {
                 self.hold(env, service, &line, now).await?;
                 if first {
                     self.announce(env, &format!("🚨 {reason}. {line}.")).await;
+                }
+                outcome.ignored.push(line);
+            }
+            AlarmDecision::Paused => {
+                let line = format!(
+                    "automation is paused in {}: not rolling {service} back — someone needs to look",
+                    env.name
+                );
+                if first {
+                    self.announce(env, &format!("⏸ {reason}. {line}.")).await;
                 }
                 outcome.ignored.push(line);
             }
