@@ -192,6 +192,24 @@ impl DynamoStore {
     }
 
     /// Puts an item that must not exist yet. `false` when it already did: a redelivery.
+    /// Deletes an item and returns the body it had, if it was there.
+    async fn take<T: DeserializeOwned>(&self, pk: String, sk: &str) -> PortResult<Option<T>> {
+        let what = format!("DeleteItem {pk}");
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| port_error(&what, &e))?;
+        out.attributes
+            .filter(|a| !a.is_empty())
+            .map(|i| body(&i))
+            .transpose()
+    }
+
     async fn put_once(&self, item: Item) -> PortResult<bool> {
         match self
             .put(item, Some(("attribute_not_exists(pk)", HashMap::new())))
@@ -476,19 +494,7 @@ impl Store for DynamoStore {
     }
 
     async fn break_lock(&self, env: &EnvName) -> PortResult<Option<EnvLock>> {
-        let out = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(format!("LOCK#{env}"), "LOCK")))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
-            .send()
-            .await
-            .map_err(|e| port_error(&format!("DeleteItem LOCK#{env}"), &e))?;
-        out.attributes
-            .filter(|a| !a.is_empty())
-            .map(|i| body(&i))
-            .transpose()
+        self.take(format!("LOCK#{env}"), "LOCK").await
     }
 
     async fn put_hold(&self, hold: &Hold) -> PortResult<()> {
@@ -546,19 +552,7 @@ impl Store for DynamoStore {
     }
 
     async fn resume(&self, env: &EnvName) -> PortResult<Option<Pause>> {
-        let out = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(format!("PAUSE#{env}"), "PAUSE")))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
-            .send()
-            .await
-            .map_err(|e| port_error(&format!("DeleteItem PAUSE#{env}"), &e))?;
-        out.attributes
-            .filter(|a| !a.is_empty())
-            .map(|i| body(&i))
-            .transpose()
+        self.take(format!("PAUSE#{env}"), "PAUSE").await
     }
 
     async fn record_build(&self, build: &Build) -> PortResult<bool> {

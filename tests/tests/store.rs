@@ -9,7 +9,7 @@ use deckhand_core::deployment::{
 };
 use deckhand_core::memory::join_all;
 use deckhand_core::policy::{EnvLock, LockOwner};
-use deckhand_core::ports::{Build, Hold, PortError, Store};
+use deckhand_core::ports::{Build, Hold, Pause, PortError, Store};
 use deckhand_core::rollback::{Origin, Release, Verdict};
 use deckhand_core::types::{
     Actor, ChatKind, DeploymentId, Digest, EnvName, ServiceName, SignedDuration, Timestamp, Version,
@@ -632,4 +632,30 @@ async fn the_deploy_story_on_dynamodb_is_idempotent_under_concurrent_redelivery(
         audit.iter().any(|a| a.action == "submitted"),
         "transitions are audited in DynamoDB"
     );
+}
+
+#[tokio::test]
+async fn a_pause_is_taken_once_kept_by_a_second_pause_and_ended_by_resume() {
+    let (_, store) = store().await;
+    let env = EnvName::parse("prod").unwrap();
+    let first = Pause {
+        env: env.clone(),
+        by: alice(),
+        since: at("2026-11-24T09:00:00Z"),
+    };
+    assert_eq!(store.paused(&env).await.unwrap(), None);
+    assert_eq!(store.pause(&first).await.unwrap(), None, "newly paused");
+    let second = Pause {
+        since: at("2026-11-24T09:05:00Z"),
+        ..first.clone()
+    };
+    assert_eq!(
+        store.pause(&second).await.unwrap(),
+        Some(first.clone()),
+        "the first pause stands"
+    );
+    assert_eq!(store.paused(&env).await.unwrap(), Some(first.clone()));
+    assert_eq!(store.resume(&env).await.unwrap(), Some(first));
+    assert_eq!(store.resume(&env).await.unwrap(), None);
+    assert_eq!(store.paused(&env).await.unwrap(), None);
 }

@@ -175,10 +175,7 @@ impl<P: Ports> App<'_, P> {
                 // and its retry (the same decision, from the claim) finishes the rest.
                 let verdict = change.verdict();
                 let to = target.describe();
-                self.record_judgement(bad, &verdict, Some(to.clone()))
-                    .await?;
-                store
-                    .judge_release(&env.name, service, bad, &verdict)
+                self.judge(env, service, bad, &verdict, Some(to.clone()))
                     .await?;
                 let bad_version = self.version_of(env, service, bad).await?;
                 let kind = DeploymentKind::Rollback {
@@ -214,10 +211,7 @@ impl<P: Ports> App<'_, P> {
             AlarmDecision::AlreadyRunning { bad, target } => {
                 let verdict = change.verdict();
                 let to = target.describe();
-                self.record_judgement(bad, &verdict, Some(to.clone()))
-                    .await?;
-                store
-                    .judge_release(&env.name, service, bad, &verdict)
+                self.judge(env, service, bad, &verdict, Some(to.clone()))
                     .await?;
                 self.hold(env, service, reason, now).await?;
                 let line =
@@ -229,10 +223,7 @@ impl<P: Ports> App<'_, P> {
             }
             AlarmDecision::NoTarget { bad } => {
                 let verdict = change.verdict();
-                self.record_judgement(bad, &verdict, None).await?;
-                store
-                    .judge_release(&env.name, service, bad, &verdict)
-                    .await?;
+                self.judge(env, service, bad, &verdict, None).await?;
                 if first {
                     self.announce(env, &format!("🚨 {reason}, within the watch window of {service}'s release {bad}, but there is no known-good revision to roll back to. Left as is: someone needs to look.")).await;
                 }
@@ -279,6 +270,25 @@ impl<P: Ports> App<'_, P> {
                 outcome.ignored.push(format!("{service}: {why}"));
             }
         }
+        Ok(())
+    }
+
+    /// Judges `bad`'s release of `service`: its deployment's record first, then the verdict,
+    /// so a delivery that dies between the two never leaves a judged release reading
+    /// "succeeded"; both writes are idempotent for the retry.
+    async fn judge(
+        &self,
+        env: &EnvConfig,
+        service: &ServiceName,
+        bad: DeploymentId,
+        verdict: &Verdict,
+        to: Option<String>,
+    ) -> Result<(), PortError> {
+        self.record_judgement(bad, verdict, to).await?;
+        self.ports
+            .store()
+            .judge_release(&env.name, service, bad, verdict)
+            .await?;
         Ok(())
     }
 
@@ -461,11 +471,7 @@ impl<P: Ports> App<'_, P> {
             why: format!("rolled back by {}", actor.display()),
         };
         for (service, deployment, to) in leaving {
-            self.record_judgement(deployment, &verdict, Some(to))
-                .await?;
-            self.ports
-                .store()
-                .judge_release(&env.name, &service, deployment, &verdict)
+            self.judge(env, &service, deployment, &verdict, Some(to))
                 .await?;
         }
         Ok(requested)
