@@ -671,9 +671,18 @@ impl Deployment {
             _ => return Err(illegal()),
         }
         next.revision = self.revision + 1;
+        let mut detail = format!("{} → {}", self.state.name(), next.state.name());
+        // An override is written in the audit log with its reason when the request is made.
+        if let (Input::Submitted, Some(o)) = (input, &self.overridden) {
+            detail.push_str(&format!(
+                "; override “{}” lifts: {}",
+                o.reason,
+                o.lifts.join("; ")
+            ));
+        }
         fx.push(Effect::Audit {
             action: input.name().into(),
-            detail: format!("{} → {}", self.state.name(), next.state.name()),
+            detail,
         });
         Ok(Step {
             deployment: next,

@@ -150,22 +150,18 @@ pub fn digest_known_good(
             .any(|r| &r.image.digest == digest && r.is_known_good(bake, now))
 }
 
-/// The baseline to record the first time Deckhand meets a service in an environment: what runs
-/// there, adopted as known-good. `None` once it has any release there.
+/// The baseline to record the first time Deckhand meets a service in an environment (it has no
+/// release there yet): what runs there, adopted as known-good.
 pub fn adoption(
     env: &EnvName,
     service: &ServiceName,
-    releases: &[Release],
     running: (&str, ImageRef),
     now: Timestamp,
-) -> Option<Release> {
-    if !releases.is_empty() {
-        return None;
-    }
+) -> Release {
     let (task_definition, image) = running;
     // It ran before the release that meets it: ordered before it even in the same instant.
     let before = now - SignedDuration::from_secs(1);
-    Some(Release {
+    Release {
         env: env.clone(),
         service: service.clone(),
         deployment: DeploymentId::derive(now, &format!("adopt:{env}:{service}:{task_definition}")),
@@ -175,7 +171,7 @@ pub fn adoption(
         succeeded_at: before,
         verdict: Verdict::Good,
         origin: Origin::Adopted,
-    })
+    }
 }
 
 /// Where to roll one service back to.

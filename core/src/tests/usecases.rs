@@ -1274,6 +1274,16 @@ async fn a_held_service_refuses_the_bad_version_by_hand_unless_overridden_for_on
     );
     let lifts = &r.deployment.overridden.as_ref().unwrap().lifts;
     assert_eq!(lifts.len(), 2, "{lifts:?}");
+    assert!(
+        w.mem
+            .audit_entries()
+            .iter()
+            .any(|a| a.deployment == Some(r.deployment.id)
+                && a.detail
+                    .contains("override “the alarm was a bad dashboard, INC-7” lifts:")),
+        "the override is audited with its reason: {:#?}",
+        w.mem.audit_entries()
+    );
 }
 
 #[tokio::test]
@@ -1419,4 +1429,36 @@ async fn a_pause_stops_automatic_deploys_and_rollbacks_until_resumed() {
         audit.contains(&"paused".to_owned()) && audit.contains(&"resumed".to_owned()),
         "{audit:?}"
     );
+}
+
+#[tokio::test]
+async fn promotion_refuses_an_image_judged_bad_in_the_environment_before() {
+    let w = World::new();
+    w.ship("staging", "v1.2.3", "s1").await;
+    let r = w
+        .mem
+        .all_releases()
+        .into_iter()
+        .find(|r| r.image.tag.as_str() == "v1.2.3")
+        .unwrap();
+    let verdict = crate::rollback::Verdict::Bad {
+        by: "Carol".into(),
+        at: w.mem.the_time(),
+        why: "rolled back by Carol".into(),
+    };
+    crate::ports::Store::judge_release(&w.mem, &r.env, &r.service, r.deployment, &verdict)
+        .await
+        .unwrap();
+    let refused = w
+        .app()
+        .request_deploy(w.request("prod", &["api"], "v1.2.3", "U0ALICE", "p1"))
+        .await
+        .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("was judged bad in staging by Carol"),
+        "{refused}"
+    );
+    assert!(w.mem.deployments().iter().all(|d| d.env.as_str() != "prod"));
 }

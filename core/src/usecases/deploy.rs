@@ -238,13 +238,12 @@ impl<P: Ports> App<'_, P> {
             tag,
             digest,
         };
-        Ok(crate::rollback::adoption(
+        Ok(Some(crate::rollback::adoption(
             &env.name,
             &cfg.name,
-            releases,
             (&runs.task_definition, image),
             now,
-        ))
+        )))
     }
 
     /// Takes the lock, creates the deployment and submits it. Shared by deploys and rollbacks.
