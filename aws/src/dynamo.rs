@@ -709,6 +709,14 @@ impl Store for DynamoStore {
         ))
     }
 
+    async fn claimed(&self, claim_key: &str) -> PortResult<Option<String>> {
+        let existing = self.get(format!("CLAIM#{claim_key}"), "CLAIM").await?;
+        Ok(existing
+            .as_ref()
+            .and_then(|i| text(i, "value"))
+            .map(str::to_owned))
+    }
+
     async fn lease(
         &self,
         lease_key: &str,

@@ -20,8 +20,9 @@ use deckhand_core::card::ButtonAction;
 use deckhand_core::command::{self, BackupAction, Command};
 use deckhand_core::config::Config;
 use deckhand_core::deployment::State as DeployState;
+use deckhand_core::policy::{self, NotAdmitted, Place};
 use deckhand_core::ports::{Build, PortError, Ports};
-use deckhand_core::types::{Actor, ChatKind, ServiceName, UserRef, Version};
+use deckhand_core::types::{Actor, ChatKind, ServiceName, Version};
 use deckhand_core::usecases::{
     App, BackupError, DecideError, Decision, DeployRequest, QueryError, RequestError,
 };
@@ -127,17 +128,6 @@ fn form(body: &[u8]) -> HashMap<String, String> {
     form_urlencoded::parse(body).into_owned().collect()
 }
 
-/// Whether this person may talk to Deckhand at all: they must be in some config group.
-fn known(config: &Config, user: &UserRef) -> bool {
-    config.groups.values().any(|members| members.contains(user))
-}
-
-fn not_known(user: &UserRef) -> String {
-    format!(
-        "Deckhand does not know you yet. Ask whoever looks after deckhand.toml to add `{user}` to a group."
-    )
-}
-
 async fn slack_command<P: Ports>(
     State(bot): State<Arc<Bot<P>>>,
     headers: HeaderMap,
@@ -158,16 +148,13 @@ async fn slack_command<P: Ports>(
             "missing team_id, channel_id, user_id or command",
         );
     };
-    let Some(slack) = &bot.config.slack else {
-        return slack_ephemeral("Deckhand is not set up for Slack.");
+    let place = Place {
+        chat: ChatKind::Slack,
+        space: team,
+        channel: Some(channel),
     };
-    if &slack.workspace != team {
-        return slack_ephemeral("Deckhand is not set up for this workspace.");
-    }
-    if !slack.channels.is_empty() && !slack.channels.contains(channel) {
-        return slack_ephemeral(
-            "Deckhand does not take commands in this channel; use one of the deploy channels.",
-        );
+    if let Err(no) = policy::may_reach(&bot.config, &place) {
+        return slack_ephemeral(&no.to_string());
     }
     let name = f.get("user_name").map_or(user.as_str(), String::as_str);
     let actor = Actor::person(ChatKind::Slack, team, user, name);
@@ -206,8 +193,14 @@ async fn slack_interaction<P: Ports>(
     let Some(value) = p["actions"][0]["value"].as_str() else {
         return StatusCode::OK.into_response();
     };
-    let answer = match bot.config.slack.as_ref() {
-        Some(s) if s.workspace == team => {
+    // Cards are posted only in the deploy channels: a click is checked for its workspace.
+    let place = Place {
+        chat: ChatKind::Slack,
+        space: team,
+        channel: None,
+    };
+    let answer = match policy::may_reach(&bot.config, &place) {
+        Ok(()) => {
             let name = p["user"]["username"]
                 .as_str()
                 .or(p["user"]["name"].as_str())
@@ -219,7 +212,7 @@ async fn slack_interaction<P: Ports>(
             )
             .await
         }
-        _ => Some("Deckhand is not set up for this workspace.".to_owned()),
+        Err(no) => Some(no.to_string()),
     };
     // Block actions take no answer in the HTTP response; a refusal goes to the clicker alone.
     if let Some(text) = answer
@@ -249,9 +242,9 @@ async fn discord_interaction<P: Ports>(
     if kind == 1 {
         return axum::Json(json!({ "type": 1 })).into_response();
     }
-    let Some(discord) = &bot.config.discord else {
-        return discord_ephemeral("Deckhand is not set up for Discord.");
-    };
+    if bot.config.discord.is_none() {
+        return discord_ephemeral(&NotAdmitted::NoChat(ChatKind::Discord).to_string());
+    }
     let (Some(guild), Some(channel), Some(user), Some(id)) = (
         i["guild_id"].as_str(),
         i["channel_id"].as_str(),
@@ -260,13 +253,13 @@ async fn discord_interaction<P: Ports>(
     ) else {
         return discord_ephemeral("Deckhand answers in its server's channels only.");
     };
-    if discord.guild != guild {
-        return discord_ephemeral("Deckhand is not set up for this server.");
-    }
-    if !discord.channels.is_empty() && !discord.channels.iter().any(|c| c == channel) {
-        return discord_ephemeral(
-            "Deckhand does not take commands in this channel; use one of the deploy channels.",
-        );
+    let place = Place {
+        chat: ChatKind::Discord,
+        space: guild,
+        channel: Some(channel),
+    };
+    if let Err(no) = policy::may_reach(&bot.config, &place) {
+        return discord_ephemeral(&no.to_string());
     }
     let member = &i["member"]["user"];
     let name = member["global_name"]
@@ -308,10 +301,8 @@ async fn click<P: Ports>(bot: &Bot<P>, value: &str, actor: &Actor) -> Option<Str
     let Some((action, id)) = ButtonAction::parse_value(value) else {
         return Some("That button is not one of Deckhand's.".into());
     };
-    if let Some(user) = actor.user_ref()
-        && !known(&bot.config, &user)
-    {
-        return Some(not_known(&user));
+    if let Err(no) = policy::may_talk(&bot.config, actor) {
+        return Some(no.to_string());
     }
     let decision = match action {
         ButtonAction::Approve => Decision::Approve,
@@ -339,10 +330,8 @@ async fn execute<P: Ports>(
     if command == Command::Help {
         return command::help_text();
     }
-    if let Some(user) = actor.user_ref()
-        && !known(&bot.config, &user)
-    {
-        return not_known(&user);
+    if let Err(no) = policy::may_talk(&bot.config, actor) {
+        return no.to_string();
     }
     let app = bot.app();
     match command {

@@ -4,8 +4,8 @@
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 
-#[test]
-fn typed_commands_and_a_pressed_button_ship_a_build_to_prod() {
+/// Runs `deckhand dev` on `script` (one line per thing typed) and returns what it printed.
+fn dev(script: &str) -> String {
     let mut child = Command::new(env!("CARGO_BIN_EXE_deckhand"))
         .arg("dev")
         .env("NO_COLOR", "1")
@@ -14,6 +14,27 @@ fn typed_commands_and_a_pressed_button_ship_a_build_to_prod() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("the deckhand binary runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    stdout
+}
+
+fn assert_has(stdout: &str, expected: &[&str]) {
+    for e in expected {
+        assert!(stdout.contains(e), "missing {e:?} in:\n{stdout}");
+    }
+}
+
+#[test]
+fn typed_commands_and_a_pressed_button_ship_a_build_to_prod() {
     let script = "build api v1.2.3\n\
                   in C0PRODOPS\n\
                   /deploy prod api v1.2.3\n\
@@ -23,16 +44,7 @@ fn typed_commands_and_a_pressed_button_ship_a_build_to_prod() {
                   /deploy prod nope v1\n\
                   teleport\n\
                   quit\n";
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let stdout = dev(script);
     for expected in [
         // The build reached staging by itself.
         "#C0DEPLOYS · Deckhand: 📦 Build api v1.2.3",
@@ -52,4 +64,79 @@ fn typed_commands_and_a_pressed_button_ship_a_build_to_prod() {
         );
     }
     assert!(!stdout.contains("\x1b["), "no colour when NO_COLOR is set");
+}
+
+/// The first wave's worst sequence, replayed: v1.2.3 ships and bakes, v1.2.4 ships, an alarm
+/// rolls it back, and the same alarm firing again inside the rollback's watch must not ship the
+/// bad v1.2.4 back (nor roll v1.2.3 onto itself): it holds and asks a person.
+#[test]
+fn a_second_alarm_holds_instead_of_shipping_the_bad_release_back() {
+    let stdout = dev("build api v1.2.3\n\
+                      build api v1.2.4\n\
+                      in C0PRODOPS\n\
+                      /deploy prod api v1.2.3\n\
+                      as bob\n\
+                      1\n\
+                      wait 40m\n\
+                      as alice\n\
+                      /deploy prod api v1.2.4\n\
+                      as bob\n\
+                      1\n\
+                      wait 4m\n\
+                      alarm api-prod-5xx\n\
+                      wait 27m\n\
+                      alarm api-prod-5xx\n\
+                      /deploy prod api v1.2.4\n\
+                      /rollback prod api\n\
+                      /history prod\n\
+                      quit\n");
+    assert_has(
+        &stdout,
+        &[
+            // The card of the second release says what it replaces, not "?".
+            "Services: api: v1.2.3 → v1.2.4",
+            "Rolling api back to v1.2.3 (",
+            // The bad release's own record is honest.
+            "by alarm api-prod-5xx (→ v1.2.3): went into ALARM",
+            "v1.2.4   rolled back",
+            // The second alarm: a hold and a person, not a rollback.
+            "api is alarming on its known-good v1.2.3; not rolling back further — someone needs to look.",
+            // The hold holds by hand too.
+            "Not deploying: api in prod is held since",
+            // Rolling back to what already runs is answered at once.
+            "api already runs its known-good v1.2.3; nothing to roll back",
+        ],
+    );
+    assert!(!stdout.contains("back to v1.2.4"), "{stdout}");
+    assert_eq!(
+        stdout
+            .matches("posted a card\n  │ Automatic rollback")
+            .count(),
+        1,
+        "one rollback, never a rollback of the rollback:\n{stdout}"
+    );
+}
+
+/// A team adopting Deckhand: the very first release of web to prod alarms, and there is
+/// somewhere to go back to — what ran before Deckhand, adopted as the baseline.
+#[test]
+fn the_first_release_rolls_back_to_the_adopted_baseline() {
+    let stdout = dev("build web v1.2.3\n\
+                      in C0PRODOPS\n\
+                      /deploy prod web v1.2.3\n\
+                      as bob\n\
+                      1\n\
+                      wait 5m\n\
+                      alarm web-prod-errors\n\
+                      /history prod\n\
+                      quit\n");
+    assert_has(
+        &stdout,
+        &[
+            "Rolling web back to v1.2.2 (the adopted baseline) (",
+            "↳ #C0PRODOPS thread · web is running v1.2.2.",
+            "v1.2.3   rolled back",
+        ],
+    );
+    assert!(!stdout.contains("no known-good revision"), "{stdout}");
 }

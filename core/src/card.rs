@@ -108,6 +108,24 @@ fn hhmm(t: Timestamp) -> String {
 }
 
 /// The card for a deployment as it stands at `now`.
+/// The line a finished build is announced with.
+pub fn build_line(build: &crate::ports::Build) -> String {
+    let where_from = match (&build.branch, &build.commit) {
+        (Some(b), Some(c)) => format!(" ({b}@{})", c.get(..7).unwrap_or(c)),
+        (Some(b), None) => format!(" ({b})"),
+        _ => String::new(),
+    };
+    let (icon, what) = if build.succeeded {
+        ("📦", "finished")
+    } else {
+        ("❌", "failed")
+    };
+    format!(
+        "{icon} Build {} {}{where_from} {what}.",
+        build.service, build.version
+    )
+}
+
 pub fn deployment_card(d: &Deployment, now: Timestamp) -> Card {
     let services = d
         .services
@@ -183,6 +201,11 @@ pub fn deployment_card(d: &Deployment, now: Timestamp) -> Card {
                 took(d.finished_at.unwrap_or(now))
             ),
         ),
+        // A release judged after it succeeded says when and by whom in its own reason
+        // ("Rolled back at 19:32 UTC by alarm …"); one that failed mid-way says how long it ran.
+        State::RolledBack { reason } if reason.starts_with("Rolled back") => {
+            (Tone::Bad, reason.clone())
+        }
         State::RolledBack { reason } => (
             Tone::Bad,
             format!(

@@ -221,6 +221,17 @@ pub enum Input {
 }
 
 impl Input {
+    /// The input an approval card's click gives.
+    pub fn decided(decision: crate::policy::Decision, by: &Actor, reason: Option<String>) -> Input {
+        match decision {
+            crate::policy::Decision::Approve => Input::Approved { by: by.clone() },
+            crate::policy::Decision::Reject => Input::Rejected {
+                by: by.clone(),
+                reason,
+            },
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Input::Submitted => "submitted",
@@ -401,6 +412,47 @@ impl Deployment {
             DeploymentKind::Release => crate::rollback::Origin::Release,
             DeploymentKind::Rollback { .. } => crate::rollback::Origin::Rollback,
         }
+    }
+
+    /// Created but not yet submitted for approval (the request's delivery died in between).
+    pub fn awaits_submission(&self) -> bool {
+        self.state == State::Requested
+    }
+
+    /// Waiting for approvals past its approval window.
+    pub fn approval_lapsed(&self, now: Timestamp) -> bool {
+        self.state == State::PendingApproval && now >= self.approval_expires
+    }
+
+    /// The service index and ECS deployment a rolling deployment waits on.
+    pub fn waiting_on_ecs(&self) -> Option<(usize, String)> {
+        let State::Rolling { service } = self.state else {
+            return None;
+        };
+        let ecs = self
+            .services
+            .get(service)?
+            .progress
+            .ecs_deployment
+            .clone()?;
+        Some((service, ecs))
+    }
+
+    /// In a state whose next step is Deckhand's own to take (not a person's, not ECS's): one
+    /// that made no progress for a while lost its work, and performing it again resumes it.
+    pub fn resumable(&self) -> bool {
+        matches!(
+            self.state,
+            State::Approved
+                | State::Migrating { .. }
+                | State::Rolling { .. }
+                | State::Verifying { .. }
+        )
+    }
+
+    /// Approved and not yet started: the dispatched work takes the lock and starts it.
+    pub fn awaits_start(&self) -> bool {
+        self.state == State::Approved
     }
 
     pub fn service_names(&self) -> Vec<ServiceName> {

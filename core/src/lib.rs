@@ -22,6 +22,7 @@ pub mod policy;
 pub mod ports;
 pub mod retention;
 pub mod rollback;
+pub mod rollout;
 pub mod suggest;
 pub mod types;
 pub mod usecases;

@@ -549,6 +549,11 @@ impl Store for Memory {
         Ok(None)
     }
 
+    async fn claimed(&self, key: &str) -> PortResult<Option<String>> {
+        yield_now().await;
+        Ok(guard(&self.store).claims.get(key).cloned())
+    }
+
     async fn lease(
         &self,
         key: &str,

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Config, EnvConfig};
 use crate::ports::{Hold, Pause};
 use crate::rollback::{Release, Verdict};
-use crate::types::{Actor, DeploymentId, EnvName, ServiceName, Timestamp, Version};
+use crate::types::{
+    Actor, ChatKind, DeploymentId, EnvName, ServiceName, Timestamp, UserRef, Version,
+};
 
 /// Why something is not allowed, phrased for the person who asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -309,6 +311,165 @@ pub fn may_approve(
         });
     }
     Ok(())
+}
+
+/// Where a chat request comes from: which chat, which workspace (Slack) or server (Discord),
+/// and, where the request names one, which channel.
+#[derive(Debug, Clone, Copy)]
+pub struct Place<'a> {
+    pub chat: ChatKind,
+    pub space: &'a str,
+    pub channel: Option<&'a str>,
+}
+
+/// Why Deckhand does not take a request from there, or from them. Its words are the answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotAdmitted {
+    #[error("Deckhand is not set up for {}.", chat_word(*.0))]
+    NoChat(ChatKind),
+    #[error("Deckhand is not set up for this {}.", space_word(*.0))]
+    OtherSpace(ChatKind),
+    #[error("Deckhand does not take commands in this channel; use one of the deploy channels.")]
+    OtherChannel,
+    #[error(
+        "Deckhand does not know you yet. Ask whoever looks after deckhand.toml to add `{0}` to a group."
+    )]
+    Unknown(UserRef),
+}
+
+fn chat_word(chat: ChatKind) -> &'static str {
+    match chat {
+        ChatKind::Slack => "Slack",
+        ChatKind::Discord => "Discord",
+    }
+}
+
+fn space_word(chat: ChatKind) -> &'static str {
+    match chat {
+        ChatKind::Slack => "workspace",
+        ChatKind::Discord => "server",
+    }
+}
+
+/// Whether Deckhand takes requests from `place` at all: its chat is configured, the workspace
+/// or server is the configured one, and the channel (when named) is a deploy channel, or no
+/// channels are listed.
+pub fn may_reach(config: &Config, place: &Place<'_>) -> Result<(), NotAdmitted> {
+    let (space, channels) = match place.chat {
+        ChatKind::Slack => config
+            .slack
+            .as_ref()
+            .map(|s| (s.workspace.as_str(), &s.channels)),
+        ChatKind::Discord => config
+            .discord
+            .as_ref()
+            .map(|d| (d.guild.as_str(), &d.channels)),
+    }
+    .ok_or(NotAdmitted::NoChat(place.chat))?;
+    if space != place.space {
+        return Err(NotAdmitted::OtherSpace(place.chat));
+    }
+    if let Some(channel) = place.channel
+        && !channels.is_empty()
+        && !channels.iter().any(|c| c == channel)
+    {
+        return Err(NotAdmitted::OtherChannel);
+    }
+    Ok(())
+}
+
+/// Whether this person may talk to Deckhand at all: they must be in some config group.
+/// (What they may do is each action's own rule.) Systems are always known.
+pub fn may_talk(config: &Config, actor: &Actor) -> Result<(), NotAdmitted> {
+    match actor.user_ref() {
+        Some(user)
+            if !config
+                .groups
+                .values()
+                .any(|members| members.contains(&user)) =>
+        {
+            Err(NotAdmitted::Unknown(user))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Where a finished build goes, and who hears of it.
+#[derive(Debug, Clone)]
+pub struct BuildRoute<'c> {
+    /// Environments that auto-deploy it: the build's branch is one they take, and the service
+    /// is one they auto-deploy. Only a successful build goes there; the request's own gates
+    /// (holds, bad digests, freezes, promotion, pause) still apply.
+    pub deploy_to: Vec<&'c EnvConfig>,
+    /// Environments whose channels hear of it: the auto-deploy ones, or where there are none,
+    /// the service's first environment.
+    pub tell: Vec<&'c EnvConfig>,
+}
+
+/// Routes a finished build of a configured service. Pure.
+pub fn route_build<'c>(
+    config: &'c Config,
+    service: &'c crate::config::ServiceConfig,
+    build: &crate::ports::Build,
+) -> BuildRoute<'c> {
+    let auto: Vec<&EnvConfig> = service
+        .envs
+        .iter()
+        .filter_map(|e| config.environments.get(e))
+        .filter(|e| {
+            e.auto_deploy.as_ref().is_some_and(|a| {
+                build
+                    .branch
+                    .as_ref()
+                    .is_some_and(|b| a.branches.contains(b))
+                    && (a.services.is_empty() || a.services.contains(&build.service))
+            })
+        })
+        .collect();
+    let tell = if auto.is_empty() {
+        service
+            .envs
+            .first()
+            .and_then(|e| config.environments.get(e))
+            .into_iter()
+            .collect()
+    } else {
+        auto.clone()
+    };
+    let deploy_to = if build.succeeded { auto } else { Vec::new() };
+    BuildRoute { deploy_to, tell }
+}
+
+/// A click on an approval card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Approve,
+    Reject,
+}
+
+/// Whether `actor` may make this click on a deployment `requester` asked for, given whether
+/// it is still open and whether they already approved it. Approvers approve and reject; the
+/// requester may withdraw their own request. A click on a finished deployment, or a second
+/// approval by the same person, is let through: the state machine answers it (idempotently).
+pub fn may_decide(
+    config: &Config,
+    env: &EnvConfig,
+    (requester, open, approved_already, overridden): (&Actor, bool, bool, bool),
+    actor: &Actor,
+    decision: Decision,
+) -> Result<(), Denied> {
+    match decision {
+        Decision::Approve if open && !approved_already => {
+            may_approve(config, env, requester, actor, overridden)
+        }
+        Decision::Reject if open && !actor.same_person(requester) => {
+            match may_approve(config, env, requester, actor, overridden) {
+                Ok(()) | Err(Denied::OwnRequest) => Ok(()),
+                Err(e) => Err(e),
+            }
+        }
+        Decision::Approve | Decision::Reject => Ok(()),
+    }
 }
 
 /// Promotion: for each service, whether this version (same digest) succeeded in the previous
@@ -657,5 +818,110 @@ mod tests {
             "an expired lock is free"
         );
         assert_eq!(check_lock(None, &other, at("2026-11-24T09:30:00Z")), Ok(()));
+    }
+
+    #[test]
+    fn only_the_configured_workspace_and_deploy_channels_reach_deckhand() {
+        let c = config();
+        let slack = c.slack.as_ref().unwrap();
+        let place = |space, channel| Place {
+            chat: ChatKind::Slack,
+            space,
+            channel,
+        };
+        let channel = slack.channels.first().map(String::as_str);
+        assert_eq!(may_reach(&c, &place(&slack.workspace, channel)), Ok(()));
+        assert_eq!(
+            may_reach(&c, &place("T0OTHER", channel)),
+            Err(NotAdmitted::OtherSpace(ChatKind::Slack))
+        );
+        assert_eq!(
+            may_reach(&c, &place(&slack.workspace, Some("C0RANDOM"))),
+            Err(NotAdmitted::OtherChannel)
+        );
+        assert_eq!(may_reach(&c, &place(&slack.workspace, None)), Ok(()));
+        assert_eq!(
+            NotAdmitted::OtherSpace(ChatKind::Discord).to_string(),
+            "Deckhand is not set up for this server."
+        );
+    }
+
+    #[test]
+    fn only_people_in_a_group_may_talk_and_systems_always_may() {
+        let c = config();
+        assert_eq!(may_talk(&c, &person("U0ALICE")), Ok(()));
+        let stranger = person("U0MALLORY");
+        assert!(
+            matches!(may_talk(&c, &stranger), Err(NotAdmitted::Unknown(u)) if u.user_id == "U0MALLORY")
+        );
+        assert_eq!(may_talk(&c, &Actor::system("auto-deploy")), Ok(()));
+    }
+
+    #[test]
+    fn approvers_approve_requesters_withdraw_and_finished_deploys_are_the_machines_answer() {
+        let c = config();
+        let prod = &c.environments[&EnvName::parse("prod").unwrap()];
+        let alice = person("U0ALICE");
+        let open = (&alice, true, false, false);
+        assert_eq!(
+            may_decide(&c, prod, open, &alice, Decision::Approve),
+            Err(Denied::OwnRequest)
+        );
+        assert_eq!(may_decide(&c, prod, open, &alice, Decision::Reject), Ok(()));
+        let finished = (&alice, false, false, false);
+        assert_eq!(
+            may_decide(&c, prod, finished, &alice, Decision::Approve),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_build_of_an_auto_deploy_branch_goes_there_and_a_failed_one_is_only_told() {
+        let c = config();
+        let (name, service) = c
+            .services
+            .iter()
+            .find(|(_, s)| {
+                s.envs
+                    .iter()
+                    .any(|e| c.environments[e].auto_deploy.is_some())
+            })
+            .unwrap();
+        let auto = service
+            .envs
+            .iter()
+            .find(|e| c.environments[*e].auto_deploy.is_some())
+            .unwrap();
+        let branch = c.environments[auto].auto_deploy.as_ref().unwrap().branches[0].clone();
+        let mut build = crate::ports::Build {
+            service: name.clone(),
+            version: Version::parse("v1.2.3").unwrap(),
+            build_id: "b1".into(),
+            branch: Some(branch),
+            commit: None,
+            url: None,
+            finished_at: at("2026-11-24T09:00:00Z"),
+            succeeded: true,
+        };
+        let route = route_build(&c, service, &build);
+        assert_eq!(
+            route.deploy_to.iter().map(|e| &e.name).collect::<Vec<_>>(),
+            vec![auto]
+        );
+        build.succeeded = false;
+        let route = route_build(&c, service, &build);
+        assert!(route.deploy_to.is_empty());
+        assert_eq!(
+            route.tell.iter().map(|e| &e.name).collect::<Vec<_>>(),
+            vec![auto]
+        );
+        build.branch = Some("feature/x".into());
+        let route = route_build(&c, service, &build);
+        assert_eq!(
+            route.tell.len(),
+            1,
+            "the service's first environment hears of it"
+        );
+        assert_eq!(route.tell[0].name, service.envs[0]);
     }
 }

@@ -158,6 +158,9 @@ pub trait Store: Send + Sync {
         expires: Timestamp,
     ) -> impl Future<Output = PortResult<Option<String>>> + Send;
 
+    /// The value `key` was claimed with, if it was; claims nothing.
+    fn claimed(&self, key: &str) -> impl Future<Output = PortResult<Option<String>>> + Send;
+
     /// Takes the lease `key` for `holder` until `until`: `true` when it was free, or its last
     /// holder's lease ran out before `now`. A deployment step is leased while it is performed,
     /// so concurrent deliveries of the same work do not perform it twice, while a retry after

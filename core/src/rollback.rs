@@ -76,6 +76,22 @@ impl Release {
         }
     }
 
+    /// The verdict its bake gives it, once its window has passed with alarms clear: `None`
+    /// while it bakes, and for a release judged already.
+    pub fn baked(&self, bake: SignedDuration, now: Timestamp) -> Option<Verdict> {
+        (self.verdict == Verdict::Baking && now >= self.succeeded_at + bake)
+            .then_some(Verdict::Good)
+    }
+
+    /// One word for `/status`: good, baking or bad.
+    pub fn status_word(&self, bake: SignedDuration, now: Timestamp) -> &'static str {
+        match self.verdict {
+            Verdict::Bad { .. } => "bad",
+            _ if self.is_known_good(bake, now) => "good",
+            _ => "baking",
+        }
+    }
+
     /// The version, and when it is the adopted baseline, that it is.
     pub fn describe(&self) -> String {
         match self.origin {
@@ -123,6 +139,21 @@ pub fn judged_bad<'r>(releases: &'r [Release], digest: &Digest) -> Option<&'r Re
     releases
         .iter()
         .find(|r| &r.image.digest == digest && r.verdict.is_bad())
+}
+
+/// The version a service runs, for a card's "current → new": the release that put its task
+/// definition (or its pinned digest) there, else the tag in its image reference, if any. Deckhand
+/// pins images by digest, so the tag alone is rarely there to read.
+pub fn running_version(releases: &[Release], running: &crate::ports::Running) -> Option<String> {
+    let digest = running.digest();
+    releases
+        .iter()
+        .filter(|r| {
+            r.task_definition == running.task_definition || Some(&r.image.digest) == digest.as_ref()
+        })
+        .max_by_key(|r| r.succeeded_at)
+        .map(|r| r.image.tag.to_string())
+        .or_else(|| running.tag().map(str::to_owned))
 }
 
 /// A release of this revision judged bad, if any: a rollback planned before that verdict must
@@ -224,6 +255,22 @@ pub struct AlarmChange {
 }
 
 impl AlarmChange {
+    /// Why this change is not one that can roll anything back, if it is not: only a transition
+    /// into ALARM from another state is.
+    pub fn not_into_alarm(&self) -> Option<String> {
+        (self.current != AlarmState::Alarm || self.previous == AlarmState::Alarm).then(|| {
+            format!(
+                "{} went {:?} → {:?}: not a transition into ALARM",
+                self.alarm, self.previous, self.current
+            )
+        })
+    }
+
+    /// The transition in words, for the messages about it.
+    pub fn describe(&self) -> String {
+        format!("alarm {} went into ALARM: {}", self.alarm, self.reason)
+    }
+
     /// Who a verdict from this change is by.
     pub fn judge(&self) -> String {
         format!("alarm {}", self.alarm)
@@ -395,6 +442,154 @@ pub fn plan_named(releases: &[Release], version: &Version, running: Option<&str>
     }
 }
 
+/// A `/rollback` planned over every service it names: where each goes and which release each
+/// leaves (to be judged bad by the person, once the rollback exists).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManualRollback {
+    /// Each target, with the version the service runs now (for the card's "current → new").
+    pub targets: Vec<(Release, Option<String>)>,
+    /// The releases rolled away from, and the version each goes back to.
+    pub leaving: Vec<(ServiceName, DeploymentId, String)>,
+}
+
+/// Why a `/rollback` has nothing to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ManualRefusal {
+    /// `service` has no `what` ("known-good revision", "good release of v1.2.3") to go to.
+    NoTarget { service: ServiceName, what: String },
+    /// Every service named already runs what it would go back to.
+    AlreadyThere { detail: String },
+}
+
+/// What one service looks like to a `/rollback`: its releases there and what it runs now.
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceNow<'a> {
+    pub service: &'a ServiceName,
+    pub releases: &'a [Release],
+    pub running: &'a str,
+}
+
+/// Plans `/rollback ENV [SERVICE…] [to VERSION]`: back to the last known-good release, or to
+/// the named version where it ran before and was never judged bad. Pure.
+pub fn plan_manual(
+    services: &[ServiceNow<'_>],
+    to: Option<&Version>,
+    bake: SignedDuration,
+    now: Timestamp,
+) -> Result<ManualRollback, ManualRefusal> {
+    let mut planned = ManualRollback {
+        targets: Vec::new(),
+        leaving: Vec::new(),
+    };
+    let mut there = Vec::new();
+    for s in services {
+        let current = s.releases.iter().max_by_key(|r| r.succeeded_at);
+        let plan = match to {
+            Some(v) => plan_named(s.releases, v, Some(s.running)),
+            None => plan_rollback(
+                s.releases,
+                current.map(|c| c.deployment),
+                Some(s.running),
+                bake,
+                now,
+            ),
+        };
+        match plan {
+            RollbackPlan::To(target) => {
+                if let Some(c) = current
+                    && c.deployment != target.deployment
+                {
+                    let to = target.image.tag.to_string();
+                    planned.leaving.push((s.service.clone(), c.deployment, to));
+                }
+                let current_version = current.map(|c| c.image.tag.to_string());
+                planned.targets.push((*target, current_version));
+            }
+            RollbackPlan::AlreadyRunning(target) => there.push(format!(
+                "{} already runs its known-good {}",
+                s.service, target.image.tag
+            )),
+            RollbackPlan::Nothing => {
+                let what = to.map_or_else(
+                    || "known-good revision".to_owned(),
+                    |v| format!("good release of {v}"),
+                );
+                return Err(ManualRefusal::NoTarget {
+                    service: s.service.clone(),
+                    what,
+                });
+            }
+        }
+    }
+    if planned.targets.is_empty() {
+        return Err(ManualRefusal::AlreadyThere {
+            detail: there.join("; "),
+        });
+    }
+    Ok(planned)
+}
+
+/// Plans putting back the services a failed deploy changed: each goes to its last known-good
+/// release other than the failed one's; `from` is the version the failed deploy put there.
+/// Returns the targets (with `from`) and a line for each service that is not rolled back.
+#[allow(clippy::type_complexity)] // the pair is the plan; a struct would only name it twice
+pub fn plan_after_failure(
+    services: &[(ServiceNow<'_>, &str)],
+    failed: DeploymentId,
+    bake: SignedDuration,
+    now: Timestamp,
+) -> (Vec<(Release, Option<String>)>, Vec<String>) {
+    let mut targets = Vec::new();
+    let mut lines = Vec::new();
+    for (s, from) in services {
+        let service = s.service;
+        match plan_rollback(s.releases, Some(failed), Some(s.running), bake, now) {
+            RollbackPlan::To(target) => targets.push((*target, Some((*from).to_owned()))),
+            RollbackPlan::AlreadyRunning(target) => lines.push(format!(
+                "{service} already runs its known-good {}; nothing to roll back.",
+                target.image.tag
+            )),
+            RollbackPlan::Nothing => lines.push(format!(
+                "{service}: no known-good revision to roll back to; left as ECS has it. Someone needs to look."
+            )),
+        }
+    }
+    (targets, lines)
+}
+
+impl Verdict {
+    /// A person's verdict on the release they rolled back from.
+    pub fn rolled_back_by(who: &str, at: Timestamp) -> Verdict {
+        Verdict::Bad {
+            by: who.to_owned(),
+            at,
+            why: format!("rolled back by {who}"),
+        }
+    }
+
+    /// A release just finished: it bakes before it is known-good.
+    pub fn new_release() -> Verdict {
+        Verdict::Baking
+    }
+
+    /// The verdict a failed deploy gives the releases it made.
+    pub fn failed_deploy(id: DeploymentId, at: Timestamp, why: &str) -> Verdict {
+        Verdict::Bad {
+            by: format!("the failed deploy {id}"),
+            at,
+            why: why.to_owned(),
+        }
+    }
+
+    /// The parts of a Bad verdict: by whom, when, why.
+    pub fn bad_parts(&self) -> Option<(&str, Timestamp, &str)> {
+        match self {
+            Verdict::Bad { by, at, why } => Some((by, *at, why)),
+            Verdict::Baking | Verdict::Good => None,
+        }
+    }
+}
+
 impl AlarmDecision {
     /// The decision as it stands with the service running `running` now: a rollback whose
     /// target already runs (someone's `/rollback` got there between the transition's first
@@ -441,6 +636,19 @@ impl AlarmDecision {
         }
     }
 
+    /// The decision to carry out: the one `earlier` deliveries of the same transition recorded
+    /// in its claim, if any did and it still reads, else this one.
+    pub fn or_earlier(self, earlier: Option<&str>, releases: &[Release]) -> AlarmDecision {
+        let Some(raw) = earlier else { return self };
+        AlarmDecision::from_claim(raw, releases).unwrap_or_else(|| {
+            tracing::warn!(
+                earlier = raw,
+                "an earlier decision does not parse; deciding again"
+            );
+            self
+        })
+    }
+
     /// The decision a claim recorded, with its releases found again among `releases`; `None`
     /// when it does not parse or names a release that is not there.
     pub fn from_claim(raw: &str, releases: &[Release]) -> Option<AlarmDecision> {
@@ -477,6 +685,99 @@ impl AlarmDecision {
     }
 }
 
+/// What carrying out an alarm decision does, as data: a use-case performs each step that is
+/// set, in the order of the fields, and branches on nothing else. Every step is idempotent, so
+/// every delivery of a transition may perform them all; `announce` is said by the first only.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlarmActions {
+    /// Stop this deployment in flight (its failure rolls back what it changed).
+    pub abort: Option<DeploymentId>,
+    /// Judge this release Bad with the transition's verdict, naming what it goes back to.
+    pub judge: Option<(DeploymentId, Option<String>)>,
+    /// Start a rollback of the bad release onto this known-good one.
+    pub roll_back: Option<(DeploymentId, Box<Release>)>,
+    /// Hold the service (where the environment holds after a rollback), for this reason.
+    pub hold: Option<String>,
+    /// Say this in the environment's channel.
+    pub announce: Option<String>,
+    /// Why nothing was rolled back, for the answer and the log.
+    pub note: Option<String>,
+}
+
+impl AlarmDecision {
+    /// The steps this decision takes for `service` in `env`; `reason` is the transition in
+    /// words ("alarm api-prod-5xx went into ALARM: …"). Pure: every word a person reads about
+    /// an alarm is chosen here.
+    pub fn actions(&self, service: &ServiceName, env: &EnvName, reason: &str) -> AlarmActions {
+        let hold = Some(reason.to_owned());
+        match self {
+            AlarmDecision::Abort { deployment } => AlarmActions {
+                abort: Some(*deployment),
+                hold,
+                ..AlarmActions::default()
+            },
+            AlarmDecision::RollBack { bad, target } => AlarmActions {
+                judge: Some((*bad, Some(target.describe()))),
+                roll_back: Some((*bad, target.clone())),
+                hold,
+                ..AlarmActions::default()
+            },
+            AlarmDecision::AlreadyRunning { bad, target } => {
+                let line = format!(
+                    "{service} already runs its known-good {}; nothing to roll back",
+                    target.describe()
+                );
+                AlarmActions {
+                    judge: Some((*bad, Some(target.describe()))),
+                    hold,
+                    announce: Some(format!("🚨 {reason}. {line}.")),
+                    note: Some(line),
+                    ..AlarmActions::default()
+                }
+            }
+            AlarmDecision::NoTarget { bad } => AlarmActions {
+                judge: Some((*bad, None)),
+                announce: Some(format!(
+                    "🚨 {reason}, within the watch window of {service}'s release {bad}, but there is no known-good revision to roll back to. Left as is: someone needs to look."
+                )),
+                note: Some(format!("{service}: no known-good revision")),
+                ..AlarmActions::default()
+            },
+            AlarmDecision::Hold { release } => {
+                let line = format!(
+                    "{service} is alarming on its known-good {}; not rolling back further — someone needs to look",
+                    release.image.tag
+                );
+                AlarmActions {
+                    hold: Some(line.clone()),
+                    announce: Some(format!("🚨 {reason}. {line}.")),
+                    note: Some(line),
+                    ..AlarmActions::default()
+                }
+            }
+            AlarmDecision::Paused => {
+                let line = format!(
+                    "automation is paused in {env}: not rolling {service} back — someone needs to look"
+                );
+                AlarmActions {
+                    announce: Some(format!("⏸ {reason}. {line}.")),
+                    note: Some(line),
+                    ..AlarmActions::default()
+                }
+            }
+            AlarmDecision::AlreadyBad { bad } => AlarmActions {
+                note: Some(format!("release {bad} of {service} was already judged bad")),
+                ..AlarmActions::default()
+            },
+            AlarmDecision::Ignore { why } => AlarmActions {
+                announce: Some(format!("⚠️ {reason}. Not rolling {service} back: {why}.")),
+                note: Some(format!("{service}: {why}")),
+                ..AlarmActions::default()
+            },
+        }
+    }
+}
+
 pub fn fmt_duration(d: SignedDuration) -> String {
     let mins = d.as_secs() / 60;
     match (mins / 60, mins % 60) {
@@ -490,29 +791,9 @@ pub fn fmt_duration(d: SignedDuration) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::testkit::at;
-    use crate::types::Version;
+    use crate::testkit::{at, release};
 
     const BAKE: SignedDuration = SignedDuration::from_mins(30);
-
-    fn release(n: u8, succeeded: &str, verdict: Verdict) -> Release {
-        Release {
-            env: EnvName::parse("prod").unwrap(),
-            service: ServiceName::parse("api").unwrap(),
-            deployment: DeploymentId::derive(at(succeeded), &n.to_string()),
-            image: ImageRef {
-                repository: "acme/api".into(),
-                tag: Version::parse(&format!("v1.0.{n}")).unwrap(),
-                digest: Digest::parse(&format!("sha256:{}", format!("{n:02x}").repeat(32)))
-                    .unwrap(),
-            },
-            task_definition: format!("api:{n}"),
-            started_at: at(succeeded) - SignedDuration::from_mins(5),
-            succeeded_at: at(succeeded),
-            verdict,
-            origin: Origin::Release,
-        }
-    }
 
     fn bad(by: &str, at_: &str) -> Verdict {
         Verdict::Bad {
@@ -772,5 +1053,171 @@ mod tests {
                 bad: releases[0].deployment
             }
         );
+    }
+
+    #[test]
+    fn each_decision_names_its_steps_and_only_a_rollback_rolls() {
+        let env = EnvName::parse("prod").unwrap();
+        let good = release(1, "2026-11-24T08:00:00Z", Verdict::Good);
+        let bad = release(2, "2026-11-24T09:00:00Z", Verdict::Baking);
+        let reason = "alarm api-prod-5xx went into ALARM: 5xx";
+        let roll = AlarmDecision::RollBack {
+            bad: bad.deployment,
+            target: Box::new(good.clone()),
+        }
+        .actions(&api(), &env, reason);
+        assert_eq!(roll.judge, Some((bad.deployment, Some("v1.0.1".into()))));
+        assert_eq!(
+            roll.roll_back.as_ref().map(|r| r.1.deployment),
+            Some(good.deployment)
+        );
+        assert_eq!(roll.hold.as_deref(), Some(reason));
+        assert_eq!(
+            roll.announce, None,
+            "the bad release's own card is told instead"
+        );
+
+        let hold = AlarmDecision::Hold {
+            release: Box::new(good.clone()),
+        }
+        .actions(&api(), &env, reason);
+        assert_eq!(hold.roll_back, None);
+        assert_eq!(
+            hold.judge, None,
+            "the known-good release is not judged by its own alarm"
+        );
+        assert_eq!(
+            hold.note.as_deref(),
+            Some(
+                "api is alarming on its known-good v1.0.1; not rolling back further — someone needs to look"
+            )
+        );
+
+        let paused = AlarmDecision::Paused.actions(&api(), &env, reason);
+        assert_eq!(
+            (
+                paused.abort,
+                paused.roll_back.is_some(),
+                paused.hold.is_some()
+            ),
+            (None, false, false)
+        );
+        assert!(
+            paused
+                .announce
+                .unwrap()
+                .contains("automation is paused in prod")
+        );
+
+        let abort = AlarmDecision::Abort {
+            deployment: bad.deployment,
+        }
+        .actions(&api(), &env, reason);
+        assert_eq!(
+            (abort.abort, abort.hold.is_some()),
+            (Some(bad.deployment), true)
+        );
+
+        let running = AlarmDecision::AlreadyRunning {
+            bad: bad.deployment,
+            target: Box::new(good),
+        }
+        .actions(&api(), &env, reason);
+        assert_eq!(running.roll_back, None);
+        assert_eq!(running.judge.map(|j| j.0), Some(bad.deployment));
+        assert!(
+            running
+                .announce
+                .unwrap()
+                .contains("already runs its known-good v1.0.1")
+        );
+    }
+
+    #[test]
+    fn a_manual_rollback_leaves_the_current_release_and_refuses_when_nothing_moves() {
+        let releases = [
+            release(1, "2026-11-24T07:00:00Z", Verdict::Good),
+            release(2, "2026-11-24T08:00:00Z", Verdict::Baking),
+        ];
+        let now = at("2026-11-24T08:10:00Z");
+        let service = api();
+        let here = |running| ServiceNow {
+            service: &service,
+            releases: &releases,
+            running,
+        };
+        let plan = plan_manual(&[here("api:2")], None, BAKE, now).unwrap();
+        assert_eq!(plan.targets.len(), 1);
+        assert_eq!(plan.targets[0].0.task_definition, "api:1");
+        assert_eq!(plan.targets[0].1.as_deref(), Some("v1.0.2"));
+        assert_eq!(
+            plan.leaving,
+            vec![(api(), releases[1].deployment, "v1.0.1".to_owned())]
+        );
+        assert!(matches!(
+            plan_manual(&[here("api:1")], None, BAKE, now),
+            Err(ManualRefusal::AlreadyThere { detail }) if detail == "api already runs its known-good v1.0.1"
+        ));
+        let unknown = Version::parse("v9.9.9").unwrap();
+        assert_eq!(
+            plan_manual(&[here("api:2")], Some(&unknown), BAKE, now),
+            Err(ManualRefusal::NoTarget {
+                service: api(),
+                what: "good release of v9.9.9".into()
+            })
+        );
+    }
+
+    #[test]
+    fn after_a_failed_deploy_each_changed_service_goes_back_or_is_said_why_not() {
+        let good = release(1, "2026-11-24T07:00:00Z", Verdict::Good);
+        let failed = release(2, "2026-11-24T08:00:00Z", Verdict::Baking);
+        let with_target = [good.clone(), failed.clone()];
+        let service = api();
+        let now = at("2026-11-24T08:10:00Z");
+        let s = |releases, running| ServiceNow {
+            service: &service,
+            releases,
+            running,
+        };
+        let (targets, lines) = plan_after_failure(
+            &[(s(&with_target, "api:2"), "v1.0.2")],
+            failed.deployment,
+            BAKE,
+            now,
+        );
+        assert_eq!(targets, vec![(good, Some("v1.0.2".to_owned()))]);
+        assert!(lines.is_empty());
+        let only_failed = [failed.clone()];
+        let (targets, lines) = plan_after_failure(
+            &[(s(&only_failed, "api:2"), "v1.0.2")],
+            failed.deployment,
+            BAKE,
+            now,
+        );
+        assert!(targets.is_empty());
+        assert_eq!(lines, vec!["api: no known-good revision to roll back to; left as ECS has it. Someone needs to look.".to_owned()]);
+    }
+
+    #[test]
+    fn a_bake_makes_only_a_baking_release_past_its_window_good() {
+        let baking = release(1, "2026-11-24T08:00:00Z", Verdict::Baking);
+        assert_eq!(baking.baked(BAKE, at("2026-11-24T08:29:00Z")), None);
+        assert_eq!(
+            baking.baked(BAKE, at("2026-11-24T08:30:00Z")),
+            Some(Verdict::Good)
+        );
+        let judged = release(
+            1,
+            "2026-11-24T08:00:00Z",
+            bad("alarm a", "2026-11-24T08:05:00Z"),
+        );
+        assert_eq!(judged.baked(BAKE, at("2026-11-24T09:00:00Z")), None);
+        assert_eq!(judged.status_word(BAKE, at("2026-11-24T09:00:00Z")), "bad");
+        assert_eq!(
+            baking.status_word(BAKE, at("2026-11-24T08:10:00Z")),
+            "baking"
+        );
+        assert_eq!(baking.status_word(BAKE, at("2026-11-24T09:00:00Z")), "good");
     }
 }

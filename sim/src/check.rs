@@ -63,10 +63,6 @@ pub const KNOWN: &[(&str, &str)] = &[
         "issue 13: maintenance does not bring cards a failed update left behind up to date",
     ),
     (
-        "8-redelivery-acts",
-        "issue 12: a refused request is decided again when redelivered, and may then go ahead",
-    ),
-    (
         "9-update-twice",
         "issue 13: a rollout step resumed after its lease lapsed sends UpdateService again",
     ),

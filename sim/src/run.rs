@@ -552,9 +552,20 @@ impl<S: Store> Sim<S> {
             && !is_maintenance
         {
             let after = self.observe(false).await;
-            let made = after.deployments.len() > before.deployments.len();
-            let new_updates = self.ports.world().updates.len() > updates;
-            let new_cards = self.ports.world().cards.len() > cards_before;
+            // A delivery that crashed since the first one may have left work undone (a step
+            // under its lease, a health check after a saved state): a redelivery that performs
+            // it resumes lost work, which is right (invariant 9 checks nothing happens twice).
+            // (Deliveries compare by what they print: their requests have no `PartialEq`.)
+            let same = format!("{d:?}");
+            let first = self
+                .history
+                .iter()
+                .position(|(h, _)| format!("{h:?}") == same);
+            let crashed_since =
+                first.is_some_and(|i| self.history[i..].iter().any(|(_, a)| *a == Answer::Crashed));
+            let made = after.deployments.len() > before.deployments.len() && !crashed_since;
+            let new_updates = self.ports.world().updates.len() > updates && !crashed_since;
+            let new_cards = self.ports.world().cards.len() > cards_before && !crashed_since;
             if made || new_updates || new_cards {
                 found.push(Violation {
                     invariant: 8,

@@ -510,6 +510,9 @@ impl<S: Store> Store for SimPorts<S> {
         self.call(Port::Store, self.store.claim(key, value, expires))
             .await
     }
+    async fn claimed(&self, key: &str) -> PortResult<Option<String>> {
+        self.call(Port::Store, self.store.claimed(key)).await
+    }
     async fn lease(
         &self,
         key: &str,

@@ -294,6 +294,18 @@ async fn claims_return_the_first_value_to_everyone_after() {
     assert_eq!(firsts, 1, "{results:?}");
     let values: HashSet<_> = results.into_iter().flatten().collect();
     assert_eq!(values.len(), 1, "everyone else sees the one winner's value");
+    // Reading a claim gives the winner's value and claims nothing.
+    let read = store.claimed("event#trigger-1").await.unwrap();
+    assert!(
+        read.as_ref().is_some_and(|v| values.contains(v)),
+        "{read:?}"
+    );
+    assert_eq!(store.claimed("event#trigger-2").await.unwrap(), None);
+    assert_eq!(
+        store.claimed("event#trigger-2").await.unwrap(),
+        None,
+        "still unclaimed"
+    );
 }
 
 #[tokio::test]

@@ -327,6 +327,58 @@ async fn a_second_deploy_is_told_who_holds_the_environment() {
 }
 
 #[tokio::test]
+async fn a_refusal_is_final_for_its_event_even_once_the_environment_is_free() {
+    let w = World::new();
+    let staging = World::env("staging");
+    w.app()
+        .lock(&staging, "incident", &person("U0BOB"))
+        .await
+        .unwrap();
+    let first = w
+        .app()
+        .request_deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "slack:T0:t1"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(first.starts_with("staging is locked by Bob"), "{first}");
+    w.app().unlock(&staging, &person("U0BOB")).await.unwrap();
+    // Slack retries the same trigger: it gets the same answer, and nothing is created.
+    let again = w
+        .app()
+        .request_deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "slack:T0:t1"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(again, RequestError::AnsweredBefore { .. }),
+        "{again:?}"
+    );
+    assert_eq!(again.to_string(), first);
+    let made = w.mem.recent_deployments(&staging, None, 10).await.unwrap();
+    assert!(made.is_empty(), "nothing was deployed: {made:?}");
+    // A new request (a new trigger) is decided afresh and goes ahead.
+    w.app()
+        .request_deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "slack:T0:t2"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_first_bake_check_adopts_what_runs_where_deckhand_never_released() {
+    let w = World::new();
+    let (prod, api) = (World::env("prod"), World::svc("api"));
+    assert!(w.mem.releases(&prod, &api, 10).await.unwrap().is_empty());
+    w.app().bake_check().await.unwrap();
+    let adopted = w.mem.releases(&prod, &api, 10).await.unwrap();
+    assert_eq!(adopted.len(), 1, "{adopted:?}");
+    assert_eq!(adopted[0].origin, crate::rollback::Origin::Adopted);
+    assert_eq!(adopted[0].image.tag.as_str(), "v1.2.2");
+    assert_eq!(adopted[0].image.digest, digest(2));
+    // Once is enough: the next check finds a release and adopts nothing more.
+    w.app().bake_check().await.unwrap();
+    assert_eq!(w.mem.releases(&prod, &api, 10).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
 async fn an_expired_card_says_so_and_frees_the_environment() {
     let w = World::new();
     let r = w.pending_prod().await;

@@ -1,6 +1,8 @@
 //! A build finished: record the version, tell the channel, auto-deploy where policy says so.
 
+use crate::card;
 use crate::config::EnvConfig;
+use crate::policy;
 use crate::ports::{Build, PortError, Ports, Store as _};
 use crate::types::{Actor, EnvName};
 
@@ -45,57 +47,13 @@ impl<P: Ports> App<'_, P> {
                 auto_deploys: Vec::new(),
             });
         }
-        let auto_envs: Vec<&EnvConfig> = service
-            .envs
-            .iter()
-            .filter_map(|e| self.config.environments.get(e))
-            .filter(|e| {
-                e.auto_deploy.as_ref().is_some_and(|a| {
-                    build
-                        .branch
-                        .as_ref()
-                        .is_some_and(|b| a.branches.contains(b))
-                        && (a.services.is_empty() || a.services.contains(&build.service))
-                })
-            })
-            .collect();
-        let where_from = match (&build.branch, &build.commit) {
-            (Some(b), Some(c)) => format!(" ({b}@{})", c.get(..7).unwrap_or(c)),
-            (Some(b), None) => format!(" ({b})"),
-            _ => String::new(),
-        };
-        let line = if build.succeeded {
-            format!(
-                "📦 Build {} {}{where_from} finished.",
-                build.service, build.version
-            )
-        } else {
-            format!(
-                "❌ Build {} {}{where_from} failed.",
-                build.service, build.version
-            )
-        };
-        let tell: Vec<&EnvConfig> = if auto_envs.is_empty() {
-            service
-                .envs
-                .first()
-                .and_then(|e| self.config.environments.get(e))
-                .into_iter()
-                .collect()
-        } else {
-            auto_envs.clone()
-        };
-        for env in &tell {
+        let route = policy::route_build(self.config, service, build);
+        let line = card::build_line(build);
+        for env in &route.tell {
             self.announce(env, &line).await;
         }
         let mut auto_deploys = Vec::new();
-        if !build.succeeded {
-            return Ok(BuildOutcome {
-                duplicate: false,
-                auto_deploys,
-            });
-        }
-        for env in auto_envs {
+        for env in route.deploy_to {
             // Holds, digests judged bad, freezes and promotion are the request's own gates.
             let req = DeployRequest {
                 env: env.name.clone(),

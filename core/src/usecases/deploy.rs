@@ -2,11 +2,11 @@
 
 use crate::config::EnvConfig;
 use crate::deployment::{
-    Deployment, DeploymentKind, Draft, ImageRef, Input, Progress, Refused, ServiceRelease, State,
+    Deployment, DeploymentKind, Draft, ImageRef, Input, Progress, Refused, ServiceRelease,
 };
 use crate::policy::{self, Denied, EnvLock, LockOwner, ServiceGate};
 use crate::ports::{Clock as _, Monitor as _, Platform as _, PortError, Ports, Store as _};
-use crate::rollback::{digest_known_good, judged_bad};
+use crate::rollback::{digest_known_good, judged_bad, running_version};
 use crate::types::{Actor, DeploymentId, EnvName, ServiceName, Version};
 
 use super::App;
@@ -29,8 +29,21 @@ pub enum RequestError {
     NothingToRollBack { detail: String },
     #[error(transparent)]
     Refused(#[from] Refused),
+    /// A redelivery of a request refused before: the same answer again.
+    #[error("{answer}")]
+    AnsweredBefore { answer: String },
     #[error(transparent)]
     Port(#[from] PortError),
+}
+
+impl RequestError {
+    /// Whether this is the request's answer (final for its event), not a failure to decide.
+    pub fn is_answer(&self) -> bool {
+        !matches!(
+            self,
+            RequestError::Port(_) | RequestError::AnsweredBefore { .. }
+        )
+    }
 }
 
 /// A request that was accepted (or recognised as a redelivery of one).
@@ -52,11 +65,7 @@ pub enum DecideError {
     Port(#[from] PortError),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
-    Approve,
-    Reject,
-}
+pub use crate::policy::Decision;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -106,8 +115,62 @@ impl<P: Ports> App<'_, P> {
         let id = match self.claim_event(&req.event_key, now).await? {
             Claimed::First(id) => id,
             Claimed::Again(existing) => return Ok(self.resubmit(*existing).await?),
-            Claimed::Retry(id) => id,
+            Claimed::Retry(id) => {
+                self.answered_before(&req.event_key).await?;
+                id
+            }
         };
+        let key = req.event_key.clone();
+        let decided = self.decide_deploy(req, env, id, now).await;
+        self.final_answer(&key, now, decided).await
+    }
+
+    /// A redelivery of an event that created nothing: the answer its first delivery gave, if
+    /// that was a refusal. A refusal is final for its event — a retried `/deploy` that was
+    /// refused while the environment was busy must not go ahead once it is free.
+    pub(crate) async fn answered_before(&self, event_key: &str) -> Result<(), RequestError> {
+        match self
+            .ports
+            .store()
+            .claimed(&refusal_claim(event_key))
+            .await?
+        {
+            Some(answer) => Err(RequestError::AnsweredBefore { answer }),
+            None => Ok(()),
+        }
+    }
+
+    /// Records a refusal as its event's final answer (see [`App::answered_before`]). A port
+    /// error is no answer: the retry decides.
+    pub(crate) async fn final_answer<T>(
+        &self,
+        event_key: &str,
+        now: jiff::Timestamp,
+        decided: Result<T, RequestError>,
+    ) -> Result<T, RequestError> {
+        if let Err(e) = &decided
+            && e.is_answer()
+        {
+            self.ports
+                .store()
+                .claim(
+                    &refusal_claim(event_key),
+                    &e.to_string(),
+                    now + jiff::SignedDuration::from_hours(24),
+                )
+                .await?;
+        }
+        decided
+    }
+
+    async fn decide_deploy(
+        &self,
+        req: DeployRequest,
+        env: &EnvConfig,
+        id: DeploymentId,
+        now: jiff::Timestamp,
+    ) -> Result<Requested, RequestError> {
+        let p = self.ports;
         if req.actor.user_ref().is_some() {
             policy::may_deploy(self.config, env, &req.actor)?;
         }
@@ -146,7 +209,7 @@ impl<P: Ports> App<'_, P> {
                 judged,
             ));
             let runs = p.platform().running(&env.cluster, cfg).await?;
-            let running = runs.tag().map(str::to_owned);
+            let running = running_version(&here, &runs);
             if let Some(baseline) = self.baseline(env, cfg, &here, &runs, now).await? {
                 adopt.push(baseline);
             }
@@ -206,7 +269,7 @@ impl<P: Ports> App<'_, P> {
 
     /// The baseline to adopt for `cfg` in `env` if Deckhand has no release of it there yet:
     /// what runs, pinned by its digest (from the image, else the registry).
-    async fn baseline(
+    pub(crate) async fn baseline(
         &self,
         env: &EnvConfig,
         cfg: &crate::config::ServiceConfig,
@@ -327,7 +390,7 @@ impl<P: Ports> App<'_, P> {
 
     /// A redelivered request: finish submitting it if the first delivery died before that.
     async fn resubmit(&self, d: Deployment) -> Result<Requested, DriveError> {
-        if d.state == State::Requested {
+        if d.awaits_submission() {
             let actor = d.requested_by.clone();
             let driven = self.drive(d, Input::Submitted, &actor).await?;
             return Ok(Requested {
@@ -375,7 +438,7 @@ impl<P: Ports> App<'_, P> {
             .ok_or(DecideError::Unknown(id))?;
         let env = self.env_config(&d.env)?;
         let now = p.clock().now();
-        if d.state == State::PendingApproval && now >= d.approval_expires {
+        if d.approval_lapsed(now) {
             let expired = self
                 .drive(
                     d.clone(),
@@ -392,39 +455,14 @@ impl<P: Ports> App<'_, P> {
             }
             .into());
         }
-        let input = match decision {
-            Decision::Approve => {
-                if !d.state.is_terminal() && !d.approvals.iter().any(|a| a.by.same_person(actor)) {
-                    policy::may_approve(
-                        self.config,
-                        env,
-                        &d.requested_by,
-                        actor,
-                        d.overridden.is_some(),
-                    )?;
-                }
-                Input::Approved { by: actor.clone() }
-            }
-            Decision::Reject => {
-                // Approvers reject; the requester may withdraw their own request.
-                if !actor.same_person(&d.requested_by) && !d.state.is_terminal() {
-                    match policy::may_approve(
-                        self.config,
-                        env,
-                        &d.requested_by,
-                        actor,
-                        d.overridden.is_some(),
-                    ) {
-                        Ok(()) | Err(Denied::OwnRequest) => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                Input::Rejected {
-                    by: actor.clone(),
-                    reason,
-                }
-            }
-        };
+        let facts = (
+            &d.requested_by,
+            !d.state.is_terminal(),
+            d.approvals.iter().any(|a| a.by.same_person(actor)),
+            d.overridden.is_some(),
+        );
+        policy::may_decide(self.config, env, facts, actor, decision)?;
+        let input = Input::decided(decision, actor, reason);
         Ok(self.drive(d, input, actor).await?.deployment)
     }
 
@@ -438,7 +476,7 @@ impl<P: Ports> App<'_, P> {
             .await?
             .ok_or(RunError::Unknown(id))?;
         let actor = Actor::system("deploy");
-        if d.state == State::Approved {
+        if d.awaits_start() {
             // Re-take the lock as its owner: it may have lapsed while waiting for approval.
             let env = self.env_config(&d.env)?;
             let now = p.clock().now();
@@ -530,6 +568,10 @@ pub(crate) enum Claimed {
 
 pub(crate) fn event_claim(event_key: &str) -> String {
     format!("event#{event_key}")
+}
+
+fn refusal_claim(event_key: &str) -> String {
+    format!("refused#{event_key}")
 }
 
 pub(crate) fn names(services: &[ServiceName]) -> String {

@@ -13,9 +13,8 @@ use crate::ports::{
     Metrics as _, Monitor as _, Platform as _, PortError, Ports, Store as _,
 };
 use crate::retention::SnapshotStatus;
-use crate::rollback::{
-    Release, RollbackPlan, Verdict, judged_bad, plan_rollback, revision_judged_bad,
-};
+use crate::rollback::{Release, ServiceNow, Verdict, plan_after_failure};
+use crate::rollout::{self, ImageFacts, RolloutPlan};
 use crate::types::{Actor, DeploymentId, ServiceName, SignedDuration, Timestamp};
 
 use super::App;
@@ -267,79 +266,33 @@ impl<P: Ports> App<'_, P> {
             Effect::Roll { service } => {
                 let cfg = self.service_config(&service)?;
                 let release = release_of(d, &service)?;
-                let rollout = match (&d.kind, &release.target_task_definition) {
-                    (DeploymentKind::Rollback { .. }, Some(td)) => {
-                        // Planned when it was asked for; judged since (by a person's
-                        // `/rollback`, another alarm): going there now would ship a bad release.
-                        let releases = p.store().releases(&d.env, &service, 50).await?;
-                        if let Some(bad) = revision_judged_bad(&releases, td) {
-                            return Ok(Some(Input::Aborted {
-                                reason: format!(
-                                    "{service}'s target `{td}` ({}) was judged bad since this rollback was planned; nothing was changed",
-                                    bad.image.tag
-                                ),
-                            }));
-                        }
-                        // Already there (another rollback got there first): an update to
-                        // what runs starts nothing in ECS, and nothing would report back.
-                        if p.platform()
-                            .running(&env.cluster, cfg)
-                            .await?
-                            .task_definition
-                            == *td
-                        {
-                            return Ok(Some(Input::Aborted {
-                                reason: format!(
-                                    "{service} already runs `{td}`, its target; nothing to roll back"
-                                ),
-                            }));
+                let releases = p.store().releases(&d.env, &service, 50).await?;
+                let rollout = match rollout::plan(&d.kind, release) {
+                    RolloutPlan::Revision(td) => {
+                        let running = p.platform().running(&env.cluster, cfg).await?;
+                        let checked = rollout::check_revision(
+                            &service,
+                            td,
+                            &releases,
+                            &running.task_definition,
+                        );
+                        if let Err(reason) = checked {
+                            return Ok(Some(Input::Aborted { reason }));
                         }
                         p.platform().roll_back(&env.cluster, cfg, td).await?
                     }
-                    _ => {
-                        // Judged bad since it was asked for (an alarm on the same image
-                        // elsewhere in its watch): automation does not ship it; an override
-                        // was a person's informed choice.
-                        let releases = p.store().releases(&d.env, &service, 50).await?;
-                        if d.overridden.is_none()
-                            && let Some(bad) = judged_bad(&releases, &release.image.digest)
-                        {
-                            return Ok(Some(Input::Aborted {
-                                reason: format!(
-                                    "{service} {} was judged bad since it was asked for ({}); nothing was changed",
-                                    release.image.tag,
-                                    bad.verdict_text()
-                                ),
-                            }));
-                        }
-                        // The approval is bound to the digest resolved at request time: a tag
-                        // that has moved since is refused, not silently deployed.
-                        let image = &release.image;
-                        match p
+                    RolloutPlan::Image(image) => {
+                        let resolves_to = p
                             .platform()
                             .resolve_image(&image.repository, &image.tag)
-                            .await?
-                        {
-                            Some(now_digest) if now_digest == image.digest => {}
-                            Some(now_digest) => {
-                                return Ok(Some(Input::Aborted {
-                                    reason: format!(
-                                        "tag {} of {} moved since it was approved (approved {}, now {}); deploy it again to approve the new image",
-                                        image.tag,
-                                        image.repository,
-                                        image.digest.short(),
-                                        now_digest.short()
-                                    ),
-                                }));
-                            }
-                            None => {
-                                return Ok(Some(Input::Aborted {
-                                    reason: format!(
-                                        "image {}:{} is gone from the registry",
-                                        image.repository, image.tag
-                                    ),
-                                }));
-                            }
+                            .await?;
+                        let facts = ImageFacts {
+                            releases: &releases,
+                            overridden: d.overridden.is_some(),
+                            resolves_to: resolves_to.as_ref(),
+                        };
+                        if let Err(reason) = rollout::check_image(&service, image, facts) {
+                            return Ok(Some(Input::Aborted { reason }));
                         }
                         p.platform().roll_out(&env.cluster, cfg, image).await?
                     }
@@ -381,7 +334,7 @@ impl<P: Ports> App<'_, P> {
                         task_definition,
                         started_at: d.requested_at,
                         succeeded_at: release.progress.done_at.unwrap_or(now),
-                        verdict: Verdict::Baking,
+                        verdict: Verdict::new_release(),
                         origin: d.origin(),
                     })
                     .await?;
@@ -437,12 +390,8 @@ impl<P: Ports> App<'_, P> {
         now: Timestamp,
     ) -> Result<(), PortError> {
         let p = self.ports;
-        let verdict = Verdict::Bad {
-            by: format!("the failed deploy {}", d.id),
-            at: now,
-            why: reason.to_owned(),
-        };
-        let mut targets = Vec::new();
+        let verdict = Verdict::failed_deploy(d.id, now, reason);
+        let mut seen = Vec::new();
         for service in services {
             let cfg = self.service_config(service)?;
             let releases = p.store().releases(&d.env, service, 50).await?;
@@ -452,27 +401,22 @@ impl<P: Ports> App<'_, P> {
                 .judge_release(&d.env, service, d.id, &verdict)
                 .await?;
             let running = p.platform().running(&env.cluster, cfg).await?;
-            let plan = plan_rollback(
-                &releases,
-                Some(d.id),
-                Some(&running.task_definition),
-                env.bake,
-                now,
-            );
-            let line = match plan {
-                RollbackPlan::To(target) => {
-                    let from = release_of(d, service)?.image.tag.to_string();
-                    targets.push((*target, Some(from)));
-                    continue;
-                }
-                RollbackPlan::AlreadyRunning(target) => format!(
-                    "{service} already runs its known-good {}; nothing to roll back.",
-                    target.image.tag
-                ),
-                RollbackPlan::Nothing => format!(
-                    "{service}: no known-good revision to roll back to; left as ECS has it. Someone needs to look."
-                ),
-            };
+            let from = release_of(d, service)?.image.tag.to_string();
+            seen.push((service, releases, running.task_definition, from));
+        }
+        let now_running: Vec<(ServiceNow<'_>, &str)> = seen
+            .iter()
+            .map(|(service, releases, running, from)| {
+                let s = ServiceNow {
+                    service,
+                    releases,
+                    running,
+                };
+                (s, from.as_str())
+            })
+            .collect();
+        let (targets, lines) = plan_after_failure(&now_running, d.id, env.bake, now);
+        for line in lines {
             self.reply(d.id, &line).await?;
         }
         if targets.is_empty() {

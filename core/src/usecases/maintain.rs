@@ -2,7 +2,6 @@
 //! function): releases that baked with their alarms clear become known-good, and in-flight
 //! deployments whose next step was lost are picked up again.
 
-use crate::deployment::{Deployment, State};
 use crate::ports::{Clock as _, Platform as _, RolloutState};
 use crate::types::{DeploymentId, SignedDuration};
 
@@ -49,7 +48,7 @@ impl<P: crate::ports::Ports> App<'_, P> {
             if now.duration_since(d.state_since) < STALE_AFTER {
                 continue;
             }
-            if let Some(ecs) = waiting_on_ecs(&d) {
+            if let Some(ecs) = d.waiting_on_ecs() {
                 let svc = self
                     .service_config(&d.services[ecs.0].service)
                     .map_err(RunError::from)?;
@@ -67,32 +66,12 @@ impl<P: crate::ports::Ports> App<'_, P> {
                 tracing::warn!(deployment = %d.id, ecs_deployment = %ecs.1, "ECS's event never arrived; finishing from ECS's record");
                 self.on_rollout(&ecs.1, outcome).await?;
                 done.reconciled.push(d.id);
-            } else if matches!(
-                d.state,
-                State::Approved
-                    | State::Migrating { .. }
-                    | State::Rolling { .. }
-                    | State::Verifying { .. }
-            ) {
+            } else if d.resumable() {
                 tracing::warn!(deployment = %d.id, state = d.state.name(), "no progress for a while; resuming");
                 self.run_deployment(d.id).await?;
                 done.resumed.push(d.id);
             }
         }
         Ok(done)
-    }
-}
-
-/// The service index and ECS deployment a rolling deployment waits on.
-fn waiting_on_ecs(d: &Deployment) -> Option<(usize, String)> {
-    match d.state {
-        State::Rolling { service } => d
-            .services
-            .get(service)?
-            .progress
-            .ecs_deployment
-            .clone()
-            .map(|id| (service, id)),
-        _ => None,
     }
 }

@@ -3,8 +3,9 @@
 
 use crate::card::Table;
 use crate::policy::{self, Denied, EnvLock, LockOwner};
-use crate::ports::{Clock as _, Hold, Monitor as _, Pause, PortError, Ports, Store as _};
-use crate::rollback::Verdict;
+use crate::ports::{
+    Clock as _, Hold, Monitor as _, Pause, Platform as _, PortError, Ports, Store as _,
+};
 use crate::types::{Actor, EnvName, ServiceName};
 
 use super::App;
@@ -42,12 +43,7 @@ impl<P: Ports> App<'_, P> {
                     Some(r) => (
                         r.image.tag.to_string(),
                         r.succeeded_at.strftime("%m-%d %H:%M").to_string(),
-                        match &r.verdict {
-                            Verdict::Good => "good".to_owned(),
-                            Verdict::Baking if r.is_known_good(e.bake, now) => "good".to_owned(),
-                            Verdict::Baking => "baking".to_owned(),
-                            Verdict::Bad { .. } => "bad".to_owned(),
-                        },
+                        r.status_word(e.bake, now).to_owned(),
                     ),
                     None => ("—".into(), "—".into(), "—".into()),
                 };
@@ -273,10 +269,14 @@ impl<P: Ports> App<'_, P> {
         for e in self.config.environments.values() {
             for s in self.config.services_in(&e.name) {
                 let mut alarms_clear = None;
-                for r in store.releases(&e.name, &s.name, 10).await? {
-                    if r.verdict != Verdict::Baking || !r.is_known_good(e.bake, now) {
+                let releases = store.releases(&e.name, &s.name, 10).await?;
+                if releases.is_empty() {
+                    self.adopt(e, s, now).await?;
+                }
+                for r in releases {
+                    let Some(verdict) = r.baked(e.bake, now) else {
                         continue;
-                    }
+                    };
                     // An alarm in ALARM right now (its event may still be on its way) keeps
                     // the release baking: it is not known-good while something is wrong.
                     if alarms_clear.is_none() {
@@ -293,7 +293,7 @@ impl<P: Ports> App<'_, P> {
                     }
                     if alarms_clear == Some(true)
                         && store
-                            .judge_release(&e.name, &s.name, r.deployment, &Verdict::Good)
+                            .judge_release(&e.name, &s.name, r.deployment, &verdict)
                             .await?
                     {
                         promoted += 1;
@@ -302,6 +302,31 @@ impl<P: Ports> App<'_, P> {
             }
         }
         Ok(promoted)
+    }
+}
+
+impl<P: Ports> App<'_, P> {
+    /// The first bake check that meets a service Deckhand never released there adopts what
+    /// runs as its baseline, so the first release has somewhere to roll back to even when it
+    /// is made by hand in the console. A service that does not exist yet is left for later.
+    async fn adopt(
+        &self,
+        env: &crate::config::EnvConfig,
+        cfg: &crate::config::ServiceConfig,
+        now: jiff::Timestamp,
+    ) -> Result<(), PortError> {
+        let runs = match self.ports.platform().running(&env.cluster, cfg).await {
+            Ok(runs) => runs,
+            Err(e) => {
+                tracing::debug!(env = %env.name, service = %cfg.name, error = %e, "nothing to adopt yet");
+                return Ok(());
+            }
+        };
+        if let Some(baseline) = self.baseline(env, cfg, &[], &runs, now).await? {
+            tracing::info!(env = %env.name, service = %cfg.name, version = %baseline.image.tag, "adopted what runs as the baseline");
+            self.ports.store().record_release(&baseline).await?;
+        }
+        Ok(())
     }
 }
 

@@ -5,8 +5,8 @@ use crate::deployment::{Deployment, DeploymentKind, Draft, Input, Progress, Serv
 use crate::policy::{self, LockOwner};
 use crate::ports::{Clock as _, Hold, Monitor as _, Platform as _, PortError, Ports, Store as _};
 use crate::rollback::{
-    AlarmChange, AlarmDecision, AlarmFacts, AlarmState, Release, RollbackPlan, Verdict,
-    decide_alarm, plan_named, plan_rollback,
+    AlarmChange, AlarmDecision, AlarmFacts, ManualRefusal, ManualRollback, Release, ServiceNow,
+    Verdict, decide_alarm, plan_manual,
 };
 use crate::types::{Actor, DeploymentId, EnvName, ServiceName, SignedDuration, Version};
 
@@ -39,11 +39,8 @@ impl<P: Ports> App<'_, P> {
     /// tags (looked up only then, so the configured path makes no extra call).
     pub async fn on_alarm(&self, change: &AlarmChange) -> Result<AlarmOutcome, AlarmError> {
         let mut outcome = AlarmOutcome::default();
-        if change.current != AlarmState::Alarm || change.previous == AlarmState::Alarm {
-            outcome.ignored.push(format!(
-                "{} went {:?} → {:?}: not a transition into ALARM",
-                change.alarm, change.previous, change.current
-            ));
+        if let Some(why) = change.not_into_alarm() {
+            outcome.ignored.push(why);
             return Ok(outcome);
         }
         let mapped = match self.config.alarms.get(&change.alarm) {
@@ -65,7 +62,7 @@ impl<P: Ports> App<'_, P> {
             return Ok(outcome);
         };
         let now = self.ports.clock().now();
-        let reason = format!("alarm {} went into ALARM: {}", change.alarm, change.reason);
+        let reason = change.describe();
         for service in services {
             let Ok(cfg) = self.service_config(&service) else {
                 outcome.ignored.push(format!(
@@ -101,23 +98,15 @@ impl<P: Ports> App<'_, P> {
             // (EventBridge and SNS deliver at least once, Lambda retries) carries out that same
             // decision, idempotently, and tells nobody again.
             let key = format!("alarm-decision:{}:{}:{service}", change.alarm, change.at);
-            let (decision, first) = match store
+            let earlier = store
                 .claim(
                     &key,
                     &decided.to_claim(),
                     now + SignedDuration::from_hours(24),
                 )
-                .await?
-            {
-                None => (decided, true),
-                Some(earlier) => match AlarmDecision::from_claim(&earlier, &releases) {
-                    Some(d) => (d, false),
-                    None => {
-                        tracing::warn!(%key, earlier, "an earlier decision does not parse; deciding again");
-                        (decided, false)
-                    }
-                },
-            };
+                .await?;
+            let first = earlier.is_none();
+            let decision = decided.or_earlier(earlier.as_deref(), &releases);
             let decision = decision.given_running(running.as_deref());
             self.carry_out(
                 change,
@@ -149,126 +138,60 @@ impl<P: Ports> App<'_, P> {
         let store = self.ports.store();
         let now = self.ports.clock().now();
         let actor = Actor::system(&change.judge());
-        match decision {
-            AlarmDecision::Abort { deployment } => {
-                let Some(d) = store.get_deployment(deployment).await? else {
-                    return Ok(());
-                };
-                let driven = self
-                    .drive(
-                        d,
-                        Input::Aborted {
-                            reason: reason.to_owned(),
-                        },
-                        &actor,
-                    )
-                    .await
-                    .map_err(RequestError::from)?;
-                self.hold(env, service, reason, now).await?;
-                if driven.changed {
-                    outcome.rolled_back.push((service.clone(), deployment));
-                }
+        let steps = decision.actions(service, &env.name, reason);
+        if let Some(deployment) = steps.abort
+            && let Some(d) = store.get_deployment(deployment).await?
+        {
+            let input = Input::Aborted {
+                reason: reason.to_owned(),
+            };
+            let driven = self
+                .drive(d, input, &actor)
+                .await
+                .map_err(RequestError::from)?;
+            if driven.changed {
+                outcome.rolled_back.push((service.clone(), deployment));
             }
-            AlarmDecision::RollBack { bad, target } => {
-                // The record first, then the verdict, then the rollback: a delivery that dies
-                // in between never leaves a judged or rolled-back release reading "succeeded",
-                // and its retry (the same decision, from the claim) finishes the rest.
-                let verdict = change.verdict();
-                let to = target.describe();
-                self.judge(env, service, bad, &verdict, Some(to.clone()))
-                    .await?;
-                let bad_version = self.version_of(env, service, bad).await?;
-                let kind = DeploymentKind::Rollback {
-                    automatic: true,
-                    reason: reason.to_owned(),
-                    of: Some(bad),
-                };
-                let key = format!("alarm:{}:{}:{service}", change.alarm, change.at);
-                let requested = self
-                    .roll_back_to(env, vec![(*target, bad_version)], kind, actor, &key)
-                    .await?;
-                self.hold(env, service, reason, now).await?;
-                if requested.duplicate {
-                    outcome.ignored.push(format!(
-                        "{service} is already being rolled back ({})",
-                        requested.deployment.id
-                    ));
-                    return Ok(());
-                }
-                // The bad release's own card is where its authors are looking.
-                self.reply(
-                    bad,
-                    &format!(
-                        "🚨 {reason}. Rolling {service} back to {to} ({}).",
-                        requested.deployment.id
-                    ),
-                )
+        }
+        if let Some((bad, to)) = steps.judge {
+            self.judge(env, service, bad, &change.verdict(), to).await?;
+        }
+        if let Some((bad, target)) = steps.roll_back {
+            // The record and the verdict came first: a delivery that dies in between never
+            // leaves a judged or rolled-back release reading "succeeded", and its retry (the
+            // same decision, from the claim) finishes the rest.
+            let to = target.describe();
+            let bad_version = self.version_of(env, service, bad).await?;
+            let kind = DeploymentKind::Rollback {
+                automatic: true,
+                reason: reason.to_owned(),
+                of: Some(bad),
+            };
+            let key = format!("alarm:{}:{}:{service}", change.alarm, change.at);
+            let requested = self
+                .roll_back_to(env, vec![(*target, bad_version)], kind, actor, &key)
                 .await?;
-                outcome
-                    .rolled_back
-                    .push((service.clone(), requested.deployment.id));
-            }
-            AlarmDecision::AlreadyRunning { bad, target } => {
-                let verdict = change.verdict();
-                let to = target.describe();
-                self.judge(env, service, bad, &verdict, Some(to.clone()))
-                    .await?;
-                self.hold(env, service, reason, now).await?;
-                let line =
-                    format!("{service} already runs its known-good {to}; nothing to roll back");
-                if first {
-                    self.announce(env, &format!("🚨 {reason}. {line}.")).await;
-                }
-                outcome.ignored.push(line);
-            }
-            AlarmDecision::NoTarget { bad } => {
-                let verdict = change.verdict();
-                self.judge(env, service, bad, &verdict, None).await?;
-                if first {
-                    self.announce(env, &format!("🚨 {reason}, within the watch window of {service}'s release {bad}, but there is no known-good revision to roll back to. Left as is: someone needs to look.")).await;
-                }
+            let id = requested.deployment.id;
+            if requested.duplicate {
                 outcome
                     .ignored
-                    .push(format!("{service}: no known-good revision"));
+                    .push(format!("{service} is already being rolled back ({id})"));
+            } else {
+                // The bad release's own card is where its authors are looking.
+                let line = format!("🚨 {reason}. Rolling {service} back to {to} ({id}).");
+                self.reply(bad, &line).await?;
+                outcome.rolled_back.push((service.clone(), id));
             }
-            AlarmDecision::Hold { release } => {
-                let line = format!(
-                    "{service} is alarming on its known-good {}; not rolling back further — someone needs to look",
-                    release.image.tag
-                );
-                self.hold(env, service, &line, now).await?;
-                if first {
-                    self.announce(env, &format!("🚨 {reason}. {line}.")).await;
-                }
-                outcome.ignored.push(line);
-            }
-            AlarmDecision::Paused => {
-                let line = format!(
-                    "automation is paused in {}: not rolling {service} back — someone needs to look",
-                    env.name
-                );
-                if first {
-                    self.announce(env, &format!("⏸ {reason}. {line}.")).await;
-                }
-                outcome.ignored.push(line);
-            }
-            AlarmDecision::AlreadyBad { bad } => {
-                tracing::info!(alarm = %change.alarm, %service, %bad, "release already judged bad; nothing more to do");
-                outcome
-                    .ignored
-                    .push(format!("release {bad} of {service} was already judged bad"));
-            }
-            AlarmDecision::Ignore { why } => {
-                tracing::info!(alarm = %change.alarm, %service, %why, "alarm does not roll back");
-                if first {
-                    self.announce(
-                        env,
-                        &format!("⚠️ {reason}. Not rolling {service} back: {why}."),
-                    )
-                    .await;
-                }
-                outcome.ignored.push(format!("{service}: {why}"));
-            }
+        }
+        if let Some(why) = &steps.hold {
+            self.hold(env, service, why, now).await?;
+        }
+        if first && let Some(line) = &steps.announce {
+            self.announce(env, line).await;
+        }
+        if let Some(note) = steps.note {
+            tracing::info!(alarm = %change.alarm, %service, %note, "alarm did not roll back");
+            outcome.ignored.push(note);
         }
         Ok(())
     }
@@ -318,9 +241,10 @@ impl<P: Ports> App<'_, P> {
         verdict: &Verdict,
         to: Option<String>,
     ) -> Result<(), PortError> {
-        let Verdict::Bad { by, at, why } = verdict.clone() else {
+        let Some((by, at, why)) = verdict.bad_parts() else {
             return Ok(());
         };
+        let (by, why) = (by.to_owned(), why.to_owned());
         let Some(d) = self.ports.store().get_deployment(deployment).await? else {
             return Ok(());
         };
@@ -405,76 +329,68 @@ impl<P: Ports> App<'_, P> {
         event_key: &str,
     ) -> Result<Requested, RequestError> {
         let env = self.env_config(env)?;
-        policy::may_deploy(self.config, env, actor)?;
         let now = self.ports.clock().now();
-        let mut targets = Vec::new();
-        let mut leaving = Vec::new();
-        let mut running_already = Vec::new();
-        for service in services {
-            let cfg = self.service_config(service)?;
-            let releases = self.ports.store().releases(&env.name, service, 50).await?;
-            let current = releases.iter().max_by_key(|r| r.succeeded_at);
-            let running = self.ports.platform().running(&env.cluster, cfg).await?;
-            let plan = match to {
-                Some(v) => plan_named(&releases, v, Some(&running.task_definition)),
-                None => plan_rollback(
-                    &releases,
-                    current.map(|c| c.deployment),
-                    Some(&running.task_definition),
-                    env.bake,
-                    now,
-                ),
-            };
-            match plan {
-                RollbackPlan::To(target) => {
-                    if let Some(c) = current
-                        && c.deployment != target.deployment
-                    {
-                        leaving.push((service.clone(), c.deployment, target.image.tag.to_string()));
-                    }
-                    targets.push((*target, current.map(|c| c.image.tag.to_string())));
-                }
-                RollbackPlan::AlreadyRunning(target) => running_already.push(format!(
-                    "{service} already runs its known-good {}",
-                    target.image.tag
-                )),
-                RollbackPlan::Nothing => {
-                    let what = to.map_or_else(
-                        || "known-good revision".to_owned(),
-                        |v| format!("good release of {v}"),
-                    );
-                    return Err(RequestError::NoRollbackTarget {
-                        service: service.clone(),
-                        env: env.name.clone(),
-                        what,
-                    });
-                }
+        match self.claim_event(event_key, now).await? {
+            Claimed::Again(d) => {
+                return Ok(Requested {
+                    deployment: *d,
+                    duplicate: true,
+                });
             }
+            Claimed::Retry(_) => self.answered_before(event_key).await?,
+            Claimed::First(_) => {}
         }
-        if targets.is_empty() {
-            return Err(RequestError::NothingToRollBack {
-                detail: running_already.join("; "),
-            });
+        let decided = self.plan_manual(env, services, to, actor, now).await;
+        let ManualRollback { targets, leaving } =
+            self.final_answer(event_key, now, decided).await?;
+        // Judged before the rollback is created, once nothing can refuse it: a delivery that
+        // dies in between leaves the verdict, and its retry (the same plan) creates the rollback.
+        let verdict = Verdict::rolled_back_by(actor.display(), now);
+        for (service, deployment, to) in leaving {
+            self.judge(env, &service, deployment, &verdict, Some(to))
+                .await?;
         }
         let kind = DeploymentKind::Rollback {
             automatic: false,
             reason: format!("requested by {}", actor.display()),
             of: None,
         };
-        let requested = self
-            .roll_back_to(env, targets, kind, actor.clone(), event_key)
-            .await?;
-        // Judged only once the rollback exists: a refusal above changes nothing.
-        let verdict = Verdict::Bad {
-            by: actor.display().to_owned(),
-            at: now,
-            why: format!("rolled back by {}", actor.display()),
-        };
-        for (service, deployment, to) in leaving {
-            self.judge(env, &service, deployment, &verdict, Some(to))
-                .await?;
+        self.roll_back_to(env, targets, kind, actor.clone(), event_key)
+            .await
+    }
+
+    async fn plan_manual(
+        &self,
+        env: &EnvConfig,
+        services: &[ServiceName],
+        to: Option<&Version>,
+        actor: &Actor,
+        now: jiff::Timestamp,
+    ) -> Result<ManualRollback, RequestError> {
+        policy::may_deploy(self.config, env, actor)?;
+        let mut seen = Vec::new();
+        for service in services {
+            let cfg = self.service_config(service)?;
+            let releases = self.ports.store().releases(&env.name, service, 50).await?;
+            let running = self.ports.platform().running(&env.cluster, cfg).await?;
+            seen.push((service, releases, running.task_definition));
         }
-        Ok(requested)
+        let now_running: Vec<ServiceNow<'_>> = seen
+            .iter()
+            .map(|(service, releases, running)| ServiceNow {
+                service,
+                releases,
+                running,
+            })
+            .collect();
+        plan_manual(&now_running, to, env.bake, now).map_err(|refusal| match refusal {
+            ManualRefusal::NoTarget { service, what } => RequestError::NoRollbackTarget {
+                service,
+                env: env.name.clone(),
+                what,
+            },
+            ManualRefusal::AlreadyThere { detail } => RequestError::NothingToRollBack { detail },
+        })
     }
 
     /// Creates and starts a rollback deployment to the given releases. Rollbacks do not wait
