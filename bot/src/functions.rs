@@ -71,8 +71,10 @@ pub async fn deploy<P: Ports>(app: &App<'_, P>, event: &Value) -> Result<Value, 
         };
         return Ok(json!({
             "baked": done.baked,
+            "expired": ids(&done.expired),
             "resumed": ids(&done.resumed),
             "reconciled": ids(&done.reconciled),
+            "unlocked": done.unlocked,
         }));
     }
     if event.get("work").is_some() {

@@ -332,6 +332,18 @@ fn discord_register(config: Option<PathBuf>, discord_api: String) -> anyhow::Res
     Ok(ExitCode::SUCCESS)
 }
 
+/// How often `deckhand serve` runs maintenance: the template's schedule, unless
+/// `DECKHAND_MAINTENANCE_SECONDS` says otherwise (tests shorten it).
+static MAINTENANCE_EVERY: std::sync::LazyLock<std::time::Duration> =
+    std::sync::LazyLock::new(|| {
+        let secs = std::env::var("DECKHAND_MAINTENANCE_SECONDS")
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+            .filter(|s| *s > 0)
+            .unwrap_or(300);
+        std::time::Duration::from_secs(secs)
+    });
+
 fn serve(
     config: Option<PathBuf>,
     port: u16,
@@ -371,6 +383,20 @@ fn serve(
                 match deckhand_bot::functions::work(&worker.app(), &item).await {
                     Ok(answer) => tracing::info!(?item, %answer, "work done"),
                     Err(e) => tracing::error!(?item, error = %e, "work failed"),
+                }
+            }
+        });
+        // The same maintenance the 5-minute schedule runs in AWS: expiries, lost work, rollouts
+        // ECS never reported, bake checks.
+        let keeper = bot.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(*MAINTENANCE_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                match keeper.app().maintain().await {
+                    Ok(done) => tracing::info!(done = %done.summary(), "maintenance"),
+                    Err(e) => tracing::warn!(error = %e, "maintenance failed; the next run tries again"),
                 }
             }
         });

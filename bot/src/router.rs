@@ -390,8 +390,18 @@ async fn execute<P: Ports>(
             service,
             limit,
         } => query(app.history(&env, service.as_ref(), limit).await),
-        Command::Lock { env, reason } => match app.lock(&env, &reason, actor).await {
-            Ok(_) => format!("Locked {env}: {reason}. `/unlock {env}` releases it."),
+        Command::Lock {
+            env,
+            duration,
+            reason,
+        } => match app.lock(&env, duration, &reason, actor).await {
+            Ok(lock) => format!(
+                "Locked {env} until {}: {reason}. `/unlock {env}` releases it sooner.",
+                lock.expires.map_or_else(
+                    || "`/unlock`".to_owned(),
+                    |at| at.strftime("%Y-%m-%d %H:%M UTC").to_string()
+                )
+            ),
             Err(QueryError::Port(e)) => unavailable(&e),
             Err(e) => format!("Not locked: {e}"),
         },

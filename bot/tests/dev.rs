@@ -140,3 +140,60 @@ fn the_first_release_rolls_back_to_the_adopted_baseline() {
     );
     assert!(!stdout.contains("no known-good revision"), "{stdout}");
 }
+
+/// Time is an input: an approval nobody clicks expires on its own (card updated, buttons gone,
+/// requester told), and a `/lock` with a duration lapses and says so.
+#[test]
+fn an_unclicked_approval_expires_and_a_timed_lock_lapses_with_nobody_clicking() {
+    let stdout = dev("build api v1.2.3\n\
+                      in C0PRODOPS\n\
+                      /deploy prod api v1.2.3\n\
+                      wait 3h\n\
+                      /lock prod 1h load test\n\
+                      /status prod\n\
+                      wait 2h\n\
+                      /status prod\n\
+                      quit\n");
+    assert_has(
+        &stdout,
+        &[
+            "without enough approvals",
+            "⌛ alice: nobody approved this by",
+            "maintenance: 1 release(s) became known-good; expired ",
+            "Locked prod until ",
+            "locked by alice until ",
+            "🔓 alice's lock on prod lapsed (load test); deploys are open again.",
+            "2h later; maintenance: released prod (alice)",
+        ],
+    );
+    // The expired card lost its buttons: after the first wait, none are listed again.
+    let after_expiry = stdout.split("3h later").nth(1).unwrap_or_default();
+    assert!(!after_expiry.contains("[ Approve ]"), "{stdout}");
+    let last_status = stdout.rsplit("Status of prod").next().unwrap_or_default();
+    assert!(!last_status.contains("locked by"), "{stdout}");
+}
+
+/// Work lost in flight (the dispatch after an approval never arrived) is finished by the next
+/// maintenance run, from where the store says.
+#[test]
+fn a_deployment_whose_work_was_dropped_is_finished_by_the_next_wait() {
+    let stdout = dev("build api v1.2.3\n\
+                      in C0PRODOPS\n\
+                      /deploy prod api v1.2.3\n\
+                      as bob\n\
+                      drop work\n\
+                      1\n\
+                      wait 10m\n\
+                      /history prod\n\
+                      quit\n");
+    assert_has(&stdout, &["was lost)", "10m later; maintenance: resumed "]);
+    let after = stdout.split("was lost)").nth(1).unwrap_or_default();
+    assert_has(
+        after,
+        &[
+            "api is running v1.2.3.",
+            "✅ Succeeded",
+            "v1.2.3   succeeded",
+        ],
+    );
+}

@@ -605,9 +605,11 @@ async fn queries_answer_with_tables() {
     let lock = w
         .say("U0CAROL", "/lock", "staging load test until 14:00", "s3")
         .await;
-    assert_eq!(
-        lock,
-        "Locked staging: load test until 14:00. `/unlock staging` releases it."
+    // No duration given: the environment's `lock_default` (8h), said with its end.
+    assert!(
+        lock.starts_with("Locked staging until ")
+            && lock.ends_with(" UTC: load test until 14:00. `/unlock staging` releases it sooner."),
+        "{lock}"
     );
     let refused = w
         .say("U0ALICE", "/deploy", "staging api v1.2.3", "s4")

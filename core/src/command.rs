@@ -21,7 +21,7 @@ use std::fmt;
 
 use crate::config::Config;
 use crate::suggest;
-use crate::types::{EnvName, ServiceName, Version};
+use crate::types::{EnvName, ServiceName, SignedDuration, Version};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -46,6 +46,8 @@ pub enum Command {
     },
     Lock {
         env: EnvName,
+        /// How long; `None` takes the environment's `lock_default`.
+        duration: Option<SignedDuration>,
         reason: String,
     },
     Unlock {
@@ -117,7 +119,7 @@ pub fn usage_of(command: &str) -> &'static str {
         "rollback" => "/rollback ENV [SERVICE… | all] [to VERSION]",
         "status" => "/status [ENV]",
         "history" => "/history ENV [SERVICE] [N]",
-        "lock" => "/lock ENV REASON…",
+        "lock" => "/lock ENV [DURATION] REASON…",
         "unlock" => "/unlock ENV",
         "pause" => "/pause ENV",
         "resume" => "/resume ENV",
@@ -378,13 +380,32 @@ impl Parser<'_> {
             }
             "lock" => {
                 let env = self.env()?;
+                let duration = self
+                    .words
+                    .first()
+                    .and_then(|w| crate::config::parse_duration(w));
+                if duration.is_some() {
+                    self.words.remove(0);
+                }
+                if let (Some(d), Some(e)) = (duration, self.config.environments.get(&env))
+                    && d > e.lock_max
+                {
+                    return self.fail(format!(
+                        "the longest lock {env} takes is {} (`lock_max` in deckhand.toml)",
+                        crate::rollback::fmt_duration(e.lock_max)
+                    ));
+                }
                 let reason = self.words.join(" ");
                 if reason.trim().is_empty() {
                     return self.fail(
                         "say why: the reason is shown to everyone who tries to deploy".into(),
                     );
                 }
-                Ok(Command::Lock { env, reason })
+                Ok(Command::Lock {
+                    env,
+                    duration,
+                    reason,
+                })
             }
             "unlock" => {
                 let env = self.env()?;
@@ -547,9 +568,28 @@ mod tests {
             ok("/lock", "prod db migration in progress"),
             Command::Lock {
                 env: env("prod"),
+                duration: None,
                 reason: "db migration in progress".into()
             }
         );
+        assert_eq!(
+            ok("/lock", "prod 1h 30m db migration"),
+            Command::Lock {
+                env: env("prod"),
+                duration: Some(SignedDuration::from_mins(60)),
+                reason: "30m db migration".into()
+            },
+            "one word of duration: the rest is the reason"
+        );
+        assert_eq!(
+            ok("/lock", "prod 2h db migration"),
+            Command::Lock {
+                env: env("prod"),
+                duration: Some(SignedDuration::from_hours(2)),
+                reason: "db migration".into()
+            }
+        );
+        assert!(err("/lock", "prod 30d too long").starts_with("the longest lock prod takes is"));
         assert_eq!(ok("/unlock", "prod"), Command::Unlock { env: env("prod") });
         assert_eq!(
             ok("/pause", "production"),

@@ -27,7 +27,9 @@
 //! approval_ttl = "2h"
 //! after = "staging"             # promotion: a version must have succeeded there first
 //! bake = "30m"                  # watch window after success; alarms inside it roll back
-//! lock_ttl = "1h"               # an in-flight deployment's lock lapses after this
+//! lock_ttl = "1h"               # a rollout ECS has not finished by then is given up
+//! lock_default = "8h"           # how long a `/lock` without a duration lasts
+//! lock_max = "72h"              # the longest `/lock` allowed
 //! hold_after_rollback = true    # an automatic rollback holds the service until /unlock
 //! notify = { slack = "C0PRODOPS", discord = "1111…" }
 //! [[environments.prod.freeze]]
@@ -106,7 +108,11 @@ pub struct EnvConfig {
     /// The environment a version must have succeeded in before it may come here.
     pub after: Option<EnvName>,
     pub bake: SignedDuration,
+    /// How long a deployment's rollout may take before maintenance gives it up.
     pub lock_ttl: SignedDuration,
+    /// How long a `/lock` without a duration lasts, and the longest one may ask for.
+    pub lock_default: SignedDuration,
+    pub lock_max: SignedDuration,
     pub hold_after_rollback: bool,
     pub freeze: Vec<FreezeWindow>,
     pub auto_deploy: Option<AutoDeploy>,
@@ -610,6 +616,8 @@ const ENV_KEYS: &[&str] = &[
     "after",
     "bake",
     "lock_ttl",
+    "lock_default",
+    "lock_max",
     "hold_after_rollback",
     "freeze",
     "auto_deploy",
@@ -815,6 +823,18 @@ fn read_config(r: &mut Reader, doc: &Spanned<DeTable<'_>>) -> Option<Config> {
                             discord: r.str(nt, "discord", &p).map(|s| s.get_ref().to_string()),
                         }
                     });
+                let lock_default =
+                    r.duration(et, "lock_default", &path, SignedDuration::from_hours(8));
+                let lock_max = r.duration(et, "lock_max", &path, SignedDuration::from_hours(72));
+                if lock_default > lock_max
+                    && let Some(raw) = et.get("lock_default")
+                {
+                    r.error(
+                        raw.span(),
+                        format!("`{path}.lock_default` is longer than `{path}.lock_max`"),
+                        Some("a `/lock` without a duration gets the default; make it at most the maximum".into()),
+                    );
+                }
                 let env = EnvConfig {
                     cluster: cluster.map(|c| c.get_ref().to_string()).unwrap_or_default(),
                     aliases: aliases
@@ -833,6 +853,8 @@ fn read_config(r: &mut Reader, doc: &Spanned<DeTable<'_>>) -> Option<Config> {
                     after: after.and_then(|a| EnvName::parse(a.get_ref()).ok()),
                     bake: r.duration(et, "bake", &path, SignedDuration::from_mins(30)),
                     lock_ttl: r.duration(et, "lock_ttl", &path, SignedDuration::from_hours(1)),
+                    lock_default,
+                    lock_max,
                     hold_after_rollback: r.bool(et, "hold_after_rollback", &path).unwrap_or(true),
                     freeze,
                     auto_deploy,
@@ -1408,6 +1430,38 @@ mod tests {
         let prod = c.env("production").map(|e| e.name.as_str());
         assert_eq!(prod, Some("prod"), "the built-in alias resolves");
         assert!(!c.environments[1].freeze.is_empty() || !c.environments[2].freeze.is_empty());
+    }
+
+    #[test]
+    fn a_default_lock_longer_than_the_longest_is_refused() {
+        let src = r#"
+[slack]
+workspace = "T1"
+[environments.prod]
+cluster = "prod"
+lock_default = "2d"
+lock_max = "1d"
+"#;
+        let err = Config::parse("bad.toml", src)
+            .err()
+            .map(|e| e.errors)
+            .unwrap_or_default();
+        assert_eq!(err.len(), 1, "{err:?}");
+        assert_eq!((err[0].line, err[0].column), (6, 16));
+        assert!(
+            err[0]
+                .message
+                .contains("is longer than `environments.prod.lock_max`")
+        );
+        let ok = Config::parse("ok.toml", &src.replace("\"2d\"", "\"12h\"")).unwrap();
+        let prod = ok.env("prod").unwrap();
+        assert_eq!(
+            (prod.lock_default, prod.lock_max),
+            (
+                SignedDuration::from_hours(12),
+                SignedDuration::from_hours(24)
+            )
+        );
     }
 
     #[test]

@@ -16,7 +16,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::policy::Override;
-use crate::types::{Actor, DeploymentId, Digest, EnvName, ServiceName, Timestamp, Version};
+use crate::types::{
+    Actor, DeploymentId, Digest, EnvName, ServiceName, SignedDuration, Timestamp, Version,
+};
 
 /// What is being deployed for one service: the image, bound to the digest resolved when the
 /// deploy was requested (that digest, not the tag, is what an approval approves).
@@ -438,18 +440,6 @@ impl Deployment {
         Some((service, ecs))
     }
 
-    /// In a state whose next step is Deckhand's own to take (not a person's, not ECS's): one
-    /// that made no progress for a while lost its work, and performing it again resumes it.
-    pub fn resumable(&self) -> bool {
-        matches!(
-            self.state,
-            State::Approved
-                | State::Migrating { .. }
-                | State::Rolling { .. }
-                | State::Verifying { .. }
-        )
-    }
-
     /// Approved and not yet started: the dispatched work takes the lock and starts it.
     pub fn awaits_start(&self) -> bool {
         self.state == State::Approved
@@ -541,6 +531,13 @@ impl Deployment {
                     return Err(illegal());
                 }
                 next.finish(State::Expired, now, &mut fx);
+                fx.push(Effect::Reply {
+                    text: format!(
+                        "⌛ {}: nobody approved this by {}; it expired and the environment is free again. Ask again with `/deploy` when someone can approve.",
+                        self.requested_by.display(),
+                        self.approval_expires.strftime("%H:%M UTC")
+                    ),
+                });
             }
             (_, Input::ApprovalExpired) => return Ok(Step::duplicate(self)),
 
@@ -629,6 +626,8 @@ impl Deployment {
                 p.task_definition = Some(task_definition.clone());
                 p.ecs_deployment = Some(ecs_deployment.clone());
                 p.touched = true;
+                // The wait on ECS starts now: its deadlines count from here.
+                next.state_since = now;
                 fx.push(Effect::UpdateCard);
                 fx.push(Effect::Reply {
                     text: format!(
@@ -984,6 +983,99 @@ fn names(services: &[ServiceName]) -> String {
         .map(ServiceName::as_str)
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// How long Deckhand waits on itself and on ECS before the passing of time means something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// A step of Deckhand's own (submit, start, snapshot, migrate, roll, check) that made no
+    /// progress for this long lost its work: longer than a step's lease and than EventBridge's
+    /// usual delivery delay.
+    pub step: SignedDuration,
+    /// A rollout ECS has not finished this long after it started is given up (the
+    /// environment's `lock_ttl`).
+    pub rollout: SignedDuration,
+}
+
+impl Limits {
+    pub const STEP: SignedDuration = SignedDuration::from_mins(5);
+
+    pub fn with_rollout(rollout: SignedDuration) -> Limits {
+        Limits {
+            step: Limits::STEP,
+            rollout,
+        }
+    }
+}
+
+/// What the passing of time asks of a deployment: the inputs maintenance gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Due {
+    /// Its approval window closed with approvals missing.
+    Expire,
+    /// Its next step is Deckhand's own and was lost (a dispatch that never arrived, a function
+    /// that died mid-step, an outage): perform it again from where the store says.
+    Resume,
+    /// ECS has not reported this rollout: ask it (its own ECS deployment id).
+    Reconcile {
+        service: usize,
+        ecs_deployment: String,
+    },
+    /// ECS has not finished this rollout within the limit: give it up if ECS still says it
+    /// is in progress (the answer to `Reconcile` decides).
+    Overdue {
+        service: usize,
+        ecs_deployment: String,
+    },
+}
+
+impl Deployment {
+    /// When the passing of time next means something for this deployment, if it waits on
+    /// anything at all (in the spirit of quinn-proto's `poll_timeout`). Terminal states wait on
+    /// nothing.
+    pub fn deadline(&self, limits: Limits) -> Option<Timestamp> {
+        match &self.state {
+            State::PendingApproval => Some(self.approval_expires),
+            State::Requested
+            | State::Approved
+            | State::Migrating { .. }
+            | State::Rolling { .. }
+            | State::Verifying { .. } => Some(self.state_since + limits.step),
+            _ => None,
+        }
+    }
+
+    /// When this deployment must have moved on by: its deadline, or for a rollout ECS is
+    /// still working on, the rollout's limit (until then maintenance only asks ECS).
+    pub fn moves_by(&self, limits: Limits) -> Option<Timestamp> {
+        match self.waiting_on_ecs() {
+            Some(_) => Some(self.state_since + limits.rollout),
+            None => self.deadline(limits),
+        }
+    }
+
+    /// What is due at `now`, if anything. Pure: maintenance performs it.
+    pub fn due(&self, now: Timestamp, limits: Limits) -> Option<Due> {
+        if now < self.deadline(limits)? {
+            return None;
+        }
+        if self.state == State::PendingApproval {
+            return Some(Due::Expire);
+        }
+        match self.waiting_on_ecs() {
+            Some((service, ecs_deployment)) if now >= self.state_since + limits.rollout => {
+                Some(Due::Overdue {
+                    service,
+                    ecs_deployment,
+                })
+            }
+            Some((service, ecs_deployment)) => Some(Due::Reconcile {
+                service,
+                ecs_deployment,
+            }),
+            None => Some(Due::Resume),
+        }
+    }
 }
 
 /// Everything needed to create a deployment; the request use-case fills it in.

@@ -520,6 +520,57 @@ impl EnvLock {
     pub fn is_live(&self, now: Timestamp) -> bool {
         self.expires.is_none_or(|e| now < e)
     }
+
+    /// The lock in `/status`: who holds it, why, and until when.
+    pub fn note(&self) -> String {
+        match &self.owner {
+            LockOwner::Deployment { id } => format!("deploying {id}"),
+            LockOwner::Person { .. } => {
+                let until = self.expires.map_or_else(
+                    || "until /unlock".to_owned(),
+                    |at| format!("until {}", at.strftime("%m-%d %H:%M")),
+                );
+                format!(
+                    "locked by {} {until}: {}",
+                    self.held_by.display(),
+                    self.reason
+                )
+            }
+        }
+    }
+
+    /// What the passing of time asks of this lock, given its deployment's record when a
+    /// deployment holds it (`None`: not in the store). Pure: maintenance performs it.
+    pub fn due(
+        &self,
+        owner: Option<&crate::deployment::Deployment>,
+        now: Timestamp,
+    ) -> Option<LockDue> {
+        match &self.owner {
+            LockOwner::Person { .. } => (!self.is_live(now)).then_some(LockDue::Lapsed),
+            // A deployment's lock is held exactly while the deployment is in flight: its own
+            // deadlines bound that. One whose deployment finished lost its release to a crash
+            // after the final save; one whose deployment is not in the store after a step's
+            // time was taken by a request that died before creating it.
+            LockOwner::Deployment { .. } => match owner {
+                Some(d) if d.state.is_terminal() => Some(LockDue::Orphaned),
+                Some(_) => None,
+                None if now >= self.since + crate::deployment::Limits::STEP => {
+                    Some(LockDue::Orphaned)
+                }
+                None => None,
+            },
+        }
+    }
+}
+
+/// What is due for a lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockDue {
+    /// A person's lock ran past its expiry: release it and tell the channel.
+    Lapsed,
+    /// A deployment's lock outlived its deployment: release it.
+    Orphaned,
 }
 
 /// The refusal a second `/deploy` gets: who holds the lock, since when, and why.
@@ -923,5 +974,45 @@ mod tests {
             "the service's first environment hears of it"
         );
         assert_eq!(route.tell[0].name, service.envs[0]);
+    }
+
+    #[test]
+    fn a_persons_lock_lapses_and_a_deployments_lock_outlives_only_a_finished_deployment() {
+        let t = at("2026-11-24T09:00:00Z");
+        let person_lock = EnvLock {
+            env: EnvName::parse("prod").unwrap(),
+            owner: LockOwner::Person {
+                actor: person("U0DAVE"),
+            },
+            held_by: person("U0DAVE"),
+            reason: "load test".into(),
+            since: t,
+            expires: Some(t + jiff::SignedDuration::from_hours(1)),
+        };
+        assert_eq!(person_lock.due(None, t), None);
+        assert_eq!(
+            person_lock.due(None, t + jiff::SignedDuration::from_hours(1)),
+            Some(LockDue::Lapsed)
+        );
+        assert!(
+            person_lock
+                .note()
+                .starts_with("locked by Dave until 11-24 10:00")
+        );
+        let id = DeploymentId::derive(t, "d");
+        let deployment_lock = EnvLock {
+            owner: LockOwner::Deployment { id },
+            expires: None,
+            ..person_lock
+        };
+        assert_eq!(
+            deployment_lock.due(None, t),
+            None,
+            "its request may still be creating it"
+        );
+        assert_eq!(
+            deployment_lock.due(None, t + crate::deployment::Limits::STEP),
+            Some(LockDue::Orphaned)
+        );
     }
 }

@@ -462,3 +462,24 @@ pub trait Ports: Send + Sync {
     fn metrics(&self) -> &Self::Metrics;
     fn clock(&self) -> &Self::Clock;
 }
+
+impl RolloutState {
+    /// What ECS's record says happened to a rollout, as the outcome its event would have
+    /// carried: `None` while it is still in progress, unless it is overdue, when it is given
+    /// up. Honest about ECS's own circuit-breaker rollback, which reports as failed.
+    pub fn outcome(
+        &self,
+        overdue: bool,
+        limit: jiff::SignedDuration,
+    ) -> Option<Result<(), String>> {
+        match self {
+            RolloutState::Completed => Some(Ok(())),
+            RolloutState::Failed { reason } => Some(Err(reason.clone())),
+            RolloutState::InProgress if overdue => Some(Err(format!(
+                "ECS did not finish the rollout within {} (`lock_ttl`); given up",
+                crate::rollback::fmt_duration(limit)
+            ))),
+            RolloutState::InProgress => None,
+        }
+    }
+}

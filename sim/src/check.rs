@@ -6,7 +6,7 @@ use std::fmt;
 
 use deckhand_core::card::deployment_card;
 use deckhand_core::config::Config;
-use deckhand_core::deployment::{Deployment, DeploymentKind, State};
+use deckhand_core::deployment::{Deployment, DeploymentKind, Limits, State};
 use deckhand_core::policy::{EnvLock, LockOwner};
 use deckhand_core::ports::{Hold, MessageRef, PortResult, RolloutState, Store};
 use deckhand_core::rollback::{Release, Verdict};
@@ -29,35 +29,12 @@ pub const INVARIANTS: [&str; 9] = [
 
 /// Invariants that cannot be checked in full until the engine has what they are about, with
 /// the issue that brings it. Their violations are counted and shown, never failed on.
-pub const PENDING: &[(u8, &str)] = &[(
-    4,
-    "issue 13 gives every waiting state a deadline; until then a generous proxy (approval expiry or the lock's ttl, plus one maintenance period) is checked",
-)];
+pub const PENDING: &[(u8, &str)] = &[];
 
 /// Kinds of violation today's engine is known to produce, with the issue that fixes each. The
 /// fixed budget in `cargo test` reports them and fails only on the others; their recorded
 /// regressions in `tests/regressions.rs` are `#[ignore]`d until that issue switches them on.
 pub const KNOWN: &[(&str, &str)] = &[
-    (
-        "3-two-in-flight",
-        "issue 13: the environment lock lapses by its ttl while its deployment is still in flight",
-    ),
-    (
-        "3-lock-not-held",
-        "issue 13: the environment lock lapses by its ttl while its deployment is still in flight",
-    ),
-    (
-        "3-stale-lock",
-        "issue 13: a crash after a terminal save loses its effects (lock, card); a redelivery is a duplicate",
-    ),
-    (
-        "5-bad-reads-succeeded",
-        "issue 13: a release is judged while its deployment, whose lock lapsed, is still in flight; it then finishes as succeeded",
-    ),
-    (
-        "5-rolled-back-reads-succeeded",
-        "issue 13: a release is rolled back while its deployment, whose lock lapsed, is still in flight; it then finishes as succeeded",
-    ),
     (
         "6-stale-card",
         "issue 13: maintenance does not bring cards a failed update left behind up to date",
@@ -69,10 +46,6 @@ pub const KNOWN: &[(&str, &str)] = &[
     (
         "9-lost-card",
         "issue 13: a crash between posting a card and saving its reference loses the card",
-    ),
-    (
-        "9-left-half-done",
-        "issue 13: maintenance finds deployments in flight only through a live lock",
     ),
 ];
 
@@ -209,6 +182,9 @@ pub struct Context<'a> {
     pub new_updates: usize,
     /// Whether this step was a maintenance tick (or the drain's end).
     pub after_maintenance: bool,
+    /// When a delivery last died half-way (its step lease still blocks a resume until it
+    /// runs out).
+    pub last_crash: Option<Timestamp>,
 }
 
 impl Context<'_> {
@@ -399,10 +375,17 @@ fn one_in_flight(cx: &Context<'_>, after: &Observed, out: &mut Vec<Violation>) {
         }
         // Right after a crash a lock can outlive its deployment's last step; maintenance is
         // what must clean that up.
+        // A lock whose deployment is not in the store yet may belong to a request still
+        // creating it: maintenance waits a step's time (`EnvLock::due`) before taking it back.
+        let creating = |l: &EnvLock, id| {
+            after.deployment(id).is_none()
+                && cx.now < l.since + Limits::STEP + jiff::SignedDuration::from_mins(5)
+        };
         if cx.after_maintenance
             && let Some(l) = lock
             && let LockOwner::Deployment { id } = l.owner
             && !after.deployment(id).is_some_and(|d| in_flight(d, cx.now))
+            && !creating(l, id)
         {
             out.push(cx.violation(
                 "3-stale-lock",
@@ -418,7 +401,7 @@ fn one_in_flight(cx: &Context<'_>, after: &Observed, out: &mut Vec<Violation>) {
     }
 }
 
-/// Invariant 4 (pending issue 13: a proxy for deadlines).
+/// Invariant 4: every waiting state has a deadline, and maintenance acts on it.
 fn deadlines_met(cx: &Context<'_>, after: &Observed, out: &mut Vec<Violation>) {
     if !cx.after_maintenance {
         return;
@@ -428,10 +411,19 @@ fn deadlines_met(cx: &Context<'_>, after: &Observed, out: &mut Vec<Violation>) {
         let Some(env) = cx.config.environments.get(&d.env) else {
             continue;
         };
-        let deadline = match d.state {
-            State::PendingApproval => d.approval_expires,
-            _ => d.state_since + env.lock_ttl,
+        let Some(deadline) = d.moves_by(Limits::with_rollout(env.lock_ttl)) else {
+            out.push(cx.violation(
+                "4-no-deadline",
+                format!("deployment {} is {} with no deadline", d.id, d.state.name()),
+            ));
+            continue;
         };
+        // A step lease a crashed delivery holds keeps a resume waiting until it runs out: the
+        // deadline counts from then, when that is later.
+        let leased_until = cx
+            .last_crash
+            .map(|c| c + deckhand_core::usecases::STEP_LEASE);
+        let deadline = leased_until.map_or(deadline, |l| deadline.max(l));
         if cx.now > deadline + period {
             out.push(cx.violation(
                 "4-past-deadline",
@@ -749,6 +741,7 @@ mod tests {
             step: 0,
             new_updates: 0,
             after_maintenance: false,
+            last_crash: None,
         };
         check(&cx, &observed, &observed)
             .into_iter()

@@ -242,7 +242,7 @@ fn invariant_2_targets_replaced_c0a63f9211778a9() {
     );
 }
 
-/// Found by seed 0x6078bf180ff8632f: deployment 01M86HGD90Q6SFC0WVXBQ0KZ6Z is rolling in staging but the lock is free
+/// Fixed by issue 13. Found by seed 0x6078bf180ff8632f: deployment 01M86HGD90Q6SFC0WVXBQ0KZ6Z is rolling in staging but the lock is free
 const INVARIANT_3_LOCK_NOT_HELD_6078BF180FF8632F: &[Step] = &[
     step(Build {
         service: Web,
@@ -253,7 +253,6 @@ const INVARIANT_3_LOCK_NOT_HELD_6078BF180FF8632F: &[Step] = &[
 ];
 
 #[test]
-#[ignore = "known failure: issue 13: the environment lock lapses by its ttl while its deployment is still in flight"]
 fn invariant_3_lock_not_held_6078bf180ff8632f() {
     assert_never(
         "3-lock-not-held",
@@ -261,7 +260,7 @@ fn invariant_3_lock_not_held_6078bf180ff8632f() {
     );
 }
 
-/// Found by seed 0xcf5473b102dea28b: staging is locked by deployment 01M86FNT90APYYZHEMPD8ENZSR, which is succeeded, after a maintenance tick
+/// Fixed by issue 13. Found by seed 0xcf5473b102dea28b: staging is locked by deployment 01M86FNT90APYYZHEMPD8ENZSR, which is succeeded, after a maintenance tick
 const INVARIANT_3_STALE_LOCK_CF5473B102DEA28B: &[Step] = &[
     step(Build {
         service: Api,
@@ -278,12 +277,11 @@ const INVARIANT_3_STALE_LOCK_CF5473B102DEA28B: &[Step] = &[
 ];
 
 #[test]
-#[ignore = "known failure: issue 13: a crash after a terminal save loses its effects (lock, card); a redelivery is a duplicate"]
 fn invariant_3_stale_lock_cf5473b102dea28b() {
     assert_never("3-stale-lock", INVARIANT_3_STALE_LOCK_CF5473B102DEA28B);
 }
 
-/// Found by seed 0x6078bf180ff8632f: 2 deployments in flight in staging: 01M86HGD90Q6SFC0WVXBQ0KZ6Z (rolling), 01M87HYKY0TCZ35V5C8FPHDWJX (approved)
+/// Fixed by issue 13. Found by seed 0x6078bf180ff8632f: 2 deployments in flight in staging: 01M86HGD90Q6SFC0WVXBQ0KZ6Z (rolling), 01M87HYKY0TCZ35V5C8FPHDWJX (approved)
 const INVARIANT_3_TWO_IN_FLIGHT_6078BF180FF8632F: &[Step] = &[
     step(Build {
         service: Web,
@@ -299,7 +297,6 @@ const INVARIANT_3_TWO_IN_FLIGHT_6078BF180FF8632F: &[Step] = &[
 ];
 
 #[test]
-#[ignore = "known failure: issue 13: the environment lock lapses by its ttl while its deployment is still in flight"]
 fn invariant_3_two_in_flight_6078bf180ff8632f() {
     assert_never(
         "3-two-in-flight",
@@ -307,7 +304,7 @@ fn invariant_3_two_in_flight_6078bf180ff8632f() {
     );
 }
 
-/// Found by seed 0x6078bf180ff8632f: deployment 01M86HGD90Q6SFC0WVXBQ0KZ6Z is still rolling at 2026-11-24T19:50:00Z, past its deadline 2026-11-24T11:27:00Z
+/// Fixed by issue 13. Found by seed 0x6078bf180ff8632f: deployment 01M86HGD90Q6SFC0WVXBQ0KZ6Z is still rolling at 2026-11-24T19:50:00Z, past its deadline 2026-11-24T11:27:00Z
 const INVARIANT_4_PAST_DEADLINE_6078BF180FF8632F: &[Step] = &[
     step(Build {
         service: Web,
@@ -318,7 +315,6 @@ const INVARIANT_4_PAST_DEADLINE_6078BF180FF8632F: &[Step] = &[
 ];
 
 #[test]
-#[ignore = "known failure: issue 13 gives every waiting state a deadline; until then a generous proxy (approval expiry or the lock's ttl, plus one maintenance period) is checked"]
 fn invariant_4_past_deadline_6078bf180ff8632f() {
     assert_never(
         "4-past-deadline",
@@ -326,7 +322,7 @@ fn invariant_4_past_deadline_6078bf180ff8632f() {
     );
 }
 
-/// Found by seed 0x7f3ae9921ed782c7: deployment 01M86GH960HE9A80XHDFJQQK80 (api, web v1.0.3 → staging (succeeded)) reads succeeded, but its release of api was judged bad
+/// Fixed by issue 13. Found by seed 0x7f3ae9921ed782c7: deployment 01M86GH960HE9A80XHDFJQQK80 (api, web v1.0.3 → staging (succeeded)) reads succeeded, but its release of api was judged bad
 const INVARIANT_5_BAD_READS_SUCCEEDED_7F3AE9921ED782C7: &[Step] = &[
     step(Build {
         service: Api,
@@ -361,7 +357,6 @@ const INVARIANT_5_BAD_READS_SUCCEEDED_7F3AE9921ED782C7: &[Step] = &[
 ];
 
 #[test]
-#[ignore = "known failure: issue 12: a release judged bad still reads Succeeded"]
 fn invariant_5_bad_reads_succeeded_7f3ae9921ed782c7() {
     assert_never(
         "5-bad-reads-succeeded",
@@ -369,7 +364,7 @@ fn invariant_5_bad_reads_succeeded_7f3ae9921ed782c7() {
     );
 }
 
-/// Found by seed 0xd9dcaaf6186b7520: deployment 01M87A3RK0B66DVTGQHC5SXFM0 (api, web v1.0.1 → staging (succeeded)) reads succeeded, but rollback 01M87DKET099FXFAG06WQA96Y0 rolled it back
+/// Fixed by issue 13. Found by seed 0xd9dcaaf6186b7520: deployment 01M87A3RK0B66DVTGQHC5SXFM0 (api, web v1.0.1 → staging (succeeded)) reads succeeded, but rollback 01M87DKET099FXFAG06WQA96Y0 rolled it back
 const INVARIANT_5_ROLLED_BACK_READS_SUCCEEDED_D9DCAAF6186B7520: &[Step] = &[
     step(Deploy {
         env: Staging,
@@ -408,7 +403,6 @@ const INVARIANT_5_ROLLED_BACK_READS_SUCCEEDED_D9DCAAF6186B7520: &[Step] = &[
 ];
 
 #[test]
-#[ignore = "known failure: issue 12: a release rolled back by an alarm still reads Succeeded"]
 fn invariant_5_rolled_back_reads_succeeded_d9dcaaf6186b7520() {
     assert_never(
         "5-rolled-back-reads-succeeded",
@@ -573,7 +567,7 @@ fn invariant_8_twice_differs_860413cb4b97dd4f() {
     );
 }
 
-/// Found by seed 0x26e0357217594f8b: deployment 01M86GK3S0D3REKS78H7Y90HTC (api v1.0.1 → staging (rolling)) is still rolling after every delivery was retried, ECS finished everything and maintenance ran
+/// Fixed by issue 13. Found by seed 0x26e0357217594f8b: deployment 01M86GK3S0D3REKS78H7Y90HTC (api v1.0.1 → staging (rolling)) is still rolling after every delivery was retried, ECS finished everything and maintenance ran
 const INVARIANT_9_LEFT_HALF_DONE_26E0357217594F8B: &[Step] = &[
     step(Build {
         service: Web,
@@ -589,7 +583,6 @@ const INVARIANT_9_LEFT_HALF_DONE_26E0357217594F8B: &[Step] = &[
 ];
 
 #[test]
-#[ignore = "known failure: issue 13: maintenance finds deployments in flight only through a live lock"]
 fn invariant_9_left_half_done_26e0357217594f8b() {
     assert_never(
         "9-left-half-done",
@@ -820,4 +813,118 @@ fn every_recorded_failure_still_fails_while_its_kind_is_known() {
             }
         );
     }
+}
+
+/// Fixed by issue 13 (found while fixing it). Found by seed 0x28fd8d2ac8c02bde: a rollout
+/// resumed after a crash waited on ECS from the state's old start, so it was "past its
+/// deadline" the moment it began; the wait on ECS now counts from `RolloutStarted`.
+const INVARIANT_4_PAST_DEADLINE_28FD8D2AC8C02BDE: &[Step] = &[
+    step(Deploy {
+        env: Staging,
+        services: Svcs(2),
+        version: 1,
+        who: Carol,
+    }),
+    step(Work { pick: 176 }).crash_after(7),
+    step(Work { pick: 92 }),
+    step(Wait { minutes: 71 }),
+];
+
+#[test]
+fn invariant_4_past_deadline_28fd8d2ac8c02bde() {
+    assert_never(
+        "4-past-deadline",
+        INVARIANT_4_PAST_DEADLINE_28FD8D2AC8C02BDE,
+    );
+}
+
+/// Fixed by issue 13 (found while fixing it). Found by seed 0x1868158116207d3c: a request that
+/// died before submitting was resumed by maintenance two hours later into an approval window
+/// already closed; maintenance now performs what that leads to in the same run.
+const INVARIANT_4_PAST_DEADLINE_1868158116207D3C: &[Step] = &[
+    step(Deploy {
+        env: Staging,
+        services: Svcs(2),
+        version: 3,
+        who: Alice,
+    }),
+    step(Maintain),
+    step(Work { pick: 72 }),
+    step(Ecs {
+        pick: 127,
+        outcome: Completed,
+        report: true,
+    }),
+    step(Deploy {
+        env: Prod,
+        services: Svcs(2),
+        version: 3,
+        who: Alice,
+    })
+    .crash_after(10),
+    step(Wait { minutes: 141 }),
+];
+
+#[test]
+fn invariant_4_past_deadline_1868158116207d3c() {
+    assert_never(
+        "4-past-deadline",
+        INVARIANT_4_PAST_DEADLINE_1868158116207D3C,
+    );
+}
+
+/// Fixed by issue 13 (found while fixing it). Found by seed 0x0f2f8495d2a3ca66: a `/rollback`
+/// that died after judging the release it leaves, before superseding the deploy still in
+/// flight, let that deploy finish as succeeded on a release judged bad; the way is now cleared
+/// before anything is judged.
+const INVARIANT_5_BAD_READS_SUCCEEDED_0F2F8495D2A3CA66: &[Step] = &[
+    step(Deploy {
+        env: Staging,
+        services: Svcs(6),
+        version: 4,
+        who: Carol,
+    }),
+    step(Wait { minutes: 5 }),
+    step(Ecs {
+        pick: 141,
+        outcome: Completed,
+        report: true,
+    }),
+    step(Rollback {
+        env: Staging,
+        services: Svcs(2),
+        to: None,
+        who: Bob,
+    })
+    .crash_after(9),
+];
+
+#[test]
+fn invariant_5_bad_reads_succeeded_0f2f8495d2a3ca66() {
+    assert_never(
+        "5-bad-reads-succeeded",
+        INVARIANT_5_BAD_READS_SUCCEEDED_0F2F8495D2A3CA66,
+    );
+}
+
+/// Fixed by issue 13 (found while fixing it): the simulation now allows a step lease a crashed
+/// delivery holds (here a maintenance run that died mid-step) to run out before a resume can
+/// act. Found by seed 0xf27fa45063731f66.
+const INVARIANT_4_PAST_DEADLINE_F27FA45063731F66: &[Step] = &[
+    step(Build {
+        service: Web,
+        version: 3,
+    }),
+    step(Work { pick: 23 }).crash_after(10),
+    step(Wait { minutes: 69 }),
+    step(Wait { minutes: 2 }),
+    step(Maintain).crash_after(5),
+];
+
+#[test]
+fn invariant_4_past_deadline_f27fa45063731f66() {
+    assert_never(
+        "4-past-deadline",
+        INVARIANT_4_PAST_DEADLINE_F27FA45063731F66,
+    );
 }

@@ -238,3 +238,38 @@ fn the_slack_manifest_offers_every_command_core_knows_and_asks_for_no_more_scope
         ["chat.postEphemeral", "chat.postMessage", "chat.update"].into()
     );
 }
+
+/// The dead-man's switch watches the very metric maintenance emits, in the namespace the
+/// metrics adapter writes, and counts silence as breaching.
+#[test]
+fn the_heartbeat_alarm_watches_what_maintenance_emits_and_fires_on_silence() {
+    let template: Value = serde_norway::from_str(TEMPLATE).unwrap();
+    let alarm = &template["Resources"]["MaintenanceStoppedAlarm"]["Properties"];
+    assert_eq!(
+        alarm["MetricName"].as_str(),
+        Some(deckhand_core::usecases::HEARTBEAT)
+    );
+    assert_eq!(
+        alarm["Namespace"].as_str(),
+        Some(deckhand_aws::metrics::NAMESPACE)
+    );
+    assert_eq!(alarm["TreatMissingData"].as_str(), Some("breaching"));
+    assert_eq!(
+        alarm["ComparisonOperator"].as_str(),
+        Some("LessThanThreshold")
+    );
+    assert_eq!(alarm["EvaluationPeriods"].as_u64(), Some(3));
+    let schedule = &template["Resources"]["Maintenance"]["Properties"];
+    assert_eq!(
+        schedule["ScheduleExpression"].as_str(),
+        Some("rate(5 minutes)"),
+        "three alarm periods of 300 s are three missed runs"
+    );
+    assert!(
+        alarm.get("AlarmActions").is_some()
+            && template["Resources"]["FailedEventsAlarm"]["Properties"]
+                .get("AlarmActions")
+                .is_some(),
+        "both of Deckhand's own alarms notify the same topic"
+    );
+}

@@ -16,7 +16,8 @@ const HELP: &str = "\
   alarm api-prod-5xx      a CloudWatch alarm goes into ALARM
   backup prod-db-nightly  the plan's schedule fires
   ecs fail | ecs ok       how ECS reports the next rollouts (default ok)
-  wait 30m                time passes (the bake check runs)
+  drop work               the next dispatched work is lost (maintenance finds it)
+  wait 30m                time passes (maintenance runs: expiries, lost work, bake check)
   help · quit";
 
 /// Reads stdin on a thread of its own: the runtime keeps serving while you type.
@@ -74,6 +75,11 @@ pub async fn run() -> anyhow::Result<()> {
                 report = EcsReport::Failed;
                 Ok(())
             }
+            ["drop", "work"] => {
+                local.drop_next_work();
+                println!("  the next dispatched work will be lost");
+                Ok(())
+            }
             ["ecs", "ok"] => {
                 report = EcsReport::Completed;
                 Ok(())
@@ -99,9 +105,9 @@ pub async fn run() -> anyhow::Result<()> {
                     local
                         .bot
                         .app()
-                        .bake_check()
+                        .maintain()
                         .await
-                        .map(|n| println!("  {d} later; {n} release(s) became known-good"))
+                        .map(|done| println!("  {d} later; maintenance: {}", done.summary()))
                         .map_err(anyhow::Error::from)
                 }
                 None => Err(anyhow::anyhow!(

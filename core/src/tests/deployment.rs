@@ -565,3 +565,87 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn every_waiting_state_has_a_deadline_and_time_says_what_is_due() {
+    let limits = Limits::with_rollout(SignedDuration::from_hours(1));
+    let mins = |m: i64| at(T0) + SignedDuration::from_mins(m);
+    let requested = deployment(1, vec![svc("api", false, false, false)]);
+    assert_eq!(requested.deadline(limits), Some(mins(5)));
+    assert_eq!(requested.due(mins(4), limits), None);
+    assert_eq!(
+        requested.due(mins(5), limits),
+        Some(Due::Resume),
+        "its submission was lost"
+    );
+
+    let pending = requested
+        .apply(&Input::Submitted, at(T0))
+        .unwrap()
+        .deployment;
+    assert_eq!(pending.state, State::PendingApproval);
+    assert_eq!(pending.deadline(limits), Some(mins(120)));
+    assert_eq!(pending.due(mins(119), limits), None);
+    assert_eq!(pending.due(mins(120), limits), Some(Due::Expire));
+    let expired = pending.apply(&Input::ApprovalExpired, mins(120)).unwrap();
+    assert!(
+        expired
+            .effects
+            .iter()
+            .any(|e| matches!(e, Effect::Reply { text } if text.contains("nobody approved this"))),
+        "the requester is told: {:?}",
+        expired.effects
+    );
+    assert_eq!(
+        expired.deployment.deadline(limits),
+        None,
+        "terminal states wait on nothing"
+    );
+
+    let started = deployment(0, vec![svc("api", false, false, false)]);
+    let (rolling, _) = run(&started, &[Input::Submitted, Input::Started]);
+    let State::Rolling { service } = rolling.state else {
+        panic!("{:?}", rolling.state)
+    };
+    let t = now();
+    assert_eq!(
+        rolling.due(t + limits.step, limits),
+        Some(Due::Resume),
+        "the roll was lost"
+    );
+    let waiting = rolling
+        .apply(
+            &Input::RolloutStarted {
+                service: ServiceName::parse("api").unwrap(),
+                task_definition: "api:2".into(),
+                ecs_deployment: "ecs-1".into(),
+            },
+            t,
+        )
+        .unwrap()
+        .deployment;
+    assert_eq!(
+        waiting.state_since, t,
+        "the wait on ECS starts with the rollout"
+    );
+    let ecs = "ecs-1".to_owned();
+    assert_eq!(
+        waiting.due(t + limits.step - SignedDuration::from_secs(1), limits),
+        None
+    );
+    assert_eq!(
+        waiting.due(t + limits.step, limits),
+        Some(Due::Reconcile {
+            service,
+            ecs_deployment: ecs.clone()
+        })
+    );
+    assert_eq!(
+        waiting.due(t + limits.rollout, limits),
+        Some(Due::Overdue {
+            service,
+            ecs_deployment: ecs
+        })
+    );
+    assert_eq!(waiting.moves_by(limits), Some(t + limits.rollout));
+}

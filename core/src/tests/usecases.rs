@@ -331,7 +331,7 @@ async fn a_refusal_is_final_for_its_event_even_once_the_environment_is_free() {
     let w = World::new();
     let staging = World::env("staging");
     w.app()
-        .lock(&staging, "incident", &person("U0BOB"))
+        .lock(&staging, None, "incident", &person("U0BOB"))
         .await
         .unwrap();
     let first = w
@@ -927,6 +927,7 @@ async fn a_manual_lock_blocks_deploys_until_unlocked() {
     let app = w.app();
     app.lock(
         &World::env("staging"),
+        None,
         "load test until 14:00",
         &person("U0CAROL"),
     )

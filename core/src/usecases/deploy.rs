@@ -325,7 +325,10 @@ impl<P: Ports> App<'_, P> {
             held_by: draft.requested_by.clone(),
             reason,
             since: now,
-            expires: Some(now + draft.approval_ttl + env.lock_ttl),
+            // Held exactly while the deployment is in flight: its own deadlines (the approval
+            // window, each step's, the rollout's `lock_ttl`) bound that, and maintenance gives
+            // up on a deployment past them, which releases its lock.
+            expires: None,
         };
         if let Err(holder) = p.store().acquire_lock(&lock, now).await? {
             return Err(Denied::Locked(policy::LockHeld(Box::new(holder))).into());
@@ -476,9 +479,13 @@ impl<P: Ports> App<'_, P> {
             .await?
             .ok_or(RunError::Unknown(id))?;
         let actor = Actor::system("deploy");
+        if d.awaits_submission() {
+            // Its request died between creating it and submitting it.
+            return Ok(self.resubmit(d).await?.deployment);
+        }
         if d.awaits_start() {
-            // Re-take the lock as its owner: it may have lapsed while waiting for approval.
-            let env = self.env_config(&d.env)?;
+            // Re-take the lock as its owner: a lock written before deployment locks stopped
+            // lapsing may have lapsed while this waited for approval.
             let now = p.clock().now();
             let lock = EnvLock {
                 env: d.env.clone(),
@@ -486,7 +493,7 @@ impl<P: Ports> App<'_, P> {
                 held_by: d.requested_by.clone(),
                 reason: format!("{} {}", names(&d.service_names()), d.version),
                 since: now,
-                expires: Some(now + env.lock_ttl),
+                expires: None,
             };
             if let Err(holder) = p.store().acquire_lock(&lock, now).await? {
                 let reason = format!(

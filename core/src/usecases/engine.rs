@@ -26,7 +26,7 @@ const MAX_CONFLICTS: usize = 8;
 /// How long one delivery may perform a rollout step before another may take it over: a
 /// rollout is five AWS calls, each bounded by the SDK's 30-second operation timeout. A step
 /// that fails gives its lease back at once, so Lambda's retry resumes it without waiting.
-const STEP_LEASE: SignedDuration = SignedDuration::from_mins(3);
+pub const STEP_LEASE: SignedDuration = SignedDuration::from_mins(3);
 
 /// Effects that must not be performed twice for one revision: each rollout registers a task
 /// definition and starts an ECS deployment, and a second one would leave the deployment

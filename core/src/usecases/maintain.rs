@@ -1,27 +1,80 @@
-//! The scheduled check (every few minutes, an EventBridge Scheduler schedule on the deploy
-//! function): releases that baked with their alarms clear become known-good, and in-flight
-//! deployments whose next step was lost are picked up again.
+//! Maintenance: what the passing of time implies, on a schedule (every 5 minutes in AWS, an
+//! interval in `deckhand serve`, every `wait` in `deckhand dev`). Approvals past their window
+//! expire, locks past theirs are released, work lost in flight is resumed from where the store
+//! says, rollouts ECS never reported are reconciled from ECS's own record (and given up past
+//! their limit), releases that baked clean become known-good, and a heartbeat says it ran.
+//!
+//! What is due is decided by pure functions ([`Deployment::due`], [`EnvLock::due`]); this only
+//! performs it, through the same idempotent entry points the events use, so it is safe to run
+//! at any time, any number of times at once, alongside any handler.
 
-use crate::ports::{Clock as _, Platform as _, RolloutState};
-use crate::types::{DeploymentId, SignedDuration};
+use crate::config::EnvConfig;
+use crate::deployment::{Deployment, Due, Input, Limits};
+use crate::policy::{EnvLock, LockDue, LockOwner};
+use crate::ports::{
+    Clock as _, Metric, MetricUnit, Metrics as _, Platform as _, PortError, Store as _,
+};
+use crate::types::{Actor, DeploymentId};
 
 use super::App;
 use super::deploy::RunError;
 use super::queries::QueryError;
 
-/// How long a deployment may sit in one state before the check looks into it: longer than
-/// any step's lease, and than EventBridge's usual delivery delay.
-pub const STALE_AFTER: SignedDuration = SignedDuration::from_mins(5);
+/// The heartbeat maintenance emits on every run; the template alarms when it stops.
+pub const HEARTBEAT: &str = "MaintenanceHeartbeat";
+
+/// How many of an environment's newest deployments maintenance looks through for ones still
+/// open. Only one deployment is in flight per environment and pending approvals expire within
+/// their window, so the open ones are among the newest.
+const OPEN_WITHIN: usize = 25;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Maintained {
     /// Releases judged known-good.
     pub baked: usize,
+    /// Approvals that expired with nobody clicking.
+    pub expired: Vec<DeploymentId>,
     /// Deployments whose lost step was performed again (a dispatch that never arrived, a
-    /// function that died mid-step).
+    /// function that died mid-step, an outage).
     pub resumed: Vec<DeploymentId>,
-    /// Deployments finished from ECS's own record because its event never arrived.
+    /// Deployments finished from ECS's own record because its event never arrived, or given
+    /// up because ECS did not finish within the limit.
     pub reconciled: Vec<DeploymentId>,
+    /// Locks released: people's past their expiry, and deployments' that outlived them.
+    pub unlocked: Vec<String>,
+}
+
+impl Maintained {
+    /// One line for `deckhand dev` and the log.
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        let ids = |v: &[DeploymentId]| {
+            v.iter()
+                .map(DeploymentId::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if self.baked > 0 {
+            parts.push(format!("{} release(s) became known-good", self.baked));
+        }
+        for (what, v) in [
+            ("expired", &self.expired),
+            ("resumed", &self.resumed),
+            ("reconciled with ECS", &self.reconciled),
+        ] {
+            if !v.is_empty() {
+                parts.push(format!("{what} {}", ids(v)));
+            }
+        }
+        if !self.unlocked.is_empty() {
+            parts.push(format!("released {}", self.unlocked.join(", ")));
+        }
+        if parts.is_empty() {
+            "nothing was due".into()
+        } else {
+            parts.join("; ")
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -32,46 +85,186 @@ pub enum MaintainError {
     Query(#[from] QueryError),
 }
 
+impl From<PortError> for MaintainError {
+    fn from(e: PortError) -> Self {
+        MaintainError::Run(RunError::Port(e))
+    }
+}
+
 impl<P: crate::ports::Ports> App<'_, P> {
-    /// Safe to run at any time and any number of times at once: every action it takes goes
-    /// through the same idempotent entry points the events use.
+    /// Runs everything that is due. Each environment is looked after on its own: one that
+    /// fails (an outage, a throttled call) does not stop the others, and the first error is
+    /// returned after all were tried, so the schedule's retry and alarms see it.
     pub async fn maintain(&self) -> Result<Maintained, MaintainError> {
-        let mut done = Maintained {
-            baked: self.bake_check().await?,
-            ..Maintained::default()
-        };
-        let now = self.ports.clock().now();
+        let mut done = Maintained::default();
+        let mut first_error = None;
         for env in self.config.environments.values() {
-            let Some(d) = self.in_flight(&env.name).await.map_err(RunError::from)? else {
-                continue;
-            };
-            if now.duration_since(d.state_since) < STALE_AFTER {
-                continue;
-            }
-            if let Some(ecs) = d.waiting_on_ecs() {
-                let svc = self
-                    .service_config(&d.services[ecs.0].service)
-                    .map_err(RunError::from)?;
-                let outcome = match self
-                    .ports
-                    .platform()
-                    .rollout_state(&env.cluster, svc, &ecs.1)
-                    .await
-                    .map_err(RunError::from)?
-                {
-                    RolloutState::InProgress => continue,
-                    RolloutState::Completed => Ok(()),
-                    RolloutState::Failed { reason } => Err(reason),
-                };
-                tracing::warn!(deployment = %d.id, ecs_deployment = %ecs.1, "ECS's event never arrived; finishing from ECS's record");
-                self.on_rollout(&ecs.1, outcome).await?;
-                done.reconciled.push(d.id);
-            } else if d.resumable() {
-                tracing::warn!(deployment = %d.id, state = d.state.name(), "no progress for a while; resuming");
-                self.run_deployment(d.id).await?;
-                done.resumed.push(d.id);
+            if let Err(e) = self.maintain_env(env, &mut done).await {
+                tracing::warn!(env = %env.name, error = %e, "maintenance of this environment failed; the next run tries again");
+                first_error.get_or_insert(e);
             }
         }
-        Ok(done)
+        match self.bake_check().await {
+            Ok(n) => done.baked = n,
+            Err(e) => {
+                first_error.get_or_insert(e.into());
+            }
+        }
+        // The dead-man's switch: the template alarms when this stops arriving.
+        let beat = Metric {
+            name: HEARTBEAT.into(),
+            value: 1.0,
+            unit: MetricUnit::Count,
+            dimensions: Vec::new(),
+        };
+        if let Err(e) = self.ports.metrics().emit(&[beat]).await {
+            tracing::warn!(error = %e, "could not emit the maintenance heartbeat");
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(done),
+        }
+    }
+
+    async fn maintain_env(
+        &self,
+        env: &EnvConfig,
+        done: &mut Maintained,
+    ) -> Result<(), MaintainError> {
+        let store = self.ports.store();
+        let limits = Limits::with_rollout(env.lock_ttl);
+        let open: Vec<Deployment> = store
+            .recent_deployments(&env.name, None, OPEN_WITHIN)
+            .await?
+            .into_iter()
+            .filter(|d| !d.state.is_terminal())
+            .collect();
+        for d in open {
+            self.maintain_deployment(env, d, limits, done).await?;
+        }
+        // After the deployments: one that just finished released its own lock.
+        if let Some(lock) = store.get_lock(&env.name).await? {
+            self.maintain_lock(env, lock, self.ports.clock().now(), done)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Performs what is due for `d`, and again for what that led to (a resumed submission
+    /// whose approval window closed meanwhile expires in the same run): at most a few rounds,
+    /// each one a state change.
+    async fn maintain_deployment(
+        &self,
+        env: &EnvConfig,
+        mut d: Deployment,
+        limits: Limits,
+        done: &mut Maintained,
+    ) -> Result<(), MaintainError> {
+        let now = self.ports.clock().now();
+        for _ in 0..3 {
+            let Some(due) = d.due(now, limits) else {
+                return Ok(());
+            };
+            let (id, before) = (d.id, d.revision);
+            tracing::info!(deployment = %id, state = d.state.name(), ?due, "due");
+            let overdue = matches!(due, Due::Overdue { .. });
+            match due {
+                Due::Expire => {
+                    let actor = Actor::system("approval window");
+                    self.drive(d, Input::ApprovalExpired, &actor)
+                        .await
+                        .map_err(RunError::from)?;
+                    done.expired.push(id);
+                }
+                Due::Resume => {
+                    self.run_deployment(id).await?;
+                    done.resumed.push(id);
+                }
+                Due::Reconcile {
+                    service,
+                    ecs_deployment,
+                }
+                | Due::Overdue {
+                    service,
+                    ecs_deployment,
+                } => {
+                    if self
+                        .reconcile(env, &d, service, &ecs_deployment, overdue)
+                        .await?
+                    {
+                        done.reconciled.push(id);
+                    }
+                }
+            }
+            match self.ports.store().get_deployment(id).await? {
+                Some(next) if next.revision != before => d = next,
+                _ => return Ok(()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Asks ECS about a rollout whose event has not arrived, and finishes the deployment from
+    /// ECS's answer; one still in progress past its limit is given up. `true` if it moved.
+    async fn reconcile(
+        &self,
+        env: &EnvConfig,
+        d: &Deployment,
+        service: usize,
+        ecs_deployment: &str,
+        overdue: bool,
+    ) -> Result<bool, MaintainError> {
+        let Some(release) = d.services.get(service) else {
+            return Ok(false);
+        };
+        let svc = self
+            .service_config(&release.service)
+            .map_err(RunError::from)?;
+        let state = self
+            .ports
+            .platform()
+            .rollout_state(&env.cluster, svc, ecs_deployment)
+            .await?;
+        let Some(outcome) = state.outcome(overdue, env.lock_ttl) else {
+            return Ok(false);
+        };
+        tracing::warn!(deployment = %d.id, ecs_deployment, ?outcome, "ECS's event never arrived; finishing from ECS's record");
+        self.on_rollout(ecs_deployment, outcome).await?;
+        Ok(true)
+    }
+
+    async fn maintain_lock(
+        &self,
+        env: &EnvConfig,
+        lock: EnvLock,
+        now: jiff::Timestamp,
+        done: &mut Maintained,
+    ) -> Result<(), MaintainError> {
+        let store = self.ports.store();
+        let owner = match lock.owner {
+            LockOwner::Deployment { id } => store.get_deployment(id).await?,
+            LockOwner::Person { .. } => None,
+        };
+        let Some(due) = lock.due(owner.as_ref(), now) else {
+            return Ok(());
+        };
+        // Conditional on the owner: a lock someone took since is left alone.
+        if !store.release_lock(&env.name, &lock.owner).await? {
+            return Ok(());
+        }
+        done.unlocked
+            .push(format!("{} ({})", env.name, lock.held_by.display()));
+        if due == LockDue::Lapsed {
+            let line = format!(
+                "🔓 {}'s lock on {} lapsed ({}); deploys are open again.",
+                lock.held_by.display(),
+                env.name,
+                lock.reason
+            );
+            self.announce(env, &line).await;
+        } else {
+            tracing::warn!(env = %env.name, owner = ?lock.owner, "released a lock its deployment no longer holds");
+        }
+        Ok(())
     }
 }

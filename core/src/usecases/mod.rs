@@ -29,7 +29,8 @@ mod tests;
 pub use backup::{BackupError, BackupOutcome, BackupTrigger};
 pub use build::{AutoDeployOutcome, BuildError, BuildOutcome};
 pub use deploy::{DecideError, Decision, DeployRequest, RequestError, Requested, RunError};
-pub use maintain::{MaintainError, Maintained, STALE_AFTER};
+pub use engine::STEP_LEASE;
+pub use maintain::{HEARTBEAT, MaintainError, Maintained};
 pub use queries::QueryError;
 pub use rollback::{AlarmError, AlarmOutcome, ENV_TAG, SERVICE_TAG};
 

@@ -6,7 +6,7 @@ use crate::policy::{self, Denied, EnvLock, LockOwner};
 use crate::ports::{
     Clock as _, Hold, Monitor as _, Pause, Platform as _, PortError, Ports, Store as _,
 };
-use crate::types::{Actor, EnvName, ServiceName};
+use crate::types::{Actor, EnvName, ServiceName, SignedDuration};
 
 use super::App;
 
@@ -56,7 +56,7 @@ impl<P: Ports> App<'_, P> {
                     ));
                 }
                 if let Some(l) = &lock {
-                    note.push(lock_note(l));
+                    note.push(l.note());
                 }
                 if let Some(p) = &paused {
                     note.push(format!(
@@ -131,10 +131,13 @@ impl<P: Ports> App<'_, P> {
         })
     }
 
-    /// `/lock ENV REASON…`: nobody deploys until `/unlock`.
+    /// `/lock ENV [DURATION] REASON…`: nobody deploys until `/unlock` or until it lapses
+    /// (the environment's `lock_default` when no duration is given; maintenance releases it
+    /// and tells the channel).
     pub async fn lock(
         &self,
         env: &EnvName,
+        duration: Option<SignedDuration>,
         reason: &str,
         actor: &Actor,
     ) -> Result<EnvLock, QueryError> {
@@ -149,7 +152,7 @@ impl<P: Ports> App<'_, P> {
             held_by: actor.clone(),
             reason: reason.to_owned(),
             since: now,
-            expires: None,
+            expires: Some(now + duration.unwrap_or(e.lock_default).min(e.lock_max)),
         };
         match self.ports.store().acquire_lock(&lock, now).await? {
             Ok(()) => Ok(lock),
@@ -327,12 +330,5 @@ impl<P: Ports> App<'_, P> {
             self.ports.store().record_release(&baseline).await?;
         }
         Ok(())
-    }
-}
-
-fn lock_note(l: &EnvLock) -> String {
-    match &l.owner {
-        LockOwner::Deployment { id } => format!("deploying {id}"),
-        LockOwner::Person { .. } => format!("locked by {}: {}", l.held_by.display(), l.reason),
     }
 }

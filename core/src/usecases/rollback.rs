@@ -330,21 +330,27 @@ impl<P: Ports> App<'_, P> {
     ) -> Result<Requested, RequestError> {
         let env = self.env_config(env)?;
         let now = self.ports.clock().now();
-        match self.claim_event(event_key, now).await? {
+        let id = match self.claim_event(event_key, now).await? {
             Claimed::Again(d) => {
                 return Ok(Requested {
                     deployment: *d,
                     duplicate: true,
                 });
             }
-            Claimed::Retry(_) => self.answered_before(event_key).await?,
-            Claimed::First(_) => {}
-        }
+            Claimed::Retry(id) => {
+                self.answered_before(event_key).await?;
+                id
+            }
+            Claimed::First(id) => id,
+        };
         let decided = self.plan_manual(env, services, to, actor, now).await;
         let ManualRollback { targets, leaving } =
             self.final_answer(event_key, now, decided).await?;
-        // Judged before the rollback is created, once nothing can refuse it: a delivery that
-        // dies in between leaves the verdict, and its retry (the same plan) creates the rollback.
+        // Once nothing can refuse it: the way cleared (a deploy in flight superseded, so it
+        // cannot finish as succeeded on a release judged bad), then the verdicts, then the
+        // rollback. A delivery that dies in between leaves each step done, and its retry (the
+        // same plan) does the rest.
+        self.clear_the_way(env, id, actor).await?;
         let verdict = Verdict::rolled_back_by(actor.display(), now);
         for (service, deployment, to) in leaving {
             self.judge(env, &service, deployment, &verdict, Some(to))
@@ -393,26 +399,15 @@ impl<P: Ports> App<'_, P> {
         })
     }
 
-    /// Creates and starts a rollback deployment to the given releases. Rollbacks do not wait
-    /// for a lock: a deployment in flight is superseded, a manual lock is broken (and said so).
-    pub(crate) async fn roll_back_to(
+    /// Makes room for rollback `id` in `env`: a deployment in flight there is superseded, a
+    /// person's lock is broken (and said so). Rollbacks wait for no lock. Idempotent.
+    async fn clear_the_way(
         &self,
         env: &EnvConfig,
-        targets: Vec<(Release, Option<String>)>,
-        kind: DeploymentKind,
-        actor: Actor,
-        event_key: &str,
-    ) -> Result<Requested, RequestError> {
+        id: DeploymentId,
+        actor: &Actor,
+    ) -> Result<(), RequestError> {
         let now = self.ports.clock().now();
-        let id = match self.claim_event(event_key, now).await? {
-            Claimed::First(id) | Claimed::Retry(id) => id,
-            Claimed::Again(d) => {
-                return Ok(Requested {
-                    deployment: *d,
-                    duplicate: true,
-                });
-            }
-        };
         if let Some(lock) = self
             .ports
             .store()
@@ -425,7 +420,7 @@ impl<P: Ports> App<'_, P> {
                     if let Some(d) = self.ports.store().get_deployment(*other).await?
                         && !d.state.is_terminal()
                     {
-                        self.drive(d, Input::Superseded { by: id }, &actor).await?;
+                        self.drive(d, Input::Superseded { by: id }, actor).await?;
                     }
                     self.ports
                         .store()
@@ -447,6 +442,30 @@ impl<P: Ports> App<'_, P> {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Creates and starts a rollback deployment to the given releases. Rollbacks do not wait
+    /// for a lock: a deployment in flight is superseded, a manual lock is broken (and said so).
+    pub(crate) async fn roll_back_to(
+        &self,
+        env: &EnvConfig,
+        targets: Vec<(Release, Option<String>)>,
+        kind: DeploymentKind,
+        actor: Actor,
+        event_key: &str,
+    ) -> Result<Requested, RequestError> {
+        let now = self.ports.clock().now();
+        let id = match self.claim_event(event_key, now).await? {
+            Claimed::First(id) | Claimed::Retry(id) => id,
+            Claimed::Again(d) => {
+                return Ok(Requested {
+                    deployment: *d,
+                    duplicate: true,
+                });
+            }
+        };
+        self.clear_the_way(env, id, &actor).await?;
         let version = targets
             .first()
             .map(|(t, _)| t.image.tag.clone())
