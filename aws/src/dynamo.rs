@@ -191,7 +191,6 @@ impl DynamoStore {
         Ok(())
     }
 
-    /// Puts an item that must not exist yet. `false` when it already did: a redelivery.
     /// Deletes an item and returns the body it had, if it was there.
     async fn take<T: DeserializeOwned>(&self, pk: String, sk: &str) -> PortResult<Option<T>> {
         let what = format!("DeleteItem {pk}");
@@ -210,6 +209,7 @@ impl DynamoStore {
             .transpose()
     }
 
+    /// Puts an item that must not exist yet. `false` when it already did: a redelivery.
     async fn put_once(&self, item: Item) -> PortResult<bool> {
         match self
             .put(item, Some(("attribute_not_exists(pk)", HashMap::new())))
@@ -415,6 +415,31 @@ impl Store for DynamoStore {
             .map(|i| body(&i))
             .transpose()?
             .unwrap_or_default())
+    }
+
+    async fn card_shown(&self, id: DeploymentId, revision: u64) -> PortResult<()> {
+        let revision = i64::try_from(revision).unwrap_or(i64::MAX);
+        let mut item = key(format!("DEP#{id}"), "SHOWN");
+        item.insert("shown_rev".into(), n(revision));
+        let values = HashMap::from([(":r".to_owned(), n(revision))]);
+        match self
+            .put(
+                item,
+                Some(("attribute_not_exists(pk) OR shown_rev < :r", values)),
+            )
+            .await
+        {
+            // A newer revision was shown already.
+            Err(e) if is_conflict(&e) => Ok(()),
+            other => other,
+        }
+    }
+
+    async fn shown_revision(&self, id: DeploymentId) -> PortResult<Option<u64>> {
+        Ok(self
+            .get(format!("DEP#{id}"), "SHOWN")
+            .await?
+            .and_then(|i| i.get("shown_rev")?.as_n().ok()?.parse().ok()))
     }
 
     async fn get_lock(&self, env: &EnvName) -> PortResult<Option<EnvLock>> {

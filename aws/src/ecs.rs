@@ -15,6 +15,8 @@ use crate::error::port_error;
 
 /// The tag on every task definition revision Deckhand registers (value `true`).
 pub const MANAGED_TAG: &str = "deckhand:managed";
+/// The rollout step that registered a revision: how a retried step recognises its own.
+pub const STEP_TAG: &str = "deckhand:step";
 
 #[derive(Debug)]
 pub struct EcsPlatform {
@@ -169,32 +171,49 @@ impl EcsPlatform {
             })
     }
 
+    /// The service's new revision for `step`, or, when the service already runs the one an
+    /// earlier attempt of `step` registered, that rollout (`Err`): its `UpdateService` went
+    /// through, and a second one would start a second ECS deployment.
     async fn new_revision(
         &self,
         cluster: &str,
         svc: &ServiceConfig,
         image: &ImageRef,
-    ) -> PortResult<(Service, String)> {
+        step: &str,
+    ) -> PortResult<(Service, Result<String, Rollout>)> {
         let service = self.service(cluster, &svc.ecs_service).await?;
         let current = service.task_definition().ok_or_else(|| {
             PortError::Failed(format!("{} has no task definition", svc.ecs_service))
         })?;
         let (td, mut tags) = self.task_definition(current).await?;
+        if tags
+            .iter()
+            .any(|t| t.key() == Some(STEP_TAG) && t.value() == Some(step))
+            && let Some(primary) = primary_deployment(&service)
+        {
+            let earlier = Rollout {
+                task_definition: current.to_owned(),
+                ecs_deployment: primary.to_owned(),
+            };
+            return Ok((service, Err(earlier)));
+        }
         // Marks the revision as Deckhand's. The deploy function's IAM policy allows
         // RegisterTaskDefinition (which takes no resource ARN) only with this tag on the request.
-        tags.retain(|t| t.key() != Some(MANAGED_TAG));
-        tags.push(
-            aws_sdk_ecs::types::Tag::builder()
-                .key(MANAGED_TAG)
-                .value("true")
-                .build(),
-        );
+        tags.retain(|t| t.key() != Some(MANAGED_TAG) && t.key() != Some(STEP_TAG));
+        for (key, value) in [(MANAGED_TAG, "true"), (STEP_TAG, step)] {
+            tags.push(
+                aws_sdk_ecs::types::Tag::builder()
+                    .key(key)
+                    .value(value)
+                    .build(),
+            );
+        }
         let uri = self.repository_uri(&image.repository).await?;
         // Pinned by digest: what was approved is what runs, even if the tag moves later.
         let arn = self
             .register_with_image(td, tags, &svc.container, &format!("{uri}@{}", image.digest))
             .await?;
-        Ok((service, arn))
+        Ok((service, Ok(arn)))
     }
 
     async fn update(
@@ -225,14 +244,9 @@ impl EcsPlatform {
             .ok_or_else(|| PortError::Failed(format!("{what} returned no service")))?;
         // The PRIMARY deployment is the one this update started; its id is what ECS's
         // "Deployment State Change" events name.
-        let primary = service
-            .deployments()
-            .iter()
-            .find(|d| d.status() == Some("PRIMARY"))
-            .and_then(|d| d.id())
-            .ok_or_else(|| {
-                PortError::Failed(format!("{what}: ECS reported no primary deployment"))
-            })?;
+        let primary = primary_deployment(&service).ok_or_else(|| {
+            PortError::Failed(format!("{what}: ECS reported no primary deployment"))
+        })?;
         Ok(Rollout {
             task_definition: task_definition.to_owned(),
             ecs_deployment: primary.to_owned(),
@@ -270,7 +284,12 @@ impl EcsPlatform {
         command: &[String],
         started_by: &str,
     ) -> PortResult<String> {
-        let (service, arn) = self.new_revision(cluster, svc, image).await?;
+        // Never run by the service, so never taken for an earlier attempt's rollout.
+        let (service, revision) = self.new_revision(cluster, svc, image, started_by).await?;
+        let arn = match revision {
+            Ok(arn) => arn,
+            Err(earlier) => earlier.task_definition,
+        };
         let what = format!("RunTask {} migration in cluster {cluster}", svc.ecs_service);
         let overrides = TaskOverride::builder()
             .container_overrides(
@@ -363,9 +382,15 @@ impl Platform for EcsPlatform {
         cluster: &str,
         svc: &ServiceConfig,
         image: &ImageRef,
+        step: &str,
     ) -> PortResult<Rollout> {
-        let (_, arn) = self.new_revision(cluster, svc, image).await?;
-        self.update(cluster, svc, &arn, true).await
+        match self.new_revision(cluster, svc, image, step).await?.1 {
+            Ok(arn) => self.update(cluster, svc, &arn, true).await,
+            Err(earlier) => {
+                tracing::warn!(step, ecs_deployment = %earlier.ecs_deployment, "this rollout step already got through; not updating the service again");
+                Ok(earlier)
+            }
+        }
     }
 
     async fn roll_back(
@@ -461,4 +486,13 @@ impl Platform for EcsPlatform {
             _ => RolloutState::InProgress,
         })
     }
+}
+
+/// The id of the service's PRIMARY deployment: the one its latest update started.
+fn primary_deployment(service: &Service) -> Option<&str> {
+    service
+        .deployments()
+        .iter()
+        .find(|d| d.status() == Some("PRIMARY"))
+        .and_then(|d| d.id())
 }

@@ -1054,6 +1054,12 @@ impl Deployment {
         }
     }
 
+    /// Whether its cards, last all showing revision `shown`, are behind it (an update failed
+    /// while chat was down). `None` (never posted) is not behind: there is nothing to update.
+    pub fn cards_behind(&self, shown: Option<u64>) -> bool {
+        shown.is_some_and(|s| s < self.revision)
+    }
+
     /// What is due at `now`, if anything. Pure: maintenance performs it.
     pub fn due(&self, now: Timestamp, limits: Limits) -> Option<Due> {
         if now < self.deadline(limits)? {

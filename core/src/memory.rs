@@ -109,6 +109,7 @@ pub enum Said {
 struct StoreState {
     deployments: BTreeMap<DeploymentId, Deployment>,
     cards: HashMap<DeploymentId, Vec<MessageRef>>,
+    shown: HashMap<DeploymentId, u64>,
     locks: HashMap<EnvName, EnvLock>,
     holds: Vec<Hold>,
     pauses: HashMap<EnvName, Pause>,
@@ -133,6 +134,8 @@ struct World {
     migration_runs: HashSet<String>,
     migration_exit: HashMap<String, i32>,
     next_revision: u32,
+    /// Task definition → the rollout step that registered it, and the ECS deployment it started.
+    steps: HashMap<String, (String, String)>,
     /// The image of every task definition registered, so a rollback runs what it names.
     task_images: HashMap<String, String>,
     firing: HashSet<String>,
@@ -342,6 +345,17 @@ impl Store for Memory {
             .get(&id)
             .cloned()
             .unwrap_or_default())
+    }
+    async fn card_shown(&self, id: DeploymentId, revision: u64) -> PortResult<()> {
+        yield_now().await;
+        let mut s = guard(&self.store);
+        let shown = s.shown.entry(id).or_insert(revision);
+        *shown = (*shown).max(revision);
+        Ok(())
+    }
+    async fn shown_revision(&self, id: DeploymentId) -> PortResult<Option<u64>> {
+        yield_now().await;
+        Ok(guard(&self.store).shown.get(&id).copied())
     }
     async fn get_lock(&self, env: &EnvName) -> PortResult<Option<EnvLock>> {
         yield_now().await;
@@ -600,9 +614,20 @@ impl Platform for Memory {
         cluster: &str,
         service: &ServiceConfig,
         image: &ImageRef,
+        step: &str,
     ) -> PortResult<Rollout> {
         yield_now().await;
         let mut w = guard(&self.world);
+        let key = (cluster.to_owned(), service.ecs_service.clone());
+        if let Some(running) = w.running_in.get(&key)
+            && let Some((by, ecs)) = w.steps.get(&running.task_definition)
+            && by == step
+        {
+            return Ok(Rollout {
+                task_definition: running.task_definition.clone(),
+                ecs_deployment: ecs.clone(),
+            });
+        }
         w.next_revision += 1;
         let n = w.next_revision;
         w.roll_outs.push((service.name.clone(), image.clone()));
@@ -610,8 +635,11 @@ impl Platform for Memory {
         let td = format!("{}:{}", service.ecs_service, n + 1);
         let pinned = format!("{}:{}@{}", image.repository, image.tag, image.digest);
         w.task_images.insert(td.clone(), pinned.clone());
+        let ecs_deployment = format!("ecs-svc/{n}");
+        w.steps
+            .insert(td.clone(), (step.to_owned(), ecs_deployment.clone()));
         w.running_in.insert(
-            (cluster.to_owned(), service.ecs_service.clone()),
+            key,
             Running {
                 task_definition: td.clone(),
                 image: pinned,
@@ -619,7 +647,7 @@ impl Platform for Memory {
         );
         Ok(Rollout {
             task_definition: td,
-            ecs_deployment: format!("ecs-svc/{n}"),
+            ecs_deployment,
         })
     }
     async fn roll_back(

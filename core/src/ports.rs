@@ -73,6 +73,17 @@ pub trait Store: Send + Sync {
         cards: &[MessageRef],
     ) -> impl Future<Output = PortResult<()>> + Send;
     fn cards(&self, id: DeploymentId) -> impl Future<Output = PortResult<Vec<MessageRef>>> + Send;
+    /// Records that every card of `id` now shows its revision `revision` (never lowers it).
+    fn card_shown(
+        &self,
+        id: DeploymentId,
+        revision: u64,
+    ) -> impl Future<Output = PortResult<()>> + Send;
+    /// The revision `id`'s cards last all showed; `None` before its cards were first posted.
+    fn shown_revision(
+        &self,
+        id: DeploymentId,
+    ) -> impl Future<Output = PortResult<Option<u64>>> + Send;
 
     fn get_lock(&self, env: &EnvName) -> impl Future<Output = PortResult<Option<EnvLock>>> + Send;
     /// Takes the lock if it is free, expired at `now`, or already held by the same owner.
@@ -249,12 +260,16 @@ pub trait Platform: Send + Sync {
         tag: &Version,
     ) -> impl Future<Output = PortResult<Option<Digest>>> + Send;
     /// Registers a revision of the running task definition with only the container's image
-    /// changed, and updates the service to it.
+    /// changed, and updates the service to it. `step` names the rollout step (its deployment
+    /// and service): when the service already runs a revision registered under it, an earlier
+    /// attempt of this very step got as far as `UpdateService` before it died, and its rollout
+    /// is returned instead of starting a second one.
     fn roll_out(
         &self,
         cluster: &str,
         service: &ServiceConfig,
         image: &ImageRef,
+        step: &str,
     ) -> impl Future<Output = PortResult<Rollout>> + Send;
     /// Updates the service to an existing task definition (a rollback).
     fn roll_back(

@@ -169,6 +169,8 @@ pub struct Sim<S> {
     pub history: Vec<(Delivery, Answer)>,
     /// When a delivery last died half-way: the step lease it held runs out after it.
     pub last_crash: Option<Timestamp>,
+    /// Whether chat was down for the delivery being checked (its card updates could not land).
+    chat_down: bool,
     /// Deliveries that died, which their source retries (Slack, EventBridge, Lambda).
     retries: Vec<Delivery>,
     keys: u32,
@@ -187,6 +189,7 @@ impl<S: Store> Sim<S> {
             config,
             history: Vec::new(),
             last_crash: None,
+            chat_down: false,
             retries: Vec::new(),
             keys: 0,
             next_tick: start() + TICK,
@@ -507,6 +510,7 @@ impl<S: Store> Sim<S> {
         fault: Fault,
         redelivered: Option<Answer>,
     ) -> String {
+        self.chat_down = fault.chat_down;
         let before = self.before().await;
         let updates = self.ports.world().updates.len();
         let cards_before = self.ports.world().cards.len();
@@ -731,6 +735,7 @@ impl<S: Store> Sim<S> {
             new_updates: updates,
             after_maintenance,
             last_crash: self.last_crash,
+            chat_up: !self.chat_down,
         })
     }
 

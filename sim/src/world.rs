@@ -88,6 +88,8 @@ pub struct UpdateCall {
     /// False when ECS started nothing (the service already had that task definition).
     pub started: bool,
     pub at: Timestamp,
+    /// The rollout step that sent it (a release's `deployment:service`), when one did.
+    pub step: Option<String>,
 }
 
 /// A posted card and what it shows now.
@@ -113,6 +115,8 @@ pub struct World {
     pub ecs: BTreeMap<(String, String), EcsService>,
     pub task_definitions: BTreeMap<String, String>,
     revisions: BTreeMap<String, u32>,
+    /// Task definition → the rollout step that registered it (Deckhand's `deckhand:step` tag).
+    steps: BTreeMap<String, String>,
     next_ecs: u32,
     pub updates: Vec<UpdateCall>,
     pub alarms: BTreeMap<String, bool>,
@@ -248,6 +252,30 @@ impl World {
             })
     }
 
+    /// Marks the last update as sent by `step`.
+    fn sent_by(&mut self, step: &str, rollout: Rollout) -> Rollout {
+        if let Some(last) = self.updates.last_mut() {
+            last.step = Some(step.to_owned());
+        }
+        rollout
+    }
+
+    /// The rollout an earlier attempt of `step` started, if the service runs its revision.
+    fn rollout_of_step(&self, cluster: &str, svc: &ServiceConfig, step: &str) -> Option<Rollout> {
+        let steps = &self.steps;
+        let service = self
+            .ecs
+            .get(&(cluster.to_owned(), svc.ecs_service.clone()))?;
+        if steps.get(&service.desired).map(String::as_str) != Some(step) {
+            return None;
+        }
+        let primary = service.deployments.last()?;
+        Some(Rollout {
+            task_definition: service.desired.clone(),
+            ecs_deployment: primary.id.clone(),
+        })
+    }
+
     fn update(
         &mut self,
         cluster: &str,
@@ -289,6 +317,7 @@ impl World {
             desired_before,
             started,
             at: now,
+            step: None,
         });
         Ok(Rollout {
             task_definition: td.to_owned(),
@@ -417,6 +446,13 @@ impl<S: Store> Store for SimPorts<S> {
     }
     async fn cards(&self, id: DeploymentId) -> PortResult<Vec<MessageRef>> {
         self.call(Port::Store, self.store.cards(id)).await
+    }
+    async fn card_shown(&self, id: DeploymentId, revision: u64) -> PortResult<()> {
+        self.call(Port::Store, self.store.card_shown(id, revision))
+            .await
+    }
+    async fn shown_revision(&self, id: DeploymentId) -> PortResult<Option<u64>> {
+        self.call(Port::Store, self.store.shown_revision(id)).await
     }
     async fn get_lock(&self, env: &EnvName) -> PortResult<Option<EnvLock>> {
         self.call(Port::Store, self.store.get_lock(env)).await
@@ -562,10 +598,16 @@ impl<S: Store> Platform for SimPorts<S> {
         cluster: &str,
         svc: &ServiceConfig,
         image: &ImageRef,
+        step: &str,
     ) -> PortResult<Rollout> {
         let now = self.now();
         self.call(Port::Platform, async {
             let mut w = self.world();
+            // Like ECS with Deckhand's step tag: the revision the service runs says which
+            // step registered it, and a retried step gets its earlier rollout back.
+            if let Some(earlier) = w.rollout_of_step(cluster, svc, step) {
+                return Ok(earlier);
+            }
             let revision = w.revisions.entry(svc.ecs_service.clone()).or_insert(1);
             *revision += 1;
             let td = format!("{}:{revision}", svc.ecs_service);
@@ -573,7 +615,9 @@ impl<S: Store> Platform for SimPorts<S> {
                 td.clone(),
                 format!("{}:{}@{}", image.repository, image.tag, image.digest),
             );
+            w.steps.insert(td.clone(), step.to_owned());
             w.update(cluster, svc, &td, Target::Image(image.digest.clone()), now)
+                .map(|r| w.sent_by(step, r))
         })
         .await
     }

@@ -105,10 +105,17 @@ async fn a_rollout_registers_a_revision_that_changes_only_the_image() {
         digest: digest.clone(),
     };
     let rollout = p
-        .roll_out(&s.cluster, &config_for(&s), &image)
+        .roll_out(&s.cluster, &config_for(&s), &image, "d1:api")
         .await
         .unwrap();
     assert_ne!(rollout.task_definition, s.task_definition);
+    // The same step again (its first attempt died after UpdateService): the same rollout,
+    // and no second revision or ECS deployment.
+    let again = p
+        .roll_out(&s.cluster, &config_for(&s), &image, "d1:api")
+        .await
+        .unwrap();
+    assert_eq!(again, rollout);
     assert!(!rollout.ecs_deployment.is_empty());
     assert_eq!(
         service_td(&seed, &s).await,
@@ -162,9 +169,10 @@ async fn a_rollout_registers_a_revision_that_changes_only_the_image() {
             .collect::<Vec<_>>(),
         vec![
             (Some("team"), Some("platform")),
-            (Some("deckhand:managed"), Some("true"))
+            (Some("deckhand:managed"), Some("true")),
+            (Some("deckhand:step"), Some("d1:api"))
         ],
-        "the service's own tags kept, and Deckhand's mark (which its IAM policy requires)"
+        "the service's own tags kept, Deckhand's mark (which its IAM policy requires) and the step"
     );
 
     let state = p
@@ -190,6 +198,12 @@ async fn a_rollout_registers_a_revision_that_changes_only_the_image() {
         .unwrap();
     assert_eq!(back.task_definition, s.task_definition);
     assert_eq!(service_td(&seed, &s).await, s.task_definition);
+    // A later deploy's step registers its own revision, whatever the last one was tagged.
+    let next = p
+        .roll_out(&s.cluster, &config_for(&s), &image, "d2:api")
+        .await
+        .unwrap();
+    assert_ne!(next.task_definition, rollout.task_definition);
 }
 
 #[tokio::test]

@@ -671,3 +671,19 @@ async fn a_pause_is_taken_once_kept_by_a_second_pause_and_ended_by_resume() {
     assert_eq!(store.resume(&env).await.unwrap(), None);
     assert_eq!(store.paused(&env).await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn the_revision_cards_show_only_moves_forward() {
+    let (_, store) = store().await;
+    let id = deckhand_core::types::DeploymentId::derive(at("2026-11-24T09:00:00Z"), "cards");
+    assert_eq!(store.shown_revision(id).await.unwrap(), None);
+    store.card_shown(id, 3).await.unwrap();
+    store.card_shown(id, 2).await.unwrap();
+    assert_eq!(
+        store.shown_revision(id).await.unwrap(),
+        Some(3),
+        "an older update lands late"
+    );
+    store.card_shown(id, 5).await.unwrap();
+    assert_eq!(store.shown_revision(id).await.unwrap(), Some(5));
+}

@@ -419,8 +419,12 @@ impl Platform for ExitsThree<'_> {
         cluster: &str,
         service: &ServiceConfig,
         image: &ImageRef,
+        step: &str,
     ) -> PortResult<Rollout> {
-        self.0.platform.roll_out(cluster, service, image).await
+        self.0
+            .platform
+            .roll_out(cluster, service, image, step)
+            .await
     }
     async fn roll_back(
         &self,
@@ -669,17 +673,24 @@ async fn aws_going_away_mid_deploy_leaves_a_deployment_a_retry_finishes() {
 }
 
 #[tokio::test]
-async fn a_deploy_that_never_comes_back_does_not_hold_its_environment_forever() {
+async fn a_deploy_whose_function_never_comes_back_is_finished_by_maintenance() {
     let (_outage, local, _work) = deploy_through_an_outage().await;
 
-    // The function is gone for good. Within the lock's lifetime the env is held…
+    // The function is gone for good and nobody re-delivers its work. The env stays held by
+    // the deployment (its lock no longer lapses under it)…
     let held = local
         .type_command(ALICE, DEPLOYS, "/deploy staging api v1.2.2")
         .await
         .unwrap();
     assert!(held.contains("Not deploying"), "{held}");
-    // …and once it lapses (staging's lock_ttl is the default hour) the next deploy goes ahead.
-    local.clock().advance(SignedDuration::from_mins(61));
+    // …until its step's deadline passes and maintenance (the 5-minute schedule in AWS, the
+    // interval in `deckhand serve`) resumes it from where the store says, with AWS back.
+    local.clock().advance(SignedDuration::from_mins(6));
+    let done = local.bot.app().maintain().await.unwrap();
+    assert_eq!(done.resumed.len(), 1, "{done:?}");
+    local.settle(EcsReport::Completed).await.unwrap();
+    let d = latest(&local, "staging").await;
+    assert_eq!(d.state, State::Succeeded, "{:?}", d.state);
     let answer = local
         .type_command(ALICE, DEPLOYS, "/deploy staging api v1.2.2")
         .await

@@ -198,25 +198,23 @@ impl<P: Ports> App<'_, P> {
                 let card = deployment_card(d, now);
                 let mut refs = p.store().cards(d.id).await?;
                 if refs.is_empty() {
+                    let mut all = true;
                     for ch in self.channels(env) {
                         match p.chat().post_card(&ch, &card).await {
                             Ok(r) => refs.push(r),
                             Err(e) => {
+                                all = false;
                                 tracing::warn!(deployment = %d.id, channel = %ch.id, error = %e, "could not post the card");
                             }
                         }
                     }
                     p.store().set_cards(d.id, &refs).await?;
-                }
-            }
-            Effect::UpdateCard => {
-                let card = deployment_card(d, now);
-                for r in p.store().cards(d.id).await? {
-                    if let Err(e) = p.chat().update_card(&r, &card).await {
-                        tracing::warn!(deployment = %d.id, message = %r.id, error = %e, "could not update the card");
+                    if all && !refs.is_empty() {
+                        p.store().card_shown(d.id, d.revision).await?;
                     }
                 }
             }
+            Effect::UpdateCard => self.update_cards(d, now).await?,
             Effect::Reply { text } => self.reply(d.id, &text).await?,
             Effect::Dispatch { work } => p.dispatch().dispatch(&work).await?,
             Effect::TakeSnapshot { service, plan } => {
@@ -294,7 +292,10 @@ impl<P: Ports> App<'_, P> {
                         if let Err(reason) = rollout::check_image(&service, image, facts) {
                             return Ok(Some(Input::Aborted { reason }));
                         }
-                        p.platform().roll_out(&env.cluster, cfg, image).await?
+                        let step = format!("{}:{service}", d.id);
+                        p.platform()
+                            .roll_out(&env.cluster, cfg, image, &step)
+                            .await?
                     }
                 };
                 return Ok(Some(Input::RolloutStarted {
@@ -455,6 +456,31 @@ impl<P: Ports> App<'_, P> {
                 ),
             )
             .await?;
+        }
+        Ok(())
+    }
+}
+
+impl<P: Ports> App<'_, P> {
+    /// Brings `d`'s cards up to date; when every one took the update, records the revision
+    /// they show, so maintenance can find cards a failed update (chat down) left behind.
+    pub(crate) async fn update_cards(
+        &self,
+        d: &Deployment,
+        now: Timestamp,
+    ) -> Result<(), PortError> {
+        let p = self.ports;
+        let card = deployment_card(d, now);
+        let refs = p.store().cards(d.id).await?;
+        let mut all = true;
+        for r in &refs {
+            if let Err(e) = p.chat().update_card(r, &card).await {
+                all = false;
+                tracing::warn!(deployment = %d.id, message = %r.id, error = %e, "could not update the card");
+            }
+        }
+        if all && !refs.is_empty() {
+            p.store().card_shown(d.id, d.revision).await?;
         }
         Ok(())
     }

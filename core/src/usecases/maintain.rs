@@ -28,6 +28,9 @@ pub const HEARTBEAT: &str = "MaintenanceHeartbeat";
 /// their window, so the open ones are among the newest.
 const OPEN_WITHIN: usize = 25;
 
+/// How long after a deployment's last change maintenance still brings its cards up to date.
+const CARDS_KEPT_CURRENT: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Maintained {
     /// Releases judged known-good.
@@ -42,6 +45,8 @@ pub struct Maintained {
     pub reconciled: Vec<DeploymentId>,
     /// Locks released: people's past their expiry, and deployments' that outlived them.
     pub unlocked: Vec<String>,
+    /// Deployments whose cards were brought up to date (an earlier update failed).
+    pub cards: Vec<DeploymentId>,
 }
 
 impl Maintained {
@@ -61,6 +66,7 @@ impl Maintained {
             ("expired", &self.expired),
             ("resumed", &self.resumed),
             ("reconciled with ECS", &self.reconciled),
+            ("cards brought up to date for", &self.cards),
         ] {
             if !v.is_empty() {
                 parts.push(format!("{what} {}", ids(v)));
@@ -133,14 +139,21 @@ impl<P: crate::ports::Ports> App<'_, P> {
     ) -> Result<(), MaintainError> {
         let store = self.ports.store();
         let limits = Limits::with_rollout(env.lock_ttl);
-        let open: Vec<Deployment> = store
+        let now = self.ports.clock().now();
+        let recent = store
             .recent_deployments(&env.name, None, OPEN_WITHIN)
-            .await?
-            .into_iter()
-            .filter(|d| !d.state.is_terminal())
-            .collect();
-        for d in open {
-            self.maintain_deployment(env, d, limits, done).await?;
+            .await?;
+        for d in recent {
+            // Cards a failed update left behind, for a day after the deployment last changed.
+            if now < d.state_since + CARDS_KEPT_CURRENT
+                && d.cards_behind(store.shown_revision(d.id).await?)
+            {
+                self.update_cards(&d, now).await?;
+                done.cards.push(d.id);
+            }
+            if !d.state.is_terminal() {
+                self.maintain_deployment(env, d, limits, done).await?;
+            }
         }
         // After the deployments: one that just finished released its own lock.
         if let Some(lock) = store.get_lock(&env.name).await? {
