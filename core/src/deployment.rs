@@ -1055,9 +1055,10 @@ impl Deployment {
     }
 
     /// Whether its cards, last all showing revision `shown`, are behind it (an update failed
-    /// while chat was down). `None` (never posted) is not behind: there is nothing to update.
-    pub fn cards_behind(&self, shown: Option<u64>) -> bool {
-        shown.is_some_and(|s| s < self.revision)
+    /// while chat was down). Cards posted by a delivery that died before recording what they
+    /// show (`shown` is `None`) are behind too; with no cards there is nothing to update.
+    pub fn cards_behind(&self, shown: Option<u64>, posted: bool) -> bool {
+        posted && shown.is_none_or(|s| s < self.revision)
     }
 
     /// What is due at `now`, if anything. Pure: maintenance performs it.

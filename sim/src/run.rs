@@ -569,8 +569,13 @@ impl<S: Store> Sim<S> {
                 .history
                 .iter()
                 .position(|(h, _)| format!("{h:?}") == same);
-            let crashed_since =
-                first.is_some_and(|i| self.history[i..].iter().any(|(_, a)| *a == Answer::Crashed));
+            // An ECS event that was not ours at first (its step had died before recording the
+            // ECS deployment) may be ours once the resumed step found its rollout again: acting
+            // on it then is its first effect.
+            let not_ours_then = matches!(&redelivered, Some(Answer::Ok(s)) if s == "not ours");
+            let crashed_since = not_ours_then
+                || first
+                    .is_some_and(|i| self.history[i..].iter().any(|(_, a)| *a == Answer::Crashed));
             let made = after.deployments.len() > before.deployments.len() && !crashed_since;
             let new_updates = self.ports.world().updates.len() > updates && !crashed_since;
             let new_cards = self.ports.world().cards.len() > cards_before && !crashed_since;

@@ -145,9 +145,15 @@ impl<P: crate::ports::Ports> App<'_, P> {
             .await?;
         for d in recent {
             // Cards a failed update left behind, for a day after the deployment last changed.
-            if now < d.state_since + CARDS_KEPT_CURRENT
-                && d.cards_behind(store.shown_revision(d.id).await?)
-            {
+            let recent = now < d.state_since + CARDS_KEPT_CURRENT;
+            let shown = if recent {
+                store.shown_revision(d.id).await?
+            } else {
+                None
+            };
+            // Whether it has cards at all is only worth a read when nothing says they show it.
+            let posted = recent && (shown.is_some() || !store.cards(d.id).await?.is_empty());
+            if d.cards_behind(shown, posted) {
                 self.update_cards(&d, now).await?;
                 done.cards.push(d.id);
             }
