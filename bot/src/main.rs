@@ -344,6 +344,12 @@ static MAINTENANCE_EVERY: std::sync::LazyLock<std::time::Duration> =
         std::time::Duration::from_secs(secs)
     });
 
+/// How long `deckhand serve` waits before each retry of failed work.
+const WORK_RETRIES: [std::time::Duration; 2] = [
+    std::time::Duration::from_secs(2),
+    std::time::Duration::from_secs(10),
+];
+
 fn serve(
     config: Option<PathBuf>,
     port: u16,
@@ -376,13 +382,30 @@ fn serve(
         let ports = Live::new(&aws, table, chat.clone(), dispatch)?;
         let bot = Arc::new(Bot { ports, config, keys, responder: chat });
         // Local mode runs dispatched work in this process, one item at a time, the way the
-        // deploy and backup functions run it in AWS.
+        // deploy and backup functions run it in AWS, and retries work that failed for a
+        // reason that may pass (an outage) the way Lambda retries an async invoke: twice,
+        // sooner here (a person is watching) than Lambda's minute and two.
         let worker = bot.clone();
+        let (retry, mut retries) = tokio::sync::mpsc::unbounded_channel::<(deckhand_core::deployment::Work, usize)>();
         tokio::spawn(async move {
-            while let Some(item) = work.recv().await {
+            loop {
+                let (item, attempt) = tokio::select! {
+                    Some(item) = work.recv() => (item, 0),
+                    Some(again) = retries.recv() => again,
+                    else => break,
+                };
                 match deckhand_bot::functions::work(&worker.app(), &item).await {
                     Ok(answer) => tracing::info!(?item, %answer, "work done"),
-                    Err(e) => tracing::error!(?item, error = %e, "work failed"),
+                    Err(e) if e.retryable() && attempt < WORK_RETRIES.len() => {
+                        let delay = WORK_RETRIES[attempt];
+                        tracing::warn!(?item, error = %e, ?delay, "work failed; retrying");
+                        let retry = retry.clone();
+                        tokio::spawn(async move {
+                            tokio::time::sleep(delay).await;
+                            let _ = retry.send((item, attempt + 1));
+                        });
+                    }
+                    Err(e) => tracing::error!(?item, error = %e, "work failed; maintenance picks it up"),
                 }
             }
         });

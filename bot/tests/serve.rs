@@ -70,3 +70,146 @@ async fn serve_answers_health_refuses_unsigned_requests_and_serves_signed_ones()
     let v: serde_json::Value = signed.json().await.unwrap();
     assert!(v["text"].as_str().unwrap().contains("/deploy ENV"), "{v}");
 }
+
+/// AWS goes away while `deckhand serve` runs a deploy's migration, and comes back: the
+/// deployment carries on by itself (serve retries failed work as Lambda retries an async
+/// invoke, and maintenance backs that up), with nobody re-delivering anything. It is followed
+/// as far as its rollout on ECS: moto never finishes a rollout (DEPENDENCIES.md), so the end
+/// of a rollout is the simulation's and the in-process stories' to show.
+#[tokio::test]
+async fn serve_carries_on_by_itself_with_a_deploy_aws_went_away_from_mid_way() {
+    use deckhand_bot::local::{CONFIG, Local};
+    use deckhand_core::deployment::State;
+    use deckhand_core::ports::Store as _;
+    use deckhand_harness::{Emulator, Outage};
+
+    let emulator: &'static Emulator = Box::leak(Box::new(
+        tokio::task::spawn_blocking(Emulator::start)
+            .await
+            .unwrap()
+            .expect("the emulator starts"),
+    ));
+    let outage = Outage::start(emulator.addr).await.unwrap();
+    // Seeds the emulator (table, clusters, services, images) and plays the migration
+    // container (it stops each migration task, talking to the emulator directly).
+    let local = Local::start_on(emulator, emulator.settings(), CONFIG, None)
+        .await
+        .unwrap();
+    let config = std::env::temp_dir().join(format!("deckhand-serve-{}.toml", std::process::id()));
+    std::fs::write(
+        &config,
+        CONFIG.replace("HEALTH", local.chat.url.trim_start_matches("http://")),
+    )
+    .unwrap();
+    let secret = "serve-signing-secret";
+    let mut child = Command::new(env!("CARGO_BIN_EXE_deckhand"))
+        .args(["serve", "--port", "0", "--config"])
+        .arg(&config)
+        .env("DECKHAND_SLACK_SIGNING_SECRET", secret)
+        .env("DECKHAND_SLACK_BOT_TOKEN", "xoxb-serve-test")
+        .env("DECKHAND_SLACK_API_URL", &local.chat.apis().slack)
+        .env("AWS_ENDPOINT_URL", &outage.endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("RUST_LOG", "warn")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // serve logs to stdout after its first line (the address): all of it is kept.
+    let logged = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let (first, address) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn({
+        let logged = logged.clone();
+        move || {
+            for l in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = first.send(l.clone());
+                logged.lock().unwrap().push_str(&(l + "\n"));
+            }
+        }
+    });
+    let line = address.recv().unwrap();
+    let _guard = Killed(child);
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("the address is printed")
+        .to_owned();
+
+    local
+        .seed
+        .push_image("acme/worker", "v1.2.3", "serve")
+        .await
+        .unwrap();
+    let body = "team_id=T0DECKHAND&channel_id=C0DEPLOYS&user_id=U0ALICE&user_name=alice\
+                &command=%2Fdeploy&text=dev+worker+v1.2.3&trigger_id=serve-1";
+    let headers =
+        deckhand_bot::testing::slack_headers(secret, jiff::Timestamp::now().as_second(), body);
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(format!("{url}/slack/commands"))
+        .headers(headers)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        answer["text"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Deploying worker v1.2.3"),
+        "{answer}"
+    );
+
+    // The migration task runs; AWS goes away for longer than serve's wait between looks at it
+    // (5 s) and the SDK's own retries after that (4 attempts with backoff, about 7 s).
+    while local
+        .seed
+        .running_migrations("dev")
+        .await
+        .unwrap()
+        .is_empty()
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    outage.cut();
+    tokio::time::sleep(std::time::Duration::from_secs(15)).await;
+    outage.restore();
+
+    let dev = deckhand_core::types::EnvName::parse("dev").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    let d = loop {
+        let d = local
+            .bot
+            .ports
+            .store
+            .recent_deployments(&dev, None, 1)
+            .await
+            .unwrap()
+            .into_iter()
+            .next()
+            .expect("the deploy was created");
+        let rolled = d.services[0].progress.ecs_deployment.is_some();
+        if rolled || d.state.is_terminal() || std::time::Instant::now() > deadline {
+            break d;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert!(
+        matches!(d.state, State::Rolling { .. }) && d.services[0].progress.migrated,
+        "past its migration and rolling on its own ECS deployment, nobody re-delivering: {:?} {:?}",
+        d.state,
+        d.services[0].progress
+    );
+    // It was the outage that this got through: the work failed while AWS was away, and serve
+    // retried it.
+    let logged = logged.lock().unwrap().clone();
+    assert!(logged.contains("work failed; retrying"), "{logged}");
+    let _ = std::fs::remove_file(&config);
+}
