@@ -482,7 +482,12 @@ fn cards_are_current(cx: &Context<'_>, after: &Observed, out: &mut Vec<Violation
         return;
     }
     for (id, refs) in &after.cards {
-        let Some(d) = after.deployment(*id) else {
+        // Maintenance looks after a deployment's cards for a while after its last change (a
+        // chat outage longer than that leaves them as they are).
+        let Some(d) = after
+            .deployment(*id)
+            .filter(|d| cx.now < d.state_since + deckhand_core::usecases::CARDS_KEPT_CURRENT)
+        else {
             continue;
         };
         let want = deployment_card(d, cx.now);

@@ -29,7 +29,7 @@ pub const HEARTBEAT: &str = "MaintenanceHeartbeat";
 const OPEN_WITHIN: usize = 25;
 
 /// How long after a deployment's last change maintenance still brings its cards up to date.
-const CARDS_KEPT_CURRENT: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
+pub const CARDS_KEPT_CURRENT: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Maintained {

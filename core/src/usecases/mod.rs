@@ -30,7 +30,7 @@ pub use backup::{BackupError, BackupOutcome, BackupTrigger};
 pub use build::{AutoDeployOutcome, BuildError, BuildOutcome};
 pub use deploy::{DecideError, Decision, DeployRequest, RequestError, Requested, RunError};
 pub use engine::STEP_LEASE;
-pub use maintain::{HEARTBEAT, MaintainError, Maintained};
+pub use maintain::{CARDS_KEPT_CURRENT, HEARTBEAT, MaintainError, Maintained};
 pub use queries::QueryError;
 pub use rollback::{AlarmError, AlarmOutcome, ENV_TAG, SERVICE_TAG};
 
