@@ -2,14 +2,71 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed setup should fail loudly
 
 use std::io::{BufRead as _, BufReader};
+use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 
-struct Killed(std::process::Child);
+/// A running `deckhand serve`: its address, everything it has printed, killed when dropped.
+struct Served {
+    child: std::process::Child,
+    url: String,
+    printed: Arc<Mutex<String>>,
+}
 
-impl Drop for Killed {
+impl Drop for Served {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Served {
+    /// Starts `deckhand serve` on a free port with `config` and these environment variables
+    /// (on top of emulator credentials), and waits for its address.
+    fn start(config: &Path, env: &[(&str, &str)]) -> Served {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_deckhand"))
+            .args(["serve", "--port", "0", "--config"])
+            .arg(config)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("RUST_LOG", "warn")
+            .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // serve logs to stdout after its first line (the address): all of it is read and kept,
+        // so its writes never hit a closed pipe.
+        let printed = Arc::new(Mutex::new(String::new()));
+        let (first, address) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn({
+            let printed = printed.clone();
+            move || {
+                for l in BufReader::new(stdout).lines().map_while(Result::ok) {
+                    let _ = first.send(l.clone());
+                    printed.lock().unwrap().push_str(&(l + "\n"));
+                }
+            }
+        });
+        let line = address.recv().unwrap();
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .expect("the address is printed")
+            .to_owned();
+        Served {
+            child,
+            url,
+            printed,
+        }
+    }
+
+    fn printed(&self) -> String {
+        self.printed.lock().unwrap().clone()
     }
 }
 
@@ -19,27 +76,11 @@ async fn serve_answers_health_refuses_unsigned_requests_and_serves_signed_ones()
         "{}/../infra/deckhand.example.toml",
         env!("CARGO_MANIFEST_DIR")
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_deckhand"))
-        .args(["serve", "--port", "0", "--config", &config])
-        .env("DECKHAND_SLACK_SIGNING_SECRET", "local-signing-secret")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let _guard = Killed(child);
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("the address is printed")
-        .to_owned();
+    let served = Served::start(
+        Path::new(&config),
+        &[("DECKHAND_SLACK_SIGNING_SECRET", "local-signing-secret")],
+    );
+    let url = &served.url;
 
     let http = reqwest::Client::new();
     let health = http.get(format!("{url}/health")).send().await.unwrap();
@@ -102,43 +143,17 @@ async fn serve_carries_on_by_itself_with_a_deploy_aws_went_away_from_mid_way() {
     )
     .unwrap();
     let secret = "serve-signing-secret";
-    let mut child = Command::new(env!("CARGO_BIN_EXE_deckhand"))
-        .args(["serve", "--port", "0", "--config"])
-        .arg(&config)
-        .env("DECKHAND_SLACK_SIGNING_SECRET", secret)
-        .env("DECKHAND_SLACK_BOT_TOKEN", "xoxb-serve-test")
-        .env("DECKHAND_SLACK_API_URL", &local.chat.apis().slack)
-        .env("AWS_ENDPOINT_URL", &outage.endpoint)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("RUST_LOG", "warn")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // serve logs to stdout after its first line (the address): all of it is kept.
-    let logged = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let (first, address) = std::sync::mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn({
-        let logged = logged.clone();
-        move || {
-            for l in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = first.send(l.clone());
-                logged.lock().unwrap().push_str(&(l + "\n"));
-            }
-        }
-    });
-    let line = address.recv().unwrap();
-    let _guard = Killed(child);
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("the address is printed")
-        .to_owned();
+    let slack_api = local.chat.apis().slack;
+    let served = Served::start(
+        &config,
+        &[
+            ("DECKHAND_SLACK_SIGNING_SECRET", secret),
+            ("DECKHAND_SLACK_BOT_TOKEN", "xoxb-serve-test"),
+            ("DECKHAND_SLACK_API_URL", &slack_api),
+            ("AWS_ENDPOINT_URL", &outage.endpoint),
+        ],
+    );
+    let url = &served.url;
 
     local
         .seed
@@ -209,7 +224,12 @@ async fn serve_carries_on_by_itself_with_a_deploy_aws_went_away_from_mid_way() {
     );
     // It was the outage that this got through: the work failed while AWS was away, and serve
     // retried it.
-    let logged = logged.lock().unwrap().clone();
-    assert!(logged.contains("work failed; retrying"), "{logged}");
+    let printed = served.printed();
+    assert!(printed.contains("work failed; retrying"), "{printed}");
+    // And its maintenance ran on its own interval (its heartbeat is printed as a metric line).
+    assert!(
+        printed.contains("\"MaintenanceHeartbeat\":1.0"),
+        "{printed}"
+    );
     let _ = std::fs::remove_file(&config);
 }

@@ -201,10 +201,11 @@ pub fn deployment_card(d: &Deployment, now: Timestamp) -> Card {
                 took(d.finished_at.unwrap_or(now))
             ),
         ),
-        // A release judged after it succeeded says when and by whom in its own reason
-        // ("Rolled back at 19:32 UTC by alarm …"); one that failed mid-way says how long it ran.
-        State::RolledBack { reason } if reason.starts_with("Rolled back") => {
-            (Tone::Bad, reason.clone())
+        // Every service finished: it was judged after it succeeded, and its reason says when
+        // and by whom ("Rolled back at 19:32 UTC by alarm …"). One that failed mid-way says
+        // how long it ran.
+        State::RolledBack { reason } if d.services.iter().all(|s| s.progress.done_at.is_some()) => {
+            (Tone::Bad, format!("Rolled back {reason}"))
         }
         State::RolledBack { reason } => (
             Tone::Bad,

@@ -445,6 +445,26 @@ impl Deployment {
         self.state == State::Approved
     }
 
+    /// The release record `service`'s finished rollout leaves: baking until its bake window
+    /// passes with its alarms clear.
+    pub fn release_record(
+        &self,
+        service: &ServiceRelease,
+        now: Timestamp,
+    ) -> crate::rollback::Release {
+        crate::rollback::Release {
+            env: self.env.clone(),
+            service: service.service.clone(),
+            deployment: self.id,
+            image: service.image.clone(),
+            task_definition: service.progress.task_definition.clone().unwrap_or_default(),
+            started_at: self.requested_at,
+            succeeded_at: service.progress.done_at.unwrap_or(now),
+            verdict: crate::rollback::Verdict::Baking,
+            origin: self.origin(),
+        }
+    }
+
     pub fn service_names(&self) -> Vec<ServiceName> {
         self.services.iter().map(|s| s.service.clone()).collect()
     }
@@ -754,7 +774,7 @@ impl Deployment {
             {
                 let when = at.strftime("%H:%M UTC");
                 let reason = match to {
-                    Some(v) => format!("Rolled back at {when} by {by} (→ {v}): {why}"),
+                    Some(v) => format!("at {when} by {by} (→ {v}): {why}"),
                     None => format!(
                         "Judged bad at {when} by {by}: {why}; there was no known-good revision to roll back to"
                     ),

@@ -454,10 +454,13 @@ pub enum Decision {
 pub fn may_decide(
     config: &Config,
     env: &EnvConfig,
-    (requester, open, approved_already, overridden): (&Actor, bool, bool, bool),
+    d: &crate::deployment::Deployment,
     actor: &Actor,
     decision: Decision,
 ) -> Result<(), Denied> {
+    let (requester, overridden) = (&d.requested_by, d.overridden.is_some());
+    let open = !d.state.is_terminal();
+    let approved_already = d.approvals.iter().any(|a| a.by.same_person(actor));
     match decision {
         Decision::Approve if open && !approved_already => {
             may_approve(config, env, requester, actor, overridden)
@@ -910,19 +913,53 @@ mod tests {
 
     #[test]
     fn approvers_approve_requesters_withdraw_and_finished_deploys_are_the_machines_answer() {
+        use crate::deployment::{Deployment, DeploymentKind, Draft, Input};
         let c = config();
         let prod = &c.environments[&EnvName::parse("prod").unwrap()];
-        let alice = person("U0ALICE");
-        let open = (&alice, true, false, false);
+        let (alice, bob) = (person("U0ALICE"), person("U0BOB"));
+        let t = at("2026-11-24T09:00:00Z");
+        let open = Deployment::new(
+            Draft {
+                id: DeploymentId::derive(t, "d"),
+                env: prod.name.clone(),
+                kind: DeploymentKind::Release,
+                version: Version::parse("v1.2.3").unwrap(),
+                services: Vec::new(),
+                requested_by: alice.clone(),
+                required_approvals: 1,
+                approval_ttl: jiff::SignedDuration::from_hours(2),
+                overridden: None,
+                alarms_at_start: Vec::new(),
+            },
+            t,
+        )
+        .apply(&Input::Submitted, t)
+        .unwrap()
+        .deployment;
         assert_eq!(
-            may_decide(&c, prod, open, &alice, Decision::Approve),
+            may_decide(&c, prod, &open, &alice, Decision::Approve),
             Err(Denied::OwnRequest)
         );
-        assert_eq!(may_decide(&c, prod, open, &alice, Decision::Reject), Ok(()));
-        let finished = (&alice, false, false, false);
         assert_eq!(
-            may_decide(&c, prod, finished, &alice, Decision::Approve),
-            Ok(())
+            may_decide(&c, prod, &open, &alice, Decision::Reject),
+            Ok(()),
+            "a withdrawal"
+        );
+        assert_eq!(may_decide(&c, prod, &open, &bob, Decision::Approve), Ok(()));
+        let rejected = open
+            .apply(
+                &Input::Rejected {
+                    by: bob.clone(),
+                    reason: None,
+                },
+                t,
+            )
+            .unwrap()
+            .deployment;
+        assert_eq!(
+            may_decide(&c, prod, &rejected, &alice, Decision::Approve),
+            Ok(()),
+            "a finished deployment's answer is the state machine's"
         );
     }
 

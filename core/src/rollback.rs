@@ -567,11 +567,6 @@ impl Verdict {
         }
     }
 
-    /// A release just finished: it bakes before it is known-good.
-    pub fn new_release() -> Verdict {
-        Verdict::Baking
-    }
-
     /// The verdict a failed deploy gives the releases it made.
     pub fn failed_deploy(id: DeploymentId, at: Timestamp, why: &str) -> Verdict {
         Verdict::Bad {

@@ -458,13 +458,7 @@ impl<P: Ports> App<'_, P> {
             }
             .into());
         }
-        let facts = (
-            &d.requested_by,
-            !d.state.is_terminal(),
-            d.approvals.iter().any(|a| a.by.same_person(actor)),
-            d.overridden.is_some(),
-        );
-        policy::may_decide(self.config, env, facts, actor, decision)?;
+        policy::may_decide(self.config, env, &d, actor, decision)?;
         let input = Input::decided(decision, actor, reason);
         Ok(self.drive(d, input, actor).await?.deployment)
     }

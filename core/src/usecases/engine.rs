@@ -13,7 +13,7 @@ use crate::ports::{
     Metrics as _, Monitor as _, Platform as _, PortError, Ports, Store as _,
 };
 use crate::retention::SnapshotStatus;
-use crate::rollback::{Release, ServiceNow, Verdict, plan_after_failure};
+use crate::rollback::{ServiceNow, Verdict, plan_after_failure};
 use crate::rollout::{self, ImageFacts, RolloutPlan};
 use crate::types::{Actor, DeploymentId, ServiceName, SignedDuration, Timestamp};
 
@@ -325,19 +325,8 @@ impl<P: Ports> App<'_, P> {
             }
             Effect::RecordRelease { service } => {
                 let release = release_of(d, &service)?;
-                let task_definition = release.progress.task_definition.clone().unwrap_or_default();
                 p.store()
-                    .record_release(&Release {
-                        env: d.env.clone(),
-                        service: service.clone(),
-                        deployment: d.id,
-                        image: release.image.clone(),
-                        task_definition,
-                        started_at: d.requested_at,
-                        succeeded_at: release.progress.done_at.unwrap_or(now),
-                        verdict: Verdict::new_release(),
-                        origin: d.origin(),
-                    })
+                    .record_release(&d.release_record(release, now))
                     .await?;
             }
             Effect::ReleaseLock => {

@@ -361,7 +361,8 @@ impl<P: Ports> App<'_, P> {
             reason: format!("requested by {}", actor.display()),
             of: None,
         };
-        self.roll_back_to(env, targets, kind, actor.clone(), event_key)
+        // The event is claimed and the way cleared above: straight to creating it.
+        self.create_rollback(env, id, targets, kind, actor.clone())
             .await
     }
 
@@ -466,6 +467,18 @@ impl<P: Ports> App<'_, P> {
             }
         };
         self.clear_the_way(env, id, &actor).await?;
+        self.create_rollback(env, id, targets, kind, actor).await
+    }
+
+    /// Creates and starts rollback `id` (its event claimed, its way cleared).
+    async fn create_rollback(
+        &self,
+        env: &EnvConfig,
+        id: DeploymentId,
+        targets: Vec<(Release, Option<String>)>,
+        kind: DeploymentKind,
+        actor: Actor,
+    ) -> Result<Requested, RequestError> {
         let version = targets
             .first()
             .map(|(t, _)| t.image.tag.clone())
