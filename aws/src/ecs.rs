@@ -8,7 +8,9 @@ use aws_sdk_ecr::types::ImageIdentifier;
 use aws_sdk_ecs::types::{ContainerOverride, Service, TaskDefinition, TaskOverride};
 use deckhand_core::config::ServiceConfig;
 use deckhand_core::deployment::ImageRef;
-use deckhand_core::ports::{Platform, PortError, PortResult, Rollout, RolloutState, Running};
+use deckhand_core::ports::{
+    Platform, PortError, PortResult, Rollout, RolloutState, Running, StepRollout,
+};
 use deckhand_core::types::{Digest, Version};
 
 use crate::error::port_error;
@@ -171,16 +173,18 @@ impl EcsPlatform {
             })
     }
 
-    /// The service's new revision for `step`, or, when the service already runs the one an
-    /// earlier attempt of `step` registered, that rollout (`Err`): its `UpdateService` went
-    /// through, and a second one would start a second ECS deployment.
+    /// The service's new revision for `step`, registered under it, unless an earlier attempt
+    /// of `step` registered one already: then the service either runs it (that attempt's
+    /// `UpdateService` went through, and a second one would start a second ECS deployment)
+    /// or, when `look_back`, it does not (ECS rolled it back), and nothing is registered.
     async fn new_revision(
         &self,
         cluster: &str,
         svc: &ServiceConfig,
         image: &ImageRef,
         step: &str,
-    ) -> PortResult<(Service, Result<String, Rollout>)> {
+        look_back: bool,
+    ) -> PortResult<(Service, Revision)> {
         let service = self.service(cluster, &svc.ecs_service).await?;
         let current = service.task_definition().ok_or_else(|| {
             PortError::Failed(format!("{} has no task definition", svc.ecs_service))
@@ -195,7 +199,13 @@ impl EcsPlatform {
                 task_definition: current.to_owned(),
                 ecs_deployment: primary.to_owned(),
             };
-            return Ok((service, Err(earlier)));
+            return Ok((service, Revision::Running(earlier)));
+        }
+        if look_back
+            && let Some(family) = td.family()
+            && let Some(registered) = self.registered_by(current, family, step).await?
+        {
+            return Ok((service, Revision::Undone(registered)));
         }
         // Marks the revision as Deckhand's. The deploy function's IAM policy allows
         // RegisterTaskDefinition (which takes no resource ARN) only with this tag on the request.
@@ -213,7 +223,49 @@ impl EcsPlatform {
         let arn = self
             .register_with_image(td, tags, &svc.container, &format!("{uri}@{}", image.digest))
             .await?;
-        Ok((service, Ok(arn)))
+        Ok((service, Revision::New(arn)))
+    }
+
+    /// A revision of `family` newer than `current` that an earlier attempt of `step`
+    /// registered, if there is one. Only a newer one can be a step's the service no longer
+    /// runs (a rollback, ECS's or ours, goes to an older revision), and the newest few are
+    /// enough: while the step's deployment holds its environment's lock, nothing registers in
+    /// its service's family but that deployment's own migration and rollout steps.
+    async fn registered_by(
+        &self,
+        current: &str,
+        family: &str,
+        step: &str,
+    ) -> PortResult<Option<String>> {
+        const NEWEST: i32 = 5;
+        let out = self
+            .ecs
+            .list_task_definitions()
+            .family_prefix(family)
+            .sort(aws_sdk_ecs::types::SortOrder::Desc)
+            .max_results(NEWEST)
+            .send()
+            .await
+            .map_err(|e| port_error(&format!("ListTaskDefinitions {family}"), &e))?;
+        let newer_than = revision_number(current);
+        // Sorted here too: the newest first, whatever order the listing came in.
+        let mut newer: Vec<&str> = out
+            .task_definition_arns()
+            .iter()
+            .map(String::as_str)
+            .filter(|arn| revision_number(arn) > newer_than)
+            .collect();
+        newer.sort_by_key(|arn| std::cmp::Reverse(revision_number(arn)));
+        for arn in newer {
+            let (_, tags) = self.task_definition(arn).await?;
+            if tags
+                .iter()
+                .any(|t| t.key() == Some(STEP_TAG) && t.value() == Some(step))
+            {
+                return Ok(Some(arn.to_owned()));
+            }
+        }
+        Ok(None)
     }
 
     async fn update(
@@ -285,10 +337,12 @@ impl EcsPlatform {
         started_by: &str,
     ) -> PortResult<String> {
         // Never run by the service, so never taken for an earlier attempt's rollout.
-        let (service, revision) = self.new_revision(cluster, svc, image, started_by).await?;
+        let (service, revision) = self
+            .new_revision(cluster, svc, image, started_by, false)
+            .await?;
         let arn = match revision {
-            Ok(arn) => arn,
-            Err(earlier) => earlier.task_definition,
+            Revision::New(arn) | Revision::Undone(arn) => arn,
+            Revision::Running(earlier) => earlier.task_definition,
         };
         let what = format!("RunTask {} migration in cluster {cluster}", svc.ecs_service);
         let overrides = TaskOverride::builder()
@@ -335,7 +389,12 @@ impl Platform for EcsPlatform {
         let arn = service.task_definition().ok_or_else(|| {
             PortError::Failed(format!("{} has no task definition", svc.ecs_service))
         })?;
-        let (td, _) = self.task_definition(arn).await?;
+        let (td, tags) = self.task_definition(arn).await?;
+        let step = tags
+            .iter()
+            .find(|t| t.key() == Some(STEP_TAG))
+            .and_then(|t| t.value())
+            .map(str::to_owned);
         let image = td
             .container_definitions()
             .iter()
@@ -350,6 +409,8 @@ impl Platform for EcsPlatform {
         Ok(Running {
             task_definition: arn.to_owned(),
             image: image.to_owned(),
+            ecs_deployment: primary_deployment(&service).map(str::to_owned),
+            step,
         })
     }
 
@@ -383,12 +444,19 @@ impl Platform for EcsPlatform {
         svc: &ServiceConfig,
         image: &ImageRef,
         step: &str,
-    ) -> PortResult<Rollout> {
-        match self.new_revision(cluster, svc, image, step).await?.1 {
-            Ok(arn) => self.update(cluster, svc, &arn, true).await,
-            Err(earlier) => {
+    ) -> PortResult<StepRollout> {
+        match self.new_revision(cluster, svc, image, step, true).await?.1 {
+            Revision::New(arn) => self
+                .update(cluster, svc, &arn, true)
+                .await
+                .map(StepRollout::Rolling),
+            Revision::Running(earlier) => {
                 tracing::warn!(step, ecs_deployment = %earlier.ecs_deployment, "this rollout step already got through; not updating the service again");
-                Ok(earlier)
+                Ok(StepRollout::Rolling(earlier))
+            }
+            Revision::Undone(task_definition) => {
+                tracing::warn!(step, %task_definition, "an earlier attempt of this rollout step registered a revision the service does not run; not sending it again");
+                Ok(StepRollout::Undone { task_definition })
             }
         }
     }
@@ -486,6 +554,26 @@ impl Platform for EcsPlatform {
             _ => RolloutState::InProgress,
         })
     }
+}
+
+/// What a step's look at its service's revisions found.
+#[derive(Debug)]
+enum Revision {
+    /// Registered now, under the step.
+    New(String),
+    /// An earlier attempt's, which the service runs: its rollout.
+    Running(Rollout),
+    /// An earlier attempt's, which the service does not run.
+    Undone(String),
+}
+
+/// A task definition's revision number (`…/family:7` is 7); 0 when it names none.
+fn revision_number(task_definition: &str) -> u32 {
+    task_definition
+        .rsplit(':')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 /// The id of the service's PRIMARY deployment: the one its latest update started.

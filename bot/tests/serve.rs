@@ -114,12 +114,13 @@ async fn serve_answers_health_refuses_unsigned_requests_and_serves_signed_ones()
 
 /// AWS goes away while `deckhand serve` runs a deploy's migration, and comes back: the
 /// deployment carries on by itself (serve retries failed work as Lambda retries an async
-/// invoke, and maintenance backs that up), with nobody re-delivering anything. It is followed
-/// as far as its rollout on ECS: moto never finishes a rollout (DEPENDENCIES.md), so the end
-/// of a rollout is the simulation's and the in-process stories' to show.
+/// invoke, and maintenance backs that up), with nobody re-delivering anything, to the end:
+/// moto never finishes a rollout (DEPENDENCIES.md), so the test plays ECS there, handing the
+/// deploy function the "Deployment State Change" EventBridge would deliver, and the deployment
+/// succeeds on its health check.
 #[tokio::test]
 async fn serve_carries_on_by_itself_with_a_deploy_aws_went_away_from_mid_way() {
-    use deckhand_bot::local::{CONFIG, Local};
+    use deckhand_bot::local::{CONFIG, EcsReport, Local};
     use deckhand_core::deployment::State;
     use deckhand_core::ports::Store as _;
     use deckhand_harness::{Emulator, Outage};
@@ -222,6 +223,18 @@ async fn serve_carries_on_by_itself_with_a_deploy_aws_went_away_from_mid_way() {
         d.state,
         d.services[0].progress
     );
+    // ECS finishes the rollout it was given and says so, as EventBridge delivers it to the
+    // deploy function; the health check passes and the deployment is done.
+    local.settle(EcsReport::Completed).await.unwrap();
+    let d = local
+        .bot
+        .ports
+        .store
+        .get_deployment(d.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(d.state, State::Succeeded, "{:?}", d.services[0].progress);
     // It was the outage that this got through: the work failed while AWS was away, and serve
     // retried it.
     let printed = served.printed();

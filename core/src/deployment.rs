@@ -440,6 +440,20 @@ impl Deployment {
         Some((service, ecs))
     }
 
+    /// The release service whose rollout step is in doubt: the deployment is rolling it and
+    /// has recorded no ECS deployment, so an attempt may have sent `UpdateService` and died
+    /// before saying so. A rollback's step is found again by its target instead.
+    pub fn step_in_doubt(&self) -> Option<&ServiceName> {
+        let State::Rolling { service } = self.state else {
+            return None;
+        };
+        if matches!(self.kind, DeploymentKind::Rollback { .. }) {
+            return None;
+        }
+        let s = self.services.get(service)?;
+        s.progress.ecs_deployment.is_none().then_some(&s.service)
+    }
+
     /// Approved and not yet started: the dispatched work takes the lock and starts it.
     pub fn awaits_start(&self) -> bool {
         self.state == State::Approved

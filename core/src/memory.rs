@@ -188,6 +188,8 @@ impl Memory {
             Running {
                 task_definition: task_definition.into(),
                 image: image.into(),
+                ecs_deployment: None,
+                step: None,
             },
         );
     }
@@ -615,7 +617,7 @@ impl Platform for Memory {
         service: &ServiceConfig,
         image: &ImageRef,
         step: &str,
-    ) -> PortResult<Rollout> {
+    ) -> PortResult<StepRollout> {
         yield_now().await;
         let mut w = guard(&self.world);
         let key = (cluster.to_owned(), service.ecs_service.clone());
@@ -623,9 +625,14 @@ impl Platform for Memory {
             && let Some((by, ecs)) = w.steps.get(&running.task_definition)
             && by == step
         {
-            return Ok(Rollout {
+            return Ok(StepRollout::Rolling(Rollout {
                 task_definition: running.task_definition.clone(),
                 ecs_deployment: ecs.clone(),
+            }));
+        }
+        if let Some((td, _)) = w.steps.iter().find(|(_, (by, _))| by == step) {
+            return Ok(StepRollout::Undone {
+                task_definition: td.clone(),
             });
         }
         w.next_revision += 1;
@@ -643,12 +650,14 @@ impl Platform for Memory {
             Running {
                 task_definition: td.clone(),
                 image: pinned,
+                ecs_deployment: Some(ecs_deployment.clone()),
+                step: Some(step.to_owned()),
             },
         );
-        Ok(Rollout {
+        Ok(StepRollout::Rolling(Rollout {
             task_definition: td,
             ecs_deployment,
-        })
+        }))
     }
     async fn roll_back(
         &self,
@@ -667,16 +676,19 @@ impl Platform for Memory {
             .get(task_definition)
             .cloned()
             .unwrap_or_default();
+        let ecs_deployment = format!("ecs-svc/{n}");
         w.running_in.insert(
             (cluster.to_owned(), service.ecs_service.clone()),
             Running {
                 task_definition: task_definition.to_owned(),
                 image,
+                ecs_deployment: Some(ecs_deployment.clone()),
+                step: None,
             },
         );
         Ok(Rollout {
             task_definition: task_definition.to_owned(),
-            ecs_deployment: format!("ecs-svc/{n}"),
+            ecs_deployment,
         })
     }
     async fn run_migration(

@@ -261,16 +261,15 @@ pub trait Platform: Send + Sync {
     ) -> impl Future<Output = PortResult<Option<Digest>>> + Send;
     /// Registers a revision of the running task definition with only the container's image
     /// changed, and updates the service to it. `step` names the rollout step (its deployment
-    /// and service): when the service already runs a revision registered under it, an earlier
-    /// attempt of this very step got as far as `UpdateService` before it died, and its rollout
-    /// is returned instead of starting a second one.
+    /// and service), and the revision is registered under it, so a retried step never sends a
+    /// second `UpdateService`: see [`StepRollout`].
     fn roll_out(
         &self,
         cluster: &str,
         service: &ServiceConfig,
         image: &ImageRef,
         step: &str,
-    ) -> impl Future<Output = PortResult<Rollout>> + Send;
+    ) -> impl Future<Output = PortResult<StepRollout>> + Send;
     /// Updates the service to an existing task definition (a rollback).
     fn roll_back(
         &self,
@@ -313,6 +312,12 @@ pub enum RolloutState {
 pub struct Running {
     pub task_definition: String,
     pub image: String,
+    /// The service's PRIMARY ECS deployment: the one its latest update started.
+    #[serde(default)]
+    pub ecs_deployment: Option<String>,
+    /// The rollout step that registered the running revision, when Deckhand's did.
+    #[serde(default)]
+    pub step: Option<String>,
 }
 
 impl Running {
@@ -328,6 +333,19 @@ impl Running {
         let name = without_digest.rsplit('/').next().unwrap_or(without_digest);
         name.split_once(':').map(|(_, t)| t)
     }
+}
+
+/// What a rollout step did, or found an earlier attempt of itself had done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepRollout {
+    /// The service rolls out the step's revision: this call started it, or an earlier attempt
+    /// of the step got as far as `UpdateService` before it died and this is its rollout.
+    Rolling(Rollout),
+    /// An earlier attempt of the step registered `task_definition`, and the service does not
+    /// run it: ECS's circuit breaker rolled that rollout back, or the attempt died between
+    /// registering and updating. Either way nothing is sent again: a release ECS already
+    /// refused is not shipped a second time on a retry.
+    Undone { task_definition: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

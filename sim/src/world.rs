@@ -20,7 +20,7 @@ use deckhand_core::policy::{EnvLock, LockOwner};
 use deckhand_core::ports::{
     AuditEntry, BackupRecord, Backups, Build, Channel, Chat, Clock, Dispatch, Health, Hold,
     MessageRef, Metric, Metrics, Monitor, Pause, Platform, PortError, PortResult, Ports, Rollout,
-    RolloutState, Running, Store,
+    RolloutState, Running, StepRollout, Store,
 };
 use deckhand_core::retention::{SnapshotInfo, SnapshotStatus};
 use deckhand_core::rollback::{Release, Verdict};
@@ -569,15 +569,20 @@ impl<S: Store> Platform for SimPorts<S> {
     async fn running(&self, cluster: &str, svc: &ServiceConfig) -> PortResult<Running> {
         self.call(Port::Platform, async {
             let mut w = self.world();
-            let desired = w.service(cluster, svc)?.desired.clone();
+            let service = w.service(cluster, svc)?;
+            let desired = service.desired.clone();
+            let ecs_deployment = service.deployments.last().map(|d| d.id.clone());
             let image = w
                 .task_definitions
                 .get(&desired)
                 .cloned()
                 .unwrap_or_default();
+            let step = w.steps.get(&desired).cloned();
             Ok(Running {
                 task_definition: desired,
                 image,
+                ecs_deployment,
+                step,
             })
         })
         .await
@@ -599,14 +604,21 @@ impl<S: Store> Platform for SimPorts<S> {
         svc: &ServiceConfig,
         image: &ImageRef,
         step: &str,
-    ) -> PortResult<Rollout> {
+    ) -> PortResult<StepRollout> {
         let now = self.now();
         self.call(Port::Platform, async {
             let mut w = self.world();
             // Like ECS with Deckhand's step tag: the revision the service runs says which
             // step registered it, and a retried step gets its earlier rollout back.
             if let Some(earlier) = w.rollout_of_step(cluster, svc, step) {
-                return Ok(earlier);
+                return Ok(StepRollout::Rolling(earlier));
+            }
+            // A revision registered under the step that the service does not run: ECS rolled
+            // that rollout back (its circuit breaker, or a rollback since).
+            if let Some((td, _)) = w.steps.iter().find(|(_, by)| *by == step) {
+                return Ok(StepRollout::Undone {
+                    task_definition: td.clone(),
+                });
             }
             let revision = w.revisions.entry(svc.ecs_service.clone()).or_insert(1);
             *revision += 1;
@@ -617,7 +629,7 @@ impl<S: Store> Platform for SimPorts<S> {
             );
             w.steps.insert(td.clone(), step.to_owned());
             w.update(cluster, svc, &td, Target::Image(image.digest.clone()), now)
-                .map(|r| w.sent_by(step, r))
+                .map(|r| StepRollout::Rolling(w.sent_by(step, r)))
         })
         .await
     }

@@ -7,7 +7,7 @@ use deckhand_aws::ecs::EcsPlatform;
 use deckhand_aws::rds::{PLAN_TAG, RdsBackups};
 use deckhand_core::config::{BackupKind, BackupPlan, ServiceConfig};
 use deckhand_core::deployment::ImageRef;
-use deckhand_core::ports::{Backups, Platform, PortError, RolloutState};
+use deckhand_core::ports::{Backups, Platform, PortError, RolloutState, StepRollout};
 use deckhand_core::retention::{Retention, SnapshotStatus};
 use deckhand_core::types::{EnvName, ServiceName, Version};
 use deckhand_harness::{Emulator, Seed, SeededService};
@@ -104,10 +104,13 @@ async fn a_rollout_registers_a_revision_that_changes_only_the_image() {
         tag: Version::parse("v1.2.3").unwrap(),
         digest: digest.clone(),
     };
-    let rollout = p
+    let StepRollout::Rolling(rollout) = p
         .roll_out(&s.cluster, &config_for(&s), &image, "d1:api")
         .await
-        .unwrap();
+        .unwrap()
+    else {
+        panic!("a first attempt rolls out")
+    };
     assert_ne!(rollout.task_definition, s.task_definition);
     // The same step again (its first attempt died after UpdateService): the same rollout,
     // and no second revision or ECS deployment.
@@ -115,7 +118,7 @@ async fn a_rollout_registers_a_revision_that_changes_only_the_image() {
         .roll_out(&s.cluster, &config_for(&s), &image, "d1:api")
         .await
         .unwrap();
-    assert_eq!(again, rollout);
+    assert_eq!(again, StepRollout::Rolling(rollout.clone()));
     assert!(!rollout.ecs_deployment.is_empty());
     assert_eq!(
         service_td(&seed, &s).await,
@@ -198,11 +201,27 @@ async fn a_rollout_registers_a_revision_that_changes_only_the_image() {
         .unwrap();
     assert_eq!(back.task_definition, s.task_definition);
     assert_eq!(service_td(&seed, &s).await, s.task_definition);
-    // A later deploy's step registers its own revision, whatever the last one was tagged.
-    let next = p
-        .roll_out(&s.cluster, &config_for(&s), &image, "d2:api")
+    // The first step once more, now that the service was put back (as ECS's circuit breaker
+    // puts it back): its revision is found registered and not running, and nothing is sent.
+    let undone = p
+        .roll_out(&s.cluster, &config_for(&s), &image, "d1:api")
         .await
         .unwrap();
+    assert_eq!(
+        undone,
+        StepRollout::Undone {
+            task_definition: rollout.task_definition.clone()
+        }
+    );
+    assert_eq!(service_td(&seed, &s).await, s.task_definition);
+    // A later deploy's step registers its own revision, whatever the last one was tagged.
+    let StepRollout::Rolling(next) = p
+        .roll_out(&s.cluster, &config_for(&s), &image, "d2:api")
+        .await
+        .unwrap()
+    else {
+        panic!("another step rolls out")
+    };
     assert_ne!(next.task_definition, rollout.task_definition);
 }
 

@@ -13,7 +13,7 @@ use deckhand_bot::local::{CONFIG, EcsReport, Local, LocalPorts};
 use deckhand_core::config::ServiceConfig;
 use deckhand_core::deployment::{Deployment, DeploymentKind, ImageRef, State};
 use deckhand_core::ports::{
-    Platform, PortResult, Ports, Rollout, RolloutState, Running, Store as _,
+    Platform, PortResult, Ports, Rollout, RolloutState, Running, StepRollout, Store as _,
 };
 use deckhand_core::types::{Digest, EnvName, SignedDuration, Version};
 use deckhand_core::usecases::{App, DeployRequest};
@@ -420,7 +420,7 @@ impl Platform for ExitsThree<'_> {
         service: &ServiceConfig,
         image: &ImageRef,
         step: &str,
-    ) -> PortResult<Rollout> {
+    ) -> PortResult<StepRollout> {
         self.0
             .platform
             .roll_out(cluster, service, image, step)

@@ -55,11 +55,60 @@ fn only_a_rollback_names_a_task_definition() {
 #[test]
 fn a_rollback_does_not_go_to_a_revision_judged_bad_since_or_already_running() {
     let releases = [release(3, T, judged()), release(2, T, Verdict::Good)];
-    let why = check_revision(&api(), "api:3", &releases, "api:4").unwrap_err();
+    let me = DeploymentId::derive(at(T), "rollback");
+    let other = DeploymentId::derive(at(T), "another rollback");
+    let check = |td, running: &str, claimed_by| {
+        let running = Running {
+            task_definition: running.into(),
+            image: String::new(),
+            ecs_deployment: Some("ecs-svc/9".into()),
+            step: None,
+        };
+        check_revision(me, &api(), td, &releases, &running, claimed_by)
+    };
+    let RevisionStep::Refuse(why) = check("api:3", "api:4", None) else {
+        panic!("a target judged bad since is refused")
+    };
     assert!(why.contains("judged bad since"), "{why}");
-    let why = check_revision(&api(), "api:2", &releases, "api:2").unwrap_err();
+    let RevisionStep::Refuse(why) = check("api:2", "api:2", Some(other)) else {
+        panic!("another rollback got there first")
+    };
     assert!(why.contains("already runs `api:2`"), "{why}");
-    assert_eq!(check_revision(&api(), "api:2", &releases, "api:4"), Ok(()));
+    assert_eq!(check("api:2", "api:4", None), RevisionStep::Send);
+}
+
+#[test]
+fn a_rollback_whose_earlier_attempt_got_through_takes_its_rollout_up() {
+    let releases = [release(3, T, judged()), release(2, T, Verdict::Good)];
+    let me = DeploymentId::derive(at(T), "rollback");
+    let running = Running {
+        task_definition: "api:2".into(),
+        image: String::new(),
+        ecs_deployment: Some("ecs-svc/9".into()),
+        step: None,
+    };
+    let taken_up = RevisionStep::TakeUp(Rollout {
+        task_definition: "api:2".into(),
+        ecs_deployment: "ecs-svc/9".into(),
+    });
+    // Nobody claims the ECS deployment on the target: this step sent it and died.
+    assert_eq!(
+        check_revision(me, &api(), "api:2", &releases, &running, None),
+        taken_up
+    );
+    assert_eq!(
+        check_revision(me, &api(), "api:2", &releases, &running, Some(me)),
+        taken_up
+    );
+    // Without an ECS deployment to follow, there is nothing to take up.
+    let unknown = Running {
+        ecs_deployment: None,
+        ..running
+    };
+    assert!(matches!(
+        check_revision(me, &api(), "api:2", &releases, &unknown, None),
+        RevisionStep::Refuse(_)
+    ));
 }
 
 #[test]

@@ -518,8 +518,8 @@ impl<P: Ports> App<'_, P> {
         };
         tracing::info!(deployment = %id, ?effect, "resuming a deployment whose last step did not report back");
         match self.perform(&d, effect, &actor).await {
-            Ok(Some(input)) => Ok(self.drive(d, input, &actor).await?.deployment),
-            Ok(None) => Ok(d),
+            Ok(inputs) if inputs.is_empty() => Ok(d),
+            Ok(inputs) => Ok(self.drive_all(d, inputs, &actor).await?.deployment),
             Err(e) => {
                 self.give_back(lease).await;
                 Err(e.into())

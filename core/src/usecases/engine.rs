@@ -10,11 +10,11 @@ use crate::deployment::{Deployment, DeploymentKind, Effect, Input, Refused};
 use crate::policy::LockOwner;
 use crate::ports::{
     AuditEntry, Backups as _, Chat as _, Clock as _, Dispatch as _, Metric, MetricUnit,
-    Metrics as _, Monitor as _, Platform as _, PortError, Ports, Store as _,
+    Metrics as _, Monitor as _, Platform as _, PortError, Ports, StepRollout, Store as _,
 };
 use crate::retention::SnapshotStatus;
 use crate::rollback::{ServiceNow, Verdict, plan_after_failure};
-use crate::rollout::{self, ImageFacts, RolloutPlan};
+use crate::rollout::{self, ImageFacts, RevisionStep, RolloutPlan};
 use crate::types::{Actor, DeploymentId, ServiceName, SignedDuration, Timestamp};
 
 use super::App;
@@ -79,9 +79,20 @@ impl<P: Ports> App<'_, P> {
         input: Input,
         actor: &Actor,
     ) -> Result<Driven, DriveError> {
+        self.drive_all(d, vec![input], actor).await
+    }
+
+    /// Applies `inputs` in order to deployment `d` (as loaded) and everything that follows
+    /// from them; `changed` says whether the first one changed anything.
+    pub(crate) async fn drive_all(
+        &self,
+        d: Deployment,
+        inputs: Vec<Input>,
+        actor: &Actor,
+    ) -> Result<Driven, DriveError> {
         let store = self.ports.store();
         let mut d = d;
-        let mut queue = VecDeque::from([input]);
+        let mut queue = VecDeque::from(inputs);
         let mut first = true;
         let mut changed_first = false;
         let mut conflicts = 0;
@@ -124,8 +135,7 @@ impl<P: Ports> App<'_, P> {
                     continue;
                 }
                 match self.perform(&d, effect, actor).await {
-                    Ok(Some(next)) => queue.push_back(next),
-                    Ok(None) => {}
+                    Ok(next) => queue.extend(next),
                     Err(e) => {
                         self.give_back(lease).await;
                         return Err(e.into());
@@ -189,7 +199,7 @@ impl<P: Ports> App<'_, P> {
         d: &Deployment,
         effect: Effect,
         actor: &Actor,
-    ) -> Result<Option<Input>, PortError> {
+    ) -> Result<Vec<Input>, PortError> {
         let p = self.ports;
         let env = self.env_config(&d.env)?;
         let now = p.clock().now();
@@ -219,35 +229,35 @@ impl<P: Ports> App<'_, P> {
             Effect::Dispatch { work } => p.dispatch().dispatch(&work).await?,
             Effect::TakeSnapshot { service, plan } => {
                 let Some(plan_cfg) = self.config.backups.get(&plan) else {
-                    return Ok(Some(Input::SnapshotFailed {
+                    return Ok(vec![Input::SnapshotFailed {
                         service,
                         reason: format!("backup plan {plan} is not in the config"),
-                    }));
+                    }]);
                 };
                 let snapshot = format!("deckhand-{plan}-{}", d.id.to_string().to_ascii_lowercase());
                 let tags = super::backup::tags(plan_cfg, Some(d.id));
                 match p.backups().create(plan_cfg, &snapshot, &tags).await {
                     Ok(()) | Err(PortError::Conflict(_)) => {}
                     Err(e) => {
-                        return Ok(Some(Input::SnapshotFailed {
+                        return Ok(vec![Input::SnapshotFailed {
                             service,
                             reason: e.to_string(),
-                        }));
+                        }]);
                     }
                 }
-                return Ok(Some(match p.backups().wait(plan_cfg, &snapshot).await? {
+                return Ok(vec![match p.backups().wait(plan_cfg, &snapshot).await? {
                     SnapshotStatus::Available => Input::SnapshotTaken { service, snapshot },
                     status => Input::SnapshotFailed {
                         service,
                         reason: format!("snapshot {snapshot} ended {status:?}"),
                     },
-                }));
+                }]);
             }
             Effect::RunMigration { service } => {
                 let cfg = self.service_config(&service)?;
                 let release = release_of(d, &service)?;
                 let Some(command) = &release.migration else {
-                    return Ok(None);
+                    return Ok(Vec::new());
                 };
                 let exit_code = p
                     .platform()
@@ -259,66 +269,28 @@ impl<P: Ports> App<'_, P> {
                         &d.id.to_string(),
                     )
                     .await?;
-                return Ok(Some(Input::MigrationFinished { service, exit_code }));
+                return Ok(vec![Input::MigrationFinished { service, exit_code }]);
             }
             Effect::Roll { service } => {
-                let cfg = self.service_config(&service)?;
-                let release = release_of(d, &service)?;
-                let releases = p.store().releases(&d.env, &service, 50).await?;
-                let rollout = match rollout::plan(&d.kind, release) {
-                    RolloutPlan::Revision(td) => {
-                        let running = p.platform().running(&env.cluster, cfg).await?;
-                        let checked = rollout::check_revision(
-                            &service,
-                            td,
-                            &releases,
-                            &running.task_definition,
-                        );
-                        if let Err(reason) = checked {
-                            return Ok(Some(Input::Aborted { reason }));
-                        }
-                        p.platform().roll_back(&env.cluster, cfg, td).await?
-                    }
-                    RolloutPlan::Image(image) => {
-                        let resolves_to = p
-                            .platform()
-                            .resolve_image(&image.repository, &image.tag)
-                            .await?;
-                        let facts = ImageFacts {
-                            releases: &releases,
-                            overridden: d.overridden.is_some(),
-                            resolves_to: resolves_to.as_ref(),
-                        };
-                        if let Err(reason) = rollout::check_image(&service, image, facts) {
-                            return Ok(Some(Input::Aborted { reason }));
-                        }
-                        let step = format!("{}:{service}", d.id);
-                        p.platform()
-                            .roll_out(&env.cluster, cfg, image, &step)
-                            .await?
-                    }
-                };
-                return Ok(Some(Input::RolloutStarted {
-                    service,
-                    task_definition: rollout.task_definition,
-                    ecs_deployment: rollout.ecs_deployment,
-                }));
+                // Boxed: the largest step, and reached twice on one stack when a failed deploy
+                // drives its own rollback.
+                return Box::pin(self.roll(d, env, service)).await;
             }
             Effect::CheckHealth { service } => {
                 let release = release_of(d, &service)?;
                 let Some(url) = &release.health_url else {
-                    return Ok(Some(Input::HealthChecked {
+                    return Ok(vec![Input::HealthChecked {
                         service,
                         healthy: true,
                         detail: "no health URL".into(),
-                    }));
+                    }]);
                 };
                 let h = p.monitor().check_health(url).await?;
-                return Ok(Some(Input::HealthChecked {
+                return Ok(vec![Input::HealthChecked {
                     service,
                     healthy: h.healthy,
                     detail: h.detail,
-                }));
+                }]);
             }
             Effect::StartRollback { services, reason } => {
                 self.start_rollback(d, env, &services, &reason, now).await?;
@@ -363,11 +335,118 @@ impl<P: Ports> App<'_, P> {
                     .await?;
             }
         }
-        Ok(None)
+        Ok(Vec::new())
     }
 }
 
 impl<P: Ports> App<'_, P> {
+    /// A rollout step for one service: the last checks, then ECS (see [`rollout`]).
+    async fn roll(
+        &self,
+        d: &Deployment,
+        env: &crate::config::EnvConfig,
+        service: ServiceName,
+    ) -> Result<Vec<Input>, PortError> {
+        let p = self.ports;
+        let cfg = self.service_config(&service)?;
+        let release = release_of(d, &service)?;
+        let releases = p.store().releases(&d.env, &service, 50).await?;
+        let rollout = match rollout::plan(&d.kind, release) {
+            RolloutPlan::Revision(td) => {
+                let running = p.platform().running(&env.cluster, cfg).await?;
+                // Who put the service where it is matters only when that is the target.
+                let claimed_by = match &running.ecs_deployment {
+                    Some(ecs) if running.task_definition == td => {
+                        p.store().deployment_by_ecs_id(ecs).await?.map(|o| o.id)
+                    }
+                    _ => None,
+                };
+                match rollout::check_revision(d.id, &service, td, &releases, &running, claimed_by) {
+                    RevisionStep::Send => p.platform().roll_back(&env.cluster, cfg, td).await?,
+                    RevisionStep::TakeUp(rollout) => rollout,
+                    RevisionStep::Refuse(reason) => {
+                        return Ok(vec![Input::Aborted { reason }]);
+                    }
+                }
+            }
+            RolloutPlan::Image(image) => {
+                let resolves_to = p
+                    .platform()
+                    .resolve_image(&image.repository, &image.tag)
+                    .await?;
+                let facts = ImageFacts {
+                    releases: &releases,
+                    overridden: d.overridden.is_some(),
+                    resolves_to: resolves_to.as_ref(),
+                };
+                let step = rollout::step_name(d.id, &service);
+                if let Err(reason) = rollout::check_image(&service, image, facts) {
+                    // An earlier attempt of this step may have got through before it
+                    // died: a release already on ECS is this deployment's to follow
+                    // and put back, not to forget.
+                    let running = p.platform().running(&env.cluster, cfg).await?;
+                    let aborted = Input::Aborted { reason };
+                    return Ok(match rollout::earlier_attempt(&running, &step) {
+                        Some(r) => vec![
+                            Input::RolloutStarted {
+                                service,
+                                task_definition: r.task_definition,
+                                ecs_deployment: r.ecs_deployment,
+                            },
+                            aborted,
+                        ],
+                        None => vec![aborted],
+                    });
+                }
+                match p
+                    .platform()
+                    .roll_out(&env.cluster, cfg, image, &step)
+                    .await?
+                {
+                    StepRollout::Rolling(rollout) => rollout,
+                    StepRollout::Undone { task_definition } => {
+                        let reason = rollout::undone(&service, image, &task_definition);
+                        return Ok(vec![Input::Aborted { reason }]);
+                    }
+                }
+            }
+        };
+        Ok(vec![Input::RolloutStarted {
+            service,
+            task_definition: rollout.task_definition,
+            ecs_deployment: rollout.ecs_deployment,
+        }])
+    }
+
+    /// Before a deployment in flight is stopped from outside (an alarm, another deployment
+    /// taking the environment): a rollout step whose attempt died after `UpdateService` left
+    /// its service on this deployment's revision unrecorded. That rollout is taken up first,
+    /// so the stop puts the service back instead of forgetting it was changed.
+    pub(crate) async fn take_up_step_in_doubt(
+        &self,
+        d: Deployment,
+        actor: &Actor,
+    ) -> Result<Deployment, DriveError> {
+        let Some(service) = d.step_in_doubt().cloned() else {
+            return Ok(d);
+        };
+        let env = self.env_config(&d.env)?;
+        let cfg = self.service_config(&service)?;
+        let running = self.ports.platform().running(&env.cluster, cfg).await?;
+        let step = rollout::step_name(d.id, &service);
+        let Some(r) = rollout::earlier_attempt(&running, &step) else {
+            return Ok(d);
+        };
+        tracing::warn!(deployment = %d.id, %service, ecs_deployment = %r.ecs_deployment, "taking up a rollout an attempt sent and did not record");
+        let input = Input::RolloutStarted {
+            service,
+            task_definition: r.task_definition,
+            ecs_deployment: r.ecs_deployment,
+        };
+        // Boxed: this is reached from inside the engine too (a rollback clearing its way).
+        Ok(Box::pin(self.drive(d, input, actor)).await?.deployment)
+    }
+
     /// A deploy failed after changing `services`: judge what it released there bad, and put
     /// them back on their last known-good revisions through a `Rollback` deployment — the same
     /// road an alarm's rollback takes, with its own card, lock and ECS outcome.

@@ -145,6 +145,10 @@ impl<P: Ports> App<'_, P> {
             let input = Input::Aborted {
                 reason: reason.to_owned(),
             };
+            let d = self
+                .take_up_step_in_doubt(d, &actor)
+                .await
+                .map_err(RequestError::from)?;
             let driven = self
                 .drive(d, input, &actor)
                 .await
@@ -421,6 +425,7 @@ impl<P: Ports> App<'_, P> {
                     if let Some(d) = self.ports.store().get_deployment(*other).await?
                         && !d.state.is_terminal()
                     {
+                        let d = self.take_up_step_in_doubt(d, actor).await?;
                         self.drive(d, Input::Superseded { by: id }, actor).await?;
                     }
                     self.ports
