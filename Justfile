@@ -47,5 +47,5 @@ ci:
 # rollback reaction; writes docs/benchmarks.md. Builds the function binaries in the same
 # profile and feature set first (one build of the AWS SDK, shared by both commands).
 bench:
-    cargo build --profile bench --workspace --bins --benches --features deckhand/testing
-    cargo bench --workspace --features deckhand/testing --bench suite
+    cargo build --profile bench --workspace --bins --benches
+    cargo bench -p deckhand --bench suite

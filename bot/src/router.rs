@@ -29,9 +29,9 @@ use deckhand_core::usecases::{
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-use crate::chat::HttpChat;
-use crate::render::table_text;
 use crate::verify::{self, Unverified};
+use deckhand_functions::chat::HttpChat;
+use deckhand_functions::render::table_text;
 
 /// Requests larger than this are refused before anything reads them. Slack and Discord
 /// payloads are a few KiB; build webhooks (GitHub's `workflow_run`) are the largest, ~30 KiB.

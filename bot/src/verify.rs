@@ -145,8 +145,8 @@ fn hex32(hex: &str) -> Option<[u8; 32]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{discord_headers, slack_headers};
     use axum::http::HeaderValue;
+    use deckhand_harness::testing::{discord_headers, slack_headers};
 
     fn now() -> jiff::Timestamp {
         jiff::Timestamp::now()
@@ -199,7 +199,7 @@ mod tests {
     #[test]
     fn discord_signatures_verify_with_the_application_key() {
         let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
-        let public = crate::testing::hex(&key.verifying_key().to_bytes());
+        let public = deckhand_harness::testing::hex(&key.verifying_key().to_bytes());
         let body = br#"{"type":1}"#;
         let h = discord_headers(&key, r#"{"type":1}"#);
         assert_eq!(discord(&public, &h, body, now()), Ok(()));

@@ -9,15 +9,15 @@
 use std::sync::Arc;
 
 use axum::http::{HeaderMap, Method, StatusCode};
-use deckhand_bot::chat::HttpChat;
 use deckhand_bot::router::{Bot, Keys, router};
-use deckhand_bot::testing::{
-    ChatStub, InMemory, Sent, TestPorts, discord_headers, form, hex, serve, slack_headers,
-};
 use deckhand_core::config::Config;
 use deckhand_core::deployment::{State as DeployState, Work};
 use deckhand_core::memory::Memory;
 use deckhand_core::types::{Digest, SignedDuration, Timestamp};
+use deckhand_functions::chat::HttpChat;
+use deckhand_harness::testing::{
+    ChatStub, InMemory, Sent, TestPorts, discord_headers, form, hex, serve, slack_headers,
+};
 use hmac::{KeyInit as _, Mac as _};
 use secrecy::SecretString;
 use serde_json::{Value, json};

@@ -1,4 +1,6 @@
-//! The local AWS emulator for Deckhand's integration tests and `deckhand demo`.
+//! Deckhand's test world: the local AWS emulator, and ([`standin`]) stand-ins for Slack,
+//! Discord and Lambda's Runtime API with request signing, and ([`testing`]) core's in-memory
+//! ports with the real chat adapter. Tests, benchmarks and local mode link it; no Lambda does.
 //!
 //! [`Emulator::shared`] gives one moto server per process, started on first use on a free
 //! loopback port. It finds `moto_server` in this order:
@@ -29,6 +31,8 @@ use anyhow::{Context as _, anyhow, bail};
 
 mod outage;
 mod seed;
+pub mod standin;
+pub mod testing;
 pub use outage::Outage;
 pub use seed::{Seed, SeededService};
 

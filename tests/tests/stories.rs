@@ -8,8 +8,7 @@
 //! (clusters, repositories, alarms, databases) would collide on a shared one.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed setup should fail loudly
 
-use deckhand_bot::functions::FunctionError;
-use deckhand_bot::local::{CONFIG, EcsReport, Local, LocalPorts};
+use deckhand::local::{CONFIG, EcsReport, Local, LocalPorts};
 use deckhand_core::config::ServiceConfig;
 use deckhand_core::deployment::{Deployment, DeploymentKind, ImageRef, State};
 use deckhand_core::ports::{
@@ -17,6 +16,7 @@ use deckhand_core::ports::{
 };
 use deckhand_core::types::{Digest, EnvName, SignedDuration, Version};
 use deckhand_core::usecases::{App, DeployRequest};
+use deckhand_functions::handlers::FunctionError;
 use deckhand_harness::{Emulator, Outage};
 use futures_util::future::join_all;
 use serde_json::Value;

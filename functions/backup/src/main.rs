@@ -1,13 +1,13 @@
-//! The `backup` Lambda function: [`deckhand_bot::functions::backup`] for each event, after one cold
-//! start (see `deckhand_bot::lambda`).
+//! The `backup` Lambda function: [`deckhand_functions::handlers::backup`] for each event, after one cold
+//! start (see `deckhand_functions::lambda`).
 
-use deckhand_bot::{functions, lambda};
 use deckhand_core::usecases::App;
+use deckhand_functions::{handlers, lambda};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda::run("backup", |warm, event| async move {
-        functions::backup(&App::new(&warm.ports, &warm.config), &event).await
+        handlers::backup(&App::new(&warm.ports, &warm.config), &event).await
     })
     .await
 }

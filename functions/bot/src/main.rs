@@ -1,5 +1,5 @@
 //! The bot Lambda function: Deckhand's HTTP router ([`deckhand_bot::router`]) behind a Function
-//! URL, after one cold start (see `deckhand_bot::lambda`).
+//! URL, after one cold start (see `deckhand_functions::lambda`).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -7,7 +7,7 @@ use std::io::Read as _;
 use std::time::Duration;
 
 use axum::http::HeaderMap;
-use deckhand_bot::standin::{RuntimeApi, form, function_url_event, slack_headers};
+use deckhand_harness::standin::{RuntimeApi, form, function_url_event, slack_headers};
 use deckhand_harness::{Emulator, Seed};
 use serde_json::Value;
 

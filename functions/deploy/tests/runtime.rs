@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use deckhand_bot::standin::RuntimeApi;
+use deckhand_harness::standin::RuntimeApi;
 use deckhand_harness::{Emulator, Seed};
 use serde_json::Value;
 

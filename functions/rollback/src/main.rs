@@ -1,13 +1,13 @@
-//! The `rollback` Lambda function: [`deckhand_bot::functions::rollback`] for each event, after one cold
-//! start (see `deckhand_bot::lambda`).
+//! The `rollback` Lambda function: [`deckhand_functions::handlers::rollback`] for each event, after one cold
+//! start (see `deckhand_functions::lambda`).
 
-use deckhand_bot::{functions, lambda};
 use deckhand_core::usecases::App;
+use deckhand_functions::{handlers, lambda};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda::run("rollback", |warm, event| async move {
-        functions::rollback(&App::new(&warm.ports, &warm.config), &event).await
+        handlers::rollback(&App::new(&warm.ports, &warm.config), &event).await
     })
     .await
 }

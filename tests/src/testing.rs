@@ -1,12 +1,11 @@
-//! What the bot's tests and benchmarks share (feature `testing`): the chat stand-ins and
-//! request signing from [`crate::standin`], and core's in-memory ports with the real chat
-//! adapter. Not a production code path.
+//! What the bot's and functions' tests and the benchmarks share: the chat stand-ins and request
+//! signing from [`crate::standin`], and core's in-memory ports with the real chat adapter.
 
 use deckhand_core::memory::Memory;
 use deckhand_core::ports::{Ports, Store};
 
-use crate::chat::HttpChat;
 pub use crate::standin::*;
+use deckhand_functions::chat::HttpChat;
 
 /// Core's in-memory ports with the real chat adapter; the store is the same `Memory`
 /// ([`InMemory`], the default) or one of the caller's choosing ([`Own`]: the DynamoDB adapter in

@@ -125,7 +125,10 @@ async fn build_and_ship_to_staging(local: &Local, service: &str, tag: &str) -> a
     Ok(())
 }
 
-fn count(answers: &[Result<Value, crate::functions::FunctionError>], key: &str) -> usize {
+fn count(
+    answers: &[Result<Value, deckhand_functions::handlers::FunctionError>],
+    key: &str,
+) -> usize {
     answers
         .iter()
         .filter_map(|a| a.as_ref().ok())

@@ -20,12 +20,9 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use deckhand::local::{EcsReport, Local};
 use deckhand_aws::dynamo::DynamoStore;
-use deckhand_bot::chat::HttpChat;
-use deckhand_bot::local::{EcsReport, Local};
 use deckhand_bot::router::{Bot, Keys, router};
-use deckhand_bot::standin::{RuntimeApi, function_url_event};
-use deckhand_bot::testing::{ChatStub, Own, TestPorts, form, serve, slack_headers};
 use deckhand_core::card::ButtonAction;
 use deckhand_core::config::Config;
 use deckhand_core::memory::Memory;
@@ -34,6 +31,9 @@ use deckhand_core::types::{
     Actor, ChatKind, DeploymentId, Digest, EnvName, ServiceName, SignedDuration, Timestamp, Version,
 };
 use deckhand_core::usecases::{App, DeployRequest};
+use deckhand_functions::chat::HttpChat;
+use deckhand_harness::standin::{RuntimeApi, function_url_event};
+use deckhand_harness::testing::{ChatStub, Own, TestPorts, form, serve, slack_headers};
 use deckhand_harness::{Emulator, Seed};
 use futures_util::future::join_all;
 use secrecy::SecretString;
@@ -592,14 +592,9 @@ struct Reaction {
 }
 
 async fn rollback_reaction(emulator: &'static Emulator) -> Result<Reaction, Error> {
-    let local = Local::start_on(
-        emulator,
-        emulator.settings(),
-        deckhand_bot::local::CONFIG,
-        None,
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    let local = Local::start_on(emulator, emulator.settings(), deckhand::local::CONFIG, None)
+        .await
+        .map_err(|e| e.to_string())?;
     // A known-good release to roll back to: shipped, and baked with its alarms quiet.
     local
         .release_to_prod("api", "v2.0.0")
@@ -629,7 +624,7 @@ async fn rollback_reaction(emulator: &'static Emulator) -> Result<Reaction, Erro
         // In AWS this hop is Lambda's async invoke of the deploy function.
         let hop = Instant::now();
         for work in local.take_work().await {
-            deckhand_bot::functions::work(&local.bot.app(), &work).await?;
+            deckhand_functions::handlers::work(&local.bot.app(), &work).await?;
         }
         to_rollback.push(handed_over);
         to_update.push(handed_over + hop.elapsed());
@@ -721,7 +716,7 @@ fn report(
     writeln!(md, "# Benchmarks\n")?;
     writeln!(
         md,
-        "Written by `just bench` (`bot/benches/suite.rs`) on {date}, on {}; the whole suite took {:.0} s. \
+        "Written by `just bench` (`cli/benches/suite.rs`) on {date}, on {}; the whole suite took {:.0} s. \
          Figures, not pass/fail: they are compared with the targets by hand, below. The bench \
          profile is the release profile without fat LTO (see `Cargo.toml`). AWS is the moto \
          emulator on loopback (Python; much slower than DynamoDB itself); Slack is a local stand-in.\n",

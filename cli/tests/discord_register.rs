@@ -1,7 +1,7 @@
 //! `deckhand discord register` against a local stand-in for Discord's API.
 #![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed setup should fail loudly
 
-use deckhand_bot::standin::ChatStub;
+use deckhand_harness::standin::ChatStub;
 
 fn example() -> String {
     format!(

@@ -2,20 +2,23 @@
 //! concurrently, as EventBridge, SNS and Lambda's async retries may deliver them.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed setup should fail loudly
 
-use deckhand_bot::chat::HttpChat;
-use deckhand_bot::functions::{self, FunctionError};
-use deckhand_bot::testing::{ChatStub, InMemory, TestPorts};
 use deckhand_core::config::Config;
 use deckhand_core::deployment::{DeploymentKind, State, Work};
 use deckhand_core::memory::{Memory, join_all};
 use deckhand_core::types::{Digest, SignedDuration, Timestamp};
 use deckhand_core::usecases::{App, DeployRequest};
+use deckhand_functions::chat::HttpChat;
+use deckhand_functions::handlers::{self, FunctionError};
+use deckhand_harness::testing::{ChatStub, InMemory, TestPorts};
 use secrecy::SecretString;
 use serde_json::Value;
 
 fn event(name: &str) -> Value {
-    let text = std::fs::read_to_string(format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR")))
-        .unwrap();
+    let text = std::fs::read_to_string(format!(
+        "{}/../../events/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
@@ -67,8 +70,11 @@ impl World {
                 mem.push_image(&format!("acme/{s}"), tag, &digest(n));
             }
         }
-        let config =
-            Config::parse("example", include_str!("../../infra/deckhand.example.toml")).unwrap();
+        let config = Config::parse(
+            "example",
+            include_str!("../../../infra/deckhand.example.toml"),
+        )
+        .unwrap();
         World {
             ports: TestPorts {
                 mem,
@@ -117,7 +123,7 @@ impl World {
                 .unwrap();
         }
         let run = serde_json::json!({ "work": "run_deployment", "id": d.id.to_string() });
-        functions::deploy(&self.app(), &run).await.unwrap();
+        handlers::deploy(&self.app(), &run).await.unwrap();
         let d = self.deployment(d.id);
         let mut completed = event("ecs-deployment-completed.json");
         completed["detail"]["deploymentId"] = d.services[0]
@@ -126,7 +132,7 @@ impl World {
             .clone()
             .unwrap()
             .into();
-        functions::deploy(&self.app(), &completed).await.unwrap();
+        handlers::deploy(&self.app(), &completed).await.unwrap();
         let d = self.deployment(d.id);
         assert_eq!(d.state, State::Succeeded, "{d}");
     }
@@ -140,7 +146,7 @@ async fn the_deploy_function_runs_dispatched_work_once_and_finishes_on_ecs_event
     let mut run = event("dispatch-run-deployment.json");
     run["id"] = id.to_string().into();
     let app = w.app();
-    let runs = join_all((0..5).map(|_| functions::deploy(&app, &run))).await;
+    let runs = join_all((0..5).map(|_| handlers::deploy(&app, &run))).await;
     assert!(runs.iter().all(Result::is_ok), "{runs:?}");
     assert_eq!(w.mem().roll_outs().len(), 1, "five deliveries, one rollout");
 
@@ -152,12 +158,12 @@ async fn the_deploy_function_runs_dispatched_work_once_and_finishes_on_ecs_event
     let mut in_progress = event("ecs-deployment-in-progress.json");
     in_progress["detail"]["deploymentId"] = ecs.clone().into();
     assert_eq!(
-        functions::deploy(&app, &in_progress).await.unwrap()["ignored"],
+        handlers::deploy(&app, &in_progress).await.unwrap()["ignored"],
         "deployment still in progress"
     );
     let mut completed = event("ecs-deployment-completed.json");
     completed["detail"]["deploymentId"] = ecs.into();
-    let finished = join_all((0..5).map(|_| functions::deploy(&app, &completed))).await;
+    let finished = join_all((0..5).map(|_| handlers::deploy(&app, &completed))).await;
     assert!(finished.iter().all(Result::is_ok), "{finished:?}");
     assert_eq!(w.mem().deployments()[0].state, State::Succeeded);
     let releases = w.mem().all_releases();
@@ -170,7 +176,7 @@ async fn the_deploy_function_runs_dispatched_work_once_and_finishes_on_ecs_event
         "one release recorded (beside the adopted baseline): {releases:#?}"
     );
 
-    let foreign = functions::deploy(&app, &event("ecs-deployment-failed.json"))
+    let foreign = handlers::deploy(&app, &event("ecs-deployment-failed.json"))
         .await
         .unwrap();
     assert!(
@@ -187,17 +193,17 @@ async fn malformed_events_are_rejected_without_retry_and_name_their_id() {
     let w = World::new().await;
     let mut bad = event("ecs-deployment-completed.json");
     bad["detail"] = Value::Null;
-    let err = functions::deploy(&w.app(), &bad).await.unwrap_err();
+    let err = handlers::deploy(&w.app(), &bad).await.unwrap_err();
     assert!(
         matches!(&err, FunctionError::Malformed(e) if e.id == "ddca6449-b258-46c0-8653-e0e3a6d0c0e1"),
         "{err}"
     );
     assert!(!err.retryable());
-    let err = functions::rollback(&w.app(), &serde_json::json!({"nonsense": true}))
+    let err = handlers::rollback(&w.app(), &serde_json::json!({"nonsense": true}))
         .await
         .unwrap_err();
     assert!(matches!(err, FunctionError::Malformed(_)));
-    let err = functions::backup(&w.app(), &event("dispatch-run-deployment.json"))
+    let err = handlers::backup(&w.app(), &event("dispatch-run-deployment.json"))
         .await
         .unwrap_err();
     assert!(
@@ -219,13 +225,13 @@ async fn the_rollback_function_rolls_back_once_however_often_the_alarm_arrives()
 
     let alarm = event("cloudwatch-alarm-state-change.json");
     let app = w.app();
-    let outcomes = join_all((0..20).map(|_| functions::rollback(&app, &alarm))).await;
+    let outcomes = join_all((0..20).map(|_| handlers::rollback(&app, &alarm))).await;
     let rolled: usize = outcomes
         .iter()
         .map(|o| o.as_ref().unwrap()["rolled_back"].as_array().unwrap().len())
         .sum();
     assert_eq!(rolled, 1, "{outcomes:?}");
-    let again = functions::rollback(&app, &event("cloudwatch-alarm-sns.json"))
+    let again = handlers::rollback(&app, &event("cloudwatch-alarm-sns.json"))
         .await
         .unwrap();
     assert_eq!(
@@ -256,7 +262,7 @@ async fn the_build_completed_function_auto_deploys_a_build_of_main_to_staging_on
     let w = World::new().await;
     let build = event("codebuild-build-succeeded.json");
     let app = w.app();
-    let results = join_all((0..10).map(|_| functions::build_completed(&app, &build))).await;
+    let results = join_all((0..10).map(|_| handlers::build_completed(&app, &build))).await;
     let started: u64 = results
         .iter()
         .map(|r| r.as_ref().unwrap()["auto_deploys"].as_u64().unwrap())
@@ -283,7 +289,7 @@ async fn the_backup_function_takes_one_snapshot_per_firing() {
     let w = World::new().await;
     let firing = event("scheduler-backup.json");
     let app = w.app();
-    let results = join_all((0..5).map(|_| functions::backup(&app, &firing))).await;
+    let results = join_all((0..5).map(|_| handlers::backup(&app, &firing))).await;
     let snapshots: std::collections::HashSet<_> = results
         .iter()
         .map(|r| r.as_ref().unwrap()["snapshot"].as_str().unwrap().to_owned())
@@ -291,7 +297,7 @@ async fn the_backup_function_takes_one_snapshot_per_firing() {
     assert_eq!(snapshots.len(), 1, "{results:?}");
     assert_eq!(w.mem().snapshot_ids().len(), 1);
     w.mem().advance(SignedDuration::from_mins(1));
-    let asked = functions::backup(&app, &event("dispatch-run-backup.json"))
+    let asked = handlers::backup(&app, &event("dispatch-run-backup.json"))
         .await
         .unwrap();
     assert_eq!(asked["status"], "Available");
@@ -314,14 +320,14 @@ async fn the_deploy_functions_schedule_bakes_releases_and_finishes_what_ecs_neve
         .unwrap()
         .deployment;
     let run = serde_json::json!({ "work": "run_deployment", "id": d.id.to_string() });
-    functions::deploy(&w.app(), &run).await.unwrap();
+    handlers::deploy(&w.app(), &run).await.unwrap();
     assert!(matches!(w.deployment(d.id).state, State::Rolling { .. }));
     w.mem().complete_rollouts();
     w.mem().advance(SignedDuration::from_mins(30));
 
     let tick = event("scheduler-maintenance.json");
     let app = w.app();
-    let answers = join_all((0..3).map(|_| functions::deploy(&app, &tick))).await;
+    let answers = join_all((0..3).map(|_| handlers::deploy(&app, &tick))).await;
     let answers: Vec<Value> = answers.into_iter().map(Result::unwrap).collect();
     assert_eq!(w.deployment(d.id).state, State::Succeeded);
     let reconciled: usize = answers
@@ -334,7 +340,7 @@ async fn the_deploy_functions_schedule_bakes_releases_and_finishes_what_ecs_neve
 
     let mut unknown = tick.clone();
     unknown["schedule"] = "format-disks".into();
-    let err = functions::deploy(&w.app(), &unknown).await.unwrap_err();
+    let err = handlers::deploy(&w.app(), &unknown).await.unwrap_err();
     assert!(
         matches!(err, FunctionError::Malformed(_)) && err.to_string().contains("0b6c1f3e"),
         "{err}"

@@ -3,7 +3,7 @@
 //!
 //! Nothing here is a shortcut around the product: chat commands and button clicks are
 //! Slack-signed HTTP requests to the real router; dispatched work and AWS events go through the
-//! same handlers the Lambda functions run ([`crate::functions`]); every port is its production
+//! same handlers the Lambda functions run ([`deckhand_functions::handlers`]); every port is its production
 //! adapter on moto. What local mode adds is the part of the world that is not Deckhand:
 //! - Slack: a stand-in ([`ChatStub`]) that shows every message as it arrives;
 //! - ECS: moto neither finishes tasks nor emits EventBridge events, so [`Local::settle`] stops
@@ -38,11 +38,11 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::chat::HttpChat;
-use crate::functions::{self, FunctionError};
-use crate::live::Live;
-use crate::router::{Bot, Keys, router};
-use crate::standin::{ChatStub, Observer, Sent, form, serve, slack_headers};
+use deckhand_bot::router::{Bot, Keys, router};
+use deckhand_functions::chat::HttpChat;
+use deckhand_functions::handlers::{self as functions, FunctionError};
+use deckhand_functions::live::Live;
+use deckhand_harness::standin::{ChatStub, Observer, Sent, form, serve, slack_headers};
 
 pub use screen::{Button, Screen};
 

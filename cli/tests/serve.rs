@@ -95,7 +95,7 @@ async fn serve_answers_health_refuses_unsigned_requests_and_serves_signed_ones()
         .unwrap();
     assert_eq!(unsigned.status(), 401);
 
-    let headers = deckhand_bot::testing::slack_headers(
+    let headers = deckhand_harness::testing::slack_headers(
         "local-signing-secret",
         jiff::Timestamp::now().as_second(),
         body,
@@ -120,7 +120,7 @@ async fn serve_answers_health_refuses_unsigned_requests_and_serves_signed_ones()
 /// succeeds on its health check.
 #[tokio::test]
 async fn serve_carries_on_by_itself_with_a_deploy_aws_went_away_from_mid_way() {
-    use deckhand_bot::local::{CONFIG, EcsReport, Local};
+    use deckhand::local::{CONFIG, EcsReport, Local};
     use deckhand_core::deployment::State;
     use deckhand_core::ports::Store as _;
     use deckhand_harness::{Emulator, Outage};
@@ -164,7 +164,7 @@ async fn serve_carries_on_by_itself_with_a_deploy_aws_went_away_from_mid_way() {
     let body = "team_id=T0DECKHAND&channel_id=C0DEPLOYS&user_id=U0ALICE&user_name=alice\
                 &command=%2Fdeploy&text=dev+worker+v1.2.3&trigger_id=serve-1";
     let headers =
-        deckhand_bot::testing::slack_headers(secret, jiff::Timestamp::now().as_second(), body);
+        deckhand_harness::testing::slack_headers(secret, jiff::Timestamp::now().as_second(), body);
     let answer: serde_json::Value = reqwest::Client::new()
         .post(format!("{url}/slack/commands"))
         .headers(headers)

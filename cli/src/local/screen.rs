@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::Value;
 
-use crate::standin::{Observer, Sent};
+use deckhand_harness::standin::{Observer, Sent};
 
 /// A button on a card as it now stands.
 #[derive(Debug, Clone, PartialEq, Eq)]

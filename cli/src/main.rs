@@ -10,10 +10,10 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use deckhand_aws::dispatch::QueueDispatch;
 use deckhand_aws::{Aws, Settings};
-use deckhand_bot::chat::{ChatApis, HttpChat};
-use deckhand_bot::live::Live;
 use deckhand_bot::router::{Bot, Keys, router};
 use deckhand_core::config::Config;
+use deckhand_functions::chat::{ChatApis, HttpChat};
+use deckhand_functions::live::Live;
 use secrecy::SecretString;
 
 #[derive(Debug, Parser)]
@@ -115,8 +115,8 @@ enum DiscordCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Demo => local(deckhand_bot::local::demo::run()),
-        Command::Dev => local(deckhand_bot::local::dev::run()),
+        Command::Demo => local(deckhand::local::demo::run()),
+        Command::Dev => local(deckhand::local::dev::run()),
         Command::CheckConfig { path } => check_config(path).map(|ok| {
             if ok {
                 ExitCode::SUCCESS
@@ -250,7 +250,8 @@ fn invoke(
             Box::new(std::io::stderr()),
         );
         let app = deckhand_core::usecases::App::new(&ports, &config);
-        let Some(result) = deckhand_bot::functions::handle(function, &app, &event).await else {
+        let Some(result) = deckhand_functions::handlers::handle(function, &app, &event).await
+        else {
             anyhow::bail!(
                 "unknown function `{function}`: use deploy, rollback, build-completed or backup"
             );
@@ -394,7 +395,7 @@ fn serve(
                     Some(again) = retries.recv() => again,
                     else => break,
                 };
-                match deckhand_bot::functions::work(&worker.app(), &item).await {
+                match deckhand_functions::handlers::work(&worker.app(), &item).await {
                     Ok(answer) => tracing::info!(?item, %answer, "work done"),
                     Err(e) if e.retryable() && attempt < WORK_RETRIES.len() => {
                         let delay = WORK_RETRIES[attempt];

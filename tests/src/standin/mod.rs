@@ -21,7 +21,7 @@ use ed25519_dalek::Signer as _;
 use hmac::{KeyInit as _, Mac as _};
 use serde_json::{Value, json};
 
-use crate::chat::ChatApis;
+use deckhand_functions::chat::ChatApis;
 
 /// One request the bot made to a chat API.
 #[derive(Debug, Clone)]
