@@ -64,13 +64,6 @@ impl RdsBackups {
         }
     }
 
-    fn unsupported(plan: &BackupPlan) -> PortError {
-        PortError::Failed(format!(
-            "backup plan {}: kind ecs-task is not handled by the RDS adapter",
-            plan.name
-        ))
-    }
-
     async fn describe(&self, plan: &BackupPlan, snapshot: &str) -> PortResult<SnapshotInfo> {
         let what = format!("describe snapshot {snapshot}");
         match plan.kind {
@@ -114,7 +107,6 @@ impl RdsBackups {
                     plan,
                 ))
             }
-            BackupKind::EcsTask => Err(Self::unsupported(plan)),
         }
     }
 }
@@ -155,7 +147,6 @@ impl Backups for RdsBackups {
                     .await
                     .map_err(|e| port_error(&what, &e))?;
             }
-            BackupKind::EcsTask => return Err(Self::unsupported(plan)),
         }
         Ok(())
     }
@@ -233,7 +224,6 @@ impl Backups for RdsBackups {
                         .collect();
                     (page, r.marker)
                 }
-                BackupKind::EcsTask => return Err(Self::unsupported(plan)),
             };
             out.extend(page.into_iter().filter(|s| !s.id.is_empty()));
             marker = next;
@@ -271,7 +261,6 @@ impl Backups for RdsBackups {
                     .await
                     .map_err(|e| port_error(&what, &e))?;
             }
-            BackupKind::EcsTask => return Err(Self::unsupported(plan)),
         }
         Ok(())
     }

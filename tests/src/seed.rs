@@ -288,7 +288,6 @@ impl Seed {
             match plan.kind {
                 BackupKind::RdsInstance => self.db_instance_named(&plan.target).await?,
                 BackupKind::RdsCluster => self.db_cluster_named(&plan.target).await?,
-                BackupKind::EcsTask => {}
             }
         }
         Ok(())
