@@ -12,7 +12,7 @@ use deckhand_core::config::Config;
 use deckhand_core::deployment::Work;
 use deckhand_core::ports::Build;
 use deckhand_core::rollback::{AlarmChange, AlarmState};
-use deckhand_core::types::{Timestamp, Version};
+use deckhand_core::types::{EventKey, Timestamp, Version};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -322,7 +322,8 @@ pub fn codebuild_build(
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct BackupSchedule {
     pub plan: String,
-    pub execution_id: String,
+    /// Never empty (`EventKey` refuses that): it is the firing's idempotency key.
+    pub execution_id: EventKey,
     #[serde(default)]
     pub scheduled_time: Option<Timestamp>,
 }

@@ -9,6 +9,7 @@
 //! Deliberately absent: decisions. What a command means and whether it is allowed is core's.
 
 pub mod discord;
+pub mod inbound;
 pub mod lambda;
 pub mod router;
 pub mod verify;

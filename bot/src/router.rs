@@ -7,7 +7,6 @@
 //! Redeliveries (Slack's `X-Slack-Retry-Num`, a repeated Discord interaction id) reach the
 //! use-cases with the same event key and are recognised there.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
@@ -22,13 +21,17 @@ use deckhand_core::config::Config;
 use deckhand_core::deployment::State as DeployState;
 use deckhand_core::policy::{self, NotAdmitted, Place};
 use deckhand_core::ports::{Build, PortError, Ports};
-use deckhand_core::types::{Actor, ChatKind, ServiceName, Version};
+use deckhand_core::types::{Actor, ChatKind, EventKey, ServiceName, Version};
 use deckhand_core::usecases::{
     App, BackupError, DecideError, Decision, DeployRequest, QueryError, RequestError,
 };
 use secrecy::SecretString;
-use serde_json::{Value, json};
+use serde_json::json;
 
+use crate::inbound::{
+    DiscordInteraction, GenericBuild, GithubWorkflowRun, GitlabPipeline, SlackCommand,
+    SlackInteraction,
+};
 use crate::verify::{self, Unverified};
 use deckhand_functions::chat::HttpChat;
 use deckhand_functions::render::table_text;
@@ -124,10 +127,6 @@ fn wall_clock() -> jiff::Timestamp {
     jiff::Timestamp::now()
 }
 
-fn form(body: &[u8]) -> HashMap<String, String> {
-    form_urlencoded::parse(body).into_owned().collect()
-}
-
 async fn slack_command<P: Ports>(
     State(bot): State<Arc<Bot<P>>>,
     headers: HeaderMap,
@@ -136,33 +135,20 @@ async fn slack_command<P: Ports>(
     if let Some(refused) = refuse_unverified_slack(&bot.keys, &headers, &body, "slack/commands") {
         return refused;
     }
-    let f = form(&body);
-    let (Some(team), Some(channel), Some(user), Some(slash)) = (
-        f.get("team_id"),
-        f.get("channel_id"),
-        f.get("user_id"),
-        f.get("command"),
-    ) else {
-        return bad_request(
-            "slack/commands",
-            "missing team_id, channel_id, user_id or command",
-        );
+    let (c, key) = match SlackCommand::parse(&body) {
+        Ok(parsed) => parsed,
+        Err(why) => return bad_request("slack/commands", &why.0),
     };
     let place = Place {
         chat: ChatKind::Slack,
-        space: team,
-        channel: Some(channel),
+        space: &c.team_id,
+        channel: Some(&c.channel_id),
     };
     if let Err(no) = policy::may_reach(&bot.config, &place) {
         return slack_ephemeral(&no.to_string());
     }
-    let name = f.get("user_name").map_or(user.as_str(), String::as_str);
-    let actor = Actor::person(ChatKind::Slack, team, user, name);
-    // Slack sends the same trigger id again when it retries a command.
-    let trigger = f.get("trigger_id").cloned().unwrap_or_default();
-    let key = format!("slack:{team}:{trigger}");
-    let text = f.get("text").map_or("", String::as_str);
-    slack_ephemeral(&execute(&bot, slash, text, &actor, &key).await)
+    let actor = Actor::person(ChatKind::Slack, &c.team_id, &c.user_id, c.user_name());
+    slack_ephemeral(&execute(&bot, &c.command, &c.text, &actor, &key).await)
 }
 
 async fn slack_interaction<P: Ports>(
@@ -174,23 +160,16 @@ async fn slack_interaction<P: Ports>(
     {
         return refused;
     }
-    let Some(payload) = form(&body).remove("payload") else {
-        return bad_request("slack/interactions", "missing payload");
+    let b = match SlackInteraction::parse(&body) {
+        Ok(SlackInteraction::BlockActions(b)) => b,
+        Ok(SlackInteraction::Other) => return StatusCode::OK.into_response(),
+        Err(why) => return bad_request("slack/interactions", &why.0),
     };
-    let Ok(p) = serde_json::from_str::<Value>(&payload) else {
-        return bad_request("slack/interactions", "payload is not JSON");
+    let (Some(team), user) = (b.team(), &b.user) else {
+        return bad_request("slack/interactions", "block_actions: no team");
     };
-    if p["type"] != "block_actions" {
-        return StatusCode::OK.into_response();
-    }
-    let (Some(team), Some(user)) = (
-        p["user"]["team_id"].as_str().or(p["team"]["id"].as_str()),
-        p["user"]["id"].as_str(),
-    ) else {
-        return bad_request("slack/interactions", "missing team or user");
-    };
-    let response_url = p["response_url"].as_str().unwrap_or_default().to_owned();
-    let Some(value) = p["actions"][0]["value"].as_str() else {
+    let response_url = b.response_url.as_deref().unwrap_or_default();
+    let Some(value) = b.value() else {
         return StatusCode::OK.into_response();
     };
     // Cards are posted only in the deploy channels: a click is checked for its workspace.
@@ -201,23 +180,15 @@ async fn slack_interaction<P: Ports>(
     };
     let answer = match policy::may_reach(&bot.config, &place) {
         Ok(()) => {
-            let name = p["user"]["username"]
-                .as_str()
-                .or(p["user"]["name"].as_str())
-                .unwrap_or(user);
-            click(
-                &bot,
-                value,
-                &Actor::person(ChatKind::Slack, team, user, name),
-            )
-            .await
+            let actor = Actor::person(ChatKind::Slack, team, &user.id, user.display());
+            click(&bot, value, &actor).await
         }
         Err(no) => Some(no.to_string()),
     };
     // Block actions take no answer in the HTTP response; a refusal goes to the clicker alone.
     if let Some(text) = answer
         && !response_url.is_empty()
-        && let Err(e) = bot.responder.respond(&response_url, &text).await
+        && let Err(e) = bot.responder.respond(response_url, &text).await
     {
         tracing::warn!(error = %e, "could not answer a Slack interaction");
     }
@@ -235,22 +206,17 @@ async fn discord_interaction<P: Ports>(
     if let Err(e) = verify::discord(key, &headers, &body, wall_clock()) {
         return unauthorized("discord/interactions", &e);
     }
-    let Ok(i) = serde_json::from_slice::<Value>(&body) else {
-        return bad_request("discord/interactions", "body is not JSON");
+    let (i, key) = match DiscordInteraction::parse(&body) {
+        Ok(parsed) => parsed,
+        Err(why) => return bad_request("discord/interactions", &why.0),
     };
-    let kind = i["type"].as_u64().unwrap_or(0);
-    if kind == 1 {
+    if i.kind == DiscordInteraction::PING {
         return axum::Json(json!({ "type": 1 })).into_response();
     }
     if bot.config.discord.is_none() {
         return discord_ephemeral(&NotAdmitted::NoChat(ChatKind::Discord).to_string());
     }
-    let (Some(guild), Some(channel), Some(user), Some(id)) = (
-        i["guild_id"].as_str(),
-        i["channel_id"].as_str(),
-        i["member"]["user"]["id"].as_str(),
-        i["id"].as_str(),
-    ) else {
+    let Some((guild, channel, user)) = i.origin() else {
         return discord_ephemeral("Deckhand answers in its server's channels only.");
     };
     let place = Place {
@@ -261,29 +227,13 @@ async fn discord_interaction<P: Ports>(
     if let Err(no) = policy::may_reach(&bot.config, &place) {
         return discord_ephemeral(&no.to_string());
     }
-    let member = &i["member"]["user"];
-    let name = member["global_name"]
-        .as_str()
-        .or(member["username"].as_str())
-        .unwrap_or(user);
-    let actor = Actor::person(ChatKind::Discord, guild, user, name);
-    match kind {
-        2 => {
-            // Each command takes its arguments as one free-text option, so Discord and Slack
-            // share one grammar (see `deckhand discord register`).
-            let name = i["data"]["name"].as_str().unwrap_or_default();
-            let text = i["data"]["options"]
-                .as_array()
-                .map(|o| {
-                    o.iter()
-                        .filter_map(|o| o["value"].as_str())
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
-                .unwrap_or_default();
-            discord_ephemeral(&execute(&bot, name, &text, &actor, &format!("discord:{id}")).await)
+    let actor = Actor::person(ChatKind::Discord, guild, &user.id, user.display());
+    match i.kind {
+        DiscordInteraction::COMMAND => {
+            let (name, text) = i.command();
+            discord_ephemeral(&execute(&bot, name, &text, &actor, &key).await)
         }
-        3 => match i["data"]["custom_id"].as_str() {
+        DiscordInteraction::COMPONENT => match i.custom_id() {
             Some(value) => match click(&bot, value, &actor).await {
                 // Acknowledged; the card itself is edited by the deployment's own update.
                 None => axum::Json(json!({ "type": 6 })).into_response(),
@@ -321,7 +271,7 @@ async fn execute<P: Ports>(
     slash: &str,
     text: &str,
     actor: &Actor,
-    event_key: &str,
+    event_key: &EventKey,
 ) -> String {
     let command = match command::parse(slash, text, &bot.config) {
         Ok(c) => c,
@@ -347,7 +297,7 @@ async fn execute<P: Ports>(
                 version,
                 override_reason,
                 actor: actor.clone(),
-                event_key: event_key.to_owned(),
+                event_key: event_key.clone(),
             };
             match app.request_deploy(req).await {
                 Ok(r) => {
@@ -518,13 +468,10 @@ async fn build_hook<P: Ports>(
         Some(Err(e)) => return unauthorized("hooks/build", &e),
         None => return unauthorized("hooks/build", &Unverified::Missing("webhook secret")),
     }
-    let Ok(v) = serde_json::from_slice::<Value>(&body) else {
-        return bad_request("hooks/build", "body is not JSON");
-    };
     let parsed = match kind.as_str() {
-        "github" => github_build(&bot.config, &headers, &v),
-        "gitlab" => gitlab_build(&bot.config, &v),
-        _ => generic_build(&v),
+        "github" => github_build(&bot.config, &headers, &body),
+        "gitlab" => gitlab_build(&bot.config, &body),
+        _ => generic_build(&body),
     };
     let build = match parsed {
         Ok(Some(b)) => b,
@@ -554,74 +501,80 @@ fn service_for(config: &Config, repository: &str) -> Result<ServiceName, String>
         .ok_or_else(|| format!("no configured service is built from repository {repository}"))
 }
 
-fn github_build(config: &Config, headers: &HeaderMap, v: &Value) -> Result<Option<Build>, String> {
+fn github_build(
+    config: &Config,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Option<Build>, String> {
     let event = headers
         .get("x-github-event")
         .and_then(|h| h.to_str().ok())
         .unwrap_or_default();
-    if event != "workflow_run" || v["action"] != "completed" {
+    if event != "workflow_run" {
         return Ok(None);
     }
-    let run = &v["workflow_run"];
-    let sha = run["head_sha"]
-        .as_str()
-        .ok_or("workflow_run.head_sha is missing")?;
+    let v = GithubWorkflowRun::parse(body).map_err(|e| e.0)?;
+    if v.action != "completed" {
+        return Ok(None);
+    }
+    let run = v
+        .workflow_run
+        .ok_or("workflow_run: `workflow_run` is missing")?;
+    let repository = v
+        .repository
+        .ok_or("workflow_run: `repository` is missing")?;
     Ok(Some(Build {
-        service: service_for(
-            config,
-            v["repository"]["name"]
-                .as_str()
-                .ok_or("repository.name is missing")?,
-        )?,
+        service: service_for(config, &repository.name)?,
         // Images built by Actions are tagged with the commit sha by convention; teams that tag
         // otherwise send the generic hook.
-        version: Version::parse(sha).map_err(|e| e.to_string())?,
-        build_id: format!("github:{}", run["id"]),
-        branch: run["head_branch"].as_str().map(str::to_owned),
-        commit: Some(sha.to_owned()),
-        url: run["html_url"].as_str().map(str::to_owned),
-        finished_at: finished_at(run["updated_at"].as_str()),
-        succeeded: run["conclusion"] == "success",
+        version: Version::parse(&run.head_sha).map_err(|e| e.to_string())?,
+        build_id: format!("github:{}", run.id),
+        branch: run.head_branch,
+        commit: Some(run.head_sha),
+        url: run.html_url,
+        finished_at: finished_at(run.updated_at.as_deref()),
+        succeeded: run.conclusion.as_deref() == Some("success"),
     }))
 }
 
-fn gitlab_build(config: &Config, v: &Value) -> Result<Option<Build>, String> {
-    let attrs = &v["object_attributes"];
-    let status = attrs["status"].as_str().unwrap_or_default();
-    if v["object_kind"] != "pipeline" || !matches!(status, "success" | "failed") {
+fn gitlab_build(config: &Config, body: &[u8]) -> Result<Option<Build>, String> {
+    let v = GitlabPipeline::parse(body).map_err(|e| e.0)?;
+    if v.object_kind != "pipeline" {
         return Ok(None);
     }
-    let sha = attrs["sha"]
-        .as_str()
-        .ok_or("object_attributes.sha is missing")?;
+    let attrs = v
+        .object_attributes
+        .ok_or("pipeline: `object_attributes` is missing")?;
+    if !matches!(attrs.status.as_str(), "success" | "failed") {
+        return Ok(None);
+    }
+    let project = v.project.ok_or("pipeline: `project` is missing")?;
+    let repository = project
+        .path_with_namespace
+        .or(project.name)
+        .ok_or("pipeline: the project has no name")?;
     Ok(Some(Build {
-        service: service_for(
-            config,
-            v["project"]["path_with_namespace"]
-                .as_str()
-                .or(v["project"]["name"].as_str())
-                .ok_or("project is missing")?,
-        )?,
-        version: Version::parse(sha).map_err(|e| e.to_string())?,
-        build_id: format!("gitlab:{}", attrs["id"]),
-        branch: attrs["ref"].as_str().map(str::to_owned),
-        commit: Some(sha.to_owned()),
-        url: attrs["url"].as_str().map(str::to_owned),
-        finished_at: finished_at(attrs["finished_at"].as_str()),
-        succeeded: status == "success",
+        service: service_for(config, &repository)?,
+        version: Version::parse(&attrs.sha).map_err(|e| e.to_string())?,
+        build_id: format!("gitlab:{}", attrs.id),
+        succeeded: attrs.status == "success",
+        branch: attrs.branch,
+        commit: Some(attrs.sha),
+        url: attrs.url,
+        finished_at: finished_at(attrs.finished_at.as_deref()),
     }))
 }
 
-fn generic_build(v: &Value) -> Result<Option<Build>, String> {
-    let field = |k: &str| v[k].as_str().ok_or_else(|| format!("`{k}` is missing"));
+fn generic_build(body: &[u8]) -> Result<Option<Build>, String> {
+    let b = GenericBuild::parse(body).map_err(|e| e.0)?;
     Ok(Some(Build {
-        service: ServiceName::parse(field("service")?).map_err(|e| e.to_string())?,
-        version: Version::parse(field("version")?).map_err(|e| e.to_string())?,
-        build_id: format!("generic:{}", field("build_id")?),
-        branch: v["branch"].as_str().map(str::to_owned),
-        commit: v["commit"].as_str().map(str::to_owned),
-        url: v["url"].as_str().map(str::to_owned),
-        finished_at: finished_at(v["finished_at"].as_str()),
-        succeeded: v["succeeded"].as_bool().unwrap_or(true),
+        service: ServiceName::parse(&b.service).map_err(|e| e.to_string())?,
+        version: Version::parse(&b.version).map_err(|e| e.to_string())?,
+        build_id: format!("generic:{}", b.build_id),
+        branch: b.branch,
+        commit: b.commit,
+        url: b.url,
+        finished_at: finished_at(b.finished_at.as_deref()),
+        succeeded: b.succeeded,
     }))
 }

@@ -499,6 +499,37 @@ async fn unsigned_stale_malformed_and_oversized_requests_are_refused_and_change_
         StatusCode::BAD_REQUEST,
         "not a form"
     );
+    // A command without its trigger id has no idempotency key of its own: refused, not keyed
+    // on nothing (every such command would share one key).
+    for trigger in [None, Some("")] {
+        let mut fields = vec![
+            ("team_id", "T0DECKHAND"),
+            ("channel_id", "C0DEPLOYS"),
+            ("user_id", "U0ALICE"),
+            ("command", "/deploy"),
+            ("text", "staging api v1.2.3"),
+        ];
+        fields.extend(trigger.map(|t| ("trigger_id", t)));
+        let keyless = form(&fields);
+        let (status, said) = w
+            .post("/slack/commands", w.slack_signed(&keyless, now), keyless)
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{trigger:?}");
+        assert!(said.contains("trigger_id"), "{said}");
+    }
+    let keyless_discord =
+        r#"{"type":2,"guild_id":"1100000000000000001","channel_id":"1300000000000000003"}"#;
+    assert_eq!(
+        w.post(
+            "/discord/interactions",
+            w.discord_signed(keyless_discord),
+            keyless_discord.to_owned()
+        )
+        .await
+        .0,
+        StatusCode::BAD_REQUEST,
+        "a Discord interaction without its id"
+    );
     let garbage = form(&[("payload", "{not json")]);
     assert_eq!(
         w.post(

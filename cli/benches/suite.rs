@@ -28,7 +28,8 @@ use deckhand_core::config::Config;
 use deckhand_core::memory::Memory;
 use deckhand_core::ports::Store;
 use deckhand_core::types::{
-    Actor, ChatKind, DeploymentId, Digest, EnvName, ServiceName, SignedDuration, Timestamp, Version,
+    Actor, ChatKind, DeploymentId, Digest, EnvName, EventKey, ServiceName, SignedDuration,
+    Timestamp, Version,
 };
 use deckhand_core::usecases::{App, DeployRequest};
 use deckhand_functions::chat::HttpChat;
@@ -251,7 +252,7 @@ impl<S: Store + std::fmt::Debug + 'static> AckWorld<S> {
                 version: Version::parse("v1.2.3")?,
                 override_reason: None,
                 actor: Actor::person(ChatKind::Slack, "T0BENCH", "U0ALICE", "alice"),
-                event_key: key,
+                event_key: EventKey::slack_command("T0BENCH", &key).ok_or("an empty bench key")?,
             })
             .await?;
         Ok(requested.deployment.id)

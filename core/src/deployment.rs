@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::policy::Override;
 use crate::types::{
-    Actor, DeploymentId, Digest, EnvName, ServiceName, SignedDuration, Timestamp, Version,
+    Actor, DeploymentId, Digest, EnvName, EventKey, ServiceName, SignedDuration, Timestamp, Version,
 };
 
 /// What is being deployed for one service: the image, bound to the digest resolved when the
@@ -267,7 +267,7 @@ pub enum Work {
     RunBackup {
         plan: String,
         requested_by: Actor,
-        key: String,
+        key: EventKey,
     },
 }
 

@@ -31,6 +31,8 @@ pub enum ParseError {
     GroupName(String),
     #[error("`{0}` is not a chat user: write `slack:U0123ABCD` or `discord:80351110224678912`")]
     UserRef(String),
+    #[error("an event key names its event: a part of `{0}` is empty")]
+    EventKey(String),
 }
 
 fn is_slug(raw: &str, max: usize, extra: &[u8]) -> bool {
@@ -252,6 +254,93 @@ impl fmt::Display for Digest {
 }
 
 /// A deployment's id: a ULID, so ids sort by creation time in the store and in logs.
+/// The idempotency key of one inbound event: the same event delivered again has the same key,
+/// two events never share one, and no key is empty or has an empty part (a missing Slack
+/// `trigger_id` once made every such command share one key). One constructor per source; each
+/// keeps the string form stored since the first wave, so an upgrade mid-flight never processes
+/// an event twice.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct EventKey(String);
+
+impl EventKey {
+    fn of(parts: &[&str]) -> Option<Self> {
+        parts
+            .iter()
+            .all(|p| !p.is_empty())
+            .then(|| Self(parts.join(":")))
+    }
+
+    /// A Slack slash command: Slack sends the same `trigger_id` when it retries one.
+    pub fn slack_command(team: &str, trigger_id: &str) -> Option<Self> {
+        Self::of(&["slack", team, trigger_id])
+    }
+
+    /// A Discord interaction, by its id.
+    pub fn discord_interaction(id: &str) -> Option<Self> {
+        Self::of(&["discord", id])
+    }
+
+    /// A finished build's auto-deploy to `env` (the build id is already its CI's, e.g.
+    /// `github:123`).
+    pub fn build(build_id: &str, env: &EnvName) -> Option<Self> {
+        Self::of(&["build", build_id, env.as_str()])
+    }
+
+    /// An EventBridge Scheduler firing, by its execution id.
+    pub fn scheduler_execution(id: &str) -> Option<Self> {
+        (!id.is_empty()).then(|| Self(id.to_owned()))
+    }
+
+    /// The rollback an alarm's transition into ALARM starts for one service (only a mapped
+    /// alarm gets here, and a mapped alarm has a name).
+    pub fn alarm_rollback(alarm: &str, at: Timestamp, service: &ServiceName) -> Self {
+        Self(format!("alarm:{alarm}:{at}:{service}"))
+    }
+
+    /// The rollback a failed deploy starts for the services it changed.
+    pub fn after_failure(deployment: DeploymentId) -> Self {
+        Self(format!("failure:{deployment}"))
+    }
+
+    /// The work one event hands on for `part` (a backup plan of `/backup ENV now`).
+    pub fn part(&self, part: &str) -> Option<Self> {
+        Self::of(&[&self.0, part])
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Any key, for tests that name their events themselves.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn test(raw: &str) -> Self {
+        Self(raw.to_owned())
+    }
+}
+
+impl TryFrom<String> for EventKey {
+    type Error = ParseError;
+    fn try_from(raw: String) -> Result<Self, ParseError> {
+        if raw.is_empty() || raw.split(':').any(str::is_empty) {
+            return Err(ParseError::EventKey(raw));
+        }
+        Ok(Self(raw))
+    }
+}
+
+impl From<EventKey> for String {
+    fn from(k: EventKey) -> String {
+        k.0
+    }
+}
+
+impl fmt::Display for EventKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct DeploymentId(ulid::Ulid);
@@ -270,6 +359,7 @@ impl DeploymentId {
     /// deployment id, so the store's create-if-absent turns the second delivery into a
     /// recognised duplicate instead of a second deployment.
     pub fn derive(at: Timestamp, event_key: &str) -> Self {
+        // Takes the key's text, not an `EventKey`: ids are also derived from claim keys.
         let hash = Sha256::digest(event_key.as_bytes());
         let mut random = [0u8; 16];
         random[6..].copy_from_slice(&hash[..10]);
@@ -464,6 +554,46 @@ mod tests {
             Version::parse("2026-11-23.4").map(|v| v.kind()),
             Ok(VersionKind::Dated)
         );
+    }
+
+    #[test]
+    fn event_keys_keep_their_stored_forms_and_are_never_empty() {
+        let env = EnvName::parse("prod").unwrap();
+        let at: Timestamp = "2026-11-24T09:00:00Z".parse().unwrap();
+        let api = ServiceName::parse("api").unwrap();
+        assert_eq!(
+            EventKey::slack_command("T1", "123.456").unwrap().as_str(),
+            "slack:T1:123.456"
+        );
+        assert_eq!(
+            EventKey::discord_interaction("99").unwrap().as_str(),
+            "discord:99"
+        );
+        assert_eq!(
+            EventKey::build("github:7", &env).unwrap().as_str(),
+            "build:github:7:prod"
+        );
+        assert_eq!(
+            EventKey::alarm_rollback("api-5xx", at, &api).as_str(),
+            "alarm:api-5xx:2026-11-24T09:00:00Z:api"
+        );
+        let key = EventKey::slack_command("T1", "9").unwrap();
+        assert_eq!(key.part("nightly").unwrap().as_str(), "slack:T1:9:nightly");
+        assert!(EventKey::slack_command("T1", "").is_none());
+        assert!(EventKey::slack_command("", "9").is_none());
+        assert!(EventKey::discord_interaction("").is_none());
+        assert!(EventKey::build("", &env).is_none());
+        assert!(EventKey::scheduler_execution("").is_none());
+        assert!(key.part("").is_none());
+        // Read back as stored (dispatched work, Scheduler payloads): the same rule.
+        let read = |raw: &str| {
+            use serde::de::value::{Error, StrDeserializer};
+            EventKey::deserialize(StrDeserializer::<Error>::new(raw))
+        };
+        assert_eq!(read("slack:T1:9").unwrap(), key);
+        for bad in ["", "slack:T1:", "slack::9"] {
+            assert!(read(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use deckhand_core::memory::join_all;
 use deckhand_core::ports::{Build, Store};
 use deckhand_core::rollback::{AlarmChange, AlarmState};
 use deckhand_core::types::{
-    Actor, ChatKind, DeploymentId, EnvName, ServiceName, Timestamp, Version,
+    Actor, ChatKind, DeploymentId, EnvName, EventKey, ServiceName, Timestamp, Version,
 };
 use deckhand_core::usecases::{App, Decision, DeployRequest};
 
@@ -113,7 +113,7 @@ pub enum Delivery {
         services: Vec<ServiceName>,
         to: Option<Version>,
         actor: Actor,
-        key: String,
+        key: EventKey,
     },
     Lock {
         env: EnvName,
@@ -199,9 +199,9 @@ impl<S: Store> Sim<S> {
         }
     }
 
-    fn key(&mut self, kind: &str) -> String {
+    fn key(&mut self, kind: &str) -> EventKey {
         self.keys += 1;
-        format!("{kind}:{}", self.keys)
+        EventKey::test(&format!("{kind}:{}", self.keys))
     }
 
     /// The store as the last check left it (nothing changes the store between a check and the
@@ -408,7 +408,7 @@ impl<S: Store> Sim<S> {
             } => Some(Delivery::Build(Build {
                 service: service_name(service),
                 version: version(v),
-                build_id: self.key("build"),
+                build_id: self.key("build").to_string(),
                 branch: Some("main".into()),
                 commit: Some("0123456789abcdef".into()),
                 url: None,

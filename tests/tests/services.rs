@@ -260,7 +260,7 @@ async fn work_is_dispatched_by_async_invoke_or_onto_the_local_queue() {
     let backup = Work::RunBackup {
         plan: "nightly".into(),
         requested_by: Actor::system("schedule"),
-        key: "slack:T0DECKHAND:trigger-9:nightly".into(),
+        key: deckhand_core::types::EventKey::test("slack:T0DECKHAND:trigger-9:nightly"),
     };
     queue.dispatch(&backup).await.unwrap();
     assert_eq!(rx.recv().await, Some(backup));

@@ -573,7 +573,7 @@ async fn the_deploy_story_on_dynamodb_is_idempotent_under_concurrent_redelivery(
         version: Version::parse(version).unwrap(),
         override_reason: None,
         actor: alice(),
-        event_key: key.into(),
+        event_key: deckhand_core::types::EventKey::test(key),
     };
     let ship = |version: &'static str, key: &'static str| {
         let app = &app;

@@ -532,7 +532,7 @@ async fn a_migration_that_exits_non_zero_fails_the_deploy_and_leaves_the_service
                 ALICE,
                 "alice",
             ),
-            event_key: "slack:T0DECKHAND:trigger-fail".into(),
+            event_key: deckhand_core::types::EventKey::test("slack:T0DECKHAND:trigger-fail"),
         })
         .await
         .unwrap();

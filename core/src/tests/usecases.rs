@@ -9,7 +9,7 @@ use crate::ports::{Build, Store as _};
 use crate::retention::{SnapshotInfo, SnapshotStatus};
 use crate::rollback::{AlarmChange, AlarmState, Verdict};
 use crate::testkit::{at, config, person};
-use crate::types::{Actor, Digest, EnvName, ServiceName, SignedDuration, Version};
+use crate::types::{Actor, Digest, EnvName, EventKey, ServiceName, SignedDuration, Version};
 
 // Tuesday morning: no freeze window is active.
 const T0: &str = "2026-11-24T09:00:00Z";
@@ -59,7 +59,7 @@ impl World {
             version: Version::parse(version).unwrap(),
             override_reason: None,
             actor: person(who),
-            event_key: key.into(),
+            event_key: EventKey::test(key),
         }
     }
     fn cards(&self) -> usize {
@@ -787,7 +787,7 @@ async fn manual_rollback_goes_to_last_known_good() {
             &[World::svc("api")],
             None,
             &person("U0CAROL"),
-            "rb-1",
+            &EventKey::test("rb-1"),
         )
         .await
         .unwrap();
@@ -802,7 +802,7 @@ async fn manual_rollback_goes_to_last_known_good() {
             &[World::svc("web")],
             None,
             &person("U0CAROL"),
-            "rb-2",
+            &EventKey::test("rb-2"),
         )
         .await
         .unwrap_err();
@@ -1006,7 +1006,7 @@ async fn a_backup_snapshots_prunes_reports_once_and_a_failure_deletes_nothing() 
         },
     );
     let trigger = BackupTrigger::Schedule {
-        event_id: "sched-1".into(),
+        event_id: EventKey::test("sched-1"),
     };
     let app = w.app();
     let (a, b) = tokio::join!(
@@ -1044,7 +1044,7 @@ async fn a_backup_snapshots_prunes_reports_once_and_a_failure_deletes_nothing() 
         .run_backup(
             plan,
             &BackupTrigger::Schedule {
-                event_id: "sched-2".into(),
+                event_id: EventKey::test("sched-2"),
             },
         )
         .await
@@ -1115,7 +1115,7 @@ async fn two_triggers_in_the_same_second_get_a_snapshot_each() {
         .run_backup(
             plan,
             &BackupTrigger::Schedule {
-                event_id: "sched-9".into(),
+                event_id: EventKey::test("sched-9"),
             },
         )
         .await
@@ -1125,7 +1125,7 @@ async fn two_triggers_in_the_same_second_get_a_snapshot_each() {
             plan,
             &BackupTrigger::Person {
                 actor: person("U0ALICE"),
-                event_key: "slack:T0:trigger-1".into(),
+                event_key: EventKey::test("slack:T0:trigger-1"),
             },
         )
         .await
@@ -1298,7 +1298,7 @@ async fn rolling_back_to_what_already_runs_is_answered_at_once() {
             &[World::svc("api")],
             Some(&Version::parse("v1.2.3").unwrap()),
             &person("U0CAROL"),
-            "rb-again",
+            &EventKey::test("rb-again"),
         )
         .await
         .unwrap_err();

@@ -9,7 +9,7 @@ use crate::ports::{
     PortError, Ports, Store as _,
 };
 use crate::retention::{self, SnapshotStatus};
-use crate::types::{Actor, DeploymentId, EnvName, SignedDuration};
+use crate::types::{Actor, DeploymentId, EnvName, EventKey, SignedDuration};
 
 use super::App;
 
@@ -28,12 +28,12 @@ pub enum BackupError {
 /// Why a backup runs: the schedule (with the Scheduler event's id) or a person.
 #[derive(Debug, Clone)]
 pub enum BackupTrigger {
-    Schedule { event_id: String },
-    Person { actor: Actor, event_key: String },
+    Schedule { event_id: EventKey },
+    Person { actor: Actor, event_key: EventKey },
 }
 
 impl BackupTrigger {
-    fn key(&self) -> &str {
+    fn key(&self) -> &EventKey {
         match self {
             BackupTrigger::Schedule { event_id } => event_id,
             BackupTrigger::Person { event_key, .. } => event_key,
@@ -97,7 +97,7 @@ impl<P: Ports> App<'_, P> {
             "deckhand-{}-{}-{}",
             plan.name,
             started.strftime("%Y%m%d-%H%M%S"),
-            trigger_digest(trigger.key())
+            trigger_digest(trigger.key().as_str())
         );
         let key = format!("backup#{}#{}", plan.name, trigger.key());
         let snapshot = p
@@ -274,7 +274,7 @@ impl<P: Ports> App<'_, P> {
         &self,
         env: &EnvName,
         actor: &Actor,
-        event_key: &str,
+        event_key: &EventKey,
     ) -> Result<Vec<String>, BackupError> {
         let env_cfg = self.env_config(env)?;
         policy::may_deploy(self.config, env_cfg, actor)?;
@@ -289,12 +289,17 @@ impl<P: Ports> App<'_, P> {
             return Err(BackupError::NoPlan(env.clone()));
         }
         for plan in &plans {
+            let key = event_key.part(plan).ok_or_else(|| {
+                BackupError::Port(PortError::Failed(format!(
+                    "a backup plan of {env} has an empty name"
+                )))
+            })?;
             self.ports
                 .dispatch()
                 .dispatch(&Work::RunBackup {
                     plan: plan.clone(),
                     requested_by: actor.clone(),
-                    key: format!("{event_key}:{plan}"),
+                    key,
                 })
                 .await?;
         }

@@ -4,7 +4,7 @@ use crate::card;
 use crate::config::EnvConfig;
 use crate::policy;
 use crate::ports::{Build, PortError, Ports, Store as _};
-use crate::types::{Actor, EnvName};
+use crate::types::{Actor, EnvName, EventKey};
 
 use super::App;
 use super::deploy::DeployRequest;
@@ -13,6 +13,8 @@ use super::deploy::DeployRequest;
 pub enum BuildError {
     #[error("service {0} is not in the config")]
     UnknownService(String),
+    #[error("a build of {0} came without a build id; its CI's event is malformed")]
+    NoBuildId(String),
     #[error(transparent)]
     Port(#[from] PortError),
 }
@@ -61,7 +63,8 @@ impl<P: Ports> App<'_, P> {
                 version: build.version.clone(),
                 override_reason: None,
                 actor: Actor::system("auto-deploy"),
-                event_key: format!("build:{}:{}", build.build_id, env.name),
+                event_key: EventKey::build(&build.build_id, &env.name)
+                    .ok_or_else(|| BuildError::NoBuildId(build.service.to_string()))?,
             };
             match self.request_deploy(req).await {
                 Ok(r) => auto_deploys.push(AutoDeployOutcome::Started {

@@ -7,7 +7,7 @@ use crate::deployment::{
 use crate::policy::{self, Denied, EnvLock, LockOwner, ServiceGate};
 use crate::ports::{Clock as _, Monitor as _, Platform as _, PortError, Ports, Store as _};
 use crate::rollback::{digest_known_good, judged_bad, running_version};
-use crate::types::{Actor, DeploymentId, EnvName, ServiceName, Version};
+use crate::types::{Actor, DeploymentId, EnvName, EventKey, ServiceName, Version};
 
 use super::App;
 use super::engine::{DriveError, is_step};
@@ -102,7 +102,7 @@ pub struct DeployRequest {
     pub actor: Actor,
     /// The triggering event's own id (Slack trigger id, Discord interaction id, build id):
     /// a redelivery of the same event finds the same deployment.
-    pub event_key: String,
+    pub event_key: EventKey,
 }
 
 impl<P: Ports> App<'_, P> {
@@ -128,7 +128,7 @@ impl<P: Ports> App<'_, P> {
     /// A redelivery of an event that created nothing: the answer its first delivery gave, if
     /// that was a refusal. A refusal is final for its event — a retried `/deploy` that was
     /// refused while the environment was busy must not go ahead once it is free.
-    pub(crate) async fn answered_before(&self, event_key: &str) -> Result<(), RequestError> {
+    pub(crate) async fn answered_before(&self, event_key: &EventKey) -> Result<(), RequestError> {
         match self
             .ports
             .store()
@@ -144,7 +144,7 @@ impl<P: Ports> App<'_, P> {
     /// error is no answer: the retry decides.
     pub(crate) async fn final_answer<T>(
         &self,
-        event_key: &str,
+        event_key: &EventKey,
         now: jiff::Timestamp,
         decided: Result<T, RequestError>,
     ) -> Result<T, RequestError> {
@@ -367,11 +367,11 @@ impl<P: Ports> App<'_, P> {
     /// so the store's create-if-absent lets exactly one of them create the deployment.
     pub(crate) async fn claim_event(
         &self,
-        event_key: &str,
+        event_key: &EventKey,
         now: jiff::Timestamp,
     ) -> Result<Claimed, PortError> {
         let store = self.ports.store();
-        let fresh = DeploymentId::derive(now, event_key);
+        let fresh = DeploymentId::derive(now, event_key.as_str());
         let expires = now + jiff::SignedDuration::from_hours(24);
         let Some(first) = store
             .claim(&event_claim(event_key), &fresh.to_string(), expires)
@@ -567,11 +567,11 @@ pub(crate) enum Claimed {
     Retry(DeploymentId),
 }
 
-pub(crate) fn event_claim(event_key: &str) -> String {
+pub(crate) fn event_claim(event_key: &EventKey) -> String {
     format!("event#{event_key}")
 }
 
-fn refusal_claim(event_key: &str) -> String {
+fn refusal_claim(event_key: &EventKey) -> String {
     format!("refused#{event_key}")
 }
 

@@ -15,7 +15,7 @@ use crate::ports::{
 use crate::retention::SnapshotStatus;
 use crate::rollback::{ServiceNow, Verdict, plan_after_failure};
 use crate::rollout::{self, ImageFacts, RevisionStep, RolloutPlan};
-use crate::types::{Actor, DeploymentId, ServiceName, SignedDuration, Timestamp};
+use crate::types::{Actor, DeploymentId, EventKey, ServiceName, SignedDuration, Timestamp};
 
 use super::App;
 
@@ -508,7 +508,7 @@ impl<P: Ports> App<'_, P> {
             targets,
             kind,
             Actor::system("deploy failure"),
-            &format!("failure:{}", d.id),
+            &EventKey::after_failure(d.id),
         ))
         .await
         .map_err(|e| match e {

@@ -8,7 +8,7 @@ use crate::rollback::{
     AlarmChange, AlarmDecision, AlarmFacts, ManualRefusal, ManualRollback, Release, ServiceNow,
     Verdict, decide_alarm, plan_manual,
 };
-use crate::types::{Actor, DeploymentId, EnvName, ServiceName, SignedDuration, Version};
+use crate::types::{Actor, DeploymentId, EnvName, EventKey, ServiceName, SignedDuration, Version};
 
 use super::App;
 use super::deploy::{Claimed, RequestError, Requested, names};
@@ -171,7 +171,7 @@ impl<P: Ports> App<'_, P> {
                 reason: reason.to_owned(),
                 of: Some(bad),
             };
-            let key = format!("alarm:{}:{}:{service}", change.alarm, change.at);
+            let key = EventKey::alarm_rollback(&change.alarm, change.at, service);
             let requested = self
                 .roll_back_to(env, vec![(*target, bad_version)], kind, actor, &key)
                 .await?;
@@ -330,7 +330,7 @@ impl<P: Ports> App<'_, P> {
         services: &[ServiceName],
         to: Option<&Version>,
         actor: &Actor,
-        event_key: &str,
+        event_key: &EventKey,
     ) -> Result<Requested, RequestError> {
         let env = self.env_config(env)?;
         let now = self.ports.clock().now();
@@ -459,7 +459,7 @@ impl<P: Ports> App<'_, P> {
         targets: Vec<(Release, Option<String>)>,
         kind: DeploymentKind,
         actor: Actor,
-        event_key: &str,
+        event_key: &EventKey,
     ) -> Result<Requested, RequestError> {
         let now = self.ports.clock().now();
         let id = match self.claim_event(event_key, now).await? {

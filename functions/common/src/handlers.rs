@@ -126,7 +126,7 @@ pub async fn build_completed<P: Ports>(
     };
     let out = app.build_completed(&build).await.map_err(|e| match e {
         BuildError::Port(p) => port(&p),
-        unknown @ BuildError::UnknownService(_) => FunctionError::Refused(unknown.to_string()),
+        refused => FunctionError::Refused(refused.to_string()),
     })?;
     Ok(json!({ "duplicate": out.duplicate, "auto_deploys": out.auto_deploys.len() }))
 }

@@ -43,7 +43,7 @@ fn request(env: &str, version: &str, key: &str) -> DeployRequest {
             "U0ALICE",
             "alice",
         ),
-        event_key: key.into(),
+        event_key: deckhand_core::types::EventKey::test(key),
     }
 }
 
