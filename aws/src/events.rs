@@ -337,6 +337,63 @@ pub fn dispatched(raw: &serde_json::Value) -> Result<Work, EventError> {
     parse("dispatched work", raw)
 }
 
+/// The deploy function's maintenance schedule (`events/scheduler-maintenance.json`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct MaintenanceSchedule {
+    pub schedule: MaintenanceName,
+    #[serde(default)]
+    pub execution_id: Option<String>,
+}
+
+/// The one schedule the deploy function runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaintenanceName {
+    Maintenance,
+}
+
+/// What reaches the deploy function: one of its three triggers, each parsed by its own type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeployEvent {
+    Maintenance(MaintenanceSchedule),
+    Work(Work),
+    /// ECS's "Deployment State Change"; `None` while that deployment is still in progress.
+    Rollout(Option<RolloutOutcome>),
+}
+
+impl DeployEvent {
+    /// Which trigger `raw` is comes from the one field each is named by — a Scheduler payload's
+    /// `schedule`, dispatched work's `work`, anything else is EventBridge's — and the rest is
+    /// that trigger's own parse, whose error names the event's id. Parsed here, not by
+    /// `lambda_runtime`, so a malformed event is refused by id instead of retried.
+    pub fn parse(raw: &serde_json::Value) -> Result<Self, EventError> {
+        let named = |field: &str| raw.get(field).is_some();
+        if named("schedule") {
+            return parse("deploy function schedule", raw).map(DeployEvent::Maintenance);
+        }
+        if named("work") {
+            return dispatched(raw).map(DeployEvent::Work);
+        }
+        rollout_outcome(raw).map(DeployEvent::Rollout)
+    }
+}
+
+/// What reaches the backup function: a Scheduler firing naming a plan, or dispatched work.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BackupEvent {
+    Schedule(BackupSchedule),
+    Work(Work),
+}
+
+impl BackupEvent {
+    pub fn parse(raw: &serde_json::Value) -> Result<Self, EventError> {
+        if raw.get("work").is_some() {
+            return dispatched(raw).map(BackupEvent::Work);
+        }
+        backup_schedule(raw).map(BackupEvent::Schedule)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,6 +407,55 @@ mod tests {
     fn config() -> Config {
         let text = include_str!("../../infra/deckhand.example.toml");
         Config::parse("example", text).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn the_deploy_and_backup_functions_read_each_trigger_into_its_own_variant() {
+        assert!(matches!(
+            DeployEvent::parse(&event("scheduler-maintenance.json")).unwrap(),
+            DeployEvent::Maintenance(MaintenanceSchedule {
+                execution_id: Some(_),
+                ..
+            })
+        ));
+        assert!(matches!(
+            DeployEvent::parse(&event("dispatch-run-deployment.json")).unwrap(),
+            DeployEvent::Work(Work::RunDeployment { .. })
+        ));
+        assert!(matches!(
+            DeployEvent::parse(&event("ecs-deployment-completed.json")).unwrap(),
+            DeployEvent::Rollout(Some(RolloutOutcome {
+                outcome: Ok(()),
+                ..
+            }))
+        ));
+        assert_eq!(
+            DeployEvent::parse(&event("ecs-deployment-in-progress.json")).unwrap(),
+            DeployEvent::Rollout(None)
+        );
+        // Each trigger's own error, with the event's id.
+        let mut other = event("scheduler-maintenance.json");
+        other["schedule"] = serde_json::json!("backup");
+        let e = DeployEvent::parse(&other).unwrap_err();
+        assert_eq!(e.id, "0b6c1f3e-2d4a-4f57-9a0e-6f1d2c3b4a59");
+        assert!(e.why.contains("unknown variant"), "{e}");
+        let e = DeployEvent::parse(&serde_json::json!({"work": "run_deployment", "id": "x"}))
+            .unwrap_err();
+        assert_eq!(e.kind, "dispatched work");
+        assert!(matches!(
+            BackupEvent::parse(&event("scheduler-backup.json")).unwrap(),
+            BackupEvent::Schedule(_)
+        ));
+        assert!(matches!(
+            BackupEvent::parse(&event("dispatch-run-backup.json")).unwrap(),
+            BackupEvent::Work(Work::RunBackup { .. })
+        ));
+        let mut keyless = event("scheduler-backup.json");
+        keyless["execution_id"] = serde_json::json!("");
+        assert!(
+            BackupEvent::parse(&keyless).is_err(),
+            "a firing without its id"
+        );
     }
 
     #[test]

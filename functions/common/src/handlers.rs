@@ -7,7 +7,7 @@
 //! [`FunctionError::Retryable`], so Lambda's own retries and EventBridge's redelivery do their
 //! job. Every handler is idempotent on its event: the use-cases recognise redeliveries.
 
-use deckhand_aws::events::{self, EventError};
+use deckhand_aws::events::{self, BackupEvent, DeployEvent, EventError};
 use deckhand_core::deployment::Work;
 use deckhand_core::ports::{PortError, Ports};
 use deckhand_core::usecases::{
@@ -53,53 +53,53 @@ fn run_error(e: RunError) -> FunctionError {
 /// its every-five-minutes schedule (`{"schedule": "maintenance"}`): the bake check, and picking
 /// up deployments whose dispatch, step or ECS event was lost.
 pub async fn deploy<P: Ports>(app: &App<'_, P>, event: &Value) -> Result<Value, FunctionError> {
-    if let Some(schedule) = event.get("schedule") {
-        if schedule != "maintenance" {
-            return Err(FunctionError::Malformed(EventError {
-                kind: "schedule",
-                id: event["execution_id"].as_str().unwrap_or("?").to_owned(),
-                why: format!("unknown schedule {schedule}; the deploy function runs `maintenance`"),
-            }));
-        }
-        let done = app.maintain().await.map_err(|e| match e {
-            MaintainError::Run(r) => run_error(r),
-            MaintainError::Query(QueryError::Port(p)) => port(&p),
-            MaintainError::Query(q) => FunctionError::Refused(q.to_string()),
-        })?;
-        let ids = |v: &[deckhand_core::types::DeploymentId]| {
-            v.iter().map(ToString::to_string).collect::<Vec<_>>()
-        };
-        return Ok(json!({
-            "baked": done.baked,
-            "expired": ids(&done.expired),
-            "resumed": ids(&done.resumed),
-            "reconciled": ids(&done.reconciled),
-            "unlocked": done.unlocked,
-        }));
+    match DeployEvent::parse(event)? {
+        DeployEvent::Maintenance(_) => maintain(app).await,
+        DeployEvent::Work(work) => run_deployment_work(app, &work).await,
+        DeployEvent::Rollout(None) => Ok(json!({ "ignored": "deployment still in progress" })),
+        DeployEvent::Rollout(Some(outcome)) => match app
+            .on_rollout(&outcome.ecs_deployment, outcome.outcome)
+            .await
+            .map_err(run_error)?
+        {
+            Some(d) => Ok(json!({ "deployment": d.id.to_string(), "state": d.state.name() })),
+            None => Ok(
+                json!({ "ignored": format!("ECS deployment {} was not started by Deckhand", outcome.ecs_deployment) }),
+            ),
+        },
     }
-    if event.get("work").is_some() {
-        return match events::dispatched(event)? {
-            Work::RunDeployment { id } => {
-                let d = app.run_deployment(id).await.map_err(run_error)?;
-                Ok(json!({ "deployment": d.id.to_string(), "state": d.state.name() }))
-            }
-            Work::RunBackup { .. } => Err(FunctionError::Refused(
-                "backup work belongs to the backup function".into(),
-            )),
-        };
-    }
-    let Some(outcome) = events::rollout_outcome(event)? else {
-        return Ok(json!({ "ignored": "deployment still in progress" }));
+}
+
+async fn maintain<P: Ports>(app: &App<'_, P>) -> Result<Value, FunctionError> {
+    let done = app.maintain().await.map_err(|e| match e {
+        MaintainError::Run(r) => run_error(r),
+        MaintainError::Query(QueryError::Port(p)) => port(&p),
+        MaintainError::Query(q) => FunctionError::Refused(q.to_string()),
+    })?;
+    let ids = |v: &[deckhand_core::types::DeploymentId]| {
+        v.iter().map(ToString::to_string).collect::<Vec<_>>()
     };
-    match app
-        .on_rollout(&outcome.ecs_deployment, outcome.outcome)
-        .await
-        .map_err(run_error)?
-    {
-        Some(d) => Ok(json!({ "deployment": d.id.to_string(), "state": d.state.name() })),
-        None => Ok(
-            json!({ "ignored": format!("ECS deployment {} was not started by Deckhand", outcome.ecs_deployment) }),
-        ),
+    Ok(json!({
+        "baked": done.baked,
+        "expired": ids(&done.expired),
+        "resumed": ids(&done.resumed),
+        "reconciled": ids(&done.reconciled),
+        "unlocked": done.unlocked,
+    }))
+}
+
+async fn run_deployment_work<P: Ports>(
+    app: &App<'_, P>,
+    work: &Work,
+) -> Result<Value, FunctionError> {
+    match work {
+        Work::RunDeployment { id } => {
+            let d = app.run_deployment(*id).await.map_err(run_error)?;
+            Ok(json!({ "deployment": d.id.to_string(), "state": d.state.name() }))
+        }
+        Work::RunBackup { .. } => Err(FunctionError::Refused(
+            "backup work belongs to the backup function".into(),
+        )),
     }
 }
 
@@ -133,35 +133,42 @@ pub async fn build_completed<P: Ports>(
 
 /// The backup function: a Scheduler firing naming a plan, or `/backup ENV now` dispatched.
 pub async fn backup<P: Ports>(app: &App<'_, P>, event: &Value) -> Result<Value, FunctionError> {
-    let (plan, trigger) = if event.get("work").is_some() {
-        match events::dispatched(event)? {
-            Work::RunBackup {
-                plan,
-                requested_by,
-                key,
-            } => (
-                plan,
-                BackupTrigger::Person {
-                    actor: requested_by,
-                    event_key: key,
-                },
-            ),
-            Work::RunDeployment { .. } => {
-                return Err(FunctionError::Refused(
-                    "deployment work belongs to the deploy function".into(),
-                ));
-            }
-        }
-    } else {
-        let s = events::backup_schedule(event)?;
-        (
-            s.plan,
-            BackupTrigger::Schedule {
+    match BackupEvent::parse(event)? {
+        BackupEvent::Work(work) => run_backup_work(app, &work).await,
+        BackupEvent::Schedule(s) => {
+            let trigger = BackupTrigger::Schedule {
                 event_id: s.execution_id,
-            },
-        )
-    };
-    let out = app.run_backup(&plan, &trigger).await.map_err(|e| match e {
+            };
+            run_backup(app, &s.plan, &trigger).await
+        }
+    }
+}
+
+async fn run_backup_work<P: Ports>(app: &App<'_, P>, work: &Work) -> Result<Value, FunctionError> {
+    match work {
+        Work::RunBackup {
+            plan,
+            requested_by,
+            key,
+        } => {
+            let trigger = BackupTrigger::Person {
+                actor: requested_by.clone(),
+                event_key: key.clone(),
+            };
+            run_backup(app, plan, &trigger).await
+        }
+        Work::RunDeployment { .. } => Err(FunctionError::Refused(
+            "deployment work belongs to the deploy function".into(),
+        )),
+    }
+}
+
+async fn run_backup<P: Ports>(
+    app: &App<'_, P>,
+    plan: &str,
+    trigger: &BackupTrigger,
+) -> Result<Value, FunctionError> {
+    let out = app.run_backup(plan, trigger).await.map_err(|e| match e {
         BackupError::Port(p) => port(&p),
         other => FunctionError::Refused(other.to_string()),
     })?;
@@ -186,12 +193,11 @@ pub async fn handle<P: Ports>(
     })
 }
 
-/// Dispatched work, run by the function AWS would invoke for it (local mode's worker).
+/// Dispatched work, run by the function AWS would invoke for it (local mode's worker): the
+/// same handling as that function's, without a trip through JSON.
 pub async fn work<P: Ports>(app: &App<'_, P>, work: &Work) -> Result<Value, FunctionError> {
-    let event = serde_json::to_value(work)
-        .map_err(|e| FunctionError::Refused(format!("encoding work: {e}")))?;
     match work {
-        Work::RunDeployment { .. } => deploy(app, &event).await,
-        Work::RunBackup { .. } => backup(app, &event).await,
+        Work::RunDeployment { .. } => run_deployment_work(app, work).await,
+        Work::RunBackup { .. } => run_backup_work(app, work).await,
     }
 }
