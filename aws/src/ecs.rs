@@ -20,13 +20,14 @@ pub const MANAGED_TAG: &str = "deckhand:managed";
 /// The rollout step that registered a revision: how a retried step recognises its own.
 pub const STEP_TAG: &str = "deckhand:step";
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct EcsPlatform {
     ecs: aws_sdk_ecs::Client,
     ecr: aws_sdk_ecr::Client,
     /// Repository name → URI (`123456789012.dkr.ecr.eu-west-1.amazonaws.com/acme/api`). URIs
     /// never change, so a warm Lambda asks once per repository.
-    repository_uris: Mutex<HashMap<String, String>>,
+    /// Shared by clones.
+    repository_uris: std::sync::Arc<Mutex<HashMap<String, String>>>,
     /// How often to look at a migration task, and for how long.
     pub migration_poll: Duration,
     pub migration_timeout: Duration,
@@ -41,7 +42,7 @@ impl EcsPlatform {
         Self {
             ecs,
             ecr,
-            repository_uris: Mutex::default(),
+            repository_uris: std::sync::Arc::default(),
             migration_poll: Duration::from_secs(5),
             migration_timeout: Duration::from_secs(10 * 60),
         }

@@ -21,10 +21,12 @@ fn unit_name(u: MetricUnit) -> &'static str {
     }
 }
 
-/// Writes one EMF JSON line per metric to a writer (stdout in Lambda).
+/// Writes one EMF JSON line per metric to a writer (stdout in Lambda). Clones write to the
+/// same writer.
+#[derive(Clone)]
 pub struct EmfMetrics {
     namespace: String,
-    out: Mutex<Box<dyn Write + Send>>,
+    out: std::sync::Arc<Mutex<Box<dyn Write + Send>>>,
 }
 
 impl std::fmt::Debug for EmfMetrics {
@@ -43,7 +45,7 @@ impl EmfMetrics {
     pub fn to_writer(namespace: &str, out: Box<dyn Write + Send>) -> Self {
         Self {
             namespace: namespace.to_owned(),
-            out: Mutex::new(out),
+            out: std::sync::Arc::new(Mutex::new(out)),
         }
     }
 

@@ -16,7 +16,7 @@ use deckhand_core::memory::Memory;
 use deckhand_core::types::{Digest, SignedDuration, Timestamp};
 use deckhand_functions::chat::HttpChat;
 use deckhand_harness::testing::{
-    ChatStub, InMemory, Sent, TestPorts, discord_headers, form, hex, serve, slack_headers,
+    ChatStub, Sent, TestPorts, discord_headers, form, hex, serve, slack_headers, test_ports,
 };
 use hmac::{KeyInit as _, Mac as _};
 use secrecy::SecretString;
@@ -94,11 +94,7 @@ impl World {
             generic_secret: Some(SecretString::from("ci-secret".to_owned())),
         };
         let bot = Arc::new(Bot {
-            ports: TestPorts {
-                mem,
-                chat: chat.clone(),
-                store: InMemory,
-            },
+            ports: test_ports(&mem, chat.clone()),
             config: Config::parse("test.toml", CONFIG).unwrap(),
             keys,
             responder: chat,
@@ -116,7 +112,7 @@ impl World {
     }
 
     fn mem(&self) -> &Memory {
-        &self.bot.ports.mem
+        &self.bot.ports.platform
     }
 
     fn sent(&self) -> Vec<Sent> {

@@ -34,7 +34,7 @@ use deckhand_core::types::{
 use deckhand_core::usecases::{App, DeployRequest};
 use deckhand_functions::chat::HttpChat;
 use deckhand_harness::standin::{RuntimeApi, function_url_event};
-use deckhand_harness::testing::{ChatStub, Own, TestPorts, form, serve, slack_headers};
+use deckhand_harness::testing::{ChatStub, TestPorts, form, serve, slack_headers, test_ports};
 use deckhand_harness::{Emulator, Seed};
 use futures_util::future::join_all;
 use secrecy::SecretString;
@@ -158,7 +158,7 @@ fn ack_config() -> Result<Config, Error> {
 }
 
 struct AckWorld<S: Store + std::fmt::Debug> {
-    bot: Arc<Bot<TestPorts<Own<S>>>>,
+    bot: Arc<Bot<TestPorts<S>>>,
     url: String,
     http: reqwest::Client,
     stub: ChatStub,
@@ -180,11 +180,7 @@ impl<S: Store + std::fmt::Debug + 'static> AckWorld<S> {
             &Digest::parse(&format!("sha256:{}", "ab".repeat(32)))?,
         );
         let bot = Arc::new(Bot {
-            ports: TestPorts {
-                mem,
-                chat: chat.clone(),
-                store: Own(store),
-            },
+            ports: test_ports(&mem, chat.clone()).with_store(store),
             config: ack_config()?,
             keys: Keys {
                 slack_signing_secret: Some(SecretString::from(SECRET.to_owned())),
@@ -202,7 +198,7 @@ impl<S: Store + std::fmt::Debug + 'static> AckWorld<S> {
     }
 
     fn store(&self) -> &S {
-        &self.bot.ports.store.0
+        &self.bot.ports.store
     }
 
     async fn post(&self, path: &str, body: String) -> Result<(Duration, String), Error> {
@@ -231,7 +227,7 @@ impl<S: Store + std::fmt::Debug + 'static> AckWorld<S> {
             ("text", &format!("{env} api v1.2.3")),
             (
                 "trigger_id",
-                &format!("deploy-{w}-{n}-{}", self.bot.ports.mem.the_time()),
+                &format!("deploy-{w}-{n}-{}", self.bot.ports.clock.the_time()),
             ),
         ]);
         let (took, text) = self.post("/slack/commands", body).await?;
@@ -280,7 +276,7 @@ impl<S: Store + std::fmt::Debug + 'static> AckWorld<S> {
     /// afterwards, untimed.
     async fn click(&self, w: usize, n: usize) -> Result<Duration, Error> {
         let env = EnvName::parse(&format!("a{w}"))?;
-        let key = format!("click-{w}-{n}-{}", self.bot.ports.mem.the_time());
+        let key = format!("click-{w}-{n}-{}", self.bot.ports.clock.the_time());
         let id = self.awaiting_approval(&env, key).await?;
         let took = self.approve(id, &format!("{w}-{n}")).await?;
         self.store().break_lock(&env).await?;

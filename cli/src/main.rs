@@ -13,7 +13,7 @@ use deckhand_aws::{Aws, Settings};
 use deckhand_bot::router::{Bot, Keys, router};
 use deckhand_core::config::Config;
 use deckhand_functions::chat::{ChatApis, HttpChat};
-use deckhand_functions::live::Live;
+use deckhand_functions::live::live;
 use secrecy::SecretString;
 
 #[derive(Debug, Parser)]
@@ -243,7 +243,7 @@ fn invoke(
             secret("DECKHAND_DISCORD_BOT_TOKEN"),
         )?;
         let (dispatch, mut queued) = QueueDispatch::new();
-        let mut ports = Live::new(&aws, table, chat, dispatch)?;
+        let mut ports = live(&aws, table, chat, dispatch)?;
         // stdout is for the result alone; metric lines go with the logs.
         ports.metrics = deckhand_aws::metrics::EmfMetrics::to_writer(
             deckhand_aws::metrics::NAMESPACE,
@@ -380,7 +380,7 @@ fn serve(
         let aws = Aws::load(&Settings::default()).await;
         let chat = HttpChat::new(apis, secret("DECKHAND_SLACK_BOT_TOKEN"), secret("DECKHAND_DISCORD_BOT_TOKEN"))?;
         let (dispatch, mut work) = QueueDispatch::new();
-        let ports = Live::new(&aws, table, chat.clone(), dispatch)?;
+        let ports = live(&aws, table, chat.clone(), dispatch)?;
         let bot = Arc::new(Bot { ports, config, keys, responder: chat });
         // Local mode runs dispatched work in this process, one item at a time, the way the
         // deploy and backup functions run it in AWS, and retries work that failed for a

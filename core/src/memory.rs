@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
 use secrecy::SecretString;
@@ -150,20 +150,24 @@ struct World {
     secrets: HashMap<String, String>,
 }
 
-/// The whole outside world, in memory.
-#[derive(Debug)]
+/// The whole outside world, in memory. Clones share it: one `Memory` serves as every port of
+/// a [`Bundle`] ([`Memory::ports`]), and a test keeps a clone to look at what happened.
+#[derive(Debug, Clone)]
 pub struct Memory {
-    store: Mutex<StoreState>,
-    world: Mutex<World>,
-    now: Mutex<Timestamp>,
+    store: Arc<Mutex<StoreState>>,
+    world: Arc<Mutex<World>>,
+    now: Arc<Mutex<Timestamp>>,
 }
+
+/// Every port in memory.
+pub type MemoryPorts = Uniform<Memory>;
 
 impl Memory {
     pub fn new(now: Timestamp) -> Self {
         Self {
-            store: Mutex::default(),
-            world: Mutex::default(),
-            now: Mutex::new(now),
+            store: Arc::default(),
+            world: Arc::default(),
+            now: Arc::new(Mutex::new(now)),
         }
     }
 
@@ -908,37 +912,9 @@ impl Clock for Memory {
     }
 }
 
-impl Ports for Memory {
-    type Store = Self;
-    type Platform = Self;
-    type Monitor = Self;
-    type Chat = Self;
-    type Dispatch = Self;
-    type Backups = Self;
-    type Metrics = Self;
-    type Clock = Self;
-    fn store(&self) -> &Self {
-        self
-    }
-    fn platform(&self) -> &Self {
-        self
-    }
-    fn monitor(&self) -> &Self {
-        self
-    }
-    fn chat(&self) -> &Self {
-        self
-    }
-    fn dispatch(&self) -> &Self {
-        self
-    }
-    fn backups(&self) -> &Self {
-        self
-    }
-    fn metrics(&self) -> &Self {
-        self
-    }
-    fn clock(&self) -> &Self {
-        self
+impl Memory {
+    /// Every port on this world.
+    pub fn ports(&self) -> MemoryPorts {
+        Bundle::uniform(self.clone())
     }
 }

@@ -496,6 +496,179 @@ pub trait Ports: Send + Sync {
     fn clock(&self) -> &Self::Clock;
 }
 
+/// Every port, each its own value: the one [`Ports`] implementation. Production (`Live`), the
+/// tests' and benchmarks' worlds, local mode and the simulation are this bundle with different
+/// adapters in it; a test that needs one port to misbehave swaps that one in
+/// ([`Bundle::with_platform`], [`Bundle::with_store`]) instead of writing another bundle.
+#[derive(Debug, Clone)]
+pub struct Bundle<St, Pl, Mo, Ch, Di, Ba, Me, Cl> {
+    pub store: St,
+    pub platform: Pl,
+    pub monitor: Mo,
+    pub chat: Ch,
+    pub dispatch: Di,
+    pub backups: Ba,
+    pub metrics: Me,
+    pub clock: Cl,
+}
+
+/// One value serving as every port (core's `Memory`, the simulation's world).
+pub type Uniform<T> = Bundle<T, T, T, T, T, T, T, T>;
+
+impl<T: Clone> Uniform<T> {
+    pub fn uniform(t: T) -> Self {
+        Bundle {
+            store: t.clone(),
+            platform: t.clone(),
+            monitor: t.clone(),
+            chat: t.clone(),
+            dispatch: t.clone(),
+            backups: t.clone(),
+            metrics: t.clone(),
+            clock: t,
+        }
+    }
+}
+
+impl<St, Pl, Mo, Ch, Di, Ba, Me, Cl> Bundle<St, Pl, Mo, Ch, Di, Ba, Me, Cl> {
+    pub fn with_store<X>(self, store: X) -> Bundle<X, Pl, Mo, Ch, Di, Ba, Me, Cl> {
+        let Bundle {
+            platform,
+            monitor,
+            chat,
+            dispatch,
+            backups,
+            metrics,
+            clock,
+            ..
+        } = self;
+        Bundle {
+            store,
+            platform,
+            monitor,
+            chat,
+            dispatch,
+            backups,
+            metrics,
+            clock,
+        }
+    }
+
+    pub fn with_platform<X>(self, platform: X) -> Bundle<St, X, Mo, Ch, Di, Ba, Me, Cl> {
+        let Bundle {
+            store,
+            monitor,
+            chat,
+            dispatch,
+            backups,
+            metrics,
+            clock,
+            ..
+        } = self;
+        Bundle {
+            store,
+            platform,
+            monitor,
+            chat,
+            dispatch,
+            backups,
+            metrics,
+            clock,
+        }
+    }
+
+    pub fn with_chat<X>(self, chat: X) -> Bundle<St, Pl, Mo, X, Di, Ba, Me, Cl> {
+        let Bundle {
+            store,
+            platform,
+            monitor,
+            dispatch,
+            backups,
+            metrics,
+            clock,
+            ..
+        } = self;
+        Bundle {
+            store,
+            platform,
+            monitor,
+            chat,
+            dispatch,
+            backups,
+            metrics,
+            clock,
+        }
+    }
+
+    pub fn with_clock<X>(self, clock: X) -> Bundle<St, Pl, Mo, Ch, Di, Ba, Me, X> {
+        let Bundle {
+            store,
+            platform,
+            monitor,
+            chat,
+            dispatch,
+            backups,
+            metrics,
+            ..
+        } = self;
+        Bundle {
+            store,
+            platform,
+            monitor,
+            chat,
+            dispatch,
+            backups,
+            metrics,
+            clock,
+        }
+    }
+}
+
+impl<St, Pl, Mo, Ch, Di, Ba, Me, Cl> Ports for Bundle<St, Pl, Mo, Ch, Di, Ba, Me, Cl>
+where
+    St: Store,
+    Pl: Platform,
+    Mo: Monitor,
+    Ch: Chat,
+    Di: Dispatch,
+    Ba: Backups,
+    Me: Metrics,
+    Cl: Clock,
+{
+    type Store = St;
+    type Platform = Pl;
+    type Monitor = Mo;
+    type Chat = Ch;
+    type Dispatch = Di;
+    type Backups = Ba;
+    type Metrics = Me;
+    type Clock = Cl;
+    fn store(&self) -> &St {
+        &self.store
+    }
+    fn platform(&self) -> &Pl {
+        &self.platform
+    }
+    fn monitor(&self) -> &Mo {
+        &self.monitor
+    }
+    fn chat(&self) -> &Ch {
+        &self.chat
+    }
+    fn dispatch(&self) -> &Di {
+        &self.dispatch
+    }
+    fn backups(&self) -> &Ba {
+        &self.backups
+    }
+    fn metrics(&self) -> &Me {
+        &self.metrics
+    }
+    fn clock(&self) -> &Cl {
+        &self.clock
+    }
+}
+
 impl RolloutState {
     /// What ECS's record says happened to a rollout, as the outcome its event would have
     /// carried: `None` while it is still in progress, unless it is overdue, when it is given

@@ -55,7 +55,7 @@ impl Outcome {
 }
 
 /// Runs `steps` (then the drain) on `store`.
-pub async fn run_on<S: Store>(store: S, steps: &[Step]) -> Outcome {
+pub async fn run_on<S: Store + Clone>(store: S, steps: &[Step]) -> Outcome {
     let mut sim = Sim::new(store);
     Box::pin(sim.run(steps)).await;
     Outcome {

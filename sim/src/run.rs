@@ -181,7 +181,7 @@ pub struct Sim<S> {
     pub violations: Vec<Violation>,
 }
 
-impl<S: Store> Sim<S> {
+impl<S: Store + Clone> Sim<S> {
     pub fn new(store: S) -> Self {
         let config = config();
         Sim {
@@ -224,7 +224,8 @@ impl<S: Store> Sim<S> {
     }
 
     async fn handle(&self, d: &Delivery) -> Result<String, String> {
-        let app = App::new(&self.ports, &self.config);
+        let ports = self.ports.ports();
+        let app = App::new(&ports, &self.config);
         let show = |e: &dyn std::fmt::Display| e.to_string();
         match d {
             Delivery::Deploy(r) => app

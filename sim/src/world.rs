@@ -11,16 +11,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use deckhand_core::card::Card;
 use deckhand_core::config::{BackupPlan, Config, ServiceConfig};
 use deckhand_core::deployment::{Deployment, ImageRef, Work};
 use deckhand_core::policy::{EnvLock, LockOwner};
 use deckhand_core::ports::{
-    AuditEntry, BackupRecord, Backups, Build, Channel, Chat, Clock, Dispatch, Health, Hold,
-    MessageRef, Metric, Metrics, Monitor, Pause, Platform, PortError, PortResult, Ports, Rollout,
-    RolloutState, Running, StepRollout, Store,
+    AuditEntry, BackupRecord, Backups, Build, Bundle, Channel, Chat, Clock, Dispatch, Health, Hold,
+    MessageRef, Metric, Metrics, Monitor, Pause, Platform, PortError, PortResult, Rollout,
+    RolloutState, Running, StepRollout, Store, Uniform,
 };
 use deckhand_core::retention::{SnapshotInfo, SnapshotStatus};
 use deckhand_core::rollback::{Release, Verdict};
@@ -327,13 +327,14 @@ impl World {
 }
 
 /// The ports the simulated engine runs on: the world, a store, a clock, and the fault armed
-/// for the delivery under way.
-#[derive(Debug)]
+/// for the delivery under way. Clones share all of it: one `SimPorts` is every port of the
+/// engine's bundle ([`SimPorts::ports`]).
+#[derive(Debug, Clone)]
 pub struct SimPorts<S> {
     pub store: S,
-    pub world: Mutex<World>,
-    now: Mutex<Timestamp>,
-    fault: Mutex<Armed>,
+    pub world: Arc<Mutex<World>>,
+    now: Arc<Mutex<Timestamp>>,
+    fault: Arc<Mutex<Armed>>,
 }
 
 #[derive(Debug, Default)]
@@ -348,10 +349,18 @@ impl<S: Store> SimPorts<S> {
     pub fn new(store: S, config: &Config, now: Timestamp) -> Self {
         SimPorts {
             store,
-            world: Mutex::new(World::new(config)),
-            now: Mutex::new(now),
-            fault: Mutex::default(),
+            world: Arc::new(Mutex::new(World::new(config))),
+            now: Arc::new(Mutex::new(now)),
+            fault: Arc::default(),
         }
+    }
+
+    /// Every port of the engine on this world.
+    pub fn ports(&self) -> Uniform<Self>
+    where
+        S: Clone,
+    {
+        Bundle::uniform(self.clone())
     }
 
     pub fn world(&self) -> MutexGuard<'_, World> {
@@ -853,41 +862,6 @@ impl<S: Store> Metrics for SimPorts<S> {
 impl<S: Store> Clock for SimPorts<S> {
     fn now(&self) -> Timestamp {
         SimPorts::now(self)
-    }
-}
-
-impl<S: Store> Ports for SimPorts<S> {
-    type Store = Self;
-    type Platform = Self;
-    type Monitor = Self;
-    type Chat = Self;
-    type Dispatch = Self;
-    type Backups = Self;
-    type Metrics = Self;
-    type Clock = Self;
-    fn store(&self) -> &Self {
-        self
-    }
-    fn platform(&self) -> &Self {
-        self
-    }
-    fn monitor(&self) -> &Self {
-        self
-    }
-    fn chat(&self) -> &Self {
-        self
-    }
-    fn dispatch(&self) -> &Self {
-        self
-    }
-    fn backups(&self) -> &Self {
-        self
-    }
-    fn metrics(&self) -> &Self {
-        self
-    }
-    fn clock(&self) -> &Self {
-        self
     }
 }
 

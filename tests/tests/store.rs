@@ -506,47 +506,6 @@ async fn builds_backups_holds_audit_and_history_round_trip() {
     );
 }
 
-/// Core's use-cases on the DynamoDB store; the other ports in memory.
-struct OnDynamo {
-    store: DynamoStore,
-    mem: deckhand_core::memory::Memory,
-}
-
-impl deckhand_core::ports::Ports for OnDynamo {
-    type Store = DynamoStore;
-    type Platform = deckhand_core::memory::Memory;
-    type Monitor = deckhand_core::memory::Memory;
-    type Chat = deckhand_core::memory::Memory;
-    type Dispatch = deckhand_core::memory::Memory;
-    type Backups = deckhand_core::memory::Memory;
-    type Metrics = deckhand_core::memory::Memory;
-    type Clock = deckhand_core::memory::Memory;
-    fn store(&self) -> &DynamoStore {
-        &self.store
-    }
-    fn platform(&self) -> &Self::Platform {
-        &self.mem
-    }
-    fn monitor(&self) -> &Self::Monitor {
-        &self.mem
-    }
-    fn chat(&self) -> &Self::Chat {
-        &self.mem
-    }
-    fn dispatch(&self) -> &Self::Dispatch {
-        &self.mem
-    }
-    fn backups(&self) -> &Self::Backups {
-        &self.mem
-    }
-    fn metrics(&self) -> &Self::Metrics {
-        &self.mem
-    }
-    fn clock(&self) -> &Self::Clock {
-        &self.mem
-    }
-}
-
 #[tokio::test]
 async fn the_deploy_story_on_dynamodb_is_idempotent_under_concurrent_redelivery() {
     use deckhand_core::rollback::{AlarmChange, AlarmState};
@@ -565,7 +524,8 @@ async fn the_deploy_story_on_dynamodb_is_idempotent_under_concurrent_redelivery(
         include_str!("../../infra/deckhand.example.toml"),
     )
     .unwrap();
-    let ports = OnDynamo { store, mem };
+    // Core's use-cases on the DynamoDB store; the other ports in memory.
+    let ports = mem.ports().with_store(store);
     let app = App::new(&ports, &config);
     let request = |version: &str, key: &str| DeployRequest {
         env: EnvName::parse("staging").unwrap(),
@@ -601,16 +561,16 @@ async fn the_deploy_story_on_dynamodb_is_idempotent_under_concurrent_redelivery(
         }
     };
     ship("v1.2.3", "slack:trigger-1").await;
-    assert_eq!(ports.mem.dispatched().len(), 1);
+    assert_eq!(mem.dispatched().len(), 1);
     assert_eq!(
-        ports.mem.roll_outs().len(),
+        mem.roll_outs().len(),
         1,
         "three concurrent runs, one rollout"
     );
-    ports.mem.advance(SignedDuration::from_hours(1));
+    mem.advance(SignedDuration::from_hours(1));
     assert_eq!(app.bake_check().await.unwrap(), 1);
     ship("v1.2.4", "slack:trigger-2").await;
-    ports.mem.advance(SignedDuration::from_mins(5));
+    mem.advance(SignedDuration::from_mins(5));
 
     // staging has no alarms in the example; map one by tag, as the rollback function will.
     let change = AlarmChange {
@@ -618,10 +578,10 @@ async fn the_deploy_story_on_dynamodb_is_idempotent_under_concurrent_redelivery(
         arn: None,
         previous: AlarmState::Ok,
         current: AlarmState::Alarm,
-        at: ports.mem.the_time(),
+        at: mem.the_time(),
         reason: "5xx > 1%".into(),
     };
-    ports.mem.tag_alarm(
+    mem.tag_alarm(
         "api-staging-5xx",
         &[("deckhand:env", "staging"), ("deckhand:service", "api")],
     );

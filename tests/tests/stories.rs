@@ -8,11 +8,12 @@
 //! (clusters, repositories, alarms, databases) would collide on a shared one.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed setup should fail loudly
 
-use deckhand::local::{CONFIG, EcsReport, Local, LocalPorts};
+use deckhand::local::{CONFIG, EcsReport, Local};
+use deckhand_aws::ecs::EcsPlatform;
 use deckhand_core::config::ServiceConfig;
 use deckhand_core::deployment::{Deployment, DeploymentKind, ImageRef, State};
 use deckhand_core::ports::{
-    Platform, PortResult, Ports, Rollout, RolloutState, Running, StepRollout, Store as _,
+    Platform, PortResult, Rollout, RolloutState, Running, StepRollout, Store as _,
 };
 use deckhand_core::types::{Digest, EnvName, SignedDuration, Version};
 use deckhand_core::usecases::{App, DeployRequest};
@@ -405,14 +406,14 @@ async fn a_scheduled_backup_delivered_twenty_times_takes_one_snapshot() {
 /// The real ECS adapter, except that every migration's container exits 3. moto cannot produce
 /// a non-zero exit code (every stopped task reports 0), so the task runs on moto as usual and
 /// only its exit code is rewritten.
-struct ExitsThree<'a>(&'a LocalPorts);
+struct ExitsThree(EcsPlatform);
 
-impl Platform for ExitsThree<'_> {
+impl Platform for ExitsThree {
     async fn running(&self, cluster: &str, service: &ServiceConfig) -> PortResult<Running> {
-        self.0.platform.running(cluster, service).await
+        self.0.running(cluster, service).await
     }
     async fn resolve_image(&self, repository: &str, tag: &Version) -> PortResult<Option<Digest>> {
-        self.0.platform.resolve_image(repository, tag).await
+        self.0.resolve_image(repository, tag).await
     }
     async fn roll_out(
         &self,
@@ -421,10 +422,7 @@ impl Platform for ExitsThree<'_> {
         image: &ImageRef,
         step: &str,
     ) -> PortResult<StepRollout> {
-        self.0
-            .platform
-            .roll_out(cluster, service, image, step)
-            .await
+        self.0.roll_out(cluster, service, image, step).await
     }
     async fn roll_back(
         &self,
@@ -432,10 +430,7 @@ impl Platform for ExitsThree<'_> {
         service: &ServiceConfig,
         task_definition: &str,
     ) -> PortResult<Rollout> {
-        self.0
-            .platform
-            .roll_back(cluster, service, task_definition)
-            .await
+        self.0.roll_back(cluster, service, task_definition).await
     }
     async fn run_migration(
         &self,
@@ -447,7 +442,6 @@ impl Platform for ExitsThree<'_> {
     ) -> PortResult<i32> {
         let exit = self
             .0
-            .platform
             .run_migration(cluster, service, image, command, run)
             .await?;
         Ok(if exit == 0 { 3 } else { exit })
@@ -458,50 +452,7 @@ impl Platform for ExitsThree<'_> {
         service: &ServiceConfig,
         ecs_deployment: &str,
     ) -> PortResult<RolloutState> {
-        self.0
-            .platform
-            .rollout_state(cluster, service, ecs_deployment)
-            .await
-    }
-}
-
-struct WithFailingMigrations<'a> {
-    live: &'a LocalPorts,
-    platform: ExitsThree<'a>,
-}
-
-impl<'a> Ports for WithFailingMigrations<'a> {
-    type Store = <LocalPorts as Ports>::Store;
-    type Platform = ExitsThree<'a>;
-    type Monitor = <LocalPorts as Ports>::Monitor;
-    type Chat = <LocalPorts as Ports>::Chat;
-    type Dispatch = <LocalPorts as Ports>::Dispatch;
-    type Backups = <LocalPorts as Ports>::Backups;
-    type Metrics = <LocalPorts as Ports>::Metrics;
-    type Clock = <LocalPorts as Ports>::Clock;
-    fn store(&self) -> &Self::Store {
-        self.live.store()
-    }
-    fn platform(&self) -> &ExitsThree<'a> {
-        &self.platform
-    }
-    fn monitor(&self) -> &Self::Monitor {
-        self.live.monitor()
-    }
-    fn chat(&self) -> &Self::Chat {
-        self.live.chat()
-    }
-    fn dispatch(&self) -> &Self::Dispatch {
-        self.live.dispatch()
-    }
-    fn backups(&self) -> &Self::Backups {
-        self.live.backups()
-    }
-    fn metrics(&self) -> &Self::Metrics {
-        self.live.metrics()
-    }
-    fn clock(&self) -> &Self::Clock {
-        self.live.clock()
+        self.0.rollout_state(cluster, service, ecs_deployment).await
     }
 }
 
@@ -509,10 +460,12 @@ impl<'a> Ports for WithFailingMigrations<'a> {
 async fn a_migration_that_exits_non_zero_fails_the_deploy_and_leaves_the_service_alone() {
     let local = local().await;
     let before = running(&local, "staging", "worker").await;
-    let ports = WithFailingMigrations {
-        live: &local.bot.ports,
-        platform: ExitsThree(&local.bot.ports),
-    };
+    // The same ports, with the platform swapped for the one whose migrations exit 3.
+    let ports = local
+        .bot
+        .ports
+        .clone()
+        .with_platform(ExitsThree(local.bot.ports.platform.clone()));
     let app = App::new(&ports, local.config());
     let worker = service(&local, "worker");
     local

@@ -41,7 +41,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use deckhand_bot::router::{Bot, Keys, router};
 use deckhand_functions::chat::HttpChat;
 use deckhand_functions::handlers::{self as functions, FunctionError};
-use deckhand_functions::live::Live;
+use deckhand_functions::live::{Live, live};
 use deckhand_harness::standin::{ChatStub, Observer, Sent, form, serve, slack_headers};
 
 pub use screen::{Button, Screen};
@@ -61,10 +61,10 @@ const CODEBUILD_EVENT: &str = include_str!("../../../events/codebuild-build-succ
 const ECS_EVENT: &str = include_str!("../../../events/ecs-deployment-completed.json");
 const ALARM_EVENT: &str = include_str!("../../../events/cloudwatch-alarm-state-change.json");
 
-/// The wall clock plus however far local mode has fast-forwarded.
-#[derive(Debug, Default)]
+/// The wall clock plus however far local mode has fast-forwarded. Clones share it.
+#[derive(Debug, Default, Clone)]
 pub struct LocalClock {
-    ahead_ms: AtomicI64,
+    ahead_ms: Arc<AtomicI64>,
 }
 
 impl LocalClock {
@@ -168,7 +168,7 @@ impl Local {
         let (dispatch, work) = QueueDispatch::new();
         let aws = deckhand_aws::Aws::load(&settings).await;
         let mut ports =
-            Live::new(&aws, TABLE, http_chat.clone(), dispatch)?.with_clock(LocalClock::default());
+            live(&aws, TABLE, http_chat.clone(), dispatch)?.with_clock(LocalClock::default());
         ports.platform.migration_poll = Duration::from_millis(100);
         // Metric lines would drown the transcript; the functions print them in AWS.
         ports.metrics = EmfMetrics::to_writer(NAMESPACE, Box::new(std::io::sink()));

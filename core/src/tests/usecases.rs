@@ -3,7 +3,7 @@
 use super::*;
 use crate::config::Config;
 use crate::deployment::{Deployment, DeploymentKind, State, Work};
-use crate::memory::{Memory, Said, join_all};
+use crate::memory::{Memory, MemoryPorts, Said, join_all};
 use crate::policy::Denied;
 use crate::ports::{Build, Store as _};
 use crate::retention::{SnapshotInfo, SnapshotStatus};
@@ -20,6 +20,7 @@ fn digest(n: u8) -> Digest {
 
 struct World {
     mem: Memory,
+    ports: MemoryPorts,
     config: Config,
 }
 
@@ -32,12 +33,13 @@ impl World {
             mem.push_image(&format!("acme/{s}"), "v1.2.3", &digest(3));
         }
         World {
+            ports: mem.ports(),
             mem,
             config: config(),
         }
     }
-    fn app(&self) -> App<'_, Memory> {
-        App::new(&self.mem, &self.config)
+    fn app(&self) -> App<'_, MemoryPorts> {
+        App::new(&self.ports, &self.config)
     }
     fn env(n: &str) -> EnvName {
         EnvName::parse(n).unwrap()

@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 
 use crate::chat::{ChatApis, HttpChat};
 use crate::handlers::FunctionError;
-use crate::live::Live;
+use crate::live::{Live, live};
 
 /// Sends each kind of work to the function that does it.
 #[derive(Debug, Clone)]
@@ -158,7 +158,7 @@ pub async fn cold_start(also: &[&str]) -> anyhow::Result<Warm> {
         deploy: LambdaDispatch::new(aws.lambda.clone(), env("DECKHAND_DEPLOY_FUNCTION")?),
         backup: LambdaDispatch::new(aws.lambda.clone(), env("DECKHAND_BACKUP_FUNCTION")?),
     };
-    let ports = Live::new(&aws, &table, chat.clone(), dispatch)?;
+    let ports = live(&aws, &table, chat.clone(), dispatch)?;
     Ok(Warm {
         config,
         ports,

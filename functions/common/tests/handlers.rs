@@ -9,7 +9,7 @@ use deckhand_core::types::{Digest, SignedDuration, Timestamp};
 use deckhand_core::usecases::{App, DeployRequest};
 use deckhand_functions::chat::HttpChat;
 use deckhand_functions::handlers::{self, FunctionError};
-use deckhand_harness::testing::{ChatStub, InMemory, TestPorts};
+use deckhand_harness::testing::{ChatStub, TestPorts, test_ports};
 use secrecy::SecretString;
 use serde_json::Value;
 
@@ -76,11 +76,7 @@ impl World {
         )
         .unwrap();
         World {
-            ports: TestPorts {
-                mem,
-                chat,
-                store: InMemory,
-            },
+            ports: test_ports(&mem, chat),
             config,
             _stub: stub,
         }
@@ -91,7 +87,7 @@ impl World {
     }
 
     fn mem(&self) -> &Memory {
-        &self.ports.mem
+        &self.ports.platform
     }
 
     fn deployment(
