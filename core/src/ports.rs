@@ -530,98 +530,25 @@ impl<T: Clone> Uniform<T> {
     }
 }
 
+/// `Bundle::with_<port>`: the same bundle with that one port replaced (by a value of any type).
+macro_rules! with_port {
+    ($name:ident, $port:ident: [$($out:ident),*], keeps [$($kept:ident),*]) => {
+        pub fn $name<X>(self, $port: X) -> Bundle<$($out),*> {
+            let Bundle { $($kept,)* .. } = self;
+            Bundle { $port, $($kept),* }
+        }
+    };
+}
+
 impl<St, Pl, Mo, Ch, Di, Ba, Me, Cl> Bundle<St, Pl, Mo, Ch, Di, Ba, Me, Cl> {
-    pub fn with_store<X>(self, store: X) -> Bundle<X, Pl, Mo, Ch, Di, Ba, Me, Cl> {
-        let Bundle {
-            platform,
-            monitor,
-            chat,
-            dispatch,
-            backups,
-            metrics,
-            clock,
-            ..
-        } = self;
-        Bundle {
-            store,
-            platform,
-            monitor,
-            chat,
-            dispatch,
-            backups,
-            metrics,
-            clock,
-        }
-    }
-
-    pub fn with_platform<X>(self, platform: X) -> Bundle<St, X, Mo, Ch, Di, Ba, Me, Cl> {
-        let Bundle {
-            store,
-            monitor,
-            chat,
-            dispatch,
-            backups,
-            metrics,
-            clock,
-            ..
-        } = self;
-        Bundle {
-            store,
-            platform,
-            monitor,
-            chat,
-            dispatch,
-            backups,
-            metrics,
-            clock,
-        }
-    }
-
-    pub fn with_chat<X>(self, chat: X) -> Bundle<St, Pl, Mo, X, Di, Ba, Me, Cl> {
-        let Bundle {
-            store,
-            platform,
-            monitor,
-            dispatch,
-            backups,
-            metrics,
-            clock,
-            ..
-        } = self;
-        Bundle {
-            store,
-            platform,
-            monitor,
-            chat,
-            dispatch,
-            backups,
-            metrics,
-            clock,
-        }
-    }
-
-    pub fn with_clock<X>(self, clock: X) -> Bundle<St, Pl, Mo, Ch, Di, Ba, Me, X> {
-        let Bundle {
-            store,
-            platform,
-            monitor,
-            chat,
-            dispatch,
-            backups,
-            metrics,
-            ..
-        } = self;
-        Bundle {
-            store,
-            platform,
-            monitor,
-            chat,
-            dispatch,
-            backups,
-            metrics,
-            clock,
-        }
-    }
+    with_port!(with_store, store: [X, Pl, Mo, Ch, Di, Ba, Me, Cl],
+        keeps [platform, monitor, chat, dispatch, backups, metrics, clock]);
+    with_port!(with_platform, platform: [St, X, Mo, Ch, Di, Ba, Me, Cl],
+        keeps [store, monitor, chat, dispatch, backups, metrics, clock]);
+    with_port!(with_chat, chat: [St, Pl, Mo, X, Di, Ba, Me, Cl],
+        keeps [store, platform, monitor, dispatch, backups, metrics, clock]);
+    with_port!(with_clock, clock: [St, Pl, Mo, Ch, Di, Ba, Me, X],
+        keeps [store, platform, monitor, chat, dispatch, backups, metrics]);
 }
 
 impl<St, Pl, Mo, Ch, Di, Ba, Me, Cl> Ports for Bundle<St, Pl, Mo, Ch, Di, Ba, Me, Cl>
