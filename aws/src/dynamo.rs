@@ -21,6 +21,12 @@
 //!
 //! Every hot path is a `GetItem` or a `Query` on a key; nothing scans. Reads that decide a
 //! write are strongly consistent.
+//!
+//! Every item written carries `schema` ([`SCHEMA`]). A reader takes its own schema and the
+//! one before (items without `schema` were written before it existed, in today's format), and
+//! refuses a newer one by name, so a Deckhand rolled back by hand never misreads what its
+//! successor wrote: bump `SCHEMA` with any change to a stored shape, and keep reading the
+//! previous one for a release.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
@@ -55,6 +61,39 @@ pub struct DynamoStore {
     table: String,
 }
 
+/// The shape of what this Deckhand stores; see the module docs.
+pub const SCHEMA: i64 = 1;
+const SCHEMA_ATTRIBUTE: &str = "schema";
+
+/// `item` marked with the schema it is written in.
+fn versioned(mut item: Item) -> Item {
+    item.insert(SCHEMA_ATTRIBUTE.to_owned(), n(SCHEMA));
+    item
+}
+
+/// Whether this Deckhand can read `item`: its schema or the one before.
+fn readable(item: &Item) -> PortResult<()> {
+    let written = match item.get(SCHEMA_ATTRIBUTE) {
+        None => return Ok(()),
+        Some(v) => v.as_n().ok().and_then(|n| n.parse::<i64>().ok()),
+    };
+    match written {
+        Some(v) if (SCHEMA - 1..=SCHEMA).contains(&v) => Ok(()),
+        Some(v) => Err(PortError::Failed(format!(
+            "a stored record has schema {v}, and this Deckhand reads schemas {} and {SCHEMA}: it was written by {} Deckhand; deploy the matching version of every function",
+            SCHEMA - 1,
+            if v > SCHEMA {
+                "a newer"
+            } else {
+                "a much older"
+            }
+        ))),
+        None => Err(PortError::Failed(
+            "a stored record's schema is not a number".into(),
+        )),
+    }
+}
+
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
@@ -79,6 +118,7 @@ fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
         .map(String::as_str)
 }
 fn body<T: DeserializeOwned>(item: &Item) -> PortResult<T> {
+    readable(item)?;
     let raw = text(item, "body").ok_or_else(|| PortError::Failed("a record has no body".into()))?;
     serde_json::from_str(raw)
         .map_err(|e| PortError::Failed(format!("a stored record does not parse: {e}")))
@@ -180,7 +220,7 @@ impl DynamoStore {
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item));
+            .set_item(Some(versioned(item)));
         if let Some((expr, values)) = condition {
             req = req.condition_expression(expr);
             if !values.is_empty() {
@@ -333,7 +373,7 @@ impl Store for DynamoStore {
                 .put(built(
                     Put::builder()
                         .table_name(&self.table)
-                        .set_item(Some(Self::deployment_item(d)?))
+                        .set_item(Some(versioned(Self::deployment_item(d)?)))
                         .condition_expression("rev = :prev")
                         .set_expression_attribute_values(Some(condition_values))
                         .build(),
@@ -348,7 +388,7 @@ impl Store for DynamoStore {
                     .put(built(
                         Put::builder()
                             .table_name(&self.table)
-                            .set_item(Some(item))
+                            .set_item(Some(versioned(item)))
                             .build(),
                     )?)
                     .build(),

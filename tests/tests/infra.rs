@@ -273,3 +273,53 @@ fn the_heartbeat_alarm_watches_what_maintenance_emits_and_fires_on_silence() {
         "both of Deckhand's own alarms notify the same topic"
     );
 }
+
+/// Deckhand deploys itself gradually and backs itself out: every function is published under
+/// one alias, a CodeDeploy canary shifts it, Deckhand's own two alarms stop and reverse the
+/// shift, and everything that calls a function calls that alias (a trigger left on
+/// `$LATEST` would skip the canary).
+#[test]
+fn deckhands_own_functions_deploy_as_a_canary_watched_by_its_own_alarms() {
+    let template: Value = serde_norway::from_str(TEMPLATE).unwrap();
+    let function = &template["Globals"]["Function"];
+    let alias = function["AutoPublishAlias"].as_str().unwrap();
+    let preference = &function["DeploymentPreference"];
+    assert!(
+        preference["Type"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("Canary") || t.starts_with("Linear")),
+        "{preference:?}"
+    );
+    let watched = format!("{:?}", preference["Alarms"]);
+    for alarm in ["FailedEventsAlarm", "MaintenanceStoppedAlarm"] {
+        assert!(
+            watched.contains(alarm),
+            "{alarm} stops a bad shift: {watched}"
+        );
+    }
+    let env = &function["Environment"]["Variables"];
+    for var in ["DECKHAND_DEPLOY_FUNCTION", "DECKHAND_BACKUP_FUNCTION"] {
+        let target = format!("{:?}", env[var]);
+        assert!(target.contains(&format!(":{alias}")), "{var} = {target}");
+    }
+    let resources = template["Resources"].as_mapping().unwrap();
+    for (name, r) in resources {
+        if r["Type"].as_str() == Some("AWS::Scheduler::Schedule") {
+            let arn = format!("{:?}", r["Properties"]["Target"]["Arn"]);
+            assert!(arn.contains(".Alias"), "{name:?} targets {arn}");
+        }
+    }
+    // Every InvokeFunction grant names the alias, or the calls through it are refused.
+    for (role, statement) in statements(&template) {
+        if strings(&statement["Action"])
+            .iter()
+            .any(|a| a == "lambda:InvokeFunction")
+        {
+            let to = format!("{:?}", statement["Resource"]);
+            assert!(
+                to.contains(&format!(":{alias}")) || to.contains(".Alias"),
+                "{role} invokes {to}"
+            );
+        }
+    }
+}

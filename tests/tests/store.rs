@@ -1,7 +1,7 @@
 //! `DynamoStore` against DynamoDB on the emulator.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed setup should fail loudly
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use deckhand_aws::dynamo::{DynamoStore, TTL_ATTRIBUTE};
 use deckhand_core::deployment::{
@@ -646,4 +646,63 @@ async fn the_revision_cards_show_only_moves_forward() {
     );
     store.card_shown(id, 5).await.unwrap();
     assert_eq!(store.shown_revision(id).await.unwrap(), Some(5));
+}
+
+/// Items carry the schema they were written in. This Deckhand reads its own and the previous
+/// one — items written before schemas existed (today's format, no `schema`) included — and
+/// refuses a newer one by name instead of misreading it (a Deckhand rolled back by hand).
+#[tokio::test]
+async fn items_are_read_across_one_schema_step_and_a_newer_schema_is_refused_by_name() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use deckhand_aws::dynamo::SCHEMA;
+
+    let (seed, store) = store().await;
+    let d = deployment("schema");
+    store.create_deployment(&d).await.unwrap();
+    let key = HashMap::from([
+        ("pk".to_owned(), AttributeValue::S(format!("DEP#{}", d.id))),
+        ("sk".to_owned(), AttributeValue::S("DEP".into())),
+    ]);
+    let raw = seed
+        .aws
+        .dynamodb
+        .get_item()
+        .table_name(store.table())
+        .set_key(Some(key))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert_eq!(
+        raw.get("schema")
+            .and_then(|v| v.as_n().ok())
+            .map(String::as_str),
+        Some(SCHEMA.to_string().as_str()),
+        "written with its schema"
+    );
+    let put = |item: HashMap<String, AttributeValue>| {
+        seed.aws
+            .dynamodb
+            .put_item()
+            .table_name(store.table())
+            .set_item(Some(item))
+            .send()
+    };
+
+    let mut before_schemas = raw.clone();
+    before_schemas.remove("schema");
+    put(before_schemas).await.unwrap();
+    assert_eq!(store.get_deployment(d.id).await.unwrap(), Some(d.clone()));
+
+    let mut previous = raw.clone();
+    previous.insert("schema".into(), AttributeValue::N((SCHEMA - 1).to_string()));
+    put(previous).await.unwrap();
+    assert_eq!(store.get_deployment(d.id).await.unwrap(), Some(d.clone()));
+
+    let mut newer = raw;
+    newer.insert("schema".into(), AttributeValue::N((SCHEMA + 1).to_string()));
+    put(newer).await.unwrap();
+    let refused = store.get_deployment(d.id).await.unwrap_err().to_string();
+    assert!(refused.contains("a newer Deckhand"), "{refused}");
 }
