@@ -4,8 +4,8 @@
 //! configuration ([`config`]), what people type ([`command`]), who may do what ([`policy`]),
 //! the deployment lifecycle ([`deployment`]), which revision to roll back to ([`rollback`]),
 //! which snapshots to prune ([`retention`]), and what a card shows ([`card`]). The outside world
-//! is reached only through the traits in [`ports`], which the `deckhand-aws` and `deckhand` (bot)
-//! crates implement; [`usecases`] are the async functions that tie the two together.
+//! is reached only through the traits in [`ports`], which the `deckhand-aws` and
+//! `deckhand-functions` crates implement; [`usecases`] are the async functions that tie the two together.
 //!
 //! Deliberately absent: any AWS, Slack, Discord or HTTP crate, and any async runtime. CI checks
 //! that with `cargo tree -p deckhand-core -e normal`.
@@ -16,6 +16,7 @@ pub mod card;
 pub mod command;
 pub mod config;
 pub mod deployment;
+pub mod freeze;
 #[cfg(any(test, feature = "testing"))]
 pub mod memory;
 pub mod policy;

@@ -1,0 +1,218 @@
+//! `[backups.PLAN]`, with their retention and schedule.
+
+use indexmap::IndexMap;
+use toml::de::DeTable;
+
+use super::reader::Reader;
+use super::*;
+use crate::retention::Retention;
+
+const RETENTION_KEYS: &[&str] = &[
+    "keep_last",
+    "keep_within",
+    "daily",
+    "weekly",
+    "monthly",
+    "max_age",
+];
+
+/// Backup kinds Deckhand knows of and does not run yet, with what to use meanwhile: refused by
+/// the config, never accepted and then "unsupported" when the schedule fires at 3 a.m.
+const NOT_YET: [(&str, &str); 1] = [(
+    "ecs-task",
+    "`ecs-task` backups (pg_dump, pgBackRest as a one-off ECS task) are not built yet; back the database up with `rds-instance` or `rds-cluster` snapshots meanwhile",
+)];
+
+pub(super) fn read<'a>(
+    r: &mut Reader,
+    root: &'a DeTable<'_>,
+    refs: &mut Refs<'a>,
+) -> IndexMap<String, BackupPlan> {
+    let mut backups = IndexMap::new();
+    if let Some(t) = root.get("backups").and_then(|v| r.table(v, "backups")) {
+        for (key, v) in t {
+            let path = format!("backups.{}", key.get_ref());
+            // The plan's name goes into RDS snapshot identifiers, which take letters, digits and
+            // single hyphens and must start with a letter.
+            let name = key.get_ref();
+            if ServiceName::parse(name).is_err() || name.contains("--") || name.ends_with('-') {
+                let help = "use lowercase letters, digits and single `-`, starting with a letter (it becomes part of snapshot names)";
+                r.error(
+                    key.span(),
+                    format!("`{name}` cannot name a backup plan"),
+                    Some(help.into()),
+                );
+                continue;
+            }
+            let Some(bt) = r.table(v, &path) else {
+                continue;
+            };
+            r.only_keys(
+                bt,
+                &path,
+                &[
+                    "env",
+                    "kind",
+                    "target",
+                    "schedule",
+                    "before_deploy",
+                    "retention",
+                ],
+            );
+            let env = r.req_str(bt, "env", &path, key.span());
+            if let Some(e) = &env {
+                refs.env.push(Ref {
+                    at: e.clone(),
+                    path: format!("{path}.env"),
+                });
+            }
+            let kind = r.req_str(bt, "kind", &path, key.span()).and_then(|k| {
+                let parsed = match *k.get_ref() {
+                    "rds-instance" => Some(BackupKind::RdsInstance),
+                    "rds-cluster" => Some(BackupKind::RdsCluster),
+                    _ => None,
+                };
+                if let Some((_, why)) = NOT_YET.iter().find(|(n, _)| n == k.get_ref()) {
+                    r.error(
+                        k.span(),
+                        format!("backup kind `{}` is not supported yet", k.get_ref()),
+                        Some((*why).to_owned()),
+                    );
+                } else if parsed.is_none() {
+                    let fix = suggest::did_you_mean(k.get_ref(), BackupKind::NAMES).map_or_else(
+                        || format!("use one of: {}", BackupKind::NAMES.join(", ")),
+                        |s| format!("did you mean `{s}`?"),
+                    );
+                    r.error(
+                        k.span(),
+                        format!("unknown backup kind `{}`", k.get_ref()),
+                        Some(fix),
+                    );
+                }
+                parsed
+            });
+            let target = r.req_str(bt, "target", &path, key.span());
+            let schedule = r.req_str(bt, "schedule", &path, key.span());
+            if let Some(s) = &schedule
+                && let Err(why) = check_schedule(s.get_ref())
+            {
+                r.error(s.span(), format!("`{path}.schedule` = \"{}\" does not parse: {why}", s.get_ref()), Some("write `cron(0 3 * * ? *)` (minute hour day-of-month month day-of-week year, as EventBridge Scheduler takes it) or `rate(12 hours)`".into()));
+            }
+            let mut before = Vec::new();
+            for s in r.str_list(bt, "before_deploy", &path).unwrap_or_default() {
+                if let Some(n) = r.name(&s, ServiceName::parse) {
+                    before.push(n);
+                }
+                refs.service.push(Ref {
+                    at: s,
+                    path: format!("{path}.before_deploy"),
+                });
+            }
+            let retention = read_retention(r, bt, &path, key.span());
+            if let (Some(env), Some(kind), Some(target), Some(schedule)) =
+                (env, kind, target, schedule)
+            {
+                let Ok(env) = EnvName::parse(env.get_ref()) else {
+                    continue;
+                };
+                backups.insert(
+                    key.get_ref().to_string(),
+                    BackupPlan {
+                        name: key.get_ref().to_string(),
+                        env,
+                        kind,
+                        target: target.get_ref().to_string(),
+                        schedule: schedule.get_ref().to_string(),
+                        before_deploy: before,
+                        retention,
+                    },
+                );
+            }
+        }
+    }
+
+    backups
+}
+
+fn read_retention(
+    r: &mut Reader,
+    bt: &DeTable<'_>,
+    plan_path: &str,
+    at: Range<usize>,
+) -> Retention {
+    let path = format!("{plan_path}.retention");
+    let Some(t) = bt.get("retention").and_then(|v| r.table(v, &path)) else {
+        r.error(
+            at,
+            format!("`{plan_path}` has no retention"),
+            Some("add e.g. `retention = { daily = 7, weekly = 4, monthly = 12 }`".into()),
+        );
+        return Retention::default();
+    };
+    r.only_keys(t, &path, RETENTION_KEYS);
+    let count = |r: &mut Reader, k: &str| {
+        r.int(t, k, &path, 0..10_001)
+            .map_or(0, |n| u32::try_from(n.into_inner()).unwrap_or(0))
+    };
+    let opt_duration = |r: &mut Reader, k: &str| {
+        t.contains_key(k)
+            .then(|| r.duration(t, k, &path, SignedDuration::ZERO))
+    };
+    let retention = Retention {
+        keep_last: count(r, "keep_last"),
+        daily: count(r, "daily"),
+        weekly: count(r, "weekly"),
+        monthly: count(r, "monthly"),
+        keep_within: opt_duration(r, "keep_within"),
+        max_age: opt_duration(r, "max_age"),
+    };
+    if retention == Retention::default() && t.is_empty() {
+        r.error(
+            at,
+            format!("`{path}` keeps nothing but the newest snapshot"),
+            Some("set at least one of: keep_last, daily, weekly, monthly, keep_within".into()),
+        );
+    }
+    retention
+}
+
+/// An EventBridge Scheduler expression: `cron(min hour dom month dow year)` or
+/// `rate(N unit)`. `at(…)` one-off schedules make no sense for a backup plan.
+pub fn check_schedule(raw: &str) -> Result<(), String> {
+    if let Some(inner) = raw.strip_prefix("cron(").and_then(|s| s.strip_suffix(')')) {
+        let fields = inner.split_whitespace().count();
+        if fields != 6 {
+            return Err(format!("AWS cron has 6 fields, this has {fields}"));
+        }
+        // AWS cron is Quartz-flavoured: day-of-week 1-7 is SUN-SAT, `?` allowed, a year field,
+        // and no seconds field. croner parses Quartz's seven fields, so a zero seconds field
+        // goes in front (croner only accepts a year field together with seconds).
+        let parser = croner::parser::CronParser::builder()
+            .seconds(croner::parser::Seconds::Required)
+            .year(croner::parser::Year::Required)
+            .alternative_weekdays(true)
+            .build();
+        return parser
+            .parse(&format!("0 {inner}"))
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+    }
+    if let Some(inner) = raw.strip_prefix("rate(").and_then(|s| s.strip_suffix(')')) {
+        let mut words = inner.split_whitespace();
+        let n: u32 = words
+            .next()
+            .and_then(|n| n.parse().ok())
+            .ok_or("rate needs a positive number")?;
+        let unit = words.next().ok_or("rate needs a unit")?;
+        let ok_unit = if n == 1 {
+            ["minute", "hour", "day"].contains(&unit)
+        } else {
+            ["minutes", "hours", "days"].contains(&unit)
+        };
+        if n == 0 || !ok_unit || words.next().is_some() {
+            return Err("write `rate(1 day)` or `rate(12 hours)` (singular unit for 1)".into());
+        }
+        return Ok(());
+    }
+    Err("it is neither `cron(…)` nor `rate(…)`".into())
+}

@@ -1,0 +1,238 @@
+//! The error-collecting reader over toml's spanned tree that every table's reader uses.
+
+use std::ops::Range;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::*;
+
+pub(super) type Value<'i> = Spanned<DeValue<'i>>;
+
+/// Reads a spanned TOML tree, collecting every mistake instead of stopping at the first.
+pub(super) struct Reader {
+    pub(super) diags: Vec<Diagnostic>,
+}
+
+impl Reader {
+    pub(super) fn error(
+        &mut self,
+        span: Range<usize>,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) {
+        self.diags.push(Diagnostic {
+            span,
+            message: message.into(),
+            help,
+        });
+    }
+
+    pub(super) fn table<'a, 'i>(
+        &mut self,
+        v: &'a Value<'i>,
+        path: &str,
+    ) -> Option<&'a DeTable<'i>> {
+        match v.get_ref() {
+            DeValue::Table(t) => Some(t),
+            other => {
+                self.error(
+                    v.span(),
+                    format!("`{path}` must be a table, found {}", other.type_str()),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    /// Reports every key of `t` not in `allowed`, with the closest allowed key as the fix.
+    pub(super) fn only_keys(&mut self, t: &DeTable<'_>, path: &str, allowed: &[&str]) {
+        for key in t.keys() {
+            if !allowed.contains(&key.get_ref().as_ref()) {
+                let fix = suggest::did_you_mean(key.get_ref(), allowed.iter().copied())
+                    .map(|s| format!("did you mean `{s}`?"))
+                    .or_else(|| {
+                        Some(format!(
+                            "the keys `{path}` takes are: {}",
+                            allowed.join(", ")
+                        ))
+                    });
+                self.error(
+                    key.span(),
+                    format!("unknown key `{}` in `{path}`", key.get_ref()),
+                    fix,
+                );
+            }
+        }
+    }
+
+    pub(super) fn str<'a>(
+        &mut self,
+        t: &'a DeTable<'_>,
+        key: &str,
+        path: &str,
+    ) -> Option<Spanned<&'a str>> {
+        let v = t.get(key)?;
+        match v.get_ref() {
+            DeValue::String(s) => Some(Spanned::new(v.span(), s.as_ref())),
+            other => {
+                self.error(
+                    v.span(),
+                    format!(
+                        "`{path}.{key}` must be a string, found {}",
+                        other.type_str()
+                    ),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    pub(super) fn req_str<'a>(
+        &mut self,
+        t: &'a DeTable<'_>,
+        key: &str,
+        path: &str,
+        at: Range<usize>,
+    ) -> Option<Spanned<&'a str>> {
+        if t.get(key).is_none() {
+            self.error(
+                at,
+                format!("`{path}` is missing `{key}`"),
+                Some(format!("add `{key} = \"…\"`")),
+            );
+            return None;
+        }
+        self.str(t, key, path)
+    }
+
+    pub(super) fn int(
+        &mut self,
+        t: &DeTable<'_>,
+        key: &str,
+        path: &str,
+        range: Range<i64>,
+    ) -> Option<Spanned<i64>> {
+        let v = t.get(key)?;
+        let parsed = match v.get_ref() {
+            DeValue::Integer(i) => {
+                i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok()
+            }
+            _ => None,
+        };
+        match parsed {
+            Some(n) if range.contains(&n) => Some(Spanned::new(v.span(), n)),
+            _ => {
+                self.error(
+                    v.span(),
+                    format!(
+                        "`{path}.{key}` must be a whole number from {} to {}",
+                        range.start,
+                        range.end - 1
+                    ),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    pub(super) fn bool(&mut self, t: &DeTable<'_>, key: &str, path: &str) -> Option<bool> {
+        let v = t.get(key)?;
+        match v.get_ref() {
+            DeValue::Boolean(b) => Some(*b),
+            other => {
+                self.error(
+                    v.span(),
+                    format!(
+                        "`{path}.{key}` must be true or false, found {}",
+                        other.type_str()
+                    ),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    pub(super) fn str_list<'a>(
+        &mut self,
+        t: &'a DeTable<'_>,
+        key: &str,
+        path: &str,
+    ) -> Option<Vec<Spanned<&'a str>>> {
+        let v = t.get(key)?;
+        let DeValue::Array(items) = v.get_ref() else {
+            self.error(
+                v.span(),
+                format!("`{path}.{key}` must be a list of strings, like [\"a\", \"b\"]"),
+                None,
+            );
+            return None;
+        };
+        let mut out = Vec::new();
+        for item in items.iter() {
+            match item.get_ref() {
+                DeValue::String(s) => out.push(Spanned::new(item.span(), s.as_ref())),
+                other => self.error(
+                    item.span(),
+                    format!("`{path}.{key}` holds strings, found {}", other.type_str()),
+                    None,
+                ),
+            }
+        }
+        Some(out)
+    }
+
+    pub(super) fn duration(
+        &mut self,
+        t: &DeTable<'_>,
+        key: &str,
+        path: &str,
+        default: SignedDuration,
+    ) -> SignedDuration {
+        let Some(raw) = self.str(t, key, path) else {
+            return default;
+        };
+        match parse_duration(raw.get_ref()) {
+            Some(d) => d,
+            None => {
+                self.error(
+                    raw.span(),
+                    format!("`{path}.{key}` = \"{}\" is not a duration", raw.get_ref()),
+                    Some(
+                        "write a positive duration such as \"45m\", \"2h\", \"7d\" or \"1h 30m\""
+                            .into(),
+                    ),
+                );
+                default
+            }
+        }
+    }
+
+    /// A typed name (env, service, group…) through its parser, reporting the parser's message.
+    pub(super) fn name<T>(
+        &mut self,
+        raw: &Spanned<&str>,
+        parse: fn(&str) -> Result<T, crate::types::ParseError>,
+    ) -> Option<T> {
+        match parse(raw.get_ref()) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.error(raw.span(), e.to_string(), None);
+                None
+            }
+        }
+    }
+}
+
+/// "2h", "45m", "7d", "1h 30m" (jiff's friendly format; days count as 24 hours).
+pub fn parse_duration(raw: &str) -> Option<SignedDuration> {
+    let span: jiff::Span = raw.parse().ok()?;
+    let d = span
+        .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+        .ok()?;
+    d.is_positive().then_some(d)
+}

@@ -1,0 +1,229 @@
+use super::*;
+
+pub(crate) const EXAMPLE: &str = include_str!("../../../infra/deckhand.example.toml");
+
+#[test]
+fn the_example_config_is_valid() {
+    let c = match Config::parse("deckhand.example.toml", EXAMPLE) {
+        Ok(c) => c,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(c.environments.len(), 3);
+    assert_eq!(c.services.len(), 3);
+    assert_eq!(c.groups.len(), 2);
+    assert_eq!(c.backups.len(), 2);
+    let prod = c.env("production").map(|e| e.name.as_str());
+    assert_eq!(prod, Some("prod"), "the built-in alias resolves");
+    assert!(!c.environments[1].freeze.is_empty() || !c.environments[2].freeze.is_empty());
+}
+
+#[test]
+fn a_backup_kind_not_built_yet_is_refused_with_what_to_use() {
+    let src = r#"
+[slack]
+workspace = "T1"
+[environments.prod]
+cluster = "prod"
+[backups.nightly]
+env = "prod"
+kind = "ecs-task"
+target = "pg-dump"
+schedule = "cron(0 3 * * ? *)"
+retention = { daily = 7 }
+"#;
+    let err = Config::parse("bad.toml", src)
+        .err()
+        .map(|e| e.errors)
+        .unwrap_or_default();
+    assert_eq!(err.len(), 1, "{err:?}");
+    assert_eq!((err[0].line, err[0].column), (8, 8));
+    assert!(err[0].message.contains("`ecs-task` is not supported yet"));
+    let help = err[0].help.as_deref().unwrap_or_default();
+    assert!(help.contains("rds-instance"), "{help}");
+    assert!(Config::parse("ok.toml", &src.replace("ecs-task", "rds-instance")).is_ok());
+}
+
+#[test]
+fn a_default_lock_longer_than_the_longest_is_refused() {
+    let src = r#"
+[slack]
+workspace = "T1"
+[environments.prod]
+cluster = "prod"
+lock_default = "2d"
+lock_max = "1d"
+"#;
+    let err = Config::parse("bad.toml", src)
+        .err()
+        .map(|e| e.errors)
+        .unwrap_or_default();
+    assert_eq!(err.len(), 1, "{err:?}");
+    assert_eq!((err[0].line, err[0].column), (6, 16));
+    assert!(
+        err[0]
+            .message
+            .contains("is longer than `environments.prod.lock_max`")
+    );
+    let ok = Config::parse("ok.toml", &src.replace("\"2d\"", "\"12h\"")).unwrap();
+    let prod = ok.env("prod").unwrap();
+    assert_eq!(
+        (prod.lock_default, prod.lock_max),
+        (
+            SignedDuration::from_hours(12),
+            SignedDuration::from_hours(24)
+        )
+    );
+}
+
+#[test]
+fn every_mistake_is_reported_with_line_column_and_fix() {
+    let src = r#"
+[slack]
+workspace = "T1"
+[groups.platform]
+members = ["slack:U1234"]
+[environments.prod]
+cluster = "prod"
+approvers = "platfrom"
+required_approvals = 1
+[services.api]
+envs = ["prodd"]
+repository = "api"
+[backups.nightly]
+env = "prod"
+kind = "rds-instance"
+target = "db"
+schedule = "cron(0 3 * *)"
+retention = { daily = 7 }
+"#;
+    let err = Config::parse("bad.toml", src)
+        .err()
+        .map(|e| e.errors)
+        .unwrap_or_default();
+    let summary: Vec<_> = err
+        .iter()
+        .map(|e| (e.line, e.column, e.message.as_str(), e.help.as_deref()))
+        .collect();
+    assert_eq!(err.len(), 3, "{summary:#?}");
+    assert_eq!(summary[0].0, 8);
+    assert_eq!(summary[0].1, 13);
+    assert!(summary[0].2.contains("unknown group `platfrom`"));
+    assert_eq!(summary[0].3, Some("did you mean `platform`?"));
+    assert_eq!((summary[1].0, summary[1].1), (11, 9));
+    assert_eq!(
+        summary[1].2,
+        "unknown environment `prodd` in services.api.envs"
+    );
+    assert_eq!(summary[1].3, Some("did you mean `prod`?"));
+    assert_eq!(summary[2].0, 17);
+    assert!(summary[2].2.contains("6 fields"), "{}", summary[2].2);
+}
+
+#[test]
+fn unknown_keys_and_wrong_types_are_all_reported() {
+    let src = "[slack]\nworkspace = \"T1\"\n[environments.prod]\nclustr = \"x\"\nrequired_approvals = \"two\"\nbake = \"soon\"\n";
+    let err = Config::parse("x.toml", src)
+        .err()
+        .map(|e| e.errors)
+        .unwrap_or_default();
+    let messages: Vec<_> = err
+        .iter()
+        .map(|e| format!("{}:{} {} {:?}", e.line, e.column, e.message, e.help))
+        .collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("4:1 unknown key `clustr`")
+                && m.contains("did you mean `cluster`")),
+        "{messages:#?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.contains("is missing `cluster`")),
+        "{messages:#?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("5:22") && m.contains("whole number")),
+        "{messages:#?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("6:8") && m.contains("not a duration")),
+        "{messages:#?}"
+    );
+}
+
+#[test]
+fn backup_plan_names_must_fit_snapshot_identifiers() {
+    let src = EXAMPLE.replace("[backups.staging-db]", "[backups.Staging_DB]");
+    let err = Config::parse("x.toml", &src)
+        .err()
+        .map(|e| e.errors)
+        .unwrap_or_default();
+    assert_eq!(err.len(), 1, "{err:#?}");
+    assert!(err[0].message.contains("cannot name a backup plan"));
+}
+
+#[test]
+fn syntax_errors_point_at_the_line() {
+    let err = Config::parse("x.toml", "[slack]\nworkspace = \n")
+        .err()
+        .map(|e| e.errors)
+        .unwrap_or_default();
+    assert_eq!(err.first().map(|e| e.line), Some(2));
+}
+
+#[test]
+fn promotion_loops_and_impossible_approvals_are_refused() {
+    let src = r#"
+[slack]
+workspace = "T1"
+[groups.a]
+members = ["slack:U1234"]
+[environments.x]
+cluster = "c"
+after = "y"
+approvers = "a"
+required_approvals = 2
+[environments.y]
+cluster = "c"
+after = "x"
+"#;
+    let err = Config::parse("x.toml", src)
+        .err()
+        .map(|e| e.errors)
+        .unwrap_or_default();
+    let all = err
+        .iter()
+        .map(|e| e.message.clone())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(all.contains("loops back"), "{all}");
+    assert!(all.contains("could ever be approved"), "{all}");
+}
+
+#[test]
+fn schedules_are_checked_the_way_eventbridge_reads_them() {
+    assert!(check_schedule("cron(0 3 * * ? *)").is_ok());
+    assert!(check_schedule("cron(15 2 ? * MON-FRI *)").is_ok());
+    assert!(check_schedule("rate(1 day)").is_ok());
+    assert!(check_schedule("rate(12 hours)").is_ok());
+    assert!(check_schedule("cron(0 3 * * *)").is_err());
+    assert!(check_schedule("cron(0 25 * * ? *)").is_err());
+    assert!(check_schedule("rate(1 days)").is_err());
+    assert!(check_schedule("every day").is_err());
+}
+
+#[test]
+fn durations_read_like_people_write_them() {
+    assert_eq!(parse_duration("2h"), Some(SignedDuration::from_hours(2)));
+    assert_eq!(parse_duration("7d"), Some(SignedDuration::from_hours(168)));
+    assert_eq!(
+        parse_duration("1h 30m"),
+        Some(SignedDuration::from_mins(90))
+    );
+    assert_eq!(parse_duration("0m"), None);
+    assert_eq!(parse_duration("soon"), None);
+}
