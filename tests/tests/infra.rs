@@ -226,10 +226,10 @@ fn the_slack_manifest_offers_every_command_core_knows_and_asks_for_no_more_scope
         .collect();
     assert_eq!(scopes, ["commands", "chat:write"]);
     // chat:write covers every Web API method the bot calls (the first argument of each
-    // `.slack(` call in the chat client); a new method may need a new scope here.
-    let chat = include_str!("../../functions/common/src/chat.rs");
+    // `.call(` in the Slack adapter); a new method may need a new scope here.
+    let chat = include_str!("../../functions/common/src/chat/slack.rs");
     let methods: std::collections::BTreeSet<&str> = chat
-        .split(".slack(")
+        .split(".call(")
         .skip(1)
         .filter_map(|call| call.split('"').nth(1))
         .collect();

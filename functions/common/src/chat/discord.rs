@@ -1,0 +1,121 @@
+//! The `Chat` port on Discord's REST API.
+
+use deckhand_core::card::Card;
+use deckhand_core::ports::{Channel, Chat, MessageRef, PortError, PortResult};
+use deckhand_core::types::{Actor, ChatKind};
+use reqwest::Method;
+use secrecy::{ExposeSecret as _, SecretString};
+use serde_json::{Value, json};
+
+use super::http::Http;
+use crate::render::discord_card;
+
+#[derive(Debug, Clone)]
+pub struct DiscordChat {
+    http: Http,
+    api: String,
+    token: Option<SecretString>,
+}
+
+impl DiscordChat {
+    pub(super) fn new(http: Http, api: String, token: Option<SecretString>) -> Self {
+        Self { http, api, token }
+    }
+
+    /// Calls Discord's REST API.
+    async fn call(&self, method: Method, path: &str, body: Value) -> PortResult<Value> {
+        let token = self
+            .token
+            .as_ref()
+            .ok_or_else(|| PortError::Failed("no Discord bot token is configured".into()))?;
+        let url = format!("{}{path}", self.api);
+        let what = format!("Discord {method} {path}");
+        let (status, reply) = self
+            .http
+            .send(&what, || {
+                self.http
+                    .client
+                    .request(method.clone(), &url)
+                    .header("Authorization", format!("Bot {}", token.expose_secret()))
+                    .json(&body)
+            })
+            .await?;
+        if status.is_server_error() {
+            return Err(PortError::Transient(format!("{what}: HTTP {status}")));
+        }
+        if !status.is_success() {
+            let message = reply["message"].as_str().unwrap_or("no message given");
+            return Err(PortError::Failed(format!(
+                "{what}: HTTP {status}: {message}"
+            )));
+        }
+        Ok(reply)
+    }
+
+    /// Registers Deckhand's slash commands in a Discord guild: one bulk overwrite, so running it
+    /// again changes nothing and a command dropped from the list disappears. Returns the names
+    /// Discord now has.
+    pub async fn register_discord_commands(
+        &self,
+        application_id: &str,
+        guild: &str,
+        commands: Value,
+    ) -> PortResult<Vec<String>> {
+        let path = format!("/applications/{application_id}/guilds/{guild}/commands");
+        let reply = self.call(Method::PUT, &path, commands).await?;
+        Ok(reply
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .filter_map(|c| c["name"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+}
+
+fn discord_message_ref(channel: &str, reply: &Value) -> PortResult<MessageRef> {
+    let id = reply["id"]
+        .as_str()
+        .ok_or_else(|| PortError::Failed("Discord returned no message id".into()))?;
+    Ok(MessageRef {
+        chat: ChatKind::Discord,
+        channel: channel.to_owned(),
+        id: id.to_owned(),
+    })
+}
+
+impl Chat for DiscordChat {
+    async fn post_card(&self, to: &Channel, card: &Card) -> PortResult<MessageRef> {
+        let path = format!("/channels/{}/messages", to.id);
+        let reply = self.call(Method::POST, &path, discord_card(card)).await?;
+        discord_message_ref(&to.id, &reply)
+    }
+
+    async fn update_card(&self, message: &MessageRef, card: &Card) -> PortResult<()> {
+        let path = format!("/channels/{}/messages/{}", message.channel, message.id);
+        self.call(Method::PATCH, &path, discord_card(card)).await?;
+        Ok(())
+    }
+
+    async fn reply(&self, message: &MessageRef, text: &str) -> PortResult<()> {
+        let body = json!({ "content": text, "message_reference": { "message_id": message.id }, "allowed_mentions": { "parse": [] } });
+        let path = format!("/channels/{}/messages", message.channel);
+        self.call(Method::POST, &path, body).await?;
+        Ok(())
+    }
+
+    async fn post(&self, to: &Channel, text: &str) -> PortResult<MessageRef> {
+        let body = json!({ "content": text, "allowed_mentions": { "parse": [] } });
+        let path = format!("/channels/{}/messages", to.id);
+        let reply = self.call(Method::POST, &path, body).await?;
+        discord_message_ref(&to.id, &reply)
+    }
+
+    /// Discord has ephemeral messages only as answers to an interaction; the router answers
+    /// those in the interaction response itself.
+    async fn ephemeral(&self, to: &Channel, _user: &Actor, _text: &str) -> PortResult<()> {
+        tracing::debug!(channel = %to.id, "no ephemeral message outside an interaction on Discord");
+        Ok(())
+    }
+}

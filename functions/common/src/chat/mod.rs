@@ -1,0 +1,114 @@
+//! The `Chat` port on Slack's Web API and Discord's REST API.
+//!
+//! [`SlackChat`] and [`DiscordChat`] are one adapter each; [`HttpChat`] hands each call to the one
+//! its channel or message belongs to. One reqwest client (the rustls + aws-lc stack the AWS SDK
+//! already builds) serves both.
+//! Base URLs are configurable so tests put a local server in Slack's and Discord's place. A 429
+//! is waited out as the chat asks (`Retry-After`, or Discord's `retry_after`), up to a bound, then
+//! reported as `Transient`; core logs a failed chat call with the deployment id and carries on,
+//! because chat is news and the deployment's state is already saved.
+
+mod discord;
+mod http;
+mod slack;
+
+pub use discord::DiscordChat;
+pub use slack::SlackChat;
+
+use deckhand_core::card::Card;
+use deckhand_core::ports::{Channel, Chat, MessageRef, PortResult};
+use deckhand_core::types::{Actor, ChatKind};
+use secrecy::SecretString;
+use serde_json::Value;
+
+/// Where the chats' APIs are. Production defaults; tests and `deckhand serve` may override.
+#[derive(Debug, Clone)]
+pub struct ChatApis {
+    pub slack: String,
+    pub discord: String,
+}
+
+impl Default for ChatApis {
+    fn default() -> Self {
+        Self {
+            slack: "https://slack.com/api".into(),
+            discord: "https://discord.com/api/v10".into(),
+        }
+    }
+}
+
+/// Both chats behind one `Chat`: each call goes to the chat its channel or message is on.
+#[derive(Debug, Clone)]
+pub struct HttpChat {
+    slack: SlackChat,
+    discord: DiscordChat,
+}
+
+impl HttpChat {
+    pub fn new(
+        apis: ChatApis,
+        slack_token: Option<SecretString>,
+        discord_token: Option<SecretString>,
+    ) -> PortResult<Self> {
+        let client = http::Http::new()?;
+        Ok(Self {
+            slack: SlackChat::new(client.clone(), apis.slack, slack_token),
+            discord: DiscordChat::new(client, apis.discord, discord_token),
+        })
+    }
+
+    /// Answers a Slack interaction through its `response_url`, visible only to the clicker.
+    pub async fn respond(&self, response_url: &str, text: &str) -> PortResult<()> {
+        self.slack.respond(response_url, text).await
+    }
+
+    /// Registers Deckhand's slash commands in a Discord guild (see
+    /// [`DiscordChat::register_discord_commands`]).
+    pub async fn register_discord_commands(
+        &self,
+        application_id: &str,
+        guild: &str,
+        commands: Value,
+    ) -> PortResult<Vec<String>> {
+        self.discord
+            .register_discord_commands(application_id, guild, commands)
+            .await
+    }
+}
+
+impl Chat for HttpChat {
+    async fn post_card(&self, to: &Channel, card: &Card) -> PortResult<MessageRef> {
+        match to.chat {
+            ChatKind::Slack => self.slack.post_card(to, card).await,
+            ChatKind::Discord => self.discord.post_card(to, card).await,
+        }
+    }
+
+    async fn update_card(&self, message: &MessageRef, card: &Card) -> PortResult<()> {
+        match message.chat {
+            ChatKind::Slack => self.slack.update_card(message, card).await,
+            ChatKind::Discord => self.discord.update_card(message, card).await,
+        }
+    }
+
+    async fn reply(&self, message: &MessageRef, text: &str) -> PortResult<()> {
+        match message.chat {
+            ChatKind::Slack => self.slack.reply(message, text).await,
+            ChatKind::Discord => self.discord.reply(message, text).await,
+        }
+    }
+
+    async fn post(&self, to: &Channel, text: &str) -> PortResult<MessageRef> {
+        match to.chat {
+            ChatKind::Slack => self.slack.post(to, text).await,
+            ChatKind::Discord => self.discord.post(to, text).await,
+        }
+    }
+
+    async fn ephemeral(&self, to: &Channel, user: &Actor, text: &str) -> PortResult<()> {
+        match to.chat {
+            ChatKind::Slack => self.slack.ephemeral(to, user, text).await,
+            ChatKind::Discord => self.discord.ephemeral(to, user, text).await,
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! The `Chat` port on Slack's Web API.
+
+use deckhand_core::card::Card;
+use deckhand_core::ports::{Channel, Chat, MessageRef, PortError, PortResult};
+use deckhand_core::types::{Actor, ChatKind};
+use secrecy::{ExposeSecret as _, SecretString};
+use serde_json::{Value, json};
+
+use super::http::Http;
+use crate::render::slack_card;
+
+#[derive(Debug, Clone)]
+pub struct SlackChat {
+    http: Http,
+    api: String,
+    token: Option<SecretString>,
+}
+
+impl SlackChat {
+    pub(super) fn new(http: Http, api: String, token: Option<SecretString>) -> Self {
+        Self { http, api, token }
+    }
+
+    /// Calls a Slack Web API method. Slack answers 200 with `ok: false` for most errors.
+    async fn call(&self, method: &str, body: Value) -> PortResult<Value> {
+        let token = self
+            .token
+            .as_ref()
+            .ok_or_else(|| PortError::Failed("no Slack bot token is configured".into()))?;
+        let url = format!("{}/{method}", self.api);
+        let (status, reply) = self
+            .http
+            .send(&format!("Slack {method}"), || {
+                self.http
+                    .client
+                    .post(&url)
+                    .bearer_auth(token.expose_secret())
+                    .json(&body)
+            })
+            .await?;
+        if !status.is_success() || reply["ok"] != Value::Bool(true) {
+            let error = reply["error"].as_str().unwrap_or("no error given");
+            return Err(if status.is_server_error() {
+                PortError::Transient(format!("Slack {method}: HTTP {status}"))
+            } else {
+                PortError::Failed(format!("Slack {method}: {error}"))
+            });
+        }
+        Ok(reply)
+    }
+
+    /// Answers a Slack interaction through its `response_url`, visible only to the clicker.
+    pub async fn respond(&self, response_url: &str, text: &str) -> PortResult<()> {
+        let body = json!({ "response_type": "ephemeral", "replace_original": false, "text": text });
+        let (status, _) = self
+            .http
+            .send("Slack response_url", || {
+                self.http.client.post(response_url).json(&body)
+            })
+            .await?;
+        if !status.is_success() {
+            return Err(PortError::Failed(format!(
+                "Slack response_url: HTTP {status}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn slack_message_ref(to: &str, reply: &Value) -> PortResult<MessageRef> {
+    let ts = reply["ts"]
+        .as_str()
+        .ok_or_else(|| PortError::Failed("Slack returned no ts".into()))?;
+    let channel = reply["channel"].as_str().unwrap_or(to);
+    Ok(MessageRef {
+        chat: ChatKind::Slack,
+        channel: channel.to_owned(),
+        id: ts.to_owned(),
+    })
+}
+
+fn merged(mut base: Value, extra: Value) -> Value {
+    if let (Some(b), Value::Object(e)) = (base.as_object_mut(), extra) {
+        b.extend(e);
+    }
+    base
+}
+
+impl Chat for SlackChat {
+    async fn post_card(&self, to: &Channel, card: &Card) -> PortResult<MessageRef> {
+        let body = merged(slack_card(card), json!({ "channel": to.id }));
+        let reply = self.call("chat.postMessage", body).await?;
+        slack_message_ref(&to.id, &reply)
+    }
+
+    async fn update_card(&self, message: &MessageRef, card: &Card) -> PortResult<()> {
+        let at = json!({ "channel": message.channel, "ts": message.id });
+        self.call("chat.update", merged(slack_card(card), at))
+            .await?;
+        Ok(())
+    }
+
+    async fn reply(&self, message: &MessageRef, text: &str) -> PortResult<()> {
+        let body = json!({ "channel": message.channel, "thread_ts": message.id, "text": text });
+        self.call("chat.postMessage", body).await?;
+        Ok(())
+    }
+
+    async fn post(&self, to: &Channel, text: &str) -> PortResult<MessageRef> {
+        let body = json!({ "channel": to.id, "text": text });
+        let reply = self.call("chat.postMessage", body).await?;
+        slack_message_ref(&to.id, &reply)
+    }
+
+    async fn ephemeral(&self, to: &Channel, user: &Actor, text: &str) -> PortResult<()> {
+        let Some(user) = user.user_ref() else {
+            return Ok(());
+        };
+        let body = json!({ "channel": to.id, "user": user.user_id, "text": text });
+        self.call("chat.postEphemeral", body).await?;
+        Ok(())
+    }
+}
