@@ -9,7 +9,7 @@
 //! |---|---|
 //! | `Store` | [`dynamo::DynamoStore`] — one table, conditional writes, TTL on locks and claims |
 //! | `Platform` | [`ecs::EcsPlatform`] — ECS for services and tasks, ECR for image tags |
-//! | `Backups` | [`rds::RdsBackups`] — instance and cluster snapshots with Deckhand's tags |
+//! | `Backups` | [`rds::InstanceSnapshots`] and [`rds::ClusterSnapshots`] (one adapter each), behind [`rds::RdsBackups`] by plan kind; tagged as Deckhand's |
 //! | `Secrets` | [`secrets::CachedSecrets`] — Secrets Manager with an in-process TTL cache |
 //! | `Metrics` | [`metrics::EmfMetrics`] (log lines) and [`metrics::CloudWatchMetrics`] |
 //! | `Monitor` | [`monitor::CloudWatchMonitor`] — alarm states and HTTP health checks |

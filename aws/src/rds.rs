@@ -1,7 +1,14 @@
 //! `Backups` on RDS: instance and cluster snapshots, tagged as Deckhand's.
+//!
+//! One adapter per kind of snapshot ([`InstanceSnapshots`], [`ClusterSnapshots`]): each is the
+//! handful of RDS calls that differ, and [`Snapshots`] is what both do with them (wait, list
+//! page by page, refuse to delete what is not Deckhand's). [`RdsBackups`] hands a plan to the
+//! adapter of its kind.
 
+use std::future::Future;
 use std::time::Duration;
 
+use aws_sdk_rds::primitives::DateTime;
 use aws_sdk_rds::types::Tag;
 use deckhand_core::config::{BackupKind, BackupPlan};
 use deckhand_core::ports::{Backups, PortError, PortResult};
@@ -14,11 +21,30 @@ use crate::error::port_error;
 /// snapshots carrying it with the plan's name.
 pub const PLAN_TAG: &str = "deckhand:plan";
 
+/// A snapshot as either API describes it: the fields instance and cluster snapshots share.
 #[derive(Debug, Clone)]
-pub struct RdsBackups {
-    rds: aws_sdk_rds::Client,
-    pub poll: Duration,
-    pub timeout: Duration,
+pub struct Snapshot {
+    id: String,
+    created: Option<DateTime>,
+    status: Option<String>,
+    tags: Vec<Tag>,
+}
+
+impl Snapshot {
+    fn info(&self, plan: &BackupPlan) -> SnapshotInfo {
+        SnapshotInfo {
+            id: self.id.clone(),
+            created: self
+                .created
+                .and_then(|t| Timestamp::new(t.secs(), 0).ok())
+                .unwrap_or(Timestamp::UNIX_EPOCH),
+            status: status_of(self.status.as_deref()),
+            made_by_deckhand: self
+                .tags
+                .iter()
+                .any(|t| t.key() == Some(PLAN_TAG) && t.value() == Some(plan.name.as_str())),
+        }
+    }
 }
 
 fn status_of(raw: Option<&str>) -> SnapshotStatus {
@@ -29,126 +55,210 @@ fn status_of(raw: Option<&str>) -> SnapshotStatus {
     }
 }
 
-fn timestamp(t: Option<&aws_sdk_rds::primitives::DateTime>) -> Timestamp {
-    t.and_then(|t| Timestamp::new(t.secs(), 0).ok())
-        .unwrap_or(Timestamp::UNIX_EPOCH)
+/// The RDS calls that differ between instance and cluster snapshots.
+pub trait SnapshotApi: Send + Sync {
+    fn describe(&self, snapshot: &str)
+    -> impl Future<Output = PortResult<Option<Snapshot>>> + Send;
+    fn create(
+        &self,
+        target: &str,
+        snapshot: &str,
+        tags: Vec<Tag>,
+    ) -> impl Future<Output = PortResult<()>> + Send;
+    /// One page of the target's manual snapshots, and the marker of the next.
+    fn page(
+        &self,
+        target: &str,
+        marker: Option<String>,
+    ) -> impl Future<Output = PortResult<(Vec<Snapshot>, Option<String>)>> + Send;
+    fn delete(&self, snapshot: &str) -> impl Future<Output = PortResult<()>> + Send;
 }
 
-fn ours(tags: &[Tag], plan: &BackupPlan) -> bool {
-    tags.iter()
-        .any(|t| t.key() == Some(PLAN_TAG) && t.value() == Some(plan.name.as_str()))
-}
+/// DB instance snapshots (`CreateDBSnapshot` and friends).
+#[derive(Debug, Clone)]
+pub struct InstanceSnapshots(aws_sdk_rds::Client);
 
-/// A snapshot as retention sees it, from the fields instance and cluster snapshots share.
-fn info(
-    id: &str,
-    created: Option<&aws_sdk_rds::primitives::DateTime>,
-    status: Option<&str>,
-    tags: &[Tag],
-    plan: &BackupPlan,
-) -> SnapshotInfo {
-    SnapshotInfo {
-        id: id.to_owned(),
-        created: timestamp(created),
-        status: status_of(status),
-        made_by_deckhand: ours(tags, plan),
+/// Aurora cluster snapshots (`CreateDBClusterSnapshot` and friends).
+#[derive(Debug, Clone)]
+pub struct ClusterSnapshots(aws_sdk_rds::Client);
+
+impl SnapshotApi for InstanceSnapshots {
+    async fn describe(&self, snapshot: &str) -> PortResult<Option<Snapshot>> {
+        let out = self
+            .0
+            .describe_db_snapshots()
+            .db_snapshot_identifier(snapshot)
+            .send()
+            .await
+            .map_err(|e| port_error(&format!("describe snapshot {snapshot}"), &e))?;
+        Ok(out.db_snapshots().first().map(|s| Snapshot {
+            id: snapshot.to_owned(),
+            created: s.snapshot_create_time().copied(),
+            status: s.status().map(str::to_owned),
+            tags: s.tag_list().to_vec(),
+        }))
+    }
+
+    async fn create(&self, target: &str, snapshot: &str, tags: Vec<Tag>) -> PortResult<()> {
+        self.0
+            .create_db_snapshot()
+            .db_instance_identifier(target)
+            .db_snapshot_identifier(snapshot)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| port_error(&format!("snapshot {snapshot} of {target}"), &e))?;
+        Ok(())
+    }
+
+    async fn page(
+        &self,
+        target: &str,
+        marker: Option<String>,
+    ) -> PortResult<(Vec<Snapshot>, Option<String>)> {
+        let r = self
+            .0
+            .describe_db_snapshots()
+            .db_instance_identifier(target)
+            .snapshot_type("manual")
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| port_error(&format!("list snapshots of {target}"), &e))?;
+        let page = r
+            .db_snapshots()
+            .iter()
+            .map(|s| Snapshot {
+                id: s.db_snapshot_identifier().unwrap_or_default().to_owned(),
+                created: s.snapshot_create_time().copied(),
+                status: s.status().map(str::to_owned),
+                tags: s.tag_list().to_vec(),
+            })
+            .collect();
+        Ok((page, r.marker))
+    }
+
+    async fn delete(&self, snapshot: &str) -> PortResult<()> {
+        self.0
+            .delete_db_snapshot()
+            .db_snapshot_identifier(snapshot)
+            .send()
+            .await
+            .map_err(|e| port_error(&format!("delete snapshot {snapshot}"), &e))?;
+        Ok(())
     }
 }
 
-impl RdsBackups {
-    pub fn new(rds: aws_sdk_rds::Client) -> Self {
+impl SnapshotApi for ClusterSnapshots {
+    async fn describe(&self, snapshot: &str) -> PortResult<Option<Snapshot>> {
+        let out = self
+            .0
+            .describe_db_cluster_snapshots()
+            .db_cluster_snapshot_identifier(snapshot)
+            .send()
+            .await
+            .map_err(|e| port_error(&format!("describe snapshot {snapshot}"), &e))?;
+        Ok(out.db_cluster_snapshots().first().map(|s| Snapshot {
+            id: snapshot.to_owned(),
+            created: s.snapshot_create_time().copied(),
+            status: s.status().map(str::to_owned),
+            tags: s.tag_list().to_vec(),
+        }))
+    }
+
+    async fn create(&self, target: &str, snapshot: &str, tags: Vec<Tag>) -> PortResult<()> {
+        self.0
+            .create_db_cluster_snapshot()
+            .db_cluster_identifier(target)
+            .db_cluster_snapshot_identifier(snapshot)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| port_error(&format!("snapshot {snapshot} of {target}"), &e))?;
+        Ok(())
+    }
+
+    async fn page(
+        &self,
+        target: &str,
+        marker: Option<String>,
+    ) -> PortResult<(Vec<Snapshot>, Option<String>)> {
+        let r = self
+            .0
+            .describe_db_cluster_snapshots()
+            .db_cluster_identifier(target)
+            .snapshot_type("manual")
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| port_error(&format!("list snapshots of {target}"), &e))?;
+        let page = r
+            .db_cluster_snapshots()
+            .iter()
+            .map(|s| Snapshot {
+                id: s
+                    .db_cluster_snapshot_identifier()
+                    .unwrap_or_default()
+                    .to_owned(),
+                created: s.snapshot_create_time().copied(),
+                status: s.status().map(str::to_owned),
+                tags: s.tag_list().to_vec(),
+            })
+            .collect();
+        Ok((page, r.marker))
+    }
+
+    async fn delete(&self, snapshot: &str) -> PortResult<()> {
+        self.0
+            .delete_db_cluster_snapshot()
+            .db_cluster_snapshot_identifier(snapshot)
+            .send()
+            .await
+            .map_err(|e| port_error(&format!("delete snapshot {snapshot}"), &e))?;
+        Ok(())
+    }
+}
+
+/// `Backups` on one kind of snapshot: what instance and cluster plans do alike.
+#[derive(Debug, Clone)]
+pub struct Snapshots<A> {
+    api: A,
+    pub poll: Duration,
+    pub timeout: Duration,
+}
+
+impl<A> Snapshots<A> {
+    fn new(api: A) -> Self {
         Self {
-            rds,
+            api,
             poll: Duration::from_secs(15),
             timeout: Duration::from_secs(14 * 60),
         }
     }
+}
 
+impl<A: SnapshotApi> Snapshots<A> {
     async fn describe(&self, plan: &BackupPlan, snapshot: &str) -> PortResult<SnapshotInfo> {
-        let what = format!("describe snapshot {snapshot}");
-        match plan.kind {
-            BackupKind::RdsInstance => {
-                let out = self
-                    .rds
-                    .describe_db_snapshots()
-                    .db_snapshot_identifier(snapshot)
-                    .send()
-                    .await
-                    .map_err(|e| port_error(&what, &e))?;
-                let s = out
-                    .db_snapshots()
-                    .first()
-                    .ok_or_else(|| PortError::NotFound(format!("snapshot {snapshot}")))?;
-                Ok(info(
-                    snapshot,
-                    s.snapshot_create_time(),
-                    s.status(),
-                    s.tag_list(),
-                    plan,
-                ))
-            }
-            BackupKind::RdsCluster => {
-                let out = self
-                    .rds
-                    .describe_db_cluster_snapshots()
-                    .db_cluster_snapshot_identifier(snapshot)
-                    .send()
-                    .await
-                    .map_err(|e| port_error(&what, &e))?;
-                let s = out
-                    .db_cluster_snapshots()
-                    .first()
-                    .ok_or_else(|| PortError::NotFound(format!("snapshot {snapshot}")))?;
-                Ok(info(
-                    snapshot,
-                    s.snapshot_create_time(),
-                    s.status(),
-                    s.tag_list(),
-                    plan,
-                ))
-            }
-        }
+        self.api
+            .describe(snapshot)
+            .await?
+            .map(|s| s.info(plan))
+            .ok_or_else(|| PortError::NotFound(format!("snapshot {snapshot}")))
     }
 }
 
-impl Backups for RdsBackups {
+impl<A: SnapshotApi> Backups for Snapshots<A> {
     async fn create(
         &self,
         plan: &BackupPlan,
         snapshot: &str,
         tags: &[(String, String)],
     ) -> PortResult<()> {
-        let tags: Vec<Tag> = tags
+        let tags = tags
             .iter()
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
             .collect();
-        let what = format!(
-            "snapshot {} of {} for plan {}",
-            snapshot, plan.target, plan.name
-        );
-        match plan.kind {
-            BackupKind::RdsInstance => {
-                self.rds
-                    .create_db_snapshot()
-                    .db_instance_identifier(&plan.target)
-                    .db_snapshot_identifier(snapshot)
-                    .set_tags(Some(tags))
-                    .send()
-                    .await
-                    .map_err(|e| port_error(&what, &e))?;
-            }
-            BackupKind::RdsCluster => {
-                self.rds
-                    .create_db_cluster_snapshot()
-                    .db_cluster_identifier(&plan.target)
-                    .db_cluster_snapshot_identifier(snapshot)
-                    .set_tags(Some(tags))
-                    .send()
-                    .await
-                    .map_err(|e| port_error(&what, &e))?;
-            }
-        }
-        Ok(())
+        self.api.create(&plan.target, snapshot, tags).await
     }
 
     async fn wait(&self, plan: &BackupPlan, snapshot: &str) -> PortResult<SnapshotStatus> {
@@ -169,63 +279,15 @@ impl Backups for RdsBackups {
     }
 
     async fn list(&self, plan: &BackupPlan) -> PortResult<Vec<SnapshotInfo>> {
-        let what = format!("list snapshots of {} for plan {}", plan.target, plan.name);
         let mut out = Vec::new();
         let mut marker = None;
         loop {
-            let (page, next) = match plan.kind {
-                BackupKind::RdsInstance => {
-                    let r = self
-                        .rds
-                        .describe_db_snapshots()
-                        .db_instance_identifier(&plan.target)
-                        .snapshot_type("manual")
-                        .set_marker(marker)
-                        .send()
-                        .await
-                        .map_err(|e| port_error(&what, &e))?;
-                    let page: Vec<SnapshotInfo> = r
-                        .db_snapshots()
-                        .iter()
-                        .map(|s| {
-                            info(
-                                s.db_snapshot_identifier().unwrap_or_default(),
-                                s.snapshot_create_time(),
-                                s.status(),
-                                s.tag_list(),
-                                plan,
-                            )
-                        })
-                        .collect();
-                    (page, r.marker)
-                }
-                BackupKind::RdsCluster => {
-                    let r = self
-                        .rds
-                        .describe_db_cluster_snapshots()
-                        .db_cluster_identifier(&plan.target)
-                        .snapshot_type("manual")
-                        .set_marker(marker)
-                        .send()
-                        .await
-                        .map_err(|e| port_error(&what, &e))?;
-                    let page: Vec<SnapshotInfo> = r
-                        .db_cluster_snapshots()
-                        .iter()
-                        .map(|s| {
-                            info(
-                                s.db_cluster_snapshot_identifier().unwrap_or_default(),
-                                s.snapshot_create_time(),
-                                s.status(),
-                                s.tag_list(),
-                                plan,
-                            )
-                        })
-                        .collect();
-                    (page, r.marker)
-                }
-            };
-            out.extend(page.into_iter().filter(|s| !s.id.is_empty()));
+            let (page, next) = self.api.page(&plan.target, marker).await?;
+            out.extend(
+                page.iter()
+                    .filter(|s| !s.id.is_empty())
+                    .map(|s| s.info(plan)),
+            );
             marker = next;
             if marker.is_none() {
                 return Ok(out);
@@ -243,25 +305,57 @@ impl Backups for RdsBackups {
                 plan.name
             )));
         }
-        let what = format!("delete snapshot {snapshot}");
-        match plan.kind {
-            BackupKind::RdsInstance => {
-                self.rds
-                    .delete_db_snapshot()
-                    .db_snapshot_identifier(snapshot)
-                    .send()
-                    .await
-                    .map_err(|e| port_error(&what, &e))?;
-            }
-            BackupKind::RdsCluster => {
-                self.rds
-                    .delete_db_cluster_snapshot()
-                    .db_cluster_snapshot_identifier(snapshot)
-                    .send()
-                    .await
-                    .map_err(|e| port_error(&what, &e))?;
-            }
+        self.api.delete(snapshot).await
+    }
+}
+
+/// Every plan on the adapter of its kind.
+#[derive(Debug, Clone)]
+pub struct RdsBackups {
+    pub instances: Snapshots<InstanceSnapshots>,
+    pub clusters: Snapshots<ClusterSnapshots>,
+}
+
+impl RdsBackups {
+    pub fn new(rds: aws_sdk_rds::Client) -> Self {
+        Self {
+            instances: Snapshots::new(InstanceSnapshots(rds.clone())),
+            clusters: Snapshots::new(ClusterSnapshots(rds)),
         }
-        Ok(())
+    }
+}
+
+impl Backups for RdsBackups {
+    async fn create(
+        &self,
+        plan: &BackupPlan,
+        snapshot: &str,
+        tags: &[(String, String)],
+    ) -> PortResult<()> {
+        match plan.kind {
+            BackupKind::RdsInstance => self.instances.create(plan, snapshot, tags).await,
+            BackupKind::RdsCluster => self.clusters.create(plan, snapshot, tags).await,
+        }
+    }
+
+    async fn wait(&self, plan: &BackupPlan, snapshot: &str) -> PortResult<SnapshotStatus> {
+        match plan.kind {
+            BackupKind::RdsInstance => self.instances.wait(plan, snapshot).await,
+            BackupKind::RdsCluster => self.clusters.wait(plan, snapshot).await,
+        }
+    }
+
+    async fn list(&self, plan: &BackupPlan) -> PortResult<Vec<SnapshotInfo>> {
+        match plan.kind {
+            BackupKind::RdsInstance => self.instances.list(plan).await,
+            BackupKind::RdsCluster => self.clusters.list(plan).await,
+        }
+    }
+
+    async fn delete(&self, plan: &BackupPlan, snapshot: &str) -> PortResult<()> {
+        match plan.kind {
+            BackupKind::RdsInstance => self.instances.delete(plan, snapshot).await,
+            BackupKind::RdsCluster => self.clusters.delete(plan, snapshot).await,
+        }
     }
 }
