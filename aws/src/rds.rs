@@ -47,6 +47,19 @@ impl Snapshot {
     }
 }
 
+/// A [`Snapshot`] from an RDS `DbSnapshot` or `DbClusterSnapshot`: two SDK types with the same
+/// accessors and no trait in common.
+macro_rules! snapshot {
+    ($s:expr, $id:expr) => {
+        Snapshot {
+            id: $id,
+            created: $s.snapshot_create_time().copied(),
+            status: $s.status().map(str::to_owned),
+            tags: $s.tag_list().to_vec(),
+        }
+    };
+}
+
 fn status_of(raw: Option<&str>) -> SnapshotStatus {
     match raw {
         Some("available") => SnapshotStatus::Available,
@@ -91,12 +104,10 @@ impl SnapshotApi for InstanceSnapshots {
             .send()
             .await
             .map_err(|e| port_error(&format!("describe snapshot {snapshot}"), &e))?;
-        Ok(out.db_snapshots().first().map(|s| Snapshot {
-            id: snapshot.to_owned(),
-            created: s.snapshot_create_time().copied(),
-            status: s.status().map(str::to_owned),
-            tags: s.tag_list().to_vec(),
-        }))
+        Ok(out
+            .db_snapshots()
+            .first()
+            .map(|s| snapshot!(s, snapshot.to_owned())))
     }
 
     async fn create(&self, target: &str, snapshot: &str, tags: Vec<Tag>) -> PortResult<()> {
@@ -128,12 +139,7 @@ impl SnapshotApi for InstanceSnapshots {
         let page = r
             .db_snapshots()
             .iter()
-            .map(|s| Snapshot {
-                id: s.db_snapshot_identifier().unwrap_or_default().to_owned(),
-                created: s.snapshot_create_time().copied(),
-                status: s.status().map(str::to_owned),
-                tags: s.tag_list().to_vec(),
-            })
+            .map(|s| snapshot!(s, s.db_snapshot_identifier().unwrap_or_default().to_owned()))
             .collect();
         Ok((page, r.marker))
     }
@@ -158,12 +164,10 @@ impl SnapshotApi for ClusterSnapshots {
             .send()
             .await
             .map_err(|e| port_error(&format!("describe snapshot {snapshot}"), &e))?;
-        Ok(out.db_cluster_snapshots().first().map(|s| Snapshot {
-            id: snapshot.to_owned(),
-            created: s.snapshot_create_time().copied(),
-            status: s.status().map(str::to_owned),
-            tags: s.tag_list().to_vec(),
-        }))
+        Ok(out
+            .db_cluster_snapshots()
+            .first()
+            .map(|s| snapshot!(s, snapshot.to_owned())))
     }
 
     async fn create(&self, target: &str, snapshot: &str, tags: Vec<Tag>) -> PortResult<()> {
@@ -195,14 +199,13 @@ impl SnapshotApi for ClusterSnapshots {
         let page = r
             .db_cluster_snapshots()
             .iter()
-            .map(|s| Snapshot {
-                id: s
-                    .db_cluster_snapshot_identifier()
-                    .unwrap_or_default()
-                    .to_owned(),
-                created: s.snapshot_create_time().copied(),
-                status: s.status().map(str::to_owned),
-                tags: s.tag_list().to_vec(),
+            .map(|s| {
+                snapshot!(
+                    s,
+                    s.db_cluster_snapshot_identifier()
+                        .unwrap_or_default()
+                        .to_owned()
+                )
             })
             .collect();
         Ok((page, r.marker))
