@@ -14,9 +14,8 @@ use deckhand_core::config::Config;
 use deckhand_core::deployment::{State as DeployState, Work};
 use deckhand_core::memory::Memory;
 use deckhand_core::types::{Digest, SignedDuration, Timestamp};
-use deckhand_functions::chat::HttpChat;
 use deckhand_harness::testing::{
-    ChatStub, Sent, TestPorts, discord_headers, form, hex, serve, slack_headers, test_ports,
+    ChatStub, Sent, TestPorts, TestWorld, discord_headers, form, hex, serve, slack_headers,
 };
 use hmac::{KeyInit as _, Mac as _};
 use secrecy::SecretString;
@@ -74,17 +73,12 @@ fn digest(n: u8) -> Digest {
 
 impl World {
     async fn new() -> World {
-        let stub = ChatStub::start().await.unwrap();
-        let chat = HttpChat::new(
-            stub.apis(),
-            Some(SecretString::from("xoxb-test".to_owned())),
-            Some(SecretString::from("discord-test".to_owned())),
-        )
-        .unwrap();
-        // Signatures are checked against the real clock, so the world's clock starts now.
-        let mem = Memory::new(Timestamp::now());
-        mem.set_running("api", "api:1", "acme/api:v1.2.2");
-        mem.push_image("acme/api", "v1.2.3", &digest(3));
+        let world = TestWorld::builder(Config::parse("test.toml", CONFIG).unwrap())
+            .running("api", "api:1", "acme/api:v1.2.2")
+            .image("acme/api", "v1.2.3", &digest(3))
+            .start()
+            .await
+            .unwrap();
         let discord_key = ed25519_dalek::SigningKey::from_bytes(&[42; 32]);
         let keys = Keys {
             slack_signing_secret: Some(SecretString::from(SIGNING_SECRET.to_owned())),
@@ -93,11 +87,18 @@ impl World {
             gitlab_token: Some(SecretString::from("gl-token".to_owned())),
             generic_secret: Some(SecretString::from("ci-secret".to_owned())),
         };
+        let TestWorld {
+            stub,
+            ports,
+            config,
+            ..
+        } = world;
+        let responder = ports.chat.clone();
         let bot = Arc::new(Bot {
-            ports: test_ports(&mem, chat.clone()),
-            config: Config::parse("test.toml", CONFIG).unwrap(),
+            ports,
+            config,
             keys,
-            responder: chat,
+            responder,
         });
         let url = serve(router(bot.clone())).await.unwrap();
         let stub_url = stub.url.clone();

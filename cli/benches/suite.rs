@@ -32,9 +32,8 @@ use deckhand_core::types::{
     Timestamp, Version,
 };
 use deckhand_core::usecases::{App, DeployRequest};
-use deckhand_functions::chat::HttpChat;
 use deckhand_harness::standin::{RuntimeApi, function_url_event};
-use deckhand_harness::testing::{ChatStub, TestPorts, form, serve, slack_headers, test_ports};
+use deckhand_harness::testing::{ChatStub, TestPorts, TestWorld, form, serve, slack_headers};
 use deckhand_harness::{Emulator, Seed};
 use futures_util::future::join_all;
 use secrecy::SecretString;
@@ -166,27 +165,27 @@ struct AckWorld<S: Store + std::fmt::Debug> {
 
 impl<S: Store + std::fmt::Debug + 'static> AckWorld<S> {
     async fn new(store: S) -> Result<Self, Error> {
-        let stub = ChatStub::start().await?;
-        let chat = HttpChat::new(
-            stub.apis(),
-            Some(SecretString::from("xoxb-bench".to_owned())),
-            None,
-        )?;
-        let mem = Memory::new(Timestamp::now());
-        mem.set_running("api", "api:1", "acme/api:v1.2.2");
-        mem.push_image(
-            "acme/api",
-            "v1.2.3",
-            &Digest::parse(&format!("sha256:{}", "ab".repeat(32)))?,
-        );
+        let digest = Digest::parse(&format!("sha256:{}", "ab".repeat(32)))?;
+        let TestWorld {
+            stub,
+            ports,
+            config,
+            ..
+        } = TestWorld::builder(ack_config()?)
+            .running("api", "api:1", "acme/api:v1.2.2")
+            .image("acme/api", "v1.2.3", &digest)
+            .start_on(store)
+            .await
+            .map_err(|e| e.to_string())?;
+        let responder = ports.chat.clone();
         let bot = Arc::new(Bot {
-            ports: test_ports(&mem, chat.clone()).with_store(store),
-            config: ack_config()?,
+            ports,
+            config,
             keys: Keys {
                 slack_signing_secret: Some(SecretString::from(SECRET.to_owned())),
                 ..Keys::default()
             },
-            responder: chat,
+            responder,
         });
         let url = serve(router(bot.clone())).await?;
         Ok(Self {

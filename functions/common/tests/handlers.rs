@@ -7,10 +7,8 @@ use deckhand_core::deployment::{DeploymentKind, State, Work};
 use deckhand_core::memory::{Memory, join_all};
 use deckhand_core::types::{Digest, SignedDuration, Timestamp};
 use deckhand_core::usecases::{App, DeployRequest};
-use deckhand_functions::chat::HttpChat;
 use deckhand_functions::handlers::{self, FunctionError};
-use deckhand_harness::testing::{ChatStub, TestPorts, test_ports};
-use secrecy::SecretString;
+use deckhand_harness::testing::{TestPorts, TestWorld};
 use serde_json::Value;
 
 fn event(name: &str) -> Value {
@@ -47,47 +45,32 @@ fn request(env: &str, version: &str, key: &str) -> DeployRequest {
     }
 }
 
-struct World {
-    ports: TestPorts,
-    config: Config,
-    _stub: ChatStub,
-}
+struct World(TestWorld);
 
 impl World {
     /// The example config, on a Tuesday morning (no freeze), with api images v1.2.2–v1.2.4.
     async fn new() -> World {
-        let stub = ChatStub::start().await.unwrap();
-        let chat = HttpChat::new(
-            stub.apis(),
-            Some(SecretString::from("xoxb".to_owned())),
-            Some(SecretString::from("discord".to_owned())),
-        )
-        .unwrap();
-        let mem = Memory::new(at("2026-11-24T08:00:00Z"));
-        for s in ["worker", "api", "web"] {
-            mem.set_running(s, &format!("{s}:1"), &format!("acme/{s}:v1.2.2"));
-            for (tag, n) in [("v1.2.2", 2), ("v1.2.3", 3), ("v1.2.4", 4)] {
-                mem.push_image(&format!("acme/{s}"), tag, &digest(n));
-            }
-        }
         let config = Config::parse(
             "example",
             include_str!("../../../infra/deckhand.example.toml"),
         )
         .unwrap();
-        World {
-            ports: test_ports(&mem, chat),
-            config,
-            _stub: stub,
+        let mut world = TestWorld::builder(config).at(at("2026-11-24T08:00:00Z"));
+        for s in ["worker", "api", "web"] {
+            world = world.running(s, &format!("{s}:1"), &format!("acme/{s}:v1.2.2"));
+            for (tag, n) in [("v1.2.2", 2), ("v1.2.3", 3), ("v1.2.4", 4)] {
+                world = world.image(&format!("acme/{s}"), tag, &digest(n));
+            }
         }
+        World(world.start().await.unwrap())
     }
 
     fn app(&self) -> App<'_, TestPorts> {
-        App::new(&self.ports, &self.config)
+        self.0.app()
     }
 
     fn mem(&self) -> &Memory {
-        &self.ports.platform
+        &self.0.mem
     }
 
     fn deployment(
