@@ -183,8 +183,10 @@ async fn serve_carries_on_by_itself_with_a_deploy_aws_went_away_from_mid_way() {
         "{answer}"
     );
 
-    // The migration task runs; AWS goes away for longer than serve's wait between looks at it
-    // (5 s) and the SDK's own retries after that (4 attempts with backoff, about 7 s).
+    // The migration task runs (held running, so the cut lands mid-migration); AWS goes away
+    // for longer than serve's wait between looks at it (5 s) and the SDK's own retries after
+    // that (4 attempts with backoff, about 7 s).
+    local.hold_migrations(true);
     while local
         .seed
         .running_migrations("dev")
@@ -197,6 +199,7 @@ async fn serve_carries_on_by_itself_with_a_deploy_aws_went_away_from_mid_way() {
     outage.cut();
     tokio::time::sleep(std::time::Duration::from_secs(15)).await;
     outage.restore();
+    local.hold_migrations(false);
 
     let dev = deckhand_core::types::EnvName::parse("dev").unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);

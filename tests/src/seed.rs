@@ -295,10 +295,21 @@ impl Seed {
 
     /// Plays the migration container's part: moto never finishes an ECS task by itself, so
     /// this stops every migration task Deckhand starts in `clusters`, as a container exiting 0
-    /// would (moto reports exit code 0 for every stopped task). Runs until dropped.
-    pub async fn finish_migrations(&self, clusters: Vec<String>) {
+    /// would (moto reports exit code 0 for every stopped task), except while `held` (a test
+    /// that acts while a migration runs holds them, so the task is still running when it
+    /// looks). Runs until dropped.
+    pub async fn finish_migrations(
+        &self,
+        clusters: Vec<String>,
+        held: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) {
         loop {
-            for cluster in &clusters {
+            let clusters = if held.load(std::sync::atomic::Ordering::SeqCst) {
+                &[][..]
+            } else {
+                &clusters[..]
+            };
+            for cluster in clusters {
                 for task in self.running_migrations(cluster).await.unwrap_or_default() {
                     if let Err(e) = self.stop_task(cluster, &task).await {
                         tracing::warn!(task, error = %e, "could not stop a migration task");

@@ -570,6 +570,8 @@ async fn deploy_through_an_outage() -> (Outage, Local, Value) {
         .unwrap();
     local.build("worker", "v1.2.3", "main").await.unwrap();
     let work = serde_json::to_value(&local.take_work().await[0]).unwrap();
+    // The migration keeps running until AWS is cut, so the cut always lands mid-migration.
+    local.hold_migrations(true);
     let cut = async {
         while local
             .seed
@@ -586,6 +588,7 @@ async fn deploy_through_an_outage() -> (Outage, Local, Value) {
     let err = answer.expect_err("AWS went away mid-deploy");
     assert!(err.retryable(), "{err}");
     outage.restore();
+    local.hold_migrations(false);
     (outage, local, work)
 }
 

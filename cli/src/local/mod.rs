@@ -109,6 +109,7 @@ pub struct Local {
     /// The next dispatched work is lost (`deckhand dev`'s `drop work`): a Lambda async invoke
     /// that never arrived, for maintenance to find.
     drop_next: std::sync::atomic::AtomicBool,
+    migrations_held: Arc<std::sync::atomic::AtomicBool>,
     finisher: tokio::task::JoinHandle<()>,
 }
 
@@ -189,10 +190,12 @@ impl Local {
         let router_url = serve(router(bot.clone()))
             .await
             .context("serving the router")?;
+        let migrations_held = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let finisher = tokio::spawn({
             let seed = seed.clone();
             let clusters = clusters.clone();
-            async move { seed.finish_migrations(clusters).await }
+            let held = migrations_held.clone();
+            async move { seed.finish_migrations(clusters, held).await }
         });
         let local = Local {
             seed,
@@ -205,6 +208,7 @@ impl Local {
             clusters,
             counter: AtomicU64::new(0),
             drop_next: std::sync::atomic::AtomicBool::new(false),
+            migrations_held,
             finisher,
         };
         // The seeded services' own first deployments are not news.
@@ -385,6 +389,12 @@ impl Local {
                 return Ok(answers);
             }
         }
+    }
+
+    /// Keeps migration tasks running (the migration container does not exit) until released:
+    /// for tests that act while a migration runs, which would otherwise race the container.
+    pub fn hold_migrations(&self, held: bool) {
+        self.migrations_held.store(held, Ordering::SeqCst);
     }
 
     /// Loses the next dispatched work, the way an async invoke is lost in an outage.
