@@ -95,132 +95,91 @@ pub struct InstanceSnapshots(aws_sdk_rds::Client);
 #[derive(Debug, Clone)]
 pub struct ClusterSnapshots(aws_sdk_rds::Client);
 
-impl SnapshotApi for InstanceSnapshots {
-    async fn describe(&self, snapshot: &str) -> PortResult<Option<Snapshot>> {
-        let out = self
-            .0
-            .describe_db_snapshots()
-            .db_snapshot_identifier(snapshot)
-            .send()
-            .await
-            .map_err(|e| port_error(&format!("describe snapshot {snapshot}"), &e))?;
-        Ok(out
-            .db_snapshots()
-            .first()
-            .map(|s| snapshot!(s, snapshot.to_owned())))
-    }
+/// The four calls for one kind of snapshot: the same calls under that kind's SDK names.
+macro_rules! snapshot_api {
+    ($ty:ident {
+        describe: $describe:ident, list: $list:ident, id: $id:ident,
+        create: $create:ident, target: $target:ident, delete: $delete:ident,
+    }) => {
+        impl SnapshotApi for $ty {
+            async fn describe(&self, snapshot: &str) -> PortResult<Option<Snapshot>> {
+                let out = self
+                    .0
+                    .$describe()
+                    .$id(snapshot)
+                    .send()
+                    .await
+                    .map_err(|e| port_error(&format!("describe snapshot {snapshot}"), &e))?;
+                Ok(out
+                    .$list()
+                    .first()
+                    .map(|s| snapshot!(s, snapshot.to_owned())))
+            }
 
-    async fn create(&self, target: &str, snapshot: &str, tags: Vec<Tag>) -> PortResult<()> {
-        self.0
-            .create_db_snapshot()
-            .db_instance_identifier(target)
-            .db_snapshot_identifier(snapshot)
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map_err(|e| port_error(&format!("snapshot {snapshot} of {target}"), &e))?;
-        Ok(())
-    }
+            async fn create(&self, target: &str, snapshot: &str, tags: Vec<Tag>) -> PortResult<()> {
+                self.0
+                    .$create()
+                    .$target(target)
+                    .$id(snapshot)
+                    .set_tags(Some(tags))
+                    .send()
+                    .await
+                    .map_err(|e| port_error(&format!("snapshot {snapshot} of {target}"), &e))?;
+                Ok(())
+            }
 
-    async fn page(
-        &self,
-        target: &str,
-        marker: Option<String>,
-    ) -> PortResult<(Vec<Snapshot>, Option<String>)> {
-        let r = self
-            .0
-            .describe_db_snapshots()
-            .db_instance_identifier(target)
-            .snapshot_type("manual")
-            .set_marker(marker)
-            .send()
-            .await
-            .map_err(|e| port_error(&format!("list snapshots of {target}"), &e))?;
-        let page = r
-            .db_snapshots()
-            .iter()
-            .map(|s| snapshot!(s, s.db_snapshot_identifier().unwrap_or_default().to_owned()))
-            .collect();
-        Ok((page, r.marker))
-    }
+            async fn page(
+                &self,
+                target: &str,
+                marker: Option<String>,
+            ) -> PortResult<(Vec<Snapshot>, Option<String>)> {
+                let r = self
+                    .0
+                    .$describe()
+                    .$target(target)
+                    .snapshot_type("manual")
+                    .set_marker(marker)
+                    .send()
+                    .await
+                    .map_err(|e| port_error(&format!("list snapshots of {target}"), &e))?;
+                let page = r
+                    .$list()
+                    .iter()
+                    .map(|s| snapshot!(s, s.$id().unwrap_or_default().to_owned()))
+                    .collect();
+                Ok((page, r.marker))
+            }
 
-    async fn delete(&self, snapshot: &str) -> PortResult<()> {
-        self.0
-            .delete_db_snapshot()
-            .db_snapshot_identifier(snapshot)
-            .send()
-            .await
-            .map_err(|e| port_error(&format!("delete snapshot {snapshot}"), &e))?;
-        Ok(())
-    }
+            async fn delete(&self, snapshot: &str) -> PortResult<()> {
+                self.0
+                    .$delete()
+                    .$id(snapshot)
+                    .send()
+                    .await
+                    .map_err(|e| port_error(&format!("delete snapshot {snapshot}"), &e))?;
+                Ok(())
+            }
+        }
+    };
 }
 
-impl SnapshotApi for ClusterSnapshots {
-    async fn describe(&self, snapshot: &str) -> PortResult<Option<Snapshot>> {
-        let out = self
-            .0
-            .describe_db_cluster_snapshots()
-            .db_cluster_snapshot_identifier(snapshot)
-            .send()
-            .await
-            .map_err(|e| port_error(&format!("describe snapshot {snapshot}"), &e))?;
-        Ok(out
-            .db_cluster_snapshots()
-            .first()
-            .map(|s| snapshot!(s, snapshot.to_owned())))
-    }
+snapshot_api!(InstanceSnapshots {
+    describe: describe_db_snapshots,
+    list: db_snapshots,
+    id: db_snapshot_identifier,
+    create: create_db_snapshot,
+    target: db_instance_identifier,
+    delete: delete_db_snapshot,
+});
 
-    async fn create(&self, target: &str, snapshot: &str, tags: Vec<Tag>) -> PortResult<()> {
-        self.0
-            .create_db_cluster_snapshot()
-            .db_cluster_identifier(target)
-            .db_cluster_snapshot_identifier(snapshot)
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map_err(|e| port_error(&format!("snapshot {snapshot} of {target}"), &e))?;
-        Ok(())
-    }
-
-    async fn page(
-        &self,
-        target: &str,
-        marker: Option<String>,
-    ) -> PortResult<(Vec<Snapshot>, Option<String>)> {
-        let r = self
-            .0
-            .describe_db_cluster_snapshots()
-            .db_cluster_identifier(target)
-            .snapshot_type("manual")
-            .set_marker(marker)
-            .send()
-            .await
-            .map_err(|e| port_error(&format!("list snapshots of {target}"), &e))?;
-        let page = r
-            .db_cluster_snapshots()
-            .iter()
-            .map(|s| {
-                snapshot!(
-                    s,
-                    s.db_cluster_snapshot_identifier()
-                        .unwrap_or_default()
-                        .to_owned()
-                )
-            })
-            .collect();
-        Ok((page, r.marker))
-    }
-
-    async fn delete(&self, snapshot: &str) -> PortResult<()> {
-        self.0
-            .delete_db_cluster_snapshot()
-            .db_cluster_snapshot_identifier(snapshot)
-            .send()
-            .await
-            .map_err(|e| port_error(&format!("delete snapshot {snapshot}"), &e))?;
-        Ok(())
-    }
-}
+snapshot_api!(ClusterSnapshots {
+    describe: describe_db_cluster_snapshots,
+    list: db_cluster_snapshots,
+    id: db_cluster_snapshot_identifier,
+    create: create_db_cluster_snapshot,
+    target: db_cluster_identifier,
+    delete: delete_db_cluster_snapshot,
+});
 
 /// `Backups` on one kind of snapshot: what instance and cluster plans do alike.
 #[derive(Debug, Clone)]
