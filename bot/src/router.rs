@@ -188,7 +188,7 @@ async fn slack_interaction<P: Ports>(
     // Block actions take no answer in the HTTP response; a refusal goes to the clicker alone.
     if let Some(text) = answer
         && !response_url.is_empty()
-        && let Err(e) = bot.responder.respond(response_url, &text).await
+        && let Err(e) = bot.responder.slack().respond(response_url, &text).await
     {
         tracing::warn!(error = %e, "could not answer a Slack interaction");
     }

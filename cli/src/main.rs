@@ -315,7 +315,7 @@ fn discord_register(config: Option<PathBuf>, discord_api: String) -> anyhow::Res
     )?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let names = runtime
-        .block_on(chat.register_discord_commands(
+        .block_on(chat.discord().register_discord_commands(
             &discord.application_id,
             &discord.guild,
             deckhand_bot::discord::commands(),

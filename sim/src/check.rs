@@ -863,4 +863,66 @@ mod tests {
         d.state = State::Rolling { service: 0 };
         assert_eq!(kinds_of(d), ["7-without-approvals"]);
     }
+
+    /// `9-failed-though-through`'s check trips on a failed rollback whose own ECS rollout went
+    /// through unclaimed, and not on one ECS's circuit breaker undid.
+    #[test]
+    fn a_failed_deployment_whose_rollout_went_through_is_caught() {
+        let config = config();
+        let mut d = pending();
+        d.state = State::Failed {
+            reason: "api already runs `api:1`, its target; nothing to roll back".into(),
+        };
+        d.services[0].target_task_definition = Some("api:1".into());
+        let observed = Observed {
+            deployments: vec![d.clone()],
+            releases: Vec::new(),
+            locks: Vec::new(),
+            holds: Vec::new(),
+            cards: BTreeMap::new(),
+        };
+        let kinds = |state: RolloutState| {
+            let mut world = World::new(&config);
+            world.updates.push(UpdateCall {
+                env: d.env.clone(),
+                service: d.services[0].service.clone(),
+                target: Target::TaskDefinition,
+                task_definition: "api:1".into(),
+                ecs_deployment: "ecs-00099".into(),
+                desired_before: "api:2".into(),
+                started: true,
+                at: start(),
+                step: None,
+            });
+            if let Some(service) = world.ecs.values_mut().next() {
+                service.deployments.push(crate::world::EcsDeployment {
+                    id: "ecs-00099".into(),
+                    task_definition: "api:1".into(),
+                    state,
+                });
+            }
+            let cx = Context {
+                config: &config,
+                world: &world,
+                now: start(),
+                step: 0,
+                new_updates: 0,
+                after_maintenance: true,
+                last_crash: None,
+                chat_up: true,
+            };
+            drained(&cx, &observed)
+                .into_iter()
+                .map(|v| v.kind)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(kinds(RolloutState::Completed), ["9-failed-though-through"]);
+        let undone = RolloutState::Failed {
+            reason: "circuit breaker".into(),
+        };
+        assert!(
+            kinds(undone).is_empty(),
+            "ECS undid it: nothing went through"
+        );
+    }
 }

@@ -121,9 +121,4 @@ impl<S: Store> TestWorld<S> {
     pub fn app(&self) -> App<'_, TestPorts<S>> {
         App::new(&self.ports, &self.config)
     }
-
-    /// The chat adapter the ports post through (the bot answers `response_url`s with it).
-    pub fn chat(&self) -> HttpChat {
-        self.ports.chat.clone()
-    }
 }

@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used)] // test code: a failed setup should fail loudly
+
 use super::*;
 
 pub(crate) const EXAMPLE: &str = include_str!("../../../infra/deckhand.example.toml");

@@ -19,7 +19,6 @@ use deckhand_core::card::Card;
 use deckhand_core::ports::{Channel, Chat, MessageRef, PortResult};
 use deckhand_core::types::{Actor, ChatKind};
 use secrecy::SecretString;
-use serde_json::Value;
 
 /// Where the chats' APIs are. Production defaults; tests and `deckhand serve` may override.
 #[derive(Debug, Clone)]
@@ -57,22 +56,14 @@ impl HttpChat {
         })
     }
 
-    /// Answers a Slack interaction through its `response_url`, visible only to the clicker.
-    pub async fn respond(&self, response_url: &str, text: &str) -> PortResult<()> {
-        self.slack.respond(response_url, text).await
+    /// The Slack adapter, for what only Slack has (answering a `response_url`).
+    pub fn slack(&self) -> &SlackChat {
+        &self.slack
     }
 
-    /// Registers Deckhand's slash commands in a Discord guild (see
-    /// [`DiscordChat::register_discord_commands`]).
-    pub async fn register_discord_commands(
-        &self,
-        application_id: &str,
-        guild: &str,
-        commands: Value,
-    ) -> PortResult<Vec<String>> {
-        self.discord
-            .register_discord_commands(application_id, guild, commands)
-            .await
+    /// The Discord adapter, for what only Discord has (registering slash commands).
+    pub fn discord(&self) -> &DiscordChat {
+        &self.discord
     }
 }
 
