@@ -1,9 +1,8 @@
 //! `[backups.PLAN]`, with their retention and schedule.
 
-use indexmap::IndexMap;
 use toml::de::DeTable;
 
-use super::reader::Reader;
+use super::reader::{Entry, Reader};
 use super::*;
 use crate::retention::Retention;
 
@@ -23,115 +22,94 @@ const NOT_YET: [(&str, &str); 1] = [(
     "`ecs-task` backups (pg_dump, pgBackRest as a one-off ECS task) are not built yet; back the database up with `rds-instance` or `rds-cluster` snapshots meanwhile",
 )];
 
+pub(super) const KEYS: &[&str] = &[
+    "env",
+    "kind",
+    "target",
+    "schedule",
+    "before_deploy",
+    "retention",
+];
+
+/// One `[backups.NAME]`.
 pub(super) fn read<'a>(
     r: &mut Reader,
-    root: &'a DeTable<'_>,
+    e: &Entry<'a, '_>,
     refs: &mut Refs<'a>,
-) -> IndexMap<String, BackupPlan> {
-    let mut backups = IndexMap::new();
-    if let Some(t) = root.get("backups").and_then(|v| r.table(v, "backups")) {
-        for (key, v) in t {
-            let path = format!("backups.{}", key.get_ref());
-            // The plan's name goes into RDS snapshot identifiers, which take letters, digits and
-            // single hyphens and must start with a letter.
-            let name = key.get_ref();
-            if ServiceName::parse(name).is_err() || name.contains("--") || name.ends_with('-') {
-                let help = "use lowercase letters, digits and single `-`, starting with a letter (it becomes part of snapshot names)";
-                r.error(
-                    key.span(),
-                    format!("`{name}` cannot name a backup plan"),
-                    Some(help.into()),
-                );
-                continue;
-            }
-            let Some(bt) = r.table(v, &path) else {
-                continue;
-            };
-            r.only_keys(
-                bt,
-                &path,
-                &[
-                    "env",
-                    "kind",
-                    "target",
-                    "schedule",
-                    "before_deploy",
-                    "retention",
-                ],
-            );
-            let env = r.req_str(bt, "env", &path, key.span());
-            if let Some(e) = &env {
-                refs.env.push(Ref {
-                    at: e.clone(),
-                    path: format!("{path}.env"),
-                });
-            }
-            let kind = r.req_str(bt, "kind", &path, key.span()).and_then(|k| {
-                let parsed = match *k.get_ref() {
-                    "rds-instance" => Some(BackupKind::RdsInstance),
-                    "rds-cluster" => Some(BackupKind::RdsCluster),
-                    _ => None,
-                };
-                if let Some((_, why)) = NOT_YET.iter().find(|(n, _)| n == k.get_ref()) {
-                    r.error(
-                        k.span(),
-                        format!("backup kind `{}` is not supported yet", k.get_ref()),
-                        Some((*why).to_owned()),
-                    );
-                } else if parsed.is_none() {
-                    let fix = suggest::did_you_mean(k.get_ref(), BackupKind::NAMES).map_or_else(
-                        || format!("use one of: {}", BackupKind::NAMES.join(", ")),
-                        |s| format!("did you mean `{s}`?"),
-                    );
-                    r.error(
-                        k.span(),
-                        format!("unknown backup kind `{}`", k.get_ref()),
-                        Some(fix),
-                    );
-                }
-                parsed
-            });
-            let target = r.req_str(bt, "target", &path, key.span());
-            let schedule = r.req_str(bt, "schedule", &path, key.span());
-            if let Some(s) = &schedule
-                && let Err(why) = check_schedule(s.get_ref())
-            {
-                r.error(s.span(), format!("`{path}.schedule` = \"{}\" does not parse: {why}", s.get_ref()), Some("write `cron(0 3 * * ? *)` (minute hour day-of-month month day-of-week year, as EventBridge Scheduler takes it) or `rate(12 hours)`".into()));
-            }
-            let mut before = Vec::new();
-            for s in r.str_list(bt, "before_deploy", &path).unwrap_or_default() {
-                if let Some(n) = r.name(&s, ServiceName::parse) {
-                    before.push(n);
-                }
-                refs.service.push(Ref {
-                    at: s,
-                    path: format!("{path}.before_deploy"),
-                });
-            }
-            let retention = read_retention(r, bt, &path, key.span());
-            if let (Some(env), Some(kind), Some(target), Some(schedule)) =
-                (env, kind, target, schedule)
-            {
-                let Ok(env) = EnvName::parse(env.get_ref()) else {
-                    continue;
-                };
-                backups.insert(
-                    key.get_ref().to_string(),
-                    BackupPlan {
-                        name: key.get_ref().to_string(),
-                        env,
-                        kind,
-                        target: target.get_ref().to_string(),
-                        schedule: schedule.get_ref().to_string(),
-                        before_deploy: before,
-                        retention,
-                    },
-                );
-            }
-        }
+) -> Option<(String, BackupPlan)> {
+    let (key, path, bt) = (&e.key, &e.path, e.table);
+    // The plan's name goes into RDS snapshot identifiers, which take letters, digits and
+    // single hyphens and must start with a letter.
+    let name = *key.get_ref();
+    if ServiceName::parse(name).is_err() || name.contains("--") || name.ends_with('-') {
+        let help = "use lowercase letters, digits and single `-`, starting with a letter (it becomes part of snapshot names)";
+        r.error(
+            key.span(),
+            format!("`{name}` cannot name a backup plan"),
+            Some(help.into()),
+        );
+        return None;
     }
-
-    backups
+    let env = r.req_str(bt, "env", path, key.span());
+    if let Some(e) = &env {
+        refs.env.push(Ref::new(e.clone(), path, "env"));
+    }
+    let kind = r.req_str(bt, "kind", path, key.span()).and_then(|k| {
+        let parsed = match *k.get_ref() {
+            "rds-instance" => Some(BackupKind::RdsInstance),
+            "rds-cluster" => Some(BackupKind::RdsCluster),
+            _ => None,
+        };
+        if let Some((_, why)) = NOT_YET.iter().find(|(n, _)| n == k.get_ref()) {
+            r.error(
+                k.span(),
+                format!("backup kind `{}` is not supported yet", k.get_ref()),
+                Some((*why).to_owned()),
+            );
+        } else if parsed.is_none() {
+            let fix = suggest::did_you_mean(k.get_ref(), BackupKind::NAMES).map_or_else(
+                || format!("use one of: {}", BackupKind::NAMES.join(", ")),
+                |s| format!("did you mean `{s}`?"),
+            );
+            r.error(
+                k.span(),
+                format!("unknown backup kind `{}`", k.get_ref()),
+                Some(fix),
+            );
+        }
+        parsed
+    });
+    let target = r.req_str(bt, "target", path, key.span());
+    let schedule = r.req_str(bt, "schedule", path, key.span());
+    if let Some(s) = &schedule
+        && let Err(why) = check_schedule(s.get_ref())
+    {
+        r.error(s.span(), format!("`{path}.schedule` = \"{}\" does not parse: {why}", s.get_ref()), Some("write `cron(0 3 * * ? *)` (minute hour day-of-month month day-of-week year, as EventBridge Scheduler takes it) or `rate(12 hours)`".into()));
+    }
+    let before = r.name_refs(
+        bt,
+        "before_deploy",
+        path,
+        ServiceName::parse,
+        &mut refs.service,
+    );
+    let retention = read_retention(r, bt, path, key.span());
+    if let (Some(env), Some(kind), Some(target), Some(schedule)) = (env, kind, target, schedule) {
+        let env = EnvName::parse(env.get_ref()).ok()?;
+        return Some((
+            key.get_ref().to_string(),
+            BackupPlan {
+                name: key.get_ref().to_string(),
+                env,
+                kind,
+                target: target.get_ref().to_string(),
+                schedule: schedule.get_ref().to_string(),
+                before_deploy: before,
+                retention,
+            },
+        ));
+    }
+    None
 }
 
 fn read_retention(

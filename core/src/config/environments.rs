@@ -2,15 +2,13 @@
 
 use jiff::tz::TimeZone;
 
-use indexmap::IndexMap;
-use toml::Spanned;
 use toml::de::DeTable;
 
-use super::reader::Reader;
+use super::reader::{Entry, Reader};
 use super::*;
 use crate::freeze::{FreezeKind, FreezeWindow, WeekTime};
 
-const ENV_KEYS: &[&str] = &[
+pub(super) const KEYS: &[&str] = &[
     "cluster",
     "aliases",
     "deployers",
@@ -28,163 +26,107 @@ const ENV_KEYS: &[&str] = &[
     "notify",
 ];
 
+/// One `[environments.NAME]`.
 pub(super) fn read<'a>(
     r: &mut Reader,
-    root: &'a DeTable<'_>,
+    e: &Entry<'a, '_>,
     refs: &mut Refs<'a>,
-) -> IndexMap<EnvName, EnvConfig> {
-    let mut environments = IndexMap::new();
-    match root
-        .get("environments")
-        .and_then(|v| r.table(v, "environments"))
-    {
-        Some(t) => {
-            for (key, v) in t {
-                let path = format!("environments.{}", key.get_ref());
-                let Some(name) = r.name(
-                    &Spanned::new(key.span(), key.get_ref().as_ref()),
-                    EnvName::parse,
-                ) else {
-                    continue;
-                };
-                let Some(et) = r.table(v, &path) else {
-                    continue;
-                };
-                r.only_keys(et, &path, ENV_KEYS);
-                let cluster = r.req_str(et, "cluster", &path, key.span());
-                let aliases = r.str_list(et, "aliases", &path).unwrap_or_default();
-                let deployers = r.str(et, "deployers", &path);
-                let approvers = r.str(et, "approvers", &path);
-                let required = r
-                    .int(et, "required_approvals", &path, 0..11)
-                    .map_or(0, |n| n.into_inner());
-                if let Some(d) = &deployers {
-                    refs.group.push(Ref {
-                        at: d.clone(),
-                        path: format!("{path}.deployers"),
-                    });
-                }
-                if let Some(a) = &approvers {
-                    refs.group.push(Ref {
-                        at: a.clone(),
-                        path: format!("{path}.approvers"),
-                    });
-                    refs.min_members.push((
-                        a.clone(),
-                        required,
-                        format!("{path}.required_approvals"),
-                    ));
-                } else if required > 0 {
-                    r.error(
-                        key.span(),
-                        format!(
-                            "`{path}` needs {required} approval(s) but names no `approvers` group"
-                        ),
-                        Some("add `approvers = \"<group>\"`".into()),
-                    );
-                }
-                let after = r.str(et, "after", &path);
-                if let Some(a) = &after {
-                    refs.env.push(Ref {
-                        at: a.clone(),
-                        path: format!("{path}.after"),
-                    });
-                    refs.after.push((name.clone(), a.clone()));
-                }
-                let freeze = read_freeze(r, et, &path);
-                let auto_deploy = et
-                    .get("auto_deploy")
-                    .and_then(|v| r.table(v, &format!("{path}.auto_deploy")))
-                    .map(|at| {
-                        let p = format!("{path}.auto_deploy");
-                        r.only_keys(at, &p, &["branches", "services"]);
-                        let branches = r.str_list(at, "branches", &p).unwrap_or_default();
-                        if branches.is_empty() {
-                            r.error(
-                                key.span(),
-                                format!("`{p}` lists no branches"),
-                                Some("add `branches = [\"main\"]`".into()),
-                            );
-                        }
-                        let services = r.str_list(at, "services", &p).unwrap_or_default();
-                        let mut names = Vec::new();
-                        for s in services {
-                            if let Some(n) = r.name(&s, ServiceName::parse) {
-                                names.push(n);
-                            }
-                            refs.service.push(Ref {
-                                at: s,
-                                path: format!("{p}.services"),
-                            });
-                        }
-                        AutoDeploy {
-                            branches: branches.iter().map(|b| b.get_ref().to_string()).collect(),
-                            services: names,
-                        }
-                    });
-                let notify = et
-                    .get("notify")
-                    .and_then(|v| r.table(v, &format!("{path}.notify")))
-                    .map(|nt| {
-                        let p = format!("{path}.notify");
-                        r.only_keys(nt, &p, &["slack", "discord"]);
-                        Notify {
-                            slack: r.str(nt, "slack", &p).map(|s| s.get_ref().to_string()),
-                            discord: r.str(nt, "discord", &p).map(|s| s.get_ref().to_string()),
-                        }
-                    });
-                let lock_default =
-                    r.duration(et, "lock_default", &path, SignedDuration::from_hours(8));
-                let lock_max = r.duration(et, "lock_max", &path, SignedDuration::from_hours(72));
-                if lock_default > lock_max
-                    && let Some(raw) = et.get("lock_default")
-                {
-                    r.error(
-                        raw.span(),
-                        format!("`{path}.lock_default` is longer than `{path}.lock_max`"),
-                        Some("a `/lock` without a duration gets the default; make it at most the maximum".into()),
-                    );
-                }
-                let env = EnvConfig {
-                    cluster: cluster.map(|c| c.get_ref().to_string()).unwrap_or_default(),
-                    aliases: aliases
-                        .iter()
-                        .map(|a| a.get_ref().to_ascii_lowercase())
-                        .collect(),
-                    deployers: deployers.and_then(|d| GroupName::parse(d.get_ref()).ok()),
-                    approvers: approvers.and_then(|a| GroupName::parse(a.get_ref()).ok()),
-                    required_approvals: u8::try_from(required).unwrap_or(0),
-                    approval_ttl: r.duration(
-                        et,
-                        "approval_ttl",
-                        &path,
-                        SignedDuration::from_hours(2),
-                    ),
-                    after: after.and_then(|a| EnvName::parse(a.get_ref()).ok()),
-                    bake: r.duration(et, "bake", &path, SignedDuration::from_mins(30)),
-                    lock_ttl: r.duration(et, "lock_ttl", &path, SignedDuration::from_hours(1)),
-                    lock_default,
-                    lock_max,
-                    hold_after_rollback: r.bool(et, "hold_after_rollback", &path).unwrap_or(true),
-                    freeze,
-                    auto_deploy,
-                    notify: notify.unwrap_or_default(),
-                    name: name.clone(),
-                };
-                environments.insert(name, env);
-            }
-        }
-        None if !root.contains_key("environments") => {
-            r.error(
-                0..0,
-                "no environments are configured",
-                Some("add `[environments.<name>]` tables".into()),
-            );
-        }
-        None => {}
+) -> Option<(EnvName, EnvConfig)> {
+    let (key, path, et) = (&e.key, &e.path, e.table);
+    let name = r.name(key, EnvName::parse)?;
+    let cluster = r.req_str(et, "cluster", path, key.span());
+    let aliases = r.str_list(et, "aliases", path).unwrap_or_default();
+    let deployers = r.str(et, "deployers", path);
+    let approvers = r.str(et, "approvers", path);
+    let required = r
+        .int(et, "required_approvals", path, 0..11)
+        .map_or(0, |n| n.into_inner());
+    if let Some(d) = &deployers {
+        refs.group.push(Ref::new(d.clone(), path, "deployers"));
     }
-
-    environments
+    if let Some(a) = &approvers {
+        refs.group.push(Ref::new(a.clone(), path, "approvers"));
+        refs.min_members
+            .push((a.clone(), required, format!("{path}.required_approvals")));
+    } else if required > 0 {
+        r.error(
+            key.span(),
+            format!("`{path}` needs {required} approval(s) but names no `approvers` group"),
+            Some("add `approvers = \"<group>\"`".into()),
+        );
+    }
+    let after = r.str(et, "after", path);
+    if let Some(a) = &after {
+        refs.env.push(Ref::new(a.clone(), path, "after"));
+        refs.after.push((name.clone(), a.clone()));
+    }
+    let freeze = read_freeze(r, et, path);
+    let auto_deploy = et
+        .get("auto_deploy")
+        .and_then(|v| r.table(v, &format!("{path}.auto_deploy")))
+        .map(|at| {
+            let p = format!("{path}.auto_deploy");
+            r.only_keys(at, &p, &["branches", "services"]);
+            let branches = r.str_list(at, "branches", &p).unwrap_or_default();
+            if branches.is_empty() {
+                r.error(
+                    key.span(),
+                    format!("`{p}` lists no branches"),
+                    Some("add `branches = [\"main\"]`".into()),
+                );
+            }
+            let names = r.name_refs(at, "services", &p, ServiceName::parse, &mut refs.service);
+            AutoDeploy {
+                branches: branches.iter().map(|b| b.get_ref().to_string()).collect(),
+                services: names,
+            }
+        });
+    let notify = et
+        .get("notify")
+        .and_then(|v| r.table(v, &format!("{path}.notify")))
+        .map(|nt| {
+            let p = format!("{path}.notify");
+            r.only_keys(nt, &p, &["slack", "discord"]);
+            Notify {
+                slack: r.str(nt, "slack", &p).map(|s| s.get_ref().to_string()),
+                discord: r.str(nt, "discord", &p).map(|s| s.get_ref().to_string()),
+            }
+        });
+    let lock_default = r.duration(et, "lock_default", path, SignedDuration::from_hours(8));
+    let lock_max = r.duration(et, "lock_max", path, SignedDuration::from_hours(72));
+    if lock_default > lock_max
+        && let Some(raw) = et.get("lock_default")
+    {
+        r.error(
+            raw.span(),
+            format!("`{path}.lock_default` is longer than `{path}.lock_max`"),
+            Some(
+                "a `/lock` without a duration gets the default; make it at most the maximum".into(),
+            ),
+        );
+    }
+    let env = EnvConfig {
+        cluster: cluster.map(|c| c.get_ref().to_string()).unwrap_or_default(),
+        aliases: aliases
+            .iter()
+            .map(|a| a.get_ref().to_ascii_lowercase())
+            .collect(),
+        deployers: deployers.and_then(|d| GroupName::parse(d.get_ref()).ok()),
+        approvers: approvers.and_then(|a| GroupName::parse(a.get_ref()).ok()),
+        required_approvals: u8::try_from(required).unwrap_or(0),
+        approval_ttl: r.duration(et, "approval_ttl", path, SignedDuration::from_hours(2)),
+        after: after.and_then(|a| EnvName::parse(a.get_ref()).ok()),
+        bake: r.duration(et, "bake", path, SignedDuration::from_mins(30)),
+        lock_ttl: r.duration(et, "lock_ttl", path, SignedDuration::from_hours(1)),
+        lock_default,
+        lock_max,
+        hold_after_rollback: r.bool(et, "hold_after_rollback", path).unwrap_or(true),
+        freeze,
+        auto_deploy,
+        notify: notify.unwrap_or_default(),
+        name: name.clone(),
+    };
+    Some((name, env))
 }
 
 fn read_freeze(r: &mut Reader, et: &DeTable<'_>, env_path: &str) -> Vec<FreezeWindow> {

@@ -407,6 +407,16 @@ struct Ref<'a> {
     path: String,
 }
 
+impl<'a> Ref<'a> {
+    /// The name `at`, written at `path.field`.
+    fn new(at: Spanned<&'a str>, path: &str, field: &str) -> Self {
+        Ref {
+            at,
+            path: format!("{path}.{field}"),
+        }
+    }
+}
+
 /// Every name a table refers to, collected while reading and checked once all are known.
 #[derive(Default)]
 struct Refs<'a> {
@@ -424,11 +434,26 @@ fn read_config(r: &mut Reader, doc: &Spanned<DeTable<'_>>) -> Option<Config> {
     r.only_keys(root, "deckhand.toml", TOP_KEYS);
     let mut refs = Refs::default();
     let (slack, discord) = chat::read(r, root);
-    let groups = groups::read(r, root);
-    let mut environments = environments::read(r, root, &mut refs);
-    let services = services::read(r, root, &mut refs);
-    let alarms = alarms::read(r, root, &mut refs);
-    let backups = backups::read(r, root, &mut refs);
+    let groups = r.each(root, "groups", &["members"], groups::read);
+    if !root.contains_key("environments") {
+        r.error(
+            0..0,
+            "no environments are configured",
+            Some("add `[environments.<name>]` tables".into()),
+        );
+    }
+    let mut environments = r.each(root, "environments", environments::KEYS, |r, e| {
+        environments::read(r, e, &mut refs)
+    });
+    let services = r.each(root, "services", services::KEYS, |r, e| {
+        services::read(r, e, &mut refs)
+    });
+    let alarms = r.each(root, "alarms", alarms::KEYS, |r, e| {
+        alarms::read(r, e, &mut refs)
+    });
+    let backups = r.each(root, "backups", backups::KEYS, |r, e| {
+        backups::read(r, e, &mut refs)
+    });
     refs::check(r, &refs, &groups, &mut environments, &services);
     Some(Config {
         slack,

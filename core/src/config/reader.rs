@@ -14,7 +14,72 @@ pub(super) struct Reader {
     pub(super) diags: Vec<Diagnostic>,
 }
 
+/// One `[table.NAME]` entry: its name as written, its path for messages and its own table.
+pub(super) struct Entry<'a, 'i> {
+    pub(super) key: Spanned<&'a str>,
+    pub(super) path: String,
+    pub(super) table: &'a DeTable<'i>,
+}
+
 impl Reader {
+    /// The entries of the top-level table `name`, each checked to be a table holding only
+    /// `allowed` keys; an entry that is not a table is reported and left out.
+    pub(super) fn entries<'a, 'i>(
+        &mut self,
+        root: &'a DeTable<'i>,
+        name: &str,
+        allowed: &[&str],
+    ) -> Vec<Entry<'a, 'i>> {
+        let Some(t) = root.get(name).and_then(|v| self.table(v, name)) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (key, v) in t {
+            let path = format!("{name}.{}", key.get_ref());
+            if let Some(table) = self.table(v, &path) {
+                self.only_keys(table, &path, allowed);
+                out.push(Entry {
+                    key: Spanned::new(key.span(), key.get_ref().as_ref()),
+                    path,
+                    table,
+                });
+            }
+        }
+        out
+    }
+
+    /// The top-level table `name` read entry by entry with `read`, in the order written.
+    pub(super) fn each<'a, 'i, K: std::hash::Hash + Eq, V>(
+        &mut self,
+        root: &'a DeTable<'i>,
+        name: &str,
+        allowed: &[&str],
+        mut read: impl FnMut(&mut Self, &Entry<'a, 'i>) -> Option<(K, V)>,
+    ) -> indexmap::IndexMap<K, V> {
+        let entries = self.entries(root, name, allowed);
+        entries.iter().filter_map(|e| read(self, e)).collect()
+    }
+
+    /// A list of names that refer to entries of another table: each parsed with `parse` and
+    /// recorded in `refs` for the cross-reference check once every table is read.
+    pub(super) fn name_refs<'a, T>(
+        &mut self,
+        t: &'a DeTable<'_>,
+        key: &str,
+        path: &str,
+        parse: fn(&str) -> Result<T, crate::types::ParseError>,
+        refs: &mut Vec<Ref<'a>>,
+    ) -> Vec<T> {
+        let mut names = Vec::new();
+        for raw in self.str_list(t, key, path).unwrap_or_default() {
+            if let Some(n) = self.name(&raw, parse) {
+                names.push(n);
+            }
+            refs.push(Ref::new(raw, path, key));
+        }
+        names
+    }
+
     pub(super) fn error(
         &mut self,
         span: Range<usize>,

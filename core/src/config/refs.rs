@@ -24,51 +24,17 @@ pub(super) fn check(
 ) {
     // Cross-references, now that every name is known.
     let env_names: Vec<&str> = environments.keys().map(EnvName::as_str).collect();
-    for rf in &refs.env {
-        let typed = *rf.at.get_ref();
-        if !environments.keys().any(|e| e.as_str() == typed) {
-            let fix = suggest::did_you_mean(typed, env_names.iter().copied())
-                .map(|s| format!("did you mean `{s}`?"))
-                .or_else(|| Some(format!("the environments are: {}", env_names.join(", "))));
-            r.error(
-                rf.at.span(),
-                format!("unknown environment `{typed}` in {}", rf.path),
-                fix,
-            );
-        }
-    }
+    unknown(r, &refs.env, &env_names, "environment", |_| {
+        format!("the environments are: {}", env_names.join(", "))
+    });
     let service_names: Vec<&str> = services.keys().map(ServiceName::as_str).collect();
-    for rf in &refs.service {
-        let typed = *rf.at.get_ref();
-        if !services.keys().any(|s| s.as_str() == typed) {
-            let fix = suggest::did_you_mean(typed, service_names.iter().copied())
-                .map(|s| format!("did you mean `{s}`?"))
-                .or_else(|| Some(format!("the services are: {}", service_names.join(", "))));
-            r.error(
-                rf.at.span(),
-                format!("unknown service `{typed}` in {}", rf.path),
-                fix,
-            );
-        }
-    }
+    unknown(r, &refs.service, &service_names, "service", |_| {
+        format!("the services are: {}", service_names.join(", "))
+    });
     let group_names: Vec<&str> = groups.keys().map(GroupName::as_str).collect();
-    for rf in &refs.group {
-        let typed = *rf.at.get_ref();
-        if !groups.keys().any(|g| g.as_str() == typed) {
-            let fix = suggest::did_you_mean(typed, group_names.iter().copied())
-                .map(|s| format!("did you mean `{s}`?"))
-                .or_else(|| {
-                    Some(format!(
-                        "define it: [groups.{typed}] members = [\"slack:U…\"]"
-                    ))
-                });
-            r.error(
-                rf.at.span(),
-                format!("unknown group `{typed}` in {}", rf.path),
-                fix,
-            );
-        }
-    }
+    unknown(r, &refs.group, &group_names, "group", |typed| {
+        format!("define it: [groups.{typed}] members = [\"slack:U…\"]")
+    });
     for (group, required, path) in &refs.min_members {
         let members = groups
             .iter()
@@ -125,6 +91,29 @@ pub(super) fn check(
                 .find(|e| e.name.as_str() == *target)
         {
             env.aliases.push((*alias).to_owned());
+        }
+    }
+}
+
+/// Reports every reference in `refs` to a `what` not among `known`, with the closest name when
+/// one is close, and `otherwise` when none is.
+fn unknown(
+    r: &mut Reader,
+    refs: &[Ref<'_>],
+    known: &[&str],
+    what: &str,
+    otherwise: impl Fn(&str) -> String,
+) {
+    for rf in refs {
+        let typed = *rf.at.get_ref();
+        if !known.contains(&typed) {
+            let fix = suggest::did_you_mean(typed, known.iter().copied())
+                .map_or_else(|| otherwise(typed), |s| format!("did you mean `{s}`?"));
+            r.error(
+                rf.at.span(),
+                format!("unknown {what} `{typed}` in {}", rf.path),
+                Some(fix),
+            );
         }
     }
 }
