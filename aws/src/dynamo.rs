@@ -250,6 +250,31 @@ impl DynamoStore {
     }
 
     /// Puts an item that must not exist yet. `false` when it already did: a redelivery.
+    /// Writes `record` once at `item`'s key, listed under `list` in the `gsi1` index by `at`
+    /// (then `id`, so two at the same millisecond both stay listed).
+    async fn put_listed<T: Serialize>(
+        &self,
+        mut item: Item,
+        record: &T,
+        list: String,
+        at: Timestamp,
+        id: &str,
+    ) -> PortResult<bool> {
+        item.insert("body".into(), json(record)?);
+        item.insert("gsi1pk".into(), s(list));
+        item.insert("gsi1sk".into(), s(format!("{}#{id}", ms(at))));
+        self.put_once(item).await
+    }
+
+    /// Up to `limit` records listed under `list`, newest first.
+    async fn listed<T: DeserializeOwned>(&self, list: String, limit: usize) -> PortResult<Vec<T>> {
+        self.query(Some("gsi1"), list, limit)
+            .await?
+            .iter()
+            .map(body)
+            .collect()
+    }
+
     async fn put_once(&self, item: Item) -> PortResult<bool> {
         match self
             .put(item, Some(("attribute_not_exists(pk)", HashMap::new())))
@@ -621,25 +646,20 @@ impl Store for DynamoStore {
     }
 
     async fn record_build(&self, build: &Build) -> PortResult<bool> {
-        let mut item = key(
-            format!("BUILD#{}", build.service),
-            &format!("ID#{}", build.build_id),
-        );
-        item.insert("body".into(), json(build)?);
-        item.insert("gsi1pk".into(), s(format!("BUILDS#{}", build.service)));
-        item.insert(
-            "gsi1sk".into(),
-            s(format!("{}#{}", ms(build.finished_at), build.build_id)),
-        );
-        self.put_once(item).await
+        let (service, id) = (&build.service, &build.build_id);
+        let item = key(format!("BUILD#{service}"), &format!("ID#{id}"));
+        self.put_listed(
+            item,
+            build,
+            format!("BUILDS#{service}"),
+            build.finished_at,
+            id,
+        )
+        .await
     }
 
     async fn builds(&self, service: &ServiceName, limit: usize) -> PortResult<Vec<Build>> {
-        self.query(Some("gsi1"), format!("BUILDS#{service}"), limit)
-            .await?
-            .iter()
-            .map(body)
-            .collect()
+        self.listed(format!("BUILDS#{service}"), limit).await
     }
 
     async fn record_release(&self, release: &Release) -> PortResult<()> {
@@ -714,25 +734,20 @@ impl Store for DynamoStore {
     }
 
     async fn record_backup(&self, record: &BackupRecord) -> PortResult<bool> {
-        let mut item = key(
-            format!("BACKUP#{}", record.plan),
-            &format!("SNAP#{}", record.snapshot),
-        );
-        item.insert("body".into(), json(record)?);
-        item.insert("gsi1pk".into(), s(format!("BACKUPS#{}", record.plan)));
-        item.insert(
-            "gsi1sk".into(),
-            s(format!("{}#{}", ms(record.finished_at), record.snapshot)),
-        );
-        self.put_once(item).await
+        let (plan, snapshot) = (&record.plan, &record.snapshot);
+        let item = key(format!("BACKUP#{plan}"), &format!("SNAP#{snapshot}"));
+        self.put_listed(
+            item,
+            record,
+            format!("BACKUPS#{plan}"),
+            record.finished_at,
+            snapshot,
+        )
+        .await
     }
 
     async fn backups(&self, plan: &str, limit: usize) -> PortResult<Vec<BackupRecord>> {
-        self.query(Some("gsi1"), format!("BACKUPS#{plan}"), limit)
-            .await?
-            .iter()
-            .map(body)
-            .collect()
+        self.listed(format!("BACKUPS#{plan}"), limit).await
     }
 
     async fn append_audit(&self, entry: &AuditEntry) -> PortResult<()> {

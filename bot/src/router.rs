@@ -302,7 +302,12 @@ async fn execute<P: Ports>(
             match app.request_deploy(req).await {
                 Ok(r) => {
                     let d = &r.deployment;
-                    let what = format!("{} {} → {}", names(&d.service_names()), d.version, d.env);
+                    let what = format!(
+                        "{} {} → {}",
+                        ServiceName::join(&d.service_names()),
+                        d.version,
+                        d.env
+                    );
                     if d.state == DeployState::PendingApproval {
                         let missing =
                             usize::from(d.required_approvals).saturating_sub(d.approvals.len());
@@ -327,7 +332,7 @@ async fn execute<P: Ports>(
         {
             Ok(r) => format!(
                 "Rolling back {} in {}. Follow the card in the {} channel.",
-                names(&r.deployment.service_names()),
+                ServiceName::join(&r.deployment.service_names()),
                 env,
                 env
             ),
@@ -386,7 +391,9 @@ async fn execute<P: Ports>(
                 if !holds.is_empty() {
                     parts.push(format!(
                         "released the hold on {}",
-                        names(&holds.iter().map(|h| h.service.clone()).collect::<Vec<_>>())
+                        ServiceName::join(
+                            &holds.iter().map(|h| h.service.clone()).collect::<Vec<_>>()
+                        )
                     ));
                 }
                 if parts.is_empty() {
@@ -427,14 +434,6 @@ fn query(result: Result<deckhand_core::card::Table, QueryError>) -> String {
         Err(QueryError::Port(e)) => unavailable(&e),
         Err(e) => e.to_string(),
     }
-}
-
-fn names(services: &[ServiceName]) -> String {
-    services
-        .iter()
-        .map(ServiceName::as_str)
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// A finished build, from GitHub Actions (`workflow_run`), GitLab (pipeline) or any CI

@@ -749,7 +749,7 @@ impl Deployment {
             (_, Input::Superseded { by }) => {
                 let touched = next.touched_services();
                 if !touched.is_empty() {
-                    fx.push(Effect::Reply { text: format!("Superseded by {by} while {} were already changed; that deployment decides what runs now.", names(&touched)) });
+                    fx.push(Effect::Reply { text: format!("Superseded by {by} while {} were already changed; that deployment decides what runs now.", ServiceName::join(&touched)) });
                 }
                 next.finish(State::Superseded { by: *by }, now, &mut fx);
             }
@@ -1011,14 +1011,6 @@ impl Deployment {
     }
 }
 
-fn names(services: &[ServiceName]) -> String {
-    services
-        .iter()
-        .map(ServiceName::as_str)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// How long Deckhand waits on itself and on ECS before the passing of time means something.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -1139,7 +1131,7 @@ impl fmt::Display for Deployment {
         write!(
             f,
             "{} {} → {} ({})",
-            names(&self.service_names()),
+            ServiceName::join(&self.service_names()),
             self.version,
             self.env,
             self.state.name()

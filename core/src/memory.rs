@@ -438,26 +438,15 @@ impl Store for Memory {
     }
     async fn record_build(&self, build: &Build) -> PortResult<bool> {
         yield_now().await;
-        let mut s = guard(&self.store);
-        if s.builds
-            .iter()
-            .any(|b| b.build_id == build.build_id && b.service == build.service)
-        {
-            return Ok(false);
-        }
-        s.builds.push(build.clone());
-        Ok(true)
+        Ok(push_once(&mut guard(&self.store).builds, build, |b| {
+            b.build_id == build.build_id && b.service == build.service
+        }))
     }
     async fn builds(&self, service: &ServiceName, limit: usize) -> PortResult<Vec<Build>> {
         yield_now().await;
-        Ok(guard(&self.store)
-            .builds
-            .iter()
-            .rev()
-            .filter(|b| &b.service == service)
-            .take(limit)
-            .cloned()
-            .collect())
+        Ok(newest(&guard(&self.store).builds, limit, |b| {
+            &b.service == service
+        }))
     }
     async fn record_release(&self, release: &Release) -> PortResult<()> {
         yield_now().await;
@@ -517,26 +506,15 @@ impl Store for Memory {
     }
     async fn record_backup(&self, record: &BackupRecord) -> PortResult<bool> {
         yield_now().await;
-        let mut s = guard(&self.store);
-        if s.backups
-            .iter()
-            .any(|b| b.plan == record.plan && b.snapshot == record.snapshot)
-        {
-            return Ok(false);
-        }
-        s.backups.push(record.clone());
-        Ok(true)
+        Ok(push_once(&mut guard(&self.store).backups, record, |b| {
+            b.plan == record.plan && b.snapshot == record.snapshot
+        }))
     }
     async fn backups(&self, plan: &str, limit: usize) -> PortResult<Vec<BackupRecord>> {
         yield_now().await;
-        Ok(guard(&self.store)
-            .backups
-            .iter()
-            .rev()
-            .filter(|b| b.plan == plan)
-            .take(limit)
-            .cloned()
-            .collect())
+        Ok(newest(&guard(&self.store).backups, limit, |b| {
+            b.plan == plan
+        }))
     }
     async fn append_audit(&self, entry: &AuditEntry) -> PortResult<()> {
         yield_now().await;
@@ -917,4 +895,23 @@ impl Memory {
     pub fn ports(&self) -> MemoryPorts {
         Bundle::uniform(self.clone())
     }
+}
+
+/// Appends `item` unless `same` finds it already there, as a conditional put: whether it did.
+fn push_once<T: Clone>(list: &mut Vec<T>, item: &T, same: impl Fn(&T) -> bool) -> bool {
+    if list.iter().any(same) {
+        return false;
+    }
+    list.push(item.clone());
+    true
+}
+
+/// The newest `limit` entries that `keep` keeps, newest first (entries are appended in order).
+fn newest<T: Clone>(list: &[T], limit: usize, keep: impl Fn(&T) -> bool) -> Vec<T> {
+    list.iter()
+        .rev()
+        .filter(|t| keep(t))
+        .take(limit)
+        .cloned()
+        .collect()
 }

@@ -43,22 +43,10 @@ fn is_slug(raw: &str, max: usize, extra: &[u8]) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || extra.contains(&b))
 }
 
-macro_rules! string_newtype {
-    ($(#[$meta:meta])* $name:ident, $validate:expr, $err:ident) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
-
-        impl $name {
-            pub fn parse(raw: &str) -> Result<Self, ParseError> {
-                let ok: fn(&str) -> bool = $validate;
-                if ok(raw) { Ok(Self(raw.to_owned())) } else { Err(ParseError::$err(raw.to_owned())) }
-            }
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
+/// The conversions every string newtype has: serde's `try_from`/`into`, `FromStr`, `Display`
+/// and `AsRef<str>`, all through the type's one fallible `parse`.
+macro_rules! string_conversions {
+    ($name:ident) => {
         impl TryFrom<String> for $name {
             type Error = ParseError;
             fn try_from(raw: String) -> Result<Self, ParseError> {
@@ -89,6 +77,26 @@ macro_rules! string_newtype {
     };
 }
 
+macro_rules! string_newtype {
+    ($(#[$meta:meta])* $name:ident, $validate:expr, $err:ident) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(raw: &str) -> Result<Self, ParseError> {
+                let ok: fn(&str) -> bool = $validate;
+                if ok(raw) { Ok(Self(raw.to_owned())) } else { Err(ParseError::$err(raw.to_owned())) }
+            }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+        string_conversions!($name);
+    };
+}
+
 string_newtype!(
     /// An environment such as `staging` or `prod`: 1-24 of `[a-z0-9-]`, starting with a letter.
     EnvName,
@@ -101,6 +109,16 @@ string_newtype!(
     |raw| is_slug(raw, 40, b"-"),
     ServiceName
 );
+impl ServiceName {
+    /// `api, worker`: services as a sentence names them.
+    pub fn join(services: &[ServiceName]) -> String {
+        services
+            .iter()
+            .map(ServiceName::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
 string_newtype!(
     /// A group of people in the config, such as `platform` or `on_call`.
     GroupName,
@@ -186,29 +204,7 @@ fn is_dated(raw: &str) -> bool {
     build_ok && date.len() == 10 && date.parse::<jiff::civil::Date>().is_ok()
 }
 
-impl std::str::FromStr for Version {
-    type Err = ParseError;
-    fn from_str(raw: &str) -> Result<Self, ParseError> {
-        Self::parse(raw)
-    }
-}
-
-impl TryFrom<String> for Version {
-    type Error = ParseError;
-    fn try_from(raw: String) -> Result<Self, ParseError> {
-        Self::parse(&raw)
-    }
-}
-impl From<Version> for String {
-    fn from(v: Version) -> String {
-        v.0
-    }
-}
-impl fmt::Display for Version {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+string_conversions!(Version);
 
 /// An OCI image digest, `sha256:` and 64 lowercase hex digits. An approval is bound to one.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -236,22 +232,7 @@ impl Digest {
         &self.0[7..19]
     }
 }
-impl TryFrom<String> for Digest {
-    type Error = ParseError;
-    fn try_from(raw: String) -> Result<Self, ParseError> {
-        Self::parse(&raw)
-    }
-}
-impl From<Digest> for String {
-    fn from(v: Digest) -> String {
-        v.0
-    }
-}
-impl fmt::Display for Digest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+string_conversions!(Digest);
 
 /// A deployment's id: a ULID, so ids sort by creation time in the store and in logs.
 /// The idempotency key of one inbound event: the same event delivered again has the same key,

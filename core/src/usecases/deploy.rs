@@ -263,7 +263,7 @@ impl<P: Ports> App<'_, P> {
             overridden,
             alarms_at_start,
         };
-        let reason = format!("{} {}", names(&req.services), req.version);
+        let reason = format!("{} {}", ServiceName::join(&req.services), req.version);
         self.create_and_submit(env, draft, reason).await
     }
 
@@ -485,7 +485,7 @@ impl<P: Ports> App<'_, P> {
                 env: d.env.clone(),
                 owner: LockOwner::Deployment { id },
                 held_by: d.requested_by.clone(),
-                reason: format!("{} {}", names(&d.service_names()), d.version),
+                reason: format!("{} {}", ServiceName::join(&d.service_names()), d.version),
                 since: now,
                 expires: None,
             };
@@ -573,12 +573,4 @@ pub(crate) fn event_claim(event_key: &EventKey) -> String {
 
 fn refusal_claim(event_key: &EventKey) -> String {
     format!("refused#{event_key}")
-}
-
-pub(crate) fn names(services: &[ServiceName]) -> String {
-    services
-        .iter()
-        .map(ServiceName::as_str)
-        .collect::<Vec<_>>()
-        .join(", ")
 }

@@ -491,7 +491,7 @@ impl<P: Ports> App<'_, P> {
         if targets.is_empty() {
             return Ok(());
         }
-        let names = super::deploy::names(
+        let names = ServiceName::join(
             &targets
                 .iter()
                 .map(|(t, _)| t.service.clone())

@@ -11,7 +11,7 @@ use crate::rollback::{
 use crate::types::{Actor, DeploymentId, EnvName, EventKey, ServiceName, SignedDuration, Version};
 
 use super::App;
-use super::deploy::{Claimed, RequestError, Requested, names};
+use super::deploy::{Claimed, RequestError, Requested};
 use super::engine::DriveError;
 
 /// The alarm tags that map an alarm the config does not name to an env and a service.
@@ -507,7 +507,7 @@ impl<P: Ports> App<'_, P> {
             .collect();
         let reason = format!(
             "rollback of {}",
-            names(
+            ServiceName::join(
                 &services
                     .iter()
                     .map(|s| s.service.clone())
