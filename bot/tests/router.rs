@@ -15,7 +15,7 @@ use deckhand_core::deployment::{State as DeployState, Work};
 use deckhand_core::memory::Memory;
 use deckhand_core::types::{Digest, SignedDuration, Timestamp};
 use deckhand_harness::testing::{
-    ChatStub, Sent, TestPorts, TestWorld, discord_headers, form, hex, serve, slack_headers,
+    ChatStub, Sent, TestPorts, TestWorld, deliver, discord_headers, form, hex, serve, slack_headers,
 };
 use hmac::{KeyInit as _, Mac as _};
 use secrecy::SecretString;
@@ -129,12 +129,7 @@ impl World {
     }
 
     async fn post(&self, path: &str, headers: HeaderMap, body: String) -> (StatusCode, String) {
-        let resp = self
-            .http
-            .post(format!("{}{path}", self.url))
-            .headers(headers)
-            .body(body)
-            .send()
+        let resp = deliver(&self.http, format!("{}{path}", self.url), headers, body)
             .await
             .unwrap();
         (resp.status(), resp.text().await.unwrap())

@@ -33,7 +33,9 @@ use deckhand_core::types::{
 };
 use deckhand_core::usecases::{App, DeployRequest};
 use deckhand_harness::standin::{RuntimeApi, function_url_event};
-use deckhand_harness::testing::{ChatStub, TestPorts, TestWorld, form, serve, slack_headers};
+use deckhand_harness::testing::{
+    ChatStub, TestPorts, TestWorld, deliver, form, serve, slack_headers,
+};
 use deckhand_harness::{Emulator, Seed};
 use futures_util::future::join_all;
 use secrecy::SecretString;
@@ -203,13 +205,7 @@ impl<S: Store + std::fmt::Debug + 'static> AckWorld<S> {
     async fn post(&self, path: &str, body: String) -> Result<(Duration, String), Error> {
         let headers = slack_headers(SECRET, Timestamp::now().as_second(), &body);
         let started = Instant::now();
-        let resp = self
-            .http
-            .post(format!("{}{path}", self.url))
-            .headers(headers)
-            .body(body)
-            .send()
-            .await?;
+        let resp = deliver(&self.http, format!("{}{path}", self.url), headers, body).await?;
         let text = resp.text().await?;
         Ok((started.elapsed(), text))
     }

@@ -1,15 +1,19 @@
 //! What the bot's and functions' tests and the benchmarks share: the chat stand-ins and request
 //! signing from [`crate::standin`], and core's in-memory ports with the real chat adapter.
 
+use deckhand_aws::Aws;
+use deckhand_aws::dynamo::DynamoStore;
 use deckhand_core::config::Config;
 use deckhand_core::memory::Memory;
-use deckhand_core::ports::{Bundle, Store};
+use deckhand_core::ports::{Bundle, Dispatch, Store};
 use deckhand_core::types::{Digest, Timestamp};
 use deckhand_core::usecases::App;
 use secrecy::SecretString;
 
 pub use crate::standin::*;
+use crate::{Emulator, Seed};
 use deckhand_functions::chat::HttpChat;
+use deckhand_functions::live::{Live, live};
 
 /// Core's in-memory ports with the real chat adapter (talking to a [`ChatStub`]); the store is
 /// the same `Memory` unless one is swapped in (`with_store`: the DynamoDB adapter in the
@@ -23,11 +27,17 @@ pub fn test_ports(mem: &Memory, chat: HttpChat) -> TestPorts {
     mem.ports().with_chat(chat)
 }
 
-/// The one way the router's, the functions' and the benchmarks' tests build their world: core's
-/// in-memory outside world at a time of the test's choosing, with the services running and the
-/// images pushed that it names, a chat stand-in with the real chat adapter talking to it, and
-/// the config. Swap the store for another (`start_on`: DynamoDB on the emulator) to measure or
-/// test it under the same use-cases.
+/// The one way tests, benchmarks and local mode build their world: a chat stand-in with the real
+/// chat adapter talking to it, the config, and one of two outsides —
+/// - core's in-memory world at a time of the test's choosing, with the services running and the
+///   images pushed that it names ([`WorldBuilder::start`]), its store swapped for another where
+///   a test or benchmark measures one (`start_on`: DynamoDB on the emulator);
+/// - the emulator, seeded with everything the config names, under the production adapters
+///   ([`WorldBuilder::on_emulator`]: local mode, the end-to-end stories, `deckhand serve`).
+///
+/// The deterministic simulation builds no `TestWorld`: it owns every port itself so that it
+/// can crash a delivery at any port call and replay a seed exactly (see `deckhand-sim`), and
+/// takes only the store from here (`Seed::table`) when it runs on DynamoDB.
 #[derive(Debug)]
 pub struct TestWorld<S = Memory> {
     /// The in-memory world every port but the store (when swapped) is.
@@ -44,6 +54,7 @@ pub struct WorldBuilder {
     now: Timestamp,
     running: Vec<(String, String, String)>,
     images: Vec<(String, String, Digest)>,
+    stub: Option<ChatStub>,
 }
 
 impl TestWorld {
@@ -54,6 +65,7 @@ impl TestWorld {
             now: Timestamp::now(),
             running: Vec::new(),
             images: Vec::new(),
+            stub: None,
         }
     }
 }
@@ -78,6 +90,13 @@ impl WorldBuilder {
         self
     }
 
+    /// Chat goes to `stub`, started by the caller (to watch what arrives, or because the config
+    /// names its address); by default the world starts a stand-in of its own.
+    pub fn chat(mut self, stub: ChatStub) -> Self {
+        self.stub = Some(stub);
+        self
+    }
+
     pub async fn start(self) -> anyhow::Result<TestWorld> {
         let (mem, stub, chat, config) = self.parts().await?;
         Ok(TestWorld {
@@ -99,13 +118,47 @@ impl WorldBuilder {
         })
     }
 
-    async fn parts(self) -> anyhow::Result<(Memory, ChatStub, HttpChat, Config)> {
-        let stub = ChatStub::start().await?;
+    /// The world on `emulator`: every cluster, service (running `tag`), image repository and
+    /// alarm the config names seeded there, and the table `table`. Deckhand's own calls go
+    /// through `settings` (an [`crate::Outage`] proxy, where a test cuts AWS); the world's — the
+    /// seed's — go straight to the emulator. The builder's `running` and `image` describe the
+    /// in-memory world and are not used here.
+    pub async fn on_emulator(
+        mut self,
+        emulator: &'static Emulator,
+        settings: &deckhand_aws::Settings,
+        table: &str,
+        tag: &str,
+    ) -> anyhow::Result<EmulatorWorld> {
+        let (stub, chat) = self.chat_parts().await?;
+        let seed = Seed::new(emulator).await;
+        seed.config(&self.config, tag).await?;
+        DynamoStore::create_table(&seed.aws.dynamodb, table).await?;
+        Ok(EmulatorWorld {
+            aws: Aws::load(settings).await,
+            seed,
+            stub,
+            chat,
+            table: table.to_owned(),
+            config: self.config,
+        })
+    }
+
+    async fn chat_parts(&mut self) -> anyhow::Result<(ChatStub, HttpChat)> {
+        let stub = match self.stub.take() {
+            Some(stub) => stub,
+            None => ChatStub::start().await?,
+        };
         let chat = HttpChat::new(
             stub.apis(),
             Some(SecretString::from("xoxb-test".to_owned())),
             Some(SecretString::from("discord-test".to_owned())),
         )?;
+        Ok((stub, chat))
+    }
+
+    async fn parts(mut self) -> anyhow::Result<(Memory, ChatStub, HttpChat, Config)> {
+        let (stub, chat) = self.chat_parts().await?;
         let mem = Memory::new(self.now);
         for (service, td, image) in &self.running {
             mem.set_running(service, td, image);
@@ -120,5 +173,26 @@ impl WorldBuilder {
 impl<S: Store> TestWorld<S> {
     pub fn app(&self) -> App<'_, TestPorts<S>> {
         App::new(&self.ports, &self.config)
+    }
+}
+
+/// A [`TestWorld`] on the emulator ([`WorldBuilder::on_emulator`]): the seeded outside world,
+/// the chat stand-in, and what Deckhand's production ports are built from.
+#[derive(Debug)]
+pub struct EmulatorWorld {
+    /// The world's own hands on the emulator: what runs, alarms, migrations to finish.
+    pub seed: Seed,
+    pub stub: ChatStub,
+    pub chat: HttpChat,
+    /// Deckhand's clients (through the settings given, which may be a cuttable proxy).
+    pub aws: Aws,
+    pub table: String,
+    pub config: Config,
+}
+
+impl EmulatorWorld {
+    /// The production ports on this world, handing work to `dispatch`.
+    pub fn ports<D: Dispatch>(&self, dispatch: D) -> anyhow::Result<Live<D>> {
+        Ok(live(&self.aws, &self.table, self.chat.clone(), dispatch)?)
     }
 }

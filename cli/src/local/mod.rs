@@ -26,12 +26,12 @@ use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail};
 use deckhand_aws::dispatch::QueueDispatch;
-use deckhand_aws::dynamo::DynamoStore;
 use deckhand_aws::metrics::{EmfMetrics, NAMESPACE};
 use deckhand_core::config::Config;
 use deckhand_core::deployment::Work;
 use deckhand_core::ports::Clock;
 use deckhand_core::types::{SignedDuration, Timestamp};
+use deckhand_harness::testing::{EmulatorWorld, TestWorld};
 use deckhand_harness::{Emulator, Seed};
 use futures_util::future::join_all;
 use secrecy::SecretString;
@@ -39,10 +39,9 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use deckhand_bot::router::{Bot, Keys, router};
-use deckhand_functions::chat::HttpChat;
 use deckhand_functions::handlers::{self as functions, FunctionError};
-use deckhand_functions::live::{Live, live};
-use deckhand_harness::standin::{ChatStub, Observer, Sent, form, serve, slack_headers};
+use deckhand_functions::live::Live;
+use deckhand_harness::standin::{ChatStub, Observer, Sent, deliver, form, serve, slack_headers};
 
 pub use screen::{Button, Screen};
 
@@ -154,25 +153,23 @@ impl Local {
         let text = config_text.replace("HEALTH", chat.url.trim_start_matches("http://"));
         let config = Config::parse("local mode's deckhand.toml", &text)
             .map_err(|e| anyhow!("the config has mistakes:\n{e}"))?;
-        let seed = Seed::new(emulator).await;
-        seed.config(&config, SEEDED_TAG)
+        let world = TestWorld::builder(config)
+            .chat(chat)
+            .on_emulator(emulator, &settings, TABLE, SEEDED_TAG)
             .await
             .context("seeding the emulator")?;
-        DynamoStore::create_table(&seed.aws.dynamodb, TABLE)
-            .await
-            .context("creating the table")?;
-        let http_chat = HttpChat::new(
-            chat.apis(),
-            Some(SecretString::from("xoxb-local-mode")),
-            None,
-        )?;
         let (dispatch, work) = QueueDispatch::new();
-        let aws = deckhand_aws::Aws::load(&settings).await;
-        let mut ports =
-            live(&aws, TABLE, http_chat.clone(), dispatch)?.with_clock(LocalClock::default());
+        let mut ports = world.ports(dispatch)?.with_clock(LocalClock::default());
         ports.platform.migration_poll = Duration::from_millis(100);
         // Metric lines would drown the transcript; the functions print them in AWS.
         ports.metrics = EmfMetrics::to_writer(NAMESPACE, Box::new(std::io::sink()));
+        let EmulatorWorld {
+            seed,
+            stub: chat,
+            chat: http_chat,
+            config,
+            ..
+        } = world;
         let clusters: Vec<String> = config
             .environments
             .values()
@@ -248,12 +245,7 @@ impl Local {
 
     async fn post_signed(&self, path: &str, body: String) -> anyhow::Result<reqwest::Response> {
         let headers = slack_headers(SIGNING_SECRET, Timestamp::now().as_second(), &body);
-        let response = self
-            .http
-            .post(format!("{}{path}", self.router))
-            .headers(headers)
-            .body(body)
-            .send()
+        let response = deliver(&self.http, format!("{}{path}", self.router), headers, body)
             .await
             .with_context(|| format!("POST {path}"))?;
         if !response.status().is_success() {

@@ -210,6 +210,16 @@ pub async fn serve(app: axum::Router) -> std::io::Result<String> {
     Ok(format!("http://{addr}"))
 }
 
+/// POSTs `body` to `url` with `headers`, as Slack or Discord delivers a signed request.
+pub async fn deliver(
+    http: &reqwest::Client,
+    url: String,
+    headers: HeaderMap,
+    body: String,
+) -> reqwest::Result<reqwest::Response> {
+    http.post(url).headers(headers).body(body).send().await
+}
+
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
