@@ -25,44 +25,98 @@ pub struct EventError {
     pub why: String,
 }
 
-/// The event id, read leniently first, so even an event that fails to parse is logged by id.
-fn event_id(raw: &serde_json::Value) -> String {
-    raw["id"]
-        .as_str()
-        .or_else(|| raw["Records"][0]["Sns"]["MessageId"].as_str())
-        .or_else(|| raw["execution_id"].as_str())
-        .unwrap_or("unknown")
-        .to_owned()
+/// The longest event id a log line or an answer repeats; longer ones are cut (an event id is
+/// AWS's, or a caller's, and a hostile caller may send a megabyte).
+const MAX_ID: usize = 200;
+
+/// The event's id, read leniently before anything else, so even an event that fails to parse
+/// is logged and answered by id: EventBridge's `id`, an SNS record's `MessageId`, a Scheduler
+/// firing's `execution_id`, dispatched work's key, or — for CloudWatch's direct Lambda alarm
+/// action, which has no id — the alarm's ARN and the time of its transition. Total: any JSON
+/// gives an answer, `unknown` where none of these is there.
+pub fn event_id(raw: &serde_json::Value) -> String {
+    let text = |v: &serde_json::Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_owned);
+    let alarm_action = || {
+        let arn = text(&raw["alarmArn"])?;
+        let at = text(&raw["alarmData"]["state"]["timestamp"]).or_else(|| text(&raw["time"]))?;
+        Some(format!("{arn}@{at}"))
+    };
+    let id = text(&raw["id"])
+        .or_else(|| text(&raw["Records"][0]["Sns"]["MessageId"]))
+        .or_else(|| text(&raw["execution_id"]))
+        .or_else(|| text(&raw["key"]))
+        .or_else(alarm_action)
+        .unwrap_or_else(|| "unknown".to_owned());
+    cut(id, MAX_ID)
+}
+
+/// `s`, at most `max` bytes of it, cut on a character boundary.
+fn cut(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push('…');
+    }
+    s
 }
 
 fn parse<T: DeserializeOwned>(
     kind: &'static str,
     raw: &serde_json::Value,
 ) -> Result<T, EventError> {
-    T::deserialize(raw).map_err(|e| EventError {
-        kind,
-        id: event_id(raw),
-        why: e.to_string(),
-    })
+    T::deserialize(raw).map_err(|e| fail(kind, raw, e.to_string()))
 }
 
 fn fail(kind: &'static str, raw: &serde_json::Value, why: impl Into<String>) -> EventError {
     EventError {
         kind,
         id: event_id(raw),
-        why: why.into(),
+        why: cut(why.into(), 2 * MAX_ID),
     }
 }
 
+/// An EventBridge event of `detail_type`, with its detail read as `D`.
+fn eventbridge<D: DeserializeOwned>(
+    kind: &'static str,
+    detail_type: &str,
+    raw: &serde_json::Value,
+) -> Result<EventBridge<D>, EventError> {
+    let event: EventBridge<serde_json::Value> = parse(kind, raw)?;
+    if event.detail_type != detail_type {
+        return Err(fail(
+            kind,
+            raw,
+            format!(
+                "unexpected detail-type {}: this function takes {detail_type}",
+                event.detail_type
+            ),
+        ));
+    }
+    Ok(EventBridge {
+        detail_type: event.detail_type,
+        resources: event.resources,
+        detail: D::deserialize(&event.detail).map_err(|e| fail(kind, raw, e.to_string()))?,
+    })
+}
+
 /// CloudWatch writes `2026-11-24T10:05:00.123+0000`: an offset without a colon, which RFC 3339
-/// parsers refuse. Insert the colon, then parse.
+/// parsers refuse. Insert the colon, then parse. Total: anything else is `None`, whatever its
+/// characters (a byte split inside a multi-byte one once panicked the rollback function).
 fn cloudwatch_time(raw: &str) -> Option<Timestamp> {
     if let Ok(t) = raw.parse() {
         return Some(t);
     }
-    let (head, tail) = raw.split_at(raw.len().checked_sub(5)?);
-    let fixed = format!("{head}{}:{}", &tail[..3], &tail[3..]);
-    fixed.parse().ok()
+    let (head, tail) = raw.split_at_checked(raw.len().checked_sub(5)?)?;
+    let (sign, digits) = tail.split_at_checked(1)?;
+    if !matches!(sign, "+" | "-") || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    format!("{head}{sign}{}:{}", &digits[..2], &digits[2..])
+        .parse()
+        .ok()
 }
 
 fn alarm_state(raw: &str) -> Option<AlarmState> {
@@ -83,6 +137,8 @@ struct EventBridge<D> {
     detail: D,
 }
 
+/// An alarm's transition as EventBridge's `detail` and the direct Lambda action's `alarmData`
+/// both write it.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct AlarmDetail {
@@ -99,10 +155,19 @@ struct AlarmStateDetail {
     timestamp: String,
 }
 
+/// CloudWatch's direct Lambda alarm action: the alarm invokes the function itself.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AlarmAction {
+    #[serde(default)]
+    alarm_arn: Option<String>,
+    alarm_data: AlarmDetail,
+}
+
 #[derive(Deserialize)]
 struct SnsEnvelope {
     #[serde(rename = "Records")]
-    records: Vec<SnsRecord>,
+    records: Vec<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -130,57 +195,104 @@ struct ClassicAlarm {
     state_change_time: String,
 }
 
-/// "CloudWatch Alarm State Change" from EventBridge, or the same alarm delivered through SNS.
-pub fn alarm_change(raw: &serde_json::Value) -> Result<AlarmChange, EventError> {
-    const KIND: &str = "CloudWatch alarm";
-    let (alarm, arn, previous, current, at, reason) = if raw.get("Records").is_some() {
-        let envelope: SnsEnvelope = parse(KIND, raw)?;
-        let record = envelope
-            .records
-            .into_iter()
-            .next()
-            .ok_or_else(|| fail(KIND, raw, "SNS event without records"))?;
-        let classic: ClassicAlarm = serde_json::from_str(&record.sns.message)
-            .map_err(|e| fail(KIND, raw, format!("SNS message is not an alarm: {e}")))?;
-        (
-            classic.alarm_name,
-            classic.alarm_arn,
-            classic.old_state_value,
-            classic.new_state_value,
-            classic.state_change_time,
-            classic.new_state_reason,
-        )
-    } else {
-        let event: EventBridge<AlarmDetail> = parse(KIND, raw)?;
-        if event.detail_type != "CloudWatch Alarm State Change" {
-            return Err(fail(
-                KIND,
-                raw,
-                format!("unexpected detail-type {}", event.detail_type),
-            ));
-        }
-        let d = event.detail;
-        let arn = event.resources.into_iter().find(|r| r.contains(":alarm:"));
-        (
-            d.alarm_name,
+/// One alarm transition as the three transports carry it, before its words are checked.
+struct Transition {
+    alarm: String,
+    arn: Option<String>,
+    previous: String,
+    current: String,
+    at: String,
+    reason: String,
+}
+
+impl Transition {
+    fn from_detail(d: AlarmDetail, arn: Option<String>) -> Self {
+        Transition {
+            alarm: d.alarm_name,
             arn,
-            d.previous_state.value,
-            d.state.value,
-            d.state.timestamp,
-            d.state.reason,
-        )
-    };
-    Ok(AlarmChange {
-        previous: alarm_state(&previous)
-            .ok_or_else(|| fail(KIND, raw, format!("unknown state {previous}")))?,
-        current: alarm_state(&current)
-            .ok_or_else(|| fail(KIND, raw, format!("unknown state {current}")))?,
-        at: cloudwatch_time(&at)
-            .ok_or_else(|| fail(KIND, raw, format!("unreadable timestamp {at}")))?,
-        alarm,
-        arn,
-        reason,
-    })
+            previous: d.previous_state.value,
+            current: d.state.value,
+            at: d.state.timestamp,
+            reason: d.state.reason,
+        }
+    }
+
+    fn change(self, kind: &'static str, raw: &serde_json::Value) -> Result<AlarmChange, EventError> {
+        let Transition {
+            alarm,
+            arn,
+            previous,
+            current,
+            at,
+            reason,
+        } = self;
+        Ok(AlarmChange {
+            previous: alarm_state(&previous)
+                .ok_or_else(|| fail(kind, raw, format!("unknown state {previous}")))?,
+            current: alarm_state(&current)
+                .ok_or_else(|| fail(kind, raw, format!("unknown state {current}")))?,
+            at: cloudwatch_time(&at)
+                .ok_or_else(|| fail(kind, raw, format!("unreadable timestamp {at}")))?,
+            alarm,
+            arn,
+            reason,
+        })
+    }
+}
+
+const ALARM: &str = "CloudWatch alarm";
+
+/// One SNS record's alarm; an error names the record's own `MessageId`.
+fn sns_alarm(record: &serde_json::Value) -> Result<AlarmChange, EventError> {
+    // The record, wrapped as a one-record event, so its errors name its own message id.
+    let alone = serde_json::json!({ "Records": [record] });
+    let record = SnsRecord::deserialize(record).map_err(|e| fail(ALARM, &alone, e.to_string()))?;
+    let classic: ClassicAlarm = serde_json::from_str(&record.sns.message)
+        .map_err(|e| fail(ALARM, &alone, format!("SNS message is not an alarm: {e}")))?;
+    Transition {
+        alarm: classic.alarm_name,
+        arn: classic.alarm_arn,
+        previous: classic.old_state_value,
+        current: classic.new_state_value,
+        at: classic.state_change_time,
+        reason: classic.new_state_reason,
+    }
+    .change(ALARM, &alone)
+}
+
+/// Every alarm transition an event carries, each parsed on its own: one from EventBridge's
+/// "CloudWatch Alarm State Change" or from CloudWatch's direct Lambda alarm action, one per
+/// record from SNS (a record that is not an alarm is refused by its message id, and the others
+/// still count). `Err` only when the event as a whole is unreadable.
+pub fn alarm_changes(
+    raw: &serde_json::Value,
+) -> Result<Vec<Result<AlarmChange, EventError>>, EventError> {
+    if raw.get("Records").is_some() {
+        let envelope: SnsEnvelope = parse(ALARM, raw)?;
+        if envelope.records.is_empty() {
+            return Err(fail(ALARM, raw, "SNS event without records"));
+        }
+        return Ok(envelope.records.iter().map(sns_alarm).collect());
+    }
+    if raw.get("alarmData").is_some() {
+        let action: AlarmAction = parse(ALARM, raw)?;
+        let change = Transition::from_detail(action.alarm_data, action.alarm_arn).change(ALARM, raw);
+        return Ok(vec![change]);
+    }
+    let event: EventBridge<AlarmDetail> =
+        eventbridge(ALARM, "CloudWatch Alarm State Change", raw)?;
+    let arn = event.resources.into_iter().find(|r| r.contains(":alarm:"));
+    Ok(vec![Transition::from_detail(event.detail, arn).change(ALARM, raw)])
+}
+
+/// The one alarm transition of an event that carries exactly one (EventBridge, the direct
+/// Lambda action, a one-record SNS message).
+pub fn alarm_change(raw: &serde_json::Value) -> Result<AlarmChange, EventError> {
+    let mut all = alarm_changes(raw)?;
+    match (all.pop(), all.is_empty()) {
+        (Some(one), true) => one,
+        _ => Err(fail(ALARM, raw, "expected one alarm, found several")),
+    }
 }
 
 #[derive(Deserialize)]
@@ -203,15 +315,7 @@ pub struct RolloutOutcome {
 /// "ECS Deployment State Change". `None` for a deployment still in progress.
 pub fn rollout_outcome(raw: &serde_json::Value) -> Result<Option<RolloutOutcome>, EventError> {
     const KIND: &str = "ECS deployment state change";
-    let event: EventBridge<EcsDeploymentDetail> = parse(KIND, raw)?;
-    if event.detail_type != "ECS Deployment State Change" {
-        return Err(fail(
-            KIND,
-            raw,
-            format!("unexpected detail-type {}", event.detail_type),
-        ));
-    }
-    let d = event.detail;
+    let d = eventbridge::<EcsDeploymentDetail>(KIND, "ECS Deployment State Change", raw)?.detail;
     let outcome = match d.event_name.as_str() {
         "SERVICE_DEPLOYMENT_COMPLETED" => Ok(()),
         "SERVICE_DEPLOYMENT_FAILED" => Err(if d.reason.is_empty() {
@@ -269,7 +373,13 @@ pub fn codebuild_build(
     config: &Config,
 ) -> Result<Option<Build>, EventError> {
     const KIND: &str = "CodeBuild build state change";
-    let event: EventBridge<CodeBuildDetail> = parse(KIND, raw)?;
+    // A phase change (every build sends one per phase when the rule matches them) says nothing
+    // a finished build does not; it is read, and left.
+    if raw["detail-type"] == "CodeBuild Build Phase Change" {
+        return Ok(None);
+    }
+    let event: EventBridge<CodeBuildDetail> =
+        eventbridge(KIND, "CodeBuild Build State Change", raw)?;
     let finished_at = parse::<EventTime>(KIND, raw)?.time;
     let d = event.detail;
     let succeeded = match d.build_status.as_str() {
@@ -370,6 +480,14 @@ impl DeployEvent {
         let named = |field: &str| raw.get(field).is_some();
         if named("schedule") {
             return parse("deploy function schedule", raw).map(DeployEvent::Maintenance);
+        }
+        // An EventBridge rule's schedule (`rate(5 minutes)` on a rule instead of a Scheduler
+        // schedule) is the same maintenance, keyed by its event id.
+        if raw["detail-type"] == "Scheduled Event" && raw["source"] == "aws.events" {
+            return Ok(DeployEvent::Maintenance(MaintenanceSchedule {
+                schedule: MaintenanceName::Maintenance,
+                execution_id: raw["id"].as_str().map(str::to_owned),
+            }));
         }
         if named("work") {
             return dispatched(raw).map(DeployEvent::Work);
@@ -492,6 +610,101 @@ mod tests {
     }
 
     #[test]
+    fn the_direct_lambda_alarm_action_is_the_same_transition_with_the_same_key() {
+        let action = alarm_change(&event("cloudwatch-alarm-lambda-action.json")).unwrap();
+        let via_eventbridge = alarm_change(&event("cloudwatch-alarm-state-change.json")).unwrap();
+        assert_eq!(
+            (
+                action.alarm.as_str(),
+                action.previous,
+                action.current,
+                action.at,
+                action.arn.as_deref()
+            ),
+            (
+                via_eventbridge.alarm.as_str(),
+                via_eventbridge.previous,
+                via_eventbridge.current,
+                via_eventbridge.at,
+                via_eventbridge.arn.as_deref()
+            )
+        );
+        assert_eq!(
+            event_id(&event("cloudwatch-alarm-lambda-action.json")),
+            "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:api-prod-5xx@2026-11-24T10:05:00.123+0000"
+        );
+    }
+
+    #[test]
+    fn every_record_of_an_sns_message_is_read_and_a_bad_one_is_refused_by_its_own_id() {
+        let one = event("cloudwatch-alarm-sns.json");
+        let mut second = one["Records"][0].clone();
+        second["Sns"]["MessageId"] = "second-message".into();
+        second["Sns"]["Message"] = second["Sns"]["Message"]
+            .as_str()
+            .unwrap()
+            .replace("api-prod-5xx", "worker-prod-errors")
+            .into();
+        let mut broken = one["Records"][0].clone();
+        broken["Sns"]["MessageId"] = "broken-message".into();
+        broken["Sns"]["Message"] = "not an alarm".into();
+        let three = serde_json::json!({ "Records": [one["Records"][0], second, broken] });
+        let changes = alarm_changes(&three).unwrap();
+        assert_eq!(changes.len(), 3);
+        assert_eq!(changes[0].as_ref().unwrap().alarm, "api-prod-5xx");
+        assert_eq!(changes[1].as_ref().unwrap().alarm, "worker-prod-errors");
+        let refused = changes[2].as_ref().unwrap_err();
+        assert_eq!(refused.id, "broken-message");
+        assert!(refused.why.contains("not an alarm"), "{refused}");
+        assert!(
+            alarm_change(&three).is_err(),
+            "one alarm was asked for; three came"
+        );
+    }
+
+    #[test]
+    fn an_alarm_time_of_any_characters_is_refused_not_a_panic() {
+        for raw in ["ééééé", "éé+0000", "2026-11-24T10:05:00.123+00é", "+0000", "", "12345"] {
+            assert_eq!(cloudwatch_time(raw), None, "{raw}");
+        }
+        assert_eq!(
+            cloudwatch_time("2026-11-24T10:05:00.123-0130"),
+            "2026-11-24T11:35:00.123Z".parse().ok()
+        );
+        let mut bad = event("cloudwatch-alarm-state-change.json");
+        bad["detail"]["state"]["timestamp"] = "ééééé".into();
+        let e = alarm_change(&bad).unwrap_err();
+        assert_eq!(e.id, "c4c1c1c9-6542-e61b-6ef0-8c4d36933a92");
+        assert!(e.why.contains("unreadable timestamp"), "{e}");
+    }
+
+    #[test]
+    fn event_ids_are_cut_to_a_readable_length_on_a_character_boundary() {
+        let id = event_id(&serde_json::json!({ "id": "é".repeat(500) }));
+        assert!(id.len() <= MAX_ID + '…'.len_utf8(), "{}", id.len());
+        assert!(id.ends_with('…'));
+        assert_eq!(event_id(&serde_json::json!([1, 2])), "unknown");
+        assert_eq!(event_id(&serde_json::json!({ "id": 7 })), "unknown");
+    }
+
+    #[test]
+    fn a_codebuild_phase_change_is_read_and_left_and_a_scheduled_rule_is_maintenance() {
+        assert_eq!(
+            codebuild_build(&event("codebuild-build-phase-change.json"), &config()).unwrap(),
+            None
+        );
+        assert_eq!(
+            DeployEvent::parse(&event("eventbridge-scheduled-event.json")).unwrap(),
+            DeployEvent::Maintenance(MaintenanceSchedule {
+                schedule: MaintenanceName::Maintenance,
+                execution_id: Some("89d1a02d-5ec7-412e-82f5-13505f849b41".into()),
+            })
+        );
+        let e = rollout_outcome(&event("eventbridge-scheduled-event.json")).unwrap_err();
+        assert!(e.why.contains("this function takes ECS Deployment State Change"), "{e}");
+    }
+
+    #[test]
     fn ecs_outcomes_parse_and_in_progress_is_nothing_to_do() {
         let done = rollout_outcome(&event("ecs-deployment-completed.json"))
             .unwrap()
@@ -584,6 +797,9 @@ mod tests {
     fn every_sample_event_is_parsed_by_a_test() {
         let dir = format!("{}/../events", env!("CARGO_MANIFEST_DIR"));
         let parsed_above = [
+            "cloudwatch-alarm-lambda-action.json",
+            "codebuild-build-phase-change.json",
+            "eventbridge-scheduled-event.json",
             "cloudwatch-alarm-sns.json",
             "cloudwatch-alarm-state-change.json",
             "codebuild-build-succeeded.json",

@@ -500,7 +500,8 @@ fn service_for(config: &Config, repository: &str) -> Result<ServiceName, String>
         .ok_or_else(|| format!("no configured service is built from repository {repository}"))
 }
 
-fn github_build(
+/// A GitHub `workflow_run` webhook as a finished build; `None` for other events and runs still going.
+pub fn github_build(
     config: &Config,
     headers: &HeaderMap,
     body: &[u8],
@@ -536,7 +537,8 @@ fn github_build(
     }))
 }
 
-fn gitlab_build(config: &Config, body: &[u8]) -> Result<Option<Build>, String> {
+/// A GitLab pipeline webhook as a finished build; `None` for other events and pipelines still going.
+pub fn gitlab_build(config: &Config, body: &[u8]) -> Result<Option<Build>, String> {
     let v = GitlabPipeline::parse(body).map_err(|e| e.0)?;
     if v.object_kind != "pipeline" {
         return Ok(None);
@@ -564,7 +566,8 @@ fn gitlab_build(config: &Config, body: &[u8]) -> Result<Option<Build>, String> {
     }))
 }
 
-fn generic_build(body: &[u8]) -> Result<Option<Build>, String> {
+/// The generic build webhook as a finished build.
+pub fn generic_build(body: &[u8]) -> Result<Option<Build>, String> {
     let b = GenericBuild::parse(body).map_err(|e| e.0)?;
     Ok(Some(Build {
         service: ServiceName::parse(&b.service).map_err(|e| e.to_string())?,

@@ -221,6 +221,28 @@ pub struct Build {
     pub succeeded: bool,
 }
 
+impl Build {
+    /// The longest build id Deckhand keeps: it becomes part of store keys, which DynamoDB caps
+    /// at 1,024 bytes for a sort key (CodeBuild's ARNs run to about 150).
+    pub const MAX_ID: usize = 256;
+    /// The longest branch, commit or link shown on a card.
+    pub const MAX_TEXT: usize = 512;
+
+    /// The first field too long to keep, with its length and the limit.
+    pub fn oversized(&self) -> Option<(&'static str, usize, usize)> {
+        let fields = [
+            ("build id", Some(&self.build_id), Self::MAX_ID),
+            ("branch", self.branch.as_ref(), Self::MAX_TEXT),
+            ("commit", self.commit.as_ref(), Self::MAX_TEXT),
+            ("url", self.url.as_ref(), Self::MAX_TEXT),
+        ];
+        fields.into_iter().find_map(|(field, value, max)| {
+            let len = value.map_or(0, String::len);
+            (len > max).then_some((field, len, max))
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BackupRecord {
     pub plan: String,

@@ -117,7 +117,7 @@ async fn build_and_ship_to_staging(local: &Local, service: &str, tag: &str) -> a
     ));
     let answer = local.build(service, tag, "main").await?;
     ensure!(
-        answer["auto_deploys"] == 1,
+        answer["dispatched"].as_array().map(Vec::len) == Some(1),
         "the {service} {tag} build should have auto-deployed to staging: {answer}"
     );
     local.settle(EcsReport::Completed).await?;

@@ -15,6 +15,13 @@ pub enum BuildError {
     UnknownService(String),
     #[error("a build of {0} came without a build id; its CI's event is malformed")]
     NoBuildId(String),
+    #[error("a build of {service} has a {field} of {len} bytes (at most {max}); its CI's event is malformed")]
+    Oversized {
+        service: String,
+        field: &'static str,
+        len: usize,
+        max: usize,
+    },
     #[error(transparent)]
     Port(#[from] PortError),
 }
@@ -43,6 +50,16 @@ impl<P: Ports> App<'_, P> {
         let Some(service) = self.config.services.get(&build.service) else {
             return Err(BuildError::UnknownService(build.service.to_string()));
         };
+        // Refused before any AWS call: DynamoDB would refuse the key with a raw
+        // ValidationException, and a chat message would carry the rest.
+        if let Some((field, len, max)) = build.oversized() {
+            return Err(BuildError::Oversized {
+                service: build.service.to_string(),
+                field,
+                len,
+                max,
+            });
+        }
         if !self.ports.store().record_build(build).await? {
             return Ok(BuildOutcome {
                 duplicate: true,

@@ -11,7 +11,7 @@ use deckhand_aws::events::{self, BackupEvent, DeployEvent, EventError};
 use deckhand_core::deployment::Work;
 use deckhand_core::ports::{PortError, Ports};
 use deckhand_core::usecases::{
-    AlarmError, App, BackupError, BackupTrigger, BuildError, MaintainError, QueryError,
+    AlarmError, App, AutoDeployOutcome, BackupError, BackupTrigger, BuildError, MaintainError, QueryError,
     RequestError, RunError,
 };
 use serde_json::{Value, json};
@@ -35,6 +35,19 @@ impl FunctionError {
     }
 }
 
+/// Every answer names the event it answers: a refusal or a failure says the event's id (read
+/// as leniently as a malformed event's), so the log line and the dead-letter queue point at it.
+fn named<T>(event: &Value, result: Result<T, FunctionError>) -> Result<T, FunctionError> {
+    let id = || events::event_id(event);
+    result.map_err(|e| match e {
+        FunctionError::Refused(why) => FunctionError::Refused(format!("event {}: {why}", id())),
+        FunctionError::Retryable(why) => {
+            FunctionError::Retryable(format!("event {}: {why}", id()))
+        }
+        malformed @ FunctionError::Malformed(_) => malformed,
+    })
+}
+
 fn port(e: &PortError) -> FunctionError {
     match e {
         PortError::Transient(_) | PortError::Conflict(_) => FunctionError::Retryable(e.to_string()),
@@ -53,6 +66,10 @@ fn run_error(e: RunError) -> FunctionError {
 /// its every-five-minutes schedule (`{"schedule": "maintenance"}`): the bake check, and picking
 /// up deployments whose dispatch, step or ECS event was lost.
 pub async fn deploy<P: Ports>(app: &App<'_, P>, event: &Value) -> Result<Value, FunctionError> {
+    named(event, deploy_event(app, event).await)
+}
+
+async fn deploy_event<P: Ports>(app: &App<'_, P>, event: &Value) -> Result<Value, FunctionError> {
     match DeployEvent::parse(event)? {
         DeployEvent::Maintenance(_) => maintain(app).await,
         DeployEvent::Work(work) => run_deployment_work(app, &work).await,
@@ -103,17 +120,58 @@ async fn run_deployment_work<P: Ports>(
     }
 }
 
-/// The rollback function: a CloudWatch alarm state change (EventBridge or SNS).
+/// The rollback function: a CloudWatch alarm state change, from EventBridge, from CloudWatch's
+/// direct Lambda alarm action (the fastest road: no rule in between), or from SNS — each of an
+/// SNS message's records on its own. A record that is not an alarm is rejected by its id and
+/// the others still count; a failure worth retrying retries the whole event, whose records
+/// already carried out are recognised as redeliveries.
 pub async fn rollback<P: Ports>(app: &App<'_, P>, event: &Value) -> Result<Value, FunctionError> {
-    let change = events::alarm_change(event)?;
-    let outcome = app.on_alarm(&change).await.map_err(|e| match e {
-        AlarmError::Port(p) | AlarmError::Request(RequestError::Port(p)) => port(&p),
-        refused @ AlarmError::Request(_) => FunctionError::Refused(refused.to_string()),
-    })?;
-    Ok(json!({
-        "rolled_back": outcome.rolled_back.iter().map(|(s, id)| json!({ "service": s.as_str(), "deployment": id.to_string() })).collect::<Vec<_>>(),
-        "ignored": outcome.ignored,
-    }))
+    named(event, rollback_event(app, event).await)
+}
+
+async fn rollback_event<P: Ports>(
+    app: &App<'_, P>,
+    event: &Value,
+) -> Result<Value, FunctionError> {
+    let changes = events::alarm_changes(event)?;
+    let count = changes.len();
+    let (mut rolled_back, mut ignored, mut rejected) = (Vec::new(), Vec::new(), Vec::new());
+    let mut first_malformed = None;
+    for change in changes {
+        let change = match change {
+            Ok(change) => change,
+            Err(e) => {
+                tracing::error!(error = %e, "rejected one alarm of the event");
+                rejected.push(e.to_string());
+                first_malformed.get_or_insert(e);
+                continue;
+            }
+        };
+        match app.on_alarm(&change).await {
+            Ok(outcome) => {
+                rolled_back.extend(outcome.rolled_back.iter().map(|(s, id)| {
+                    json!({ "service": s.as_str(), "deployment": id.to_string() })
+                }));
+                ignored.extend(outcome.ignored);
+            }
+            Err(AlarmError::Port(p) | AlarmError::Request(RequestError::Port(p))) => {
+                return Err(port(&p));
+            }
+            Err(refused @ AlarmError::Request(_)) => {
+                rejected.push(format!("alarm {}: {refused}", change.alarm));
+            }
+        }
+    }
+    if let Some(e) = first_malformed
+        && rejected.len() == count
+    {
+        // Nothing in the event was an alarm Deckhand can read.
+        return Err(FunctionError::Malformed(e));
+    }
+    if count == 1 && rolled_back.is_empty() && ignored.is_empty() && rejected.len() == 1 {
+        return Err(FunctionError::Refused(rejected.remove(0)));
+    }
+    Ok(json!({ "rolled_back": rolled_back, "ignored": ignored, "rejected": rejected }))
 }
 
 /// The build-completed function: CodeBuild's "Build State Change".
@@ -121,6 +179,10 @@ pub async fn build_completed<P: Ports>(
     app: &App<'_, P>,
     event: &Value,
 ) -> Result<Value, FunctionError> {
+    named(event, build_event(app, event).await)
+}
+
+async fn build_event<P: Ports>(app: &App<'_, P>, event: &Value) -> Result<Value, FunctionError> {
     let Some(build) = events::codebuild_build(event, app.config)? else {
         return Ok(json!({ "ignored": "build still running" }));
     };
@@ -128,11 +190,26 @@ pub async fn build_completed<P: Ports>(
         BuildError::Port(p) => port(&p),
         refused => FunctionError::Refused(refused.to_string()),
     })?;
-    Ok(json!({ "duplicate": out.duplicate, "auto_deploys": out.auto_deploys.len() }))
+    // What was started and what was not, apart: a skipped auto-deploy is not a deploy.
+    let (mut started, mut skipped) = (Vec::new(), Vec::new());
+    for a in &out.auto_deploys {
+        match a {
+            AutoDeployOutcome::Started { env, deployment } => started
+                .push(json!({ "env": env.as_str(), "deployment": deployment.to_string() })),
+            AutoDeployOutcome::Skipped { env, why } => {
+                skipped.push(json!({ "env": env.as_str(), "why": why }));
+            }
+        }
+    }
+    Ok(json!({ "duplicate": out.duplicate, "dispatched": started, "skipped": skipped }))
 }
 
 /// The backup function: a Scheduler firing naming a plan, or `/backup ENV now` dispatched.
 pub async fn backup<P: Ports>(app: &App<'_, P>, event: &Value) -> Result<Value, FunctionError> {
+    named(event, backup_event(app, event).await)
+}
+
+async fn backup_event<P: Ports>(app: &App<'_, P>, event: &Value) -> Result<Value, FunctionError> {
     match BackupEvent::parse(event)? {
         BackupEvent::Work(work) => run_backup_work(app, &work).await,
         BackupEvent::Schedule(s) => {

@@ -242,9 +242,9 @@ async fn the_build_completed_function_auto_deploys_a_build_of_main_to_staging_on
     let build = event("codebuild-build-succeeded.json");
     let app = w.app();
     let results = join_all((0..10).map(|_| handlers::build_completed(&app, &build))).await;
-    let started: u64 = results
+    let started: usize = results
         .iter()
-        .map(|r| r.as_ref().unwrap()["auto_deploys"].as_u64().unwrap())
+        .map(|r| r.as_ref().unwrap()["dispatched"].as_array().unwrap().len())
         .sum();
     assert_eq!(started, 1, "{results:?}");
     let ds = w.mem().deployments();
@@ -260,6 +260,75 @@ async fn the_build_completed_function_auto_deploys_a_build_of_main_to_staging_on
             .filter(|x| matches!(x, Work::RunDeployment { .. }))
             .count(),
         1
+    );
+}
+
+#[tokio::test]
+async fn a_skipped_auto_deploy_is_reported_as_skipped_with_why_not_as_dispatched() {
+    let w = World::new().await;
+    let mut build = event("codebuild-build-succeeded.json");
+    build["detail"]["additional-information"]["exported-environment-variables"][0]["value"] =
+        "v9.9.9".into();
+    let answer = handlers::build_completed(&w.app(), &build).await.unwrap();
+    assert_eq!(answer["dispatched"], serde_json::json!([]), "{answer}");
+    let skipped = answer["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{answer}");
+    assert_eq!(skipped[0]["env"], "staging");
+    assert!(
+        skipped[0]["why"].as_str().unwrap().contains("v9.9.9"),
+        "{answer}"
+    );
+    assert!(w.mem().deployments().is_empty());
+}
+
+#[tokio::test]
+async fn an_oversized_build_id_is_refused_by_id_before_anything_is_written() {
+    let w = World::new().await;
+    let mut build = event("codebuild-build-succeeded.json");
+    build["detail"]["build-id"] = "b".repeat(5_000).into();
+    let err = handlers::build_completed(&w.app(), &build)
+        .await
+        .unwrap_err();
+    assert!(!err.retryable());
+    let said = err.to_string();
+    assert!(said.contains("build id of 5010 bytes (at most 256)"), "{said}");
+    assert!(said.contains("bfdc1220-60ff-44ae-bd8c-5d34b1fb9b1d"), "{said}");
+    assert!(w.mem().deployments().is_empty());
+    assert!(w.0.stub.sent().is_empty(), "nobody was told of it");
+}
+
+#[tokio::test]
+async fn the_direct_lambda_alarm_action_and_each_sns_record_roll_back_like_eventbridge() {
+    let w = World::new().await;
+    w.ship("staging", "v1.2.3", "s1").await;
+    w.ship("staging", "v1.2.4", "s2").await;
+    w.ship("prod", "v1.2.3", "p1").await;
+    w.mem().set_now(at("2026-11-24T09:50:00Z"));
+    w.ship("prod", "v1.2.4", "p2").await;
+    w.mem().set_now(at("2026-11-24T10:05:30Z"));
+    let app = w.app();
+
+    let action = event("cloudwatch-alarm-lambda-action.json");
+    let answers = join_all((0..5).map(|_| handlers::rollback(&app, &action))).await;
+    let rolled: usize = answers
+        .iter()
+        .map(|a| a.as_ref().unwrap()["rolled_back"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(rolled, 1, "{answers:?}");
+
+    // An SNS message of two records: the same transition again, and one that is no alarm.
+    let mut sns = event("cloudwatch-alarm-sns.json");
+    let mut broken = sns["Records"][0].clone();
+    broken["Sns"]["MessageId"] = "broken-message".into();
+    broken["Sns"]["Message"] = "{}".into();
+    sns["Records"].as_array_mut().unwrap().push(broken);
+    let answer = handlers::rollback(&app, &sns).await.unwrap();
+    assert_eq!(answer["rolled_back"], serde_json::json!([]), "{answer}");
+    let rejected = answer["rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), 1, "{answer}");
+    assert!(
+        rejected[0].as_str().unwrap().contains("broken-message"),
+        "{answer}"
     );
 }
 
