@@ -6,7 +6,7 @@ use deckhand_core::deployment::Work;
 use deckhand_core::ports::{Dispatch, PortError, PortResult};
 use tokio::sync::mpsc;
 
-use crate::error::port_error;
+use crate::error::{misconfigured_if_missing, port_error};
 
 /// Lambda async invoke (`InvocationType=Event`) of the named function. Lambda queues the event,
 /// retries it twice on failure, and the receiving use-case is idempotent.
@@ -37,7 +37,12 @@ impl Dispatch for LambdaDispatch {
             .payload(Blob::new(payload))
             .send()
             .await
-            .map_err(|e| port_error(&format!("Invoke {}", self.function), &e))?;
+            .map_err(|e| {
+                misconfigured_if_missing(
+                    port_error(&format!("Invoke {}", self.function), &e),
+                    &format!("function {}", self.function),
+                )
+            })?;
         if out.status_code() != 202 {
             return Err(PortError::Failed(format!(
                 "Invoke {}: status {} instead of 202",

@@ -48,7 +48,7 @@ use deckhand_core::types::{DeploymentId, EnvName, ServiceName, Timestamp};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::error::port_error;
+use crate::error::{misconfigured_if_missing, port_error};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -204,7 +204,7 @@ impl DynamoStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| port_error(&what, &e))?;
+            .map_err(|e| self.port_error(&what, &e))?;
         Ok(out.item)
     }
 
@@ -227,7 +227,7 @@ impl DynamoStore {
                 req = req.set_expression_attribute_values(Some(values));
             }
         }
-        req.send().await.map_err(|e| port_error(&what, &e))?;
+        req.send().await.map_err(|e| self.port_error(&what, &e))?;
         Ok(())
     }
 
@@ -242,7 +242,7 @@ impl DynamoStore {
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
             .send()
             .await
-            .map_err(|e| port_error(&what, &e))?;
+            .map_err(|e| self.port_error(&what, &e))?;
         out.attributes
             .filter(|a| !a.is_empty())
             .map(|i| body(&i))
@@ -250,6 +250,22 @@ impl DynamoStore {
     }
 
     /// Puts an item that must not exist yet. `false` when it already did: a redelivery.
+    /// An SDK error as a port error; a missing table is Deckhand's setup, not a missing item.
+    fn port_error<E, R>(&self, what: &str, e: &aws_sdk_dynamodb::error::SdkError<E, R>) -> PortError
+    where
+        E: aws_sdk_dynamodb::error::ProvideErrorMetadata
+            + std::error::Error
+            + Send
+            + Sync
+            + 'static,
+        R: std::fmt::Debug,
+    {
+        misconfigured_if_missing(
+            port_error(what, e),
+            &format!("DynamoDB table {}", self.table),
+        )
+    }
+
     /// Writes `record` once at `item`'s key, listed under `list` in the `gsi1` index by `at`
     /// (then `id`, so two at the same millisecond both stay listed).
     async fn put_listed<T: Serialize>(
@@ -308,7 +324,7 @@ impl DynamoStore {
                 Some(i) => req = req.index_name(i),
                 None => req = req.consistent_read(true),
             }
-            let out = req.send().await.map_err(|e| port_error(&what, &e))?;
+            let out = req.send().await.map_err(|e| self.port_error(&what, &e))?;
             items.extend(out.items.unwrap_or_default());
             start = out.last_evaluated_key;
             if start.is_none() || items.len() >= limit {
@@ -421,7 +437,7 @@ impl Store for DynamoStore {
         }
         req.send()
             .await
-            .map_err(|e| port_error(&format!("TransactWriteItems DEP#{}", d.id), &e))?;
+            .map_err(|e| self.port_error(&format!("TransactWriteItems DEP#{}", d.id), &e))?;
         Ok(())
     }
 
@@ -546,7 +562,7 @@ impl Store for DynamoStore {
             match req
                 .send()
                 .await
-                .map_err(|e| port_error(&format!("PutItem LOCK#{}", lock.env), &e))
+                .map_err(|e| self.port_error(&format!("PutItem LOCK#{}", lock.env), &e))
             {
                 Ok(_) => return Ok(Ok(())),
                 Err(e) if is_conflict(&e) => {
@@ -575,7 +591,7 @@ impl Store for DynamoStore {
             .expression_attribute_values(":owner", s(owner))
             .send()
             .await
-            .map_err(|e| port_error(&format!("DeleteItem LOCK#{env}"), &e));
+            .map_err(|e| self.port_error(&format!("DeleteItem LOCK#{env}"), &e));
         match res {
             Ok(_) => Ok(true),
             Err(e) if is_conflict(&e) => Ok(false),
@@ -616,7 +632,7 @@ impl Store for DynamoStore {
                 )))
                 .send()
                 .await
-                .map_err(|e| port_error(&format!("DeleteItem HOLD#{env}"), &e))?;
+                .map_err(|e| self.port_error(&format!("DeleteItem HOLD#{env}"), &e))?;
         }
         Ok(holds)
     }
@@ -725,7 +741,9 @@ impl Store for DynamoStore {
             .set_expression_attribute_values(Some(values))
             .send()
             .await
-            .map_err(|e| port_error(&format!("UpdateItem REL#{env}#{service} {deployment}"), &e));
+            .map_err(|e| {
+                self.port_error(&format!("UpdateItem REL#{env}#{service} {deployment}"), &e)
+            });
         match res {
             Ok(_) => Ok(true),
             Err(e) if is_conflict(&e) => Ok(false),
@@ -819,7 +837,7 @@ impl Store for DynamoStore {
             .expression_attribute_values(":now", n(now.as_millisecond()))
             .send()
             .await
-            .map_err(|e| port_error(&format!("PutItem LEASE#{lease_key}"), &e));
+            .map_err(|e| self.port_error(&format!("PutItem LEASE#{lease_key}"), &e));
         match res {
             Ok(_) => Ok(true),
             Err(e) if is_conflict(&e) => Ok(false),
@@ -837,7 +855,7 @@ impl Store for DynamoStore {
             .expression_attribute_values(":holder", s(holder))
             .send()
             .await
-            .map_err(|e| port_error(&format!("DeleteItem LEASE#{lease_key}"), &e));
+            .map_err(|e| self.port_error(&format!("DeleteItem LEASE#{lease_key}"), &e));
         match res {
             Ok(_) => Ok(()),
             // Someone else's lease by now (ours ran out and was taken): leave it.

@@ -58,10 +58,11 @@ impl EcsPlatform {
             .send()
             .await
             .map_err(|e| port_error(&what, &e))?;
+        // A service the config names and ECS does not have is the operator's to fix.
         if let Some(f) = out.failures().first() {
             let reason = f.reason().unwrap_or("unknown");
-            return Err(PortError::NotFound(format!(
-                "ECS service {service} in cluster {cluster}: {reason}"
+            return Err(PortError::Misconfigured(format!(
+                "ECS service {service} in cluster {cluster}: {reason}; check `ecs_service` in the config"
             )));
         }
         out.services
@@ -69,8 +70,8 @@ impl EcsPlatform {
             .into_iter()
             .find(|s| s.status() != Some("INACTIVE"))
             .ok_or_else(|| {
-                PortError::NotFound(format!(
-                    "ECS service {service} in cluster {cluster} does not exist"
+                PortError::Misconfigured(format!(
+                    "ECS service {service} in cluster {cluster} does not exist; check `ecs_service` in the config"
                 ))
             })
     }
@@ -402,8 +403,8 @@ impl Platform for EcsPlatform {
             .find(|c| c.name() == Some(svc.container.as_str()))
             .and_then(|c| c.image())
             .ok_or_else(|| {
-                PortError::NotFound(format!(
-                    "container {} in task definition {arn}",
+                PortError::Misconfigured(format!(
+                    "container {} in task definition {arn} does not exist; check `container` in the config",
                     svc.container
                 ))
             })?;

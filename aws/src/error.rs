@@ -30,21 +30,65 @@ const CONFLICT: &[&str] = &[
     "TransactionConflictException",
 ];
 
-/// Codes that mean the named thing does not exist.
+/// Codes that mean the named thing does not exist (and may well not: an image tag nobody
+/// pushed, a snapshot already pruned, an alarm deleted). `ResourceNotFoundException` is here
+/// because it is ambiguous; the adapters whose resource is part of Deckhand's setup (the
+/// table, a secret, a function) read it as [`misconfigured_if_missing`].
 const NOT_FOUND: &[&str] = &[
     "ResourceNotFoundException",
-    "ClusterNotFoundException",
-    "ServiceNotFoundException",
-    "ServiceNotActiveException",
-    "RepositoryNotFoundException",
     "ImageNotFoundException",
-    "DBInstanceNotFound",
-    "DBInstanceNotFoundFault",
-    "DBClusterNotFoundFault",
     "DBSnapshotNotFound",
     "DBSnapshotNotFoundFault",
     "DBClusterSnapshotNotFoundFault",
 ];
+
+/// Codes that mean something the config names does not exist in this account and region: an
+/// operator's mistake, never the person's who asked.
+const MISSING_SETUP: &[&str] = &[
+    "ClusterNotFoundException",
+    "ServiceNotFoundException",
+    "ServiceNotActiveException",
+    "RepositoryNotFoundException",
+    "DBInstanceNotFound",
+    "DBInstanceNotFoundFault",
+    "DBClusterNotFoundFault",
+];
+
+/// Codes that mean Deckhand's role (or its credentials) may not do this.
+const DENIED: &[&str] = &[
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "UnauthorizedException",
+    "NotAuthorized",
+    "AuthorizationError",
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "MissingAuthenticationToken",
+    "ExpiredToken",
+    "ExpiredTokenException",
+];
+
+/// What an operator reads after a denied call: AWS's message already names the action and the
+/// resource; this says where the grant lives.
+const GRANT_IT: &str = "Deckhand's role needs this permission: grant it in infra/template.yaml (or your own role), scoped to this resource";
+
+/// What an operator reads after a missing resource the config names.
+const CHECK_IT: &str =
+    "check that the config names it right and that it exists in this account and region";
+
+/// `e`, as a misconfiguration when it says `resource` — part of Deckhand's own setup, such as
+/// its table — does not exist.
+pub fn misconfigured_if_missing(e: PortError, resource: &str) -> PortError {
+    match e {
+        PortError::NotFound(m) if m.contains("ResourceNotFoundException") => {
+            PortError::Misconfigured(format!(
+                "{m}; {resource} does not exist: create it, or point Deckhand at the right one"
+            ))
+        }
+        other => other,
+    }
+}
 
 /// Maps an SDK error. `what` names the operation and its subject ("DescribeServices api in
 /// prod"), so the message says what was being done to what.
@@ -84,6 +128,10 @@ where
     }
     if CONFLICT.contains(&code) {
         PortError::Conflict(text)
+    } else if DENIED.contains(&code) {
+        PortError::Misconfigured(format!("{text}; {GRANT_IT}"))
+    } else if MISSING_SETUP.contains(&code) {
+        PortError::Misconfigured(format!("{text}; {CHECK_IT}"))
     } else if NOT_FOUND.contains(&code) {
         PortError::NotFound(text)
     } else if TRANSIENT.contains(&code) || matches!(err, SdkError::ResponseError(_)) {

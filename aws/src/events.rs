@@ -217,7 +217,11 @@ impl Transition {
         }
     }
 
-    fn change(self, kind: &'static str, raw: &serde_json::Value) -> Result<AlarmChange, EventError> {
+    fn change(
+        self,
+        kind: &'static str,
+        raw: &serde_json::Value,
+    ) -> Result<AlarmChange, EventError> {
         let Transition {
             alarm,
             arn,
@@ -276,13 +280,15 @@ pub fn alarm_changes(
     }
     if raw.get("alarmData").is_some() {
         let action: AlarmAction = parse(ALARM, raw)?;
-        let change = Transition::from_detail(action.alarm_data, action.alarm_arn).change(ALARM, raw);
+        let change =
+            Transition::from_detail(action.alarm_data, action.alarm_arn).change(ALARM, raw);
         return Ok(vec![change]);
     }
-    let event: EventBridge<AlarmDetail> =
-        eventbridge(ALARM, "CloudWatch Alarm State Change", raw)?;
+    let event: EventBridge<AlarmDetail> = eventbridge(ALARM, "CloudWatch Alarm State Change", raw)?;
     let arn = event.resources.into_iter().find(|r| r.contains(":alarm:"));
-    Ok(vec![Transition::from_detail(event.detail, arn).change(ALARM, raw)])
+    Ok(vec![
+        Transition::from_detail(event.detail, arn).change(ALARM, raw),
+    ])
 }
 
 /// The one alarm transition of an event that carries exactly one (EventBridge, the direct
@@ -664,7 +670,14 @@ mod tests {
 
     #[test]
     fn an_alarm_time_of_any_characters_is_refused_not_a_panic() {
-        for raw in ["ééééé", "éé+0000", "2026-11-24T10:05:00.123+00é", "+0000", "", "12345"] {
+        for raw in [
+            "ééééé",
+            "éé+0000",
+            "2026-11-24T10:05:00.123+00é",
+            "+0000",
+            "",
+            "12345",
+        ] {
             assert_eq!(cloudwatch_time(raw), None, "{raw}");
         }
         assert_eq!(
@@ -701,7 +714,11 @@ mod tests {
             })
         );
         let e = rollout_outcome(&event("eventbridge-scheduled-event.json")).unwrap_err();
-        assert!(e.why.contains("this function takes ECS Deployment State Change"), "{e}");
+        assert!(
+            e.why
+                .contains("this function takes ECS Deployment State Change"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use deckhand_core::ports::{PortError, PortResult, Secrets};
 use secrecy::SecretString;
 use tokio::sync::Mutex;
 
-use crate::error::port_error;
+use crate::error::{misconfigured_if_missing, port_error};
 
 /// Secrets Manager with a TTL cache. Values are held as `SecretString`, whose `Debug` prints
 /// `[REDACTED]`; errors name the secret, never its value.
@@ -46,7 +46,12 @@ impl Secrets for CachedSecrets {
             .secret_id(name)
             .send()
             .await
-            .map_err(|e| port_error(&format!("GetSecretValue {name}"), &e))?;
+            .map_err(|e| {
+                misconfigured_if_missing(
+                    port_error(&format!("GetSecretValue {name}"), &e),
+                    &format!("secret {name}"),
+                )
+            })?;
         let value = out
             .secret_string
             .map(SecretString::from)

@@ -114,8 +114,14 @@ fn discord_ephemeral(text: &str) -> Response {
     axum::Json(json!({ "type": 4, "data": { "content": text, "flags": 64, "allowed_mentions": { "parse": [] } } })).into_response()
 }
 
-/// The message for an infrastructure failure: bland to the person, detailed in the log.
-fn unavailable(e: &PortError) -> String {
+/// The message for an infrastructure failure: bland to the person, detailed in the log. A
+/// misconfiguration is not theirs to retry: it is counted for the template's alarm at once,
+/// and they are told to ask whoever runs Deckhand.
+async fn unavailable<P: Ports>(app: &App<'_, P>, e: &PortError) -> String {
+    if let PortError::Misconfigured(why) = e {
+        app.misconfigured(why).await;
+        return "Deckhand is not set up right for that: something it is configured to use is missing or out of its reach. Nothing was changed. Whoever runs Deckhand has been alerted and can see what in its logs.".into();
+    }
     tracing::error!(error = %e, "a port failed while answering chat");
     "Deckhand could not do that just now (a service it depends on did not answer). Nothing was changed; try again in a minute.".into()
 }
@@ -260,7 +266,7 @@ async fn click<P: Ports>(bot: &Bot<P>, value: &str, actor: &Actor) -> Option<Str
     };
     match bot.app().decide(id, decision, actor, None).await {
         Ok(_) => None,
-        Err(DecideError::Port(e)) => Some(unavailable(&e)),
+        Err(DecideError::Port(e)) => Some(unavailable(&bot.app(), &e).await),
         Err(e) => Some(e.to_string()),
     }
 }
@@ -322,7 +328,7 @@ async fn execute<P: Ports>(
                         )
                     }
                 }
-                Err(RequestError::Port(e)) => unavailable(&e),
+                Err(RequestError::Port(e)) => unavailable(&app, &e).await,
                 Err(e) => format!("Not deploying: {e}"),
             }
         }
@@ -336,15 +342,15 @@ async fn execute<P: Ports>(
                 env,
                 env
             ),
-            Err(RequestError::Port(e)) => unavailable(&e),
+            Err(RequestError::Port(e)) => unavailable(&app, &e).await,
             Err(e) => format!("Not rolling back: {e}"),
         },
-        Command::Status { env } => query(app.status(env.as_ref()).await),
+        Command::Status { env } => query(&app, app.status(env.as_ref()).await).await,
         Command::History {
             env,
             service,
             limit,
-        } => query(app.history(&env, service.as_ref(), limit).await),
+        } => query(&app, app.history(&env, service.as_ref(), limit).await).await,
         Command::Lock {
             env,
             duration,
@@ -357,7 +363,7 @@ async fn execute<P: Ports>(
                     |at| at.strftime("%Y-%m-%d %H:%M UTC").to_string()
                 )
             ),
-            Err(QueryError::Port(e)) => unavailable(&e),
+            Err(QueryError::Port(e)) => unavailable(&app, &e).await,
             Err(e) => format!("Not locked: {e}"),
         },
         Command::Pause { env } => match app.pause(&env, actor).await {
@@ -369,13 +375,13 @@ async fn execute<P: Ports>(
                 p.by.display(),
                 p.since.strftime("%Y-%m-%d %H:%M UTC")
             ),
-            Err(QueryError::Port(e)) => unavailable(&e),
+            Err(QueryError::Port(e)) => unavailable(&app, &e).await,
             Err(e) => format!("Not paused: {e}"),
         },
         Command::Resume { env } => match app.resume(&env, actor).await {
             Ok(Some(_)) => format!("Resumed automation in {env}."),
             Ok(None) => format!("{env} was not paused."),
-            Err(QueryError::Port(e)) => unavailable(&e),
+            Err(QueryError::Port(e)) => unavailable(&app, &e).await,
             Err(e) => format!("Not resumed: {e}"),
         },
         Command::Unlock { env } => match app.unlock(&env, actor).await {
@@ -402,7 +408,7 @@ async fn execute<P: Ports>(
                     format!("Unlocked {env}: {}.", parts.join("; "))
                 }
             }
-            Err(QueryError::Port(e)) => unavailable(&e),
+            Err(QueryError::Port(e)) => unavailable(&app, &e).await,
             Err(e) => format!("Not unlocked: {e}"),
         },
         Command::Backup {
@@ -413,7 +419,7 @@ async fn execute<P: Ports>(
                 "Backup started in {env}: {}. The result goes to the {env} channel.",
                 plans.join(", ")
             ),
-            Err(BackupError::Port(e)) => unavailable(&e),
+            Err(BackupError::Port(e)) => unavailable(&app, &e).await,
             Err(e) => format!("No backup: {e}"),
         },
         Command::Backup {
@@ -421,17 +427,20 @@ async fn execute<P: Ports>(
             action: BackupAction::List,
         } => match app.backup_list(&env).await {
             Ok(t) => table_text(&t),
-            Err(BackupError::Port(e)) => unavailable(&e),
+            Err(BackupError::Port(e)) => unavailable(&app, &e).await,
             Err(e) => e.to_string(),
         },
         Command::Help => command::help_text(),
     }
 }
 
-fn query(result: Result<deckhand_core::card::Table, QueryError>) -> String {
+async fn query<P: Ports>(
+    app: &App<'_, P>,
+    result: Result<deckhand_core::card::Table, QueryError>,
+) -> String {
     match result {
         Ok(t) => table_text(&t),
-        Err(QueryError::Port(e)) => unavailable(&e),
+        Err(QueryError::Port(e)) => unavailable(app, &e).await,
         Err(e) => e.to_string(),
     }
 }

@@ -823,3 +823,61 @@ async fn a_gitlab_pipeline_webhook_records_the_build_of_the_project() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// The operator's mistake told as such: `/status` on a table that does not exist (DynamoDB on
+/// the emulator) tells the person it is Deckhand's setup, not them, changes nothing, and counts
+/// it for the template's alarm.
+#[tokio::test]
+async fn a_command_on_a_missing_table_says_deckhand_is_not_set_up_and_counts_it() {
+    let seed = deckhand_harness::Seed::new(deckhand_harness::Emulator::shared().unwrap()).await;
+    let missing =
+        deckhand_aws::dynamo::DynamoStore::new(seed.aws.dynamodb.clone(), "no-such-table");
+    let TestWorld {
+        mem, ports, config, ..
+    } = TestWorld::builder(Config::parse("test.toml", CONFIG).unwrap())
+        .start_on(missing)
+        .await
+        .unwrap();
+    let responder = ports.chat.clone();
+    let bot = Arc::new(Bot {
+        ports,
+        config,
+        keys: Keys {
+            slack_signing_secret: Some(SecretString::from(SIGNING_SECRET.to_owned())),
+            ..Keys::default()
+        },
+        responder,
+    });
+    let url = serve(router(bot)).await.unwrap();
+    let body = form(&[
+        ("team_id", "T0DECKHAND"),
+        ("channel_id", "C0DEPLOYS"),
+        ("user_id", "U0ALICE"),
+        ("command", "/status"),
+        ("text", "staging"),
+        ("trigger_id", "trig-missing-table"),
+    ]);
+    let headers = slack_headers(SIGNING_SECRET, Timestamp::now().as_second(), &body);
+    let resp = deliver(
+        &reqwest::Client::new(),
+        format!("{url}/slack/commands"),
+        headers,
+        body,
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let answer = resp.text().await.unwrap();
+    assert!(answer.contains("Deckhand is not set up right"), "{answer}");
+    assert!(
+        !answer.contains("no-such-table"),
+        "the details are the operator's: {answer}"
+    );
+    assert_eq!(
+        mem.metrics()
+            .iter()
+            .filter(|m| m.name == deckhand_core::usecases::MISCONFIGURED)
+            .count(),
+        1
+    );
+}

@@ -34,6 +34,12 @@ pub enum PortError {
     /// retried with backoff before returning this.
     #[error("temporarily unavailable: {0}")]
     Transient(String),
+    /// Deckhand's own setup is wrong, not the request: a table, secret, cluster, service,
+    /// repository, database or function it is configured to use does not exist, or its role
+    /// may not do what it must. The operator's mistake, never the user's: the message names
+    /// the resource and, for a denied call, AWS's own words on the permission it needs.
+    #[error("misconfigured: {0}")]
+    Misconfigured(String),
     /// Anything else. The message keeps the provider's error code and request id.
     #[error("{0}")]
     Failed(String),

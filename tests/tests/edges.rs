@@ -175,7 +175,10 @@ fn every_parser(event: &Value, id: Option<&str>, config: &Config) {
         }
     };
     match events::alarm_changes(event) {
-        Ok(changes) => changes.iter().filter_map(|c| c.as_ref().err()).for_each(named),
+        Ok(changes) => changes
+            .iter()
+            .filter_map(|c| c.as_ref().err())
+            .for_each(named),
         Err(e) => named(&e),
     }
     if let Err(e) = DeployEvent::parse(event) {

@@ -239,6 +239,29 @@ fn the_slack_manifest_offers_every_command_core_knows_and_asks_for_no_more_scope
     );
 }
 
+/// A misconfiguration alarms on the very metric the functions and the bot count, at the
+/// first one, and a release of Deckhand that causes one rolls itself back.
+#[test]
+fn the_misconfigured_alarm_watches_what_the_functions_count_and_guards_upgrades() {
+    let template: Value = serde_norway::from_str(TEMPLATE).unwrap();
+    let alarm = &template["Resources"]["MisconfiguredAlarm"]["Properties"];
+    assert_eq!(
+        alarm["MetricName"].as_str(),
+        Some(deckhand_core::usecases::MISCONFIGURED)
+    );
+    assert_eq!(
+        alarm["Namespace"].as_str(),
+        Some(deckhand_aws::metrics::NAMESPACE)
+    );
+    assert_eq!(alarm["Threshold"].as_u64(), Some(1));
+    assert_eq!(alarm["EvaluationPeriods"].as_u64(), Some(1));
+    let guarded = format!(
+        "{:?}",
+        template["Globals"]["Function"]["DeploymentPreference"]["Alarms"]
+    );
+    assert!(guarded.contains("MisconfiguredAlarm"), "{guarded}");
+}
+
 /// The dead-man's switch watches the very metric maintenance emits, in the namespace the
 /// metrics adapter writes, and counts silence as breaching.
 #[test]

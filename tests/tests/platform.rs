@@ -88,7 +88,7 @@ async fn reads_what_runs_and_resolves_tags_to_digests() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&missing, PortError::NotFound(m) if m.contains("acme/nope") && m.contains("RepositoryNotFoundException")),
+        matches!(&missing, PortError::Misconfigured(m) if m.contains("acme/nope") && m.contains("RepositoryNotFoundException")),
         "{missing}"
     );
 }
@@ -226,27 +226,27 @@ async fn a_rollout_registers_a_revision_that_changes_only_the_image() {
 }
 
 #[tokio::test]
-async fn unknown_clusters_services_and_containers_are_named_in_the_error() {
+async fn unknown_clusters_services_and_containers_are_the_operators_mistake_named_in_the_error() {
     let seed = seed().await;
     let s = seed.service("api", "v1.2.2").await.unwrap();
     let p = platform(&seed);
     let mut cfg = config_for(&s);
     let err = p.running("no-such-cluster", &cfg).await.unwrap_err();
     assert!(
-        matches!(&err, PortError::NotFound(m) if m.contains("no-such-cluster")),
+        matches!(&err, PortError::Misconfigured(m) if m.contains("no-such-cluster")),
         "{err}"
     );
     cfg.ecs_service = "ghost".into();
     let err = p.running(&s.cluster, &cfg).await.unwrap_err();
     assert!(
-        matches!(&err, PortError::NotFound(m) if m.contains("ghost") && m.contains(&s.cluster)),
+        matches!(&err, PortError::Misconfigured(m) if m.contains("ghost") && m.contains(&s.cluster) && m.contains("`ecs_service`")),
         "{err}"
     );
     let mut cfg = config_for(&s);
     cfg.container = "sidecar-typo".into();
     let err = p.running(&s.cluster, &cfg).await.unwrap_err();
     assert!(
-        matches!(&err, PortError::NotFound(m) if m.contains("sidecar-typo")),
+        matches!(&err, PortError::Misconfigured(m) if m.contains("sidecar-typo") && m.contains("`container`")),
         "{err}"
     );
 }
@@ -478,7 +478,7 @@ async fn a_plan_for_a_database_that_does_not_exist_is_a_clear_error() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, PortError::NotFound(m) if m.contains("no-such-db")),
+        matches!(&err, PortError::Misconfigured(m) if m.contains("no-such-db")),
         "{err}"
     );
 }

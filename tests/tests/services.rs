@@ -87,7 +87,7 @@ async fn secrets_are_cached_and_their_values_never_reach_logs_errors_or_debug() 
 
     let missing = secrets.get("deckhand/no-such-secret").await.unwrap_err();
     assert!(
-        matches!(&missing, PortError::NotFound(m) if m.contains("deckhand/no-such-secret")),
+        matches!(&missing, PortError::Misconfigured(m) if m.contains("deckhand/no-such-secret") && m.contains("secret deckhand/no-such-secret does not exist")),
         "{missing}"
     );
 

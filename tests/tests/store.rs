@@ -706,3 +706,19 @@ async fn items_are_read_across_one_schema_step_and_a_newer_schema_is_refused_by_
     let refused = store.get_deployment(d.id).await.unwrap_err().to_string();
     assert!(refused.contains("a newer Deckhand"), "{refused}");
 }
+
+/// A table that does not exist is Deckhand's setup gone wrong, not an item that is missing: the
+/// error says which table, and the functions treat it as the operator's to fix.
+#[tokio::test]
+async fn a_missing_table_is_a_misconfiguration_that_names_the_table() {
+    let (seed, _) = store().await;
+    let missing = DynamoStore::new(seed.aws.dynamodb.clone(), "deckhand-no-such-table");
+    let err = missing
+        .get_lock(&EnvName::parse("prod").unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, PortError::Misconfigured(m) if m.contains("DynamoDB table deckhand-no-such-table does not exist")),
+        "{err}"
+    );
+}

@@ -15,7 +15,9 @@ pub enum BuildError {
     UnknownService(String),
     #[error("a build of {0} came without a build id; its CI's event is malformed")]
     NoBuildId(String),
-    #[error("a build of {service} has a {field} of {len} bytes (at most {max}); its CI's event is malformed")]
+    #[error(
+        "a build of {service} has a {field} of {len} bytes (at most {max}); its CI's event is malformed"
+    )]
     Oversized {
         service: String,
         field: &'static str,

@@ -31,11 +31,15 @@ pub use build::{AutoDeployOutcome, BuildError, BuildOutcome};
 pub use deploy::{DecideError, Decision, DeployRequest, RequestError, Requested, RunError};
 pub use engine::STEP_LEASE;
 pub use maintain::{CARDS_KEPT_CURRENT, HEARTBEAT, MaintainError, Maintained};
+
+/// The metric every entry point emits when Deckhand's own setup is wrong (a missing table,
+/// secret, cluster or service, a denied permission); the template alarms on the first one.
+pub const MISCONFIGURED: &str = "Misconfigured";
 pub use queries::QueryError;
 pub use rollback::{AlarmError, AlarmOutcome, ENV_TAG, SERVICE_TAG};
 
 use crate::config::{Config, EnvConfig};
-use crate::ports::{Channel, PortError, Ports};
+use crate::ports::{Channel, Metric, MetricUnit, Metrics as _, PortError, Ports};
 use crate::types::{ChatKind, EnvName};
 
 /// The ports and the config, which is all a use-case needs.
@@ -55,6 +59,22 @@ impl<P: Ports> Copy for App<'_, P> {}
 impl<'a, P: Ports> App<'a, P> {
     pub fn new(ports: &'a P, config: &'a Config) -> Self {
         Self { ports, config }
+    }
+
+    /// Makes a misconfiguration loud at once: logged with what is wrong, and counted in the
+    /// metric the template alarms on at its first datapoint — not left for the dead-letter
+    /// queue after an hour of retries.
+    pub async fn misconfigured(&self, why: &str) {
+        tracing::error!(error = why, "Deckhand is misconfigured");
+        let metric = Metric {
+            name: MISCONFIGURED.into(),
+            value: 1.0,
+            unit: MetricUnit::Count,
+            dimensions: Vec::new(),
+        };
+        if let Err(e) = self.ports.metrics().emit(&[metric]).await {
+            tracing::warn!(error = %e, "could not count the misconfiguration");
+        }
     }
 
     fn env_config(&self, env: &EnvName) -> Result<&'a EnvConfig, PortError> {

@@ -11,8 +11,8 @@ use deckhand_aws::events::{self, BackupEvent, DeployEvent, EventError};
 use deckhand_core::deployment::Work;
 use deckhand_core::ports::{PortError, Ports};
 use deckhand_core::usecases::{
-    AlarmError, App, AutoDeployOutcome, BackupError, BackupTrigger, BuildError, MaintainError, QueryError,
-    RequestError, RunError,
+    AlarmError, App, AutoDeployOutcome, BackupError, BackupTrigger, BuildError, MaintainError,
+    QueryError, RequestError, RunError,
 };
 use serde_json::{Value, json};
 
@@ -27,31 +27,53 @@ pub enum FunctionError {
     /// A dependency did not answer; the same event may well succeed later.
     #[error("retryable: {0}")]
     Retryable(String),
+    /// Deckhand's own setup is wrong (a missing table, secret, cluster or service, a denied
+    /// permission). Counted at once for the template's alarm, and retried: once the operator
+    /// fixes it, the event still gets through (a rollback is not dropped for a typo).
+    #[error("misconfigured: {0}")]
+    Misconfigured(String),
 }
 
 impl FunctionError {
     pub fn retryable(&self) -> bool {
-        matches!(self, FunctionError::Retryable(_))
+        matches!(
+            self,
+            FunctionError::Retryable(_) | FunctionError::Misconfigured(_)
+        )
     }
 }
 
 /// Every answer names the event it answers: a refusal or a failure says the event's id (read
 /// as leniently as a malformed event's), so the log line and the dead-letter queue point at it.
-fn named<T>(event: &Value, result: Result<T, FunctionError>) -> Result<T, FunctionError> {
+/// A misconfiguration is counted for the template's alarm before Lambda's retries begin.
+async fn named<P: Ports, T>(
+    app: &App<'_, P>,
+    event: &Value,
+    result: Result<T, FunctionError>,
+) -> Result<T, FunctionError> {
     let id = || events::event_id(event);
-    result.map_err(|e| match e {
-        FunctionError::Refused(why) => FunctionError::Refused(format!("event {}: {why}", id())),
-        FunctionError::Retryable(why) => {
-            FunctionError::Retryable(format!("event {}: {why}", id()))
+    match result {
+        Ok(v) => Ok(v),
+        Err(FunctionError::Refused(why)) => {
+            Err(FunctionError::Refused(format!("event {}: {why}", id())))
         }
-        malformed @ FunctionError::Malformed(_) => malformed,
-    })
+        Err(FunctionError::Retryable(why)) => {
+            Err(FunctionError::Retryable(format!("event {}: {why}", id())))
+        }
+        Err(FunctionError::Misconfigured(why)) => {
+            let why = format!("event {}: {why}", id());
+            app.misconfigured(&why).await;
+            Err(FunctionError::Misconfigured(why))
+        }
+        Err(malformed @ FunctionError::Malformed(_)) => Err(malformed),
+    }
 }
 
 fn port(e: &PortError) -> FunctionError {
     match e {
         PortError::Transient(_) | PortError::Conflict(_) => FunctionError::Retryable(e.to_string()),
         PortError::NotFound(_) | PortError::Failed(_) => FunctionError::Refused(e.to_string()),
+        PortError::Misconfigured(why) => FunctionError::Misconfigured(why.clone()),
     }
 }
 
@@ -66,7 +88,7 @@ fn run_error(e: RunError) -> FunctionError {
 /// its every-five-minutes schedule (`{"schedule": "maintenance"}`): the bake check, and picking
 /// up deployments whose dispatch, step or ECS event was lost.
 pub async fn deploy<P: Ports>(app: &App<'_, P>, event: &Value) -> Result<Value, FunctionError> {
-    named(event, deploy_event(app, event).await)
+    named(app, event, deploy_event(app, event).await).await
 }
 
 async fn deploy_event<P: Ports>(app: &App<'_, P>, event: &Value) -> Result<Value, FunctionError> {
@@ -126,13 +148,10 @@ async fn run_deployment_work<P: Ports>(
 /// the others still count; a failure worth retrying retries the whole event, whose records
 /// already carried out are recognised as redeliveries.
 pub async fn rollback<P: Ports>(app: &App<'_, P>, event: &Value) -> Result<Value, FunctionError> {
-    named(event, rollback_event(app, event).await)
+    named(app, event, rollback_event(app, event).await).await
 }
 
-async fn rollback_event<P: Ports>(
-    app: &App<'_, P>,
-    event: &Value,
-) -> Result<Value, FunctionError> {
+async fn rollback_event<P: Ports>(app: &App<'_, P>, event: &Value) -> Result<Value, FunctionError> {
     let changes = events::alarm_changes(event)?;
     let count = changes.len();
     let (mut rolled_back, mut ignored, mut rejected) = (Vec::new(), Vec::new(), Vec::new());
@@ -149,9 +168,11 @@ async fn rollback_event<P: Ports>(
         };
         match app.on_alarm(&change).await {
             Ok(outcome) => {
-                rolled_back.extend(outcome.rolled_back.iter().map(|(s, id)| {
-                    json!({ "service": s.as_str(), "deployment": id.to_string() })
-                }));
+                rolled_back.extend(
+                    outcome.rolled_back.iter().map(
+                        |(s, id)| json!({ "service": s.as_str(), "deployment": id.to_string() }),
+                    ),
+                );
                 ignored.extend(outcome.ignored);
             }
             Err(AlarmError::Port(p) | AlarmError::Request(RequestError::Port(p))) => {
@@ -179,7 +200,7 @@ pub async fn build_completed<P: Ports>(
     app: &App<'_, P>,
     event: &Value,
 ) -> Result<Value, FunctionError> {
-    named(event, build_event(app, event).await)
+    named(app, event, build_event(app, event).await).await
 }
 
 async fn build_event<P: Ports>(app: &App<'_, P>, event: &Value) -> Result<Value, FunctionError> {
@@ -194,8 +215,9 @@ async fn build_event<P: Ports>(app: &App<'_, P>, event: &Value) -> Result<Value,
     let (mut started, mut skipped) = (Vec::new(), Vec::new());
     for a in &out.auto_deploys {
         match a {
-            AutoDeployOutcome::Started { env, deployment } => started
-                .push(json!({ "env": env.as_str(), "deployment": deployment.to_string() })),
+            AutoDeployOutcome::Started { env, deployment } => {
+                started.push(json!({ "env": env.as_str(), "deployment": deployment.to_string() }))
+            }
             AutoDeployOutcome::Skipped { env, why } => {
                 skipped.push(json!({ "env": env.as_str(), "why": why }));
             }
@@ -206,7 +228,7 @@ async fn build_event<P: Ports>(app: &App<'_, P>, event: &Value) -> Result<Value,
 
 /// The backup function: a Scheduler firing naming a plan, or `/backup ENV now` dispatched.
 pub async fn backup<P: Ports>(app: &App<'_, P>, event: &Value) -> Result<Value, FunctionError> {
-    named(event, backup_event(app, event).await)
+    named(app, event, backup_event(app, event).await).await
 }
 
 async fn backup_event<P: Ports>(app: &App<'_, P>, event: &Value) -> Result<Value, FunctionError> {

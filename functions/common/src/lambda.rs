@@ -184,8 +184,12 @@ where
                 let result = handler(warm, event.payload).await;
                 // Only retryable failures get here as errors; Lambda reports them as this type.
                 answer(function, &event.context.request_id, result).map_err(|e| {
+                    let kind = match e {
+                        FunctionError::Misconfigured(_) => "Deckhand.Misconfigured",
+                        _ => "Deckhand.Retryable",
+                    };
                     lambda_runtime::Diagnostic {
-                        error_type: "Deckhand.Retryable".into(),
+                        error_type: kind.into(),
                         error_message: e.to_string(),
                     }
                 })
@@ -205,6 +209,12 @@ pub fn answer(
 ) -> Result<Value, FunctionError> {
     match result {
         Ok(v) => Ok(v),
+        Err(e @ FunctionError::Misconfigured(_)) => {
+            // Already counted for the alarm; retried, so a fix within the retries still
+            // carries the event out.
+            tracing::error!(function, request_id, error = %e, "Deckhand is misconfigured; the event will be retried");
+            Err(e)
+        }
         Err(e) if e.retryable() => {
             tracing::warn!(function, request_id, error = %e, "failed; the event will be retried");
             Err(e)

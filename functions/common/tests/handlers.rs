@@ -291,8 +291,14 @@ async fn an_oversized_build_id_is_refused_by_id_before_anything_is_written() {
         .unwrap_err();
     assert!(!err.retryable());
     let said = err.to_string();
-    assert!(said.contains("build id of 5010 bytes (at most 256)"), "{said}");
-    assert!(said.contains("bfdc1220-60ff-44ae-bd8c-5d34b1fb9b1d"), "{said}");
+    assert!(
+        said.contains("build id of 5010 bytes (at most 256)"),
+        "{said}"
+    );
+    assert!(
+        said.contains("bfdc1220-60ff-44ae-bd8c-5d34b1fb9b1d"),
+        "{said}"
+    );
     assert!(w.mem().deployments().is_empty());
     assert!(w.0.stub.sent().is_empty(), "nobody was told of it");
 }
@@ -393,4 +399,44 @@ async fn the_deploy_functions_schedule_bakes_releases_and_finishes_what_ecs_neve
         matches!(err, FunctionError::Malformed(_)) && err.to_string().contains("0b6c1f3e"),
         "{err}"
     );
+}
+
+/// The operator's mistake is loud and is not the event's fault: a handler on a table that does
+/// not exist (DynamoDB on the emulator) answers "misconfigured" with the event's id, counts it
+/// for the template's alarm at once, and leaves the event to Lambda's retries, so it still gets
+/// through once the table is there.
+#[tokio::test]
+async fn a_missing_table_is_counted_at_once_and_the_event_retried() {
+    use deckhand_core::usecases::MISCONFIGURED;
+    let seed = deckhand_harness::Seed::new(deckhand_harness::Emulator::shared().unwrap()).await;
+    let config = Config::parse(
+        "example",
+        include_str!("../../../infra/deckhand.example.toml"),
+    )
+    .unwrap();
+    let missing =
+        deckhand_aws::dynamo::DynamoStore::new(seed.aws.dynamodb.clone(), "no-such-table");
+    let world = TestWorld::builder(config)
+        .at(at("2026-11-24T08:00:00Z"))
+        .start_on(missing)
+        .await
+        .unwrap();
+    let err = handlers::backup(&world.app(), &event("scheduler-backup.json"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, FunctionError::Misconfigured(m) if m.contains("c8e8f9a2-8f4b-4d0f-a7a5-3f0c8d4a9b61") && m.contains("no-such-table")),
+        "{err}"
+    );
+    assert!(
+        err.retryable(),
+        "retried, so a fix within the retries carries it out"
+    );
+    let counted: Vec<_> = world
+        .mem
+        .metrics()
+        .into_iter()
+        .filter(|m| m.name == MISCONFIGURED)
+        .collect();
+    assert_eq!(counted.len(), 1, "counted once, at once");
 }
