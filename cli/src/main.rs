@@ -14,6 +14,7 @@ use deckhand_bot::router::{Bot, Keys, router};
 use deckhand_core::config::Config;
 use deckhand_functions::chat::{ChatApis, HttpChat};
 use deckhand_functions::live::live;
+use deckhand_harness::standin::{ChatStub, Observer, Sent};
 use secrecy::SecretString;
 
 #[derive(Debug, Parser)]
@@ -55,6 +56,20 @@ enum Command {
         /// The DynamoDB table.
         #[arg(long, env = "DECKHAND_TABLE", default_value = "deckhand")]
         table: String,
+        /// Slack's Web API base URL. Without it (or --real-chat) nothing reaches a real chat:
+        /// each message is printed to stderr instead.
+        #[arg(long, env = "DECKHAND_SLACK_API_URL")]
+        slack_api: Option<String>,
+        /// Discord's API base URL (as --slack-api).
+        #[arg(long, env = "DECKHAND_DISCORD_API_URL")]
+        discord_api: Option<String>,
+        /// Post to Slack's and Discord's real APIs (with DECKHAND_SLACK_BOT_TOKEN /
+        /// DECKHAND_DISCORD_BOT_TOKEN).
+        #[arg(long)]
+        real_chat: bool,
+        /// Create the table first when it does not exist (a fresh emulator has none).
+        #[arg(long)]
+        create_table: bool,
     },
     /// Discord setup.
     Discord {
@@ -129,7 +144,14 @@ fn main() -> ExitCode {
             event,
             config,
             table,
-        } => invoke(&function, &event, config, &table),
+            slack_api,
+            discord_api,
+            real_chat,
+            create_table,
+        } => {
+            let chat = InvokeChat::choose(slack_api, discord_api, real_chat);
+            invoke(&function, &event, config, &table, chat, create_table)
+        }
         Command::Discord {
             command:
                 DiscordCommand::Register {
@@ -220,12 +242,65 @@ fn check_config(path: Option<PathBuf>) -> anyhow::Result<bool> {
     }
 }
 
+/// Where `deckhand invoke`'s chat messages go: a real chat only when asked for.
+enum InvokeChat {
+    /// These APIs (real ones with `--real-chat`, or the URLs given).
+    To(ChatApis),
+    /// Nowhere: a local stand-in answers and each message is printed to stderr.
+    Printed,
+}
+
+impl InvokeChat {
+    fn choose(slack: Option<String>, discord: Option<String>, real: bool) -> Self {
+        let defaults = ChatApis::default();
+        match (slack, discord, real) {
+            (None, None, false) => InvokeChat::Printed,
+            (slack, discord, _) => InvokeChat::To(ChatApis {
+                slack: slack.unwrap_or(defaults.slack),
+                discord: discord.unwrap_or(defaults.discord),
+            }),
+        }
+    }
+
+    /// The APIs to post to, and the stand-in that must live as long as they are used.
+    async fn apis(self) -> anyhow::Result<(ChatApis, Option<ChatStub>)> {
+        match self {
+            InvokeChat::To(apis) => Ok((apis, None)),
+            InvokeChat::Printed => {
+                let print: Observer = Box::new(|sent: &Sent| {
+                    let text = sent.body["text"]
+                        .as_str()
+                        .or_else(|| sent.body["content"].as_str())
+                        .unwrap_or_default();
+                    eprintln!(
+                        "chat (not sent; --real-chat posts it): {} {} {text}",
+                        sent.method, sent.path
+                    );
+                });
+                let stub = ChatStub::start_observed(Some(print))
+                    .await
+                    .context("starting the local chat stand-in")?;
+                Ok((stub.apis(), Some(stub)))
+            }
+        }
+    }
+}
+
 fn invoke(
     function: &str,
     event: &std::path::Path,
     config: Option<PathBuf>,
     table: &str,
+    chat: InvokeChat,
+    create_table: bool,
 ) -> anyhow::Result<ExitCode> {
+    // Logs as the functions log (what failed and why), to stderr: stdout is the result alone.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let config = match load_config(config)? {
         (_, Ok(c)) => c,
         (_, Err(errors)) => anyhow::bail!("the config has mistakes:\n{errors}"),
@@ -237,10 +312,22 @@ fn invoke(
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
         let aws = Aws::load(&Settings::default()).await;
+        if create_table {
+            match deckhand_aws::dynamo::DynamoStore::create_table(&aws.dynamodb, table).await {
+                Ok(()) => eprintln!("created table {table}"),
+                Err(deckhand_core::ports::PortError::Conflict(_)) => {}
+                Err(e) => anyhow::bail!("creating table {table}: {e}"),
+            }
+        }
+        let (apis, stand_in) = chat.apis().await?;
+        let local = stand_in.is_some();
+        let token = |name: &str, stand_in: &str| {
+            secret(name).or_else(|| local.then(|| SecretString::from(stand_in.to_owned())))
+        };
         let chat = HttpChat::new(
-            ChatApis::default(),
-            secret("DECKHAND_SLACK_BOT_TOKEN"),
-            secret("DECKHAND_DISCORD_BOT_TOKEN"),
+            apis,
+            token("DECKHAND_SLACK_BOT_TOKEN", "xoxb-not-sent"),
+            token("DECKHAND_DISCORD_BOT_TOKEN", "not-sent"),
         )?;
         let (dispatch, mut queued) = QueueDispatch::new();
         let mut ports = live(&aws, table, chat, dispatch)?;

@@ -45,6 +45,7 @@ async fn invoke_runs_a_function_on_a_sample_event_against_the_emulator() {
 workspace = "T0DECKHAND"
 [environments.prod]
 cluster = "prod"
+notify = {{ slack = "C0PRODOPS" }}
 [services.api]
 envs = ["prod"]
 repository = "acme/api"
@@ -74,6 +75,11 @@ retention = {{ keep_last = 3 }}
     // A scheduled backup: one snapshot, tagged, recorded; the same firing again takes no second.
     let (code, first, err) = run("backup", "scheduler-backup.json");
     assert_eq!(code, 0, "{err}");
+    // Nothing reaches a real chat unless asked: the report is printed where it would have gone.
+    assert!(
+        err.contains("chat (not sent; --real-chat posts it): POST /slack/chat.postMessage"),
+        "{err}"
+    );
     let first: serde_json::Value = serde_json::from_str(first.trim()).unwrap();
     assert_eq!(first["status"], "Available");
     assert_eq!(first["duplicate"], false);
@@ -110,5 +116,43 @@ retention = {{ keep_last = 3 }}
     let (code, _, err) = run("nonsense", "scheduler-backup.json");
     assert_eq!(code, 2);
     assert!(err.contains("unknown function `nonsense`"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// On a fresh emulator the table is missing: invoke says so as a misconfiguration naming it, and
+/// `--create-table` creates it and carries on.
+#[tokio::test]
+async fn invoke_names_a_missing_table_and_creates_it_when_asked() {
+    let emulator = Emulator::shared().unwrap();
+    let dir = std::env::temp_dir().join(unique("deckhand-invoke-table"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("deckhand.toml");
+    std::fs::write(
+        &config,
+        "[slack]\nworkspace = \"T0DECKHAND\"\n[environments.prod]\ncluster = \"prod\"\n[services.api]\nenvs = [\"prod\"]\nrepository = \"acme/api\"\n",
+    )
+    .unwrap();
+    let table = unique("fresh");
+    let event = events("ecs-deployment-completed.json");
+    let base = [
+        "deploy",
+        &event,
+        "--config",
+        config.to_str().unwrap(),
+        "--table",
+        &table,
+    ];
+    let (code, _, err) = invoke(emulator, &base);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains(&format!("DynamoDB table {table} does not exist")),
+        "{err}"
+    );
+    let mut create = base.to_vec();
+    create.push("--create-table");
+    let (code, out, err) = invoke(emulator, &create);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains(&format!("created table {table}")), "{err}");
+    assert!(out.contains("was not started by Deckhand"), "{out}");
     std::fs::remove_dir_all(&dir).ok();
 }
