@@ -209,9 +209,8 @@ fn load_config(
     path: Option<PathBuf>,
 ) -> anyhow::Result<(PathBuf, Result<Config, deckhand_core::config::ConfigErrors>)> {
     let path = config_path(path);
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    let parsed = Config::parse(&path.display().to_string(), &text);
+    let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let parsed = Config::parse_bytes(&path.display().to_string(), &bytes);
     Ok((path, parsed))
 }
 

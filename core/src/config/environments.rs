@@ -183,11 +183,21 @@ fn read_freeze(r: &mut Reader, et: &DeTable<'_>, env_path: &str) -> Vec<FreezeWi
                 }
             },
             (None, Some(start), Some(end)) if start < end => Some(FreezeKind::Once { start, end }),
-            (None, Some(_), Some(_)) => {
+            (None, Some(start), Some(_)) => {
+                // Pointed at `until`, the line to fix; the help says what it must pass.
+                let at = ft
+                    .get("until")
+                    .map_or_else(|| item.span(), toml::Spanned::span);
                 r.error(
-                    item.span(),
-                    format!("`{path}`: `from` must come before `until`"),
-                    None,
+                    at,
+                    format!("`{path}.until` must come after `from`"),
+                    Some(format!(
+                        "the window starts at {start}; end it later, e.g. until = \"{}\"",
+                        start
+                            .checked_add(SignedDuration::from_hours(24))
+                            .unwrap_or(start)
+                            .strftime("%Y-%m-%d %H:%M")
+                    )),
                 );
                 None
             }

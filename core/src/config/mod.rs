@@ -193,10 +193,12 @@ impl Config {
         let (doc, syntax) = DeTable::parse_recoverable(src);
         let mut r = Reader { diags: Vec::new() };
         for e in &syntax {
+            let message = e.message().trim().to_owned();
+            let help = syntax_help(&message);
             r.diags.push(Diagnostic {
                 span: e.span().unwrap_or(0..0),
-                message: e.message().trim().to_owned(),
-                help: None,
+                message,
+                help: Some(help.to_owned()),
             });
         }
         let config = if syntax.is_empty() {
@@ -207,6 +209,30 @@ impl Config {
         match config {
             Some(c) if r.diags.is_empty() => Ok(c),
             _ => Err(ConfigErrors::new(origin, src, r.diags)),
+        }
+    }
+
+    /// Parse a config file's bytes: as [`Config::parse`], and a file that is not UTF-8 is a
+    /// mistake at the line and column of its first byte that is not.
+    pub fn parse_bytes(origin: &str, bytes: &[u8]) -> Result<Config, ConfigErrors> {
+        match std::str::from_utf8(bytes) {
+            Ok(src) => Config::parse(origin, src),
+            Err(e) => {
+                let at = e.valid_up_to();
+                let bad = bytes.get(at).copied().unwrap_or_default();
+                let shown = String::from_utf8_lossy(bytes);
+                Err(ConfigErrors::new(
+                    origin,
+                    &shown,
+                    vec![Diagnostic {
+                        span: at..at + 1,
+                        message: format!("the file is not UTF-8 text (byte 0x{bad:02x})"),
+                        help: Some(
+                            "save it as UTF-8 (a Windows-1252 or Latin-1 editor setting writes such bytes for é, ü, …)".into(),
+                        ),
+                    }],
+                ))
+            }
         }
     }
 
@@ -285,6 +311,17 @@ impl Config {
                 std::iter::once(e.name.as_str()).chain(e.aliases.iter().map(String::as_str))
             })
             .collect()
+    }
+}
+
+/// The fix for a TOML syntax error, from what the parser said.
+fn syntax_help(message: &str) -> &'static str {
+    if message.contains("duplicate key") {
+        "each key appears once in its table, and each `[table]` header once in the file: remove or rename one"
+    } else if message.contains("invalid string") || message.contains("unterminated") {
+        "close the string: a value is written \"like this\" on one line"
+    } else {
+        "TOML: `key = \"value\"`, lists as [\"a\", \"b\"], tables as `[name]`; see infra/deckhand.example.toml"
     }
 }
 

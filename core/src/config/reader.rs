@@ -104,7 +104,9 @@ impl Reader {
                 self.error(
                     v.span(),
                     format!("`{path}` must be a table, found {}", other.type_str()),
-                    None,
+                    Some(format!(
+                        "write it as a table: a `[{path}]` header with its keys below it"
+                    )),
                 );
                 None
             }
@@ -148,7 +150,7 @@ impl Reader {
                         "`{path}.{key}` must be a string, found {}",
                         other.type_str()
                     ),
-                    None,
+                    Some(format!("quote it: {key} = \"…\"")),
                 );
                 None
             }
@@ -197,7 +199,10 @@ impl Reader {
                         range.start,
                         range.end - 1
                     ),
-                    None,
+                    Some(format!(
+                        "write a bare number, e.g. {key} = {}",
+                        range.start.max(1)
+                    )),
                 );
                 None
             }
@@ -215,7 +220,9 @@ impl Reader {
                         "`{path}.{key}` must be true or false, found {}",
                         other.type_str()
                     ),
-                    None,
+                    Some(format!(
+                        "write {key} = true or {key} = false, without quotes"
+                    )),
                 );
                 None
             }
@@ -232,8 +239,8 @@ impl Reader {
         let DeValue::Array(items) = v.get_ref() else {
             self.error(
                 v.span(),
-                format!("`{path}.{key}` must be a list of strings, like [\"a\", \"b\"]"),
-                None,
+                format!("`{path}.{key}` must be a list of strings"),
+                Some(format!("write it like {key} = [\"a\", \"b\"]")),
             );
             return None;
         };
@@ -244,7 +251,7 @@ impl Reader {
                 other => self.error(
                     item.span(),
                     format!("`{path}.{key}` holds strings, found {}", other.type_str()),
-                    None,
+                    Some("quote each item: [\"a\", \"b\"]".into()),
                 ),
             }
         }

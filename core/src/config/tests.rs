@@ -229,3 +229,76 @@ fn durations_read_like_people_write_them() {
     assert_eq!(parse_duration("0m"), None);
     assert_eq!(parse_duration("soon"), None);
 }
+
+fn mistakes(src: &str) -> Vec<LocatedDiagnostic> {
+    Config::parse("bad.toml", src)
+        .err()
+        .map(|e| e.errors)
+        .unwrap_or_default()
+}
+
+const BASE: &str = "[slack]\nworkspace = \"T1\"\n";
+
+#[test]
+fn a_freeze_that_ends_before_it_starts_points_at_until_with_a_fix() {
+    let src = format!(
+        "{BASE}[environments.prod]\ncluster = \"prod\"\n[[environments.prod.freeze]]\nname = \"year-end\"\ntimezone = \"UTC\"\nfrom = \"2027-01-02 00:00\"\nuntil = \"2026-12-23 00:00\"\n"
+    );
+    let m = mistakes(&src);
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert_eq!((m[0].line, m[0].column), (9, 9), "{m:?}");
+    assert!(m[0].source_line.starts_with("until"), "{m:?}");
+    assert!(
+        m[0].help
+            .as_deref()
+            .unwrap()
+            .contains("until = \"2027-01-03 00:00\""),
+        "{m:?}"
+    );
+}
+
+#[test]
+fn syntax_errors_duplicate_keys_and_wrong_types_each_carry_a_fix() {
+    let duplicate = mistakes(&format!(
+        "{BASE}[environments.prod]\ncluster = \"prod\"\ncluster = \"prod2\"\n"
+    ));
+    assert_eq!(duplicate.len(), 1, "{duplicate:?}");
+    assert!(
+        duplicate[0].message.contains("duplicate key"),
+        "{duplicate:?}"
+    );
+    assert!(
+        duplicate[0]
+            .help
+            .as_deref()
+            .unwrap()
+            .contains("appears once"),
+        "{duplicate:?}"
+    );
+    let syntax = mistakes(&format!("{BASE}[environments.prod\ncluster = prod\n"));
+    assert!(!syntax.is_empty());
+    assert!(syntax.iter().all(|d| d.help.is_some()), "{syntax:?}");
+    let typed = mistakes(&format!(
+        "{BASE}[environments.prod]\ncluster = 7\nhold_after_rollback = \"yes\"\nrequired_approvals = \"1\"\naliases = \"production\"\n"
+    ));
+    assert_eq!(typed.len(), 4, "{typed:?}");
+    assert!(typed.iter().all(|d| d.help.is_some()), "{typed:?}");
+    assert!(
+        typed[0].help.as_deref().unwrap().contains("quote it"),
+        "{typed:?}"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_utf8_is_a_mistake_at_its_line_and_column() {
+    let mut bytes = format!("{BASE}[environments.prod]\ncluster = \"caf").into_bytes();
+    bytes.push(0xe9); // Latin-1 é
+    bytes.extend_from_slice(b"\"\n");
+    let m = Config::parse_bytes("latin1.toml", &bytes)
+        .unwrap_err()
+        .errors;
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert_eq!((m[0].line, m[0].column), (4, 15), "{m:?}");
+    assert!(m[0].message.contains("not UTF-8 text (byte 0xe9)"), "{m:?}");
+    assert!(m[0].help.as_deref().unwrap().contains("save it as UTF-8"));
+}

@@ -75,7 +75,7 @@ pub fn init_tracing() {
 /// The config: a Secrets Manager secret holding the TOML (`DECKHAND_CONFIG_SECRET`), or a file
 /// in the package (`DECKHAND_CONFIG`).
 async fn load_config(secrets: &CachedSecrets) -> anyhow::Result<Config> {
-    let (origin, text) = match (
+    let (origin, bytes) = match (
         std::env::var("DECKHAND_CONFIG_SECRET"),
         std::env::var("DECKHAND_CONFIG"),
     ) {
@@ -84,18 +84,19 @@ async fn load_config(secrets: &CachedSecrets) -> anyhow::Result<Config> {
                 .get(&name)
                 .await
                 .with_context(|| format!("reading the config from secret {name}"))?;
-            (name, value.expose_secret().to_owned())
+            (name, value.expose_secret().as_bytes().to_vec())
         }
         (Err(_), Ok(path)) => {
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading the config from {path}"))?;
-            (path, text)
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("reading the config from {path}"))?;
+            (path, bytes)
         }
         (Err(_), Err(_)) => anyhow::bail!(
             "set DECKHAND_CONFIG (a file) or DECKHAND_CONFIG_SECRET (a secret holding the TOML)"
         ),
     };
-    Config::parse(&origin, &text).map_err(|e| anyhow::anyhow!("the config has mistakes:\n{e}"))
+    Config::parse_bytes(&origin, &bytes)
+        .map_err(|e| anyhow::anyhow!("the config has mistakes:\n{e}"))
 }
 
 /// The secret named by the environment variable `var`, if it is set.
