@@ -318,7 +318,8 @@ async fn execute<P: Ports>(
                         let missing =
                             usize::from(d.required_approvals).saturating_sub(d.approvals.len());
                         format!(
-                            "Approval requested for {what}: {missing} more approval(s) needed. The card is in the {} channel.",
+                            "Approval requested for {what}: {} more needed. The card is in the {} channel.",
+                            deckhand_core::card::count(missing, "approval"),
                             d.env
                         )
                     } else {

@@ -218,19 +218,20 @@ fn load_config(
 fn check_config(path: Option<PathBuf>) -> anyhow::Result<bool> {
     match load_config(path)? {
         (path, Ok(c)) => {
+            let n = deckhand_core::card::count;
             println!(
-                "{}: ok — {} environments ({}), {} services, {} groups, {} alarms, {} backup plans",
+                "{}: ok — {} ({}), {}, {}, {}, {}",
                 path.display(),
-                c.environments.len(),
+                n(c.environments.len(), "environment"),
                 c.environments
                     .keys()
                     .map(|e| e.as_str())
                     .collect::<Vec<_>>()
                     .join(" → "),
-                c.services.len(),
-                c.groups.len(),
-                c.alarms.len(),
-                c.backups.len(),
+                n(c.services.len(), "service"),
+                n(c.groups.len(), "group"),
+                n(c.alarms.len(), "alarm"),
+                n(c.backups.len(), "backup plan"),
             );
             Ok(true)
         }

@@ -159,7 +159,7 @@ fn an_unclicked_approval_expires_and_a_timed_lock_lapses_with_nobody_clicking() 
         &[
             "without enough approvals",
             "⌛ alice: nobody approved this by",
-            "maintenance: 1 release(s) became known-good; expired ",
+            "maintenance: 1 release became known-good; expired ",
             "Locked prod until ",
             "locked by alice until ",
             "🔓 alice's lock on prod lapsed (load test); deploys are open again.",

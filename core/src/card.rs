@@ -103,11 +103,20 @@ impl Table {
     }
 }
 
+/// `1 approval`, `2 approvals`, `0 snapshots`: a count with its noun, as a person writes it
+/// (every noun Deckhand counts takes a plain `s`).
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 fn hhmm(t: Timestamp) -> String {
     t.strftime("%H:%M UTC").to_string()
 }
 
-/// The card for a deployment as it stands at `now`.
 /// The line a finished build is announced with.
 pub fn build_line(build: &crate::ports::Build) -> String {
     let where_from = match (&build.branch, &build.commit) {
@@ -126,6 +135,7 @@ pub fn build_line(build: &crate::ports::Build) -> String {
     )
 }
 
+/// The card for a deployment as it stands at `now`.
 pub fn deployment_card(d: &Deployment, now: Timestamp) -> Card {
     let services = d
         .services
@@ -140,11 +150,15 @@ pub fn deployment_card(d: &Deployment, now: Timestamp) -> Card {
         } => format!("Automatic rollback of {services} in {}", d.env),
         DeploymentKind::Rollback { .. } => format!("Rollback of {services} in {}", d.env),
     };
+    // How long the work took, from when it could start (the completing approval, or the
+    // request when none was needed); the wait for approval is said apart.
+    let started = d.started_at();
     let took = |end: Timestamp| {
-        fmt_duration(
-            end.duration_since(d.requested_at)
-                .max(jiff::SignedDuration::from_mins(0)),
-        )
+        let work = fmt_duration(end.duration_since(started));
+        match d.approval_wait() {
+            Some(wait) => format!("{work} (after {} waiting for approval)", fmt_duration(wait)),
+            None => work,
+        }
     };
     let name_of = |i: usize| {
         d.services
@@ -165,7 +179,7 @@ pub fn deployment_card(d: &Deployment, now: Timestamp) -> Card {
                 ),
             )
         }
-        State::Approved => (Tone::Working, "Approved — starting".to_owned()),
+        State::Approved => (Tone::Working, format!("{} — starting", d.started_by())),
         State::Migrating { service } => (Tone::Working, format!("Migrating {}", name_of(*service))),
         State::Rolling { service } => (Tone::Working, format!("Rolling out {}", name_of(*service))),
         State::Verifying { service } => (

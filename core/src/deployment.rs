@@ -387,6 +387,48 @@ pub struct Deployment {
 
 impl Deployment {
     /// A new deployment in `Requested`. Apply [`Input::Submitted`] once its lock is held.
+    /// When the work could start: the approval that completed the count, or the request when
+    /// none was needed.
+    pub fn started_at(&self) -> Timestamp {
+        match self.approval_wait() {
+            Some(wait) => self
+                .requested_at
+                .checked_add(wait)
+                .unwrap_or(self.requested_at),
+            None => self.requested_at,
+        }
+    }
+
+    /// How long the deployment waited for its approvals, once they were all in.
+    pub fn approval_wait(&self) -> Option<SignedDuration> {
+        let needed = usize::from(self.required_approvals);
+        if needed == 0 || self.approvals.len() < needed {
+            return None;
+        }
+        let completing = self.approvals.get(needed - 1)?;
+        Some(completing.at.duration_since(self.requested_at))
+    }
+
+    /// What set the deployment going, as its card says it: the approvers, or — for one nobody
+    /// approved — what asked for it.
+    pub fn started_by(&self) -> String {
+        match (&self.kind, &self.requested_by) {
+            (
+                DeploymentKind::Rollback {
+                    automatic: true, ..
+                },
+                _,
+            ) => "Automatic rollback".to_owned(),
+            _ if self.required_approvals > 0 => "Approved".to_owned(),
+            (_, Actor::System { what }) => format!("Started by {what}"),
+            (_, person) => format!(
+                "Requested by {} (no approval needed in {})",
+                person.display(),
+                self.env
+            ),
+        }
+    }
+
     pub fn new(draft: Draft, now: Timestamp) -> Self {
         Deployment {
             id: draft.id,
@@ -749,7 +791,7 @@ impl Deployment {
             (_, Input::Superseded { by }) => {
                 let touched = next.touched_services();
                 if !touched.is_empty() {
-                    fx.push(Effect::Reply { text: format!("Superseded by {by} while {} were already changed; that deployment decides what runs now.", ServiceName::join(&touched)) });
+                    fx.push(Effect::Reply { text: format!("Superseded by {by} after {} already changed; that deployment decides what runs now.", ServiceName::join(&touched)) });
                 }
                 next.finish(State::Superseded { by: *by }, now, &mut fx);
             }

@@ -9,7 +9,8 @@ use crate::freeze::FreezeWindow;
 use crate::ports::{Hold, Pause};
 use crate::rollback::{Release, Verdict};
 use crate::types::{
-    Actor, ChatKind, DeploymentId, EnvName, ServiceName, Timestamp, UserRef, Version,
+    Actor, ChatKind, DeploymentId, EnvName, ServiceName, SignedDuration, Timestamp, UserRef,
+    Version,
 };
 
 /// Why something is not allowed, phrased for the person who asked.
@@ -103,12 +104,18 @@ pub fn check_freeze(env: &EnvConfig, now: Timestamp) -> Result<(), Denied> {
     let Some((window, until)) = active_freeze(env, now) else {
         return Ok(());
     };
+    // Within the week a weekday says when; further off it needs the date.
+    let format = if until.duration_since(now) < SignedDuration::from_hours(6 * 24) {
+        "%a %H:%M %Z"
+    } else {
+        "%a %Y-%m-%d %H:%M %Z"
+    };
     Err(Denied::Frozen {
         env: env.name.clone(),
         window: window.name.clone(),
         until: until
             .to_zoned_datetime(window.tz.clone())
-            .strftime("%a %H:%M %Z")
+            .strftime(format)
             .to_string(),
     })
 }
@@ -574,6 +581,28 @@ mod tests {
         assert_eq!(
             check_gates(prod, at("2026-11-25T12:00:00Z"), &[], None),
             Ok(None)
+        );
+    }
+
+    #[test]
+    fn a_freeze_ending_within_the_week_says_the_day_and_one_further_off_the_date() {
+        let c = crate::config::Config::parse(
+            "t.toml",
+            "[slack]\nworkspace = \"T1\"\n[environments.prod]\ncluster = \"prod\"\n[[environments.prod.freeze]]\nname = \"year-end\"\ntimezone = \"UTC\"\nfrom = \"2026-12-01 00:00\"\nuntil = \"2027-12-31 00:00\"\n[[environments.prod.freeze]]\nname = \"release-week\"\ntimezone = \"UTC\"\nfrom = \"2026-11-20 00:00\"\nuntil = \"2026-11-27 00:00\"\n",
+        )
+        .unwrap();
+        let prod = c.env("prod").unwrap();
+        let soon = check_gates(prod, at("2026-11-24T12:00:00Z"), &[], None).unwrap_err();
+        assert!(
+            soon.to_string()
+                .contains("(release-week) until Fri 00:00 UTC;"),
+            "{soon}"
+        );
+        let far = check_gates(prod, at("2026-12-02T12:00:00Z"), &[], None).unwrap_err();
+        assert!(
+            far.to_string()
+                .contains("(year-end) until Fri 2027-12-31 00:00 UTC;"),
+            "{far}"
         );
     }
 

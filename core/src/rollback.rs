@@ -266,9 +266,19 @@ impl AlarmChange {
         })
     }
 
-    /// The transition in words, for the messages about it.
+    /// The transition in words, for the messages about it: a clause that the messages end
+    /// with their own full stop (CloudWatch's reason ends with one already).
     pub fn describe(&self) -> String {
-        format!("alarm {} went into ALARM: {}", self.alarm, self.reason)
+        format!(
+            "alarm {} went into ALARM: {}",
+            self.alarm,
+            self.reason_clause()
+        )
+    }
+
+    /// CloudWatch's reason without its closing full stop.
+    fn reason_clause(&self) -> &str {
+        self.reason.trim_end().trim_end_matches('.')
     }
 
     /// Who a verdict from this change is by.
@@ -281,7 +291,7 @@ impl AlarmChange {
         Verdict::Bad {
             by: self.judge(),
             at: self.at,
-            why: format!("went into ALARM: {}", self.reason),
+            why: format!("went into ALARM: {}", self.reason_clause()),
         }
     }
 
@@ -773,8 +783,14 @@ impl AlarmDecision {
     }
 }
 
+/// A duration in the unit that fits: seconds under two minutes (`45s`), then minutes (`12m`),
+/// then hours and minutes (`1h30m`). A negative one (clocks disagree) reads as `0s`.
 pub fn fmt_duration(d: SignedDuration) -> String {
-    let mins = d.as_secs() / 60;
+    let secs = d.as_secs().max(0);
+    if secs < 120 {
+        return format!("{secs}s");
+    }
+    let mins = secs / 60;
     match (mins / 60, mins % 60) {
         (0, m) => format!("{m}m"),
         (h, 0) => format!("{h}h"),
@@ -811,6 +827,20 @@ mod tests {
 
     fn api() -> ServiceName {
         ServiceName::parse("api").unwrap()
+    }
+
+    #[test]
+    fn cloudwatchs_closing_full_stop_is_not_doubled_in_what_deckhand_says() {
+        let mut change = alarm("2026-11-24T10:05:00Z", AlarmState::Ok);
+        change.reason =
+            "Threshold Crossed: 1 datapoint [42.0] was greater than the threshold (10.0).".into();
+        let said = format!("🚨 {}. Rolling api back.", change.describe());
+        assert!(!said.contains(".."), "{said}");
+        assert!(said.contains("(10.0). Rolling"), "{said}");
+        let Verdict::Bad { why, .. } = change.verdict() else {
+            panic!("an alarm's verdict is bad");
+        };
+        assert!(why.ends_with("(10.0)"), "{why}");
     }
 
     fn decide(change: &AlarmChange, releases: &[Release], now: &str) -> AlarmDecision {

@@ -199,7 +199,8 @@ pub async fn run() -> anyhow::Result<()> {
     local.clock().advance(SignedDuration::from_mins(31));
     let baked = local.bot.app().bake_check().await?;
     note(&format!(
-        "the scheduled bake check judged {baked} release(s) good"
+        "the scheduled bake check judged {} good",
+        deckhand_core::card::count(baked, "release")
     ));
     ensure!(
         baked >= 2,

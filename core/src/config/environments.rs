@@ -51,7 +51,10 @@ pub(super) fn read<'a>(
     } else if required > 0 {
         r.error(
             key.span(),
-            format!("`{path}` needs {required} approval(s) but names no `approvers` group"),
+            format!(
+                "`{path}` needs {} but names no `approvers` group",
+                crate::card::count(usize::try_from(required).unwrap_or(0), "approval")
+            ),
             Some("add `approvers = \"<group>\"`".into()),
         );
     }

@@ -45,7 +45,7 @@ pub(super) fn check(
         {
             r.error(
                 group.span(),
-                format!("{path} is {required} but group `{}` has only {n} member(s): no deploy could ever be approved", group.get_ref()),
+                format!("{path} is {required} but group `{}` has only {}: no deploy could ever be approved", group.get_ref(), crate::card::count(n, "member")),
                 Some("lower required_approvals or add members to the group".into()),
             );
         }

@@ -649,3 +649,66 @@ fn every_waiting_state_has_a_deadline_and_time_says_what_is_due() {
     );
     assert_eq!(waiting.moves_by(limits), Some(t + limits.rollout));
 }
+
+/// The words on a card read as an engineer writes them: a duration in the unit that fits, from
+/// when the work could start, with the wait for approval said apart; what started a deploy
+/// nobody approved; a real plural.
+#[test]
+fn a_card_says_how_long_the_work_took_apart_from_the_wait_and_what_started_it() {
+    use crate::card::{count, deployment_card};
+    use crate::rollback::fmt_duration;
+    assert_eq!(fmt_duration(SignedDuration::from_secs(45)), "45s");
+    assert_eq!(fmt_duration(SignedDuration::from_secs(119)), "119s");
+    assert_eq!(fmt_duration(SignedDuration::from_mins(12)), "12m");
+    assert_eq!(fmt_duration(SignedDuration::from_mins(90)), "1h30m");
+    assert_eq!(fmt_duration(SignedDuration::from_secs(-5)), "0s");
+    assert_eq!(count(1, "approval"), "1 approval");
+    assert_eq!(count(0, "old snapshot"), "0 old snapshots");
+
+    // Approved 12 minutes after the request, succeeded 40 seconds after that.
+    let d = deployment(1, vec![svc("api", false, false, false)]);
+    let (mut d, _) = run(&d, &[Input::Submitted]);
+    let approved_at = at(T0) + SignedDuration::from_mins(12);
+    d = d
+        .apply(
+            &Input::Approved {
+                by: person("U0BOB"),
+            },
+            approved_at,
+        )
+        .unwrap()
+        .deployment;
+    assert_eq!(d.started_at(), approved_at);
+    assert_eq!(
+        deployment_card(&d, approved_at).status,
+        "Approved — starting"
+    );
+    d.state = State::Succeeded;
+    d.finished_at = Some(approved_at + SignedDuration::from_secs(40));
+    let status = deployment_card(&d, approved_at).status;
+    assert_eq!(status, "Succeeded in 40s (after 12m waiting for approval)");
+
+    // Nobody approved these: the card says what started them.
+    let mut auto = deployment(0, vec![svc("api", false, false, false)]);
+    auto.requested_by = crate::types::Actor::system("auto-deploy");
+    auto.state = State::Approved;
+    assert_eq!(
+        deployment_card(&auto, now()).status,
+        "Started by auto-deploy — starting"
+    );
+    auto.kind = DeploymentKind::Rollback {
+        automatic: true,
+        reason: "alarm".into(),
+        of: None,
+    };
+    assert_eq!(
+        deployment_card(&auto, now()).status,
+        "Automatic rollback — starting"
+    );
+    let mut by_hand = deployment(0, vec![svc("api", false, false, false)]);
+    by_hand.state = State::Approved;
+    assert_eq!(
+        deployment_card(&by_hand, now()).status,
+        "Requested by Alice (no approval needed in prod) — starting"
+    );
+}

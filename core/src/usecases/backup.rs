@@ -178,7 +178,15 @@ impl<P: Ports> App<'_, P> {
         {
             let took = now.duration_since(started).as_secs_f64();
             let kept = existing.len().saturating_sub(pruned.len());
-            self.announce(env, &format!("💾 Backup {} took `{snapshot}` in {took:.0}s; pruned {} old snapshot(s), {kept} kept.", plan.name, pruned.len())).await;
+            self.announce(
+                env,
+                &format!(
+                    "💾 Backup {} took `{snapshot}` in {took:.0}s; pruned {}, {kept} kept.",
+                    plan.name,
+                    crate::card::count(pruned.len(), "old snapshot")
+                ),
+            )
+            .await;
             let dims = vec![("Plan".to_owned(), plan.name.clone())];
             let metrics = [
                 Metric {

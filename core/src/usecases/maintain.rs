@@ -60,7 +60,10 @@ impl Maintained {
                 .join(", ")
         };
         if self.baked > 0 {
-            parts.push(format!("{} release(s) became known-good", self.baked));
+            parts.push(format!(
+                "{} became known-good",
+                crate::card::count(self.baked, "release")
+            ));
         }
         for (what, v) in [
             ("expired", &self.expired),
