@@ -20,6 +20,10 @@ pub const MANAGED_TAG: &str = "deckhand:managed";
 /// The rollout step that registered a revision: how a retried step recognises its own.
 pub const STEP_TAG: &str = "deckhand:step";
 
+/// The tag naming the version a revision Deckhand registered runs: its image is pinned by
+/// digest alone, so the tag is how a card says `v1.2.3 → v1.2.4` and never `? → v1.2.4`.
+pub const VERSION_TAG: &str = "deckhand:version";
+
 #[derive(Debug, Clone)]
 pub struct EcsPlatform {
     ecs: aws_sdk_ecs::Client,
@@ -211,8 +215,14 @@ impl EcsPlatform {
         }
         // Marks the revision as Deckhand's. The deploy function's IAM policy allows
         // RegisterTaskDefinition (which takes no resource ARN) only with this tag on the request.
-        tags.retain(|t| t.key() != Some(MANAGED_TAG) && t.key() != Some(STEP_TAG));
-        for (key, value) in [(MANAGED_TAG, "true"), (STEP_TAG, step)] {
+        tags.retain(
+            |t| !matches!(t.key(), Some(k) if [MANAGED_TAG, STEP_TAG, VERSION_TAG].contains(&k)),
+        );
+        for (key, value) in [
+            (MANAGED_TAG, "true"),
+            (STEP_TAG, step),
+            (VERSION_TAG, image.tag.as_str()),
+        ] {
             tags.push(
                 aws_sdk_ecs::types::Tag::builder()
                     .key(key)
@@ -392,11 +402,13 @@ impl Platform for EcsPlatform {
             PortError::Failed(format!("{} has no task definition", svc.ecs_service))
         })?;
         let (td, tags) = self.task_definition(arn).await?;
-        let step = tags
-            .iter()
-            .find(|t| t.key() == Some(STEP_TAG))
-            .and_then(|t| t.value())
-            .map(str::to_owned);
+        let tag = |key: &str| {
+            tags.iter()
+                .find(|t| t.key() == Some(key))
+                .and_then(|t| t.value())
+                .map(str::to_owned)
+        };
+        let (step, version) = (tag(STEP_TAG), tag(VERSION_TAG));
         let image = td
             .container_definitions()
             .iter()
@@ -413,6 +425,7 @@ impl Platform for EcsPlatform {
             image: image.to_owned(),
             ecs_deployment: primary_deployment(&service).map(str::to_owned),
             step,
+            version,
         })
     }
 

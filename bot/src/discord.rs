@@ -77,7 +77,7 @@ mod tests {
         }
         assert_eq!(
             list[0]["options"][0]["description"],
-            "ENV [SERVICE… | all] VERSION [--override \"reason\"]"
+            "ENV [SERVICE… | all] VERSION [--force] [--override \"reason\"]"
         );
         assert_eq!(clip(&"x".repeat(150)).chars().count(), 100);
     }

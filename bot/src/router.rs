@@ -296,12 +296,14 @@ async fn execute<P: Ports>(
             services,
             version,
             override_reason,
+            force,
         } => {
             let req = DeployRequest {
                 env,
                 services,
                 version,
                 override_reason,
+                force,
                 actor: actor.clone(),
                 event_key: event_key.clone(),
             };
@@ -314,7 +316,7 @@ async fn execute<P: Ports>(
                         d.version,
                         d.env
                     );
-                    if d.state == DeployState::PendingApproval {
+                    let said = if d.state == DeployState::PendingApproval {
                         let missing =
                             usize::from(d.required_approvals).saturating_sub(d.approvals.len());
                         format!(
@@ -327,7 +329,11 @@ async fn execute<P: Ports>(
                             "Deploying {what}. Follow the card in the {} channel.",
                             d.env
                         )
-                    }
+                    };
+                    std::iter::once(said)
+                        .chain(r.notes.iter().cloned())
+                        .collect::<Vec<_>>()
+                        .join(" ")
                 }
                 Err(RequestError::Port(e)) => unavailable(&app, &e).await,
                 Err(e) => format!("Not deploying: {e}"),

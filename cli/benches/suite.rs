@@ -242,6 +242,7 @@ impl<S: Store + std::fmt::Debug + 'static> AckWorld<S> {
                 services: vec![ServiceName::parse("api")?],
                 version: Version::parse("v1.2.3")?,
                 override_reason: None,
+                force: false,
                 actor: Actor::person(ChatKind::Slack, "T0BENCH", "U0ALICE", "alice"),
                 event_key: EventKey::slack_command("T0BENCH", &key).ok_or("an empty bench key")?,
             })

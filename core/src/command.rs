@@ -3,7 +3,7 @@
 //! Grammar (`/deckhand <cmd> …` is an alias for every command):
 //!
 //! ```text
-//! /deploy ENV [SERVICE… | all] VERSION [--override "reason"]
+//! /deploy ENV [SERVICE… | all] VERSION [--force] [--override "reason"]
 //! /rollback ENV [SERVICE… | all] [to VERSION]
 //! /status [ENV]
 //! /history ENV [SERVICE] [N]
@@ -30,6 +30,8 @@ pub enum Command {
         services: Vec<ServiceName>,
         version: Version,
         override_reason: Option<String>,
+        /// Redeploy services that already run this version.
+        force: bool,
     },
     Rollback {
         env: EnvName,
@@ -115,7 +117,7 @@ const MAX_HISTORY: u16 = 50;
 /// How a command is typed.
 pub fn usage_of(command: &str) -> &'static str {
     match command {
-        "deploy" => "/deploy ENV [SERVICE… | all] VERSION [--override \"reason\"]",
+        "deploy" => "/deploy ENV [SERVICE… | all] VERSION [--force] [--override \"reason\"]",
         "rollback" => "/rollback ENV [SERVICE… | all] [to VERSION]",
         "status" => "/status [ENV]",
         "history" => "/history ENV [SERVICE] [N]",
@@ -305,19 +307,46 @@ impl Parser<'_> {
                             return self.fail("`--override` needs a reason in quotes".into());
                         };
                         self.words.drain(i..i + 2);
+                        // A reason of several words must be quoted; what follows it unquoted
+                        // is not a version or a service.
+                        if let Some(next) = self.words.get(i)
+                            && Version::parse(next).is_err()
+                            && self.config.service(next).is_none()
+                        {
+                            return self.fail(format!(
+                                "`{next}` follows the override's reason: put the whole reason in quotes, e.g. --override \"{reason} {next}\""
+                            ));
+                        }
                         Some(reason)
                     }
                     None => None,
                 };
+                let force = match self.words.iter().position(|w| w == "--force") {
+                    Some(i) => {
+                        self.words.remove(i);
+                        true
+                    }
+                    None => false,
+                };
                 if let Some(flag) = self.words.iter().find(|w| w.starts_with("--")) {
                     return self.fail(format!(
                         "unknown option `{flag}`{}",
-                        suggest::hint(flag, ["--override"])
+                        suggest::hint(flag, ["--override", "--force"])
                     ));
                 }
                 let Some(last) = self.words.pop() else {
                     return self.fail("which version?".into());
                 };
+                // `/deploy staging api v1.2.3 v1.2.4`: one version at a time.
+                if let Some(other) = self
+                    .words
+                    .iter()
+                    .find(|w| self.config.service(w).is_none() && Version::parse(w).is_ok())
+                {
+                    return self.fail(format!(
+                        "two versions (`{other}` and `{last}`): deploy one version at a time"
+                    ));
+                }
                 let version = match self.version(&last) {
                     Ok(v) => v,
                     // `/deploy prod api` — the last word names a service, so the version is missing.
@@ -332,6 +361,7 @@ impl Parser<'_> {
                     services,
                     version,
                     override_reason,
+                    force,
                 })
             }
             "rollback" => {
@@ -478,6 +508,31 @@ mod tests {
     }
 
     #[test]
+    fn two_versions_and_words_after_an_override_are_said_for_what_they_are() {
+        assert!(
+            err("/deploy", "prod api v1.2.3 v1.2.4")
+                .starts_with("two versions (`v1.2.3` and `v1.2.4`): deploy one version at a time"),
+            "{}",
+            err("/deploy", "prod api v1.2.3 v1.2.4")
+        );
+        let e = err("/deploy", "prod api v1.2.3 --override \"x\" extra");
+        assert!(
+            e.starts_with("`extra` follows the override's reason: put the whole reason in quotes, e.g. --override \"x extra\""),
+            "{e}"
+        );
+        assert_eq!(
+            ok("/deploy", "prod api --override \"INC-1\" v1.2.3 --force"),
+            Command::Deploy {
+                env: env("prod"),
+                services: svcs(&["api"]),
+                version: Version::parse("v1.2.3").unwrap(),
+                override_reason: Some("INC-1".into()),
+                force: true,
+            }
+        );
+    }
+
+    #[test]
     fn deploy_forms() {
         let v = Version::parse("v1.2.3").unwrap();
         assert_eq!(
@@ -486,7 +541,8 @@ mod tests {
                 env: env("prod"),
                 services: svcs(&["api"]),
                 version: v.clone(),
-                override_reason: None
+                override_reason: None,
+                force: false,
             }
         );
         assert_eq!(
@@ -495,7 +551,8 @@ mod tests {
                 env: env("prod"),
                 services: svcs(&["worker", "api", "web"]),
                 version: v.clone(),
-                override_reason: None
+                override_reason: None,
+                force: false,
             }
         );
         assert_eq!(
@@ -504,7 +561,8 @@ mod tests {
                 env: env("prod"),
                 services: svcs(&["api", "web"]),
                 version: v.clone(),
-                override_reason: None
+                override_reason: None,
+                force: false,
             },
             "deploy order, not typing order"
         );
@@ -518,7 +576,8 @@ mod tests {
                 env: env("prod"),
                 services: svcs(&["api"]),
                 version: v,
-                override_reason: Some("INC-42 hotfix".into())
+                override_reason: Some("INC-42 hotfix".into()),
+                force: false,
             }
         );
     }
@@ -621,7 +680,7 @@ mod tests {
     fn mistakes_get_usage_and_did_you_mean() {
         assert_eq!(
             err("/deploy", "prdo api v1.2.3"),
-            "unknown environment `prdo` — did you mean `prod`?\nUsage: `/deploy ENV [SERVICE… | all] VERSION [--override \"reason\"]`"
+            "unknown environment `prdo` — did you mean `prod`?\nUsage: `/deploy ENV [SERVICE… | all] VERSION [--force] [--override \"reason\"]`"
         );
         assert!(
             err("/deploy", "prod apo v1.2.3")

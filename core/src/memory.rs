@@ -194,6 +194,7 @@ impl Memory {
                 image: image.into(),
                 ecs_deployment: None,
                 step: None,
+                version: None,
             },
         );
     }
@@ -634,6 +635,7 @@ impl Platform for Memory {
                 image: pinned,
                 ecs_deployment: Some(ecs_deployment.clone()),
                 step: Some(step.to_owned()),
+                version: Some(image.tag.to_string()),
             },
         );
         Ok(StepRollout::Rolling(Rollout {
@@ -666,6 +668,7 @@ impl Platform for Memory {
                 image,
                 ecs_deployment: Some(ecs_deployment.clone()),
                 step: None,
+                version: None,
             },
         );
         Ok(Rollout {

@@ -63,6 +63,17 @@ pub enum Denied {
         since: String,
     },
     #[error(
+        "{} already {} {version} in {env}; add `--force` to redeploy {}",
+        ServiceName::join(services),
+        if services.len() == 1 { "runs" } else { "run" },
+        if services.len() == 1 { "it" } else { "them" }
+    )]
+    AlreadyRuns {
+        env: EnvName,
+        services: Vec<ServiceName>,
+        version: Version,
+    },
+    #[error(
         "{service} {version} (this very image) was judged bad in {judged_in} by {by}: {why}; to deploy it anyway add `--override \"reason\"`, which needs one more approval"
     )]
     BadDigest {
@@ -97,6 +108,48 @@ pub fn active_freeze(env: &EnvConfig, now: Timestamp) -> Option<(&FreezeWindow, 
     env.freeze
         .iter()
         .find_map(|w| w.active_until(now).map(|until| (w, until)))
+}
+
+/// Which of the requested services a deploy changes: a service that already runs this very
+/// version is left as it is (a full rollout of what runs is a restart nobody asked for), unless
+/// `force`; when every one already runs it, the deploy is refused with how to force it. The
+/// note says what was left out.
+pub fn leave_out_running(
+    env: &EnvName,
+    version: &Version,
+    requested: &[ServiceName],
+    running: &[ServiceName],
+    force: bool,
+) -> Result<(Vec<ServiceName>, Option<String>), Denied> {
+    if force || running.is_empty() {
+        return Ok((requested.to_vec(), None));
+    }
+    let (left, changed): (Vec<ServiceName>, Vec<ServiceName>) =
+        requested.iter().cloned().partition(|s| running.contains(s));
+    if changed.is_empty() {
+        return Err(Denied::AlreadyRuns {
+            env: env.clone(),
+            services: left,
+            version: version.clone(),
+        });
+    }
+    let note = format!(
+        "{} already {} {version} in {env} and {} left as {} (`--force` redeploys {}).",
+        ServiceName::join(&left),
+        if left.len() == 1 { "runs" } else { "run" },
+        if left.len() == 1 { "is" } else { "are" },
+        if left.len() == 1 { "it is" } else { "they are" },
+        if left.len() == 1 { "it" } else { "them" },
+    );
+    Ok((changed, Some(note)))
+}
+
+/// What to tell a person who gave `--override` when nothing it lifts stood in the way: the
+/// deploy goes ahead without it (and without its extra approval), and they should know.
+pub fn unneeded_override(asked: Option<&str>, granted: Option<&Override>) -> Option<String> {
+    (asked.is_some() && granted.is_none()).then(|| {
+        "`--override` was not needed (no freeze, hold or bad image stood in the way), so this deploys without it.".to_owned()
+    })
 }
 
 /// The freeze standing in the way of a deploy to `env` at `now`, if any.

@@ -346,6 +346,10 @@ pub struct Running {
     /// The rollout step that registered the running revision, when Deckhand's did.
     #[serde(default)]
     pub step: Option<String>,
+    /// The version the running revision was registered for, when Deckhand registered it (its
+    /// image is pinned by digest alone, so the image names no tag).
+    #[serde(default)]
+    pub version: Option<String>,
 }
 
 impl Running {

@@ -153,6 +153,7 @@ pub fn running_version(releases: &[Release], running: &crate::ports::Running) ->
         })
         .max_by_key(|r| r.succeeded_at)
         .map(|r| r.image.tag.to_string())
+        .or_else(|| running.version.clone())
         .or_else(|| running.tag().map(str::to_owned))
 }
 

@@ -339,6 +339,8 @@ impl<S: Store + Clone> Sim<S> {
                 version: version(v),
                 override_reason: matches!(event, Event::DeployOverriding { .. })
                     .then(|| "the alarm was a bad dashboard (INC-7)".to_owned()),
+                // The overriding kind also redeploys what already runs, so both roads are met.
+                force: matches!(event, Event::DeployOverriding { .. }),
                 actor: person(who),
                 event_key: self.key("slack"),
             })),

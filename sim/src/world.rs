@@ -592,6 +592,7 @@ impl<S: Store> Platform for SimPorts<S> {
                 image,
                 ecs_deployment,
                 step,
+                version: None,
             })
         })
         .await

@@ -290,6 +290,9 @@ fn every_node_of_every_sample_replaced_by_each_nasty_value_is_read_or_refused_by
     let mut runs = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
+        if !name.ends_with(".json") {
+            continue;
+        }
         let original = sample(&name);
         let id = events::event_id(&original);
         let mut all = Vec::new();

@@ -125,6 +125,10 @@ async fn a_rollout_registers_a_revision_that_changes_only_the_image() {
         rollout.task_definition,
         "the service now runs the new revision"
     );
+    // Its image is pinned by digest alone; the revision's tag still says which version it is.
+    let running = p.running(&s.cluster, &config_for(&s)).await.unwrap();
+    assert_eq!(running.tag(), None, "{}", running.image);
+    assert_eq!(running.version.as_deref(), Some("v1.2.3"));
 
     let before = describe_td(&seed, &s.task_definition).await;
     let after = describe_td(&seed, &rollout.task_definition).await;
@@ -173,9 +177,10 @@ async fn a_rollout_registers_a_revision_that_changes_only_the_image() {
         vec![
             (Some("team"), Some("platform")),
             (Some("deckhand:managed"), Some("true")),
-            (Some("deckhand:step"), Some("d1:api"))
+            (Some("deckhand:step"), Some("d1:api")),
+            (Some("deckhand:version"), Some("v1.2.3"))
         ],
-        "the service's own tags kept, Deckhand's mark (which its IAM policy requires) and the step"
+        "the service's own tags kept, Deckhand's mark (which its IAM policy requires), the step and the version"
     );
 
     let state = p

@@ -532,6 +532,7 @@ async fn the_deploy_story_on_dynamodb_is_idempotent_under_concurrent_redelivery(
         services: vec![ServiceName::parse("api").unwrap()],
         version: Version::parse(version).unwrap(),
         override_reason: None,
+        force: false,
         actor: alice(),
         event_key: deckhand_core::types::EventKey::test(key),
     };

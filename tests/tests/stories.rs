@@ -480,6 +480,7 @@ async fn a_migration_that_exits_non_zero_fails_the_deploy_and_leaves_the_service
             services: vec![worker.name.clone()],
             version: Version::parse("v1.2.3").unwrap(),
             override_reason: None,
+            force: false,
             actor: deckhand_core::types::Actor::person(
                 deckhand_core::types::ChatKind::Slack,
                 "T0DECKHAND",

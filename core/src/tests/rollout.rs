@@ -63,6 +63,7 @@ fn a_rollback_does_not_go_to_a_revision_judged_bad_since_or_already_running() {
             image: String::new(),
             ecs_deployment: Some("ecs-svc/9".into()),
             step: None,
+            version: None,
         };
         check_revision(me, &api(), td, &releases, &running, claimed_by)
     };
@@ -86,6 +87,7 @@ fn a_rollback_whose_earlier_attempt_got_through_takes_its_rollout_up() {
         image: String::new(),
         ecs_deployment: Some("ecs-svc/9".into()),
         step: None,
+        version: None,
     };
     let taken_up = RevisionStep::TakeUp(Rollout {
         task_definition: "api:2".into(),

@@ -60,6 +60,7 @@ impl World {
             services: services.iter().map(|s| Self::svc(s)).collect(),
             version: Version::parse(version).unwrap(),
             override_reason: None,
+            force: false,
             actor: person(who),
             event_key: EventKey::test(key),
         }
@@ -1516,4 +1517,48 @@ async fn promotion_refuses_an_image_judged_bad_in_the_environment_before() {
         "{refused}"
     );
     assert!(w.mem.deployments().iter().all(|d| d.env.as_str() != "prod"));
+}
+
+/// A deploy of what already runs is not a silent full rollout: refused with how to force it,
+/// a service among others that already runs it is left out (and said so), and `--force`
+/// redeploys it. An `--override` nothing needed is said to be unneeded and not charged.
+#[tokio::test]
+async fn what_already_runs_is_left_alone_unless_forced_and_an_unneeded_override_is_said() {
+    let w = World::new();
+    let app = w.app();
+    let err = app
+        .request_deploy(w.request("staging", &["api"], "v1.2.2", "U0ALICE", "k1"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "api already runs v1.2.2 in staging; add `--force` to redeploy it"
+    );
+    assert!(w.mem.deployments().is_empty(), "nothing was started");
+
+    let mut forced = w.request("staging", &["api"], "v1.2.2", "U0ALICE", "k2");
+    forced.force = true;
+    let r = app.request_deploy(forced).await.unwrap();
+    assert_eq!(r.deployment.service_names(), vec![World::svc("api")]);
+    assert!(r.notes.is_empty(), "{:?}", r.notes);
+    w.run_to_end(r.deployment.id, true).await;
+
+    w.ship("staging", "v1.2.3", "s1").await;
+    let mut both = w.request("staging", &["api", "worker"], "v1.2.3", "U0ALICE", "k3");
+    both.override_reason = Some("INC-9".into());
+    let r = app.request_deploy(both).await.unwrap();
+    assert_eq!(r.deployment.service_names(), vec![World::svc("worker")]);
+    assert_eq!(
+        r.deployment.required_approvals, 0,
+        "no extra approval charged"
+    );
+    assert!(r.deployment.overridden.is_none());
+    assert_eq!(
+        r.notes,
+        vec![
+            "api already runs v1.2.3 in staging and is left as it is (`--force` redeploys it)."
+                .to_owned(),
+            "`--override` was not needed (no freeze, hold or bad image stood in the way), so this deploys without it.".to_owned(),
+        ]
+    );
 }

@@ -81,6 +81,7 @@ impl<P: Ports> App<'_, P> {
                 services: vec![build.service.clone()],
                 version: build.version.clone(),
                 override_reason: None,
+                force: false,
                 actor: Actor::system("auto-deploy"),
                 event_key: EventKey::build(&build.build_id, &env.name)
                     .ok_or_else(|| BuildError::NoBuildId(build.service.to_string()))?,

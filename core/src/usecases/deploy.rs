@@ -51,6 +51,9 @@ impl RequestError {
 pub struct Requested {
     pub deployment: Deployment,
     pub duplicate: bool,
+    /// What the person should know besides: services left out because they already run the
+    /// version, an `--override` that was not needed.
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +102,8 @@ pub struct DeployRequest {
     pub services: Vec<ServiceName>,
     pub version: Version,
     pub override_reason: Option<String>,
+    /// Redeploy services that already run this version (`--force`).
+    pub force: bool,
     pub actor: Actor,
     /// The triggering event's own id (Slack trigger id, Discord interaction id, build id):
     /// a redelivery of the same event finds the same deployment.
@@ -180,6 +185,7 @@ impl<P: Ports> App<'_, P> {
         let mut services = Vec::new();
         let mut promoted = Vec::new();
         let mut gates = Vec::new();
+        let mut already = Vec::new();
         for name in &req.services {
             let cfg = self.service_config(name)?;
             let digest = p
@@ -210,6 +216,11 @@ impl<P: Ports> App<'_, P> {
             ));
             let runs = p.platform().running(&env.cluster, cfg).await?;
             let running = running_version(&here, &runs);
+            if runs.digest().as_ref() == Some(&digest)
+                || running.as_deref() == Some(req.version.as_str())
+            {
+                already.push(name.clone());
+            }
             if let Some(baseline) = self.baseline(env, cfg, &here, &runs, now).await? {
                 adopt.push(baseline);
             }
@@ -232,7 +243,6 @@ impl<P: Ports> App<'_, P> {
                 progress: Progress::default(),
             });
         }
-        policy::check_promotion(env, &req.version, &promoted)?;
         let gates: Vec<ServiceGate<'_>> = gates
             .iter()
             .map(|(service, hold, known_good, judged)| ServiceGate {
@@ -244,6 +254,20 @@ impl<P: Ports> App<'_, P> {
             })
             .collect();
         let overridden = policy::check_gates(env, now, &gates, req.override_reason.as_deref())?;
+        // A bad image or a hold is said first; then what already runs is left out, and only
+        // what changes must have been promoted.
+        let (changing, left_out) =
+            policy::leave_out_running(&env.name, &req.version, &req.services, &already, req.force)?;
+        services.retain(|s| changing.contains(&s.service));
+        promoted.retain(|(name, _)| changing.contains(name));
+        policy::check_promotion(env, &req.version, &promoted)?;
+        let notes: Vec<String> = left_out
+            .into_iter()
+            .chain(policy::unneeded_override(
+                req.override_reason.as_deref(),
+                overridden.as_ref(),
+            ))
+            .collect();
         // Recorded once the request passed: a refusal changes nothing. Once per service, by
         // its own id, however often delivered.
         for baseline in &adopt {
@@ -263,8 +287,12 @@ impl<P: Ports> App<'_, P> {
             overridden,
             alarms_at_start,
         };
-        let reason = format!("{} {}", ServiceName::join(&req.services), req.version);
-        self.create_and_submit(env, draft, reason).await
+        let reason = format!("{} {}", ServiceName::join(&changing), req.version);
+        let mut requested = self.create_and_submit(env, draft, reason).await?;
+        if !requested.duplicate {
+            requested.notes = notes;
+        }
+        Ok(requested)
     }
 
     /// The baseline to adopt for `cfg` in `env` if Deckhand has no release of it there yet:
@@ -345,6 +373,7 @@ impl<P: Ports> App<'_, P> {
                 return Ok(Requested {
                     deployment: existing,
                     duplicate: true,
+                    notes: Vec::new(),
                 });
             }
             Err(e) => {
@@ -359,6 +388,7 @@ impl<P: Ports> App<'_, P> {
         Ok(Requested {
             deployment: driven.deployment,
             duplicate: !driven.changed,
+            notes: Vec::new(),
         })
     }
 
@@ -399,11 +429,13 @@ impl<P: Ports> App<'_, P> {
             return Ok(Requested {
                 deployment: driven.deployment,
                 duplicate: !driven.changed,
+                notes: Vec::new(),
             });
         }
         Ok(Requested {
             deployment: d,
             duplicate: true,
+            notes: Vec::new(),
         })
     }
 

@@ -339,6 +339,7 @@ impl<P: Ports> App<'_, P> {
                 return Ok(Requested {
                     deployment: *d,
                     duplicate: true,
+                    notes: Vec::new(),
                 });
             }
             Claimed::Retry(id) => {
@@ -468,6 +469,7 @@ impl<P: Ports> App<'_, P> {
                 return Ok(Requested {
                     deployment: *d,
                     duplicate: true,
+                    notes: Vec::new(),
                 });
             }
         };

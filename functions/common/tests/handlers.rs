@@ -35,6 +35,7 @@ fn request(env: &str, version: &str, key: &str) -> DeployRequest {
         services: vec!["api".parse().unwrap()],
         version: version.parse().unwrap(),
         override_reason: None,
+        force: false,
         actor: deckhand_core::types::Actor::person(
             deckhand_core::types::ChatKind::Slack,
             "T0DECKHAND",
