@@ -426,6 +426,9 @@ impl Platform for EcsPlatform {
             ecs_deployment: primary_deployment(&service).map(str::to_owned),
             step,
             version,
+            since: primary(&service)
+                .and_then(|d| d.created_at())
+                .and_then(|t| jiff::Timestamp::new(t.secs(), 0).ok()),
         })
     }
 
@@ -593,9 +596,12 @@ fn revision_number(task_definition: &str) -> u32 {
 
 /// The id of the service's PRIMARY deployment: the one its latest update started.
 fn primary_deployment(service: &Service) -> Option<&str> {
+    primary(service).and_then(|d| d.id())
+}
+
+fn primary(service: &Service) -> Option<&aws_sdk_ecs::types::Deployment> {
     service
         .deployments()
         .iter()
         .find(|d| d.status() == Some("PRIMARY"))
-        .and_then(|d| d.id())
 }

@@ -4,7 +4,7 @@
 //! Slack share one grammar (core's `command` module) and one set of usage messages; the router
 //! joins the option back into the text Slack would have sent.
 
-use deckhand_core::command::{COMMANDS, summary, usage_of};
+use deckhand_core::command::{DECLARED, summary, usage_of};
 use serde_json::{Value, json};
 
 /// Discord's limits: a description is at most 100 characters.
@@ -23,9 +23,8 @@ fn clip(text: &str) -> String {
 /// `help` (in Discord the command list itself is the help), each a `CHAT_INPUT` command with one
 /// `STRING` option.
 pub fn commands() -> Value {
-    let list: Vec<Value> = COMMANDS
+    let list: Vec<Value> = DECLARED
         .iter()
-        .filter(|c| **c != "help")
         .map(|name| {
             let usage = usage_of(name);
             let args = usage.split_once(' ').map_or("", |(_, rest)| rest);

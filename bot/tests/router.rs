@@ -634,8 +634,16 @@ async fn queries_answer_with_tables() {
             && lock.ends_with(" UTC: load test until 14:00. `/unlock staging` releases it sooner."),
         "{lock}"
     );
-    let refused = w
+    // What already runs is answered as such; forced, the lock is what stands in the way.
+    let runs = w
         .say("U0ALICE", "/deploy", "staging api v1.2.3", "s4")
+        .await;
+    assert!(
+        runs.contains("api already runs v1.2.3 in staging; add `--force` to redeploy it"),
+        "{runs}"
+    );
+    let refused = w
+        .say("U0ALICE", "/deploy", "staging api v1.2.3 --force", "s4b")
         .await;
     assert!(refused.contains("staging is locked by carol"), "{refused}");
     let unlock = w.say("U0ALICE", "/unlock", "staging", "s5").await;

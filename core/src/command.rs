@@ -96,6 +96,13 @@ pub const COMMANDS: [&str; 10] = [
     "help",
 ];
 
+/// The slash commands registered with Slack and Discord: every command but `help` (which is
+/// `/deploy help` or `/deckhand help`), and the umbrella `/deckhand <command>`.
+pub const DECLARED: [&str; 10] = [
+    "deploy", "rollback", "status", "history", "lock", "unlock", "pause", "resume", "backup",
+    "deckhand",
+];
+
 /// One line on what a command does, for Slack's and Discord's command lists.
 pub fn summary(command: &str) -> &'static str {
     match command {
@@ -108,6 +115,7 @@ pub fn summary(command: &str) -> &'static str {
         "pause" => "Stop automatic deploys and rollbacks in an environment during an incident",
         "resume" => "Let automation deploy and roll back in an environment again",
         "backup" => "Snapshot an environment's database now, or list its snapshots",
+        "deckhand" => "Any Deckhand command as /deckhand COMMAND …; /deckhand help lists them",
         _ => "How to use Deckhand",
     }
 }

@@ -187,6 +187,7 @@ impl Memory {
     }
     /// Sets what a service runs before any deploy.
     pub fn set_running(&self, service: &str, task_definition: &str, image: &str) {
+        let since = Some(self.the_time());
         guard(&self.world).running.insert(
             service.to_owned(),
             Running {
@@ -195,6 +196,7 @@ impl Memory {
                 ecs_deployment: None,
                 step: None,
                 version: None,
+                since,
             },
         );
     }
@@ -636,6 +638,7 @@ impl Platform for Memory {
                 ecs_deployment: Some(ecs_deployment.clone()),
                 step: Some(step.to_owned()),
                 version: Some(image.tag.to_string()),
+                since: Some(*guard(&self.now)),
             },
         );
         Ok(StepRollout::Rolling(Rollout {
@@ -669,6 +672,7 @@ impl Platform for Memory {
                 ecs_deployment: Some(ecs_deployment.clone()),
                 step: None,
                 version: None,
+                since: None,
             },
         );
         Ok(Rollout {

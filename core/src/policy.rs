@@ -144,6 +144,33 @@ pub fn leave_out_running(
     Ok((changed, Some(note)))
 }
 
+/// What the channel is told when `/unlock` released something: whose lock (named, so its
+/// owner reads it was released by someone else) and which holds. `None` when nothing was.
+pub fn unlock_note(
+    env: &EnvName,
+    by: &Actor,
+    lock: Option<&EnvLock>,
+    holds: &[crate::ports::Hold],
+) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(l) = lock {
+        let whose = if l.held_by.same_person(by) {
+            "their own lock".to_owned()
+        } else {
+            format!("{}'s lock", l.held_by.display())
+        };
+        parts.push(format!("released {whose} ({})", l.reason));
+    }
+    if !holds.is_empty() {
+        let services: Vec<ServiceName> = holds.iter().map(|h| h.service.clone()).collect();
+        parts.push(format!(
+            "released the hold on {} (plain deploys and automation may ship there again)",
+            ServiceName::join(&services)
+        ));
+    }
+    (!parts.is_empty()).then(|| format!("{} unlocked {env}: {}.", by.display(), parts.join("; ")))
+}
+
 /// What to tell a person who gave `--override` when nothing it lifts stood in the way: the
 /// deploy goes ahead without it (and without its extra approval), and they should know.
 pub fn unneeded_override(asked: Option<&str>, granted: Option<&Override>) -> Option<String> {
@@ -513,17 +540,18 @@ impl EnvLock {
         self.expires.is_none_or(|e| now < e)
     }
 
-    /// The lock in `/status`: who holds it, why, and until when.
+    /// The lock in `/status`: who holds it, why, since when and until when.
     pub fn note(&self) -> String {
+        let since = self.since.strftime("%m-%d %H:%M");
         match &self.owner {
-            LockOwner::Deployment { id } => format!("deploying {id}"),
+            LockOwner::Deployment { id } => format!("deploying {id} since {since}"),
             LockOwner::Person { .. } => {
                 let until = self.expires.map_or_else(
                     || "until /unlock".to_owned(),
                     |at| format!("until {}", at.strftime("%m-%d %H:%M")),
                 );
                 format!(
-                    "locked by {} {until}: {}",
+                    "locked by {} since {since} {until}: {}",
                     self.held_by.display(),
                     self.reason
                 )

@@ -350,6 +350,9 @@ pub struct Running {
     /// image is pinned by digest alone, so the image names no tag).
     #[serde(default)]
     pub version: Option<String>,
+    /// Since when it runs: when ECS started the deployment that rolled it out, if it says.
+    #[serde(default)]
+    pub since: Option<Timestamp>,
 }
 
 impl Running {

@@ -593,6 +593,7 @@ impl<S: Store> Platform for SimPorts<S> {
                 ecs_deployment,
                 step,
                 version: None,
+                since: None,
             })
         })
         .await

@@ -190,7 +190,7 @@ fn reads_are_told_apart_from_writes() {
 
 #[test]
 fn the_slack_manifest_offers_every_command_core_knows_and_asks_for_no_more_scopes_than_used() {
-    use deckhand_core::command::{COMMANDS, summary, usage_of};
+    use deckhand_core::command::{DECLARED, summary, usage_of};
     let manifest: Value =
         serde_norway::from_str(include_str!("../../infra/slack-manifest.yaml")).unwrap();
     let commands = manifest["features"]["slash_commands"]
@@ -200,11 +200,9 @@ fn the_slack_manifest_offers_every_command_core_knows_and_asks_for_no_more_scope
         .iter()
         .map(|c| c["command"].as_str().unwrap())
         .collect();
-    let expected: Vec<String> = COMMANDS
-        .iter()
-        .filter(|c| **c != "help")
-        .map(|c| format!("/{c}"))
-        .collect();
+    // Every command, and the `/deckhand <command>` umbrella the README promises.
+    let expected: Vec<String> = DECLARED.iter().map(|c| format!("/{c}")).collect();
+    assert!(expected.contains(&"/deckhand".to_owned()));
     assert_eq!(names, expected);
     for c in commands {
         let name = c["command"].as_str().unwrap().trim_start_matches('/');
@@ -344,5 +342,74 @@ fn deckhands_own_functions_deploy_as_a_canary_watched_by_its_own_alarms() {
                 "{role} invokes {to}"
             );
         }
+    }
+}
+
+/// The README's "Deploy to AWS" section can be followed without reading code: every parameter
+/// the template takes is named there; every slash command Slack and Discord register is in its
+/// command table; every `deckhand` subcommand is shown.
+#[test]
+fn the_readme_documents_every_template_parameter_command_and_subcommand() {
+    let readme = include_str!("../../README.md");
+    let section = |title: &str| {
+        let start = readme
+            .find(title)
+            .unwrap_or_else(|| panic!("README has no {title}"));
+        let rest = &readme[start + title.len()..];
+        &rest[..rest.find("\n## ").unwrap_or(rest.len())]
+    };
+    let deploy = section("## Deploy to AWS");
+    let template: Value = serde_norway::from_str(TEMPLATE).unwrap();
+    let parameters = template["Parameters"].as_mapping().unwrap();
+    assert!(parameters.len() > 5);
+    for name in parameters.keys() {
+        let name = name.as_str().unwrap();
+        assert!(
+            deploy.contains(&format!("`{name}`")),
+            "the README's Deploy to AWS section does not explain the `{name}` parameter"
+        );
+    }
+    let outputs = template["Outputs"].as_mapping().unwrap();
+    for name in outputs.keys() {
+        let name = name.as_str().unwrap();
+        assert!(
+            deploy.contains(&format!("`{name}`")),
+            "the README's Deploy to AWS section does not name the `{name}` output"
+        );
+    }
+    let commands = section("## Commands people type");
+    for c in deckhand_core::command::DECLARED {
+        assert!(
+            commands.contains(&format!("`/{c} ")),
+            "the README's command table does not show /{c}"
+        );
+    }
+    // `deckhand`'s subcommands, from the CLI's own enum (CamelCase variants, kebab-case words).
+    let cli = include_str!("../../cli/src/main.rs");
+    let body = &cli[cli.find("enum Command {").unwrap()..];
+    let body = &body[..body.find("\n}").unwrap()];
+    let subcommands: Vec<String> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("    "))
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_uppercase()))
+        .map(|l| {
+            let name: String = l.chars().take_while(char::is_ascii_alphabetic).collect();
+            let mut kebab = String::new();
+            for (i, ch) in name.chars().enumerate() {
+                if ch.is_ascii_uppercase() && i > 0 {
+                    kebab.push('-');
+                }
+                kebab.push(ch.to_ascii_lowercase());
+            }
+            kebab
+        })
+        .collect();
+    assert!(subcommands.len() >= 6, "{subcommands:?}");
+    for sub in subcommands {
+        assert!(
+            readme.contains(&format!("deckhand -- {sub}"))
+                || readme.contains(&format!("deckhand {sub}")),
+            "the README never shows `deckhand {sub}`"
+        );
     }
 }

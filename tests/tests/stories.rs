@@ -637,10 +637,10 @@ async fn a_deploy_whose_function_never_comes_back_is_finished_by_maintenance() {
     // The function is gone for good and nobody re-delivers its work. The env stays held by
     // the deployment (its lock no longer lapses under it)…
     let held = local
-        .type_command(ALICE, DEPLOYS, "/deploy staging api v1.2.2")
+        .type_command(ALICE, DEPLOYS, "/deploy staging api v1.2.2 --force")
         .await
         .unwrap();
-    assert!(held.contains("Not deploying"), "{held}");
+    assert!(held.contains("Not deploying: staging is busy"), "{held}");
     // …until its step's deadline passes and maintenance (the 5-minute schedule in AWS, the
     // interval in `deckhand serve`) resumes it from where the store says, with AWS back.
     local.clock().advance(SignedDuration::from_mins(6));
@@ -650,7 +650,7 @@ async fn a_deploy_whose_function_never_comes_back_is_finished_by_maintenance() {
     let d = latest(&local, "staging").await;
     assert_eq!(d.state, State::Succeeded, "{:?}", d.state);
     let answer = local
-        .type_command(ALICE, DEPLOYS, "/deploy staging api v1.2.2")
+        .type_command(ALICE, DEPLOYS, "/deploy staging api v1.2.2 --force")
         .await
         .unwrap();
     assert!(answer.starts_with("Deploying api v1.2.2"), "{answer}");

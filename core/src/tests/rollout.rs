@@ -64,6 +64,7 @@ fn a_rollback_does_not_go_to_a_revision_judged_bad_since_or_already_running() {
             ecs_deployment: Some("ecs-svc/9".into()),
             step: None,
             version: None,
+            since: None,
         };
         check_revision(me, &api(), td, &releases, &running, claimed_by)
     };
@@ -88,6 +89,7 @@ fn a_rollback_whose_earlier_attempt_got_through_takes_its_rollout_up() {
         ecs_deployment: Some("ecs-svc/9".into()),
         step: None,
         version: None,
+        since: None,
     };
     let taken_up = RevisionStep::TakeUp(Rollout {
         task_definition: "api:2".into(),

@@ -1562,3 +1562,83 @@ async fn what_already_runs_is_left_alone_unless_forced_and_an_unneeded_override_
         ]
     );
 }
+
+/// A card is never sent an update that changes nothing: through a whole deploy, each message's
+/// updates differ from what it showed before.
+#[tokio::test]
+async fn a_card_is_never_sent_the_same_content_twice() {
+    let w = World::new();
+    w.ship("staging", "v1.2.3", "s1").await;
+    let mut last: std::collections::HashMap<String, crate::card::Card> =
+        std::collections::HashMap::new();
+    let mut updates = 0;
+    for said in w.mem.said() {
+        match said {
+            Said::Card { card, .. } => {
+                // Each post is a new message; its id is not known here, so start afresh.
+                last.clear();
+                last.insert("posted".into(), card);
+            }
+            Said::Update { message, card } => {
+                updates += 1;
+                let before = last
+                    .get(&message.id)
+                    .or_else(|| last.get("posted"))
+                    .cloned();
+                assert_ne!(
+                    before.as_ref(),
+                    Some(&card),
+                    "an update that changes nothing"
+                );
+                last.insert(message.id.clone(), card);
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        updates >= 2,
+        "the deploy updated its card as it went ({updates})"
+    );
+}
+
+/// `/status` shows what ECS runs for a service Deckhand never deployed, and a lock with since
+/// and until; `/lock` and a `/unlock` of someone else's lock are told to the channel, naming
+/// whose lock it was.
+#[tokio::test]
+async fn status_shows_what_ecs_runs_and_locks_are_told_to_the_channel() {
+    let w = World::new();
+    let app = w.app();
+    let staging = World::env("staging");
+    let status = app.status(Some(&staging)).await.unwrap().to_text();
+    assert!(
+        status.contains("v1.2.2") && status.contains("not deployed by Deckhand yet"),
+        "{status}"
+    );
+    assert!(
+        !status.contains(" — "),
+        "no blanks for what ECS can tell: {status}"
+    );
+
+    app.lock(&staging, None, "load test", &person("U0ALICE"))
+        .await
+        .unwrap();
+    let status = app.status(Some(&staging)).await.unwrap().to_text();
+    assert!(
+        status.contains("locked by Alice since 11-24 09:00 until 11-24 17:00: load test"),
+        "{status}"
+    );
+    app.unlock(&staging, &person("U0BOB")).await.unwrap();
+    let posts = w.posts();
+    assert!(
+        posts.iter().any(
+            |p| p.starts_with("🔒 Alice locked staging until 2026-11-24 17:00 UTC: load test.")
+        ),
+        "{posts:#?}"
+    );
+    assert!(
+        posts
+            .iter()
+            .any(|p| p == "🔓 Bob unlocked staging: released Alice's lock (load test)."),
+        "{posts:#?}"
+    );
+}

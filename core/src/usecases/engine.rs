@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::card::deployment_card;
+use crate::card::{Card, deployment_card};
 use crate::config::ServiceConfig;
 use crate::deployment::{Deployment, DeploymentKind, Effect, Input, Refused};
 use crate::policy::LockOwner;
@@ -96,6 +96,9 @@ impl<P: Ports> App<'_, P> {
         let mut first = true;
         let mut changed_first = false;
         let mut conflicts = 0;
+        // What this delivery last showed on every card: an update that would show the same
+        // again (a step that changes nothing the card says) is not sent.
+        let mut showing: Option<Card> = None;
         while let Some(input) = queue.pop_front() {
             let now = self.ports.clock().now();
             let step = d.apply(&input, now)?;
@@ -132,6 +135,16 @@ impl<P: Ports> App<'_, P> {
             for effect in step.effects {
                 if is_step(&effect) && lease.is_none() {
                     tracing::info!(deployment = %d.id, ?effect, "another delivery performs this step");
+                    continue;
+                }
+                if effect == Effect::UpdateCard {
+                    match self.update_cards_unless(&d, showing.as_ref()).await {
+                        Ok(shown) => showing = shown,
+                        Err(e) => {
+                            self.give_back(lease).await;
+                            return Err(e.into());
+                        }
+                    }
                     continue;
                 }
                 match self.perform(&d, effect, actor).await {
@@ -537,8 +550,28 @@ impl<P: Ports> App<'_, P> {
         d: &Deployment,
         now: Timestamp,
     ) -> Result<(), PortError> {
+        self.show_card(d, deployment_card(d, now)).await.map(|_| ())
+    }
+
+    /// Updates `d`'s cards unless every one already shows exactly what they would now
+    /// (`showing`: what this delivery last put on all of them); either way they show `d`'s
+    /// revision afterwards. Returns what every card shows now, if that is known.
+    async fn update_cards_unless(
+        &self,
+        d: &Deployment,
+        showing: Option<&Card>,
+    ) -> Result<Option<Card>, PortError> {
+        let card = deployment_card(d, self.ports.clock().now());
+        if showing == Some(&card) {
+            self.ports.store().card_shown(d.id, d.revision).await?;
+            return Ok(Some(card));
+        }
+        self.show_card(d, card).await
+    }
+
+    /// Puts `card` on every card of `d`; the card when all of them took it.
+    async fn show_card(&self, d: &Deployment, card: Card) -> Result<Option<Card>, PortError> {
         let p = self.ports;
-        let card = deployment_card(d, now);
         let refs = p.store().cards(d.id).await?;
         let mut all = true;
         for r in &refs {
@@ -549,8 +582,9 @@ impl<P: Ports> App<'_, P> {
         }
         if all && !refs.is_empty() {
             p.store().card_shown(d.id, d.revision).await?;
+            return Ok(Some(card));
         }
-        Ok(())
+        Ok(None)
     }
 }
 

@@ -45,7 +45,19 @@ impl<P: Ports> App<'_, P> {
                         r.succeeded_at.strftime("%m-%d %H:%M").to_string(),
                         r.status_word(e.bake, now).to_owned(),
                     ),
-                    None => ("—".into(), "—".into(), "—".into()),
+                    // Not deployed by Deckhand yet: what ECS runs, from ECS.
+                    None => {
+                        let runs = self.ports.platform().running(&e.cluster, s).await?;
+                        (
+                            crate::rollback::running_version(&[], &runs)
+                                .unwrap_or_else(|| runs.image.clone()),
+                            runs.since.map_or_else(
+                                || "—".into(),
+                                |t| t.strftime("%m-%d %H:%M").to_string(),
+                            ),
+                            "not deployed by Deckhand yet".into(),
+                        )
+                    }
                 };
                 let mut note = Vec::new();
                 if let Some(h) = holds.iter().find(|h| h.service == s.name) {
@@ -155,7 +167,22 @@ impl<P: Ports> App<'_, P> {
             expires: Some(now + duration.unwrap_or(e.lock_default).min(e.lock_max)),
         };
         match self.ports.store().acquire_lock(&lock, now).await? {
-            Ok(()) => Ok(lock),
+            Ok(()) => {
+                let until = lock.expires.map_or_else(String::new, |at| {
+                    format!(" until {}", at.strftime("%Y-%m-%d %H:%M UTC"))
+                });
+                self.audit_env(env, actor, "locked", &format!("{reason}{until}"))
+                    .await?;
+                self.announce(
+                    e,
+                    &format!(
+                        "🔒 {} locked {env}{until}: {reason}. No deploys there meanwhile; `/unlock {env}` releases it sooner.",
+                        actor.display()
+                    ),
+                )
+                .await;
+                Ok(lock)
+            }
             Err(holder) => Err(Denied::Locked(policy::LockHeld(Box::new(holder))).into()),
         }
     }
@@ -179,6 +206,10 @@ impl<P: Ports> App<'_, P> {
             None => None,
         };
         let holds = store.clear_holds(env).await?;
+        if let Some(said) = policy::unlock_note(env, actor, released.as_ref(), &holds) {
+            self.audit_env(env, actor, "unlocked", &said).await?;
+            self.announce(e, &format!("🔓 {said}")).await;
+        }
         Ok((released, holds))
     }
 

@@ -216,7 +216,7 @@ async fn build_event<P: Ports>(app: &App<'_, P>, event: &Value) -> Result<Value,
     for a in &out.auto_deploys {
         match a {
             AutoDeployOutcome::Started { env, deployment } => {
-                started.push(json!({ "env": env.as_str(), "deployment": deployment.to_string() }))
+                started.push(json!({ "env": env.as_str(), "deployment": deployment.to_string() }));
             }
             AutoDeployOutcome::Skipped { env, why } => {
                 skipped.push(json!({ "env": env.as_str(), "why": why }));
