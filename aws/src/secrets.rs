@@ -31,6 +31,42 @@ impl CachedSecrets {
     }
 }
 
+impl CachedSecrets {
+    /// The secret's current value and, while a rotation overlaps them, its previous one
+    /// (`AWSCURRENT`, `AWSPREVIOUS`), fetched now — not from the cache: this is how a holder
+    /// of verifying keys learns of a rotation. A secret never rotated has no previous value.
+    pub async fn current_and_previous(
+        &self,
+        name: &str,
+    ) -> PortResult<(SecretString, Option<SecretString>)> {
+        let stage = |stage: &'static str| async move {
+            self.client
+                .get_secret_value()
+                .secret_id(name)
+                .version_stage(stage)
+                .send()
+                .await
+                .map_err(|e| port_error(&format!("GetSecretValue {name} ({stage})"), &e))
+                .map(|out| out.secret_string.map(SecretString::from))
+        };
+        let (current, previous) = tokio::join!(stage("AWSCURRENT"), stage("AWSPREVIOUS"));
+        let current = current
+            .map_err(|e| misconfigured_if_missing(e, &format!("secret {name}")))?
+            .ok_or_else(|| PortError::Failed(format!("secret {name} has no string value")))?;
+        let previous = match previous {
+            Ok(v) => v,
+            // No AWSPREVIOUS until the first rotation.
+            Err(PortError::NotFound(_)) => None,
+            Err(e) => return Err(e),
+        };
+        self.cache
+            .lock()
+            .await
+            .insert(name.to_owned(), (Instant::now(), current.clone()));
+        Ok((current, previous))
+    }
+}
+
 impl Secrets for CachedSecrets {
     async fn get(&self, name: &str) -> PortResult<SecretString> {
         // Holding the lock across the fetch also collapses concurrent cold reads into one call.

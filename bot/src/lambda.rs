@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
-use deckhand_functions::lambda::{cold_start, init_tracing};
+use deckhand_functions::lambda::{Rotating, cold_start, init_tracing};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::Value;
 
+use crate::keyring::{Fetch, KeyRing, KeySet};
 use crate::router::{Bot, Keys, router};
 
 /// The variable naming the secret that holds the bot's verifying keys.
@@ -18,10 +19,26 @@ pub async fn run_bot() -> Result<(), lambda_http::Error> {
     init_tracing();
     let mut warm = cold_start(&[KEYS_SECRET]).await?;
     let keys = match warm.also.pop().flatten() {
-        Some(value) => keys_from_json(value.expose_secret())?,
+        Some(secret) => {
+            let keys = key_set(&secret)?;
+            let secrets = warm.secrets.clone();
+            let name = secret.name;
+            let fetch: Fetch = Arc::new(move || {
+                let (secrets, name) = (secrets.clone(), name.clone());
+                Box::pin(async move {
+                    let (current, previous) = secrets.current_and_previous(&name).await?;
+                    key_set(&Rotating {
+                        name,
+                        current,
+                        previous,
+                    })
+                })
+            });
+            KeyRing::refreshing(keys, fetch)
+        }
         None => {
             tracing::warn!("{KEYS_SECRET} is not set: every request will be refused");
-            Keys::default()
+            KeyRing::fixed(Keys::default())
         }
     };
     let bot = Arc::new(Bot {
@@ -31,6 +48,23 @@ pub async fn run_bot() -> Result<(), lambda_http::Error> {
         responder: warm.chat,
     });
     lambda_http::run(router(bot)).await
+}
+
+/// Both stages of the keys secret as the keys a request may be signed with. A previous value
+/// that does not parse (written before a field was renamed, say) is left out, not fatal: the
+/// current one is what the bot needs.
+fn key_set(secret: &Rotating) -> anyhow::Result<KeySet> {
+    let previous = secret.previous.as_ref().and_then(|p| {
+        keys_from_json(p.expose_secret())
+            .inspect_err(
+                |e| tracing::warn!(error = %e, "the keys secret's previous value is not usable"),
+            )
+            .ok()
+    });
+    Ok(KeySet {
+        current: keys_from_json(secret.current.expose_secret())?,
+        previous,
+    })
 }
 
 /// Parses the bot's keys secret (`DECKHAND_BOT_KEYS_SECRET`): a JSON object of

@@ -10,6 +10,7 @@
 
 pub mod discord;
 pub mod inbound;
+pub mod keyring;
 pub mod lambda;
 pub mod router;
 pub mod verify;

@@ -32,6 +32,7 @@ use crate::inbound::{
     DiscordInteraction, GenericBuild, GithubWorkflowRun, GitlabPipeline, SlackCommand,
     SlackInteraction,
 };
+use crate::keyring::KeyRing;
 use crate::verify::{self, Unverified};
 use deckhand_functions::chat::HttpChat;
 use deckhand_functions::render::table_text;
@@ -56,7 +57,7 @@ pub struct Keys {
 pub struct Bot<P: Ports> {
     pub ports: P,
     pub config: Config,
-    pub keys: Keys,
+    pub keys: KeyRing,
     /// For answering Slack interactions through their `response_url`.
     pub responder: HttpChat,
 }
@@ -84,21 +85,19 @@ fn unauthorized(route: &str, why: &Unverified) -> Response {
 }
 
 /// Verifies a request from Slack; `Some(401)` when it is not.
-fn refuse_unverified_slack(
-    keys: &Keys,
+async fn refuse_unverified_slack(
+    keys: &KeyRing,
     headers: &HeaderMap,
     body: &[u8],
     route: &str,
 ) -> Option<Response> {
-    let Some(secret) = keys.slack_signing_secret.as_ref() else {
-        return Some(unauthorized(
-            route,
-            &Unverified::Missing("slack signing secret"),
-        ));
-    };
-    verify::slack(secret, headers, body, wall_clock())
-        .err()
-        .map(|e| unauthorized(route, &e))
+    keys.verify(|k| match k.slack_signing_secret.as_ref() {
+        Some(secret) => verify::slack(secret, headers, body, wall_clock()),
+        None => Err(Unverified::Missing("slack signing secret")),
+    })
+    .await
+    .err()
+    .map(|e| unauthorized(route, &e))
 }
 
 fn bad_request(route: &str, what: &str) -> Response {
@@ -138,7 +137,9 @@ async fn slack_command<P: Ports>(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(refused) = refuse_unverified_slack(&bot.keys, &headers, &body, "slack/commands") {
+    if let Some(refused) =
+        refuse_unverified_slack(&bot.keys, &headers, &body, "slack/commands").await
+    {
         return refused;
     }
     let (c, key) = match SlackCommand::parse(&body) {
@@ -162,7 +163,8 @@ async fn slack_interaction<P: Ports>(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(refused) = refuse_unverified_slack(&bot.keys, &headers, &body, "slack/interactions")
+    if let Some(refused) =
+        refuse_unverified_slack(&bot.keys, &headers, &body, "slack/interactions").await
     {
         return refused;
     }
@@ -206,10 +208,14 @@ async fn discord_interaction<P: Ports>(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(key) = &bot.keys.discord_public_key else {
-        return unauthorized("discord", &Unverified::Missing("discord public key"));
-    };
-    if let Err(e) = verify::discord(key, &headers, &body, wall_clock()) {
+    let verified = bot
+        .keys
+        .verify(|k| match &k.discord_public_key {
+            Some(key) => verify::discord(key, &headers, &body, wall_clock()),
+            None => Err(Unverified::Missing("discord public key")),
+        })
+        .await;
+    if let Err(e) = verified {
         return unauthorized("discord/interactions", &e);
     }
     let (i, key) = match DiscordInteraction::parse(&body) {
@@ -460,28 +466,29 @@ async fn build_hook<P: Ports>(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let verified = match kind.as_str() {
-        "github" => bot
-            .keys
-            .github_secret
-            .as_ref()
-            .map(|s| verify::github(s, &headers, &body)),
-        "gitlab" => bot
-            .keys
-            .gitlab_token
-            .as_ref()
-            .map(|s| verify::gitlab(s, &headers)),
-        "generic" => bot
-            .keys
-            .generic_secret
-            .as_ref()
-            .map(|s| verify::generic(s, &headers, &body)),
-        _ => return (StatusCode::NOT_FOUND, "no such hook").into_response(),
-    };
-    match verified {
-        Some(Ok(())) => {}
-        Some(Err(e)) => return unauthorized("hooks/build", &e),
-        None => return unauthorized("hooks/build", &Unverified::Missing("webhook secret")),
+    if !matches!(kind.as_str(), "github" | "gitlab" | "generic") {
+        return (StatusCode::NOT_FOUND, "no such hook").into_response();
+    }
+    let missing = || Err(Unverified::Missing("webhook secret"));
+    let verified = bot
+        .keys
+        .verify(|k| match kind.as_str() {
+            "github" => k
+                .github_secret
+                .as_ref()
+                .map_or_else(missing, |s| verify::github(s, &headers, &body)),
+            "gitlab" => k
+                .gitlab_token
+                .as_ref()
+                .map_or_else(missing, |s| verify::gitlab(s, &headers)),
+            _ => k
+                .generic_secret
+                .as_ref()
+                .map_or_else(missing, |s| verify::generic(s, &headers, &body)),
+        })
+        .await;
+    if let Err(e) = verified {
+        return unauthorized("hooks/build", &e);
     }
     let parsed = match kind.as_str() {
         "github" => github_build(&bot.config, &headers, &body),

@@ -97,7 +97,7 @@ impl World {
         let bot = Arc::new(Bot {
             ports,
             config,
-            keys,
+            keys: deckhand_bot::keyring::KeyRing::fixed(keys),
             responder,
         });
         let url = serve(router(bot.clone())).await.unwrap();
@@ -850,10 +850,10 @@ async fn a_command_on_a_missing_table_says_deckhand_is_not_set_up_and_counts_it(
     let bot = Arc::new(Bot {
         ports,
         config,
-        keys: Keys {
+        keys: deckhand_bot::keyring::KeyRing::fixed(Keys {
             slack_signing_secret: Some(SecretString::from(SIGNING_SECRET.to_owned())),
             ..Keys::default()
-        },
+        }),
         responder,
     });
     let url = serve(router(bot)).await.unwrap();
@@ -887,5 +887,92 @@ async fn a_command_on_a_missing_table_says_deckhand_is_not_set_up_and_counts_it(
             .filter(|m| m.name == deckhand_core::usecases::MISCONFIGURED)
             .count(),
         1
+    );
+}
+
+/// A rotation of the keys secret, on the emulator (which keeps AWSCURRENT and AWSPREVIOUS):
+/// the bot read the old signing secret at cold start; Slack signs with the new one from some
+/// moment on, and with the old one until then. Both are answered, the new one after one fetch
+/// forced by its failed first check, and nothing else is fetched on the answer path.
+#[tokio::test]
+async fn a_rotated_slack_signing_secret_is_accepted_old_and_new_without_a_cold_start() {
+    use deckhand_bot::keyring::{Fetch, KeyRing, KeySet};
+    let seed = deckhand_harness::Seed::new(deckhand_harness::Emulator::shared().unwrap()).await;
+    let name = seed
+        .secret(r#"{"slack_signing_secret": "old-signing-secret"}"#)
+        .await
+        .unwrap();
+    let secrets = Arc::new(deckhand_aws::secrets::CachedSecrets::new(
+        seed.aws.secrets.clone(),
+        std::time::Duration::from_secs(300),
+    ));
+    let read = {
+        let (secrets, name) = (secrets.clone(), name.clone());
+        move || {
+            let (secrets, name) = (secrets.clone(), name.clone());
+            async move {
+                let (current, previous) = secrets.current_and_previous(&name).await?;
+                let parse = |s: &SecretString| {
+                    deckhand_bot::lambda::keys_from_json(secrecy::ExposeSecret::expose_secret(s))
+                };
+                Ok(KeySet {
+                    current: parse(&current)?,
+                    previous: previous.as_ref().map(parse).transpose()?,
+                })
+            }
+        }
+    };
+    let at_cold_start = read().await.unwrap();
+    assert!(at_cold_start.previous.is_none(), "never rotated yet");
+    let fetch: Fetch = Arc::new(move || Box::pin(read()));
+
+    let TestWorld { ports, config, .. } =
+        TestWorld::builder(Config::parse("test.toml", CONFIG).unwrap())
+            .start()
+            .await
+            .unwrap();
+    let responder = ports.chat.clone();
+    let bot = Arc::new(Bot {
+        ports,
+        config,
+        keys: KeyRing::refreshing(at_cold_start, fetch),
+        responder,
+    });
+    let url = serve(router(bot)).await.unwrap();
+    let http = reqwest::Client::new();
+    let status = |secret: &'static str, trigger: &'static str| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            let body = form(&[
+                ("team_id", "T0DECKHAND"),
+                ("channel_id", "C0DEPLOYS"),
+                ("user_id", "U0ALICE"),
+                ("command", "/status"),
+                ("text", "staging"),
+                ("trigger_id", trigger),
+            ]);
+            let headers = slack_headers(secret, Timestamp::now().as_second(), &body);
+            deliver(&http, format!("{url}/slack/commands"), headers, body)
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(status("old-signing-secret", "r1").await, StatusCode::OK);
+
+    // The rotation: AWSCURRENT is the new value, AWSPREVIOUS the old.
+    seed.aws
+        .secrets
+        .put_secret_value()
+        .secret_id(&name)
+        .secret_string(r#"{"slack_signing_secret": "new-signing-secret"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status("new-signing-secret", "r2").await, StatusCode::OK);
+    assert_eq!(status("old-signing-secret", "r3").await, StatusCode::OK);
+    assert_eq!(
+        status("forged-signing-secret", "r4").await,
+        StatusCode::UNAUTHORIZED
     );
 }

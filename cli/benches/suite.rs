@@ -183,10 +183,10 @@ impl<S: Store + std::fmt::Debug + 'static> AckWorld<S> {
         let bot = Arc::new(Bot {
             ports,
             config,
-            keys: Keys {
+            keys: deckhand_bot::keyring::KeyRing::fixed(Keys {
                 slack_signing_secret: Some(SecretString::from(SECRET.to_owned())),
                 ..Keys::default()
-            },
+            }),
             responder,
         });
         let url = serve(router(bot.clone())).await?;

@@ -468,7 +468,12 @@ fn serve(
         let chat = HttpChat::new(apis, secret("DECKHAND_SLACK_BOT_TOKEN"), secret("DECKHAND_DISCORD_BOT_TOKEN"))?;
         let (dispatch, mut work) = QueueDispatch::new();
         let ports = live(&aws, table, chat.clone(), dispatch)?;
-        let bot = Arc::new(Bot { ports, config, keys, responder: chat });
+        let bot = Arc::new(Bot {
+            ports,
+            config,
+            keys: deckhand_bot::keyring::KeyRing::fixed(keys),
+            responder: chat,
+        });
         // Local mode runs dispatched work in this process, one item at a time, the way the
         // deploy and backup functions run it in AWS, and retries work that failed for a
         // reason that may pass (an outage) the way Lambda retries an async invoke: twice,

@@ -178,10 +178,10 @@ impl Local {
         let bot = Arc::new(Bot {
             ports,
             config,
-            keys: Keys {
+            keys: deckhand_bot::keyring::KeyRing::fixed(Keys {
                 slack_signing_secret: Some(SecretString::from(SIGNING_SECRET)),
                 ..Keys::default()
-            },
+            }),
             responder: http_chat,
         });
         let router_url = serve(router(bot.clone()))

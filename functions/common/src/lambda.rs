@@ -51,9 +51,36 @@ pub struct Warm {
     /// The same chat client the ports post through (the bot answers Slack's `response_url`s
     /// with it).
     pub chat: HttpChat,
-    /// The secrets the function asked [`cold_start`] for besides, in its order; `None` where
-    /// the variable naming one is not set.
-    pub also: Vec<Option<SecretString>>,
+    /// The secrets the function asked [`cold_start`] for besides, in its order, each with the
+    /// variable's secret name, its current value and (while a rotation overlaps them) its
+    /// previous one; `None` where the variable naming one is not set.
+    pub also: Vec<Option<Rotating>>,
+    /// Secrets Manager, for what must be read again later (a rotated secret).
+    pub secrets: Arc<CachedSecrets>,
+}
+
+/// A secret's name with its current value and, during a rotation, its previous one.
+#[derive(Debug, Clone)]
+pub struct Rotating {
+    pub name: String,
+    pub current: SecretString,
+    pub previous: Option<SecretString>,
+}
+
+/// The secret named by the environment variable `var`, both its stages, if the variable is set.
+async fn rotating_secret(secrets: &CachedSecrets, var: &str) -> anyhow::Result<Option<Rotating>> {
+    let Some(name) = std::env::var(var).ok().filter(|n| !n.is_empty()) else {
+        return Ok(None);
+    };
+    let (current, previous) = secrets
+        .current_and_previous(&name)
+        .await
+        .with_context(|| format!("reading secret {name} ({var})"))?;
+    Ok(Some(Rotating {
+        name,
+        current,
+        previous,
+    }))
 }
 
 fn env(name: &str) -> anyhow::Result<String> {
@@ -145,7 +172,7 @@ pub async fn cold_start(also: &[&str]) -> anyhow::Result<Warm> {
         load_config(&secrets),
         optional_secret(&secrets, "DECKHAND_SLACK_TOKEN_SECRET"),
         optional_secret(&secrets, "DECKHAND_DISCORD_TOKEN_SECRET"),
-        futures_util::future::try_join_all(also.iter().map(|v| optional_secret(&secrets, v))),
+        futures_util::future::try_join_all(also.iter().map(|v| rotating_secret(&secrets, v))),
         prewarm(&store),
     )?;
     // The chat APIs' hosts can be moved (the benchmarks' stand-in), as `deckhand serve` allows.
@@ -165,6 +192,7 @@ pub async fn cold_start(also: &[&str]) -> anyhow::Result<Warm> {
         ports,
         chat,
         also,
+        secrets: Arc::new(secrets),
     })
 }
 
