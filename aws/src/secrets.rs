@@ -34,7 +34,9 @@ impl CachedSecrets {
 impl CachedSecrets {
     /// The secret's current value and, while a rotation overlaps them, its previous one
     /// (`AWSCURRENT`, `AWSPREVIOUS`), fetched now — not from the cache: this is how a holder
-    /// of verifying keys learns of a rotation. A secret never rotated has no previous value.
+    /// of verifying keys learns of a rotation. A secret never rotated has no previous value;
+    /// `DescribeSecret` (asked alongside the current value) says whether there is one, so no
+    /// call is made that must fail.
     pub async fn current_and_previous(
         &self,
         name: &str,
@@ -49,15 +51,27 @@ impl CachedSecrets {
                 .map_err(|e| port_error(&format!("GetSecretValue {name} ({stage})"), &e))
                 .map(|out| out.secret_string.map(SecretString::from))
         };
-        let (current, previous) = tokio::join!(stage("AWSCURRENT"), stage("AWSPREVIOUS"));
+        let describe = async {
+            self.client
+                .describe_secret()
+                .secret_id(name)
+                .send()
+                .await
+                .map_err(|e| port_error(&format!("DescribeSecret {name}"), &e))
+        };
+        let (current, described) = tokio::join!(stage("AWSCURRENT"), describe);
         let current = current
             .map_err(|e| misconfigured_if_missing(e, &format!("secret {name}")))?
             .ok_or_else(|| PortError::Failed(format!("secret {name} has no string value")))?;
-        let previous = match previous {
-            Ok(v) => v,
-            // No AWSPREVIOUS until the first rotation.
-            Err(PortError::NotFound(_)) => None,
-            Err(e) => return Err(e),
+        let rotated = described?.version_ids_to_stages.is_some_and(|versions| {
+            versions
+                .values()
+                .any(|stages| stages.iter().any(|s| s == "AWSPREVIOUS"))
+        });
+        let previous = if rotated {
+            stage("AWSPREVIOUS").await?
+        } else {
+            None
         };
         self.cache
             .lock()

@@ -846,17 +846,11 @@ async fn a_command_on_a_missing_table_says_deckhand_is_not_set_up_and_counts_it(
         .start_on(missing)
         .await
         .unwrap();
-    let responder = ports.chat.clone();
-    let bot = Arc::new(Bot {
-        ports,
-        config,
-        keys: deckhand_bot::keyring::KeyRing::fixed(Keys {
-            slack_signing_secret: Some(SecretString::from(SIGNING_SECRET.to_owned())),
-            ..Keys::default()
-        }),
-        responder,
+    let keys = deckhand_bot::keyring::KeyRing::fixed(Keys {
+        slack_signing_secret: Some(SecretString::from(SIGNING_SECRET.to_owned())),
+        ..Keys::default()
     });
-    let url = serve(router(bot)).await.unwrap();
+    let url = serve_bot(ports, config, keys).await;
     let body = form(&[
         ("team_id", "T0DECKHAND"),
         ("channel_id", "C0DEPLOYS"),
@@ -931,14 +925,7 @@ async fn a_rotated_slack_signing_secret_is_accepted_old_and_new_without_a_cold_s
             .start()
             .await
             .unwrap();
-    let responder = ports.chat.clone();
-    let bot = Arc::new(Bot {
-        ports,
-        config,
-        keys: KeyRing::refreshing(at_cold_start, fetch),
-        responder,
-    });
-    let url = serve(router(bot)).await.unwrap();
+    let url = serve_bot(ports, config, KeyRing::refreshing(at_cold_start, fetch)).await;
     let http = reqwest::Client::new();
     let status = |secret: &'static str, trigger: &'static str| {
         let (http, url) = (http.clone(), url.clone());
@@ -975,4 +962,20 @@ async fn a_rotated_slack_signing_secret_is_accepted_old_and_new_without_a_cold_s
         status("forged-signing-secret", "r4").await,
         StatusCode::UNAUTHORIZED
     );
+}
+
+/// Serves a bot of these ports and keys on loopback; its URL.
+async fn serve_bot<S: deckhand_core::ports::Store + 'static>(
+    ports: TestPorts<S>,
+    config: Config,
+    keys: deckhand_bot::keyring::KeyRing,
+) -> String {
+    let responder = ports.chat.clone();
+    let bot = Arc::new(Bot {
+        ports,
+        config,
+        keys,
+        responder,
+    });
+    serve(router(bot)).await.unwrap()
 }

@@ -161,7 +161,7 @@ fn an_unclicked_approval_expires_and_a_timed_lock_lapses_with_nobody_clicking() 
             "⌛ alice: nobody approved this by",
             "maintenance: 1 release became known-good; expired ",
             "Locked prod until ",
-            "locked by alice until ",
+            "locked by alice since ",
             "🔓 alice's lock on prod lapsed (load test); deploys are open again.",
             "2h later; maintenance: released prod (alice)",
         ],

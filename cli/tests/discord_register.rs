@@ -36,7 +36,7 @@ async fn registers_every_command_in_the_configured_guild_with_one_bulk_overwrite
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert_eq!(
         stdout.trim(),
-        "Registered in guild 1100000000000000001: /deploy /rollback /status /history /lock /unlock /pause /resume /backup"
+        "Registered in guild 1100000000000000001: /deploy /rollback /status /history /lock /unlock /pause /resume /backup /deckhand"
     );
     assert!(!stdout.contains(token) && !stderr.contains(token));
 

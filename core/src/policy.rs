@@ -1013,7 +1013,7 @@ mod tests {
         assert!(
             person_lock
                 .note()
-                .starts_with("locked by Dave until 11-24 10:00")
+                .starts_with("locked by Dave since 11-24 09:00 until 11-24 10:00")
         );
         let id = DeploymentId::derive(t, "d");
         let deployment_lock = EnvLock {

@@ -494,6 +494,18 @@ pub struct Metric {
     pub dimensions: Vec<(String, String)>,
 }
 
+impl Metric {
+    /// One occurrence of `name`, with no dimensions: what a heartbeat or an alarm counts.
+    pub fn once(name: &str) -> Self {
+        Metric {
+            name: name.to_owned(),
+            value: 1.0,
+            unit: MetricUnit::Count,
+            dimensions: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MetricUnit {
     Count,

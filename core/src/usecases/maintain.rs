@@ -11,9 +11,7 @@
 use crate::config::EnvConfig;
 use crate::deployment::{Deployment, Due, Input, Limits};
 use crate::policy::{EnvLock, LockDue, LockOwner};
-use crate::ports::{
-    Clock as _, Metric, MetricUnit, Metrics as _, Platform as _, PortError, Store as _,
-};
+use crate::ports::{Clock as _, Metric, Metrics as _, Platform as _, PortError, Store as _};
 use crate::types::{Actor, DeploymentId};
 
 use super::App;
@@ -120,13 +118,7 @@ impl<P: crate::ports::Ports> App<'_, P> {
             }
         }
         // The dead-man's switch: the template alarms when this stops arriving.
-        let beat = Metric {
-            name: HEARTBEAT.into(),
-            value: 1.0,
-            unit: MetricUnit::Count,
-            dimensions: Vec::new(),
-        };
-        if let Err(e) = self.ports.metrics().emit(&[beat]).await {
+        if let Err(e) = self.ports.metrics().emit(&[Metric::once(HEARTBEAT)]).await {
             tracing::warn!(error = %e, "could not emit the maintenance heartbeat");
         }
         match first_error {

@@ -39,7 +39,7 @@ pub use queries::QueryError;
 pub use rollback::{AlarmError, AlarmOutcome, ENV_TAG, SERVICE_TAG};
 
 use crate::config::{Config, EnvConfig};
-use crate::ports::{Channel, Metric, MetricUnit, Metrics as _, PortError, Ports};
+use crate::ports::{Channel, Metric, Metrics as _, PortError, Ports};
 use crate::types::{ChatKind, EnvName};
 
 /// The ports and the config, which is all a use-case needs.
@@ -66,13 +66,12 @@ impl<'a, P: Ports> App<'a, P> {
     /// queue after an hour of retries.
     pub async fn misconfigured(&self, why: &str) {
         tracing::error!(error = why, "Deckhand is misconfigured");
-        let metric = Metric {
-            name: MISCONFIGURED.into(),
-            value: 1.0,
-            unit: MetricUnit::Count,
-            dimensions: Vec::new(),
-        };
-        if let Err(e) = self.ports.metrics().emit(&[metric]).await {
+        if let Err(e) = self
+            .ports
+            .metrics()
+            .emit(&[Metric::once(MISCONFIGURED)])
+            .await
+        {
             tracing::warn!(error = %e, "could not count the misconfiguration");
         }
     }

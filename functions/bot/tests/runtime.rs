@@ -103,22 +103,21 @@ async fn the_bot_function_verifies_and_answers_function_url_requests() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    // Drained while it runs: debug logs fill a pipe nobody reads, and the function would stall
+    // writing its next line.
+    let drain = |mut from: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = from.read_to_string(&mut text);
+            text
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
     let all_answered = api.wait_for_answers(4, Duration::from_secs(30)).await;
     let _ = child.kill();
-    let mut logs = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
     let _ = child.wait();
+    let logs = stdout.join().unwrap() + &stderr.join().unwrap();
     assert!(all_answered, "init errors {:?}\n{logs}", api.init_errors());
 
     let answers = api.answers();
