@@ -181,7 +181,20 @@ pub async fn cold_start(also: &[&str]) -> anyhow::Result<Warm> {
         slack: std::env::var("DECKHAND_SLACK_API_URL").unwrap_or(defaults.slack),
         discord: std::env::var("DECKHAND_DISCORD_API_URL").unwrap_or(defaults.discord),
     };
-    let chat = HttpChat::new(apis, slack_token, discord_token)?;
+    let secrets = Arc::new(secrets);
+    // A refused (rotated) bot token is read again from its secret, not kept until a cold start.
+    let source = |var: &str| -> Option<crate::chat::TokenSource> {
+        let name = std::env::var(var).ok().filter(|n| !n.is_empty())?;
+        let secrets = secrets.clone();
+        Some(Arc::new(move || {
+            let (secrets, name) = (secrets.clone(), name.clone());
+            Box::pin(async move { Ok(secrets.current_and_previous(&name).await?.0) })
+        }))
+    };
+    let chat = HttpChat::new(apis, slack_token, discord_token)?.renewing(
+        source("DECKHAND_SLACK_TOKEN_SECRET"),
+        source("DECKHAND_DISCORD_TOKEN_SECRET"),
+    );
     let dispatch = FunctionDispatch {
         deploy: LambdaDispatch::new(aws.lambda.clone(), env("DECKHAND_DEPLOY_FUNCTION")?),
         backup: LambdaDispatch::new(aws.lambda.clone(), env("DECKHAND_BACKUP_FUNCTION")?),
@@ -192,7 +205,7 @@ pub async fn cold_start(also: &[&str]) -> anyhow::Result<Warm> {
         ports,
         chat,
         also,
-        secrets: Arc::new(secrets),
+        secrets,
     })
 }
 

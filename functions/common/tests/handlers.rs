@@ -441,3 +441,57 @@ async fn a_missing_table_is_counted_at_once_and_the_event_retried() {
         .collect();
     assert_eq!(counted.len(), 1, "counted once, at once");
 }
+
+/// A chat bot token rotated under a warm function: the chat refuses the old one once, the
+/// adapter reads the token again from its source and retries, and the card is posted. Without
+/// a source to read again, the refusal is the operator's to fix, and says so.
+#[tokio::test]
+async fn a_rotated_chat_token_is_read_again_once_the_chat_refuses_it() {
+    use deckhand_core::card::{Card, Tone};
+    use deckhand_core::ports::{Channel, Chat as _, PortError};
+    use deckhand_functions::chat::{HttpChat, TokenSource};
+    use secrecy::SecretString;
+    let stub = deckhand_harness::standin::ChatStub::start().await.unwrap();
+    stub.revoke("xoxb-old");
+    let card = Card {
+        title: "Deploy".into(),
+        tone: Tone::Working,
+        status: "Rolling out api".into(),
+        fields: vec![],
+        buttons: vec![],
+        footer: String::new(),
+    };
+    let channel = Channel {
+        chat: deckhand_core::types::ChatKind::Slack,
+        id: "C0DEPLOYS".into(),
+    };
+    let old = || Some(SecretString::from("xoxb-old".to_owned()));
+
+    let fixed = HttpChat::new(stub.apis(), old(), None).unwrap();
+    let err = fixed.post_card(&channel, &card).await.unwrap_err();
+    assert!(
+        matches!(&err, PortError::Misconfigured(m) if m.contains("invalid_auth")),
+        "{err}"
+    );
+
+    let source: TokenSource =
+        std::sync::Arc::new(|| Box::pin(async { Ok(SecretString::from("xoxb-new".to_owned())) }));
+    let renewing = HttpChat::new(stub.apis(), old(), None)
+        .unwrap()
+        .renewing(Some(source), None);
+    renewing.post_card(&channel, &card).await.unwrap();
+    let tokens: Vec<Option<String>> = stub
+        .sent_to("/slack/chat.postMessage")
+        .into_iter()
+        .map(|s| s.authorization)
+        .collect();
+    assert_eq!(
+        tokens,
+        [
+            Some("Bearer xoxb-old".to_owned()),
+            Some("Bearer xoxb-old".to_owned()),
+            Some("Bearer xoxb-new".to_owned())
+        ],
+        "refused, refused, then the renewed token"
+    );
+}

@@ -43,6 +43,8 @@ pub type Observer = Box<dyn Fn(&Sent) + Send + Sync>;
 struct StubState {
     sent: Mutex<Vec<Sent>>,
     throttle_once: Mutex<Vec<String>>,
+    /// Bot tokens the chat no longer takes (rotated away).
+    revoked: Mutex<Vec<String>>,
     next_id: Mutex<u64>,
     observer: Option<Observer>,
 }
@@ -79,6 +81,30 @@ async fn answer(
             .map(|i| t.remove(i))
             .is_some()
     };
+    let revoked = authorization.as_deref().is_some_and(|a| {
+        lock(&s.revoked)
+            .iter()
+            .any(|t| a == format!("Bearer {t}") || a == format!("Bot {t}"))
+    });
+    if revoked {
+        lock(&s.sent).push(Sent {
+            method,
+            path: path.clone(),
+            body,
+            message_id: None,
+            authorization,
+        });
+        // As each chat refuses a token it no longer has.
+        return if path.starts_with("/slack/") {
+            Json(json!({"ok": false, "error": "invalid_auth"})).into_response()
+        } else {
+            (
+                StatusCode::UNAUTHORIZED,
+                Json(json!({"message": "401: Unauthorized", "code": 0})),
+            )
+                .into_response()
+        };
+    }
     let message_id = if throttled {
         None
     } else {
@@ -193,6 +219,11 @@ impl ChatStub {
     }
 
     /// The next request to `path` is answered 429 with `Retry-After: 1`.
+    /// From now on the chat refuses `token` as a rotated-away bot token.
+    pub fn revoke(&self, token: &str) {
+        lock(&self.state.revoked).push(token.to_owned());
+    }
+
     pub fn throttle_once(&self, path: &str) {
         lock(&self.state.throttle_once).push(path.to_owned());
     }

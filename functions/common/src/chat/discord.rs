@@ -8,26 +8,46 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::{Value, json};
 
 use super::http::Http;
+use super::slack::Refused;
+use super::token::Token;
 use crate::render::discord_card;
 
 #[derive(Debug, Clone)]
 pub struct DiscordChat {
     http: Http,
     api: String,
-    token: Option<SecretString>,
+    pub(super) token: Token,
 }
 
 impl DiscordChat {
-    pub(super) fn new(http: Http, api: String, token: Option<SecretString>) -> Self {
+    pub(super) fn new(http: Http, api: String, token: Token) -> Self {
         Self { http, api, token }
     }
 
-    /// Calls Discord's REST API.
+    /// Calls Discord's REST API; a refused token is read again and the call retried once.
     async fn call(&self, method: Method, path: &str, body: Value) -> PortResult<Value> {
         let token = self
             .token
-            .as_ref()
+            .get()
             .ok_or_else(|| PortError::Failed("no Discord bot token is configured".into()))?;
+        match self.call_with(&token, method.clone(), path, &body).await {
+            Err(Refused::Token(_)) if self.token.renew(&token).await => {
+                let renewed = self.token.get().unwrap_or(token);
+                self.call_with(&renewed, method, path, &body)
+                    .await
+                    .map_err(Refused::into_port)
+            }
+            other => other.map_err(Refused::into_port),
+        }
+    }
+
+    async fn call_with(
+        &self,
+        token: &SecretString,
+        method: Method,
+        path: &str,
+        body: &Value,
+    ) -> Result<Value, Refused> {
         let url = format!("{}{path}", self.api);
         let what = format!("Discord {method} {path}");
         let (status, reply) = self
@@ -37,17 +57,23 @@ impl DiscordChat {
                     .client
                     .request(method.clone(), &url)
                     .header("Authorization", format!("Bot {}", token.expose_secret()))
-                    .json(&body)
+                    .json(body)
             })
-            .await?;
+            .await
+            .map_err(Refused::Other)?;
         if status.is_server_error() {
-            return Err(PortError::Transient(format!("{what}: HTTP {status}")));
+            return Err(Refused::Other(PortError::Transient(format!(
+                "{what}: HTTP {status}"
+            ))));
+        }
+        if status == reqwest::StatusCode::UNAUTHORIZED {
+            return Err(Refused::Token(format!("{what}: HTTP {status}")));
         }
         if !status.is_success() {
             let message = reply["message"].as_str().unwrap_or("no message given");
-            return Err(PortError::Failed(format!(
+            return Err(Refused::Other(PortError::Failed(format!(
                 "{what}: HTTP {status}: {message}"
-            )));
+            ))));
         }
         Ok(reply)
     }

@@ -11,9 +11,11 @@
 mod discord;
 mod http;
 mod slack;
+mod token;
 
 pub use discord::DiscordChat;
 pub use slack::SlackChat;
+pub use token::{Source as TokenSource, Token};
 
 use deckhand_core::card::Card;
 use deckhand_core::ports::{Channel, Chat, MessageRef, PortResult};
@@ -51,9 +53,21 @@ impl HttpChat {
     ) -> PortResult<Self> {
         let client = http::Http::new()?;
         Ok(Self {
-            slack: SlackChat::new(client.clone(), apis.slack, slack_token),
-            discord: DiscordChat::new(client, apis.discord, discord_token),
+            slack: SlackChat::new(client.clone(), apis.slack, Token::new(slack_token)),
+            discord: DiscordChat::new(client, apis.discord, Token::new(discord_token)),
         })
+    }
+
+    /// The same chats, reading a refused (rotated) bot token again from these sources.
+    #[must_use]
+    pub fn renewing(mut self, slack: Option<TokenSource>, discord: Option<TokenSource>) -> Self {
+        if let Some(s) = slack {
+            self.slack.token = self.slack.token.renewed_from(s);
+        }
+        if let Some(d) = discord {
+            self.discord.token = self.discord.token.renewed_from(d);
+        }
+        self
     }
 
     /// The Slack adapter, for what only Slack has (answering a `response_url`).

@@ -7,26 +7,55 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::{Value, json};
 
 use super::http::Http;
+use super::token::Token;
 use crate::render::slack_card;
 
 #[derive(Debug, Clone)]
 pub struct SlackChat {
     http: Http,
     api: String,
-    token: Option<SecretString>,
+    pub(super) token: Token,
 }
 
+/// Slack's answers to a token it no longer takes.
+const REFUSED_TOKEN: [&str; 5] = [
+    "invalid_auth",
+    "not_authed",
+    "token_revoked",
+    "token_expired",
+    "account_inactive",
+];
+
 impl SlackChat {
-    pub(super) fn new(http: Http, api: String, token: Option<SecretString>) -> Self {
+    pub(super) fn new(http: Http, api: String, token: Token) -> Self {
         Self { http, api, token }
     }
 
-    /// Calls a Slack Web API method. Slack answers 200 with `ok: false` for most errors.
+    /// Calls a Slack Web API method; a refused token is read again and the call retried once.
     async fn call(&self, method: &str, body: Value) -> PortResult<Value> {
         let token = self
             .token
-            .as_ref()
+            .get()
             .ok_or_else(|| PortError::Failed("no Slack bot token is configured".into()))?;
+        match self.call_with(&token, method, &body).await {
+            Err(Refused::Token(e)) if self.token.renew(&token).await => {
+                let renewed = self.token.get().unwrap_or(token);
+                self.call_with(&renewed, method, &body)
+                    .await
+                    .map_err(|r| r.into_port())
+                    .inspect_err(|_| tracing::warn!(method, error = %e, "Slack refused the bot token even after reading it again"))
+            }
+            other => other.map_err(Refused::into_port),
+        }
+    }
+
+    /// Slack answers 200 with `ok: false` for most errors.
+    async fn call_with(
+        &self,
+        token: &SecretString,
+        method: &str,
+        body: &Value,
+    ) -> Result<Value, Refused> {
         let url = format!("{}/{method}", self.api);
         let (status, reply) = self
             .http
@@ -35,16 +64,20 @@ impl SlackChat {
                     .client
                     .post(&url)
                     .bearer_auth(token.expose_secret())
-                    .json(&body)
+                    .json(body)
             })
-            .await?;
+            .await
+            .map_err(Refused::Other)?;
         if !status.is_success() || reply["ok"] != Value::Bool(true) {
             let error = reply["error"].as_str().unwrap_or("no error given");
-            return Err(if status.is_server_error() {
+            if REFUSED_TOKEN.contains(&error) {
+                return Err(Refused::Token(format!("Slack {method}: {error}")));
+            }
+            return Err(Refused::Other(if status.is_server_error() {
                 PortError::Transient(format!("Slack {method}: HTTP {status}"))
             } else {
                 PortError::Failed(format!("Slack {method}: {error}"))
-            });
+            }));
         }
         Ok(reply)
     }
@@ -119,5 +152,24 @@ impl Chat for SlackChat {
         let body = json!({ "channel": to.id, "user": user.user_id, "text": text });
         self.call("chat.postEphemeral", body).await?;
         Ok(())
+    }
+}
+
+/// Why a chat call failed: its token was refused (worth reading it again), or anything else.
+#[derive(Debug)]
+pub(super) enum Refused {
+    Token(String),
+    Other(PortError),
+}
+
+impl Refused {
+    pub(super) fn into_port(self) -> PortError {
+        match self {
+            // Deckhand's setup: a token the chat does not take.
+            Refused::Token(why) => PortError::Misconfigured(format!(
+                "{why}; the chat bot token in Secrets Manager is not one the chat takes"
+            )),
+            Refused::Other(e) => e,
+        }
     }
 }
