@@ -156,8 +156,11 @@ pub fn deployment_card(d: &Deployment, now: Timestamp) -> Card {
     let took = |end: Timestamp| {
         let work = fmt_duration(end.duration_since(started));
         match d.approval_wait() {
-            Some(wait) => format!("{work} (after {} waiting for approval)", fmt_duration(wait)),
-            None => work,
+            // A wait under a minute is no news.
+            Some(wait) if wait >= jiff::SignedDuration::from_mins(1) => {
+                format!("{work} (after {} waiting for approval)", fmt_duration(wait))
+            }
+            _ => work,
         }
     };
     let name_of = |i: usize| {
