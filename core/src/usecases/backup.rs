@@ -15,9 +15,11 @@ use super::App;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
-    #[error("backup plan `{0}` is not in the config")]
+    #[error(
+        "backup plan `{0}` is not in the config: add `[backups.{0}]` to deckhand.toml, or point the schedule at a plan that is"
+    )]
     UnknownPlan(String),
-    #[error("{0} has no backup plan")]
+    #[error("{0} has no backup plan: add a `[backups.NAME]` with `env = \"{0}\"` to deckhand.toml")]
     NoPlan(EnvName),
     #[error(transparent)]
     Denied(#[from] Denied),

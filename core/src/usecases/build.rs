@@ -11,7 +11,9 @@ use super::deploy::DeployRequest;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    #[error("service {0} is not in the config")]
+    #[error(
+        "service {0} is not in the config: add `[services.{0}]` to deckhand.toml, or name the build after a configured service"
+    )]
     UnknownService(String),
     #[error("a build of {0} came without a build id; its CI's event is malformed")]
     NoBuildId(String),

@@ -495,3 +495,19 @@ async fn a_rotated_chat_token_is_read_again_once_the_chat_refuses_it() {
         "refused, refused, then the renewed token"
     );
 }
+
+/// A refusal says which event and what to do about it.
+#[tokio::test]
+async fn a_firing_for_a_plan_the_config_lacks_is_refused_by_id_with_the_fix() {
+    let w = World::new().await;
+    let mut firing = event("scheduler-backup.json");
+    firing["plan"] = "no-such-plan".into();
+    let err = handlers::backup(&w.app(), &firing).await.unwrap_err();
+    let said = err.to_string();
+    assert!(!err.retryable());
+    assert!(
+        said.contains("event c8e8f9a2-8f4b-4d0f-a7a5-3f0c8d4a9b61")
+            && said.contains("add `[backups.no-such-plan]` to deckhand.toml"),
+        "{said}"
+    );
+}
