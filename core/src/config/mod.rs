@@ -504,4 +504,5 @@ fn read_config(r: &mut Reader, doc: &Spanned<DeTable<'_>>) -> Option<Config> {
 }
 
 #[cfg(test)]
+#[path = "../tests/config.rs"]
 mod tests;
