@@ -109,9 +109,10 @@ impl KeyRing {
     }
 
     /// Verifies a request with `check` against each key set the ring holds (current, then
-    /// previous); when neither verifies it, fetches once (rate-limited) and checks again. A
-    /// request that is stale, or missing its headers, is refused without a fetch: no key
-    /// would change that.
+    /// previous); when its signature matches neither, fetches once (rate-limited) and checks
+    /// again. A request that is stale, or missing its headers or a key for its route, is
+    /// refused without a fetch: a fresh key would not change a stale request, and a key added
+    /// to the secret later is picked up by the background refresh.
     pub async fn verify(
         &self,
         check: impl Fn(&Keys) -> Result<(), Unverified>,
@@ -119,9 +120,7 @@ impl KeyRing {
         self.refresh_in_background_when_due();
         let first = Self::against(&self.snapshot(), &check);
         match first {
-            Err(Unverified::BadSignature | Unverified::BadKey(_) | Unverified::Missing(_))
-                if self.may_force() =>
-            {
+            Err(Unverified::BadSignature | Unverified::BadKey(_)) if self.may_force() => {
                 if self.refresh().await {
                     return Self::against(&self.snapshot(), &check);
                 }
@@ -351,6 +350,10 @@ mod tests {
             ring.verify(|_| Err(Unverified::Stale)).await,
             Err(Unverified::Stale)
         );
-        assert_eq!(count.load(Ordering::SeqCst), 0);
+        let unsigned = ring
+            .verify(|_| Err(Unverified::Missing("x-slack-signature")))
+            .await;
+        assert_eq!(unsigned, Err(Unverified::Missing("x-slack-signature")));
+        assert_eq!(count.load(Ordering::SeqCst), 0, "no key would change these");
     }
 }

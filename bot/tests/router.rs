@@ -851,23 +851,7 @@ async fn a_command_on_a_missing_table_says_deckhand_is_not_set_up_and_counts_it(
         ..Keys::default()
     });
     let url = serve_bot(ports, config, keys).await;
-    let body = form(&[
-        ("team_id", "T0DECKHAND"),
-        ("channel_id", "C0DEPLOYS"),
-        ("user_id", "U0ALICE"),
-        ("command", "/status"),
-        ("text", "staging"),
-        ("trigger_id", "trig-missing-table"),
-    ]);
-    let headers = slack_headers(SIGNING_SECRET, Timestamp::now().as_second(), &body);
-    let resp = deliver(
-        &reqwest::Client::new(),
-        format!("{url}/slack/commands"),
-        headers,
-        body,
-    )
-    .await
-    .unwrap();
+    let resp = status_by_alice(&url, SIGNING_SECRET, "trig-missing-table").await;
     assert_eq!(resp.status(), StatusCode::OK);
     let answer = resp.text().await.unwrap();
     assert!(answer.contains("Deckhand is not set up right"), "{answer}");
@@ -926,24 +910,9 @@ async fn a_rotated_slack_signing_secret_is_accepted_old_and_new_without_a_cold_s
             .await
             .unwrap();
     let url = serve_bot(ports, config, KeyRing::refreshing(at_cold_start, fetch)).await;
-    let http = reqwest::Client::new();
     let status = |secret: &'static str, trigger: &'static str| {
-        let (http, url) = (http.clone(), url.clone());
-        async move {
-            let body = form(&[
-                ("team_id", "T0DECKHAND"),
-                ("channel_id", "C0DEPLOYS"),
-                ("user_id", "U0ALICE"),
-                ("command", "/status"),
-                ("text", "staging"),
-                ("trigger_id", trigger),
-            ]);
-            let headers = slack_headers(secret, Timestamp::now().as_second(), &body);
-            deliver(&http, format!("{url}/slack/commands"), headers, body)
-                .await
-                .unwrap()
-                .status()
-        }
+        let url = url.clone();
+        async move { status_by_alice(&url, secret, trigger).await.status() }
     };
     assert_eq!(status("old-signing-secret", "r1").await, StatusCode::OK);
 
@@ -978,4 +947,25 @@ async fn serve_bot<S: deckhand_core::ports::Store + 'static>(
         responder,
     });
     serve(router(bot)).await.unwrap()
+}
+
+/// Alice's `/status staging` from #C0DEPLOYS, signed with `secret`, to the bot at `url`.
+async fn status_by_alice(url: &str, secret: &str, trigger: &str) -> reqwest::Response {
+    let body = form(&[
+        ("team_id", "T0DECKHAND"),
+        ("channel_id", "C0DEPLOYS"),
+        ("user_id", "U0ALICE"),
+        ("command", "/status"),
+        ("text", "staging"),
+        ("trigger_id", trigger),
+    ]);
+    let headers = slack_headers(secret, Timestamp::now().as_second(), &body);
+    deliver(
+        &reqwest::Client::new(),
+        format!("{url}/slack/commands"),
+        headers,
+        body,
+    )
+    .await
+    .unwrap()
 }
