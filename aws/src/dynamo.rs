@@ -33,15 +33,18 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, Put, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, GlobalSecondaryIndex,
+    KeySchemaElement, KeyType, Projection, ProjectionType, Put,
+    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TimeToLiveSpecification,
     TransactWriteItem,
 };
 use deckhand_core::deployment::Deployment;
 use deckhand_core::policy::{EnvLock, LockOwner};
 use deckhand_core::ports::{
-    AuditEntry, BackupRecord, Build, Hold, MessageRef, Pause, PortError, PortResult, Store,
+    AuditEntry, BackupRecord, Build, Hold, MessageRef, Opened, Opening, Pause, PortError,
+    PortResult, Store,
 };
 use deckhand_core::rollback::{Release, Verdict};
 use deckhand_core::types::{DeploymentId, EnvName, ServiceName, Timestamp};
@@ -62,7 +65,7 @@ pub struct DynamoStore {
 }
 
 /// The shape of what this Deckhand stores; see the module docs.
-pub const SCHEMA: i64 = 1;
+pub const SCHEMA: i64 = 2;
 const SCHEMA_ATTRIBUTE: &str = "schema";
 
 /// `item` marked with the schema it is written in.
@@ -358,6 +361,36 @@ fn unique_suffix() -> u64 {
     SEED.get_or_init(RandomState::new).hash_one(n)
 }
 
+/// Whether a lock may be taken: nobody holds it, its holder's time is up, or it is ours.
+const LOCK_FREE: &str = "attribute_not_exists(pk) OR expires_ms <= :now OR #o = :owner";
+
+/// A lock's item and the values [`LOCK_FREE`] needs; `owner` is its owner as JSON.
+fn lock_item(lock: &EnvLock, owner: &str, now: Timestamp) -> PortResult<(Item, Item)> {
+    let mut item = key(format!("LOCK#{}", lock.env), "LOCK");
+    item.insert("body".into(), json(lock)?);
+    item.insert("owner".into(), s(owner));
+    if let Some(exp) = lock.expires {
+        item.insert("expires_ms".into(), n(exp.as_millisecond()));
+        item.insert(TTL_ATTRIBUTE.into(), n(exp.as_second() + 3600));
+    }
+    let values = HashMap::from([
+        (":now".to_owned(), n(now.as_millisecond())),
+        (":owner".to_owned(), s(owner)),
+    ]);
+    Ok((item, values))
+}
+
+/// The parts of [`Store::open_deployment`]'s transaction, in order: what a cancellation
+/// reason at each index means.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OpenPart {
+    Refusal,
+    Claim,
+    Lock,
+    Deployment,
+    Pause,
+}
+
 fn verdict_name(v: &Verdict) -> &'static str {
     match v {
         Verdict::Baking => "baking",
@@ -382,6 +415,129 @@ impl Store for DynamoStore {
             Some(("attribute_not_exists(pk)", HashMap::new())),
         )
         .await
+    }
+
+    async fn open_deployment(&self, o: &Opening<'_>) -> PortResult<Opened> {
+        let d = o.deployment;
+        let id = d.id.to_string();
+        let owner =
+            serde_json::to_string(&o.lock.owner).map_err(|e| PortError::Failed(e.to_string()))?;
+        let (lock, lock_values) = lock_item(o.lock, &owner, o.now)?;
+        let mut claim = key(format!("CLAIM#{}", o.claim), "CLAIM");
+        claim.insert("value".into(), s(id.clone()));
+        claim.insert(TTL_ATTRIBUTE.into(), n(o.claim_expires.as_second()));
+        let all_old = ReturnValuesOnConditionCheckFailure::AllOld;
+        let check = |pk: String, sk: &str| {
+            built(
+                ConditionCheck::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key(pk, sk)))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .return_values_on_condition_check_failure(all_old.clone())
+                    .build(),
+            )
+            .map(|c| TransactWriteItem::builder().condition_check(c).build())
+        };
+        let put = |item: Item, condition: &str, names: Option<(&str, &str)>, values: Item| {
+            let mut p = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(versioned(item)))
+                .condition_expression(condition)
+                .return_values_on_condition_check_failure(all_old.clone());
+            if let Some((name, attribute)) = names {
+                p = p.expression_attribute_names(name, attribute);
+            }
+            if !values.is_empty() {
+                p = p.set_expression_attribute_values(Some(values));
+            }
+            built(p.build()).map(|p| TransactWriteItem::builder().put(p).build())
+        };
+        let mut parts = vec![
+            (
+                OpenPart::Refusal,
+                check(format!("CLAIM#{}", o.refusal), "CLAIM")?,
+            ),
+            (
+                OpenPart::Claim,
+                put(
+                    claim,
+                    "attribute_not_exists(pk) OR #v = :id",
+                    Some(("#v", "value")),
+                    HashMap::from([(":id".to_owned(), s(id))]),
+                )?,
+            ),
+            (
+                OpenPart::Lock,
+                put(lock, LOCK_FREE, Some(("#o", "owner")), lock_values)?,
+            ),
+            (
+                OpenPart::Deployment,
+                put(
+                    Self::deployment_item(d)?,
+                    "attribute_not_exists(pk)",
+                    None,
+                    HashMap::new(),
+                )?,
+            ),
+        ];
+        if o.unless_paused {
+            parts.push((OpenPart::Pause, check(format!("PAUSE#{}", d.env), "PAUSE")?));
+        }
+        let what = format!("TransactWriteItems DEP#{}", d.id);
+        // Two deliveries of one event racing on the same items: DynamoDB cancels one with
+        // `TransactionConflict`; the next attempt finds what the winner wrote.
+        for _ in 0..3 {
+            let sent = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(parts.iter().map(|(_, t)| t.clone()).collect()))
+                .send()
+                .await;
+            let Err(e) = sent else {
+                return Ok(Opened::Opened);
+            };
+            let Some(reasons) = e.as_service_error().and_then(|se| match se {
+                TransactWriteItemsError::TransactionCanceledException(c) => {
+                    Some(c.cancellation_reasons().to_vec())
+                }
+                _ => None,
+            }) else {
+                return Err(self.port_error(&what, &e));
+            };
+            let failed = |part: OpenPart| {
+                parts
+                    .iter()
+                    .position(|(p, _)| *p == part)
+                    .and_then(|i| reasons.get(i))
+                    .filter(|r| r.code() == Some("ConditionalCheckFailed"))
+                    .map(|r| r.item().cloned().unwrap_or_default())
+            };
+            if let Some(item) = failed(OpenPart::Refusal) {
+                return Ok(Opened::RefusedBefore(
+                    text(&item, "value").unwrap_or_default().to_owned(),
+                ));
+            }
+            if let Some(item) = failed(OpenPart::Claim) {
+                return Ok(Opened::Claimed(
+                    text(&item, "value").unwrap_or_default().to_owned(),
+                ));
+            }
+            if let Some(item) = failed(OpenPart::Pause) {
+                return Ok(Opened::Paused(body(&item)?));
+            }
+            if let Some(item) = failed(OpenPart::Lock).filter(|i| !i.is_empty()) {
+                return Ok(Opened::Locked(body(&item)?));
+            }
+            if failed(OpenPart::Deployment).is_some() {
+                // A concurrent copy of this event, derived the same id in the same millisecond.
+                return Ok(Opened::Claimed(d.id.to_string()));
+            }
+            tracing::debug!(deployment = %d.id, ?reasons, "opening a request lost a race; trying again");
+        }
+        Err(PortError::Transient(format!(
+            "opening {} lost to concurrent writes three times",
+            d.id
+        )))
     }
 
     async fn get_deployment(&self, id: DeploymentId) -> PortResult<Option<Deployment>> {
@@ -539,24 +695,13 @@ impl Store for DynamoStore {
             serde_json::to_string(&lock.owner).map_err(|e| PortError::Failed(e.to_string()))?;
         // A lock that is released between our failed write and our read is retried.
         for _ in 0..3 {
-            let mut item = key(format!("LOCK#{}", lock.env), "LOCK");
-            item.insert("body".into(), json(lock)?);
-            item.insert("owner".into(), s(owner.clone()));
-            if let Some(exp) = lock.expires {
-                item.insert("expires_ms".into(), n(exp.as_millisecond()));
-                item.insert(TTL_ATTRIBUTE.into(), n(exp.as_second() + 3600));
-            }
-            let values = HashMap::from([
-                (":now".to_owned(), n(now.as_millisecond())),
-                (":owner".to_owned(), s(owner.clone())),
-            ]);
-            let condition = "attribute_not_exists(pk) OR expires_ms <= :now OR #o = :owner";
+            let (item, values) = lock_item(lock, &owner, now)?;
             let req = self
                 .client
                 .put_item()
                 .table_name(&self.table)
                 .set_item(Some(item))
-                .condition_expression(condition)
+                .condition_expression(LOCK_FREE)
                 .expression_attribute_names("#o", "owner")
                 .set_expression_attribute_values(Some(values));
             match req

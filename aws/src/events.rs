@@ -547,6 +547,10 @@ mod tests {
             DeployEvent::Work(Work::RunDeployment { .. })
         ));
         assert!(matches!(
+            DeployEvent::parse(&event("dispatch-prepare-deployment.json")).unwrap(),
+            DeployEvent::Work(Work::PrepareDeployment { .. })
+        ));
+        assert!(matches!(
             DeployEvent::parse(&event("ecs-deployment-completed.json")).unwrap(),
             DeployEvent::Rollout(Some(RolloutOutcome {
                 outcome: Ok(()),
@@ -820,6 +824,7 @@ mod tests {
             "cloudwatch-alarm-sns.json",
             "cloudwatch-alarm-state-change.json",
             "codebuild-build-succeeded.json",
+            "dispatch-prepare-deployment.json",
             "dispatch-run-backup.json",
             "dispatch-run-deployment.json",
             "ecs-deployment-completed.json",

@@ -6,7 +6,8 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use deckhand_core::types::EventKey;
+use deckhand_core::ports::ReplyTo;
+use deckhand_core::types::{EventKey, Sealed};
 
 /// Why a request could not be read: said in the 400 and the log.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,6 +35,22 @@ pub struct SlackCommand {
     pub text: String,
     /// The same on Slack's retries of this command: the command's idempotency key.
     pub trigger_id: String,
+    /// Where to answer privately later (30 minutes, 5 times); a credential, so sealed.
+    #[serde(default)]
+    pub response_url: Option<Sealed>,
+}
+
+impl SlackCommand {
+    /// Where to answer the person after the command's own answer.
+    pub fn reply_to(&self) -> Option<ReplyTo> {
+        let url = self
+            .response_url
+            .as_ref()
+            .filter(|u| !u.expose().is_empty())?;
+        Some(ReplyTo::Slack {
+            response_url: url.clone(),
+        })
+    }
 }
 
 impl SlackCommand {
@@ -156,9 +173,24 @@ pub struct DiscordInteraction {
     pub member: Option<DiscordMember>,
     #[serde(default)]
     pub data: Option<DiscordData>,
+    #[serde(default)]
+    pub application_id: Option<String>,
+    /// The interaction's token: follow-up messages for 15 minutes; a credential, so sealed.
+    #[serde(default)]
+    pub token: Option<Sealed>,
 }
 
 impl DiscordInteraction {
+    /// Where to answer the person after the interaction's own answer.
+    pub fn reply_to(&self) -> Option<ReplyTo> {
+        let application_id = self.application_id.as_ref().filter(|a| !a.is_empty())?;
+        let token = self.token.as_ref().filter(|t| !t.expose().is_empty())?;
+        Some(ReplyTo::Discord {
+            application_id: application_id.clone(),
+            token: token.clone(),
+        })
+    }
+
     pub const PING: u8 = 1;
     pub const COMMAND: u8 = 2;
     pub const COMPONENT: u8 = 3;

@@ -20,7 +20,7 @@ use deckhand_core::command::{self, BackupAction, Command};
 use deckhand_core::config::Config;
 use deckhand_core::deployment::State as DeployState;
 use deckhand_core::policy::{self, NotAdmitted, Place};
-use deckhand_core::ports::{Build, PortError, Ports};
+use deckhand_core::ports::{Build, PortError, Ports, ReplyTo};
 use deckhand_core::types::{Actor, ChatKind, EventKey, ServiceName, Version};
 use deckhand_core::usecases::{
     App, BackupError, DecideError, Decision, DeployRequest, QueryError, RequestError,
@@ -155,7 +155,7 @@ async fn slack_command<P: Ports>(
         return slack_ephemeral(&no.to_string());
     }
     let actor = Actor::person(ChatKind::Slack, &c.team_id, &c.user_id, c.user_name());
-    slack_ephemeral(&execute(&bot, &c.command, &c.text, &actor, &key).await)
+    slack_ephemeral(&execute(&bot, &c.command, &c.text, &actor, &key, c.reply_to()).await)
 }
 
 async fn slack_interaction<P: Ports>(
@@ -196,7 +196,7 @@ async fn slack_interaction<P: Ports>(
     // Block actions take no answer in the HTTP response; a refusal goes to the clicker alone.
     if let Some(text) = answer
         && !response_url.is_empty()
-        && let Err(e) = bot.responder.slack().respond(response_url, &text).await
+        && let Err(e) = bot.responder.slack().respond_at(response_url, &text).await
     {
         tracing::warn!(error = %e, "could not answer a Slack interaction");
     }
@@ -243,7 +243,7 @@ async fn discord_interaction<P: Ports>(
     match i.kind {
         DiscordInteraction::COMMAND => {
             let (name, text) = i.command();
-            discord_ephemeral(&execute(&bot, name, &text, &actor, &key).await)
+            discord_ephemeral(&execute(&bot, name, &text, &actor, &key, i.reply_to()).await)
         }
         DiscordInteraction::COMPONENT => match i.custom_id() {
             Some(value) => match click(&bot, value, &actor).await {
@@ -284,6 +284,7 @@ async fn execute<P: Ports>(
     text: &str,
     actor: &Actor,
     event_key: &EventKey,
+    reply_to: Option<ReplyTo>,
 ) -> String {
     let command = match command::parse(slash, text, &bot.config) {
         Ok(c) => c,
@@ -312,6 +313,7 @@ async fn execute<P: Ports>(
                 force,
                 actor: actor.clone(),
                 event_key: event_key.clone(),
+                reply_to,
             };
             match app.request_deploy(req).await {
                 Ok(r) => {
@@ -322,12 +324,17 @@ async fn execute<P: Ports>(
                         d.version,
                         d.env
                     );
-                    let said = if d.state == DeployState::PendingApproval {
+                    let said = if d.awaits_preparation() {
+                        format!(
+                            "Checking {what}. Its card follows in the {} channel; if it cannot go ahead, Deckhand tells you why here.",
+                            d.env
+                        )
+                    } else if d.state == DeployState::PendingApproval {
                         let missing =
                             usize::from(d.required_approvals).saturating_sub(d.approvals.len());
                         format!(
-                            "Approval requested for {what}: {} more needed. The card is in the {} channel.",
-                            deckhand_core::card::count(missing, "approval"),
+                            "Approval requested for {what}: {} needed. The card is in the {} channel.",
+                            deckhand_core::card::count(missing, "more approval"),
                             d.env
                         )
                     } else {

@@ -203,15 +203,41 @@ impl World {
         discord_headers(&self.discord_key, body)
     }
 
+    /// Runs the request checks dispatched so far, as the deploy function would: each once.
+    async fn checks(&self) -> Vec<DeployState> {
+        let app = deckhand_core::usecases::App::new(&self.bot.ports, &self.bot.config);
+        let mut states = Vec::new();
+        for work in self.mem().dispatched() {
+            if let Work::PrepareDeployment { id } = work {
+                states.push(app.prepare_deployment(id).await.unwrap().state);
+            }
+        }
+        states
+    }
+
+    /// What the bot told a slash command's sender through its `response_url`, after answering.
+    fn told(&self, trigger: &str) -> Vec<String> {
+        self.sent_to(&format!("/hooks/commands/{trigger}"))
+            .iter()
+            .map(|s| {
+                assert_eq!(s.body["response_type"], "ephemeral", "{:?}", s.body);
+                s.body["text"].as_str().unwrap_or_default().to_owned()
+            })
+            .collect()
+    }
+
     /// Ships api v1.2.3 to staging through chat and finishes the rollout as ECS would.
     async fn ship_staging(&self) {
         let answer = self
             .say("U0ALICE", "/deploy", "staging api v1.2.3", "trig-staging")
             .await;
         assert!(
-            answer.starts_with("Deploying api v1.2.3 → staging"),
+            answer.starts_with(
+                "Checking api v1.2.3 → staging. Its card follows in the staging channel"
+            ),
             "{answer}"
         );
+        self.checks().await;
         let app = deckhand_core::usecases::App::new(&self.bot.ports, &self.bot.config);
         let id = self.mem().deployments()[0].id;
         let d = app.run_deployment(id).await.unwrap();
@@ -228,9 +254,20 @@ impl World {
         let answer = self
             .say("U0ALICE", "/deploy", "prod api v1.2.3", "trig-prod")
             .await;
+        assert!(answer.starts_with("Checking api v1.2.3 → prod"), "{answer}");
         assert!(
-            answer.starts_with("Approval requested for api v1.2.3 → prod"),
-            "{answer}"
+            self.checks().await.contains(&DeployState::PendingApproval),
+            "the checks post the approval card"
+        );
+        assert!(self.told("trig-prod").is_empty(), "nothing more to tell");
+        let again = self
+            .say("U0ALICE", "/deploy", "prod api v1.2.3", "trig-prod")
+            .await;
+        assert!(
+            again.starts_with(
+                "Approval requested for api v1.2.3 → prod: 1 more approval needed. The card is in the prod channel."
+            ),
+            "a retry is told where the request stands: {again}"
         );
         let card = self
             .sent_to("/slack/chat.postMessage")
@@ -258,6 +295,14 @@ impl World {
             .filter(|w| matches!(w, Work::RunDeployment { .. }))
             .count()
     }
+
+    fn dispatched_checks(&self) -> usize {
+        self.mem()
+            .dispatched()
+            .iter()
+            .filter(|w| matches!(w, Work::PrepareDeployment { .. }))
+            .count()
+    }
 }
 
 #[tokio::test]
@@ -266,10 +311,17 @@ async fn a_staging_deploy_is_acknowledged_carded_and_dispatched_once() {
     let answer = w
         .say("U0ALICE", "/deploy", "staging api v1.2.3", "trig-1")
         .await;
-    assert!(
-        answer.starts_with("Deploying api v1.2.3 → staging"),
-        "{answer}"
+    assert_eq!(
+        answer,
+        "Checking api v1.2.3 → staging. Its card follows in the staging channel; if it cannot go ahead, Deckhand tells you why here."
     );
+    assert_eq!(
+        w.dispatched_checks(),
+        1,
+        "the checks are the deploy function's"
+    );
+    assert!(w.sent().is_empty(), "nothing is posted before the answer");
+    assert_eq!(w.checks().await, vec![DeployState::Approved]);
     assert_eq!(w.dispatched_runs(), 1);
     let slack_card = w.sent_to("/slack/chat.postMessage");
     assert_eq!(slack_card.len(), 1);
@@ -294,6 +346,7 @@ async fn a_staging_deploy_is_acknowledged_carded_and_dispatched_once() {
         again.starts_with("Deploying api v1.2.3 → staging"),
         "{again}"
     );
+    assert_eq!(w.dispatched_checks(), 1);
     assert_eq!(w.dispatched_runs(), 1);
     assert_eq!(w.mem().deployments().len(), 1);
     assert_eq!(w.sent_to("/slack/chat.postMessage").len(), 1);
@@ -592,7 +645,7 @@ async fn discord_ping_pong_signatures_and_commands() {
         v["data"]["content"]
             .as_str()
             .unwrap()
-            .starts_with("Deploying api v1.2.3 → staging"),
+            .starts_with("Checking api v1.2.3 → staging"),
         "{v}"
     );
     // The same interaction id again does nothing twice.
@@ -600,7 +653,7 @@ async fn discord_ping_pong_signatures_and_commands() {
         .post("/discord/interactions", w.discord_signed(&command), command)
         .await;
     assert_eq!(w.mem().deployments().len(), 1);
-    assert_eq!(w.dispatched_runs(), 1);
+    assert_eq!(w.dispatched_checks(), 1);
 }
 
 #[tokio::test]
@@ -608,7 +661,8 @@ async fn a_chat_api_that_answers_429_is_waited_out_and_retried() {
     let w = World::new().await;
     w.stub.throttle_once("/slack/chat.postMessage");
     let answer = w.say("U0ALICE", "/deploy", "staging api v1.2.3", "t").await;
-    assert!(answer.starts_with("Deploying"), "{answer}");
+    assert!(answer.starts_with("Checking"), "{answer}");
+    w.checks().await;
     let posts = w.sent_to("/slack/chat.postMessage");
     assert_eq!(posts.len(), 2, "rate-limited once, then sent");
     assert_eq!(posts[0].body, posts[1].body);
@@ -625,6 +679,18 @@ async fn queries_answer_with_tables() {
     );
     let history = w.say("U0BOB", "/history", "staging api", "s2").await;
     assert!(history.contains("succeeded"), "{history}");
+    // What already runs is said once the checks have looked, to the person alone.
+    let runs = w
+        .say("U0ALICE", "/deploy", "staging api v1.2.3", "s4")
+        .await;
+    assert!(runs.starts_with("Checking api v1.2.3 → staging"), "{runs}");
+    w.checks().await;
+    assert_eq!(
+        w.told("s4"),
+        vec![
+            "Not deploying api v1.2.3 to staging: api already runs v1.2.3 in staging; add `--force` to redeploy it"
+        ]
+    );
     let lock = w
         .say("U0CAROL", "/lock", "staging load test until 14:00", "s3")
         .await;
@@ -634,14 +700,7 @@ async fn queries_answer_with_tables() {
             && lock.ends_with(" UTC: load test until 14:00. `/unlock staging` releases it sooner."),
         "{lock}"
     );
-    // What already runs is answered as such; forced, the lock is what stands in the way.
-    let runs = w
-        .say("U0ALICE", "/deploy", "staging api v1.2.3", "s4")
-        .await;
-    assert!(
-        runs.contains("api already runs v1.2.3 in staging; add `--force` to redeploy it"),
-        "{runs}"
-    );
+    // A held environment is answered at once: the one write is refused, and names the holder.
     let refused = w
         .say("U0ALICE", "/deploy", "staging api v1.2.3 --force", "s4b")
         .await;
@@ -968,4 +1027,90 @@ async fn status_by_alice(url: &str, secret: &str, trigger: &str) -> reqwest::Res
     )
     .await
     .unwrap()
+}
+
+/// What the checks after the answer refuse reaches the person who asked, privately — through
+/// Slack's `response_url`, or Discord's interaction follow-up webhook — and frees the
+/// environment for the next request at once.
+#[tokio::test]
+async fn a_refusal_found_after_the_answer_reaches_the_requester_privately_and_frees_the_environment()
+ {
+    use deckhand_core::ports::Store as _;
+    let w = World::new().await;
+    let staging = deckhand_core::types::EnvName::parse("staging").unwrap();
+
+    // Slack: no such image. The answer came first; the refusal follows by response_url.
+    let answer = w
+        .say("U0ALICE", "/deploy", "staging api v9.9.9", "no-image")
+        .await;
+    assert!(
+        answer.starts_with("Checking api v9.9.9 → staging"),
+        "{answer}"
+    );
+    assert!(
+        w.mem().get_lock(&staging).await.unwrap().is_some(),
+        "held while the checks run"
+    );
+    assert_eq!(
+        w.checks().await,
+        vec![DeployState::Declined {
+            reason: "there is no image acme/api:v9.9.9 in the registry; is the build finished?"
+                .into()
+        }]
+    );
+    assert_eq!(
+        w.told("no-image"),
+        vec![
+            "Not deploying api v9.9.9 to staging: there is no image acme/api:v9.9.9 in the registry; is the build finished?"
+        ]
+    );
+    assert!(w.mem().get_lock(&staging).await.unwrap().is_none());
+    assert!(
+        w.sent_to("/slack/chat.postMessage").is_empty(),
+        "no card, nothing in the channel"
+    );
+    // Slack retries the command: the same refusal, said again in the answer.
+    let again = w
+        .say("U0ALICE", "/deploy", "staging api v9.9.9", "no-image")
+        .await;
+    assert_eq!(
+        again,
+        "Not deploying: there is no image acme/api:v9.9.9 in the registry; is the build finished?"
+    );
+
+    // Discord: not promoted. The follow-up goes to the interaction's webhook, ephemeral.
+    let command = json!({
+        "type": 2, "id": "1400000000000000077", "guild_id": "1100000000000000001", "channel_id": "1300000000000000003",
+        "application_id": "1200000000000000001", "token": "interaction-token-77",
+        "member": {"user": {"id": "80351110224678912", "username": "dana"}},
+        "data": {"name": "deploy", "options": [{"name": "args", "type": 3, "value": "prod api v1.2.3"}]},
+    })
+    .to_string();
+    let (status, body) = w
+        .post("/discord/interactions", w.discord_signed(&command), command)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        v["data"]["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("Checking api v1.2.3 → prod"),
+        "{v}"
+    );
+    w.checks().await;
+    let follow_ups = w.sent_to("/discord/webhooks/1200000000000000001/interaction-token-77");
+    assert_eq!(follow_ups.len(), 1, "{:#?}", w.sent());
+    assert_eq!(follow_ups[0].method, Method::POST);
+    assert_eq!(follow_ups[0].body["flags"], 64, "ephemeral");
+    assert_eq!(
+        follow_ups[0].body["content"],
+        "Not deploying api v1.2.3 to prod: api v1.2.3 has not succeeded in staging yet, and prod only takes versions that did"
+    );
+    assert!(
+        follow_ups[0].authorization.is_none(),
+        "the interaction token is the authority; no bot token is sent"
+    );
+    let prod = deckhand_core::types::EnvName::parse("prod").unwrap();
+    assert!(w.mem().get_lock(&prod).await.unwrap().is_none());
 }

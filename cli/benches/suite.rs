@@ -226,7 +226,7 @@ impl<S: Store + std::fmt::Debug + 'static> AckWorld<S> {
             ),
         ]);
         let (took, text) = self.post("/slack/commands", body).await?;
-        if !text.contains("Deploying api v1.2.3") {
+        if !text.contains("Checking api v1.2.3") {
             return Err(format!("unexpected answer: {text}").into());
         }
         self.store().break_lock(&EnvName::parse(&env)?).await?;
@@ -245,9 +245,12 @@ impl<S: Store + std::fmt::Debug + 'static> AckWorld<S> {
                 force: false,
                 actor: Actor::person(ChatKind::Slack, "T0BENCH", "U0ALICE", "alice"),
                 event_key: EventKey::slack_command("T0BENCH", &key).ok_or("an empty bench key")?,
+                reply_to: None,
             })
             .await?;
-        Ok(requested.deployment.id)
+        // The request's checks, as the deploy function runs them: the card is posted.
+        let prepared = app.prepare_deployment(requested.deployment.id).await?;
+        Ok(prepared.id)
     }
 
     /// Bob's signed Approve click on `id`, timed.

@@ -102,7 +102,7 @@ fn a_second_alarm_holds_instead_of_shipping_the_bad_release_back() {
             // The second alarm: a hold and a person, not a rollback.
             "api is alarming on its known-good v1.2.3; not rolling back further — someone needs to look.",
             // The hold holds by hand too.
-            "Not deploying: api in prod is held since",
+            "Not deploying api v1.2.4 to prod: api in prod is held since",
             // Rolling back to what already runs is answered at once.
             "api already runs its known-good v1.2.3; nothing to roll back",
         ],

@@ -179,7 +179,7 @@ async fn serve_carries_on_by_itself_with_a_deploy_aws_went_away_from_mid_way() {
         answer["text"]
             .as_str()
             .unwrap_or_default()
-            .starts_with("Deploying worker v1.2.3"),
+            .starts_with("Checking worker v1.2.3 → dev"),
         "{answer}"
     );
 

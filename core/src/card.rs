@@ -170,7 +170,9 @@ pub fn deployment_card(d: &Deployment, now: Timestamp) -> Card {
             .to_owned()
     };
     let (tone, status) = match &d.state {
+        State::Requested if d.asked.is_some() => (Tone::Waiting, "Checking the request".to_owned()),
         State::Requested => (Tone::Waiting, "Requested".to_owned()),
+        State::Declined { reason } => (Tone::Neutral, format!("Not deployed: {reason}")),
         State::PendingApproval => {
             let missing = usize::from(d.required_approvals).saturating_sub(d.approvals.len());
             (

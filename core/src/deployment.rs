@@ -16,6 +16,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::policy::Override;
+use crate::ports::ReplyTo;
 use crate::types::{
     Actor, DeploymentId, Digest, EnvName, EventKey, ServiceName, SignedDuration, Timestamp, Version,
 };
@@ -116,6 +117,11 @@ pub enum State {
     Superseded {
         by: DeploymentId,
     },
+    /// Refused by the checks that ran after the request was answered (no such image, not
+    /// promoted, a hold…): nothing was changed, and the person who asked was told why.
+    Declined {
+        reason: String,
+    },
 }
 
 impl State {
@@ -128,6 +134,7 @@ impl State {
                 | State::Failed { .. }
                 | State::RolledBack { .. }
                 | State::Superseded { .. }
+                | State::Declined { .. }
         )
     }
 
@@ -145,6 +152,7 @@ impl State {
             State::Failed { .. } => "failed",
             State::RolledBack { .. } => "rolled back",
             State::Superseded { .. } => "superseded",
+            State::Declined { .. } => "refused",
         }
     }
 
@@ -164,6 +172,14 @@ impl State {
 pub enum Input {
     /// The request passed policy and its lock is held: ask for approval or start.
     Submitted,
+    /// An asked-for release passed the checks that need AWS (image digests, promotion, holds,
+    /// images judged bad): resolved, it asks for approval or starts, as `Submitted` does.
+    Prepared(Box<Prepared>),
+    /// An asked-for release failed those checks: it ends, its lock is released, and the
+    /// person who asked is told why.
+    Declined {
+        reason: String,
+    },
     Approved {
         by: Actor,
     },
@@ -237,6 +253,8 @@ impl Input {
     pub fn name(&self) -> &'static str {
         match self {
             Input::Submitted => "submitted",
+            Input::Prepared(_) => "prepared",
+            Input::Declined { .. } => "declined",
             Input::Approved { .. } => "approved",
             Input::Rejected { .. } => "rejected",
             Input::ApprovalExpired => "approval expired",
@@ -255,10 +273,42 @@ impl Input {
     }
 }
 
+/// A release as the dispatched work resolved it: the input [`Input::Prepared`] carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prepared {
+    /// The services that change, resolved to digests, in deploy order.
+    pub services: Vec<ServiceRelease>,
+    pub overridden: Option<Override>,
+    pub required_approvals: u8,
+    pub alarms_at_start: Vec<String>,
+    /// What the person should know besides: services left out because they already run the
+    /// version, an `--override` that was not needed.
+    pub notes: Vec<String>,
+}
+
+/// What was asked for, before the dispatched work resolved it: a deployment in `Requested`
+/// with this set awaits preparation ([`Deployment::awaits_preparation`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Asked {
+    pub services: Vec<ServiceName>,
+    pub override_reason: Option<String>,
+    /// Redeploy services that already run the version (`--force`).
+    pub force: bool,
+    /// Where to answer the person privately; dropped once the request is prepared or declined.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<ReplyTo>,
+}
+
 /// Work handed to another function through the `Dispatch` port.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "work", rename_all = "snake_case")]
 pub enum Work {
+    /// The checks a request's acknowledgement left for later (see [`Deployment::asked`]).
+    /// Its own kind of work, not `RunDeployment`: a redelivery of it after the checks ran
+    /// must not start the deployment.
+    PrepareDeployment {
+        id: DeploymentId,
+    },
     RunDeployment {
         id: DeploymentId,
     },
@@ -279,6 +329,12 @@ pub enum Effect {
     UpdateCard,
     /// A line in the card's thread.
     Reply {
+        text: String,
+    },
+    /// A private answer to whoever asked: through `to` for a person, in the environment's
+    /// channels for automation (which has no one to answer privately).
+    Tell {
+        to: Option<ReplyTo>,
         text: String,
     },
     Dispatch {
@@ -377,6 +433,9 @@ pub struct Deployment {
     /// Alarms already in ALARM when the deploy was requested: shown on the card, and never a
     /// reason to roll this deploy back.
     pub alarms_at_start: Vec<String>,
+    /// Set while a release awaits preparation (see [`Asked`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asked: Option<Asked>,
     pub state: State,
     /// When the current state was entered, for durations on the card.
     pub state_since: Timestamp,
@@ -443,6 +502,7 @@ impl Deployment {
             approvals: Vec::new(),
             overridden: draft.overridden,
             alarms_at_start: draft.alarms_at_start,
+            asked: None,
             state: State::Requested,
             state_since: now,
             finished_at: None,
@@ -458,9 +518,52 @@ impl Deployment {
         }
     }
 
+    /// A release asked for and answered, whose checks that need AWS have not run yet: the
+    /// acknowledgement wrote only this, and the dispatched work prepares it.
+    pub fn asked(
+        id: DeploymentId,
+        env: EnvName,
+        version: Version,
+        asked: Asked,
+        requested_by: Actor,
+        approval_ttl: SignedDuration,
+        now: Timestamp,
+    ) -> Self {
+        let mut d = Deployment::new(
+            Draft {
+                id,
+                env,
+                kind: DeploymentKind::Release,
+                version,
+                services: Vec::new(),
+                requested_by,
+                required_approvals: 0,
+                approval_ttl,
+                overridden: None,
+                alarms_at_start: Vec::new(),
+            },
+            now,
+        );
+        d.asked = Some(asked);
+        d
+    }
+
+    /// Why the request's checks declined it, if they did: its final answer.
+    pub fn declined_because(&self) -> Option<&str> {
+        match &self.state {
+            State::Declined { reason } => Some(reason),
+            _ => None,
+        }
+    }
+
+    /// Asked for and not yet prepared (see [`Deployment::asked`]).
+    pub fn awaits_preparation(&self) -> bool {
+        self.state == State::Requested && self.asked.is_some()
+    }
+
     /// Created but not yet submitted for approval (the request's delivery died in between).
     pub fn awaits_submission(&self) -> bool {
-        self.state == State::Requested
+        self.state == State::Requested && self.asked.is_none()
     }
 
     /// Waiting for approvals past its approval window.
@@ -521,8 +624,12 @@ impl Deployment {
         }
     }
 
+    /// The services it deploys; before preparation, the ones asked for.
     pub fn service_names(&self) -> Vec<ServiceName> {
-        self.services.iter().map(|s| s.service.clone()).collect()
+        match &self.asked {
+            Some(a) if self.services.is_empty() => a.services.clone(),
+            _ => self.services.iter().map(|s| s.service.clone()).collect(),
+        }
     }
 
     fn index_of(&self, service: &ServiceName) -> Result<usize, Refused> {
@@ -549,18 +656,48 @@ impl Deployment {
         let mut next = self.clone();
         let mut fx = Vec::new();
         match (&self.state, input) {
-            (State::Requested, Input::Submitted) => {
-                fx.push(Effect::PostCard);
-                if self.required_approvals == 0 {
-                    next.enter(State::Approved, now);
-                    fx.push(Effect::Dispatch {
-                        work: Work::RunDeployment { id: self.id },
-                    });
-                } else {
-                    next.enter(State::PendingApproval, now);
-                }
+            (State::Requested, Input::Submitted) if self.asked.is_none() => {
+                next.submit(now, &mut fx);
             }
             (_, Input::Submitted) => return Ok(Step::duplicate(self)),
+            (State::Requested, Input::Prepared(p)) if self.asked.is_some() => {
+                let Some(asked) = next.asked.take() else {
+                    return Ok(Step::duplicate(self));
+                };
+                next.services = p.services.clone();
+                next.overridden = p.overridden.clone();
+                next.required_approvals = p.required_approvals;
+                next.alarms_at_start = p.alarms_at_start.clone();
+                next.asked = Some(Asked {
+                    reply_to: None,
+                    ..asked.clone()
+                });
+                if !p.notes.is_empty() {
+                    fx.push(Effect::Tell {
+                        to: asked.reply_to,
+                        text: p.notes.join(" "),
+                    });
+                }
+                next.submit(now, &mut fx);
+            }
+            (State::Requested, Input::Declined { reason }) if self.asked.is_some() => {
+                let to = next.asked.as_mut().and_then(|a| a.reply_to.take());
+                fx.push(Effect::Tell {
+                    to,
+                    text: match self.requested_by.user_ref() {
+                        Some(_) => format!("Not deploying {}: {reason}", self.asked_what()),
+                        None => format!("Not auto-deploying {}: {reason}", self.asked_what()),
+                    },
+                });
+                next.finish(
+                    State::Declined {
+                        reason: reason.clone(),
+                    },
+                    now,
+                    &mut fx,
+                );
+            }
+            (_, Input::Prepared(_) | Input::Declined { .. }) => return Ok(Step::duplicate(self)),
 
             (State::PendingApproval, Input::Approved { by }) => {
                 if now >= self.approval_expires {
@@ -800,7 +937,7 @@ impl Deployment {
         next.revision = self.revision + 1;
         let mut detail = format!("{} → {}", self.state.name(), next.state.name());
         // An override is written in the audit log with its reason when the request is made.
-        if let (Input::Submitted, Some(o)) = (input, &self.overridden) {
+        if let (Input::Submitted | Input::Prepared(_), Some(o)) = (input, &next.overridden) {
             detail.push_str(&format!(
                 "; override “{}” lifts: {}",
                 o.reason,
@@ -960,6 +1097,29 @@ impl Deployment {
             } => progress(service).is_some_and(|p| p.done_at.is_some()),
             _ => false,
         }
+    }
+
+    /// Submitted: post the card, then wait for approvals or start.
+    fn submit(&mut self, now: Timestamp, fx: &mut Vec<Effect>) {
+        fx.push(Effect::PostCard);
+        if self.required_approvals == 0 {
+            self.enter(State::Approved, now);
+            fx.push(Effect::Dispatch {
+                work: Work::RunDeployment { id: self.id },
+            });
+        } else {
+            self.enter(State::PendingApproval, now);
+        }
+    }
+
+    /// `api, worker v1.2.3 to prod`, for words about the request.
+    pub fn asked_what(&self) -> String {
+        format!(
+            "{} {} to {}",
+            ServiceName::join(&self.service_names()),
+            self.version,
+            self.env
+        )
     }
 
     fn enter(&mut self, state: State, now: Timestamp) {

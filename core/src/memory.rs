@@ -103,6 +103,11 @@ pub enum Said {
         user: Actor,
         text: String,
     },
+    /// A private answer through a request's response URL or follow-up webhook.
+    Response {
+        to: ReplyTo,
+        text: String,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -290,6 +295,36 @@ impl Store for Memory {
         }
         s.deployments.insert(d.id, d.clone());
         Ok(())
+    }
+    async fn open_deployment(&self, o: &Opening<'_>) -> PortResult<Opened> {
+        yield_now().await;
+        let mut s = guard(&self.store);
+        let d = o.deployment;
+        // In the order DynamoDB's cancellation reasons are read (`DynamoStore`).
+        if let Some(answer) = s.claims.get(o.refusal) {
+            return Ok(Opened::RefusedBefore(answer.clone()));
+        }
+        let id = d.id.to_string();
+        if let Some(other) = s.claims.get(o.claim).filter(|v| **v != id) {
+            return Ok(Opened::Claimed(other.clone()));
+        }
+        if let Some(p) = s.pauses.get(&d.env).filter(|_| o.unless_paused) {
+            return Ok(Opened::Paused(p.clone()));
+        }
+        if let Some(cur) = s.locks.get(&d.env)
+            && cur.is_live(o.now)
+            && cur.owner != o.lock.owner
+        {
+            return Ok(Opened::Locked(cur.clone()));
+        }
+        if s.deployments.contains_key(&d.id) {
+            // A concurrent copy of this event, derived the same id at the same instant.
+            return Ok(Opened::Claimed(id));
+        }
+        s.claims.insert(o.claim.to_owned(), id);
+        s.locks.insert(d.env.clone(), o.lock.clone());
+        s.deployments.insert(d.id, d.clone());
+        Ok(Opened::Opened)
     }
     async fn get_deployment(&self, id: DeploymentId) -> PortResult<Option<Deployment>> {
         yield_now().await;
@@ -797,6 +832,13 @@ impl Chat for Memory {
             channel: to.id.clone(),
             id: format!("msg-{}", w.said.len()),
         })
+    }
+    async fn respond(&self, to: &ReplyTo, text: &str) -> PortResult<()> {
+        guard(&self.world).said.push(Said::Response {
+            to: to.clone(),
+            text: text.to_owned(),
+        });
+        Ok(())
     }
     async fn ephemeral(&self, to: &Channel, user: &Actor, text: &str) -> PortResult<()> {
         guard(&self.world).said.push(Said::Ephemeral {

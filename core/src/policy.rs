@@ -271,12 +271,17 @@ pub fn check_gates(
 /// Automation does not deploy into a paused environment; people still may.
 pub fn check_pause(pause: Option<&Pause>, actor: &Actor) -> Result<(), Denied> {
     match pause {
-        Some(p) if actor.user_ref().is_none() => Err(Denied::Paused {
-            env: p.env.clone(),
-            by: p.by.display().to_owned(),
-            since: p.since.strftime("%Y-%m-%d %H:%M UTC").to_string(),
-        }),
+        Some(p) if actor.user_ref().is_none() => Err(paused(p)),
         _ => Ok(()),
+    }
+}
+
+/// The refusal a pause gives automation.
+pub fn paused(p: &Pause) -> Denied {
+    Denied::Paused {
+        env: p.env.clone(),
+        by: p.by.display().to_owned(),
+        since: p.since.strftime("%Y-%m-%d %H:%M UTC").to_string(),
     }
 }
 

@@ -18,7 +18,7 @@ use crate::policy::{EnvLock, LockOwner};
 use crate::retention::{SnapshotInfo, SnapshotStatus};
 use crate::rollback::{Release, Verdict};
 use crate::types::{
-    Actor, ChatKind, DeploymentId, Digest, EnvName, ServiceName, Timestamp, Version,
+    Actor, ChatKind, DeploymentId, Digest, EnvName, Sealed, ServiceName, Timestamp, Version,
 };
 
 /// What can go wrong behind a port, in the terms use-cases decide on.
@@ -53,6 +53,14 @@ pub trait Store: Send + Sync {
     /// Creates a deployment that must not exist yet (ids derive from event ids, so a redelivered
     /// request conflicts here). `Conflict` if it exists.
     fn create_deployment(&self, d: &Deployment) -> impl Future<Output = PortResult<()>> + Send;
+    /// Opens a request in one atomic write: claims its event, takes its environment's lock and
+    /// creates the deployment, unless the event was refused before, is claimed for another
+    /// deployment, the environment is held by someone else, or (for automation) paused. What
+    /// stood in the way comes back without another read where the store can return it.
+    fn open_deployment(
+        &self,
+        opening: &Opening<'_>,
+    ) -> impl Future<Output = PortResult<Opened>> + Send;
     fn get_deployment(
         &self,
         id: DeploymentId,
@@ -418,6 +426,51 @@ pub struct MessageRef {
     pub id: String,
 }
 
+/// One request's first write: see [`Store::open_deployment`].
+#[derive(Debug, Clone)]
+pub struct Opening<'a> {
+    pub deployment: &'a Deployment,
+    /// The event's claim (`event#<key>`), mapped to the deployment's id; taken unless it is
+    /// already this deployment's.
+    pub claim: &'a str,
+    /// Must not exist: the event's recorded refusal (`refused#<key>`).
+    pub refusal: &'a str,
+    pub claim_expires: Timestamp,
+    pub lock: &'a EnvLock,
+    /// Refuse when automation is paused in the environment (the request is automation's).
+    pub unless_paused: bool,
+    pub now: Timestamp,
+}
+
+/// What [`Store::open_deployment`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Opened {
+    /// Claimed, locked and created.
+    Opened,
+    /// The event was refused before: that answer.
+    RefusedBefore(String),
+    /// The event is claimed for another deployment id (a redelivery).
+    Claimed(String),
+    /// Automation is paused in the environment.
+    Paused(Pause),
+    /// Someone else holds the environment.
+    Locked(EnvLock),
+}
+
+/// Where to answer the person who asked, privately, after the request's own answer: Slack's
+/// `response_url` or Discord's interaction follow-up webhook. Both lapse (30 and 15 minutes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "chat", rename_all = "lowercase")]
+pub enum ReplyTo {
+    Slack {
+        response_url: Sealed,
+    },
+    Discord {
+        application_id: String,
+        token: Sealed,
+    },
+}
+
 /// Where to post: a chat and a channel.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Channel {
@@ -444,6 +497,8 @@ pub trait Chat: Send + Sync {
     ) -> impl Future<Output = PortResult<()>> + Send;
     fn post(&self, to: &Channel, text: &str)
     -> impl Future<Output = PortResult<MessageRef>> + Send;
+    /// A private answer to a request, after the request's own (see [`ReplyTo`]).
+    fn respond(&self, to: &ReplyTo, text: &str) -> impl Future<Output = PortResult<()>> + Send;
     /// A message only `user` sees.
     fn ephemeral(
         &self,

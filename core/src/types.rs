@@ -632,3 +632,26 @@ mod tests {
         String::from(env.clone())
     }
 }
+
+/// A credential that travels with a request for a short while (Slack's `response_url`, a
+/// Discord interaction token): stored and sent, never shown. `Debug` and `Display` redact it;
+/// only [`Sealed::expose`] reads it, at the one place it is used.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Sealed(String);
+
+impl Sealed {
+    pub fn new(value: impl Into<String>) -> Self {
+        Sealed(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Sealed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Sealed([redacted])")
+    }
+}

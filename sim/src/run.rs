@@ -8,10 +8,10 @@ use std::task::{Context as TaskContext, Poll};
 use deckhand_core::config::Config;
 use deckhand_core::deployment::{State, Work};
 use deckhand_core::memory::join_all;
-use deckhand_core::ports::{Build, Store};
+use deckhand_core::ports::{Build, ReplyTo, Store};
 use deckhand_core::rollback::{AlarmChange, AlarmState};
 use deckhand_core::types::{
-    Actor, ChatKind, DeploymentId, EnvName, EventKey, ServiceName, Timestamp, Version,
+    Actor, ChatKind, DeploymentId, EnvName, EventKey, Sealed, ServiceName, Timestamp, Version,
 };
 use deckhand_core::usecases::{App, Decision, DeployRequest};
 
@@ -242,6 +242,11 @@ impl<S: Store + Clone> Sim<S> {
                 .await
                 .map(|d| d.state.name().to_owned())
                 .map_err(|e| show(&e)),
+            Delivery::Work(Work::PrepareDeployment { id }) => app
+                .prepare_deployment(*id)
+                .await
+                .map(|d| d.state.name().to_owned())
+                .map_err(|e| show(&e)),
             Delivery::Work(Work::RunDeployment { id }) => app
                 .run_deployment(*id)
                 .await
@@ -343,6 +348,9 @@ impl<S: Store + Clone> Sim<S> {
                 force: matches!(event, Event::DeployOverriding { .. }),
                 actor: person(who),
                 event_key: self.key("slack"),
+                reply_to: Some(ReplyTo::Slack {
+                    response_url: Sealed::new("https://hooks.slack.com/commands/T1/1/sim"),
+                }),
             })),
             Event::Approve { pick, who } | Event::Reject { pick, who } => {
                 let pending: Vec<DeploymentId> = before

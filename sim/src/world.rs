@@ -19,8 +19,8 @@ use deckhand_core::deployment::{Deployment, ImageRef, Work};
 use deckhand_core::policy::{EnvLock, LockOwner};
 use deckhand_core::ports::{
     AuditEntry, BackupRecord, Backups, Build, Bundle, Channel, Chat, Clock, Dispatch, Health, Hold,
-    MessageRef, Metric, Metrics, Monitor, Pause, Platform, PortError, PortResult, Rollout,
-    RolloutState, Running, StepRollout, Store, Uniform,
+    MessageRef, Metric, Metrics, Monitor, Opened, Opening, Pause, Platform, PortError, PortResult,
+    ReplyTo, Rollout, RolloutState, Running, StepRollout, Store, Uniform,
 };
 use deckhand_core::retention::{SnapshotInfo, SnapshotStatus};
 use deckhand_core::rollback::{Release, Verdict};
@@ -427,6 +427,10 @@ impl<S: Store> Store for SimPorts<S> {
         self.call(Port::Store, self.store.create_deployment(d))
             .await
     }
+    async fn open_deployment(&self, opening: &Opening<'_>) -> PortResult<Opened> {
+        self.call(Port::Store, self.store.open_deployment(opening))
+            .await
+    }
     async fn get_deployment(&self, id: DeploymentId) -> PortResult<Option<Deployment>> {
         self.call(Port::Store, self.store.get_deployment(id)).await
     }
@@ -790,6 +794,17 @@ impl<S: Store> Chat for SimPorts<S> {
                 channel: to.id.clone(),
                 id: format!("m{:05}", w.next_message),
             })
+        })
+        .await
+    }
+    async fn respond(&self, to: &ReplyTo, text: &str) -> PortResult<()> {
+        self.call(Port::Chat, async {
+            let whom = match to {
+                ReplyTo::Slack { .. } => "the Slack requester",
+                ReplyTo::Discord { .. } => "the Discord requester",
+            };
+            self.world().said.push(format!("to {whom} only: {text}"));
+            Ok(())
         })
         .await
     }

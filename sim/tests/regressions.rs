@@ -589,34 +589,21 @@ fn invariant_9_left_half_done_26e0357217594f8b() {
     );
 }
 
-/// Found by seed 0x0c896ab59d86e7ed: card m00028 ("Approved — starting") was posted but no deployment knows it: posted twice, or lost
-const INVARIANT_9_LOST_CARD_C896AB59D86E7ED: &[Step] = &[
-    step(DeployOverriding {
-        env: Staging,
-        services: Svcs(1),
-        version: 1,
-        who: Dave,
-    }),
-    step(Wait { minutes: 1 }),
-    step(Wait { minutes: 4 }),
-    step(Ecs {
-        pick: 253,
-        outcome: Completed,
-        report: true,
-    }),
-    step(Deploy {
-        env: Staging,
-        services: Svcs(1),
-        version: 3,
-        who: Alice,
-    })
-    .crash_after(11),
-];
+/// Found by seed 0xdb8c95886b97a7e8 (after issue 16 moved the card into the request's
+/// dispatched checks; the sequence first recorded, seed 0x0c896ab59d86e7ed, crashed a `/deploy`
+/// at its 11th port call, which the one-write acknowledgement no longer makes): card m00002
+/// ("Started by auto-deploy — starting") was posted but no deployment knows it: posted twice,
+/// or lost
+const INVARIANT_9_LOST_CARD_DB8C95886B97A7E8: &[Step] = &[step(Build {
+    service: Web,
+    version: 2,
+})
+.crash_after(12)];
 
 #[test]
 #[ignore = "known failure: not yet filed: a crash between posting a card and saving its reference loses the card (needs chat-side idempotency)"]
-fn invariant_9_lost_card_c896ab59d86e7ed() {
-    assert_never("9-lost-card", INVARIANT_9_LOST_CARD_C896AB59D86E7ED);
+fn invariant_9_lost_card_db8c95886b97a7e8() {
+    assert_never("9-lost-card", INVARIANT_9_LOST_CARD_DB8C95886B97A7E8);
 }
 
 /// Fixed by issue 13 (a rollout step tags the revision it registers and recognises it on a retry). Found by seed 0x30bbf04073357e4c: deployment 01M86HGD90Q6SFC0WVXBQ0KZ6Z sent UpdateService for api twice for one rollout step (ECS deployments ecs-00009 and ecs-00010)
@@ -817,7 +804,7 @@ const RECORDED: &[(&str, &[Step])] = &[
         "9-left-half-done",
         INVARIANT_9_LEFT_HALF_DONE_26E0357217594F8B,
     ),
-    ("9-lost-card", INVARIANT_9_LOST_CARD_C896AB59D86E7ED),
+    ("9-lost-card", INVARIANT_9_LOST_CARD_DB8C95886B97A7E8),
     ("9-update-twice", INVARIANT_9_UPDATE_TWICE_30BBF04073357E4C),
     (
         "9-failed-though-through",
@@ -829,7 +816,7 @@ const RECORDED: &[(&str, &[Step])] = &[
     ),
     (
         "9-rollback-after-circuit-breaker",
-        INVARIANT_9_ROLLBACK_AFTER_CIRCUIT_BREAKER_93193871EC35C33,
+        INVARIANT_9_ROLLBACK_AFTER_CIRCUIT_BREAKER_4417EDCABCDD8BB8,
     ),
 ];
 
@@ -1042,44 +1029,32 @@ fn invariant_9_failed_though_through_93193871ec35c33() {
     );
 }
 
-/// Found by seed 0x093193871ec35c33 once releases were fixed (issue 13): the rollback an alarm
-/// started dies after its `UpdateService`, ECS's circuit breaker undoes that rollout, and the
-/// resumed rollback sends the same known-good revision again. A release's step is recognised by
-/// the revision it registered; a rollback registers none.
-const INVARIANT_9_ROLLBACK_AFTER_CIRCUIT_BREAKER_93193871EC35C33: &[Step] = &[
+/// Found by seed 0x4417edcabcdd8bb8 (first by seed 0x093193871ec35c33 once releases were fixed
+/// in issue 13; that sequence approved its prod deploy before issue 16's dispatched checks had
+/// posted the card, and no longer gets there): the rollback an alarm started dies after its
+/// `UpdateService`, ECS's circuit breaker undoes that rollout, and the resumed rollback sends
+/// the same known-good revision again. A release's step is recognised by the revision it
+/// registered; a rollback registers none.
+const INVARIANT_9_ROLLBACK_AFTER_CIRCUIT_BREAKER_4417EDCABCDD8BB8: &[Step] = &[
     step(Deploy {
         env: Staging,
         services: Svcs(2),
-        version: 2,
+        version: 3,
         who: Dave,
     }),
-    step(Wait { minutes: 8 }),
+    step(Wait { minutes: 5 }),
     step(Ecs {
-        pick: 242,
-        outcome: Completed,
-        report: false,
-    }),
-    step(Wait { minutes: 2 }),
-    step(Deploy {
-        env: Prod,
-        services: Svcs(2),
-        version: 2,
-        who: Alice,
-    }),
-    step(Approve { pick: 68, who: Bob }),
-    step(Wait { minutes: 6 }),
-    step(Ecs {
-        pick: 120,
+        pick: 210,
         outcome: Completed,
         report: true,
     }),
     step(Alarm {
-        alarm: ApiProd5xx,
-        reason: 0,
+        alarm: ApiStaging5xx,
+        reason: 1,
     }),
-    step(Work { pick: 107 }).crash_after(7),
+    step(Work { pick: 39 }).crash_after(8),
     step(Ecs {
-        pick: 142,
+        pick: 103,
         outcome: CircuitBreaker,
         report: true,
     }),
@@ -1087,10 +1062,10 @@ const INVARIANT_9_ROLLBACK_AFTER_CIRCUIT_BREAKER_93193871EC35C33: &[Step] = &[
 
 #[test]
 #[ignore = "known failure: not yet filed: a rollback whose first attempt died after UpdateService, and whose rollout ECS's circuit breaker then undid, is sent again when resumed"]
-fn invariant_9_rollback_after_circuit_breaker_93193871ec35c33() {
+fn invariant_9_rollback_after_circuit_breaker_4417edcabcdd8bb8() {
     assert_never(
         "9-rollback-after-circuit-breaker",
-        INVARIANT_9_ROLLBACK_AFTER_CIRCUIT_BREAKER_93193871EC35C33,
+        INVARIANT_9_ROLLBACK_AFTER_CIRCUIT_BREAKER_4417EDCABCDD8BB8,
     );
 }
 

@@ -535,6 +535,7 @@ async fn the_deploy_story_on_dynamodb_is_idempotent_under_concurrent_redelivery(
         force: false,
         actor: alice(),
         event_key: deckhand_core::types::EventKey::test(key),
+        reply_to: None,
     };
     let ship = |version: &'static str, key: &'static str| {
         let app = &app;
@@ -547,6 +548,14 @@ async fn the_deploy_story_on_dynamodb_is_idempotent_under_concurrent_redelivery(
                 .collect();
             assert_eq!(ids.len(), 1, "ten deliveries of {key}, one deployment");
             let id = *ids.iter().next().unwrap();
+            // The request's checks, delivered three times at once: one card, one approval.
+            let prepared = join_all((0..3).map(|_| app.prepare_deployment(id))).await;
+            assert!(
+                prepared
+                    .iter()
+                    .all(|r| r.as_ref().unwrap().state == State::Approved),
+                "{prepared:?}"
+            );
             let runs = join_all((0..3).map(|_| app.run_deployment(id))).await;
             let d = runs
                 .into_iter()
@@ -562,7 +571,11 @@ async fn the_deploy_story_on_dynamodb_is_idempotent_under_concurrent_redelivery(
         }
     };
     ship("v1.2.3", "slack:trigger-1").await;
-    assert_eq!(mem.dispatched().len(), 1);
+    assert_eq!(
+        mem.dispatched().len(),
+        2,
+        "the request's checks, then its run"
+    );
     assert_eq!(
         mem.roll_outs().len(),
         1,
@@ -722,4 +735,118 @@ async fn a_missing_table_is_a_misconfiguration_that_names_the_table() {
         matches!(&err, PortError::Misconfigured(m) if m.contains("DynamoDB table deckhand-no-such-table does not exist")),
         "{err}"
     );
+}
+
+/// A request's one write: claim, lock and deployment together or not at all, and what stood
+/// in the way named from DynamoDB's cancellation reasons, without a read.
+#[tokio::test]
+async fn opening_a_request_is_one_write_that_names_what_stood_in_the_way() {
+    use deckhand_core::ports::{Opened, Opening};
+    let (_, store) = store().await;
+    let now = at("2026-11-24T09:00:00Z");
+    let env = EnvName::parse("prod").unwrap();
+    // As the acknowledgement writes it: asked for, with where to answer the person.
+    let d = Deployment::asked(
+        DeploymentId::derive(now, "open-1"),
+        env.clone(),
+        Version::parse("v1.2.3").unwrap(),
+        deckhand_core::deployment::Asked {
+            services: vec![ServiceName::parse("api").unwrap()],
+            override_reason: None,
+            force: false,
+            reply_to: Some(deckhand_core::ports::ReplyTo::Discord {
+                application_id: "1200".into(),
+                token: deckhand_core::types::Sealed::new("interaction-token"),
+            }),
+        },
+        alice(),
+        SignedDuration::from_hours(2),
+        now,
+    );
+    let lock_of = |d: &Deployment| EnvLock {
+        env: env.clone(),
+        owner: LockOwner::Deployment { id: d.id },
+        held_by: alice(),
+        reason: "api v1.2.3".into(),
+        since: now,
+        expires: None,
+    };
+    let open = |d: &Deployment, key: &str, unless_paused: bool| {
+        let (d, lock) = (d.clone(), lock_of(d));
+        let (claim, refusal) = (format!("event#{key}"), format!("refused#{key}"));
+        let store = &store;
+        async move {
+            store
+                .open_deployment(&Opening {
+                    deployment: &d,
+                    claim: &claim,
+                    refusal: &refusal,
+                    claim_expires: now + SignedDuration::from_hours(24),
+                    lock: &lock,
+                    unless_paused,
+                    now,
+                })
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(open(&d, "k1", false).await, Opened::Opened);
+    assert_eq!(store.get_deployment(d.id).await.unwrap(), Some(d.clone()));
+    assert_eq!(store.get_lock(&env).await.unwrap(), Some(lock_of(&d)));
+    assert_eq!(
+        store.claimed("event#k1").await.unwrap(),
+        Some(d.id.to_string())
+    );
+    // The same event again, with the id its copy derived: the first delivery's id comes back.
+    let copy = deployment("open-copy");
+    assert_eq!(
+        open(&copy, "k1", false).await,
+        Opened::Claimed(d.id.to_string())
+    );
+    assert_eq!(
+        store.get_deployment(copy.id).await.unwrap(),
+        None,
+        "nothing of it written"
+    );
+    // A concurrent copy that derived the very same id.
+    assert_eq!(
+        open(&d, "k1", false).await,
+        Opened::Claimed(d.id.to_string())
+    );
+    // Another request while the first holds prod: refused, naming the holder, writing nothing.
+    let other = deployment("open-2");
+    assert_eq!(open(&other, "k2", false).await, Opened::Locked(lock_of(&d)));
+    assert_eq!(store.get_deployment(other.id).await.unwrap(), None);
+    assert_eq!(
+        store.claimed("event#k2").await.unwrap(),
+        None,
+        "the claim went with it"
+    );
+    // Refused before: that answer, whatever else stands.
+    store
+        .claim(
+            "refused#k3",
+            "prod is frozen",
+            now + SignedDuration::from_hours(24),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        open(&other, "k3", false).await,
+        Opened::RefusedBefore("prod is frozen".into())
+    );
+    // Paused: automation is refused (with the pause), a person is not asked about it.
+    store
+        .release_lock(&env, &LockOwner::Deployment { id: d.id })
+        .await
+        .unwrap();
+    let pause = Pause {
+        env: env.clone(),
+        by: alice(),
+        since: now,
+    };
+    store.pause(&pause).await.unwrap();
+    assert_eq!(open(&other, "k4", true).await, Opened::Paused(pause));
+    assert_eq!(store.get_lock(&env).await.unwrap(), None);
+    assert_eq!(open(&other, "k5", false).await, Opened::Opened);
 }

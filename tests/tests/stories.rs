@@ -253,6 +253,13 @@ async fn an_approved_prod_deploy_snapshots_migrates_and_rolls_once_under_redeliv
         .type_command(ALICE, PROD_OPS, "/deploy prod worker api v1.2.3")
         .await
         .unwrap();
+    // The request's checks, dispatched, post the approval card.
+    let checks = local.take_work().await;
+    assert_eq!(checks.len(), 1, "{checks:?}");
+    local
+        .deliver("deploy", &serde_json::to_value(&checks[0]).unwrap())
+        .await
+        .unwrap();
     let approve = local
         .buttons()
         .into_iter()
@@ -488,11 +495,16 @@ async fn a_migration_that_exits_non_zero_fails_the_deploy_and_leaves_the_service
                 "alice",
             ),
             event_key: deckhand_core::types::EventKey::test("slack:T0DECKHAND:trigger-fail"),
+            reply_to: None,
         })
         .await
         .unwrap();
-    assert_eq!(local.take_work().await.len(), 1);
-    let d = app.run_deployment(requested.deployment.id).await.unwrap();
+    let id = requested.deployment.id;
+    assert_eq!(local.take_work().await.len(), 1, "the request's checks");
+    let approved = app.prepare_deployment(id).await.unwrap();
+    assert_eq!(approved.state, State::Approved, "staging needs no approval");
+    assert_eq!(local.take_work().await.len(), 1, "its run");
+    let d = app.run_deployment(id).await.unwrap();
     assert!(
         matches!(&d.state, State::Failed { reason } if reason.contains('3')),
         "{:?}",
@@ -653,7 +665,10 @@ async fn a_deploy_whose_function_never_comes_back_is_finished_by_maintenance() {
         .type_command(ALICE, DEPLOYS, "/deploy staging api v1.2.2 --force")
         .await
         .unwrap();
-    assert!(answer.starts_with("Deploying api v1.2.2"), "{answer}");
+    assert!(
+        answer.starts_with("Checking api v1.2.2 → staging"),
+        "{answer}"
+    );
 }
 
 #[tokio::test]

@@ -405,6 +405,8 @@ impl Local {
             &format!("/deploy prod {service} {tag}"),
         )
         .await?;
+        // The request's checks, dispatched to the deploy function, post the card.
+        self.settle(EcsReport::Completed).await?;
         let approve = self
             .buttons()
             .into_iter()

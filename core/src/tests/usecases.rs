@@ -5,11 +5,13 @@ use crate::config::Config;
 use crate::deployment::{Deployment, DeploymentKind, State, Work};
 use crate::memory::{Memory, MemoryPorts, Said, join_all};
 use crate::policy::Denied;
-use crate::ports::{Build, Store as _};
+use crate::ports::{Build, ReplyTo, Store as _};
 use crate::retention::{SnapshotInfo, SnapshotStatus};
 use crate::rollback::{AlarmChange, AlarmState, Verdict};
 use crate::testkit::{at, config, person};
-use crate::types::{Actor, Digest, EnvName, EventKey, ServiceName, SignedDuration, Version};
+use crate::types::{
+    Actor, Digest, EnvName, EventKey, Sealed, ServiceName, SignedDuration, Version,
+};
 
 // Tuesday morning: no freeze window is active.
 const T0: &str = "2026-11-24T09:00:00Z";
@@ -63,7 +65,54 @@ impl World {
             force: false,
             actor: person(who),
             event_key: EventKey::test(key),
+            reply_to: Some(ReplyTo::Slack {
+                response_url: Sealed::new(format!("https://hooks.slack.com/commands/{key}")),
+            }),
         }
+    }
+    /// `/deploy` as a person meets it: the acknowledgement, then the dispatched checks it
+    /// handed over (what the deploy function does with its `RunDeployment`). A refusal those
+    /// checks find comes back as the error they judged; the acknowledgement's own as its own.
+    async fn deploy(&self, req: DeployRequest) -> Result<Requested, RequestError> {
+        let app = self.app();
+        let told = self.told().len();
+        let mut r = app.request_deploy(req).await?;
+        if r.deployment.awaits_preparation() {
+            let (d, refused) =
+                app.prepare_judged(r.deployment.clone())
+                    .await
+                    .map_err(|e| match e {
+                        super::RunError::Port(p) => RequestError::Port(p),
+                        other => RequestError::AnsweredBefore {
+                            answer: other.to_string(),
+                        },
+                    })?;
+            if let Some(no) = refused {
+                return Err(no);
+            }
+            r.notes = self.told()[told..].to_vec();
+            r.deployment = d;
+        }
+        Ok(r)
+    }
+    /// Deployments that went anywhere: not declined by the request's checks.
+    fn started(&self) -> Vec<Deployment> {
+        self.mem
+            .deployments()
+            .into_iter()
+            .filter(|d| !matches!(d.state, State::Declined { .. }))
+            .collect()
+    }
+    /// What requesters were told privately (notes, or why a request was declined).
+    fn told(&self) -> Vec<String> {
+        self.mem
+            .said()
+            .into_iter()
+            .filter_map(|s| match s {
+                Said::Response { text, .. } => Some(text),
+                _ => None,
+            })
+            .collect()
     }
     fn cards(&self) -> usize {
         self.mem
@@ -109,8 +158,7 @@ impl World {
     async fn pending_prod(&self) -> Requested {
         self.ship("staging", "v1.2.3", "s1").await;
         let r = self
-            .app()
-            .request_deploy(self.request("prod", &["api"], "v1.2.3", "U0ALICE", "p1"))
+            .deploy(self.request("prod", &["api"], "v1.2.3", "U0ALICE", "p1"))
             .await
             .unwrap();
         assert_eq!(r.deployment.state, State::PendingApproval);
@@ -120,8 +168,7 @@ impl World {
     /// A release of `api` `version` that succeeded in `env`, baked or not.
     async fn ship(&self, env: &str, version: &str, key: &str) -> Deployment {
         let r = self
-            .app()
-            .request_deploy(self.request(env, &["api"], version, "U0ALICE", key))
+            .deploy(self.request(env, &["api"], version, "U0ALICE", key))
             .await
             .unwrap();
         let mut id = r.deployment.id;
@@ -143,8 +190,7 @@ impl World {
 async fn staging_deploy_runs_to_success_and_records_a_release() {
     let w = World::new();
     let r = w
-        .app()
-        .request_deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "t1"))
+        .deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "t1"))
         .await
         .unwrap();
     assert_eq!(
@@ -154,9 +200,15 @@ async fn staging_deploy_runs_to_success_and_records_a_release() {
     );
     assert_eq!(
         w.mem.dispatched(),
-        vec![Work::RunDeployment {
-            id: r.deployment.id
-        }]
+        vec![
+            Work::PrepareDeployment {
+                id: r.deployment.id
+            },
+            Work::RunDeployment {
+                id: r.deployment.id
+            }
+        ],
+        "the request's checks, then the run"
     );
     assert_eq!(w.cards(), 2, "a card in Slack and one in Discord");
     assert_eq!(
@@ -200,8 +252,7 @@ async fn staging_deploy_runs_to_success_and_records_a_release() {
     );
     // The lock is free again: another deploy may start.
     assert!(
-        w.app()
-            .request_deploy(w.request("staging", &["web"], "v1.2.3", "U0ALICE", "t2"))
+        w.deploy(w.request("staging", &["web"], "v1.2.3", "U0ALICE", "t2"))
             .await
             .is_ok()
     );
@@ -210,14 +261,13 @@ async fn staging_deploy_runs_to_success_and_records_a_release() {
 #[tokio::test]
 async fn the_same_deploy_request_delivered_twice_and_concurrently_creates_one_deployment() {
     let w = World::new();
-    let app = w.app();
-    let first = app
-        .request_deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "trigger-1"))
+    let first = w
+        .deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "trigger-1"))
         .await
         .unwrap();
     w.mem.advance(SignedDuration::from_secs(3)); // Slack retries a few seconds later
-    let again = app
-        .request_deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "trigger-1"))
+    let again = w
+        .deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "trigger-1"))
         .await
         .unwrap();
     assert!(again.duplicate);
@@ -236,6 +286,16 @@ async fn the_same_deploy_request_delivered_twice_and_concurrently_creates_one_de
     assert_eq!(ids.len(), 1, "20 concurrent deliveries, one deployment");
     assert_eq!(w2.mem.deployments().len(), 1);
     assert_eq!(w2.mem.dispatched().len(), 1, "dispatched once");
+    assert_eq!(w2.cards(), 0, "the card is the dispatched work's");
+    // Lambda may deliver the dispatched work twice, at once: one card per channel still.
+    let id = *ids.iter().next().unwrap();
+    for r in join_all([app2.run_deployment(id), app2.run_deployment(id)]).await {
+        assert_eq!(
+            r.unwrap().state,
+            State::Approved,
+            "staging needs no approval"
+        );
+    }
     assert_eq!(w2.cards(), 2, "one card per channel");
 }
 
@@ -243,19 +303,33 @@ async fn the_same_deploy_request_delivered_twice_and_concurrently_creates_one_de
 async fn prod_needs_promotion_then_approval_from_someone_else_once() {
     let w = World::new();
     let app = w.app();
-    let refused = app
-        .request_deploy(w.request("prod", &["api"], "v1.2.3", "U0ALICE", "p0"))
+    let refused = w
+        .deploy(w.request("prod", &["api"], "v1.2.3", "U0ALICE", "p0"))
         .await
         .unwrap_err();
     assert!(
         matches!(refused, RequestError::Denied(Denied::NotPromoted { .. })),
         "{refused}"
     );
-    assert!(w.mem.deployments().is_empty(), "a refusal records nothing");
+    assert!(w.started().is_empty(), "a refusal starts nothing");
+    assert!(
+        w.told().iter().any(|t| t.starts_with(
+            "Not deploying api v1.2.3 to prod: api v1.2.3 has not succeeded in staging"
+        )),
+        "the person is told privately: {:?}",
+        w.told()
+    );
+    assert!(
+        crate::ports::Store::get_lock(&w.mem, &World::env("prod"))
+            .await
+            .unwrap()
+            .is_none(),
+        "and the environment is free again"
+    );
 
     w.ship("staging", "v1.2.3", "s1").await;
-    let r = app
-        .request_deploy(w.request("prod", &["api"], "v1.2.3", "U0ALICE", "p1"))
+    let r = w
+        .deploy(w.request("prod", &["api"], "v1.2.3", "U0ALICE", "p1"))
         .await
         .unwrap();
     assert_eq!(r.deployment.state, State::PendingApproval);
@@ -311,13 +385,11 @@ async fn prod_needs_promotion_then_approval_from_someone_else_once() {
 #[tokio::test]
 async fn a_second_deploy_is_told_who_holds_the_environment() {
     let w = World::new();
-    w.app()
-        .request_deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "a"))
+    w.deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "a"))
         .await
         .unwrap();
     let err = w
-        .app()
-        .request_deploy(w.request("staging", &["web"], "v1.2.3", "U0CAROL", "b"))
+        .deploy(w.request("staging", &["web"], "v1.2.3", "U0CAROL", "b"))
         .await
         .unwrap_err();
     let msg = err.to_string();
@@ -338,8 +410,7 @@ async fn a_refusal_is_final_for_its_event_even_once_the_environment_is_free() {
         .await
         .unwrap();
     let first = w
-        .app()
-        .request_deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "slack:T0:t1"))
+        .deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "slack:T0:t1"))
         .await
         .unwrap_err()
         .to_string();
@@ -347,8 +418,7 @@ async fn a_refusal_is_final_for_its_event_even_once_the_environment_is_free() {
     w.app().unlock(&staging, &person("U0BOB")).await.unwrap();
     // Slack retries the same trigger: it gets the same answer, and nothing is created.
     let again = w
-        .app()
-        .request_deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "slack:T0:t1"))
+        .deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "slack:T0:t1"))
         .await
         .unwrap_err();
     assert!(
@@ -359,8 +429,7 @@ async fn a_refusal_is_final_for_its_event_even_once_the_environment_is_free() {
     let made = w.mem.recent_deployments(&staging, None, 10).await.unwrap();
     assert!(made.is_empty(), "nothing was deployed: {made:?}");
     // A new request (a new trigger) is decided afresh and goes ahead.
-    w.app()
-        .request_deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "slack:T0:t2"))
+    w.deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "slack:T0:t2"))
         .await
         .unwrap();
 }
@@ -400,8 +469,7 @@ async fn an_expired_card_says_so_and_frees_the_environment() {
         .unwrap();
     assert_eq!(d.state, State::Expired);
     assert!(
-        w.app()
-            .request_deploy(w.request("prod", &["api"], "v1.2.3", "U0ALICE", "p2"))
+        w.deploy(w.request("prod", &["api"], "v1.2.3", "U0ALICE", "p2"))
             .await
             .is_ok(),
         "lock released"
@@ -454,8 +522,7 @@ async fn a_failed_migration_leaves_the_service_untouched_and_releases_the_lock()
     let w = World::new();
     w.mem.set_migration_exit("worker", 2);
     let r = w
-        .app()
-        .request_deploy(w.request("staging", &["worker"], "v1.2.3", "U0ALICE", "m"))
+        .deploy(w.request("staging", &["worker"], "v1.2.3", "U0ALICE", "m"))
         .await
         .unwrap();
     let d = w.app().run_deployment(r.deployment.id).await.unwrap();
@@ -467,8 +534,7 @@ async fn a_failed_migration_leaves_the_service_untouched_and_releases_the_lock()
     assert!(w.mem.roll_outs().is_empty());
     assert_eq!(w.mem.migrations().len(), 1);
     assert!(
-        w.app()
-            .request_deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "n"))
+        w.deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "n"))
             .await
             .is_ok()
     );
@@ -483,8 +549,7 @@ async fn ecs_failure_rolls_back_to_last_known_good_not_the_previous_number() {
     w.mem.advance(SignedDuration::from_hours(1)); // v1.2.3 bakes
     w.ship("staging", "v1.2.4", "s2").await; // not baked yet
     let r = w
-        .app()
-        .request_deploy(w.request("staging", &["api"], "v1.2.5", "U0ALICE", "s3"))
+        .deploy(w.request("staging", &["api"], "v1.2.5", "U0ALICE", "s3"))
         .await
         .unwrap();
     let d = w.run_to_end(r.deployment.id, false).await;
@@ -522,8 +587,7 @@ async fn ecs_failure_rolls_back_to_last_known_good_not_the_previous_number() {
 async fn a_tag_that_moved_after_approval_is_refused() {
     let w = World::new();
     let r = w
-        .app()
-        .request_deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "t"))
+        .deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "t"))
         .await
         .unwrap();
     w.mem.push_image("acme/api", "v1.2.3", &digest(9));
@@ -540,8 +604,7 @@ async fn a_tag_that_moved_after_approval_is_refused() {
 async fn a_missing_image_is_refused_up_front() {
     let w = World::new();
     let err = w
-        .app()
-        .request_deploy(w.request("staging", &["api"], "v9.9.9", "U0ALICE", "t"))
+        .deploy(w.request("staging", &["api"], "v9.9.9", "U0ALICE", "t"))
         .await
         .unwrap_err();
     assert_eq!(
@@ -554,8 +617,7 @@ async fn a_missing_image_is_refused_up_front() {
 async fn a_retried_run_resumes_where_the_last_one_died() {
     let w = World::new();
     let r = w
-        .app()
-        .request_deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "t"))
+        .deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "t"))
         .await
         .unwrap();
     // Simulate a run that saved Rolling but died before UpdateService reported back.
@@ -879,7 +941,17 @@ async fn a_held_service_is_not_auto_deployed() {
     assert!(
         matches!(&out.auto_deploys[0], AutoDeployOutcome::Skipped { why, .. } if why.contains("held"))
     );
-    assert!(w.mem.deployments().is_empty());
+    assert!(w.started().is_empty());
+    assert_eq!(
+        w.posts()
+            .iter()
+            .filter(|p| p
+                .starts_with("Not auto-deploying api v1.2.3 to staging: api in staging is held"))
+            .count(),
+        1,
+        "said once, in the channel: {:#?}",
+        w.posts()
+    );
 }
 
 #[tokio::test]
@@ -888,8 +960,7 @@ async fn freeze_blocks_prod_unless_overridden_which_costs_an_extra_approval() {
     w.ship("staging", "v1.2.3", "s1").await;
     w.mem.set_now(at("2026-11-28T12:00:00Z")); // a Saturday
     let frozen = w
-        .app()
-        .request_deploy(w.request("prod", &["api"], "v1.2.3", "U0ALICE", "f1"))
+        .deploy(w.request("prod", &["api"], "v1.2.3", "U0ALICE", "f1"))
         .await
         .unwrap_err();
     assert!(
@@ -898,7 +969,7 @@ async fn freeze_blocks_prod_unless_overridden_which_costs_an_extra_approval() {
     );
     let mut req = w.request("prod", &["api"], "v1.2.3", "U0ALICE", "f2");
     req.override_reason = Some("INC-42 hotfix".into());
-    let r = w.app().request_deploy(req).await.unwrap();
+    let r = w.deploy(req).await.unwrap();
     assert_eq!(r.deployment.required_approvals, 2);
     let card = crate::card::deployment_card(&r.deployment, w.mem.the_time());
     assert!(
@@ -914,8 +985,7 @@ async fn an_alarm_already_firing_at_request_is_shown_on_the_card() {
     w.ship("staging", "v1.2.3", "s1").await;
     w.mem.set_firing("api-prod-p99-latency", true);
     let r = w
-        .app()
-        .request_deploy(w.request("prod", &["api"], "v1.2.3", "U0ALICE", "p"))
+        .deploy(w.request("prod", &["api"], "v1.2.3", "U0ALICE", "p"))
         .await
         .unwrap();
     assert_eq!(
@@ -936,8 +1006,8 @@ async fn a_manual_lock_blocks_deploys_until_unlocked() {
     )
     .await
     .unwrap();
-    let err = app
-        .request_deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "x"))
+    let err = w
+        .deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "x"))
         .await
         .unwrap_err();
     assert!(
@@ -950,7 +1020,7 @@ async fn a_manual_lock_blocks_deploys_until_unlocked() {
         .unwrap();
     assert!(released.is_some());
     assert!(
-        app.request_deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "y"))
+        w.deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "y"))
             .await
             .is_ok()
     );
@@ -961,14 +1031,12 @@ async fn a_deploy_snapshots_the_database_first_when_its_plan_says_so() {
     let w = World::new();
     // worker goes to prod after staging; the prod plan snapshots before worker deploys.
     let s = w
-        .app()
-        .request_deploy(w.request("staging", &["worker"], "v1.2.3", "U0ALICE", "s"))
+        .deploy(w.request("staging", &["worker"], "v1.2.3", "U0ALICE", "s"))
         .await
         .unwrap();
     w.run_to_end(s.deployment.id, true).await;
     let r = w
-        .app()
-        .request_deploy(w.request("prod", &["worker"], "v1.2.3", "U0ALICE", "p"))
+        .deploy(w.request("prod", &["worker"], "v1.2.3", "U0ALICE", "p"))
         .await
         .unwrap();
     w.app()
@@ -1076,8 +1144,8 @@ async fn a_backup_snapshots_prunes_reports_once_and_a_failure_deletes_nothing() 
 async fn the_scheduled_check_picks_up_a_lost_dispatch_and_a_lost_ecs_event() {
     let w = World::new();
     let app = w.app();
-    let r = app
-        .request_deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "k-maint"))
+    let r = w
+        .deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "k-maint"))
         .await
         .unwrap();
     let id = r.deployment.id;
@@ -1157,7 +1225,8 @@ async fn history_lists_newest_first_and_every_transition_is_audited() {
     assert!(
         audit
             .iter()
-            .any(|a| a.action == "approved" || a.action == "submitted")
+            .any(|a| a.action == "prepared" && a.detail == "requested → approved"),
+        "{audit:#?}"
     );
     assert!(
         audit.iter().any(|a| a.detail == "verifying → succeeded"),
@@ -1316,14 +1385,13 @@ async fn a_held_service_refuses_the_bad_version_by_hand_unless_overridden_for_on
     let w = World::new();
     rolled_back_by_an_alarm(&w).await;
     let again = w
-        .app()
-        .request_deploy(w.request("prod", &["api"], "v1.2.4", "U0ALICE", "p3"))
+        .deploy(w.request("prod", &["api"], "v1.2.4", "U0ALICE", "p3"))
         .await
         .unwrap_err();
     assert!(again.to_string().contains("held since"), "{again}");
     let mut req = w.request("prod", &["api"], "v1.2.4", "U0ALICE", "p4");
     req.override_reason = Some("the alarm was a bad dashboard, INC-7".into());
-    let r = w.app().request_deploy(req).await.unwrap();
+    let r = w.deploy(req).await.unwrap();
     assert_eq!(
         r.deployment.required_approvals, 2,
         "one extra, for the hold and the bad digest together"
@@ -1506,8 +1574,7 @@ async fn promotion_refuses_an_image_judged_bad_in_the_environment_before() {
         .await
         .unwrap();
     let refused = w
-        .app()
-        .request_deploy(w.request("prod", &["api"], "v1.2.3", "U0ALICE", "p1"))
+        .deploy(w.request("prod", &["api"], "v1.2.3", "U0ALICE", "p1"))
         .await
         .unwrap_err();
     assert!(
@@ -1516,7 +1583,7 @@ async fn promotion_refuses_an_image_judged_bad_in_the_environment_before() {
             .contains("was judged bad in staging by Carol"),
         "{refused}"
     );
-    assert!(w.mem.deployments().iter().all(|d| d.env.as_str() != "prod"));
+    assert!(w.started().iter().all(|d| d.env.as_str() != "prod"));
 }
 
 /// A deploy of what already runs is not a silent full rollout: refused with how to force it,
@@ -1525,20 +1592,19 @@ async fn promotion_refuses_an_image_judged_bad_in_the_environment_before() {
 #[tokio::test]
 async fn what_already_runs_is_left_alone_unless_forced_and_an_unneeded_override_is_said() {
     let w = World::new();
-    let app = w.app();
-    let err = app
-        .request_deploy(w.request("staging", &["api"], "v1.2.2", "U0ALICE", "k1"))
+    let err = w
+        .deploy(w.request("staging", &["api"], "v1.2.2", "U0ALICE", "k1"))
         .await
         .unwrap_err();
     assert_eq!(
         err.to_string(),
         "api already runs v1.2.2 in staging; add `--force` to redeploy it"
     );
-    assert!(w.mem.deployments().is_empty(), "nothing was started");
+    assert!(w.started().is_empty(), "nothing was started");
 
     let mut forced = w.request("staging", &["api"], "v1.2.2", "U0ALICE", "k2");
     forced.force = true;
-    let r = app.request_deploy(forced).await.unwrap();
+    let r = w.deploy(forced).await.unwrap();
     assert_eq!(r.deployment.service_names(), vec![World::svc("api")]);
     assert!(r.notes.is_empty(), "{:?}", r.notes);
     w.run_to_end(r.deployment.id, true).await;
@@ -1546,7 +1612,7 @@ async fn what_already_runs_is_left_alone_unless_forced_and_an_unneeded_override_
     w.ship("staging", "v1.2.3", "s1").await;
     let mut both = w.request("staging", &["api", "worker"], "v1.2.3", "U0ALICE", "k3");
     both.override_reason = Some("INC-9".into());
-    let r = app.request_deploy(both).await.unwrap();
+    let r = w.deploy(both).await.unwrap();
     assert_eq!(r.deployment.service_names(), vec![World::svc("worker")]);
     assert_eq!(
         r.deployment.required_approvals, 0,
@@ -1556,10 +1622,11 @@ async fn what_already_runs_is_left_alone_unless_forced_and_an_unneeded_override_
     assert_eq!(
         r.notes,
         vec![
-            "api already runs v1.2.3 in staging and is left as it is (`--force` redeploys it)."
+            "api already runs v1.2.3 in staging and is left as it is (`--force` redeploys it). \
+             `--override` was not needed (no freeze, hold or bad image stood in the way), so this deploys without it."
                 .to_owned(),
-            "`--override` was not needed (no freeze, hold or bad image stood in the way), so this deploys without it.".to_owned(),
-        ]
+        ],
+        "told privately, in one message"
     );
 }
 

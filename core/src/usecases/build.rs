@@ -87,15 +87,33 @@ impl<P: Ports> App<'_, P> {
                 actor: Actor::system("auto-deploy"),
                 event_key: EventKey::build(&build.build_id, &env.name)
                     .ok_or_else(|| BuildError::NoBuildId(build.service.to_string()))?,
+                reply_to: None,
             };
-            match self.request_deploy(req).await {
-                Ok(r) => auto_deploys.push(AutoDeployOutcome::Started {
-                    env: env.name.clone(),
-                    deployment: r.deployment.id,
-                }),
+            // Not a chat request with three seconds to answer: the checks that need AWS run
+            // here rather than in dispatched work, so the outcome says what happened.
+            let opened = match self.open_request(req).await {
+                Ok(r) => r.deployment,
                 Err(super::RequestError::Port(e)) => return Err(e.into()),
-                Err(e) => auto_deploys.push(self.skip_auto_deploy(env, build, e.to_string()).await),
-            }
+                Err(e) => {
+                    auto_deploys.push(self.skip_auto_deploy(env, build, e.to_string()).await);
+                    continue;
+                }
+            };
+            // Boxed: the checks and the engine they drive are a large future of their own.
+            let outcome = match Box::pin(self.prepare_judged(opened)).await {
+                Ok((d, None)) => AutoDeployOutcome::Started {
+                    env: env.name.clone(),
+                    deployment: d.id,
+                },
+                // Declined: the deployment told the environment's channels already.
+                Ok((_, Some(no))) => AutoDeployOutcome::Skipped {
+                    env: env.name.clone(),
+                    why: no.to_string(),
+                },
+                Err(super::RunError::Port(e)) => return Err(e.into()),
+                Err(e) => self.skip_auto_deploy(env, build, e.to_string()).await,
+            };
+            auto_deploys.push(outcome);
         }
         Ok(BuildOutcome {
             duplicate: false,

@@ -2,10 +2,13 @@
 
 use crate::config::EnvConfig;
 use crate::deployment::{
-    Deployment, DeploymentKind, Draft, ImageRef, Input, Progress, Refused, ServiceRelease,
+    Asked, Deployment, Draft, ImageRef, Input, Prepared, Progress, Refused, ServiceRelease, Work,
 };
 use crate::policy::{self, Denied, EnvLock, LockOwner, ServiceGate};
-use crate::ports::{Clock as _, Monitor as _, Platform as _, PortError, Ports, Store as _};
+use crate::ports::{
+    Clock as _, Dispatch as _, Monitor as _, Opened, Opening, Platform as _, PortError, Ports,
+    ReplyTo, Store as _,
+};
 use crate::rollback::{digest_known_good, judged_bad, running_version};
 use crate::types::{Actor, DeploymentId, EnvName, EventKey, ServiceName, Version};
 
@@ -45,6 +48,10 @@ impl RequestError {
         )
     }
 }
+
+/// How long the dispatched checks of a request may take before a redelivery of the request
+/// dispatches them again: they take well under a second when their dispatch arrives.
+const PREPARATION_OVERDUE: jiff::SignedDuration = jiff::SignedDuration::from_secs(10);
 
 /// A request that was accepted (or recognised as a redelivery of one).
 #[derive(Debug, Clone)]
@@ -108,26 +115,164 @@ pub struct DeployRequest {
     /// The triggering event's own id (Slack trigger id, Discord interaction id, build id):
     /// a redelivery of the same event finds the same deployment.
     pub event_key: EventKey,
+    /// Where to tell the person privately what the checks after the answer found.
+    pub reply_to: Option<ReplyTo>,
 }
 
 impl<P: Ports> App<'_, P> {
-    /// `/deploy`, or an auto-deploy: checks policy, resolves the image digests the approval
-    /// will be bound to, takes the environment's lock, creates the deployment and posts its card.
+    /// `/deploy`, or an auto-deploy: the acknowledgement. Only what must be synchronous: the
+    /// checks the config answers (who may deploy, freeze windows), then one atomic write that
+    /// claims the event, takes the environment's lock and creates the deployment (refused
+    /// there if the environment is held, or paused for automation), and one dispatch. The
+    /// checks that need AWS — image digests, promotion, holds, images judged bad, what already
+    /// runs — run in the dispatched work ([`App::run_deployment`]), which posts the card or
+    /// declines the request and tells the person why.
     pub async fn request_deploy(&self, req: DeployRequest) -> Result<Requested, RequestError> {
+        let r = self.open_request(req).await?;
+        let d = &r.deployment;
+        // A redelivery's first delivery may have lost its dispatch with it (a Lambda that
+        // timed out between the write and the invoke): sent again once the checks are
+        // overdue, never for the burst of concurrent copies a retry storm brings.
+        let waited = self.ports.clock().now().duration_since(d.state_since);
+        if d.awaits_preparation() && (!r.duplicate || waited >= PREPARATION_OVERDUE) {
+            let work = Work::PrepareDeployment { id: d.id };
+            if let Err(e) = self.ports.dispatch().dispatch(&work).await {
+                // Not the person's problem: the deployment waits in `Requested`, whose
+                // deadline has maintenance prepare it.
+                tracing::warn!(deployment = %d.id, error = %e, "could not dispatch the request's checks; maintenance prepares it");
+            }
+        }
+        Ok(r)
+    }
+
+    /// The acknowledgement's write: a new deployment awaiting preparation, or what a
+    /// redelivery's first delivery made.
+    pub(crate) async fn open_request(&self, req: DeployRequest) -> Result<Requested, RequestError> {
         let p = self.ports;
         let now = p.clock().now();
         let env = self.env_config(&req.env)?;
-        let id = match self.claim_event(&req.event_key, now).await? {
-            Claimed::First(id) => id,
-            Claimed::Again(existing) => return Ok(self.resubmit(*existing).await?),
-            Claimed::Retry(id) => {
-                self.answered_before(&req.event_key).await?;
-                id
-            }
-        };
         let key = req.event_key.clone();
-        let decided = self.decide_deploy(req, env, id, now).await;
-        self.final_answer(&key, now, decided).await
+        if let Err(no) = self.check_config(&req, env, now) {
+            // Recorded: a freeze that ends before the retry must not let it through.
+            return self.final_answer(&key, now, Err(no)).await;
+        }
+        let id = DeploymentId::derive(now, key.as_str());
+        let d = Deployment::asked(
+            id,
+            env.name.clone(),
+            req.version.clone(),
+            Asked {
+                services: req.services.clone(),
+                override_reason: req.override_reason.clone(),
+                force: req.force,
+                reply_to: req.reply_to.clone(),
+            },
+            req.actor.clone(),
+            env.approval_ttl,
+            now,
+        );
+        let lock = deployment_lock(&d, now);
+        let (claim, refusal) = (event_claim(&key), refusal_claim(&key));
+        let opening = Opening {
+            deployment: &d,
+            claim: &claim,
+            refusal: &refusal,
+            claim_expires: now + jiff::SignedDuration::from_hours(24),
+            lock: &lock,
+            unless_paused: req.actor.user_ref().is_none(),
+            now,
+        };
+        let refused = match p.store().open_deployment(&opening).await? {
+            Opened::Opened => {
+                return Ok(Requested {
+                    deployment: d,
+                    duplicate: false,
+                    notes: Vec::new(),
+                });
+            }
+            Opened::RefusedBefore(answer) => return Err(RequestError::AnsweredBefore { answer }),
+            Opened::Claimed(first) => return self.redelivered(&key, &first).await,
+            Opened::Paused(pause) => policy::paused(&pause),
+            Opened::Locked(holder) => Denied::Locked(policy::LockHeld(Box::new(holder))),
+        };
+        self.final_answer(&key, now, Err(refused.into())).await
+    }
+
+    /// What the config alone refuses: a person who may not deploy here, a freeze without an
+    /// `--override`. The rest of the gates are judged once the images are known.
+    fn check_config(
+        &self,
+        req: &DeployRequest,
+        env: &EnvConfig,
+        now: jiff::Timestamp,
+    ) -> Result<(), RequestError> {
+        if req.actor.user_ref().is_some() {
+            policy::may_deploy(self.config, env, &req.actor)?;
+        }
+        policy::check_gates(env, now, &[], req.override_reason.as_deref())?;
+        Ok(())
+    }
+
+    /// A redelivered request whose first delivery claimed `first`: what that delivery made.
+    async fn redelivered(&self, key: &EventKey, first: &str) -> Result<Requested, RequestError> {
+        let id = DeploymentId::parse(first)
+            .map_err(|e| PortError::Failed(format!("corrupt idempotency record {key}: {e}")))?;
+        let Some(d) = self.ports.store().get_deployment(id).await? else {
+            self.answered_before(key).await?;
+            return Err(PortError::Transient(format!(
+                "the first delivery of {key} is still being decided"
+            ))
+            .into());
+        };
+        if let Some(reason) = d.declined_because() {
+            return Err(RequestError::AnsweredBefore {
+                answer: reason.to_owned(),
+            });
+        }
+        Ok(self.resubmit(d).await?)
+    }
+
+    /// The deploy function's entry point for a request's dispatched checks: prepares it if it
+    /// still awaits them, and is a no-op otherwise. Safe to call any number of times.
+    pub async fn prepare_deployment(&self, id: DeploymentId) -> Result<Deployment, RunError> {
+        let d = self
+            .ports
+            .store()
+            .get_deployment(id)
+            .await?
+            .ok_or(RunError::Unknown(id))?;
+        Box::pin(self.prepare(d)).await
+    }
+
+    /// The dispatched half of a release request: the checks that need AWS, then the card, or
+    /// the request declined with its lock released and the person told why.
+    async fn prepare(&self, d: Deployment) -> Result<Deployment, RunError> {
+        Ok(self.prepare_judged(d).await?.0)
+    }
+
+    /// [`App::prepare`], with the refusal as it was judged (for tests that match on it).
+    pub(crate) async fn prepare_judged(
+        &self,
+        d: Deployment,
+    ) -> Result<(Deployment, Option<RequestError>), RunError> {
+        let Some(asked) = d.asked.clone() else {
+            return Ok((d, None));
+        };
+        let env = self.env_config(&d.env)?;
+        let now = self.ports.clock().now();
+        let (input, refused) = match self.check_release(&d, &asked, env, now).await {
+            Ok(prepared) => (Input::Prepared(Box::new(prepared)), None),
+            Err(RequestError::Port(e)) => return Err(e.into()),
+            Err(no) => (
+                Input::Declined {
+                    reason: no.to_string(),
+                },
+                Some(no),
+            ),
+        };
+        let actor = d.requested_by.clone();
+        let d = self.drive(d, input, &actor).await?.deployment;
+        Ok((d, refused))
     }
 
     /// A redelivery of an event that created nothing: the answer its first delivery gave, if
@@ -168,33 +313,34 @@ impl<P: Ports> App<'_, P> {
         decided
     }
 
-    async fn decide_deploy(
+    /// The checks that need AWS, for a request the acknowledgement opened: each service's
+    /// image resolved to its digest, holds and images judged bad (lifted by an override),
+    /// what already runs left out, promotion, and the baselines to adopt.
+    async fn check_release(
         &self,
-        req: DeployRequest,
+        d: &Deployment,
+        asked: &Asked,
         env: &EnvConfig,
-        id: DeploymentId,
         now: jiff::Timestamp,
-    ) -> Result<Requested, RequestError> {
+    ) -> Result<Prepared, RequestError> {
         let p = self.ports;
-        if req.actor.user_ref().is_some() {
-            policy::may_deploy(self.config, env, &req.actor)?;
-        }
-        policy::check_pause(p.store().paused(&env.name).await?.as_ref(), &req.actor)?;
+        let version = &d.version;
+        policy::check_pause(p.store().paused(&env.name).await?.as_ref(), &d.requested_by)?;
         let holds = p.store().holds(&env.name).await?;
         let mut adopt = Vec::new();
         let mut services = Vec::new();
         let mut promoted = Vec::new();
         let mut gates = Vec::new();
         let mut already = Vec::new();
-        for name in &req.services {
+        for name in &asked.services {
             let cfg = self.service_config(name)?;
             let digest = p
                 .platform()
-                .resolve_image(&cfg.repository, &req.version)
+                .resolve_image(&cfg.repository, version)
                 .await?
                 .ok_or_else(|| RequestError::NoSuchImage {
                     repository: cfg.repository.clone(),
-                    tag: req.version.clone(),
+                    tag: version.clone(),
                 })?;
             let here = p.store().releases(&env.name, name, 50).await?;
             let mut judged = judged_bad(&here, &digest).map(|r| (env.name.clone(), r.clone()));
@@ -202,7 +348,7 @@ impl<P: Ports> App<'_, P> {
                 let before = p.store().releases(previous, name, 50).await?;
                 let ok = before
                     .iter()
-                    .any(|r| r.image.tag == req.version && r.image.digest == digest);
+                    .any(|r| r.image.tag == d.version && r.image.digest == digest);
                 promoted.push((name.clone(), ok));
                 judged = judged.or_else(|| {
                     judged_bad(&before, &digest).map(|r| (previous.clone(), r.clone()))
@@ -217,7 +363,7 @@ impl<P: Ports> App<'_, P> {
             let runs = p.platform().running(&env.cluster, cfg).await?;
             let running = running_version(&here, &runs);
             if runs.digest().as_ref() == Some(&digest)
-                || running.as_deref() == Some(req.version.as_str())
+                || running.as_deref() == Some(d.version.as_str())
             {
                 already.push(name.clone());
             }
@@ -228,7 +374,7 @@ impl<P: Ports> App<'_, P> {
                 service: name.clone(),
                 image: ImageRef {
                     repository: cfg.repository.clone(),
-                    tag: req.version.clone(),
+                    tag: d.version.clone(),
                     digest,
                 },
                 previous_version: running,
@@ -247,24 +393,29 @@ impl<P: Ports> App<'_, P> {
             .iter()
             .map(|(service, hold, known_good, judged)| ServiceGate {
                 service,
-                version: &req.version,
+                version: &d.version,
                 hold: hold.as_ref(),
                 known_good: *known_good,
                 judged_bad: judged.as_ref().map(|(e, r)| (e, r)),
             })
             .collect();
-        let overridden = policy::check_gates(env, now, &gates, req.override_reason.as_deref())?;
+        let overridden = policy::check_gates(env, now, &gates, asked.override_reason.as_deref())?;
         // A bad image or a hold is said first; then what already runs is left out, and only
         // what changes must have been promoted.
-        let (changing, left_out) =
-            policy::leave_out_running(&env.name, &req.version, &req.services, &already, req.force)?;
+        let (changing, left_out) = policy::leave_out_running(
+            &env.name,
+            &d.version,
+            &asked.services,
+            &already,
+            asked.force,
+        )?;
         services.retain(|s| changing.contains(&s.service));
         promoted.retain(|(name, _)| changing.contains(name));
-        policy::check_promotion(env, &req.version, &promoted)?;
+        policy::check_promotion(env, &d.version, &promoted)?;
         let notes: Vec<String> = left_out
             .into_iter()
             .chain(policy::unneeded_override(
-                req.override_reason.as_deref(),
+                asked.override_reason.as_deref(),
                 overridden.as_ref(),
             ))
             .collect();
@@ -273,26 +424,13 @@ impl<P: Ports> App<'_, P> {
         for baseline in &adopt {
             p.store().record_release(baseline).await?;
         }
-        let alarms_at_start = self.firing_alarms(env, &req.services).await?;
-
-        let draft = Draft {
-            id,
-            env: env.name.clone(),
-            kind: DeploymentKind::Release,
-            version: req.version.clone(),
+        Ok(Prepared {
             services,
-            requested_by: req.actor.clone(),
             required_approvals: policy::required_approvals(env, overridden.as_ref()),
-            approval_ttl: env.approval_ttl,
+            alarms_at_start: self.firing_alarms(env, &asked.services).await?,
             overridden,
-            alarms_at_start,
-        };
-        let reason = format!("{} {}", ServiceName::join(&changing), req.version);
-        let mut requested = self.create_and_submit(env, draft, reason).await?;
-        if !requested.duplicate {
-            requested.notes = notes;
-        }
-        Ok(requested)
+            notes,
+        })
     }
 
     /// The baseline to adopt for `cfg` in `env` if Deckhand has no release of it there yet:
@@ -505,6 +643,10 @@ impl<P: Ports> App<'_, P> {
             .await?
             .ok_or(RunError::Unknown(id))?;
         let actor = Actor::system("deploy");
+        if d.awaits_preparation() {
+            // Boxed: the checks and the engine they drive are a large future of their own.
+            return Box::pin(self.prepare(d)).await;
+        }
         if d.awaits_submission() {
             // Its request died between creating it and submitting it.
             return Ok(self.resubmit(d).await?.deployment);
@@ -513,14 +655,7 @@ impl<P: Ports> App<'_, P> {
             // Re-take the lock as its owner: a lock written before deployment locks stopped
             // lapsing may have lapsed while this waited for approval.
             let now = p.clock().now();
-            let lock = EnvLock {
-                env: d.env.clone(),
-                owner: LockOwner::Deployment { id },
-                held_by: d.requested_by.clone(),
-                reason: format!("{} {}", ServiceName::join(&d.service_names()), d.version),
-                since: now,
-                expires: None,
-            };
+            let lock = deployment_lock(&d, now);
             if let Err(holder) = p.store().acquire_lock(&lock, now).await? {
                 let reason = format!(
                     "{} took the environment while this waited: {}",
@@ -597,6 +732,20 @@ pub(crate) enum Claimed {
     Again(Box<Deployment>),
     /// A redelivery of an event that created nothing (yet): decide again with the same id.
     Retry(DeploymentId),
+}
+
+/// The lock a deployment holds on its environment while it is in flight. It does not lapse:
+/// the deployment's own deadlines (the approval window, each step's, the rollout's
+/// `lock_ttl`) bound it, and maintenance gives up on a deployment past them, which releases it.
+fn deployment_lock(d: &Deployment, now: jiff::Timestamp) -> EnvLock {
+    EnvLock {
+        env: d.env.clone(),
+        owner: LockOwner::Deployment { id: d.id },
+        held_by: d.requested_by.clone(),
+        reason: format!("{} {}", ServiceName::join(&d.service_names()), d.version),
+        since: now,
+        expires: None,
+    }
 }
 
 pub(crate) fn event_claim(event_key: &EventKey) -> String {

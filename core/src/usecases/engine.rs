@@ -239,6 +239,13 @@ impl<P: Ports> App<'_, P> {
             }
             Effect::UpdateCard => self.update_cards(d, now).await?,
             Effect::Reply { text } => self.reply(d.id, &text).await?,
+            Effect::Tell { to: Some(to), text } => {
+                // Best effort: the response URL may have lapsed (30 minutes for Slack).
+                if let Err(e) = p.chat().respond(&to, &text).await {
+                    tracing::warn!(deployment = %d.id, error = %e, "could not answer the requester privately");
+                }
+            }
+            Effect::Tell { to: None, text } => self.announce(env, &text).await,
             Effect::Dispatch { work } => p.dispatch().dispatch(&work).await?,
             Effect::TakeSnapshot { service, plan } => {
                 let Some(plan_cfg) = self.config.backups.get(&plan) else {

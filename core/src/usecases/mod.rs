@@ -103,7 +103,7 @@ impl<'a, P: Ports> App<'a, P> {
 
     /// Posts a line to an environment's channels. A chat failure is logged, never fatal: the
     /// state is already saved and chat is only the news.
-    async fn announce(&self, env: &EnvConfig, text: &str) {
+    pub(crate) async fn announce(&self, env: &EnvConfig, text: &str) {
         use crate::ports::Chat as _;
         for ch in self.channels(env) {
             if let Err(e) = self.ports.chat().post(&ch, text).await {

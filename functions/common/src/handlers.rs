@@ -132,6 +132,10 @@ async fn run_deployment_work<P: Ports>(
     work: &Work,
 ) -> Result<Value, FunctionError> {
     match work {
+        Work::PrepareDeployment { id } => {
+            let d = app.prepare_deployment(*id).await.map_err(run_error)?;
+            Ok(json!({ "deployment": d.id.to_string(), "state": d.state.name() }))
+        }
         Work::RunDeployment { id } => {
             let d = app.run_deployment(*id).await.map_err(run_error)?;
             Ok(json!({ "deployment": d.id.to_string(), "state": d.state.name() }))
@@ -256,7 +260,7 @@ async fn run_backup_work<P: Ports>(app: &App<'_, P>, work: &Work) -> Result<Valu
             };
             run_backup(app, plan, &trigger).await
         }
-        Work::RunDeployment { .. } => Err(FunctionError::Refused(
+        Work::PrepareDeployment { .. } | Work::RunDeployment { .. } => Err(FunctionError::Refused(
             "deployment work belongs to the deploy function".into(),
         )),
     }
@@ -296,7 +300,9 @@ pub async fn handle<P: Ports>(
 /// same handling as that function's, without a trip through JSON.
 pub async fn work<P: Ports>(app: &App<'_, P>, work: &Work) -> Result<Value, FunctionError> {
     match work {
-        Work::RunDeployment { .. } => run_deployment_work(app, work).await,
+        Work::PrepareDeployment { .. } | Work::RunDeployment { .. } => {
+            run_deployment_work(app, work).await
+        }
         Work::RunBackup { .. } => run_backup_work(app, work).await,
     }
 }

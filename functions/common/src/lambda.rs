@@ -37,7 +37,9 @@ pub struct FunctionDispatch {
 impl Dispatch for FunctionDispatch {
     async fn dispatch(&self, work: &Work) -> PortResult<()> {
         match work {
-            Work::RunDeployment { .. } => self.deploy.dispatch(work).await,
+            Work::PrepareDeployment { .. } | Work::RunDeployment { .. } => {
+                self.deploy.dispatch(work).await
+            }
             Work::RunBackup { .. } => self.backup.dispatch(work).await,
         }
     }

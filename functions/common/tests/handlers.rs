@@ -43,6 +43,7 @@ fn request(env: &str, version: &str, key: &str) -> DeployRequest {
             "alice",
         ),
         event_key: deckhand_core::types::EventKey::test(key),
+        reply_to: None,
     }
 }
 
@@ -85,10 +86,18 @@ impl World {
             .unwrap()
     }
 
-    /// Ships api `version` to `env` through the handlers: request, dispatched run, ECS event.
+    /// The acknowledgement, then its dispatched checks through the deploy function's handler.
+    async fn request(&self, req: DeployRequest) -> deckhand_core::deployment::Deployment {
+        let id = self.app().request_deploy(req).await.unwrap().deployment.id;
+        let checks = serde_json::json!({ "work": "prepare_deployment", "id": id.to_string() });
+        handlers::deploy(&self.app(), &checks).await.unwrap();
+        self.deployment(id)
+    }
+
+    /// Ships api `version` to `env` through the handlers: request, its checks, dispatched run,
+    /// ECS event.
     async fn ship(&self, env: &str, version: &str, key: &str) {
-        let req = request(env, version, key);
-        let mut d = self.app().request_deploy(req).await.unwrap().deployment;
+        let mut d = self.request(request(env, version, key)).await;
         if d.state == State::PendingApproval {
             let bob = deckhand_core::types::Actor::person(
                 deckhand_core::types::ChatKind::Slack,
@@ -122,7 +131,7 @@ impl World {
 async fn the_deploy_function_runs_dispatched_work_once_and_finishes_on_ecs_events() {
     let w = World::new().await;
     let req = request("staging", "v1.2.3", "k");
-    let id = w.app().request_deploy(req).await.unwrap().deployment.id;
+    let id = w.request(req).await.id;
     let mut run = event("dispatch-run-deployment.json");
     run["id"] = id.to_string().into();
     let app = w.app();
@@ -279,7 +288,13 @@ async fn a_skipped_auto_deploy_is_reported_as_skipped_with_why_not_as_dispatched
         skipped[0]["why"].as_str().unwrap().contains("v9.9.9"),
         "{answer}"
     );
-    assert!(w.mem().deployments().is_empty());
+    // The request was opened and its checks declined it: recorded as such, nothing started.
+    let made = w.mem().deployments();
+    assert!(
+        made.iter()
+            .all(|d| matches!(d.state, State::Declined { .. })),
+        "{made:?}"
+    );
 }
 
 #[tokio::test]
@@ -368,12 +383,7 @@ async fn the_deploy_functions_schedule_bakes_releases_and_finishes_what_ecs_neve
     let w = World::new().await;
     w.ship("staging", "v1.2.3", "s1").await;
     // A staging deploy whose ECS event is lost: ECS finished, nobody said so.
-    let d = w
-        .app()
-        .request_deploy(request("staging", "v1.2.4", "s2"))
-        .await
-        .unwrap()
-        .deployment;
+    let d = w.request(request("staging", "v1.2.4", "s2")).await;
     let run = serde_json::json!({ "work": "run_deployment", "id": d.id.to_string() });
     handlers::deploy(&w.app(), &run).await.unwrap();
     assert!(matches!(w.deployment(d.id).state, State::Rolling { .. }));

@@ -1,7 +1,7 @@
 //! The `Chat` port on Discord's REST API.
 
 use deckhand_core::card::Card;
-use deckhand_core::ports::{Channel, Chat, MessageRef, PortError, PortResult};
+use deckhand_core::ports::{Channel, Chat, MessageRef, PortError, PortResult, ReplyTo};
 use deckhand_core::types::{Actor, ChatKind};
 use reqwest::Method;
 use secrecy::{ExposeSecret as _, SecretString};
@@ -140,6 +140,31 @@ impl Chat for DiscordChat {
 
     /// Discord has ephemeral messages only as answers to an interaction; the router answers
     /// those in the interaction response itself.
+    /// An interaction's follow-up message, seen only by the person who asked (flag 64,
+    /// ephemeral). The interaction token is its own authority: no bot token is sent.
+    async fn respond(&self, to: &ReplyTo, text: &str) -> PortResult<()> {
+        let ReplyTo::Discord {
+            application_id,
+            token,
+        } = to
+        else {
+            return Err(PortError::Failed(
+                "a Slack response URL handed to the Discord client".into(),
+            ));
+        };
+        let url = format!("{}/webhooks/{application_id}/{}", self.api, token.expose());
+        let body = json!({ "content": text, "flags": 64 });
+        let what = "Discord interaction follow-up";
+        let (status, _) = self
+            .http
+            .send(what, || self.http.client.post(&url).json(&body))
+            .await?;
+        if !status.is_success() {
+            return Err(PortError::Failed(format!("{what}: HTTP {status}")));
+        }
+        Ok(())
+    }
+
     async fn ephemeral(&self, to: &Channel, _user: &Actor, _text: &str) -> PortResult<()> {
         tracing::debug!(channel = %to.id, "no ephemeral message outside an interaction on Discord");
         Ok(())

@@ -18,7 +18,7 @@ pub use slack::SlackChat;
 pub use token::{Source as TokenSource, Token};
 
 use deckhand_core::card::Card;
-use deckhand_core::ports::{Channel, Chat, MessageRef, PortResult};
+use deckhand_core::ports::{Channel, Chat, MessageRef, PortResult, ReplyTo};
 use deckhand_core::types::{Actor, ChatKind};
 use secrecy::SecretString;
 
@@ -107,6 +107,13 @@ impl Chat for HttpChat {
         match to.chat {
             ChatKind::Slack => self.slack.post(to, text).await,
             ChatKind::Discord => self.discord.post(to, text).await,
+        }
+    }
+
+    async fn respond(&self, to: &ReplyTo, text: &str) -> PortResult<()> {
+        match to {
+            ReplyTo::Slack { .. } => self.slack.respond(to, text).await,
+            ReplyTo::Discord { .. } => self.discord.respond(to, text).await,
         }
     }
 

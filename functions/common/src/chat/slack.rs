@@ -1,7 +1,7 @@
 //! The `Chat` port on Slack's Web API.
 
 use deckhand_core::card::Card;
-use deckhand_core::ports::{Channel, Chat, MessageRef, PortError, PortResult};
+use deckhand_core::ports::{Channel, Chat, MessageRef, PortError, PortResult, ReplyTo};
 use deckhand_core::types::{Actor, ChatKind};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::{Value, json};
@@ -83,7 +83,7 @@ impl SlackChat {
     }
 
     /// Answers a Slack interaction through its `response_url`, visible only to the clicker.
-    pub async fn respond(&self, response_url: &str, text: &str) -> PortResult<()> {
+    pub async fn respond_at(&self, response_url: &str, text: &str) -> PortResult<()> {
         let body = json!({ "response_type": "ephemeral", "replace_original": false, "text": text });
         let (status, _) = self
             .http
@@ -143,6 +143,15 @@ impl Chat for SlackChat {
         let body = json!({ "channel": to.id, "text": text });
         let reply = self.call("chat.postMessage", body).await?;
         slack_message_ref(&to.id, &reply)
+    }
+
+    async fn respond(&self, to: &ReplyTo, text: &str) -> PortResult<()> {
+        match to {
+            ReplyTo::Slack { response_url } => self.respond_at(response_url.expose(), text).await,
+            ReplyTo::Discord { .. } => Err(PortError::Failed(
+                "a Discord follow-up handed to the Slack client".into(),
+            )),
+        }
     }
 
     async fn ephemeral(&self, to: &Channel, user: &Actor, text: &str) -> PortResult<()> {
