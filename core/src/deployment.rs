@@ -754,7 +754,13 @@ impl Deployment {
             }
             (_, Input::ApprovalExpired) => return Ok(Step::duplicate(self)),
 
-            (State::Approved, Input::Started) => next.start_service(0, now, &mut fx),
+            (State::Approved, Input::Started) => {
+                next.start_service(0, now, &mut fx);
+                if self.started_where_decided() {
+                    // After the first step (`Roll`): ECS has its order before chat is told.
+                    fx.push(Effect::PostCard);
+                }
+            }
             (
                 State::Migrating { .. } | State::Rolling { .. } | State::Verifying { .. },
                 Input::Started,
@@ -1099,17 +1105,40 @@ impl Deployment {
         }
     }
 
-    /// Submitted: post the card, then wait for approvals or start.
+    /// Submitted: post the card, then wait for approvals or start. An automatic rollback is
+    /// started by whatever decided it, at once, and posts its card once ECS has its order
+    /// ([`Deployment::started_where_decided`]).
     fn submit(&mut self, now: Timestamp, fx: &mut Vec<Effect>) {
-        fx.push(Effect::PostCard);
+        let here = self.started_where_decided();
+        if !here {
+            fx.push(Effect::PostCard);
+        }
         if self.required_approvals == 0 {
             self.enter(State::Approved, now);
-            fx.push(Effect::Dispatch {
-                work: Work::RunDeployment { id: self.id },
-            });
+            if !here {
+                fx.push(Effect::Dispatch {
+                    work: Work::RunDeployment { id: self.id },
+                });
+            }
         } else {
             self.enter(State::PendingApproval, now);
         }
+    }
+
+    /// Whether this deployment is started by whatever decided it, not by its submission: an
+    /// automatic rollback, the safety net. On an alarm the rollback function itself goes
+    /// straight to ECS (no hand-over between functions); after a failed deploy the deploy
+    /// function dispatches it. Its card follows `UpdateService`. A delivery that dies before
+    /// the start is resumed by its trigger's retry or by maintenance (its `Approved` state has
+    /// a step deadline).
+    pub fn started_where_decided(&self) -> bool {
+        matches!(
+            self.kind,
+            DeploymentKind::Rollback {
+                automatic: true,
+                ..
+            }
+        )
     }
 
     /// `api, worker v1.2.3 to prod`, for words about the request.

@@ -816,7 +816,7 @@ const RECORDED: &[(&str, &[Step])] = &[
     ),
     (
         "9-rollback-after-circuit-breaker",
-        INVARIANT_9_ROLLBACK_AFTER_CIRCUIT_BREAKER_4417EDCABCDD8BB8,
+        INVARIANT_9_ROLLBACK_AFTER_CIRCUIT_BREAKER_8BE26BF8E972EE83,
     ),
 ];
 
@@ -1029,32 +1029,31 @@ fn invariant_9_failed_though_through_93193871ec35c33() {
     );
 }
 
-/// Found by seed 0x4417edcabcdd8bb8 (first by seed 0x093193871ec35c33 once releases were fixed
-/// in issue 13; that sequence approved its prod deploy before issue 16's dispatched checks had
-/// posted the card, and no longer gets there): the rollback an alarm started dies after its
+/// Found by seed 0x8be26bf8e972ee83 (first by seed 0x093193871ec35c33 once releases were fixed
+/// in issue 13, then by 0x4417edcabcdd8bb8; issue 16 changed the roads those took: a prod
+/// deploy's card now waits for its dispatched checks, and an alarm's rollback starts in the
+/// rollback function): the rollback a failed health check started dies after its
 /// `UpdateService`, ECS's circuit breaker undoes that rollout, and the resumed rollback sends
 /// the same known-good revision again. A release's step is recognised by the revision it
 /// registered; a rollback registers none.
-const INVARIANT_9_ROLLBACK_AFTER_CIRCUIT_BREAKER_4417EDCABCDD8BB8: &[Step] = &[
-    step(Deploy {
-        env: Staging,
-        services: Svcs(2),
-        version: 3,
-        who: Dave,
+const INVARIANT_9_ROLLBACK_AFTER_CIRCUIT_BREAKER_8BE26BF8E972EE83: &[Step] = &[
+    step(Build {
+        service: Web,
+        version: 4,
+    }),
+    step(World {
+        migrations_fail: false,
+        unhealthy: true,
     }),
     step(Wait { minutes: 5 }),
     step(Ecs {
-        pick: 210,
+        pick: 195,
         outcome: Completed,
         report: true,
     }),
-    step(Alarm {
-        alarm: ApiStaging5xx,
-        reason: 1,
-    }),
-    step(Work { pick: 39 }).crash_after(8),
+    step(Work { pick: 9 }).crash_after(10),
     step(Ecs {
-        pick: 103,
+        pick: 128,
         outcome: CircuitBreaker,
         report: true,
     }),
@@ -1062,10 +1061,10 @@ const INVARIANT_9_ROLLBACK_AFTER_CIRCUIT_BREAKER_4417EDCABCDD8BB8: &[Step] = &[
 
 #[test]
 #[ignore = "known failure: not yet filed: a rollback whose first attempt died after UpdateService, and whose rollout ECS's circuit breaker then undid, is sent again when resumed"]
-fn invariant_9_rollback_after_circuit_breaker_4417edcabcdd8bb8() {
+fn invariant_9_rollback_after_circuit_breaker_8be26bf8e972ee83() {
     assert_never(
         "9-rollback-after-circuit-breaker",
-        INVARIANT_9_ROLLBACK_AFTER_CIRCUIT_BREAKER_4417EDCABCDD8BB8,
+        INVARIANT_9_ROLLBACK_AFTER_CIRCUIT_BREAKER_8BE26BF8E972EE83,
     );
 }
 

@@ -139,7 +139,10 @@ fn the_check_fails_on_a_deliberately_widened_policy() {
     let (_, bad) = violations(&widened);
     assert_eq!(
         bad,
-        vec!["DeployRole/UpdateOnlyTheNamedServices: ecs:UpdateService"]
+        vec![
+            "DeployRole/UpdateOnlyTheNamedServices: ecs:UpdateService",
+            "RollbackRole/RollBackOnlyTheNamedServices: ecs:UpdateService",
+        ]
     );
 
     // Dropping the condition that makes RegisterTaskDefinition's "*" acceptable.

@@ -573,6 +573,11 @@ async fn ecs_failure_rolls_back_to_last_known_good_not_the_previous_number() {
         "{:#?}",
         w.posts()
     );
+    assert_eq!(
+        w.mem.dispatched().last(),
+        Some(&Work::RunDeployment { id: rollback.id }),
+        "handed to the deploy function"
+    );
     let done = w.run_to_end(rollback.id, true).await;
     assert_eq!(done.state, State::Succeeded, "its ECS outcome is tracked");
     let target = good.services[0].progress.task_definition.clone().unwrap();
@@ -1262,8 +1267,27 @@ async fn a_release_whose_alarm_is_firing_keeps_baking() {
 /// to its end.
 async fn rolled_back_by_an_alarm(w: &World) -> (Deployment, Deployment) {
     let (_good, bad) = prod_with_two_releases(w).await;
+    let (dispatched, cards) = (w.mem.dispatched().len(), w.cards());
     let first = w.app().on_alarm(&alarm(w, AlarmState::Ok)).await.unwrap();
     assert_eq!(first.rolled_back.len(), 1, "{first:?}");
+    // The rollback function itself sent ECS the known-good revision: no hand-over to the
+    // deploy function; and the card, posted after, already shows the rollout.
+    assert_eq!(w.mem.roll_backs().len(), 1, "{:?}", w.mem.roll_backs());
+    assert_eq!(w.mem.dispatched().len(), dispatched, "no hand-over");
+    let posted: Vec<String> = w
+        .mem
+        .said()
+        .into_iter()
+        .filter_map(|s| match s {
+            Said::Card { card, .. } => Some(card.status),
+            _ => None,
+        })
+        .skip(cards)
+        .collect();
+    assert!(
+        !posted.is_empty() && posted.iter().all(|s| s.starts_with("Rolling out api")),
+        "{posted:?}"
+    );
     let rollback = w.run_to_end(first.rolled_back[0].1, true).await;
     assert_eq!(rollback.state, State::Succeeded);
     (bad, rollback)

@@ -147,7 +147,9 @@ impl<P: Ports> App<'_, P> {
                     }
                     continue;
                 }
-                match self.perform(&d, effect, actor).await {
+                // Boxed: `perform` holds the largest futures (every port's), and the loop would
+                // otherwise carry them inline in every caller's future.
+                match Box::pin(self.perform(&d, effect, actor)).await {
                     Ok(next) => queue.extend(next),
                     Err(e) => {
                         self.give_back(lease).await;
@@ -313,7 +315,8 @@ impl<P: Ports> App<'_, P> {
                 }]);
             }
             Effect::StartRollback { services, reason } => {
-                self.start_rollback(d, env, &services, &reason, now).await?;
+                // Boxed: it drives a second deployment from inside this one's loop.
+                Box::pin(self.start_rollback(d, env, &services, &reason, now)).await?;
             }
             Effect::RecordRelease { service } => {
                 let release = release_of(d, &service)?;
@@ -529,6 +532,7 @@ impl<P: Ports> App<'_, P> {
             kind,
             Actor::system("deploy failure"),
             &EventKey::after_failure(d.id),
+            super::rollback::Start::Dispatched,
         ))
         .await
         .map_err(|e| match e {

@@ -14,6 +14,16 @@ use super::App;
 use super::deploy::{Claimed, RequestError, Requested};
 use super::engine::DriveError;
 
+/// Where an automatic rollback starts once made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Start {
+    /// In this function: the rollback function on an alarm goes straight to ECS.
+    Here,
+    /// In the deploy function, by dispatch: a deploy that failed in the deploy function is
+    /// already deep in the engine's own stack, and one async invoke costs it nothing urgent.
+    Dispatched,
+}
+
 /// The alarm tags that map an alarm the config does not name to an env and a service.
 pub const ENV_TAG: &str = "deckhand:env";
 pub const SERVICE_TAG: &str = "deckhand:service";
@@ -173,7 +183,14 @@ impl<P: Ports> App<'_, P> {
             };
             let key = EventKey::alarm_rollback(&change.alarm, change.at, service);
             let requested = self
-                .roll_back_to(env, vec![(*target, bad_version)], kind, actor, &key)
+                .roll_back_to(
+                    env,
+                    vec![(*target, bad_version)],
+                    kind,
+                    actor,
+                    &key,
+                    Start::Here,
+                )
                 .await?;
             let id = requested.deployment.id;
             if requested.duplicate {
@@ -461,20 +478,44 @@ impl<P: Ports> App<'_, P> {
         kind: DeploymentKind,
         actor: Actor,
         event_key: &EventKey,
+        start: Start,
     ) -> Result<Requested, RequestError> {
         let now = self.ports.clock().now();
         let id = match self.claim_event(event_key, now).await? {
             Claimed::First(id) | Claimed::Retry(id) => id,
             Claimed::Again(d) => {
+                // Its first delivery may have died before starting it.
                 return Ok(Requested {
-                    deployment: *d,
+                    deployment: Box::pin(self.start(*d, start)).await?,
                     duplicate: true,
                     notes: Vec::new(),
                 });
             }
         };
         self.clear_the_way(env, id, &actor).await?;
-        self.create_rollback(env, id, targets, kind, actor).await
+        let mut requested = self.create_rollback(env, id, targets, kind, actor).await?;
+        requested.deployment = Box::pin(self.start(requested.deployment, start)).await?;
+        Ok(requested)
+    }
+
+    /// Starts an automatic rollback its caller just made (or found made and not started):
+    /// here, or by handing it to the deploy function ([`Deployment::started_where_decided`]).
+    async fn start(&self, d: Deployment, start: Start) -> Result<Deployment, RequestError> {
+        if !(d.started_where_decided() && d.awaits_start()) {
+            return Ok(d);
+        }
+        match start {
+            Start::Here => Ok(self
+                .drive(d, Input::Started, &Actor::system("rollback"))
+                .await?
+                .deployment),
+            Start::Dispatched => {
+                use crate::ports::Dispatch as _;
+                let work = crate::deployment::Work::RunDeployment { id: d.id };
+                self.ports.dispatch().dispatch(&work).await?;
+                Ok(d)
+            }
+        }
     }
 
     /// Creates and starts rollback `id` (its event claimed, its way cleared).
