@@ -739,3 +739,24 @@ async fn an_alarm_only_its_tags_tie_to_a_service_rolls_that_service_back() {
         "the rollback card, and one line in the bad release's thread"
     );
 }
+
+/// A service's first release in an environment adopts what ran there as its baseline, and
+/// `/status` then shows the release, not the baseline: the baseline's record sorts before the
+/// release it met (it is adopted as of the request, even when the request's checks ran later).
+#[tokio::test]
+async fn status_after_a_first_release_shows_the_release_not_the_adopted_baseline() {
+    let local = local().await;
+    release_to_prod(&local, "worker", "v1.2.3").await;
+    let status = local
+        .type_command(ALICE, PROD_OPS, "/status prod")
+        .await
+        .unwrap();
+    let row = status
+        .lines()
+        .find(|l| l.contains("worker"))
+        .unwrap_or_else(|| panic!("no worker row in {status}"));
+    assert!(
+        row.contains("v1.2.3") && !row.contains("v1.2.2"),
+        "{status}"
+    );
+}

@@ -179,6 +179,10 @@ pub async fn run() -> anyhow::Result<()> {
 
     step("2. Alice asks for v1.2.3 of worker and api in prod");
     say(&local, ALICE, PROD_OPS, "/deploy prod worker api v1.2.3").await?;
+    note(
+        "answered at once; the deploy function checks the images, promotion and holds, and posts the card:",
+    );
+    local.settle(EcsReport::Completed).await?;
     expect_latest(&local, "prod", State::PendingApproval).await?;
     note("Alice tries to approve her own request:");
     press(&local, ALICE, "Approve").await?;
@@ -210,6 +214,7 @@ pub async fn run() -> anyhow::Result<()> {
     step("4. v1.2.4 of api ships to staging, then Carol takes it to prod");
     build_and_ship_to_staging(&local, "api", "v1.2.4").await?;
     say(&local, CAROL, PROD_OPS, "/deploy prod api v1.2.4").await?;
+    local.settle(EcsReport::Completed).await?;
     press(&local, BOB, "Approve").await?;
     local.settle(EcsReport::Completed).await?;
     let bad = expect_latest(&local, "prod", State::Succeeded).await?;

@@ -367,7 +367,12 @@ impl<P: Ports> App<'_, P> {
             {
                 already.push(name.clone());
             }
-            if let Some(baseline) = self.baseline(env, cfg, &here, &runs, now).await? {
+            // Adopted as of the request, not of these checks: it ran before the release that
+            // meets it, and its record must sort before that release's (by id and by time).
+            if let Some(baseline) = self
+                .baseline(env, cfg, &here, &runs, d.requested_at)
+                .await?
+            {
                 adopt.push(baseline);
             }
             services.push(ServiceRelease {

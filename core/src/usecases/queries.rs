@@ -34,11 +34,13 @@ impl<P: Ports> App<'_, P> {
             let holds = store.holds(&e.name).await?;
             let paused = store.paused(&e.name).await?;
             for s in self.config.services_in(&e.name) {
+                // A few, newest by success: the store lists by request, and a release
+                // requested earlier may have finished later.
                 let latest = store
-                    .releases(&e.name, &s.name, 1)
+                    .releases(&e.name, &s.name, 5)
                     .await?
                     .into_iter()
-                    .next();
+                    .max_by_key(|r| r.succeeded_at);
                 let (version, since, verdict) = match &latest {
                     Some(r) => (
                         r.image.tag.to_string(),
