@@ -7,7 +7,7 @@
 //! 2. Cold start of each function binary under a Lambda Runtime API stand-in: process start to
 //!    its first poll (init), the first event's latency and a warm event's, median of 20 starts;
 //!    peak RSS of each.
-//! 3. Rollback reaction: an alarm event delivered → the rollback function → the deploy function
+//! 3. Rollback reaction: an alarm event delivered → the rollback function → ECS's `UpdateService`
 //!    → `UpdateService` answered, against the emulator.
 //! 4. Artifact sizes, when `just build` has made them.
 //!
@@ -583,14 +583,106 @@ async fn cold_starts(emulator: &'static Emulator) -> Result<Vec<ColdRow>, Error>
 // ------------------------------------------------------------------ 3. rollback reaction ----
 
 struct Reaction {
-    to_rollback: Summary,
+    /// Alarm delivered → `UpdateService` on the wire, in the rollback function.
     to_update_service: Summary,
+    /// Alarm delivered → the rollback function's answer (card, thread and metrics done too).
+    to_answer: Summary,
+    /// The AWS requests the rollback function made before `UpdateService`, in order (the
+    /// first delivery).
+    before_update: Vec<String>,
+}
+
+/// Every AWS request a client makes as it goes on the wire, with when: `service:Operation`.
+#[derive(Debug, Clone, Default)]
+struct Calls(Arc<std::sync::Mutex<Vec<(Instant, String)>>>);
+
+impl Calls {
+    fn take(&self) -> Vec<(Instant, String)> {
+        std::mem::take(
+            &mut *self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+}
+
+impl Intercept for Calls {
+    fn name(&self) -> &'static str {
+        "Calls"
+    }
+    fn read_before_transmit(
+        &self,
+        ctx: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let request = ctx.request();
+        // JSON protocols name the operation in `x-amz-target` (`DynamoDB_20120810.PutItem`);
+        // CloudWatch's CBOR protocol in the path (`/service/…/operation/DescribeAlarms`).
+        let name = match request.headers().get("x-amz-target") {
+            Some(target) => {
+                let (service, op) = target.split_once('.').unwrap_or(("?", target));
+                let service = if service.starts_with("DynamoDB") {
+                    "dynamodb"
+                } else if service.starts_with("AmazonEC2ContainerService") {
+                    "ecs"
+                } else if service.starts_with("AmazonEC2ContainerRegistry") {
+                    "ecr"
+                } else {
+                    service
+                };
+                format!("{service}:{op}")
+            }
+            None => format!(
+                "cloudwatch:{}",
+                request.uri().rsplit('/').next().unwrap_or("?")
+            ),
+        };
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((Instant::now(), name));
+        Ok(())
+    }
 }
 
 async fn rollback_reaction(emulator: &'static Emulator) -> Result<Reaction, Error> {
     let local = Local::start_on(emulator, emulator.settings(), deckhand::local::CONFIG, None)
         .await
         .map_err(|e| e.to_string())?;
+    // The rollback function's AWS clients, counted: the same emulator, table and chat.
+    let calls = Calls::default();
+    let sdk = emulator.sdk_config().await;
+    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .interceptor(calls.clone())
+            .build(),
+    );
+    let ecs = aws_sdk_ecs::Client::from_conf(
+        aws_sdk_ecs::config::Builder::from(&sdk)
+            .interceptor(calls.clone())
+            .build(),
+    );
+    let ecr = aws_sdk_ecr::Client::from_conf(
+        aws_sdk_ecr::config::Builder::from(&sdk)
+            .interceptor(calls.clone())
+            .build(),
+    );
+    let cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
+        aws_sdk_cloudwatch::config::Builder::from(&sdk)
+            .interceptor(calls.clone())
+            .build(),
+    );
+    let table = local.bot.ports.store.table().to_owned();
+    let ports = local
+        .bot
+        .ports
+        .clone()
+        .with_store(DynamoStore::new(dynamodb, table))
+        .with_platform(deckhand_aws::ecs::EcsPlatform::new(ecs, ecr))
+        .with_monitor(deckhand_aws::monitor::CloudWatchMonitor::new(cloudwatch)?);
+    let rollback_function = App::new(&ports, local.config());
     // A known-good release to roll back to: shipped, and baked with its alarms quiet.
     local
         .release_to_prod("api", "v2.0.0")
@@ -598,8 +690,9 @@ async fn rollback_reaction(emulator: &'static Emulator) -> Result<Reaction, Erro
         .map_err(|e| e.to_string())?;
     local.clock().advance(SignedDuration::from_mins(31));
     local.bot.app().bake_check().await?;
-    let mut to_rollback = Vec::new();
     let mut to_update = Vec::new();
+    let mut to_answer = Vec::new();
+    let mut before_update = Vec::new();
     for i in 1..=REACTIONS {
         // A release inside its watch window (untimed): build → staging → prod, approved.
         local
@@ -611,19 +704,25 @@ async fn rollback_reaction(emulator: &'static Emulator) -> Result<Reaction, Erro
             .alarm_event("api-prod-5xx", &format!("Threshold Crossed: bench {i}"))
             .await
             .map_err(|e| e.to_string())?;
+        calls.take();
         let started = Instant::now();
-        let answer = local.deliver("rollback", &alarm).await?;
-        let handed_over = started.elapsed();
+        let answer = deckhand_functions::handlers::rollback(&rollback_function, &alarm).await?;
+        to_answer.push(started.elapsed());
         if answer["rolled_back"].as_array().map_or(0, Vec::len) != 1 {
             return Err(format!("alarm {i} did not roll back: {answer}").into());
         }
-        // In AWS this hop is Lambda's async invoke of the deploy function.
-        let hop = Instant::now();
-        for work in local.take_work().await {
-            deckhand_functions::handlers::work(&local.bot.app(), &work).await?;
+        let made = calls.take();
+        let update = made
+            .iter()
+            .position(|(_, name)| name == "ecs:UpdateService")
+            .ok_or("the rollback function sent no UpdateService")?;
+        to_update.push(made[update].0.duration_since(started));
+        if before_update.is_empty() {
+            before_update = made[..update].iter().map(|(_, n)| n.clone()).collect();
         }
-        to_rollback.push(handed_over);
-        to_update.push(handed_over + hop.elapsed());
+        if !local.take_work().await.is_empty() {
+            return Err("the rollback was handed to another function".into());
+        }
         local
             .settle(EcsReport::Completed)
             .await
@@ -641,16 +740,18 @@ async fn rollback_reaction(emulator: &'static Emulator) -> Result<Reaction, Erro
         local.clock().advance(SignedDuration::from_hours(2));
     }
     let reaction = Reaction {
-        to_rollback: summarise(to_rollback, 1),
         to_update_service: summarise(to_update, 1),
+        to_answer: summarise(to_answer, 1),
+        before_update,
     };
     println!(
-        "rollback reaction: alarm → rollback created and dispatched p50 {:.1} ms p99 {:.1} ms; → UpdateService answered p50 {:.1} ms p99 {:.1} ms max {:.1} ms",
-        reaction.to_rollback.p50,
-        reaction.to_rollback.p99,
+        "rollback reaction: alarm → UpdateService sent p50 {:.1} ms p99 {:.1} ms after {} AWS calls ({}); → answered p50 {:.1} ms p99 {:.1} ms",
         reaction.to_update_service.p50,
         reaction.to_update_service.p99,
-        reaction.to_update_service.max
+        reaction.before_update.len(),
+        reaction.before_update.join(", "),
+        reaction.to_answer.p50,
+        reaction.to_answer.p99,
     );
     Ok(reaction)
 }
@@ -726,12 +827,16 @@ fn report(
     writeln!(
         md,
         "Through the real router on loopback: HTTP in, HMAC check, parse, policy, the use-case \
-         (`request_deploy`: image digest, lock, create, card posted to the Slack stand-in, \
-         dispatch; `decide`: approval recorded, card updated, dispatch), HTTP out. {REQUESTS} \
+         (`request_deploy`: the checks the config answers, one write that claims the event, \
+         takes the lock and creates the deployment, and the dispatch of its checks — the card \
+         is the deploy function's, after the answer; `decide`: approval recorded, card \
+         updated, dispatch), HTTP out. {REQUESTS} \
          requests per row after a warm-up; at concurrency 32 each worker has its own environment. \
          Only the store differs between the two halves: everything else is core's in-memory \
-         ports, so the in-memory rows are Deckhand's own cost. Target: p99 ≤ 2 ms in memory, \
-         ≤ 30 ms on the emulator (Slack and Discord allow 3,000 ms). Requests/s is what the \
+         ports, so the in-memory rows are Deckhand's own cost. Targets: p99 ≤ 2 ms in memory, \
+         ≤ 30 ms on the emulator (Slack and Discord allow 3,000 ms); DynamoDB round trips: 1 for \
+         `/deploy` (and no other AWS call but the dispatch), 1 for a click, 2 for the click that \
+         completes the approvals. Requests/s is what the \
          workers sustain while busy with timed requests (the untimed set-up between them is \
          left out).\n"
     )?;
@@ -793,17 +898,17 @@ fn report(
     writeln!(
         md,
         "A CloudWatch alarm event for a release inside its watch window, delivered to the \
-         rollback function's handler, whose dispatched work is then run by the deploy function's \
-         handler up to ECS's `UpdateService` answer, {REACTIONS} times, in one process against the \
-         emulator. In AWS the hand-over between the two is an async Lambda invoke, not measured \
-         here. Target ≤ 100 ms.\n"
+         rollback function's handler, which sends ECS the known-good revision itself (no \
+         hand-over to the deploy function), {REACTIONS} times, against the emulator; every AWS \
+         request it makes is counted by an SDK interceptor on its clients. Target: alarm → \
+         `UpdateService` sent ≤ 3 AWS calls, p99 ≤ 30 ms.\n"
     )?;
     writeln!(md, "| span | p50 ms | p99 ms | max ms |\n|---|---|---|---|")?;
     for (span, s) in [
-        ("alarm → rollback created, dispatched", reaction.to_rollback),
+        ("alarm → `UpdateService` sent", reaction.to_update_service),
         (
-            "alarm → `UpdateService` answered",
-            reaction.to_update_service,
+            "alarm → answered (card, thread, metrics too)",
+            reaction.to_answer,
         ),
     ] {
         writeln!(
@@ -812,6 +917,12 @@ fn report(
             s.p50, s.p99, s.max
         )?;
     }
+    writeln!(
+        md,
+        "\nWhat the rollback function asks AWS before `UpdateService` ({} calls), in order:\n\n- {}",
+        reaction.before_update.len(),
+        reaction.before_update.join(" → ")
+    )?;
     writeln!(md, "\n## 4. Artifacts\n")?;
     writeln!(
         md,

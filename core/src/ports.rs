@@ -647,6 +647,8 @@ impl<St, Pl, Mo, Ch, Di, Ba, Me, Cl> Bundle<St, Pl, Mo, Ch, Di, Ba, Me, Cl> {
         keeps [platform, monitor, chat, dispatch, backups, metrics, clock]);
     with_port!(with_platform, platform: [St, X, Mo, Ch, Di, Ba, Me, Cl],
         keeps [store, monitor, chat, dispatch, backups, metrics, clock]);
+    with_port!(with_monitor, monitor: [St, Pl, X, Ch, Di, Ba, Me, Cl],
+        keeps [store, platform, chat, dispatch, backups, metrics, clock]);
     with_port!(with_chat, chat: [St, Pl, Mo, X, Di, Ba, Me, Cl],
         keeps [store, platform, monitor, dispatch, backups, metrics, clock]);
     with_port!(with_clock, clock: [St, Pl, Mo, Ch, Di, Ba, Me, X],
