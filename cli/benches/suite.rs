@@ -88,12 +88,12 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 // ------------------------------------------------------------------ 1. acknowledgements -----
 
-/// Names every DynamoDB request as it goes on the wire (every attempt), in order.
+/// Every AWS request a client makes as it goes on the wire, with when: `service:Operation`.
 #[derive(Debug, Clone, Default)]
-struct RoundTrips(Arc<std::sync::Mutex<Vec<String>>>);
+struct Calls(Arc<std::sync::Mutex<Vec<(Instant, String)>>>);
 
-impl RoundTrips {
-    fn take(&self) -> Vec<String> {
+impl Calls {
+    fn take(&self) -> Vec<(Instant, String)> {
         std::mem::take(
             &mut *self
                 .0
@@ -101,11 +101,16 @@ impl RoundTrips {
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
         )
     }
+
+    /// What was called since the last take, by name only.
+    fn names(&self) -> Vec<String> {
+        self.take().into_iter().map(|(_, name)| name).collect()
+    }
 }
 
-impl Intercept for RoundTrips {
+impl Intercept for Calls {
     fn name(&self) -> &'static str {
-        "RoundTrips"
+        "Calls"
     }
     fn read_before_transmit(
         &self,
@@ -113,17 +118,32 @@ impl Intercept for RoundTrips {
         _: &RuntimeComponents,
         _: &mut ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        let op = ctx
-            .request()
-            .headers()
-            .get("x-amz-target")
-            .and_then(|t| t.split('.').nth(1))
-            .unwrap_or("?")
-            .to_owned();
+        let request = ctx.request();
+        // JSON protocols name the operation in `x-amz-target` (`DynamoDB_20120810.PutItem`);
+        // CloudWatch's CBOR protocol in the path (`/service/…/operation/DescribeAlarms`).
+        let name = match request.headers().get("x-amz-target") {
+            Some(target) => {
+                let (service, op) = target.split_once('.').unwrap_or(("?", target));
+                let service = if service.starts_with("DynamoDB") {
+                    "dynamodb"
+                } else if service.starts_with("AmazonEC2ContainerService") {
+                    "ecs"
+                } else if service.starts_with("AmazonEC2ContainerRegistry") {
+                    "ecr"
+                } else {
+                    service
+                };
+                format!("{service}:{op}")
+            }
+            None => format!(
+                "cloudwatch:{}",
+                request.uri().rsplit('/').next().unwrap_or("?")
+            ),
+        };
         self.0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(op);
+            .push((Instant::now(), name));
         Ok(())
     }
 }
@@ -163,6 +183,11 @@ struct AckWorld<S: Store + std::fmt::Debug> {
     url: String,
     http: reqwest::Client,
     stub: ChatStub,
+    /// On the emulator: the table's client, to delete each request's deployment and claim
+    /// afterwards, untimed. moto copies the whole table on every `TransactWriteItems` (measured:
+    /// open + unlock went from 33 ms to 160 ms per request over 500 requests), so without this
+    /// the figures would be the emulator's table size, not one transaction.
+    forget: Option<(aws_sdk_dynamodb::Client, String)>,
 }
 
 impl<S: Store + std::fmt::Debug + 'static> AckWorld<S> {
@@ -195,7 +220,47 @@ impl<S: Store + std::fmt::Debug + 'static> AckWorld<S> {
             url,
             http: reqwest::Client::new(),
             stub,
+            forget: None,
         })
+    }
+
+    /// Deletes what request `trigger` wrote (its deployment and its event claim), untimed.
+    async fn forget(&self, trigger: &str) -> Result<(), Error> {
+        use aws_sdk_dynamodb::types::AttributeValue as A;
+        let Some((client, table)) = &self.forget else {
+            return Ok(());
+        };
+        let key = EventKey::slack_command("T0BENCH", trigger).ok_or("an empty bench key")?;
+        let item_key = |pk: String, sk: &str| {
+            std::collections::HashMap::from([
+                ("pk".to_owned(), A::S(pk)),
+                ("sk".to_owned(), A::S(sk.to_owned())),
+            ])
+        };
+        let claim = item_key(format!("CLAIM#event#{key}"), "CLAIM");
+        let found = client
+            .get_item()
+            .table_name(table)
+            .set_key(Some(claim.clone()))
+            .send()
+            .await?;
+        if let Some(A::S(id)) = found.item().and_then(|i| i.get("value")) {
+            for sk in ["DEP", "CARDS", "SHOWN"] {
+                client
+                    .delete_item()
+                    .table_name(table)
+                    .set_key(Some(item_key(format!("DEP#{id}"), sk)))
+                    .send()
+                    .await?;
+            }
+        }
+        client
+            .delete_item()
+            .table_name(table)
+            .set_key(Some(claim))
+            .send()
+            .await?;
+        Ok(())
     }
 
     fn store(&self) -> &S {
@@ -213,6 +278,7 @@ impl<S: Store + std::fmt::Debug + 'static> AckWorld<S> {
     /// One timed `/deploy` to `d{w}`; the environment is freed afterwards, untimed.
     async fn deploy(&self, w: usize, n: usize) -> Result<Duration, Error> {
         let env = format!("d{w}");
+        let trigger = format!("deploy-{w}-{n}-{}", self.bot.ports.clock.the_time());
         let body = form(&[
             ("team_id", "T0BENCH"),
             ("channel_id", "C0DEPLOYS"),
@@ -220,16 +286,14 @@ impl<S: Store + std::fmt::Debug + 'static> AckWorld<S> {
             ("user_name", "alice"),
             ("command", "/deploy"),
             ("text", &format!("{env} api v1.2.3")),
-            (
-                "trigger_id",
-                &format!("deploy-{w}-{n}-{}", self.bot.ports.clock.the_time()),
-            ),
+            ("trigger_id", &trigger),
         ]);
         let (took, text) = self.post("/slack/commands", body).await?;
         if !text.contains("Checking api v1.2.3") {
             return Err(format!("unexpected answer: {text}").into());
         }
         self.store().break_lock(&EnvName::parse(&env)?).await?;
+        self.forget(&trigger).await?;
         Ok(took)
     }
 
@@ -276,9 +340,10 @@ impl<S: Store + std::fmt::Debug + 'static> AckWorld<S> {
     async fn click(&self, w: usize, n: usize) -> Result<Duration, Error> {
         let env = EnvName::parse(&format!("a{w}"))?;
         let key = format!("click-{w}-{n}-{}", self.bot.ports.clock.the_time());
-        let id = self.awaiting_approval(&env, key).await?;
+        let id = self.awaiting_approval(&env, key.clone()).await?;
         let took = self.approve(id, &format!("{w}-{n}")).await?;
         self.store().break_lock(&env).await?;
+        self.forget(&key).await?;
         Ok(took)
     }
 
@@ -338,7 +403,7 @@ async fn acknowledgements(emulator: &'static Emulator) -> Result<(Vec<AckRow>, P
         }
     }
 
-    let counter = RoundTrips::default();
+    let counter = Calls::default();
     let sdk = emulator.sdk_config().await;
     let dynamodb = aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&sdk)
@@ -347,7 +412,8 @@ async fn acknowledgements(emulator: &'static Emulator) -> Result<(Vec<AckRow>, P
     );
     let table = deckhand_harness::unique("bench");
     DynamoStore::create_table(&dynamodb, &table).await?;
-    let dynamo = AckWorld::new(DynamoStore::new(dynamodb, table)).await?;
+    let mut dynamo = AckWorld::new(DynamoStore::new(dynamodb.clone(), table.clone())).await?;
+    dynamo.forget = Some((dynamodb, table));
     for kind in ["deploy", "click"] {
         // What the acknowledgement alone asks DynamoDB: one request, its set-up and clean-up
         // left out.
@@ -359,15 +425,20 @@ async fn acknowledgements(emulator: &'static Emulator) -> Result<(Vec<AckRow>, P
         let names = if kind == "deploy" {
             counter.take();
             dynamo.deploy(0, 999_999).await?;
-            let mut names = counter.take();
-            names.pop(); // the untimed break_lock
+            let mut names = counter.names();
+            // The untimed clean-up starts with the lock's DeleteItem.
+            let ack = names
+                .iter()
+                .position(|n| n == "dynamodb:DeleteItem")
+                .unwrap_or(names.len());
+            names.truncate(ack);
             names
         } else {
             let env = EnvName::parse("a0")?;
             let id = dynamo.awaiting_approval(&env, "count-click".into()).await?;
             counter.take();
             dynamo.approve(id, "count").await?;
-            let names = counter.take();
+            let names = counter.names();
             dynamo.store().break_lock(&env).await?;
             names
         };
@@ -590,61 +661,6 @@ struct Reaction {
     /// The AWS requests the rollback function made before `UpdateService`, in order (the
     /// first delivery).
     before_update: Vec<String>,
-}
-
-/// Every AWS request a client makes as it goes on the wire, with when: `service:Operation`.
-#[derive(Debug, Clone, Default)]
-struct Calls(Arc<std::sync::Mutex<Vec<(Instant, String)>>>);
-
-impl Calls {
-    fn take(&self) -> Vec<(Instant, String)> {
-        std::mem::take(
-            &mut *self
-                .0
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        )
-    }
-}
-
-impl Intercept for Calls {
-    fn name(&self) -> &'static str {
-        "Calls"
-    }
-    fn read_before_transmit(
-        &self,
-        ctx: &BeforeTransmitInterceptorContextRef<'_>,
-        _: &RuntimeComponents,
-        _: &mut ConfigBag,
-    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        let request = ctx.request();
-        // JSON protocols name the operation in `x-amz-target` (`DynamoDB_20120810.PutItem`);
-        // CloudWatch's CBOR protocol in the path (`/service/…/operation/DescribeAlarms`).
-        let name = match request.headers().get("x-amz-target") {
-            Some(target) => {
-                let (service, op) = target.split_once('.').unwrap_or(("?", target));
-                let service = if service.starts_with("DynamoDB") {
-                    "dynamodb"
-                } else if service.starts_with("AmazonEC2ContainerService") {
-                    "ecs"
-                } else if service.starts_with("AmazonEC2ContainerRegistry") {
-                    "ecr"
-                } else {
-                    service
-                };
-                format!("{service}:{op}")
-            }
-            None => format!(
-                "cloudwatch:{}",
-                request.uri().rsplit('/').next().unwrap_or("?")
-            ),
-        };
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push((Instant::now(), name));
-        Ok(())
-    }
 }
 
 async fn rollback_reaction(emulator: &'static Emulator) -> Result<Reaction, Error> {
@@ -942,6 +958,14 @@ fn report(
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let started = Instant::now();
+    // Errors the timed code logs (a port failing behind a chat answer) reach stderr.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "error".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let emulator = Emulator::shared().map_err(|e| e.to_string())?;
     // `DECKHAND_BENCH_ONLY=acks|cold|reaction` runs one section alone and writes nothing (for
     // working on it); the report needs every section.
