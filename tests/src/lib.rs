@@ -10,6 +10,10 @@
 //!    and `pip install moto[server]==MOTO_VERSION` the first time (under a file lock, so many
 //!    test processes starting at once install it once).
 //!
+//! moto is started through a small wrapper (`src/moto/serial_server.py`) that answers one
+//! request at a time: moto's threaded server lets two conditional DynamoDB transactions both
+//! pass, which AWS never does, and Deckhand's concurrent-redelivery tests rest on that.
+//!
 //! Tests share the server and stay apart by naming: [`unique`] gives every test its own table,
 //! cluster and DB names. moto's quirks (see `../shared/DEPENDENCIES.md`) are handled here, each
 //! in one place: Lambda invokes need `use_docker` off and ECS tasks must not finish by
@@ -276,10 +280,29 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
-/// Starts moto under a shell watchdog that stops it when this process goes away.
+/// moto's server wrapped to answer one request at a time (why: in the script).
+const SERIAL_SERVER: &str = include_str!("moto/serial_server.py");
+
+/// Writes [`SERIAL_SERVER`] under `target/moto/`, through a rename so a test process starting
+/// at the same moment never runs half a file.
+fn serial_server() -> anyhow::Result<PathBuf> {
+    let dir = target_dir().join("moto");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join("serial_server.py");
+    if std::fs::read_to_string(&path).is_ok_and(|s| s == SERIAL_SERVER) {
+        return Ok(path);
+    }
+    let tmp = dir.join(format!("serial_server.py.{}", std::process::id()));
+    std::fs::write(&tmp, SERIAL_SERVER)?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(path)
+}
+
+/// Starts moto (through [`SERIAL_SERVER`], with `server`'s interpreter) under a shell watchdog
+/// that stops it when this process goes away.
 fn spawn_watched(server: &Path, port: u16) -> anyhow::Result<Child> {
     let script = r#"
-"$1" -H 127.0.0.1 -p "$2" >"$3" 2>&1 &
+"$5" "$1" -H 127.0.0.1 -p "$2" >"$3" 2>&1 &
 moto=$!
 trap 'kill $moto 2>/dev/null' EXIT INT TERM
 while kill -0 "$4" 2>/dev/null && kill -0 "$moto" 2>/dev/null; do sleep 0.5; done
@@ -290,10 +313,11 @@ while kill -0 "$4" 2>/dev/null && kill -0 "$moto" 2>/dev/null; do sleep 0.5; don
         .arg("-c")
         .arg(script)
         .arg("sh")
-        .arg(server)
+        .arg(serial_server()?)
         .arg(port.to_string())
         .arg(&log)
         .arg(std::process::id().to_string())
+        .arg(interpreter(server))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -341,22 +365,25 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
 /// names (moto_server itself has no `--version`). A pyenv shim has no such line: its
 /// interpreter is `python3` on PATH.
 fn installed_version(server: &Path) -> Option<String> {
-    let script = std::fs::read_to_string(server).ok()?;
-    let python = script
-        .lines()
-        .next()?
-        .strip_prefix("#!")
-        .map(str::trim)
-        .filter(|p| !p.contains(' '))
-        .unwrap_or("python3")
-        .to_owned();
-    let out = Command::new(python)
+    let out = Command::new(interpreter(server))
         .args(["-c", "import moto; print(moto.__version__)"])
         .output()
         .ok()?;
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// The Python that runs a `moto_server` script: its `#!` line, or `python3` on PATH for a
+/// pyenv shim, which has no such line.
+fn interpreter(server: &Path) -> String {
+    std::fs::read_to_string(server)
+        .ok()
+        .and_then(|script| {
+            let first = script.lines().next()?.strip_prefix("#!")?.trim().to_owned();
+            (!first.contains(' ')).then_some(first)
+        })
+        .unwrap_or_else(|| "python3".to_owned())
 }
 
 /// Installs `moto[server]==MOTO_VERSION` into `dir/venv`, once, under a lock.

@@ -135,6 +135,117 @@ async fn of_two_concurrent_writers_exactly_one_wins_and_the_other_gets_a_conflic
     assert!(stored == by_bob || stored == by_carol);
 }
 
+/// `d` taken to Rolling and saved at every step, then the ECS rollout `n` started on it
+/// (unsaved): a save of that is a `TransactWriteItems` (the deployment and its ECS pointer).
+async fn rolling_then_started(
+    store: &DynamoStore,
+    key: &str,
+    n: usize,
+) -> (Deployment, Deployment) {
+    let mut d = deployment(key);
+    store.create_deployment(&d).await.unwrap();
+    for input in [
+        Input::Submitted,
+        Input::Approved {
+            by: Actor::person(ChatKind::Slack, "T1", "U0BOB", "Bob"),
+        },
+        Input::Started,
+    ] {
+        d = d
+            .apply(&input, at("2026-11-24T09:01:00Z"))
+            .unwrap()
+            .deployment;
+        store.save_deployment(&d).await.unwrap();
+    }
+    let started = Input::RolloutStarted {
+        service: ServiceName::parse("api").unwrap(),
+        task_definition: format!("arn:aws:ecs:us-east-1:123456789012:task-definition/api:{n}"),
+        ecs_deployment: format!("ecs-svc/{n:019}"),
+    };
+    let next = d
+        .apply(&started, at("2026-11-24T09:02:00Z"))
+        .unwrap()
+        .deployment;
+    (d, next)
+}
+
+/// Transactional saves under a crowd: of the writers of one revision exactly one wins, and a
+/// cancelled transaction never undoes another's write. moto's threaded server broke the second
+/// (a cancelled transaction put back a copy of the table from before it began; see
+/// `serial_server.py` in the harness), and a story test then saw one step made three times.
+#[tokio::test]
+async fn concurrent_transactional_saves_have_one_winner_and_losers_undo_nothing() {
+    let (_, store) = store().await;
+    // Other items make moto's per-transaction copy of the table slow, as late in a test run.
+    for i in 0..300 {
+        store
+            .create_deployment(&deployment(&format!("crowd-{i}")))
+            .await
+            .unwrap();
+    }
+    let (contested, _) = rolling_then_started(&store, "contested", 0).await;
+    let mut apart = Vec::new();
+    for i in 0..16 {
+        apart.push(
+            rolling_then_started(&store, &format!("apart-{i}"), 100 + i)
+                .await
+                .1,
+        );
+    }
+    let writers: Vec<Deployment> = (0..16)
+        .map(|i| {
+            let started = Input::RolloutStarted {
+                service: ServiceName::parse("api").unwrap(),
+                task_definition: format!(
+                    "arn:aws:ecs:us-east-1:123456789012:task-definition/api:{i}"
+                ),
+                ecs_deployment: format!("ecs-svc/{i:019}"),
+            };
+            contested
+                .apply(&started, at("2026-11-24T09:02:00Z"))
+                .unwrap()
+                .deployment
+        })
+        .collect();
+    // Each contested writer beside one that saves a deployment of its own.
+    let saves = writers.iter().zip(&apart).flat_map(|(w, a)| [w, a]);
+    let results = join_all(saves.map(|d| store.save_deployment(d))).await;
+    let (contested_results, apart_results): (Vec<_>, Vec<_>) =
+        results.iter().enumerate().partition(|(i, _)| i % 2 == 0);
+    let won: Vec<usize> = contested_results
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, r))| r.is_ok())
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(won.len(), 1, "{contested_results:?}");
+    assert!(
+        contested_results
+            .iter()
+            .all(|(_, r)| r.is_ok() || matches!(r, Err(PortError::Conflict(_)))),
+        "{contested_results:?}"
+    );
+    assert!(
+        apart_results.iter().all(|(_, r)| r.is_ok()),
+        "{apart_results:?}"
+    );
+    assert_eq!(
+        store.get_deployment(contested.id).await.unwrap().as_ref(),
+        Some(&writers[won[0]]),
+        "the winner's write is what the table holds"
+    );
+    for a in &apart {
+        let stored = store.get_deployment(a.id).await.unwrap();
+        assert!(
+            stored.as_ref() == Some(a),
+            "the save of {} beside the contest was undone: the table holds revision {:?}, not {}",
+            a.id,
+            stored.map(|d| d.revision),
+            a.revision
+        );
+    }
+}
+
 #[tokio::test]
 async fn an_ecs_deployment_id_finds_its_deployment() {
     let (_, store) = store().await;
