@@ -34,17 +34,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, GlobalSecondaryIndex,
     KeySchemaElement, KeyType, Projection, ProjectionType, Put,
     ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TimeToLiveSpecification,
-    TransactWriteItem,
+    TransactWriteItem, Update,
 };
-use deckhand_core::deployment::Deployment;
+use deckhand_core::deployment::{Deployment, State};
 use deckhand_core::policy::{EnvLock, LockOwner};
 use deckhand_core::ports::{
     AuditEntry, BackupRecord, Build, Hold, MessageRef, Opened, Opening, Pause, PortError,
-    PortResult, Store,
+    PortResult, RollbackOpening, Store, Vote, Voted,
 };
 use deckhand_core::rollback::{Release, Verdict};
 use deckhand_core::types::{DeploymentId, EnvName, ServiceName, Timestamp};
@@ -65,7 +66,7 @@ pub struct DynamoStore {
 }
 
 /// The shape of what this Deckhand stores; see the module docs.
-pub const SCHEMA: i64 = 2;
+pub const SCHEMA: i64 = 3;
 const SCHEMA_ATTRIBUTE: &str = "schema";
 
 /// `item` marked with the schema it is written in.
@@ -126,6 +127,28 @@ fn body<T: DeserializeOwned>(item: &Item) -> PortResult<T> {
     serde_json::from_str(raw)
         .map_err(|e| PortError::Failed(format!("a stored record does not parse: {e}")))
 }
+/// A deployment as stored: its body, with the revision and the uncounted votes an approval
+/// click may have written beside it since the body was last saved.
+fn deployment(item: &Item) -> PortResult<Deployment> {
+    let mut d: Deployment = body(item)?;
+    if let Some(rev) = item.get("rev").and_then(|v| v.as_n().ok()?.parse().ok()) {
+        d.revision = rev;
+    }
+    if let Some(AttributeValue::L(votes)) = item.get("votes") {
+        d.votes = votes
+            .iter()
+            .map(|v| {
+                let raw = v
+                    .as_s()
+                    .map_err(|_| PortError::Failed("a stored vote is not a string".into()))?;
+                serde_json::from_str(raw)
+                    .map_err(|e| PortError::Failed(format!("a stored vote does not parse: {e}")))
+            })
+            .collect::<PortResult<_>>()?;
+    }
+    Ok(d)
+}
+
 fn built<T>(r: Result<T, aws_sdk_dynamodb::error::BuildError>) -> PortResult<T> {
     r.map_err(|e| PortError::Failed(format!("building a DynamoDB request: {e}")))
 }
@@ -338,6 +361,8 @@ impl DynamoStore {
         Ok(items)
     }
 
+    /// A deployment's item: its body, and beside it what an approval click's condition
+    /// reads ([`DynamoStore::vote`]) and the votes not yet counted.
     fn deployment_item(d: &Deployment) -> PortResult<Item> {
         let mut item = key(format!("DEP#{}", d.id), "DEP");
         item.insert("body".into(), json(d)?);
@@ -348,6 +373,32 @@ impl DynamoStore {
         item.insert("env".into(), s(d.env.as_str()));
         item.insert("gsi1pk".into(), s(format!("DEPS#{}", d.env)));
         item.insert("gsi1sk".into(), s(d.id.to_string()));
+        if d.state == State::PendingApproval {
+            item.insert("awaits".into(), AttributeValue::Bool(true));
+        }
+        item.insert("approval_ms".into(), n(d.approval_expires.as_millisecond()));
+        if let Some(requester) = d.requested_by.user_ref() {
+            item.insert("requester".into(), s(requester.to_string()));
+        }
+        item.insert(
+            "overridden".into(),
+            AttributeValue::Bool(d.overridden.is_some()),
+        );
+        let voters: Vec<String> = d
+            .approvals
+            .iter()
+            .chain(&d.votes)
+            .filter_map(|a| a.by.user_ref())
+            .map(|u| u.to_string())
+            .collect();
+        // A string set may not be empty: absent means nobody.
+        if !voters.is_empty() {
+            item.insert("voters".into(), AttributeValue::Ss(voters));
+        }
+        if !d.votes.is_empty() {
+            let votes = d.votes.iter().map(json).collect::<PortResult<Vec<_>>>()?;
+            item.insert("votes".into(), AttributeValue::L(votes));
+        }
         Ok(item)
     }
 }
@@ -378,6 +429,56 @@ fn lock_item(lock: &EnvLock, owner: &str, now: Timestamp) -> PortResult<(Item, I
         (":owner".to_owned(), s(owner)),
     ]);
     Ok((item, values))
+}
+
+fn claim_item(claim_key: &str, value: &str, expires: Timestamp) -> Item {
+    let mut item = key(format!("CLAIM#{claim_key}"), "CLAIM");
+    item.insert("value".into(), s(value));
+    item.insert(TTL_ATTRIBUTE.into(), n(expires.as_second()));
+    item
+}
+
+/// Whether a lease may be taken: nobody holds it or its time is up (needs `#until`, `:now`).
+const LEASE_FREE: &str = "attribute_not_exists(pk) OR #until < :now";
+
+fn lease_item(lease_key: &str, holder: &str, until: Timestamp) -> Item {
+    let mut item = key(format!("LEASE#{lease_key}"), "LEASE");
+    item.insert("holder".into(), s(holder));
+    item.insert("until".into(), n(until.as_millisecond()));
+    // DynamoDB deletes it a day after it lapses.
+    item.insert(TTL_ATTRIBUTE.into(), n(until.as_second() + 86_400));
+    item
+}
+
+fn hold_item(hold: &Hold) -> PortResult<Item> {
+    let mut item = key(
+        format!("HOLD#{}", hold.env),
+        &format!("SVC#{}", hold.service),
+    );
+    item.insert("body".into(), json(hold)?);
+    Ok(item)
+}
+
+/// One `Put` of a transaction: `item` (marked with its schema) if `condition` holds.
+fn tx_put(
+    table: &str,
+    item: Item,
+    condition: Option<&str>,
+    names: &[(&str, &str)],
+    values: Item,
+) -> PortResult<TransactWriteItem> {
+    let mut p = Put::builder()
+        .table_name(table)
+        .set_item(Some(versioned(item)))
+        .set_condition_expression(condition.map(str::to_owned))
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+    for (name, attribute) in names {
+        p = p.expression_attribute_names(*name, *attribute);
+    }
+    if !values.is_empty() {
+        p = p.set_expression_attribute_values(Some(values));
+    }
+    built(p.build()).map(|p| TransactWriteItem::builder().put(p).build())
 }
 
 /// The parts of [`Store::open_deployment`]'s transaction, in order: what a cancellation
@@ -423,9 +524,7 @@ impl Store for DynamoStore {
         let owner =
             serde_json::to_string(&o.lock.owner).map_err(|e| PortError::Failed(e.to_string()))?;
         let (lock, lock_values) = lock_item(o.lock, &owner, o.now)?;
-        let mut claim = key(format!("CLAIM#{}", o.claim), "CLAIM");
-        claim.insert("value".into(), s(id.clone()));
-        claim.insert(TTL_ATTRIBUTE.into(), n(o.claim_expires.as_second()));
+        let claim = claim_item(o.claim, &id, o.claim_expires);
         let all_old = ReturnValuesOnConditionCheckFailure::AllOld;
         let check = |pk: String, sk: &str| {
             built(
@@ -439,18 +538,8 @@ impl Store for DynamoStore {
             .map(|c| TransactWriteItem::builder().condition_check(c).build())
         };
         let put = |item: Item, condition: &str, names: Option<(&str, &str)>, values: Item| {
-            let mut p = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(versioned(item)))
-                .condition_expression(condition)
-                .return_values_on_condition_check_failure(all_old.clone());
-            if let Some((name, attribute)) = names {
-                p = p.expression_attribute_names(name, attribute);
-            }
-            if !values.is_empty() {
-                p = p.set_expression_attribute_values(Some(values));
-            }
-            built(p.build()).map(|p| TransactWriteItem::builder().put(p).build())
+            let names: Vec<(&str, &str)> = names.into_iter().collect();
+            tx_put(&self.table, item, Some(condition), &names, values)
         };
         let mut parts = vec![
             (
@@ -540,11 +629,168 @@ impl Store for DynamoStore {
         )))
     }
 
+    async fn open_rollback(&self, o: &RollbackOpening<'_>) -> PortResult<bool> {
+        let d = o.deployment;
+        let t = self.table.as_str();
+        let owner =
+            serde_json::to_string(&o.lock.owner).map_err(|e| PortError::Failed(e.to_string()))?;
+        let (lock, lock_values) = lock_item(o.lock, &owner, o.now)?;
+        let absent = Some("attribute_not_exists(pk)");
+        let (service, bad, verdict) = o.judged;
+        let (lease, holder, until) = o.lease;
+        let pause = built(
+            ConditionCheck::builder()
+                .table_name(t)
+                .set_key(Some(key(format!("PAUSE#{}", d.env), "PAUSE")))
+                .condition_expression("attribute_not_exists(pk)")
+                .build(),
+        )?;
+        let judge = built(
+            Update::builder()
+                .table_name(t)
+                .set_key(Some(key(
+                    format!("REL#{}#{service}", d.env),
+                    &format!("DEP#{bad}"),
+                )))
+                .update_expression("SET verdict = :v, verdict_body = :vb")
+                .condition_expression("attribute_exists(pk) AND verdict <> :v")
+                .expression_attribute_values(":v", s(verdict_name(verdict)))
+                .expression_attribute_values(":vb", json(verdict)?)
+                .build(),
+        )?;
+        let mut parts = vec![
+            tx_put(
+                t,
+                claim_item(o.decision.0, o.decision.1, o.claims_expire),
+                absent,
+                &[],
+                Item::new(),
+            )?,
+            tx_put(
+                t,
+                claim_item(o.claim, &d.id.to_string(), o.claims_expire),
+                absent,
+                &[],
+                Item::new(),
+            )?,
+            TransactWriteItem::builder().condition_check(pause).build(),
+            tx_put(t, lock, Some(LOCK_FREE), &[("#o", "owner")], lock_values)?,
+            tx_put(t, Self::deployment_item(d)?, absent, &[], Item::new())?,
+            tx_put(
+                t,
+                lease_item(lease, holder, until),
+                Some(LEASE_FREE),
+                &[("#until", "until")],
+                HashMap::from([(":now".to_owned(), n(o.now.as_millisecond()))]),
+            )?,
+            TransactWriteItem::builder().update(judge).build(),
+        ];
+        if let Some(hold) = o.hold {
+            parts.push(tx_put(t, hold_item(hold)?, None, &[], Item::new())?);
+        }
+        if let Some(j) = o.judged_record {
+            let previous = i64::try_from(j.revision.saturating_sub(1)).unwrap_or(i64::MAX);
+            parts.push(tx_put(
+                t,
+                Self::deployment_item(j)?,
+                Some("rev = :prev"),
+                &[],
+                HashMap::from([(":prev".to_owned(), n(previous))]),
+            )?);
+        }
+        let sent = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(parts))
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(true),
+            Err(e) => match e.as_service_error() {
+                // A condition did not hold, or a concurrent delivery raced on the same items:
+                // either way the caller reads what it needs and carries on from there.
+                Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+                    tracing::info!(deployment = %d.id, reasons = ?c.cancellation_reasons(), "the rollback's one write did not hold");
+                    Ok(false)
+                }
+                _ => Err(self.port_error(&format!("TransactWriteItems DEP#{}", d.id), &e)),
+            },
+        }
+    }
+
     async fn get_deployment(&self, id: DeploymentId) -> PortResult<Option<Deployment>> {
         self.get(format!("DEP#{id}"), "DEP")
             .await?
-            .map(|i| body(&i))
+            .map(|i| deployment(&i))
             .transpose()
+    }
+
+    async fn vote(&self, vote: &Vote) -> PortResult<Voted> {
+        let voter = vote
+            .approval
+            .by
+            .user_ref()
+            .ok_or_else(|| PortError::Failed("only a person votes".into()))?
+            .to_string();
+        let mut condition = "attribute_exists(pk) AND env = :env AND awaits = :yes \
+             AND approval_ms > :at AND (attribute_not_exists(requester) OR requester <> :voter) \
+             AND NOT contains(voters, :voter)"
+            .to_owned();
+        if vote.needs_override {
+            condition.push_str(" AND overridden = :yes");
+        }
+        let values = HashMap::from([
+            (":env".to_owned(), s(vote.env.as_str())),
+            (":yes".to_owned(), AttributeValue::Bool(true)),
+            (":at".to_owned(), n(vote.approval.at.as_millisecond())),
+            (":voter".to_owned(), s(voter.clone())),
+            (":voters".to_owned(), AttributeValue::Ss(vec![voter])),
+            (
+                ":vote".to_owned(),
+                AttributeValue::L(vec![json(&vote.approval)?]),
+            ),
+            (":none".to_owned(), AttributeValue::L(Vec::new())),
+            (":one".to_owned(), n(1)),
+            (":schema".to_owned(), n(SCHEMA)),
+        ]);
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("DEP#{}", vote.id), "DEP")))
+            .update_expression(
+                "SET votes = list_append(if_not_exists(votes, :none), :vote), rev = rev + :one, \
+                 #schema = :schema ADD voters :voters",
+            )
+            .condition_expression(condition)
+            .expression_attribute_names("#schema", SCHEMA_ATTRIBUTE)
+            .set_expression_attribute_values(Some(values))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match out {
+            Ok(out) => match out.attributes {
+                Some(item) => Ok(Voted::Recorded(Box::new(deployment(&item)?))),
+                None => Err(PortError::Failed(format!(
+                    "UpdateItem DEP#{} returned no attributes",
+                    vote.id
+                ))),
+            },
+            Err(e) => {
+                if let Some(UpdateItemError::ConditionalCheckFailedException(failed)) =
+                    e.as_service_error()
+                {
+                    return Ok(match failed.item() {
+                        Some(item) if !item.is_empty() => {
+                            Voted::Refused(Box::new(deployment(item)?))
+                        }
+                        _ => Voted::Unknown,
+                    });
+                }
+                Err(self.port_error(&format!("UpdateItem DEP#{}", vote.id), &e))
+            }
+        }
     }
 
     async fn save_deployment(&self, d: &Deployment) -> PortResult<()> {
@@ -628,7 +874,7 @@ impl Store for DynamoStore {
             .await?;
         let mut out = Vec::new();
         for item in items {
-            let d: Deployment = body(&item)?;
+            let d = deployment(&item)?;
             if service.is_none_or(|s| d.services.iter().any(|r| &r.service == s)) {
                 out.push(d);
             }
@@ -749,12 +995,7 @@ impl Store for DynamoStore {
     }
 
     async fn put_hold(&self, hold: &Hold) -> PortResult<()> {
-        let mut item = key(
-            format!("HOLD#{}", hold.env),
-            &format!("SVC#{}", hold.service),
-        );
-        item.insert("body".into(), json(hold)?);
-        self.put(item, None).await
+        self.put(hold_item(hold)?, None).await
     }
 
     async fn holds(&self, env: &EnvName) -> PortResult<Vec<Hold>> {
@@ -936,10 +1177,7 @@ impl Store for DynamoStore {
         value: &str,
         expires: Timestamp,
     ) -> PortResult<Option<String>> {
-        let mut item = key(format!("CLAIM#{claim_key}"), "CLAIM");
-        item.insert("value".into(), s(value));
-        item.insert(TTL_ATTRIBUTE.into(), n(expires.as_second()));
-        if self.put_once(item).await? {
+        if self.put_once(claim_item(claim_key, value, expires)).await? {
             return Ok(None);
         }
         let existing = self.get(format!("CLAIM#{claim_key}"), "CLAIM").await?;
@@ -967,17 +1205,12 @@ impl Store for DynamoStore {
         now: Timestamp,
         until: Timestamp,
     ) -> PortResult<bool> {
-        let mut item = key(format!("LEASE#{lease_key}"), "LEASE");
-        item.insert("holder".into(), s(holder));
-        item.insert("until".into(), n(until.as_millisecond()));
-        // DynamoDB deletes it a day after it lapses.
-        item.insert(TTL_ATTRIBUTE.into(), n(until.as_second() + 86_400));
         let res = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk) OR #until < :now")
+            .set_item(Some(lease_item(lease_key, holder, until)))
+            .condition_expression(LEASE_FREE)
             .expression_attribute_names("#until", "until")
             .expression_attribute_values(":now", n(now.as_millisecond()))
             .send()

@@ -260,19 +260,23 @@ async fn discord_interaction<P: Ports>(
 /// An Approve or Reject click. `None` when there is nothing to tell the clicker (the card's
 /// update says it); otherwise the refusal.
 async fn click<P: Ports>(bot: &Bot<P>, value: &str, actor: &Actor) -> Option<String> {
-    let Some((action, id)) = ButtonAction::parse_value(value) else {
+    let Some((action, id, env)) = ButtonAction::parse_value(value) else {
         return Some("That button is not one of Deckhand's.".into());
     };
     if let Err(no) = policy::may_talk(&bot.config, actor) {
         return Some(no.to_string());
     }
-    let decision = match action {
-        ButtonAction::Approve => Decision::Approve,
-        ButtonAction::Reject => Decision::Reject,
+    let app = bot.app();
+    let decided = match (action, env) {
+        // The fast path: one conditional write and a dispatch.
+        (ButtonAction::Approve, Some(env)) => app.approve(id, &env, actor).await,
+        // A card posted before buttons named their environment.
+        (ButtonAction::Approve, None) => app.decide(id, Decision::Approve, actor, None).await,
+        (ButtonAction::Reject, _) => app.decide(id, Decision::Reject, actor, None).await,
     };
-    match bot.app().decide(id, decision, actor, None).await {
+    match decided {
         Ok(_) => None,
-        Err(DecideError::Port(e)) => Some(unavailable(&bot.app(), &e).await),
+        Err(DecideError::Port(e)) => Some(unavailable(&app, &e).await),
         Err(e) => Some(e.to_string()),
     }
 }

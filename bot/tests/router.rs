@@ -296,6 +296,16 @@ impl World {
             .count()
     }
 
+    /// The deploy function's turn: runs every `RunDeployment` dispatched so far, as the
+    /// function would (it counts the votes clicks recorded, then starts what they approved).
+    async fn run_dispatched(&self) {
+        for work in self.mem().dispatched() {
+            if let Work::RunDeployment { id } = work {
+                self.bot.app().run_deployment(id).await.unwrap();
+            }
+        }
+    }
+
     fn dispatched_checks(&self) -> usize {
         self.mem()
             .dispatched()
@@ -377,14 +387,22 @@ async fn prod_posts_an_approval_card_and_only_someone_else_can_approve_it_once()
         runs_before + 1,
         "three deliveries of one click, one dispatch"
     );
-    let prod = w
-        .mem()
-        .deployments()
-        .into_iter()
-        .find(|d| d.env.as_str() == "prod")
-        .unwrap();
-    assert_eq!(prod.approvals.len(), 1);
-    assert_eq!(prod.state, DeployState::Approved);
+    let prod = || {
+        w.mem()
+            .deployments()
+            .into_iter()
+            .find(|d| d.env.as_str() == "prod")
+            .unwrap()
+    };
+    assert_eq!(prod().votes.len(), 1, "the click recorded Bob's vote, once");
+    assert_eq!(prod().state, DeployState::PendingApproval);
+    w.run_dispatched().await;
+    assert_eq!(prod().approvals.len(), 1);
+    assert!(
+        matches!(prod().state, DeployState::Rolling { .. }),
+        "counted, approved and started by the deploy function: {}",
+        prod()
+    );
     let updates: Vec<_> = w
         .sent_to("/slack/chat.update")
         .into_iter()
@@ -392,7 +410,11 @@ async fn prod_posts_an_approval_card_and_only_someone_else_can_approve_it_once()
         .collect();
     let last = updates.last().unwrap();
     assert!(
-        last.body["text"].as_str().unwrap().contains("Approved"),
+        last.body["text"]
+            .as_str()
+            .unwrap()
+            .contains("Rolling out api")
+            && last.body.to_string().contains("1/1 — bob"),
         "{}",
         last.body
     );
@@ -798,13 +820,15 @@ async fn a_discord_button_click_approves_and_a_refusal_is_ephemeral() {
         "acknowledged; the card update says the rest"
     );
     assert_eq!(w.dispatched_runs(), runs_before + 1);
+    w.run_dispatched().await;
     let prod = w
         .mem()
         .deployments()
         .into_iter()
         .find(|d| d.env.as_str() == "prod")
         .unwrap();
-    assert_eq!(prod.state, DeployState::Approved);
+    assert_eq!(prod.approvals.len(), 1);
+    assert!(matches!(prod.state, DeployState::Rolling { .. }), "{prod}");
 }
 
 #[tokio::test]

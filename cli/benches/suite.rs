@@ -6,12 +6,19 @@
 //!    DynamoDB round trips each acknowledgement makes), at concurrency 1 and 32.
 //! 2. Cold start of each function binary under a Lambda Runtime API stand-in: process start to
 //!    its first poll (init), the first event's latency and a warm event's, median of 20 starts;
-//!    peak RSS of each.
+//!    peak RSS and CPU time of each; then again at Lambda's CPU share for 128, 256 and 512 MB
+//!    (cgroup v1 quotas, `quota.rs`) with every AWS call through TLS (`tls.rs`).
 //! 3. Rollback reaction: an alarm event delivered → the rollback function → ECS's `UpdateService`
 //!    → `UpdateService` answered, against the emulator.
 //! 4. Artifact sizes, when `just build` has made them.
 //!
 //! Run: `just bench` (it builds the function binaries in the bench profile first).
+
+// In a folder of their own: cargo would take `benches/*.rs` for benchmarks of their own.
+#[path = "suite/quota.rs"]
+mod quota;
+#[path = "suite/tls.rs"]
+mod tls;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -41,6 +48,8 @@ use futures_util::future::join_all;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
+use quota::{Group, Share};
+
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
 const SECRET: &str = "bench-signing-secret";
@@ -49,6 +58,7 @@ const WARMUP: usize = 64;
 const WORKERS: usize = 32;
 const STARTS: usize = 20;
 const REACTIONS: usize = 20;
+const FUNCTIONS: [&str; 5] = ["bot", "deploy", "rollback", "build-completed", "backup"];
 
 // ------------------------------------------------------------------ statistics --------------
 
@@ -318,14 +328,14 @@ impl<S: Store + std::fmt::Debug + 'static> AckWorld<S> {
     }
 
     /// Bob's signed Approve click on `id`, timed.
-    async fn approve(&self, id: DeploymentId, tag: &str) -> Result<Duration, Error> {
+    async fn approve(&self, id: DeploymentId, env: &EnvName, tag: &str) -> Result<Duration, Error> {
         let payload = json!({
             "type": "block_actions",
             "user": {"id": "U0BOB", "username": "bob", "team_id": "T0BENCH"},
             "team": {"id": "T0BENCH"},
             "channel": {"id": "C0DEPLOYS"},
             "response_url": format!("{}/hooks/actions/{tag}", self.stub.url),
-            "actions": [{"action_id": "approve", "value": ButtonAction::Approve.value(id), "type": "button"}],
+            "actions": [{"action_id": "approve", "value": ButtonAction::Approve.value(id, env), "type": "button"}],
         });
         let body = form(&[("payload", &payload.to_string())]);
         let (took, text) = self.post("/slack/interactions", body).await?;
@@ -341,7 +351,7 @@ impl<S: Store + std::fmt::Debug + 'static> AckWorld<S> {
         let env = EnvName::parse(&format!("a{w}"))?;
         let key = format!("click-{w}-{n}-{}", self.bot.ports.clock.the_time());
         let id = self.awaiting_approval(&env, key.clone()).await?;
-        let took = self.approve(id, &format!("{w}-{n}")).await?;
+        let took = self.approve(id, &env, &format!("{w}-{n}")).await?;
         self.store().break_lock(&env).await?;
         self.forget(&key).await?;
         Ok(took)
@@ -437,7 +447,7 @@ async fn acknowledgements(emulator: &'static Emulator) -> Result<(Vec<AckRow>, P
             let env = EnvName::parse("a0")?;
             let id = dynamo.awaiting_approval(&env, "count-click".into()).await?;
             counter.take();
-            dynamo.approve(id, "count").await?;
+            dynamo.approve(id, &env, "count").await?;
             let names = counter.names();
             dynamo.store().break_lock(&env).await?;
             names
@@ -485,6 +495,21 @@ struct ColdRow {
     warm: f64,
     rss_mib: f64,
     first_without_prewarm: f64,
+    /// CPU time (ms) for init, the first event and a warm one, on the whole machine.
+    cpu: Option<[f64; 3]>,
+}
+
+/// One function at one Lambda memory size and CFS period, its AWS calls through TLS.
+struct ShareRow {
+    function: &'static str,
+    mb: u64,
+    /// The CFS period and quota used, in µs (see `quota::Share::quota`).
+    period_us: u64,
+    quota_us: u64,
+    /// Wall ms, medians: init, first event, warm event.
+    wall: [f64; 3],
+    /// CPU ms, medians: init, first event, warm event.
+    cpu: [f64; 3],
 }
 
 /// Where cargo put the function binaries of this profile: next to this benchmark's own
@@ -514,56 +539,88 @@ fn sample(name: &str) -> Result<Value, Error> {
     Ok(serde_json::from_str(&std::fs::read_to_string(path)?)?)
 }
 
-/// The event each function gets: its own trigger, read from `events/`.
-fn first_event(function: &str) -> Result<Value, Error> {
+/// The events each function gets, `n` telling runs apart: its own trigger, read from
+/// `events/`. The bot's are two `/deploy` acknowledgements (to dev, then staging), each a
+/// fresh request on a free environment.
+fn events(function: &str, n: usize) -> Result<[Value; 2], Error> {
+    let deploy = |env: &str| {
+        let trigger = format!("cold-{n}-{env}-{}", Timestamp::now().as_millisecond());
+        let body = form(&[
+            ("team_id", "T0DECKHAND"),
+            ("channel_id", "C0DEPLOYS"),
+            ("user_id", "U0ALICE"),
+            ("user_name", "alice"),
+            ("command", "/deploy"),
+            ("text", &format!("{env} api v1.2.3")),
+            ("trigger_id", &trigger),
+        ]);
+        let headers = slack_headers(SECRET, Timestamp::now().as_second(), &body);
+        function_url_event("POST", "/slack/commands", &headers, Some(&body))
+    };
+    let one = || -> Result<Value, Error> {
+        Ok(match function {
+            "deploy" => sample("ecs-deployment-completed.json")?,
+            "rollback" => sample("cloudwatch-alarm-state-change.json")?,
+            "build-completed" => sample("codebuild-build-succeeded.json")?,
+            _ => {
+                json!({ "plan": "not-a-plan", "execution_id": "cold", "scheduled_time": "2026-11-24T03:00:00Z" })
+            }
+        })
+    };
     Ok(match function {
-        "bot" => {
-            let body = form(&[
-                ("team_id", "T0DECKHAND"),
-                ("channel_id", "C0DEPLOYS"),
-                ("user_id", "U0ALICE"),
-                ("user_name", "alice"),
-                ("command", "/status"),
-                ("text", "prod"),
-                ("trigger_id", "cold"),
-            ]);
-            let headers = slack_headers(SECRET, Timestamp::now().as_second(), &body);
-            function_url_event("POST", "/slack/commands", &headers, Some(&body))
-        }
-        "deploy" => sample("ecs-deployment-completed.json")?,
-        "rollback" => sample("cloudwatch-alarm-state-change.json")?,
-        "build-completed" => sample("codebuild-build-succeeded.json")?,
-        _ => {
-            json!({ "plan": "not-a-plan", "execution_id": "cold", "scheduled_time": "2026-11-24T03:00:00Z" })
-        }
+        "bot" => [deploy("dev"), deploy("staging")],
+        _ => [one()?, one()?],
     })
 }
 
+/// One start: wall times (ms) of init, the first event and a warm one; the CPU each took (ms,
+/// when the process ran in a group); peak RSS.
 struct Start {
-    init: f64,
-    first: f64,
-    warm: f64,
+    wall: [f64; 3],
+    cpu: Option<[f64; 3]>,
     rss_mib: f64,
 }
 
+/// Starts `exe` under a Runtime API stand-in (in `group`, when given), hands it its two events
+/// one at a time and reads its CPU time at each boundary: after init (its first poll), after
+/// the first answer, after the second.
 async fn start_once(
     exe: &Path,
     function: &str,
     env: &[(String, String)],
     prewarm: bool,
+    group: Option<&Group>,
+    n: usize,
 ) -> Result<Start, Error> {
     let api = RuntimeApi::start().await?;
-    api.push("first", first_event(function)?);
-    api.push("second", first_event(function)?);
+    let [first_event, second_event] = events(function, n)?;
+    let mut envs = api.lambda_env(&format!("deckhand-{function}"));
+    envs.extend(env.iter().cloned());
+    envs.push((
+        "DECKHAND_PREWARM".into(),
+        if prewarm { "1" } else { "0" }.into(),
+    ));
     let spawned = Instant::now();
-    let mut child = std::process::Command::new(exe)
-        .envs(api.lambda_env(&format!("deckhand-{function}")))
-        .envs(env.iter().cloned())
-        .env("DECKHAND_PREWARM", if prewarm { "1" } else { "0" })
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()?;
-    let answered = api.wait_for_answers(2, Duration::from_secs(30)).await;
+    let mut child = match group {
+        Some(g) => g.spawn(exe, &envs)?,
+        None => std::process::Command::new(exe)
+            .envs(envs.iter().cloned())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()?,
+    };
+    let cpu = || group.map(Group::cpu_ms);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while api.first_poll().is_none() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let cpu_init = cpu();
+    api.push("first", first_event);
+    let first_ok = api.wait_for_answers(1, Duration::from_secs(60)).await;
+    let cpu_first = cpu();
+    api.push("second", second_event);
+    let answered = first_ok && api.wait_for_answers(2, Duration::from_secs(60)).await;
+    let cpu_second = cpu();
     let rss_mib = peak_rss_mib(child.id());
     let _ = child.kill();
     let _ = child.wait();
@@ -585,68 +642,204 @@ async fn start_once(
     ) else {
         return Err(format!("{function}: incomplete timings").into());
     };
+    let cpu = match (cpu_init, cpu_first, cpu_second) {
+        (Some(i), Some(f), Some(w)) => Some([i, f - i, w - f]),
+        _ => None,
+    };
     Ok(Start {
-        init: ms(first_poll - spawned),
-        first: ms(first_done - first_in),
-        warm: ms(second_done - second_in),
+        wall: [
+            ms(first_poll - spawned),
+            ms(first_done - first_in),
+            ms(second_done - second_in),
+        ],
+        cpu,
         rss_mib,
     })
 }
 
-async fn cold_starts(emulator: &'static Emulator) -> Result<Vec<ColdRow>, Error> {
-    let dir = binaries()?;
-    let seed = Seed::new(emulator).await;
-    let table = seed.table().await?.table().to_owned();
-    let keys = seed
-        .secret(&json!({ "slack_signing_secret": SECRET }).to_string())
-        .await?;
-    let stub = ChatStub::start().await?;
-    let token = seed.secret("xoxb-bench").await?;
-    let config = format!(
-        "{}/../infra/deckhand.example.toml",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let mut env = emulator.aws_env();
-    env.extend(
-        [
-            ("DECKHAND_CONFIG", config.as_str()),
-            ("DECKHAND_TABLE", &table),
-            ("DECKHAND_DEPLOY_FUNCTION", "deckhand-deploy"),
-            ("DECKHAND_BACKUP_FUNCTION", "deckhand-backup"),
-            ("DECKHAND_BOT_KEYS_SECRET", &keys),
-            ("DECKHAND_SLACK_TOKEN_SECRET", &token),
-            ("DECKHAND_SLACK_API_URL", &stub.apis().slack),
-            ("DECKHAND_DISCORD_API_URL", &stub.apis().discord),
-        ]
-        .map(|(k, v)| (k.to_owned(), v.to_owned())),
-    );
-    let mut rows = Vec::new();
-    for function in ["bot", "deploy", "rollback", "build-completed", "backup"] {
-        let exe = dir.join(format!("deckhand-fn-{function}"));
+/// The medians of each of three figures over `starts`.
+fn medians(starts: &[[f64; 3]]) -> [f64; 3] {
+    [0, 1, 2].map(|i| median(starts.iter().map(|s| s[i]).collect()))
+}
+
+/// Each function's environment on the emulator, reached at `endpoint` (plain or through TLS).
+struct Cold {
+    dir: PathBuf,
+    env: Vec<(String, String)>,
+    store: DynamoStore,
+}
+
+impl Cold {
+    async fn new(emulator: &'static Emulator) -> Result<Cold, Error> {
+        let seed = Seed::new(emulator).await;
+        let store = seed.table().await?;
+        let keys = seed
+            .secret(&json!({ "slack_signing_secret": SECRET }).to_string())
+            .await?;
+        let token = seed.secret("xoxb-bench").await?;
+        let deploy_function = seed.function().await?;
+        let stub = ChatStub::start().await?;
+        let config = format!(
+            "{}/../infra/deckhand.example.toml",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let mut env = emulator.aws_env();
+        env.extend(
+            [
+                ("DECKHAND_CONFIG", config.as_str()),
+                ("DECKHAND_TABLE", store.table()),
+                ("DECKHAND_DEPLOY_FUNCTION", &deploy_function),
+                ("DECKHAND_BACKUP_FUNCTION", "deckhand-backup"),
+                ("DECKHAND_BOT_KEYS_SECRET", &keys),
+                ("DECKHAND_SLACK_TOKEN_SECRET", &token),
+                ("DECKHAND_SLACK_API_URL", &stub.apis().slack),
+                ("DECKHAND_DISCORD_API_URL", &stub.apis().discord),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        );
+        // The stub answers for as long as the benchmark runs.
+        std::mem::forget(stub);
+        Ok(Cold {
+            dir: binaries()?,
+            env,
+            store,
+        })
+    }
+
+    fn exe(&self, function: &str) -> Result<PathBuf, Error> {
+        let exe = self.dir.join(format!("deckhand-fn-{function}"));
         if !exe.exists() {
             return Err(format!("{} is not built: run `just bench`", exe.display()).into());
         }
+        Ok(exe)
+    }
+
+    /// One start, then the environments the bot's requests took are freed (untimed).
+    async fn start(
+        &self,
+        function: &str,
+        env: &[(String, String)],
+        prewarm: bool,
+        group: Option<&Group>,
+        n: usize,
+    ) -> Result<Start, Error> {
+        let start = start_once(&self.exe(function)?, function, env, prewarm, group, n).await?;
+        for e in ["dev", "staging"] {
+            self.store.break_lock(&EnvName::parse(e)?).await?;
+        }
+        Ok(start)
+    }
+}
+
+/// A group for one setting, or none where this machine cannot make one (not root, no cgroup
+/// v1): CPU time is then not reported.
+fn group(name: &str, share: Option<Share>) -> Result<Option<Group>, Error> {
+    if !Group::available() {
+        return Ok(None);
+    }
+    Ok(Some(Group::new(&format!("deckhand-bench-{name}"), share)?))
+}
+
+async fn cold_starts(emulator: &'static Emulator) -> Result<Vec<ColdRow>, Error> {
+    let cold = Cold::new(emulator).await?;
+    let mut rows = Vec::new();
+    for function in FUNCTIONS {
+        let whole = group(&format!("{function}-whole"), None)?;
         let mut starts = Vec::new();
-        for _ in 0..STARTS {
-            starts.push(start_once(&exe, function, &env, true).await?);
+        for n in 0..STARTS {
+            starts.push(
+                cold.start(function, &cold.env, true, whole.as_ref(), n)
+                    .await?,
+            );
         }
-        let mut cold = Vec::new();
-        for _ in 0..STARTS / 2 {
-            cold.push(start_once(&exe, function, &env, false).await?.first);
+        let mut without = Vec::new();
+        for n in 0..STARTS / 2 {
+            let s = cold
+                .start(function, &cold.env, false, None, STARTS + n)
+                .await?;
+            without.push(s.wall[1]);
         }
+        let wall = medians(&starts.iter().map(|s| s.wall).collect::<Vec<_>>());
+        let cpu: Option<Vec<[f64; 3]>> = starts.iter().map(|s| s.cpu).collect();
         let row = ColdRow {
             function,
-            init: median(starts.iter().map(|s| s.init).collect()),
-            first: median(starts.iter().map(|s| s.first).collect()),
-            warm: median(starts.iter().map(|s| s.warm).collect()),
+            init: wall[0],
+            first: wall[1],
+            warm: wall[2],
             rss_mib: starts.iter().map(|s| s.rss_mib).fold(0.0, f64::max),
-            first_without_prewarm: median(cold),
+            first_without_prewarm: median(without),
+            cpu: cpu.map(|c| medians(&c)),
         };
         println!(
-            "cold start {:<16} init {:>6.1} ms  first event {:>6.1} ms (without prewarm {:>6.1} ms)  warm event {:>6.2} ms  peak RSS {:>5.1} MiB",
-            row.function, row.init, row.first, row.first_without_prewarm, row.warm, row.rss_mib
+            "cold start {:<16} init {:>6.1} ms  first event {:>6.1} ms (without prewarm {:>6.1} ms)  warm event {:>6.2} ms  peak RSS {:>5.1} MiB  CPU ms {:?}",
+            row.function,
+            row.init,
+            row.first,
+            row.first_without_prewarm,
+            row.warm,
+            row.rss_mib,
+            row.cpu
         );
         rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// Lambda's memory sizes measured, and the CFS periods each is held at.
+const SIZES_MB: [u64; 3] = [128, 256, 512];
+const PERIODS_US: [u64; 2] = [100_000, 10_000];
+const STARTS_AT_SHARE: usize = 5;
+
+/// Every function at each size and period, its AWS calls through a TLS terminator.
+async fn at_lambda_share(emulator: &'static Emulator) -> Result<Vec<ShareRow>, Error> {
+    if !Group::available() {
+        println!("Lambda's CPU share: not measured (needs root and cgroup v1 cpu/cpuacct)");
+        return Ok(Vec::new());
+    }
+    let cold = Cold::new(emulator).await?;
+    let front = tls::start(emulator.addr, &cold.dir).await?;
+    let mut env = cold.env.clone();
+    env.retain(|(k, _)| k != "AWS_ENDPOINT_URL");
+    env.push(("AWS_ENDPOINT_URL".into(), front.endpoint.clone()));
+    env.push(("SSL_CERT_FILE".into(), front.roots.display().to_string()));
+    let mut rows = Vec::new();
+    for function in FUNCTIONS {
+        for mb in SIZES_MB {
+            for period_us in PERIODS_US {
+                let share = Share { mb, period_us };
+                let (period_us, quota_us) = share.quota();
+                let g = Group::new(
+                    &format!("deckhand-bench-{function}-{mb}-{period_us}"),
+                    Some(share),
+                )?;
+                let mut starts = Vec::new();
+                for n in 0..STARTS_AT_SHARE {
+                    starts.push(cold.start(function, &env, true, Some(&g), n).await?);
+                }
+                let row = ShareRow {
+                    function,
+                    mb,
+                    period_us,
+                    quota_us,
+                    wall: medians(&starts.iter().map(|s| s.wall).collect::<Vec<_>>()),
+                    cpu: medians(&starts.iter().filter_map(|s| s.cpu).collect::<Vec<_>>()),
+                };
+                println!(
+                    "{:<16} {:>4} MB, {:>5.1}/{:>5.1} ms: wall init {:>7.1} first {:>7.1} warm {:>6.1} ms; CPU init {:>6.1} first {:>6.1} warm {:>5.2} ms",
+                    row.function,
+                    row.mb,
+                    row.quota_us as f64 / 1e3,
+                    row.period_us as f64 / 1e3,
+                    row.wall[0],
+                    row.wall[1],
+                    row.wall[2],
+                    row.cpu[0],
+                    row.cpu[1],
+                    row.cpu[2]
+                );
+                rows.push(row);
+            }
+        }
     }
     Ok(rows)
 }
@@ -778,7 +971,7 @@ fn artifacts() -> Vec<(String, Option<(f64, f64)>)> {
     let target = std::env::var("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(format!("{}/../target", env!("CARGO_MANIFEST_DIR"))));
-    ["bot", "deploy", "rollback", "build-completed", "backup"]
+    FUNCTIONS
         .iter()
         .map(|f| {
             let name = format!("deckhand-fn-{f}");
@@ -821,6 +1014,7 @@ fn machine() -> String {
 fn report(
     (acks, profiles): &(Vec<AckRow>, Profiles),
     cold: &[ColdRow],
+    shares: &[ShareRow],
     reaction: &Reaction,
     took: Duration,
 ) -> Result<String, Error> {
@@ -895,20 +1089,68 @@ fn report(
          built, connections warmed); *first* is the first event's handling, *warm* the second's. \
          *Without prewarm* repeats the first event with `DECKHAND_PREWARM=0` ({} starts), which \
          skips opening the DynamoDB connection during init. Peak RSS is the process's `VmHWM`. \
+         CPU is the process's CPU time (user and system, every thread) from its cgroup's \
+         `cpuacct.usage`, read when it first polls, answers the first event and answers the \
+         second: the figure that does not depend on how CPU is shared. The bot's events are \
+         two `/deploy` acknowledgements on free environments. \
          Targets: init ≤ 30 ms, peak RSS ≤ 32 MiB.\n",
         STARTS / 2
     )?;
     writeln!(
         md,
-        "| function | init ms (median) | first event ms | first event without prewarm ms | warm event ms | peak RSS MiB |"
+        "| function | init ms (median) | first event ms | first event without prewarm ms | warm event ms | peak RSS MiB | CPU ms init / first / warm |"
     )?;
-    writeln!(md, "|---|---|---|---|---|---|")?;
+    writeln!(md, "|---|---|---|---|---|---|---|")?;
     for c in cold {
+        let cpu = c.cpu.map_or("not measured".to_owned(), |[i, f, w]| {
+            format!("{i:.1} / {f:.1} / {w:.2}")
+        });
         writeln!(
             md,
-            "| {} | {:.1} | {:.1} | {:.1} | {:.2} | {:.1} |",
+            "| {} | {:.1} | {:.1} | {:.1} | {:.2} | {:.1} | {cpu} |",
             c.function, c.init, c.first, c.first_without_prewarm, c.warm, c.rss_mib
         )?;
+    }
+    writeln!(md, "\n### At Lambda's share of a CPU, through TLS\n")?;
+    if shares.is_empty() {
+        writeln!(
+            md,
+            "Not measured on this run: it needs root and cgroup v1 `cpu`/`cpuacct`."
+        )?;
+    } else {
+        writeln!(
+            md,
+            "The same starts ({STARTS_AT_SHARE} per row), each process held by a cgroup v1 CFS \
+             quota to the CPU Lambda gives its memory size (1,769 MB = one vCPU), at a 100 ms \
+             and a 10 ms period (where a 10 ms period would need a quota under the kernel's 1 ms \
+             minimum, the same share over a longer period), with every AWS call going through \
+             a TLS terminator on loopback (tokio-rustls, a certificate from a CA made by rcgen \
+             and handed over in `SSL_CERT_FILE` with the machine's roots), so the handshakes \
+             are paid. Wall ms and CPU ms are medians. For the bot, *init + first* is a cold \
+             `/deploy` acknowledgement as Slack waits for it (3,000 ms allowed).\n"
+        )?;
+        writeln!(
+            md,
+            "| function | MB | quota / period ms | init ms | first event ms | init + first ms | warm event ms | CPU ms init / first / warm |"
+        )?;
+        writeln!(md, "|---|---|---|---|---|---|---|---|")?;
+        for r in shares {
+            writeln!(
+                md,
+                "| {} | {} | {:.2} / {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} / {:.1} / {:.2} |",
+                r.function,
+                r.mb,
+                r.quota_us as f64 / 1e3,
+                r.period_us as f64 / 1e3,
+                r.wall[0],
+                r.wall[1],
+                r.wall[0] + r.wall[1],
+                r.wall[2],
+                r.cpu[0],
+                r.cpu[1],
+                r.cpu[2]
+            )?;
+        }
     }
     writeln!(md, "\n## 3. Rollback reaction\n")?;
     writeln!(
@@ -967,18 +1209,20 @@ async fn main() -> Result<(), Error> {
         .with_writer(std::io::stderr)
         .init();
     let emulator = Emulator::shared().map_err(|e| e.to_string())?;
-    // `DECKHAND_BENCH_ONLY=acks|cold|reaction` runs one section alone and writes nothing (for
+    // `DECKHAND_BENCH_ONLY=acks|cold|share|reaction` runs one section alone and writes nothing (for
     // working on it); the report needs every section.
     match std::env::var("DECKHAND_BENCH_ONLY").as_deref() {
         Ok("acks") => return acknowledgements(emulator).await.map(drop),
         Ok("cold") => return cold_starts(emulator).await.map(drop),
+        Ok("share") => return at_lambda_share(emulator).await.map(drop),
         Ok("reaction") => return rollback_reaction(emulator).await.map(drop),
         _ => {}
     }
     let acks = acknowledgements(emulator).await?;
     let cold = cold_starts(emulator).await?;
+    let shares = at_lambda_share(emulator).await?;
     let reaction = rollback_reaction(emulator).await?;
-    let md = report(&acks, &cold, &reaction, started.elapsed())?;
+    let md = report(&acks, &cold, &shares, &reaction, started.elapsed())?;
     let path = format!("{}/../docs/benchmarks.md", env!("CARGO_MANIFEST_DIR"));
     let notes = std::fs::read_to_string(&path)
         .ok()

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::deployment::{Deployment, DeploymentKind, State};
 use crate::rollback::fmt_duration;
-use crate::types::{DeploymentId, Timestamp};
+use crate::types::{DeploymentId, EnvName, Timestamp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Tone {
@@ -23,22 +23,30 @@ pub enum ButtonAction {
 }
 
 impl ButtonAction {
-    /// The button's value in chat payloads: `approve:<id>` / `reject:<id>`.
-    pub fn value(self, id: DeploymentId) -> String {
-        match self {
-            ButtonAction::Approve => format!("approve:{id}"),
-            ButtonAction::Reject => format!("reject:{id}"),
-        }
+    /// The button's value in chat payloads: `approve:<id>:<env>` / `reject:<id>:<env>`. The
+    /// environment lets a click's one write check who may approve there without reading the
+    /// deployment first (the write checks it against the stored one).
+    pub fn value(self, id: DeploymentId, env: &EnvName) -> String {
+        let action = match self {
+            ButtonAction::Approve => "approve",
+            ButtonAction::Reject => "reject",
+        };
+        format!("{action}:{id}:{env}")
     }
 
-    pub fn parse_value(raw: &str) -> Option<(ButtonAction, DeploymentId)> {
-        let (action, id) = raw.split_once(':')?;
+    /// A button's value; cards posted before values named the environment give `None` for it.
+    pub fn parse_value(raw: &str) -> Option<(ButtonAction, DeploymentId, Option<EnvName>)> {
+        let (action, rest) = raw.split_once(':')?;
         let action = match action {
             "approve" => ButtonAction::Approve,
             "reject" => ButtonAction::Reject,
             _ => return None,
         };
-        Some((action, DeploymentId::parse(id).ok()?))
+        let (id, env) = match rest.split_once(':') {
+            Some((id, env)) => (id, Some(EnvName::parse(env).ok()?)),
+            None => (rest, None),
+        };
+        Some((action, DeploymentId::parse(id).ok()?, env))
     }
 }
 
@@ -297,12 +305,12 @@ pub fn deployment_card(d: &Deployment, now: Timestamp) -> Card {
             Button {
                 label: "Approve".into(),
                 action: ButtonAction::Approve,
-                value: ButtonAction::Approve.value(d.id),
+                value: ButtonAction::Approve.value(d.id, &d.env),
             },
             Button {
                 label: "Reject".into(),
                 action: ButtonAction::Reject,
-                value: ButtonAction::Reject.value(d.id),
+                value: ButtonAction::Reject.value(d.id, &d.env),
             },
         ]
     } else {
@@ -332,11 +340,26 @@ mod tests {
     #[test]
     fn button_values_round_trip_and_reject_garbage() {
         let id = DeploymentId::derive("2026-11-24T09:00:00Z".parse().unwrap(), "x");
+        let prod = EnvName::parse("prod").unwrap();
         assert_eq!(
-            ButtonAction::parse_value(&ButtonAction::Approve.value(id)),
-            Some((ButtonAction::Approve, id))
+            ButtonAction::parse_value(&ButtonAction::Approve.value(id, &prod)),
+            Some((ButtonAction::Approve, id, Some(prod.clone())))
+        );
+        assert_eq!(
+            ButtonAction::parse_value(&ButtonAction::Reject.value(id, &prod)),
+            Some((ButtonAction::Reject, id, Some(prod)))
+        );
+        assert_eq!(
+            ButtonAction::parse_value(&format!("approve:{id}")),
+            Some((ButtonAction::Approve, id, None)),
+            "a card posted before values named the environment"
         );
         assert_eq!(ButtonAction::parse_value("approve:nope"), None);
+        assert_eq!(ButtonAction::parse_value(&format!("approve:{id}:")), None);
+        assert_eq!(
+            ButtonAction::parse_value(&format!("approve:{id}:no env!")),
+            None
+        );
         assert_eq!(
             ButtonAction::parse_value("delete:01JD7X6Q0R6Y3C2N8W4V5T9ZKM"),
             None

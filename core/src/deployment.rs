@@ -183,6 +183,10 @@ pub enum Input {
     Approved {
         by: Actor,
     },
+    /// An approval a click recorded by itself (see [`Deployment::votes`]), counted by the
+    /// deploy function: as `Approved`, at the click's time, and without a dispatch — the
+    /// function counting it goes on to start the deployment itself.
+    VoteCounted(Approval),
     Rejected {
         by: Actor,
         reason: Option<String>,
@@ -256,6 +260,7 @@ impl Input {
             Input::Prepared(_) => "prepared",
             Input::Declined { .. } => "declined",
             Input::Approved { .. } => "approved",
+            Input::VoteCounted(_) => "vote counted",
             Input::Rejected { .. } => "rejected",
             Input::ApprovalExpired => "approval expired",
             Input::Started => "started",
@@ -429,6 +434,11 @@ pub struct Deployment {
     pub required_approvals: u8,
     pub approval_expires: Timestamp,
     pub approvals: Vec<Approval>,
+    /// Approvals recorded by a click's one conditional write ([`crate::ports::Store::vote`])
+    /// and not yet counted by the engine ([`Input::VoteCounted`]). The store keeps them beside
+    /// the record, not in it: a click never rewrites the deployment.
+    #[serde(skip)]
+    pub votes: Vec<Approval>,
     pub overridden: Option<Override>,
     /// Alarms already in ALARM when the deploy was requested: shown on the card, and never a
     /// reason to roll this deploy back.
@@ -500,6 +510,7 @@ impl Deployment {
             required_approvals: draft.required_approvals,
             approval_expires: now + draft.approval_ttl,
             approvals: Vec::new(),
+            votes: Vec::new(),
             overridden: draft.overridden,
             alarms_at_start: draft.alarms_at_start,
             asked: None,
@@ -700,35 +711,36 @@ impl Deployment {
             (_, Input::Prepared(_) | Input::Declined { .. }) => return Ok(Step::duplicate(self)),
 
             (State::PendingApproval, Input::Approved { by }) => {
-                if now >= self.approval_expires {
-                    return Err(Refused::Expired {
-                        at: self
-                            .approval_expires
-                            .strftime("%Y-%m-%d %H:%M UTC")
-                            .to_string(),
-                    });
-                }
-                if by.same_person(&self.requested_by) {
-                    return Err(Refused::OwnRequest);
-                }
-                if self.approvals.iter().any(|a| a.by.same_person(by)) {
+                self.may_count(by, now)?;
+                if self.has_approved(by) {
                     return Ok(Step::duplicate(self));
                 }
-                next.approvals.push(Approval {
-                    by: by.clone(),
-                    at: now,
-                });
-                fx.push(Effect::UpdateCard);
-                if next.approvals.len() >= usize::from(self.required_approvals) {
-                    next.enter(State::Approved, now);
+                next.count_approval(by, now, now, &mut fx);
+                if next.state == State::Approved {
                     fx.push(Effect::Dispatch {
                         work: Work::RunDeployment { id: self.id },
                     });
                 }
             }
-            (_, Input::Approved { by }) if self.approvals.iter().any(|a| a.by.same_person(by)) => {
+            (State::PendingApproval, Input::VoteCounted(vote)) => {
+                if self.approvals.iter().any(|a| a.by.same_person(&vote.by)) {
+                    return Ok(Step::duplicate(self));
+                }
+                // The click's write checked these as of its own time; checked again, purely. A
+                // vote that cannot count (a store that let it through) is dropped, not kept
+                // due for ever.
+                match self.may_count(&vote.by, vote.at) {
+                    Ok(()) => next.count_approval(&vote.by, vote.at, now, &mut fx),
+                    Err(_) if self.votes.contains(vote) => next.votes.retain(|v| v != vote),
+                    Err(_) => return Ok(Step::duplicate(self)),
+                }
+            }
+            (_, Input::Approved { by }) if self.has_approved(by) => {
                 return Ok(Step::duplicate(self));
             }
+            // A vote on a deployment that left PendingApproval (rejected, expired, or approved
+            // by others meanwhile) counts for nothing.
+            (_, Input::VoteCounted(_)) => return Ok(Step::duplicate(self)),
             (State::PendingApproval, Input::Rejected { by, reason }) => {
                 next.finish(
                     State::Rejected {
@@ -1152,8 +1164,61 @@ impl Deployment {
     }
 
     fn enter(&mut self, state: State, now: Timestamp) {
+        // Votes are kept only while approval is awaited: one that came too late for the count
+        // counts for nothing.
+        if state != State::PendingApproval {
+            self.votes.clear();
+        }
         self.state = state;
         self.state_since = now;
+    }
+
+    /// Whether `by` approved this deployment, counted or not.
+    pub fn has_approved(&self, by: &Actor) -> bool {
+        self.approvals
+            .iter()
+            .chain(&self.votes)
+            .any(|a| a.by.same_person(by))
+    }
+
+    /// Whether an approval by `by` given at `at` may count: before the window closed, and not
+    /// the requester's own.
+    fn may_count(&self, by: &Actor, at: Timestamp) -> Result<(), Refused> {
+        if at >= self.approval_expires {
+            return Err(Refused::Expired {
+                at: self
+                    .approval_expires
+                    .strftime("%Y-%m-%d %H:%M UTC")
+                    .to_string(),
+            });
+        }
+        if by.same_person(&self.requested_by) {
+            return Err(Refused::OwnRequest);
+        }
+        Ok(())
+    }
+
+    /// Counts `by`'s approval given at `at`; the last one needed approves the deployment.
+    fn count_approval(&mut self, by: &Actor, at: Timestamp, now: Timestamp, fx: &mut Vec<Effect>) {
+        self.votes.retain(|v| !v.by.same_person(by));
+        self.approvals.push(Approval { by: by.clone(), at });
+        fx.push(Effect::UpdateCard);
+        if self.approvals.len() >= usize::from(self.required_approvals) {
+            self.enter(State::Approved, now);
+        }
+    }
+
+    /// The recorded votes still to count, as inputs, while they can count.
+    pub fn votes_to_count(&self) -> Vec<Input> {
+        if self.state != State::PendingApproval {
+            return Vec::new();
+        }
+        self.votes
+            .iter()
+            .filter(|v| !self.approvals.iter().any(|a| a.by.same_person(&v.by)))
+            .cloned()
+            .map(Input::VoteCounted)
+            .collect()
     }
 
     /// The next thing to do for service `i`: snapshot, then migrate, then roll.
@@ -1320,6 +1385,10 @@ impl Deployment {
 
     /// What is due at `now`, if anything. Pure: maintenance performs it.
     pub fn due(&self, now: Timestamp, limits: Limits) -> Option<Due> {
+        // Votes a click recorded and no deploy function counted (its dispatch was lost).
+        if !self.votes_to_count().is_empty() {
+            return Some(Due::Resume);
+        }
         if now < self.deadline(limits)? {
             return None;
         }

@@ -326,6 +326,74 @@ impl Store for Memory {
         s.deployments.insert(d.id, d.clone());
         Ok(Opened::Opened)
     }
+    async fn vote(&self, vote: &Vote) -> PortResult<Voted> {
+        yield_now().await;
+        let mut s = guard(&self.store);
+        let Some(d) = s.deployments.get_mut(&vote.id) else {
+            return Ok(Voted::Unknown);
+        };
+        if !vote.holds_for(d) {
+            return Ok(Voted::Refused(Box::new(d.clone())));
+        }
+        d.votes.push(vote.approval.clone());
+        d.revision += 1;
+        Ok(Voted::Recorded(Box::new(d.clone())))
+    }
+    async fn open_rollback(&self, o: &RollbackOpening<'_>) -> PortResult<bool> {
+        yield_now().await;
+        let mut s = guard(&self.store);
+        let d = o.deployment;
+        let (service, bad, verdict) = o.judged;
+        let (lease, holder, until) = o.lease;
+        // Every condition first, as DynamoDB's transaction checks them all before writing.
+        let judged_already = s
+            .releases
+            .iter()
+            .find(|r| r.env == d.env && &r.service == service && r.deployment == bad)
+            .is_none_or(|r| r.verdict.is_bad());
+        let held = s
+            .locks
+            .get(&d.env)
+            .is_some_and(|cur| cur.is_live(o.now) && cur.owner != o.lock.owner);
+        if s.claims.contains_key(o.decision.0)
+            || s.claims.contains_key(o.claim)
+            || s.pauses.contains_key(&d.env)
+            || held
+            || s.deployments.contains_key(&d.id)
+            || s.leases.get(lease).is_some_and(|(_, u)| *u >= o.now)
+            || judged_already
+            || o.judged_record.is_some_and(|j| {
+                s.deployments
+                    .get(&j.id)
+                    .is_none_or(|cur| cur.revision + 1 != j.revision)
+            })
+        {
+            return Ok(false);
+        }
+        if let Some(j) = o.judged_record {
+            s.deployments.insert(j.id, j.clone());
+        }
+        s.claims
+            .insert(o.decision.0.to_owned(), o.decision.1.to_owned());
+        s.claims.insert(o.claim.to_owned(), d.id.to_string());
+        s.locks.insert(d.env.clone(), o.lock.clone());
+        s.deployments.insert(d.id, d.clone());
+        s.leases
+            .insert(lease.to_owned(), (holder.to_owned(), until));
+        if let Some(r) = s
+            .releases
+            .iter_mut()
+            .find(|r| r.env == d.env && &r.service == service && r.deployment == bad)
+        {
+            r.verdict = verdict.clone();
+        }
+        if let Some(hold) = o.hold {
+            s.holds
+                .retain(|h| !(h.env == hold.env && h.service == hold.service));
+            s.holds.push(hold.clone());
+        }
+        Ok(true)
+    }
     async fn get_deployment(&self, id: DeploymentId) -> PortResult<Option<Deployment>> {
         yield_now().await;
         Ok(guard(&self.store).deployments.get(&id).cloned())

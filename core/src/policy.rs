@@ -334,6 +334,30 @@ pub fn may_approve(
     Ok(())
 }
 
+/// Whether `approver` may approve deployments in `env` as far as the config alone tells, for
+/// a click's one write ([`crate::ports::Store::vote`]), which checks the rest against the
+/// stored deployment. `Ok(true)`: only an overridden one (the env names no approvers, and its
+/// deployers approve overrides).
+pub fn may_vote(config: &Config, env: &EnvConfig, approver: &Actor) -> Result<bool, Denied> {
+    let user = approver.user_ref().ok_or(Denied::NotAPerson)?;
+    let (group, needs_override) = match (&env.approvers, &env.deployers) {
+        (Some(group), _) => (group, false),
+        (None, Some(group)) => (group, true),
+        (None, None) => {
+            return Err(Denied::NoApprovers {
+                env: env.name.clone(),
+            });
+        }
+    };
+    if !config.is_member(group, &user) {
+        return Err(Denied::NotAnApprover {
+            env: env.name.clone(),
+            group: group.to_string(),
+        });
+    }
+    Ok(needs_override)
+}
+
 /// Where a chat request comes from: which chat, which workspace (Slack) or server (Discord),
 /// and, where the request names one, which channel.
 #[derive(Debug, Clone, Copy)]
@@ -481,7 +505,7 @@ pub fn may_decide(
 ) -> Result<(), Denied> {
     let (requester, overridden) = (&d.requested_by, d.overridden.is_some());
     let open = !d.state.is_terminal();
-    let approved_already = d.approvals.iter().any(|a| a.by.same_person(actor));
+    let approved_already = d.has_approved(actor);
     match decision {
         Decision::Approve if open && !approved_already => {
             may_approve(config, env, requester, actor, overridden)

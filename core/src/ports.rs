@@ -61,6 +61,23 @@ pub trait Store: Send + Sync {
         &self,
         opening: &Opening<'_>,
     ) -> impl Future<Output = PortResult<Opened>> + Send;
+    /// An approval click's one write: records `vote.approval` beside deployment `vote.id` (see
+    /// [`Deployment::votes`]) and bumps its revision, if as stored it is in `vote.env`, awaits
+    /// approval, its window is open at the vote's time, the voter neither asked for it nor
+    /// approved it already, and (when `vote.needs_override`) it was overridden. Returns the
+    /// deployment after the write, or as it stood when refused, without another read.
+    fn vote(&self, vote: &Vote) -> impl Future<Output = PortResult<Voted>> + Send;
+    /// An alarm's rollback in one atomic write, before `UpdateService`: records the alarm
+    /// transition's decision, judges the bad release (its verdict and its record), claims the rollback's event, takes the
+    /// environment's lock, creates the rollback deployment already started and takes the lease
+    /// on its rollout step (and holds the service, if asked) — unless the decision was recorded
+    /// before, automation is paused there, the environment is held, or the release was judged
+    /// bad already. `false`: one of those stood in the way and nothing was written; the caller
+    /// takes the road that reads what it needs.
+    fn open_rollback(
+        &self,
+        opening: &RollbackOpening<'_>,
+    ) -> impl Future<Output = PortResult<bool>> + Send;
     fn get_deployment(
         &self,
         id: DeploymentId,
@@ -440,6 +457,63 @@ pub struct Opening<'a> {
     /// Refuse when automation is paused in the environment (the request is automation's).
     pub unless_paused: bool,
     pub now: Timestamp,
+}
+
+/// What [`Store::open_rollback`] writes.
+#[derive(Debug, Clone, Copy)]
+pub struct RollbackOpening<'a> {
+    /// The alarm transition's decision claim: its key and the decision as recorded.
+    pub decision: (&'a str, &'a str),
+    /// The rollback's event claim key (its value is the deployment's id).
+    pub claim: &'a str,
+    /// When both claims lapse.
+    pub claims_expire: Timestamp,
+    /// The rollback, started: in its first rollout step.
+    pub deployment: &'a Deployment,
+    pub lock: &'a EnvLock,
+    /// The step's lease: key, holder, until.
+    pub lease: (&'a str, &'a str, Timestamp),
+    /// The release judged bad, and the verdict.
+    pub judged: (&'a ServiceName, DeploymentId, &'a crate::rollback::Verdict),
+    /// The judged release's own record with the verdict applied, saved on the revision it was
+    /// read at (`None`: a record that takes no verdict, such as one judged already).
+    pub judged_record: Option<&'a Deployment>,
+    pub hold: Option<&'a Hold>,
+    pub now: Timestamp,
+}
+
+/// An approval to record with [`Store::vote`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Vote {
+    pub id: DeploymentId,
+    pub env: EnvName,
+    pub approval: crate::deployment::Approval,
+    /// The voter may approve only an overridden deployment ([`crate::policy::may_vote`]).
+    pub needs_override: bool,
+}
+
+impl Vote {
+    /// Whether [`Store::vote`] records this vote on `d` as stored: its conditions, for stores
+    /// that check them in code (DynamoDB's are a condition expression saying the same).
+    pub fn holds_for(&self, d: &Deployment) -> bool {
+        d.env == self.env
+            && d.state == crate::deployment::State::PendingApproval
+            && self.approval.at < d.approval_expires
+            && !self.approval.by.same_person(&d.requested_by)
+            && !d.has_approved(&self.approval.by)
+            && (!self.needs_override || d.overridden.is_some())
+    }
+}
+
+/// What [`Store::vote`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Voted {
+    /// Recorded: the deployment with the vote among its [`Deployment::votes`].
+    Recorded(Box<Deployment>),
+    /// A condition did not hold: the deployment as it stood, for the caller to say why.
+    Refused(Box<Deployment>),
+    /// No such deployment.
+    Unknown,
 }
 
 /// What [`Store::open_deployment`] did.

@@ -100,6 +100,9 @@ pub enum Delivery {
         id: DeploymentId,
         decision: Decision,
         actor: Actor,
+        /// The environment the card's button names (`None`: a card from before buttons
+        /// named it, decided by reading the deployment).
+        env: Option<EnvName>,
     },
     Work(Work),
     Ecs {
@@ -235,8 +238,19 @@ impl<S: Store + Clone> Sim<S> {
                 .map_err(|e| show(&e)),
             Delivery::Decide {
                 id,
+                decision: Decision::Approve,
+                actor,
+                env: Some(env),
+            } => app
+                .approve(*id, env, actor)
+                .await
+                .map(|d| d.state.name().to_owned())
+                .map_err(|e| show(&e)),
+            Delivery::Decide {
+                id,
                 decision,
                 actor,
+                ..
             } => app
                 .decide(*id, *decision, actor, None)
                 .await
@@ -367,10 +381,19 @@ impl<S: Store + Clone> Sim<S> {
                 } else {
                     Decision::Reject
                 };
+                // Most clicks come from cards whose buttons name the environment (one write);
+                // some from older cards (read, then decide).
+                let env = before
+                    .deployments
+                    .iter()
+                    .find(|d| d.id == id)
+                    .map(|d| d.env.clone())
+                    .filter(|_| pick % 5 != 4);
                 Some(Delivery::Decide {
                     id,
                     decision,
                     actor: person(who),
+                    env,
                 })
             }
             Event::Work { pick } => {

@@ -20,7 +20,8 @@ use deckhand_core::policy::{EnvLock, LockOwner};
 use deckhand_core::ports::{
     AuditEntry, BackupRecord, Backups, Build, Bundle, Channel, Chat, Clock, Dispatch, Health, Hold,
     MessageRef, Metric, Metrics, Monitor, Opened, Opening, Pause, Platform, PortError, PortResult,
-    ReplyTo, Rollout, RolloutState, Running, StepRollout, Store, Uniform,
+    ReplyTo, RollbackOpening, Rollout, RolloutState, Running, StepRollout, Store, Uniform, Vote,
+    Voted,
 };
 use deckhand_core::retention::{SnapshotInfo, SnapshotStatus};
 use deckhand_core::rollback::{Release, Verdict};
@@ -430,6 +431,13 @@ impl<S: Store> Store for SimPorts<S> {
     async fn open_deployment(&self, opening: &Opening<'_>) -> PortResult<Opened> {
         self.call(Port::Store, self.store.open_deployment(opening))
             .await
+    }
+    async fn open_rollback(&self, opening: &RollbackOpening<'_>) -> PortResult<bool> {
+        self.call(Port::Store, self.store.open_rollback(opening))
+            .await
+    }
+    async fn vote(&self, vote: &Vote) -> PortResult<Voted> {
+        self.call(Port::Store, self.store.vote(vote)).await
     }
     async fn get_deployment(&self, id: DeploymentId) -> PortResult<Option<Deployment>> {
         self.call(Port::Store, self.store.get_deployment(id)).await

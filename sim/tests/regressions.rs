@@ -736,6 +736,145 @@ fn invariant_9_update_after_circuit_breaker_547dde3bf10d83b6() {
     );
 }
 
+/// Fixed by issue 16, found in its first cut of the alarm's fast road, which decided without
+/// reading what the service runs. Found by seed 0x7e54db44656612f7: a failed deploy's own
+/// rollback had put api back on its known-good revision, unrecorded as a release; the alarm's
+/// rollback was sent onto the revision already running and shared its ECS deployment with that
+/// rollback. The fast road now reads what runs beside the releases (at once) and leaves a
+/// target already running to the road that takes it up.
+const INVARIANT_2_SHARED_ECS_DEPLOYMENT_7E54DB44656612F7: &[Step] = &[
+    step(Deploy {
+        env: Staging,
+        services: Svcs(2),
+        version: 3,
+        who: Alice,
+    }),
+    step(Work { pick: 254 }),
+    step(Work { pick: 27 }),
+    step(Ecs {
+        pick: 220,
+        outcome: Completed,
+        report: false,
+    }),
+    step(Wait { minutes: 8 }),
+    step(World {
+        migrations_fail: false,
+        unhealthy: true,
+    }),
+    step(Deploy {
+        env: Staging,
+        services: Svcs(2),
+        version: 2,
+        who: Alice,
+    }),
+    step(Wait { minutes: 2 }),
+    step(Ecs {
+        pick: 138,
+        outcome: Completed,
+        report: true,
+    }),
+    step(Work { pick: 68 }),
+    step(Ecs {
+        pick: 250,
+        outcome: Completed,
+        report: true,
+    }),
+    step(Alarm {
+        alarm: ApiStaging5xx,
+        reason: 0,
+    }),
+];
+
+#[test]
+fn invariant_2_shared_ecs_deployment_7e54db44656612f7() {
+    assert_never(
+        "2-shared-ecs-deployment",
+        INVARIANT_2_SHARED_ECS_DEPLOYMENT_7E54DB44656612F7,
+    );
+}
+
+/// Fixed by issue 16, as above (same seed): the rollback sharing another's ECS deployment never
+/// heard its outcome and stayed rolling past its deadline.
+const INVARIANT_4_PAST_DEADLINE_7E54DB44656612F7: &[Step] = &[
+    step(Wait { minutes: 4 }),
+    step(Build {
+        service: Api,
+        version: 1,
+    }),
+    step(Wait { minutes: 6 }),
+    step(Ecs {
+        pick: 39,
+        outcome: Completed,
+        report: true,
+    }),
+    step(Wait { minutes: 4 }),
+    step(World {
+        migrations_fail: false,
+        unhealthy: true,
+    }),
+    step(Deploy {
+        env: Staging,
+        services: Svcs(2),
+        version: 2,
+        who: Alice,
+    }),
+    step(Wait { minutes: 4 }),
+    step(Ecs {
+        pick: 138,
+        outcome: Completed,
+        report: true,
+    }),
+    step(Work { pick: 68 }),
+    step(Ecs {
+        pick: 250,
+        outcome: Completed,
+        report: true,
+    }),
+    step(Alarm {
+        alarm: ApiStaging5xx,
+        reason: 0,
+    }),
+    step(Wait { minutes: 45 }),
+];
+
+#[test]
+fn invariant_4_past_deadline_7e54db44656612f7() {
+    assert_never(
+        "4-past-deadline",
+        INVARIANT_4_PAST_DEADLINE_7E54DB44656612F7,
+    );
+}
+
+/// Fixed by issue 16, found in its first cut of the fast road, which wrote the verdict in its
+/// one write and the judged release's own record only after `UpdateService`. Found by seed
+/// 0x5cb7c9ca70b70af4: the alarm's delivery died in between, leaving a release judged bad and
+/// rolled back whose record read "succeeded". The record is now judged in the same write.
+const INVARIANT_5_ROLLED_BACK_READS_SUCCEEDED_5CB7C9CA70B70AF4: &[Step] = &[
+    step(Build {
+        service: Api,
+        version: 2,
+    }),
+    step(Wait { minutes: 5 }),
+    step(Ecs {
+        pick: 83,
+        outcome: Completed,
+        report: true,
+    }),
+    step(Alarm {
+        alarm: ApiStaging5xx,
+        reason: 0,
+    })
+    .crash_after(10),
+];
+
+#[test]
+fn invariant_5_rolled_back_reads_succeeded_5cb7c9ca70b70af4() {
+    assert_never(
+        "5-rolled-back-reads-succeeded",
+        INVARIANT_5_ROLLED_BACK_READS_SUCCEEDED_5CB7C9CA70B70AF4,
+    );
+}
+
 /// Every recorded sequence, by the kind of violation it shows.
 const RECORDED: &[(&str, &[Step])] = &[
     (

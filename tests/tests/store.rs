@@ -5,11 +5,11 @@ use std::collections::{HashMap, HashSet};
 
 use deckhand_aws::dynamo::{DynamoStore, TTL_ATTRIBUTE};
 use deckhand_core::deployment::{
-    Deployment, DeploymentKind, Draft, ImageRef, Input, Progress, ServiceRelease, State,
+    Approval, Deployment, DeploymentKind, Draft, ImageRef, Input, Progress, ServiceRelease, State,
 };
 use deckhand_core::memory::join_all;
 use deckhand_core::policy::{EnvLock, LockOwner};
-use deckhand_core::ports::{Build, Hold, Pause, PortError, Store};
+use deckhand_core::ports::{Build, Hold, Pause, PortError, RollbackOpening, Store, Vote, Voted};
 use deckhand_core::rollback::{Origin, Release, Verdict};
 use deckhand_core::types::{
     Actor, ChatKind, DeploymentId, Digest, EnvName, ServiceName, SignedDuration, Timestamp, Version,
@@ -243,6 +243,237 @@ async fn concurrent_transactional_saves_have_one_winner_and_losers_undo_nothing(
             stored.map(|d| d.revision),
             a.revision
         );
+    }
+}
+
+#[tokio::test]
+async fn a_vote_is_one_conditional_write_beside_the_deployment_and_the_engine_counts_it() {
+    let (_, store) = store().await;
+    let d = deployment("vote");
+    store.create_deployment(&d).await.unwrap();
+    let pending = d
+        .apply(&Input::Submitted, at("2026-11-24T09:00:01Z"))
+        .unwrap()
+        .deployment;
+    store.save_deployment(&pending).await.unwrap();
+    let prod = EnvName::parse("prod").unwrap();
+    let person = |id: &str| Actor::person(ChatKind::Slack, "T1", id, id);
+    let vote = |who: &str, when: &str, env: &EnvName, needs_override: bool| Vote {
+        id: d.id,
+        env: env.clone(),
+        approval: Approval {
+            by: person(who),
+            at: at(when),
+        },
+        needs_override,
+    };
+    let refused = |v: Voted| match v {
+        Voted::Refused(d) => *d,
+        other => panic!("recorded or unknown: {other:?}"),
+    };
+
+    // What the condition refuses, each answered with the deployment as it stands.
+    let own = refused(
+        store
+            .vote(&vote("U0ALICE", "2026-11-24T09:01:00Z", &prod, false))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(own, pending, "the requester's own");
+    let late = vote("U0BOB", "2026-11-24T11:00:00Z", &prod, false);
+    assert_eq!(
+        refused(store.vote(&late).await.unwrap()),
+        pending,
+        "at the window's end"
+    );
+    let staging = EnvName::parse("staging").unwrap();
+    let elsewhere = vote("U0BOB", "2026-11-24T09:01:00Z", &staging, false);
+    assert_eq!(
+        refused(store.vote(&elsewhere).await.unwrap()),
+        pending,
+        "another environment"
+    );
+    let overrides_only = vote("U0BOB", "2026-11-24T09:01:00Z", &prod, true);
+    assert_eq!(
+        refused(store.vote(&overrides_only).await.unwrap()),
+        pending,
+        "not overridden"
+    );
+    let mut unknown = vote("U0BOB", "2026-11-24T09:01:00Z", &prod, false);
+    unknown.id = DeploymentId::derive(at("2026-11-24T09:00:00Z"), "nobody");
+    assert_eq!(store.vote(&unknown).await.unwrap(), Voted::Unknown);
+
+    // Bob and Carol at once: both recorded, in one revision each.
+    let (by_bob, by_carol) = (
+        vote("U0BOB", "2026-11-24T09:01:00Z", &prod, false),
+        vote("U0CAROL", "2026-11-24T09:01:01Z", &prod, false),
+    );
+    let (bob, carol) = tokio::join!(store.vote(&by_bob), store.vote(&by_carol));
+    for v in [&bob, &carol] {
+        assert!(matches!(v, Ok(Voted::Recorded(_))), "{v:?}");
+    }
+    let stored = store.get_deployment(d.id).await.unwrap().unwrap();
+    assert_eq!(stored.revision, pending.revision + 2);
+    assert_eq!(stored.votes.len(), 2, "{:?}", stored.votes);
+    assert_eq!(stored.approvals, vec![], "nothing counted yet");
+    let again = store
+        .vote(&vote("U0BOB", "2026-11-24T09:02:00Z", &prod, false))
+        .await
+        .unwrap();
+    assert_eq!(refused(again).votes.len(), 2, "Bob votes once");
+
+    // A save made before the votes lost to them; the engine counts them and saves.
+    let stale = pending
+        .apply(&Input::ApprovalExpired, at("2026-11-24T11:00:00Z"))
+        .unwrap()
+        .deployment;
+    assert!(matches!(
+        store.save_deployment(&stale).await,
+        Err(PortError::Conflict(_))
+    ));
+    let mut counted = stored.clone();
+    for input in stored.votes_to_count() {
+        counted = counted
+            .apply(&input, at("2026-11-24T09:01:05Z"))
+            .unwrap()
+            .deployment;
+    }
+    assert_eq!(counted.state, State::Approved);
+    store.save_deployment(&counted).await.unwrap();
+    let read = store.get_deployment(d.id).await.unwrap().unwrap();
+    assert_eq!(read, counted);
+    assert_eq!(read.approvals.len(), 1, "one approval was needed");
+    assert!(
+        read.votes.is_empty(),
+        "votes are kept only while approval is awaited"
+    );
+    let after = store
+        .vote(&vote("U0DAVE", "2026-11-24T09:03:00Z", &prod, false))
+        .await
+        .unwrap();
+    assert_eq!(
+        refused(after).state,
+        State::Approved,
+        "no longer awaiting approval"
+    );
+}
+
+/// An alarm's rollback: one transaction writes it all, or (a condition failing) nothing.
+#[tokio::test]
+async fn a_rollback_opens_in_one_write_or_not_at_all() {
+    let (_, store) = store().await;
+    let prod = EnvName::parse("prod").unwrap();
+    let api = ServiceName::parse("api").unwrap();
+    let mut bad = release("bad", "2026-11-24T09:00:00Z");
+    bad.origin = Origin::Release;
+    store.record_release(&bad).await.unwrap();
+    let now = at("2026-11-24T09:10:00Z");
+    let rollback = deployment("rollback");
+    let lock = EnvLock {
+        env: prod.clone(),
+        owner: LockOwner::Deployment { id: rollback.id },
+        held_by: Actor::system("alarm api-prod-5xx"),
+        reason: "rollback of api".into(),
+        since: now,
+        expires: None,
+    };
+    let verdict = Verdict::Bad {
+        by: "alarm api-prod-5xx".into(),
+        at: now,
+        why: "went into ALARM".into(),
+    };
+    let hold = Hold {
+        env: prod.clone(),
+        service: api.clone(),
+        reason: "alarm".into(),
+        since: now,
+    };
+    let opening = |decision: &'static str| RollbackOpening {
+        decision: (decision, "rollback"),
+        claim: "event#alarm:api-prod-5xx:rollback",
+        claims_expire: now + SignedDuration::from_hours(24),
+        deployment: &rollback,
+        lock: &lock,
+        lease: ("step#rollback#1", "me", now + SignedDuration::from_mins(3)),
+        judged: (&api, bad.deployment, &verdict),
+        judged_record: None,
+        hold: Some(&hold),
+        now,
+    };
+
+    // Paused: nothing is written.
+    let pause = Pause {
+        env: prod.clone(),
+        by: alice(),
+        since: now,
+    };
+    store.pause(&pause).await.unwrap();
+    assert!(!store.open_rollback(&opening("decision#1")).await.unwrap());
+    nothing_written(&store, rollback.id, &prod, &api).await;
+    store.resume(&prod).await.unwrap();
+    // Held by someone else: nothing either.
+    let other = lock_owned_by_alice(&prod, now);
+    assert!(store.acquire_lock(&other, now).await.unwrap().is_ok());
+    assert!(!store.open_rollback(&opening("decision#2")).await.unwrap());
+    nothing_written(&store, rollback.id, &prod, &api).await;
+    store.break_lock(&prod).await.unwrap();
+    // A transition whose decision was recorded before: nothing.
+    store.claim("decision#3", "rollback", now).await.unwrap();
+    assert!(!store.open_rollback(&opening("decision#3")).await.unwrap());
+    nothing_written(&store, rollback.id, &prod, &api).await;
+
+    // Free: everything at once.
+    assert!(store.open_rollback(&opening("decision#4")).await.unwrap());
+    assert_eq!(
+        store.get_deployment(rollback.id).await.unwrap(),
+        Some(rollback.clone())
+    );
+    assert_eq!(
+        store.get_lock(&prod).await.unwrap().map(|l| l.owner),
+        Some(lock.owner.clone())
+    );
+    assert_eq!(store.holds(&prod).await.unwrap(), vec![hold.clone()]);
+    assert_eq!(
+        store.releases(&prod, &api, 5).await.unwrap()[0].verdict,
+        verdict
+    );
+    assert_eq!(
+        store.claimed("decision#4").await.unwrap().as_deref(),
+        Some("rollback")
+    );
+    assert_eq!(
+        store
+            .claimed("event#alarm:api-prod-5xx:rollback")
+            .await
+            .unwrap(),
+        Some(rollback.id.to_string())
+    );
+    assert!(
+        !store
+            .lease("step#rollback#1", "another", now, now)
+            .await
+            .unwrap(),
+        "the step's lease is held"
+    );
+    // And a second time (a redelivery racing): nothing more.
+    assert!(!store.open_rollback(&opening("decision#5")).await.unwrap());
+}
+
+async fn nothing_written(store: &DynamoStore, id: DeploymentId, env: &EnvName, api: &ServiceName) {
+    assert_eq!(store.get_deployment(id).await.unwrap(), None);
+    assert!(store.holds(env).await.unwrap().is_empty());
+    let r = store.releases(env, api, 5).await.unwrap();
+    assert_eq!(r[0].verdict, Verdict::Baking, "not judged");
+}
+
+fn lock_owned_by_alice(env: &EnvName, now: Timestamp) -> EnvLock {
+    EnvLock {
+        env: env.clone(),
+        owner: LockOwner::Person { actor: alice() },
+        held_by: alice(),
+        reason: "testing".into(),
+        since: now,
+        expires: Some(now + SignedDuration::from_hours(1)),
     }
 }
 

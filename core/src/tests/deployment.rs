@@ -467,6 +467,64 @@ fn superseding_ends_a_deployment_in_flight() {
     assert!(kinds(&fx).contains(&"release_lock"));
 }
 
+#[test]
+fn a_recorded_vote_counts_once_at_its_own_time_and_only_while_approval_is_awaited() {
+    let d = deployment(1, vec![svc("api", false, false, false)]);
+    let (mut d, _) = run(&d, &[Input::Submitted]);
+    let clicked = now();
+    let bob = Approval {
+        by: person("U0BOB"),
+        at: clicked,
+    };
+    d.votes.push(bob.clone());
+    assert_eq!(d.votes_to_count(), vec![Input::VoteCounted(bob.clone())]);
+    assert!(
+        d.has_approved(&person("U0BOB")),
+        "a vote is an approval before it is counted"
+    );
+    let later = clicked + SignedDuration::from_mins(3);
+    let step = d.apply(&Input::VoteCounted(bob.clone()), later).unwrap();
+    assert_eq!(step.deployment.state, State::Approved);
+    assert_eq!(
+        step.deployment.approvals,
+        vec![bob.clone()],
+        "counted at the click's time"
+    );
+    assert!(step.deployment.votes.is_empty());
+    assert!(
+        !kinds(&step.effects).contains(&"dispatch"),
+        "whoever counts it starts it: {:?}",
+        step.effects
+    );
+    assert!(step.deployment.votes_to_count().is_empty());
+    let again = step
+        .deployment
+        .apply(&Input::VoteCounted(bob), later)
+        .unwrap();
+    assert!(!again.changed, "counted once");
+
+    // The requester's own vote, had a store let it through, is dropped, not counted.
+    let (mut d, _) = run(
+        &deployment(1, vec![svc("api", false, false, false)]),
+        &[Input::Submitted],
+    );
+    let own = Approval {
+        by: d.requested_by.clone(),
+        at: clicked,
+    };
+    d.votes.push(own.clone());
+    let step = d.apply(&Input::VoteCounted(own), clicked).unwrap();
+    assert!(step.changed && step.deployment.votes.is_empty());
+    assert!(step.deployment.approvals.is_empty());
+    assert_eq!(step.deployment.state, State::PendingApproval);
+    assert!(
+        step.deployment
+            .due(clicked, Limits::with_rollout(SignedDuration::from_hours(1)))
+            .is_none(),
+        "nothing left due"
+    );
+}
+
 fn arb_input() -> impl Strategy<Value = Input> {
     let svc_name = prop::sample::select(vec!["worker", "api", "ghost"]);
     let ecs = prop::sample::select(vec!["w1", "a1", "zz"]);
@@ -474,6 +532,10 @@ fn arb_input() -> impl Strategy<Value = Input> {
     prop_oneof![
         Just(Input::Submitted),
         who.clone().prop_map(approved),
+        (who.clone(), 0u32..200).prop_map(|(w, m)| Input::VoteCounted(Approval {
+            by: person(w),
+            at: at(T0) + SignedDuration::from_mins(i64::from(m)),
+        })),
         who.prop_map(|w| Input::Rejected {
             by: person(w),
             reason: None

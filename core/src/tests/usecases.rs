@@ -383,6 +383,136 @@ async fn prod_needs_promotion_then_approval_from_someone_else_once() {
 }
 
 #[tokio::test]
+async fn an_approve_click_is_one_write_and_the_deploy_function_counts_it() {
+    let w = World::new();
+    let app = w.app();
+    let r = w.pending_prod().await;
+    let (id, prod) = (r.deployment.id, World::env("prod"));
+    let dispatched_before = w.mem.dispatched().len();
+
+    let own = app
+        .approve(id, &prod, &person("U0ALICE"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        own.to_string(),
+        "you asked for this deploy, so someone else has to approve it"
+    );
+    let stranger = app.approve(id, &prod, &person("U0DAVE")).await.unwrap_err();
+    assert!(matches!(
+        stranger,
+        DecideError::Denied(Denied::NotAnApprover { .. })
+    ));
+    // A button naming another environment (where Dave may approve overrides) is judged by
+    // the deployment's own: the write's condition does not hold, and prod's rules refuse.
+    let elsewhere = app
+        .approve(id, &World::env("staging"), &person("U0DAVE"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(elsewhere, DecideError::Denied(Denied::NotAnApprover { .. })),
+        "{elsewhere}"
+    );
+    assert_eq!(
+        w.mem.dispatched().len(),
+        dispatched_before,
+        "refusals dispatch nothing"
+    );
+
+    // Bob's click, delivered three times at once: one vote, one dispatch.
+    let bob = person("U0BOB");
+    let clicks = crate::memory::join_all((0..3).map(|_| app.approve(id, &prod, &bob))).await;
+    for c in &clicks {
+        let d = c.as_ref().unwrap();
+        assert_eq!(d.state, State::PendingApproval, "counted later: {d}");
+        assert_eq!(d.votes.len(), 1, "{:?}", d.votes);
+    }
+    let dispatched = w.mem.dispatched();
+    assert_eq!(dispatched.len(), dispatched_before + 1, "{dispatched:?}");
+    assert_eq!(
+        dispatched.last(),
+        Some(&crate::deployment::Work::RunDeployment { id })
+    );
+    let stored = w
+        .mem
+        .deployments()
+        .into_iter()
+        .find(|d| d.id == id)
+        .unwrap();
+    assert!(stored.approvals.is_empty() && stored.votes.len() == 1);
+
+    // The deploy function counts the vote and, the count complete, starts at once.
+    let started = app.run_deployment(id).await.unwrap();
+    assert!(matches!(started.state, State::Rolling { .. }), "{started}");
+    assert_eq!(started.approvals.len(), 1);
+    assert!(started.approvals[0].by.same_person(&bob));
+    assert!(started.votes.is_empty(), "counted votes are not kept twice");
+    assert_eq!(
+        w.mem.dispatched().len(),
+        dispatched_before + 1,
+        "counting a vote dispatches nothing more"
+    );
+    // A late copy of the click, and of the dispatch, change nothing.
+    let late = app.approve(id, &prod, &bob).await.unwrap();
+    assert_eq!(late.revision, started.revision);
+    let again = app.run_deployment(id).await.unwrap();
+    assert_eq!(again.revision, started.revision);
+}
+
+#[tokio::test]
+async fn a_vote_that_does_not_complete_the_count_updates_the_card_and_one_after_the_window_is_refused()
+ {
+    let w = World::new();
+    let app = w.app();
+    w.ship("staging", "v1.2.3", "s1").await;
+    w.mem.set_now(at("2026-11-28T12:00:00Z")); // a Saturday: frozen
+    let mut req = w.request("prod", &["api"], "v1.2.3", "U0ALICE", "v1");
+    req.override_reason = Some("INC-42 hotfix".into());
+    let r = w.deploy(req).await.unwrap();
+    let (id, prod) = (r.deployment.id, World::env("prod"));
+    assert_eq!(r.deployment.required_approvals, 2);
+
+    app.approve(id, &prod, &person("U0BOB")).await.unwrap();
+    let counted = app.run_deployment(id).await.unwrap();
+    assert_eq!(counted.state, State::PendingApproval);
+    assert_eq!(counted.approvals.len(), 1);
+    let card = w.mem.said().into_iter().rev().find_map(|s| match s {
+        Said::Update { card, .. } => Some(card),
+        _ => None,
+    });
+    assert!(
+        card.as_ref()
+            .is_some_and(|c| c.status.contains("Waiting for 1 more approval")),
+        "{card:?}"
+    );
+
+    w.mem.set_now(counted.approval_expires);
+    let late = app
+        .approve(id, &prod, &person("U0CAROL"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            late,
+            DecideError::Refused(crate::deployment::Refused::Expired { .. })
+        ),
+        "{late}"
+    );
+    let d = w
+        .mem
+        .deployments()
+        .into_iter()
+        .find(|d| d.id == id)
+        .unwrap();
+    assert_eq!(
+        d.state,
+        State::Expired,
+        "the late click expires it, as before"
+    );
+    assert!(d.votes.is_empty());
+}
+
+#[tokio::test]
 async fn a_second_deploy_is_told_who_holds_the_environment() {
     let w = World::new();
     w.deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "a"))

@@ -2,12 +2,13 @@
 
 use crate::config::EnvConfig;
 use crate::deployment::{
-    Asked, Deployment, Draft, ImageRef, Input, Prepared, Progress, Refused, ServiceRelease, Work,
+    Approval, Asked, Deployment, Draft, ImageRef, Input, Prepared, Progress, Refused,
+    ServiceRelease, Work,
 };
 use crate::policy::{self, Denied, EnvLock, LockOwner, ServiceGate};
 use crate::ports::{
     Clock as _, Dispatch as _, Monitor as _, Opened, Opening, Platform as _, PortError, Ports,
-    ReplyTo, Store as _,
+    ReplyTo, Store as _, Vote, Voted,
 };
 use crate::rollback::{digest_known_good, judged_bad, running_version};
 use crate::types::{Actor, DeploymentId, EnvName, EventKey, ServiceName, Version};
@@ -600,6 +601,45 @@ impl<P: Ports> App<'_, P> {
         self.ports.monitor().firing(&watched).await
     }
 
+    /// An Approve click on a card that names its environment: one conditional write records
+    /// the approval beside the deployment and one dispatch has the deploy function count it
+    /// (and start the deployment when it completes the count, and update the card). A click
+    /// the write refuses — a duplicate, a closed window, the requester's own, a deployment no
+    /// longer waiting — is explained from the deployment as the refusal returned it, through
+    /// the same rules as [`App::decide`], without another read (a click the config refuses
+    /// reads the deployment, to say why in its terms).
+    pub async fn approve(
+        &self,
+        id: DeploymentId,
+        env: &EnvName,
+        actor: &Actor,
+    ) -> Result<Deployment, DecideError> {
+        let p = self.ports;
+        let env_cfg = self.env_config(env)?;
+        let Ok(needs_override) = policy::may_vote(self.config, env_cfg, actor) else {
+            // Refused by the config: the deployment says which refusal to give (the
+            // requester's own click is "someone else has to approve", as on the slow path).
+            return self.decide(id, Decision::Approve, actor, None).await;
+        };
+        let vote = Vote {
+            id,
+            env: env.clone(),
+            approval: Approval {
+                by: actor.clone(),
+                at: p.clock().now(),
+            },
+            needs_override,
+        };
+        match p.store().vote(&vote).await? {
+            Voted::Recorded(d) => {
+                p.dispatch().dispatch(&Work::RunDeployment { id }).await?;
+                Ok(*d)
+            }
+            Voted::Refused(d) => self.decide_on(*d, Decision::Approve, actor, None).await,
+            Voted::Unknown => Err(DecideError::Unknown(id)),
+        }
+    }
+
     /// An Approve or Reject click.
     pub async fn decide(
         &self,
@@ -608,12 +648,24 @@ impl<P: Ports> App<'_, P> {
         actor: &Actor,
         reason: Option<String>,
     ) -> Result<Deployment, DecideError> {
-        let p = self.ports;
-        let d = p
+        let d = self
+            .ports
             .store()
             .get_deployment(id)
             .await?
             .ok_or(DecideError::Unknown(id))?;
+        self.decide_on(d, decision, actor, reason).await
+    }
+
+    /// A click on `d` as just read.
+    async fn decide_on(
+        &self,
+        d: Deployment,
+        decision: Decision,
+        actor: &Actor,
+        reason: Option<String>,
+    ) -> Result<Deployment, DecideError> {
+        let p = self.ports;
         let env = self.env_config(&d.env)?;
         let now = p.clock().now();
         if d.approval_lapsed(now) {
@@ -648,6 +700,14 @@ impl<P: Ports> App<'_, P> {
             .await?
             .ok_or(RunError::Unknown(id))?;
         let actor = Actor::system("deploy");
+        let votes = d.votes_to_count();
+        let d = if votes.is_empty() {
+            d
+        } else {
+            // Approvals clicks recorded: counted here, and the one that completes the count
+            // lets this same call start the deployment below.
+            self.drive_all(d, votes, &actor).await?.deployment
+        };
         if d.awaits_preparation() {
             // Boxed: the checks and the engine they drive are a large future of their own.
             return Box::pin(self.prepare(d)).await;

@@ -40,8 +40,18 @@ pub(crate) fn is_step(effect: &Effect) -> bool {
 /// A held lease on performing a deployment's steps at one revision.
 #[derive(Debug)]
 pub(crate) struct StepLease {
-    key: String,
-    holder: String,
+    pub(crate) key: String,
+    pub(crate) holder: String,
+}
+
+impl StepLease {
+    /// The lease on `d`'s steps at its current revision, for a holder unique to this call.
+    pub(crate) fn on(d: &Deployment, now: Timestamp) -> StepLease {
+        StepLease {
+            key: format!("step#{}#{}", d.id, d.revision),
+            holder: lease_holder(now),
+        }
+    }
 }
 
 /// Who holds a lease: unique per call in this process, and across processes by time.
@@ -168,10 +178,7 @@ impl<P: Ports> App<'_, P> {
     /// delivery holds it.
     pub(crate) async fn lease_step(&self, d: &Deployment) -> Result<Option<StepLease>, PortError> {
         let now = self.ports.clock().now();
-        let lease = StepLease {
-            key: format!("step#{}#{}", d.id, d.revision),
-            holder: lease_holder(now),
-        };
+        let lease = StepLease::on(d, now);
         let taken = self
             .ports
             .store()

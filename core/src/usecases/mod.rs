@@ -42,6 +42,33 @@ use crate::config::{Config, EnvConfig};
 use crate::ports::{Channel, Metric, Metrics as _, PortError, Ports};
 use crate::types::{ChatKind, EnvName};
 
+/// Both futures at once, on the caller's task (core has no runtime to spawn on): two reads
+/// whose answers one decision needs cost one round trip, not two.
+pub(crate) async fn both<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
+    let (mut a, mut b) = (std::pin::pin!(a), std::pin::pin!(b));
+    let (mut ra, mut rb) = (None, None);
+    std::future::poll_fn(|cx| {
+        if ra.is_none()
+            && let std::task::Poll::Ready(v) = a.as_mut().poll(cx)
+        {
+            ra = Some(v);
+        }
+        if rb.is_none()
+            && let std::task::Poll::Ready(v) = b.as_mut().poll(cx)
+        {
+            rb = Some(v);
+        }
+        match (ra.take(), rb.take()) {
+            (Some(x), Some(y)) => std::task::Poll::Ready((x, y)),
+            (x, y) => {
+                (ra, rb) = (x, y);
+                std::task::Poll::Pending
+            }
+        }
+    })
+    .await
+}
+
 /// The ports and the config, which is all a use-case needs.
 #[derive(Debug)]
 pub struct App<'a, P: Ports> {

@@ -2,8 +2,10 @@
 
 use crate::config::EnvConfig;
 use crate::deployment::{Deployment, DeploymentKind, Draft, Input, Progress, ServiceRelease};
-use crate::policy::{self, LockOwner};
-use crate::ports::{Clock as _, Hold, Monitor as _, Platform as _, PortError, Ports, Store as _};
+use crate::policy::{self, EnvLock, LockOwner};
+use crate::ports::{
+    Clock as _, Hold, Monitor as _, Platform as _, PortError, Ports, RollbackOpening, Store as _,
+};
 use crate::rollback::{
     AlarmChange, AlarmDecision, AlarmFacts, ManualRefusal, ManualRollback, Release, ServiceNow,
     Verdict, decide_alarm, plan_manual,
@@ -12,7 +14,7 @@ use crate::types::{Actor, DeploymentId, EnvName, EventKey, ServiceName, SignedDu
 
 use super::App;
 use super::deploy::{Claimed, RequestError, Requested};
-use super::engine::DriveError;
+use super::engine::{DriveError, STEP_LEASE, StepLease, is_step};
 
 /// Where an automatic rollback starts once made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +24,12 @@ pub(crate) enum Start {
     /// In the deploy function, by dispatch: a deploy that failed in the deploy function is
     /// already deep in the engine's own stack, and one async invoke costs it nothing urgent.
     Dispatched,
+}
+
+/// The claim that records an alarm transition's decision for one service, so every delivery
+/// of the transition carries out the first one's.
+fn alarm_decision_key(change: &AlarmChange, service: &ServiceName) -> String {
+    format!("alarm-decision:{}:{}:{service}", change.alarm, change.at)
 }
 
 /// The alarm tags that map an alarm the config does not name to an env and a service.
@@ -82,15 +90,36 @@ impl<P: Ports> App<'_, P> {
                 continue;
             };
             let store = self.ports.store();
-            let releases = store.releases(&env.name, &service, 50).await?;
-            let in_flight = self.in_flight(&env.name).await?;
-            let running = match self.ports.platform().running(&env.cluster, cfg).await {
+            // The service's releases and what it runs, read at once: all the fast road needs.
+            let (releases, running) = super::both(
+                store.releases(&env.name, &service, 50),
+                self.ports.platform().running(&env.cluster, cfg),
+            )
+            .await;
+            let releases = releases?;
+            let running = match running {
                 Ok(r) => Some(r.task_definition),
                 Err(e) => {
                     tracing::warn!(%service, error = %e, "could not read what the service runs; deciding without it");
                     None
                 }
             };
+            if let Some(running) = &running
+                && self
+                    .roll_back_at_once(
+                        change,
+                        env,
+                        &service,
+                        &releases,
+                        running,
+                        &reason,
+                        &mut outcome,
+                    )
+                    .await?
+            {
+                continue;
+            }
+            let in_flight = self.in_flight(&env.name).await?;
             let paused = store.paused(&env.name).await?.is_some();
             let decided = decide_alarm(
                 change,
@@ -107,7 +136,7 @@ impl<P: Ports> App<'_, P> {
             // The first delivery of this transition records its decision; every later one
             // (EventBridge and SNS deliver at least once, Lambda retries) carries out that same
             // decision, idempotently, and tells nobody again.
-            let key = format!("alarm-decision:{}:{}:{service}", change.alarm, change.at);
+            let key = alarm_decision_key(change, &service);
             let earlier = store
                 .claim(
                     &key,
@@ -130,6 +159,164 @@ impl<P: Ports> App<'_, P> {
             .await?;
         }
         Ok(outcome)
+    }
+
+    /// The safety net's fast road, for the common case: an alarm on a release in its watch, in
+    /// an environment nobody holds, on this transition's first delivery, with the known-good
+    /// revision not running. Decided from the releases and what runs (read at once by the
+    /// caller); then the bad release's own record is read, and one store write
+    /// ([`crate::ports::Store::open_rollback`]) records the decision, the verdict and the
+    /// judged record, the rollback started, the lock, the step's lease and the hold; then
+    /// `UpdateService` to the known-good revision — already registered — and only then the
+    /// rollback's record, the cards and the threads. `false` when it is not that case or the
+    /// write found otherwise (a redelivery, a pause, a holder, a verdict already given): the
+    /// caller takes the road that reads everything, which carries out whatever this one did.
+    #[allow(clippy::too_many_arguments)]
+    async fn roll_back_at_once(
+        &self,
+        change: &AlarmChange,
+        env: &EnvConfig,
+        service: &ServiceName,
+        releases: &[Release],
+        running: &str,
+        reason: &str,
+        outcome: &mut AlarmOutcome,
+    ) -> Result<bool, AlarmError> {
+        let now = self.ports.clock().now();
+        // Without a deployment in flight: the lock's condition checks there is none.
+        let facts = AlarmFacts {
+            releases,
+            in_flight: None,
+            running: Some(running),
+            bake: env.bake,
+            now,
+        };
+        let decided = decide_alarm(change, service, facts).given_running(Some(running));
+        let steps = decided.actions(service, &env.name, reason);
+        let (Some((bad, target)), None) = (steps.roll_back, steps.abort) else {
+            return Ok(false);
+        };
+        let cfg = self.service_config(service)?;
+        let to = target.describe();
+        let key = EventKey::alarm_rollback(&change.alarm, change.at, service);
+        let id = DeploymentId::derive(now, key.as_str());
+        let bad_version = releases
+            .iter()
+            .find(|r| r.deployment == bad)
+            .map(|r| r.image.tag.to_string());
+        let kind = DeploymentKind::Rollback {
+            automatic: true,
+            reason: reason.to_owned(),
+            of: Some(bad),
+        };
+        let actor = Actor::system(&change.judge());
+        let task_definition = target.task_definition.clone();
+        let (draft, lock_reason) =
+            self.rollback_draft(env, id, vec![(*target, bad_version)], kind, actor.clone())?;
+        let lock = EnvLock {
+            env: env.name.clone(),
+            owner: LockOwner::Deployment { id },
+            held_by: actor.clone(),
+            reason: lock_reason,
+            since: now,
+            expires: None,
+        };
+        let created = Deployment::new(draft, now);
+        let refused = |e| RequestError::from(DriveError::from(e));
+        let submitted = created.apply(&Input::Submitted, now).map_err(refused)?;
+        let started = submitted
+            .deployment
+            .apply(&Input::Started, now)
+            .map_err(refused)?;
+        let d = started.deployment;
+        let lease = StepLease::on(&d, now);
+        let verdict = change.verdict();
+        // The bad release's own record, judged in the same write as its verdict, so neither is
+        // ever seen without the other.
+        let judged = match self.ports.store().get_deployment(bad).await? {
+            Some(b) => match verdict.bad_parts() {
+                Some((by, at, why)) => {
+                    let input = Input::JudgedBad {
+                        by: by.to_owned(),
+                        at,
+                        why: why.to_owned(),
+                        to: Some(to.clone()),
+                    };
+                    b.apply(&input, now).ok().filter(|s| s.changed)
+                }
+                None => None,
+            },
+            None => None,
+        };
+        let hold = env.hold_after_rollback.then(|| Hold {
+            env: env.name.clone(),
+            service: service.clone(),
+            reason: reason.to_owned(),
+            since: now,
+        });
+        let decision_key = alarm_decision_key(change, service);
+        let claim = super::deploy::event_claim(&key);
+        let decision = decided.to_claim();
+        let opening = RollbackOpening {
+            decision: (&decision_key, &decision),
+            claim: &claim,
+            claims_expire: now + SignedDuration::from_hours(24),
+            deployment: &d,
+            lock: &lock,
+            lease: (&lease.key, &lease.holder, now + STEP_LEASE),
+            judged: (service, bad, &verdict),
+            judged_record: judged.as_ref().map(|s| &s.deployment),
+            hold: hold.as_ref(),
+            now,
+        };
+        if !self.ports.store().open_rollback(&opening).await? {
+            return Ok(false);
+        }
+        let rollout = match self
+            .ports
+            .platform()
+            .roll_back(&env.cluster, cfg, &task_definition)
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                // Its retry finds the rollback made and its step free, and sends it.
+                self.give_back(Some(lease)).await;
+                return Err(e.into());
+            }
+        };
+        // ECS has its order: now the record (so ECS's outcome finds it), the card, the threads.
+        let input = Input::RolloutStarted {
+            service: service.clone(),
+            task_definition: rollout.task_definition,
+            ecs_deployment: rollout.ecs_deployment,
+        };
+        let d = self
+            .drive(d, input, &actor)
+            .await
+            .map_err(RequestError::from)?
+            .deployment;
+        for effect in submitted
+            .effects
+            .into_iter()
+            .chain(started.effects)
+            .filter(|e| !is_step(e))
+        {
+            Box::pin(self.perform(&d, effect, &actor)).await?;
+        }
+        if let Some(step) = judged {
+            let judge = Actor::system(&change.judge());
+            for effect in step.effects {
+                Box::pin(self.perform(&step.deployment, effect, &judge)).await?;
+            }
+        }
+        let line = format!("🚨 {reason}. Rolling {service} back to {to} ({id}).");
+        self.reply(bad, &line).await?;
+        if let Some(line) = &steps.announce {
+            self.announce(env, line).await;
+        }
+        outcome.rolled_back.push((service.clone(), id));
+        Ok(true)
     }
 
     /// Carries out one service's alarm decision. Every write is idempotent, so every delivery
@@ -501,7 +688,23 @@ impl<P: Ports> App<'_, P> {
     /// Starts an automatic rollback its caller just made (or found made and not started):
     /// here, or by handing it to the deploy function ([`Deployment::started_where_decided`]).
     async fn start(&self, d: Deployment, start: Start) -> Result<Deployment, RequestError> {
-        if !(d.started_where_decided() && d.awaits_start()) {
+        if !d.started_where_decided() {
+            return Ok(d);
+        }
+        if !d.awaits_start() {
+            // Started by an earlier delivery whose rollout step did not get through (its
+            // `UpdateService` failed and gave the step's lease back): send it now, not when
+            // maintenance next looks. A step another delivery still holds is left to it.
+            if start == Start::Here && d.pending_work().is_some() {
+                return match Box::pin(self.run_deployment(d.id)).await {
+                    Ok(d) => Ok(d),
+                    Err(super::deploy::RunError::Port(e)) => Err(e.into()),
+                    Err(super::deploy::RunError::Refused(r)) => Err(r.into()),
+                    Err(super::deploy::RunError::Unknown(id)) => {
+                        Err(PortError::NotFound(format!("deployment {id}")).into())
+                    }
+                };
+            }
             return Ok(d);
         }
         match start {
@@ -527,6 +730,20 @@ impl<P: Ports> App<'_, P> {
         kind: DeploymentKind,
         actor: Actor,
     ) -> Result<Requested, RequestError> {
+        let (draft, reason) = self.rollback_draft(env, id, targets, kind, actor)?;
+        self.create_and_submit(env, draft, reason).await
+    }
+
+    /// Rollback `id` to `targets` (each with the version it leaves), and the reason its lock
+    /// gives.
+    fn rollback_draft(
+        &self,
+        env: &EnvConfig,
+        id: DeploymentId,
+        targets: Vec<(Release, Option<String>)>,
+        kind: DeploymentKind,
+        actor: Actor,
+    ) -> Result<(Draft, String), PortError> {
         let version = targets
             .first()
             .map(|(t, _)| t.image.tag.clone())
@@ -569,6 +786,6 @@ impl<P: Ports> App<'_, P> {
             overridden: None,
             alarms_at_start: Vec::new(),
         };
-        self.create_and_submit(env, draft, reason).await
+        Ok((draft, reason))
     }
 }
