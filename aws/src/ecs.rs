@@ -432,6 +432,14 @@ impl Platform for EcsPlatform {
         })
     }
 
+    async fn running_revision(&self, cluster: &str, svc: &ServiceConfig) -> PortResult<String> {
+        let service = self.service(cluster, &svc.ecs_service).await?;
+        service
+            .task_definition()
+            .map(str::to_owned)
+            .ok_or_else(|| PortError::Failed(format!("{} has no task definition", svc.ecs_service)))
+    }
+
     async fn resolve_image(&self, repository: &str, tag: &Version) -> PortResult<Option<Digest>> {
         let what = format!("DescribeImages {repository}:{tag}");
         let res = self
@@ -484,9 +492,15 @@ impl Platform for EcsPlatform {
         cluster: &str,
         svc: &ServiceConfig,
         task_definition: &str,
+        replacing: Option<&str>,
     ) -> PortResult<Rollout> {
-        let current = self.service(cluster, &svc.ecs_service).await?;
-        let changes = current.task_definition() != Some(task_definition);
+        let changes = match replacing {
+            Some(running) => running != task_definition,
+            None => {
+                let current = self.service(cluster, &svc.ecs_service).await?;
+                current.task_definition() != Some(task_definition)
+            }
+        };
         self.update(cluster, svc, task_definition, changes).await
     }
 

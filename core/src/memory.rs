@@ -754,6 +754,7 @@ impl Platform for Memory {
         cluster: &str,
         service: &ServiceConfig,
         task_definition: &str,
+        _replacing: Option<&str>,
     ) -> PortResult<Rollout> {
         yield_now().await;
         let mut w = guard(&self.world);

@@ -306,6 +306,15 @@ pub trait Platform: Send + Sync {
         cluster: &str,
         service: &ServiceConfig,
     ) -> impl Future<Output = PortResult<Running>> + Send;
+    /// Only the service's current task definition: what an alarm's rollback needs to know
+    /// before it acts (ECS answers it in one call; [`Platform::running`] may take two).
+    fn running_revision(
+        &self,
+        cluster: &str,
+        service: &ServiceConfig,
+    ) -> impl Future<Output = PortResult<String>> + Send {
+        async move { Ok(self.running(cluster, service).await?.task_definition) }
+    }
     /// The digest a tag points at now; `None` if the repository has no such tag.
     fn resolve_image(
         &self,
@@ -323,12 +332,15 @@ pub trait Platform: Send + Sync {
         image: &ImageRef,
         step: &str,
     ) -> impl Future<Output = PortResult<StepRollout>> + Send;
-    /// Updates the service to an existing task definition (a rollback).
+    /// Updates the service to an existing task definition (a rollback). `replacing` is the
+    /// task definition the caller just read running, if it did (the adapter reads it
+    /// otherwise): a new ECS deployment is forced only when the two differ.
     fn roll_back(
         &self,
         cluster: &str,
         service: &ServiceConfig,
         task_definition: &str,
+        replacing: Option<&str>,
     ) -> impl Future<Output = PortResult<Rollout>> + Send;
     /// Runs the migration command once with the new image and the service's network
     /// configuration, and waits for its exit code. `run` names the deployment it belongs to:

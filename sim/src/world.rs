@@ -661,6 +661,8 @@ impl<S: Store> Platform for SimPorts<S> {
         cluster: &str,
         svc: &ServiceConfig,
         task_definition: &str,
+        // The world knows what runs; the caller's view only spares ECS a read.
+        _replacing: Option<&str>,
     ) -> PortResult<Rollout> {
         let now = self.now();
         self.call(Port::Platform, async {

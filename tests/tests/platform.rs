@@ -201,7 +201,7 @@ async fn a_rollout_registers_a_revision_that_changes_only_the_image() {
     );
 
     let back = p
-        .roll_back(&s.cluster, &config_for(&s), &s.task_definition)
+        .roll_back(&s.cluster, &config_for(&s), &s.task_definition, None)
         .await
         .unwrap();
     assert_eq!(back.task_definition, s.task_definition);

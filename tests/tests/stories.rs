@@ -437,8 +437,11 @@ impl Platform for ExitsThree {
         cluster: &str,
         service: &ServiceConfig,
         task_definition: &str,
+        replacing: Option<&str>,
     ) -> PortResult<Rollout> {
-        self.0.roll_back(cluster, service, task_definition).await
+        self.0
+            .roll_back(cluster, service, task_definition, replacing)
+            .await
     }
     async fn run_migration(
         &self,

@@ -392,7 +392,11 @@ impl<P: Ports> App<'_, P> {
                     _ => None,
                 };
                 match rollout::check_revision(d.id, &service, td, &releases, &running, claimed_by) {
-                    RevisionStep::Send => p.platform().roll_back(&env.cluster, cfg, td).await?,
+                    RevisionStep::Send => {
+                        p.platform()
+                            .roll_back(&env.cluster, cfg, td, Some(&running.task_definition))
+                            .await?
+                    }
                     RevisionStep::TakeUp(rollout) => rollout,
                     RevisionStep::Refuse(reason) => {
                         return Ok(vec![Input::Aborted { reason }]);

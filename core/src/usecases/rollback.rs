@@ -93,12 +93,12 @@ impl<P: Ports> App<'_, P> {
             // The service's releases and what it runs, read at once: all the fast road needs.
             let (releases, running) = super::both(
                 store.releases(&env.name, &service, 50),
-                self.ports.platform().running(&env.cluster, cfg),
+                self.ports.platform().running_revision(&env.cluster, cfg),
             )
             .await;
             let releases = releases?;
             let running = match running {
-                Ok(r) => Some(r.task_definition),
+                Ok(r) => Some(r),
                 Err(e) => {
                     tracing::warn!(%service, error = %e, "could not read what the service runs; deciding without it");
                     None
@@ -275,7 +275,7 @@ impl<P: Ports> App<'_, P> {
         let rollout = match self
             .ports
             .platform()
-            .roll_back(&env.cluster, cfg, &task_definition)
+            .roll_back(&env.cluster, cfg, &task_definition, Some(running))
             .await
         {
             Ok(r) => r,
