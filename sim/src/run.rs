@@ -91,6 +91,11 @@ pub const TICK: jiff::SignedDuration = jiff::SignedDuration::from_mins(5);
 /// How many ticks the drain runs: enough for ECS to finish what each tick starts (a rollback
 /// started by a failure, say) and for maintenance to see it.
 const DRAIN_TICKS: usize = 6;
+/// How long a drain may go on while work is still moving: a failed deploy of several services
+/// and the rollback it starts take a tick per step, more than `DRAIN_TICKS` (seed
+/// 0x3d2d34719bfe959b: a rollback still rolling when a 6-tick drain ended). Three hours of
+/// ticks, past every deadline, so whatever is stuck has been given up on by then.
+const DRAIN_TICKS_MAX: usize = 36;
 
 /// One delivery of one event to one entry point: what a redelivery delivers again.
 #[derive(Debug, Clone)]
@@ -793,7 +798,10 @@ impl<S: Store + Clone> Sim<S> {
     pub async fn drain(&mut self, from: usize) {
         let index = from;
         self.trace.push(format!("{:>3}. (drain)", index + 1));
-        for _ in 0..DRAIN_TICKS {
+        for n in 0..DRAIN_TICKS_MAX {
+            if n >= DRAIN_TICKS && self.settled().await {
+                break;
+            }
             let under_way = self.ports.world().in_progress();
             for id in under_way {
                 let outcome = self.ports.world().finish(&id, true);
@@ -817,6 +825,21 @@ impl<S: Store + Clone> Sim<S> {
         let updates = self.ports.world().updates.len();
         let found = self.judge(index, updates, true, |cx| check::drained(cx, &after));
         self.record(found);
+    }
+
+    /// Whether a drain has nothing left to wait for: no ECS deployment under way, no work
+    /// queued, no deployment in flight.
+    async fn settled(&self) -> bool {
+        let idle = {
+            let w = self.ports.world();
+            w.in_progress().is_empty() && w.queue.is_empty()
+        };
+        idle && self
+            .observe(false)
+            .await
+            .deployments
+            .iter()
+            .all(|d| d.state.is_terminal() || d.state == State::PendingApproval)
     }
 
     /// Runs `steps`, then drains.

@@ -875,6 +875,34 @@ fn invariant_5_rolled_back_reads_succeeded_5cb7c9ca70b70af4() {
     );
 }
 
+/// A checker fix in issue 16. Found by seed 0x3d2d34719bfe959b: a request that died after its
+/// one write was resumed by maintenance, failed its health check, and the rollback it started
+/// was still on its second service when the drain's six ticks ran out — the chain needs more
+/// ticks than that, nothing was stuck. The drain now goes on while anything is under way, up
+/// to three hours of ticks.
+const INVARIANT_9_LEFT_HALF_DONE_3D2D34719BFE959B: &[Step] = &[
+    step(Wait { minutes: 1 }),
+    step(Deploy {
+        env: Staging,
+        services: Svcs(7),
+        version: 3,
+        who: Bob,
+    })
+    .crash_after(1),
+    step(World {
+        migrations_fail: false,
+        unhealthy: true,
+    }),
+];
+
+#[test]
+fn invariant_9_left_half_done_3d2d34719bfe959b() {
+    assert_never(
+        "9-left-half-done",
+        INVARIANT_9_LEFT_HALF_DONE_3D2D34719BFE959B,
+    );
+}
+
 /// Every recorded sequence, by the kind of violation it shows.
 const RECORDED: &[(&str, &[Step])] = &[
     (
