@@ -63,6 +63,19 @@ const STARTS: usize = 20;
 const REACTIONS: usize = 20;
 const FUNCTIONS: [&str; 5] = ["bot", "deploy", "rollback", "build-completed", "backup"];
 
+/// Alice's Slack `/deploy ENV api v1.2.3` as a form body, from workspace `team`.
+fn deploy_command(team: &str, env: &str, trigger: &str) -> String {
+    form(&[
+        ("team_id", team),
+        ("channel_id", "C0DEPLOYS"),
+        ("user_id", "U0ALICE"),
+        ("user_name", "alice"),
+        ("command", "/deploy"),
+        ("text", &format!("{env} api v1.2.3")),
+        ("trigger_id", trigger),
+    ])
+}
+
 // ------------------------------------------------------------------ statistics --------------
 
 fn ms(d: Duration) -> f64 {
@@ -292,15 +305,7 @@ impl<S: Store + std::fmt::Debug + 'static> AckWorld<S> {
     async fn deploy(&self, w: usize, n: usize) -> Result<Duration, Error> {
         let env = format!("d{w}");
         let trigger = format!("deploy-{w}-{n}-{}", self.bot.ports.clock.the_time());
-        let body = form(&[
-            ("team_id", "T0BENCH"),
-            ("channel_id", "C0DEPLOYS"),
-            ("user_id", "U0ALICE"),
-            ("user_name", "alice"),
-            ("command", "/deploy"),
-            ("text", &format!("{env} api v1.2.3")),
-            ("trigger_id", &trigger),
-        ]);
+        let body = deploy_command("T0BENCH", &env, &trigger);
         let (took, text) = self.post("/slack/commands", body).await?;
         if !text.contains("Checking api v1.2.3") {
             return Err(format!("unexpected answer: {text}").into());
@@ -564,15 +569,7 @@ fn sample(name: &str) -> Result<Value, Error> {
 fn events(function: &str, n: usize) -> Result<[Value; 2], Error> {
     let deploy = |env: &str| {
         let trigger = format!("cold-{n}-{env}-{}", Timestamp::now().as_millisecond());
-        let body = form(&[
-            ("team_id", "T0DECKHAND"),
-            ("channel_id", "C0DEPLOYS"),
-            ("user_id", "U0ALICE"),
-            ("user_name", "alice"),
-            ("command", "/deploy"),
-            ("text", &format!("{env} api v1.2.3")),
-            ("trigger_id", &trigger),
-        ]);
+        let body = deploy_command("T0DECKHAND", env, &trigger);
         let headers = slack_headers(SECRET, Timestamp::now().as_second(), &body);
         function_url_event("POST", "/slack/commands", &headers, Some(&body))
     };
