@@ -4,6 +4,7 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
 use deckhand_core::deployment::Work;
 use deckhand_core::ports::{Dispatch, PortError, PortResult};
+use deckhand_core::types::SignedDuration;
 use tokio::sync::mpsc;
 
 use crate::error::{misconfigured_if_missing, port_error};
@@ -52,6 +53,58 @@ impl Dispatch for LambdaDispatch {
         }
         Ok(())
     }
+
+    async fn dispatch_after(&self, _work: &Work, _delay: SignedDuration) -> PortResult<()> {
+        Err(PortError::Misconfigured(format!(
+            "Lambda's async invoke of {} cannot wait: delayed work needs the delay queue (DECKHAND_DELAY_QUEUE_URL)",
+            self.function
+        )))
+    }
+}
+
+/// SQS's longest delay: work due later arrives this soon, finds nothing due yet, and is
+/// sent on again for the rest.
+const SQS_MAX_DELAY: SignedDuration = SignedDuration::from_mins(15);
+
+/// Work that must arrive later: an SQS queue whose messages are held back by `DelaySeconds`
+/// and which feeds the deploy function (an event source mapping). Hand-rolled waits in a
+/// function would bill the wait and die with the function; a queue keeps the wait outside.
+#[derive(Debug, Clone)]
+pub struct DelayQueue {
+    client: aws_sdk_sqs::Client,
+    url: String,
+}
+
+impl DelayQueue {
+    pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
+        Self {
+            client,
+            url: url.into(),
+        }
+    }
+
+    /// Sends `work` to arrive no sooner than `delay` (rounded up to whole seconds, at most
+    /// SQS's 15 minutes).
+    pub async fn send(&self, work: &Work, delay: SignedDuration) -> PortResult<()> {
+        let body = serde_json::to_string(work)
+            .map_err(|e| PortError::Failed(format!("encoding work: {e}")))?;
+        let delay = delay.clamp(SignedDuration::ZERO, SQS_MAX_DELAY);
+        let secs = delay.as_secs() + i64::from(delay.subsec_nanos() > 0);
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .delay_seconds(i32::try_from(secs).unwrap_or(900))
+            .send()
+            .await
+            .map_err(|e| {
+                misconfigured_if_missing(
+                    port_error(&format!("SendMessage to {}", self.url), &e),
+                    &format!("queue {}", self.url),
+                )
+            })?;
+        Ok(())
+    }
 }
 
 /// Local mode: work goes onto a queue that a worker in the same process drains, so
@@ -73,5 +126,18 @@ impl Dispatch for QueueDispatch {
         self.tx
             .send(work.clone())
             .map_err(|_| PortError::Failed("the local worker has stopped".into()))
+    }
+
+    async fn dispatch_after(&self, work: &Work, delay: SignedDuration) -> PortResult<()> {
+        let (tx, work) = (self.tx.clone(), work.clone());
+        let delay = std::time::Duration::try_from(delay).unwrap_or_default();
+        // Local mode's stand-in for the delay queue: the wait runs beside the worker.
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            if tx.send(work).is_err() {
+                tracing::debug!("the local worker stopped before delayed work was due");
+            }
+        });
+        Ok(())
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use aws_sdk_ecr::types::ImageIdentifier;
 use aws_sdk_ecs::types::{ContainerOverride, Service, TaskDefinition, TaskOverride};
+use deckhand_core::check::{LOG_TAIL, TaskState};
 use deckhand_core::config::ServiceConfig;
 use deckhand_core::deployment::ImageRef;
 use deckhand_core::ports::{
@@ -32,6 +33,9 @@ pub struct EcsPlatform {
     /// never change, so a warm Lambda asks once per repository.
     /// Shared by clones.
     repository_uris: std::sync::Arc<Mutex<HashMap<String, String>>>,
+    /// Where a stopped task's last log lines are read (`None`: a task's failure says only
+    /// its exit code and ECS's reason).
+    logs: Option<aws_sdk_cloudwatchlogs::Client>,
     /// How often to look at a migration task, and for how long.
     pub migration_poll: Duration,
     pub migration_timeout: Duration,
@@ -41,15 +45,25 @@ pub struct EcsPlatform {
 /// 128 characters; a ULID is 26), so a retry finds the task an earlier attempt started.
 pub const MIGRATION_STARTED_BY: &str = "deckhand-migration-";
 
+/// What Deckhand's smoke tasks are started by, followed by `<deployment>-<service>`.
+pub const SMOKE_STARTED_BY: &str = "deckhand-smoke-";
+
 impl EcsPlatform {
     pub fn new(ecs: aws_sdk_ecs::Client, ecr: aws_sdk_ecr::Client) -> Self {
         Self {
             ecs,
             ecr,
             repository_uris: std::sync::Arc::default(),
+            logs: None,
             migration_poll: Duration::from_secs(5),
             migration_timeout: Duration::from_secs(10 * 60),
         }
+    }
+
+    /// Reads a stopped task's last log lines from CloudWatch Logs.
+    pub fn with_logs(mut self, logs: aws_sdk_cloudwatchlogs::Client) -> Self {
+        self.logs = Some(logs);
+        self
     }
 
     async fn service(&self, cluster: &str, service: &str) -> PortResult<Service> {
@@ -317,9 +331,9 @@ impl EcsPlatform {
         })
     }
 
-    /// The migration task an earlier attempt started under `started_by`, running or stopped
+    /// The one-off task an earlier attempt started under `started_by`, running or stopped
     /// (ECS lists stopped tasks for about an hour).
-    async fn migration_task(&self, cluster: &str, started_by: &str) -> PortResult<Option<String>> {
+    async fn one_off_task(&self, cluster: &str, started_by: &str) -> PortResult<Option<String>> {
         use aws_sdk_ecs::types::DesiredStatus;
         for status in [DesiredStatus::Running, DesiredStatus::Stopped] {
             let out = self
@@ -357,6 +371,22 @@ impl EcsPlatform {
             Revision::Running(earlier) => earlier.task_definition,
         };
         let what = format!("RunTask {} migration in cluster {cluster}", svc.ecs_service);
+        self.run_one_off(&what, cluster, &service, svc, &arn, command, started_by)
+            .await
+    }
+
+    /// Runs `command` once on `task_definition`, placed and networked as `service`'s tasks are.
+    #[allow(clippy::too_many_arguments)]
+    async fn run_one_off(
+        &self,
+        what: &str,
+        cluster: &str,
+        service: &Service,
+        svc: &ServiceConfig,
+        task_definition: &str,
+        command: &[String],
+        started_by: &str,
+    ) -> PortResult<String> {
         let overrides = TaskOverride::builder()
             .container_overrides(
                 ContainerOverride::builder()
@@ -369,7 +399,7 @@ impl EcsPlatform {
             .ecs
             .run_task()
             .cluster(cluster)
-            .task_definition(&arn)
+            .task_definition(task_definition)
             .count(1)
             .started_by(started_by)
             .overrides(overrides)
@@ -380,7 +410,7 @@ impl EcsPlatform {
             [] => req = req.set_launch_type(service.launch_type().cloned()),
             strategy => req = req.set_capacity_provider_strategy(Some(strategy.to_vec())),
         }
-        let out = req.send().await.map_err(|e| port_error(&what, &e))?;
+        let out = req.send().await.map_err(|e| port_error(what, &e))?;
         if let Some(f) = out.failures().first() {
             return Err(PortError::Failed(format!(
                 "{what}: {}",
@@ -392,6 +422,80 @@ impl EcsPlatform {
             .and_then(|t| t.task_arn())
             .map(str::to_owned)
             .ok_or_else(|| PortError::Failed(format!("{what}: no task started")))
+    }
+
+    async fn describe_task(
+        &self,
+        cluster: &str,
+        task: &str,
+    ) -> PortResult<aws_sdk_ecs::types::Task> {
+        let what = format!("DescribeTasks {task} in cluster {cluster}");
+        let out = self
+            .ecs
+            .describe_tasks()
+            .cluster(cluster)
+            .tasks(task)
+            .send()
+            .await
+            .map_err(|e| port_error(&what, &e))?;
+        out.tasks()
+            .first()
+            .cloned()
+            .ok_or_else(|| PortError::NotFound(format!("task {task} in cluster {cluster}")))
+    }
+
+    /// The last [`LOG_TAIL`] lines `container` of `task` logged, when its task definition
+    /// sends them to CloudWatch Logs (the `awslogs` driver). Best effort: a task whose log
+    /// cannot be read fails with its exit code alone.
+    async fn log_tail(&self, task: &aws_sdk_ecs::types::Task, container: &str) -> Vec<String> {
+        let (Some(logs), Some(td), Some(arn)) =
+            (&self.logs, task.task_definition_arn(), task.task_arn())
+        else {
+            return Vec::new();
+        };
+        let Ok((td, _)) = self.task_definition(td).await else {
+            return Vec::new();
+        };
+        let Some(options) = td
+            .container_definitions()
+            .iter()
+            .find(|c| c.name() == Some(container))
+            .and_then(|c| c.log_configuration())
+            .filter(|l| l.log_driver() == &aws_sdk_ecs::types::LogDriver::Awslogs)
+            .and_then(|l| l.options())
+        else {
+            return Vec::new();
+        };
+        let (Some(group), Some(prefix)) = (
+            options.get("awslogs-group"),
+            options.get("awslogs-stream-prefix"),
+        ) else {
+            return Vec::new();
+        };
+        // awslogs names a task's stream `prefix/container/task-id`.
+        let task_id = arn.rsplit('/').next().unwrap_or(arn);
+        let stream = format!("{prefix}/{container}/{task_id}");
+        let limit = i32::try_from(LOG_TAIL).unwrap_or(10);
+        match logs
+            .get_log_events()
+            .log_group_name(group)
+            .log_stream_name(&stream)
+            .start_from_head(false)
+            .limit(limit)
+            .send()
+            .await
+        {
+            Ok(out) => out
+                .events()
+                .iter()
+                .filter_map(|e| e.message())
+                .map(|m| m.trim_end().to_owned())
+                .collect(),
+            Err(e) => {
+                tracing::warn!(group, stream, error = %port_error("GetLogEvents", &e), "could not read the task's log");
+                Vec::new()
+            }
+        }
     }
 }
 
@@ -513,7 +617,7 @@ impl Platform for EcsPlatform {
         run: &str,
     ) -> PortResult<i32> {
         let started_by = format!("{MIGRATION_STARTED_BY}{run}");
-        let task = match self.migration_task(cluster, &started_by).await? {
+        let task = match self.one_off_task(cluster, &started_by).await? {
             // An earlier attempt of this deployment started it (the function timed out or
             // crashed while waiting): wait for that one, never run the migration twice.
             Some(task) => task,
@@ -555,6 +659,84 @@ impl Platform for EcsPlatform {
             }
             tokio::time::sleep(self.migration_poll).await;
         }
+    }
+
+    async fn start_smoke(
+        &self,
+        cluster: &str,
+        svc: &ServiceConfig,
+        task_definition: &str,
+        command: &[String],
+        run: &str,
+    ) -> PortResult<String> {
+        let started_by = format!("{SMOKE_STARTED_BY}{run}-{}", svc.name);
+        if let Some(task) = self.one_off_task(cluster, &started_by).await? {
+            return Ok(task);
+        }
+        let service = self.service(cluster, &svc.ecs_service).await?;
+        let what = format!(
+            "RunTask {} smoke test in cluster {cluster}",
+            svc.ecs_service
+        );
+        self.run_one_off(
+            &what,
+            cluster,
+            &service,
+            svc,
+            task_definition,
+            command,
+            &started_by,
+        )
+        .await
+    }
+
+    async fn task_state(
+        &self,
+        cluster: &str,
+        svc: &ServiceConfig,
+        task: &str,
+    ) -> PortResult<TaskState> {
+        let t = self.describe_task(cluster, task).await?;
+        if t.last_status() != Some("STOPPED") {
+            return Ok(TaskState::Running);
+        }
+        let container = t
+            .containers()
+            .iter()
+            .find(|c| c.name() == Some(svc.container.as_str()));
+        let reason = container
+            .and_then(|c| c.reason())
+            .or(t.stopped_reason())
+            .unwrap_or("no reason given")
+            .to_owned();
+        Ok(TaskState::Stopped {
+            exit_code: container.and_then(|c| c.exit_code()),
+            reason,
+            log_tail: self.log_tail(&t, &svc.container).await,
+        })
+    }
+
+    async fn stop_task(
+        &self,
+        cluster: &str,
+        svc: &ServiceConfig,
+        task: &str,
+        reason: &str,
+    ) -> PortResult<Vec<String>> {
+        let what = format!("StopTask {task} in cluster {cluster}");
+        let out = self
+            .ecs
+            .stop_task()
+            .cluster(cluster)
+            .task(task)
+            .reason(reason)
+            .send()
+            .await
+            .map_err(|e| port_error(&what, &e))?;
+        Ok(match out.task() {
+            Some(t) => self.log_tail(t, &svc.container).await,
+            None => Vec::new(),
+        })
     }
 
     async fn rollout_state(

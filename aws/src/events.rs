@@ -43,6 +43,7 @@ pub fn event_id(raw: &serde_json::Value) -> String {
     };
     let id = text(&raw["id"])
         .or_else(|| text(&raw["Records"][0]["Sns"]["MessageId"]))
+        .or_else(|| text(&raw["Records"][0]["messageId"]))
         .or_else(|| text(&raw["execution_id"]))
         .or_else(|| text(&raw["key"]))
         .or_else(alarm_action)
@@ -453,6 +454,38 @@ pub fn dispatched(raw: &serde_json::Value) -> Result<Work, EventError> {
     parse("dispatched work", raw)
 }
 
+/// The delay queue's batch, as SQS's event source mapping delivers it: exactly one record
+/// (the template's `BatchSize: 1`), whose body is dispatched work.
+#[derive(Debug, Deserialize)]
+struct SqsBatch {
+    #[serde(rename = "Records")]
+    records: Vec<SqsRecord>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SqsRecord {
+    body: String,
+}
+
+/// Work that came back through the delay queue (`events/sqs-delayed-work.json`).
+pub fn delayed(raw: &serde_json::Value) -> Result<Work, EventError> {
+    const KIND: &str = "delayed work";
+    let batch: SqsBatch = parse(KIND, raw)?;
+    let [record] = batch.records.as_slice() else {
+        return Err(fail(
+            KIND,
+            raw,
+            format!(
+                "{} records in one batch; the delay queue's mapping sends one (BatchSize 1)",
+                batch.records.len()
+            ),
+        ));
+    };
+    let body: serde_json::Value = serde_json::from_str(&record.body)
+        .map_err(|e| fail(KIND, raw, format!("the body is not JSON: {e}")))?;
+    Work::deserialize(&body).map_err(|e| fail(KIND, raw, e.to_string()))
+}
+
 /// The deploy function's maintenance schedule (`events/scheduler-maintenance.json`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct MaintenanceSchedule {
@@ -479,7 +512,8 @@ pub enum DeployEvent {
 
 impl DeployEvent {
     /// Which trigger `raw` is comes from the one field each is named by — a Scheduler payload's
-    /// `schedule`, dispatched work's `work`, anything else is EventBridge's — and the rest is
+    /// `schedule`, dispatched work's `work`, the delay queue's SQS `eventSource`, anything else
+    /// is EventBridge's — and the rest is
     /// that trigger's own parse, whose error names the event's id. Parsed here, not by
     /// `lambda_runtime`, so a malformed event is refused by id instead of retried.
     pub fn parse(raw: &serde_json::Value) -> Result<Self, EventError> {
@@ -497,6 +531,9 @@ impl DeployEvent {
         }
         if named("work") {
             return dispatched(raw).map(DeployEvent::Work);
+        }
+        if raw["Records"][0]["eventSource"] == "aws:sqs" {
+            return delayed(raw).map(DeployEvent::Work);
         }
         rollout_outcome(raw).map(DeployEvent::Rollout)
     }
@@ -546,6 +583,16 @@ mod tests {
             DeployEvent::parse(&event("dispatch-run-deployment.json")).unwrap(),
             DeployEvent::Work(Work::RunDeployment { .. })
         ));
+        assert!(matches!(
+            DeployEvent::parse(&event("sqs-delayed-work.json")).unwrap(),
+            DeployEvent::Work(Work::RunDeployment { .. })
+        ));
+        let mut two = event("sqs-delayed-work.json");
+        let record = two["Records"][0].clone();
+        two["Records"].as_array_mut().unwrap().push(record);
+        let e = DeployEvent::parse(&two).unwrap_err();
+        assert_eq!(e.kind, "delayed work");
+        assert!(e.why.contains("2 records"), "{e}");
         assert!(matches!(
             DeployEvent::parse(&event("dispatch-prepare-deployment.json")).unwrap(),
             DeployEvent::Work(Work::PrepareDeployment { .. })

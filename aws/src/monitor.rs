@@ -1,10 +1,12 @@
-//! `Monitor`: CloudWatch alarm states, and HTTP health checks.
+//! `Monitor`: CloudWatch alarm states, and the GETs of HTTP checks.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_cloudwatch::types::StateValue;
-use deckhand_core::ports::{Health, Monitor, PortError, PortResult};
+use deckhand_core::check::Probe;
+use deckhand_core::ports::{Monitor, PortError, PortResult};
+use deckhand_core::types::SignedDuration;
 
 use crate::error::port_error;
 
@@ -16,9 +18,9 @@ pub struct CloudWatchMonitor {
 
 impl CloudWatchMonitor {
     pub fn new(cloudwatch: aws_sdk_cloudwatch::Client) -> PortResult<Self> {
+        // Each check's own `timeout` bounds its request; connecting gets no longer than this.
         let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .connect_timeout(Duration::from_secs(2))
+            .connect_timeout(Duration::from_secs(5))
             .user_agent("deckhand-health-check")
             .build()
             .map_err(|e| PortError::Failed(format!("building the health-check client: {e}")))?;
@@ -105,26 +107,44 @@ impl Monitor for CloudWatchMonitor {
             .collect())
     }
 
-    async fn check_health(&self, url: &str) -> PortResult<Health> {
-        // An unreachable service is unhealthy, not an infrastructure error: the deployment is
-        // what failed, and it is rolled back.
-        Ok(match self.http.get(url).send().await {
-            Ok(r) if r.status().is_success() => Health {
-                healthy: true,
-                detail: format!("HTTP {}", r.status().as_u16()),
-            },
-            Ok(r) => Health {
-                healthy: false,
-                detail: format!("HTTP {} from {url}", r.status().as_u16()),
-            },
-            Err(e) if e.is_timeout() => Health {
-                healthy: false,
-                detail: format!("{url} did not answer within 5s"),
-            },
-            Err(e) => Health {
-                healthy: false,
-                detail: format!("{url} could not be reached: {e}"),
-            },
+    async fn probe(&self, url: &str, timeout: SignedDuration) -> PortResult<Probe> {
+        let timeout = Duration::try_from(timeout).unwrap_or(Duration::from_secs(5));
+        // One deadline for the whole try, body included: a service that sends its headers and
+        // then stalls has not answered.
+        let fetch = async {
+            let mut r = self.http.get(url).send().await?;
+            let status = r.status().as_u16();
+            let mut body = Vec::new();
+            while body.len() < Probe::BODY_MAX
+                && let Some(chunk) = r.chunk().await?
+            {
+                body.extend_from_slice(&chunk);
+            }
+            body.truncate(Probe::BODY_MAX);
+            Ok::<_, reqwest::Error>(Probe::Answered {
+                status,
+                body: String::from_utf8_lossy(&body).into_owned(),
+            })
+        };
+        Ok(match tokio::time::timeout(timeout, fetch).await {
+            Err(_) => Probe::TimedOut,
+            Ok(Ok(probe)) => probe,
+            Ok(Err(e)) if e.is_timeout() => Probe::TimedOut,
+            // Refused, no such host, TLS: the source chain says which.
+            Ok(Err(e)) => Probe::Unreachable(error_chain(&e)),
         })
     }
+}
+
+/// An error and its causes, `: `-separated (reqwest's own message alone says only "error
+/// sending request").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cur = c.source();
+    }
+    out
 }

@@ -74,6 +74,8 @@ pub struct Aws {
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub rds: aws_sdk_rds::Client,
     pub lambda: aws_sdk_lambda::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
 }
 
 impl Aws {
@@ -87,6 +89,8 @@ impl Aws {
             cloudwatch: aws_sdk_cloudwatch::Client::new(config),
             rds: aws_sdk_rds::Client::new(config),
             lambda: aws_sdk_lambda::Client::new(config),
+            sqs: aws_sdk_sqs::Client::new(config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(config),
         }
     }
 

@@ -121,6 +121,32 @@ pub fn count(n: usize, noun: &str) -> String {
     }
 }
 
+/// What verifying one service is at: the check and its try, or the smoke test.
+fn verifying(d: &Deployment, i: usize) -> String {
+    let Some(s) = d.services.get(i) else {
+        return "Checking".to_owned();
+    };
+    let name = &s.service;
+    let Some(v) = &s.progress.verify else {
+        return format!("Checking {name}");
+    };
+    if let Some(check) = s.checks.get(v.check) {
+        let mut line = format!("Checking {name}: `{}`", check.name);
+        if let (Some(last), Some(at)) = (&v.last, v.next_at) {
+            line.push_str(&format!(
+                " — try {} failed ({last}); next at {}",
+                v.tries,
+                at.strftime("%H:%M:%S UTC")
+            ));
+        }
+        return line;
+    }
+    match &v.smoke {
+        Some((task, _)) => format!("Smoke test of {name} running (task `{task}`)"),
+        None => format!("Starting the smoke test of {name}"),
+    }
+}
+
 fn hhmm(t: Timestamp) -> String {
     t.strftime("%H:%M UTC").to_string()
 }
@@ -195,10 +221,7 @@ pub fn deployment_card(d: &Deployment, now: Timestamp) -> Card {
         State::Approved => (Tone::Working, format!("{} — starting", d.started_by())),
         State::Migrating { service } => (Tone::Working, format!("Migrating {}", name_of(*service))),
         State::Rolling { service } => (Tone::Working, format!("Rolling out {}", name_of(*service))),
-        State::Verifying { service } => (
-            Tone::Working,
-            format!("Checking {}'s health", name_of(*service)),
-        ),
+        State::Verifying { service } => (Tone::Working, verifying(d, *service)),
         State::Succeeded => (
             Tone::Good,
             format!("Succeeded in {}", took(d.finished_at.unwrap_or(now))),

@@ -15,6 +15,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::check::{AfterFailure, HttpCheck, Smoke, TaskState};
 use crate::policy::Override;
 use crate::ports::ReplyTo;
 use crate::types::{
@@ -41,6 +42,7 @@ impl ImageRef {
 /// One service's part in a deployment. What to do (snapshot, migrate, health-check) is
 /// captured from config at request time, so a config change cannot alter a deploy mid-flight.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "StoredRelease")]
 pub struct ServiceRelease {
     pub service: ServiceName,
     pub image: ImageRef,
@@ -50,8 +52,61 @@ pub struct ServiceRelease {
     pub target_task_definition: Option<String>,
     pub snapshot_plan: Option<String>,
     pub migration: Option<Vec<String>>,
-    pub health_url: Option<String>,
+    /// Tried in order once ECS reports the rollout finished.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<HttpCheck>,
+    /// Run after the checks pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smoke: Option<Smoke>,
     pub progress: Progress,
+}
+
+impl ServiceRelease {
+    /// Whether anything is verified after the rollout.
+    fn verifies(&self) -> bool {
+        !self.checks.is_empty() || self.smoke.is_some()
+    }
+}
+
+/// A [`ServiceRelease`] as stored: records written before checks were lists carry one
+/// `health_url`, read as the check `health_url` makes today.
+#[derive(Deserialize)]
+struct StoredRelease {
+    service: ServiceName,
+    image: ImageRef,
+    previous_version: Option<String>,
+    target_task_definition: Option<String>,
+    snapshot_plan: Option<String>,
+    migration: Option<Vec<String>>,
+    #[serde(default)]
+    health_url: Option<String>,
+    #[serde(default)]
+    checks: Vec<HttpCheck>,
+    #[serde(default)]
+    smoke: Option<Smoke>,
+    progress: Progress,
+}
+
+impl From<StoredRelease> for ServiceRelease {
+    fn from(s: StoredRelease) -> Self {
+        let mut checks = s.checks;
+        if let Some(url) = s.health_url
+            && checks.is_empty()
+        {
+            checks.push(HttpCheck::of_url("health", url));
+        }
+        ServiceRelease {
+            service: s.service,
+            image: s.image,
+            previous_version: s.previous_version,
+            target_task_definition: s.target_task_definition,
+            snapshot_plan: s.snapshot_plan,
+            migration: s.migration,
+            checks,
+            smoke: s.smoke,
+            progress: s.progress,
+        }
+    }
 }
 
 /// How far one service has got.
@@ -65,6 +120,48 @@ pub struct Progress {
     /// Set once `UpdateService` was sent: this service now needs rolling back on failure.
     pub touched: bool,
     pub done_at: Option<Timestamp>,
+    /// The checks and smoke test after the rollout, while verifying.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<Verify>,
+}
+
+/// How far verifying one service has got: its checks in order, each tried until it passes or
+/// its budget is spent, then its smoke test. Every wait is a time in here, never a sleep: the
+/// next try is due at `next_at`, and a delayed dispatch (or maintenance) comes back for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verify {
+    /// When ECS reported the rollout finished: each check's grace counts from here.
+    pub since: Timestamp,
+    /// The check under way; `checks.len()` once they all passed (the smoke test's turn).
+    pub check: usize,
+    /// Tries of that check so far.
+    pub tries: u32,
+    /// Its failed tries that counted (made after its grace).
+    pub counted: u32,
+    /// When the next try (or look at the smoke task) is due; `None`: at once.
+    pub next_at: Option<Timestamp>,
+    /// What the last failed try saw.
+    pub last: Option<String>,
+    /// The smoke task once started, and since when.
+    pub smoke: Option<(String, Timestamp)>,
+}
+
+impl Verify {
+    fn new(since: Timestamp) -> Verify {
+        Verify {
+            since,
+            check: 0,
+            tries: 0,
+            counted: 0,
+            next_at: None,
+            last: None,
+            smoke: None,
+        }
+    }
+
+    fn due(&self, now: Timestamp) -> bool {
+        self.next_at.is_none_or(|at| at <= now)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -219,10 +316,28 @@ pub enum Input {
         ecs_deployment: String,
         reason: String,
     },
-    HealthChecked {
+    /// One try of one check: `failure` says what was wrong, `None` when it passed.
+    Checked {
         service: ServiceName,
-        healthy: bool,
-        detail: String,
+        check: usize,
+        attempt: u32,
+        failure: Option<String>,
+    },
+    SmokeStarted {
+        service: ServiceName,
+        task: String,
+    },
+    /// A look at the smoke task.
+    SmokeLooked {
+        service: ServiceName,
+        task: String,
+        state: TaskState,
+    },
+    /// The smoke task ran past its timeout and was stopped.
+    SmokeStopped {
+        service: ServiceName,
+        task: String,
+        log_tail: Vec<String>,
     },
     /// Something outside the happy path stopped the run (a tag moved, the image is gone…).
     Aborted {
@@ -270,7 +385,10 @@ impl Input {
             Input::RolloutStarted { .. } => "rollout started",
             Input::RolloutCompleted { .. } => "rollout completed",
             Input::RolloutFailed { .. } => "rollout failed",
-            Input::HealthChecked { .. } => "health checked",
+            Input::Checked { .. } => "checked",
+            Input::SmokeStarted { .. } => "smoke test started",
+            Input::SmokeLooked { .. } => "smoke test looked at",
+            Input::SmokeStopped { .. } => "smoke test stopped",
             Input::Aborted { .. } => "aborted",
             Input::Superseded { .. } => "superseded",
             Input::JudgedBad { .. } => "judged bad",
@@ -357,8 +475,27 @@ pub enum Effect {
     Roll {
         service: ServiceName,
     },
-    CheckHealth {
+    /// One try of one of the service's checks.
+    Check {
         service: ServiceName,
+        check: usize,
+        attempt: u32,
+    },
+    RunSmoke {
+        service: ServiceName,
+    },
+    LookAtSmoke {
+        service: ServiceName,
+        task: String,
+    },
+    StopSmoke {
+        service: ServiceName,
+        task: String,
+    },
+    /// Come back to this deployment at `at` (a delayed dispatch of `RunDeployment`): its next
+    /// step is due then. Maintenance comes back too, should the dispatch be lost.
+    Wake {
+        at: Timestamp,
     },
     /// Start a `Rollback` deployment that puts these services back on their last known-good
     /// revision: the one rollback road, driven and tracked by this same state machine.
@@ -895,9 +1032,10 @@ impl Deployment {
                         now,
                         &mut fx,
                     ),
-                    _ if self.services[i].health_url.is_some() => {
+                    _ if self.services[i].verifies() => {
                         next.enter(State::Verifying { service: i }, now);
-                        fx.push(Effect::CheckHealth { service: name });
+                        next.services[i].progress.verify = Some(Verify::new(now));
+                        next.verify_next(i, now, &mut fx);
                         fx.push(Effect::UpdateCard);
                     }
                     _ => next.service_done(i, now, &mut fx),
@@ -905,25 +1043,135 @@ impl Deployment {
             }
             (
                 State::Verifying { service },
-                Input::HealthChecked {
+                Input::Checked {
                     service: name,
-                    healthy,
-                    detail,
+                    check,
+                    attempt,
+                    failure,
                 },
             ) => {
                 let i = self.index_of(name)?;
                 if i != *service {
                     return Err(illegal());
                 }
-                if *healthy {
-                    next.service_done(i, now, &mut fx);
-                } else {
-                    next.fail(
-                        format!("the health check of {name} failed: {detail}"),
-                        now,
-                        &mut fx,
-                    );
+                let Some(v) = &self.services[i].progress.verify else {
+                    return Err(illegal());
+                };
+                // Another delivery's try of the same attempt got here first.
+                if *check != v.check || *attempt != v.tries + 1 {
+                    return Ok(Step::duplicate(self));
                 }
+                next.checked(i, *attempt, failure.as_deref(), now, &mut fx);
+            }
+            (
+                State::Verifying { service },
+                Input::SmokeStarted {
+                    service: name,
+                    task,
+                },
+            ) => {
+                let i = self.index_of(name)?;
+                if i != *service {
+                    return Err(illegal());
+                }
+                let Some(v) = next.services[i].progress.verify.as_mut() else {
+                    return Err(illegal());
+                };
+                if v.smoke.is_some() {
+                    return Ok(Step::duplicate(self));
+                }
+                let at = now + Smoke::POLL;
+                v.smoke = Some((task.clone(), now));
+                v.next_at = Some(at);
+                fx.push(Effect::Wake { at });
+                fx.push(Effect::UpdateCard);
+                fx.push(Effect::Reply {
+                    text: format!("Smoke test of {name} started: task `{task}`."),
+                });
+            }
+            (
+                State::Verifying { service },
+                Input::SmokeLooked {
+                    service: name,
+                    task,
+                    state,
+                },
+            ) => {
+                let i = self.index_of(name)?;
+                if i != *service {
+                    return Err(illegal());
+                }
+                let Some(v) = next.services[i].progress.verify.as_mut() else {
+                    return Err(illegal());
+                };
+                // A look at another task, or one this look's twin already recorded.
+                if v.smoke.as_ref().is_none_or(|(t, _)| t != task) || !v.due(now) {
+                    return Ok(Step::duplicate(self));
+                }
+                match state {
+                    TaskState::Running => {
+                        let at = now + Smoke::POLL;
+                        v.next_at = Some(at);
+                        fx.push(Effect::Wake { at });
+                    }
+                    TaskState::Stopped {
+                        exit_code: Some(0), ..
+                    } => {
+                        fx.push(Effect::Reply {
+                            text: format!("Smoke test of {name} passed (exit 0)."),
+                        });
+                        next.service_done(i, now, &mut fx);
+                    }
+                    TaskState::Stopped {
+                        exit_code,
+                        reason,
+                        log_tail,
+                    } => {
+                        let how = match exit_code {
+                            Some(code) => format!("exited with code {code}"),
+                            None => "never ran".to_owned(),
+                        };
+                        next.fail(
+                            format!(
+                                "the smoke test of {name} {how} ({reason}){}",
+                                tail(log_tail)
+                            ),
+                            now,
+                            &mut fx,
+                        );
+                    }
+                }
+            }
+            (
+                State::Verifying { service },
+                Input::SmokeStopped {
+                    service: name,
+                    task,
+                    log_tail,
+                },
+            ) => {
+                let i = self.index_of(name)?;
+                if i != *service {
+                    return Err(illegal());
+                }
+                let Some(v) = &self.services[i].progress.verify else {
+                    return Err(illegal());
+                };
+                let Some(smoke) = &self.services[i].smoke else {
+                    return Err(illegal());
+                };
+                if v.smoke.as_ref().is_none_or(|(t, _)| t != task) {
+                    return Ok(Step::duplicate(self));
+                }
+                next.fail(
+                    format!(
+                        "the smoke test of {name} did not finish within {} and was stopped{}",
+                        crate::rollback::fmt_duration(smoke.timeout),
+                        tail(log_tail)
+                    ),
+                    now,
+                    &mut fx,
+                );
             }
             (
                 State::Approved
@@ -1054,7 +1302,7 @@ impl Deployment {
     /// The effect a run is waiting on, if its outcome never came back (the function died, the
     /// platform timed out). A retried run performs it again; each such effect is safe to
     /// repeat because its outcome is matched against the deployment's progress.
-    pub fn pending_work(&self) -> Option<Effect> {
+    pub fn pending_work(&self, now: Timestamp) -> Option<Effect> {
         let i = self.state.current_service()?;
         let s = &self.services[i];
         let name = s.service.clone();
@@ -1072,8 +1320,122 @@ impl Deployment {
             State::Rolling { .. } if s.progress.ecs_deployment.is_none() => {
                 Some(Effect::Roll { service: name })
             }
-            State::Verifying { .. } => Some(Effect::CheckHealth { service: name }),
+            State::Verifying { .. } => {
+                let v = self.verifying(i);
+                if !v.due(now) {
+                    return None;
+                }
+                if v.check < s.checks.len() {
+                    return Some(Effect::Check {
+                        service: name,
+                        check: v.check,
+                        attempt: v.tries + 1,
+                    });
+                }
+                let smoke = s.smoke.as_ref()?;
+                Some(match v.smoke {
+                    None => Effect::RunSmoke { service: name },
+                    Some((task, since)) if now >= since + smoke.timeout => Effect::StopSmoke {
+                        service: name,
+                        task,
+                    },
+                    Some((task, _)) => Effect::LookAtSmoke {
+                        service: name,
+                        task,
+                    },
+                })
+            }
             _ => None,
+        }
+    }
+
+    /// Service `i`'s verification as recorded; one a record from before checks had progress
+    /// left out starts over from when it began verifying.
+    fn verifying(&self, i: usize) -> Verify {
+        self.services[i]
+            .progress
+            .verify
+            .clone()
+            .unwrap_or_else(|| Verify::new(self.state_since))
+    }
+
+    /// What verifying service `i` does next, at once: its next check's first try, its smoke
+    /// test, or — all passed — the service is done.
+    fn verify_next(&mut self, i: usize, now: Timestamp, fx: &mut Vec<Effect>) {
+        let v = self.verifying(i);
+        let s = &self.services[i];
+        let service = s.service.clone();
+        if v.check < s.checks.len() {
+            fx.push(Effect::Check {
+                service,
+                check: v.check,
+                attempt: v.tries + 1,
+            });
+        } else if s.smoke.is_some() {
+            fx.push(Effect::RunSmoke { service });
+        } else {
+            self.service_done(i, now, fx);
+        }
+    }
+
+    /// Try `attempt` of service `i`'s current check came back.
+    fn checked(
+        &mut self,
+        i: usize,
+        attempt: u32,
+        failure: Option<&str>,
+        now: Timestamp,
+        fx: &mut Vec<Effect>,
+    ) {
+        let mut v = self.verifying(i);
+        let name = self.services[i].service.clone();
+        let Some(check) = self.services[i].checks.get(v.check).cloned() else {
+            return;
+        };
+        v.tries = attempt;
+        let Some(failure) = failure else {
+            if attempt > 1 {
+                fx.push(Effect::Reply {
+                    text: format!(
+                        "The `{}` check of {name} passed on try {attempt}.",
+                        check.name
+                    ),
+                });
+            }
+            v.check += 1;
+            v.tries = 0;
+            v.counted = 0;
+            v.next_at = None;
+            v.last = None;
+            self.services[i].progress.verify = Some(v);
+            fx.push(Effect::UpdateCard);
+            self.verify_next(i, now, fx);
+            return;
+        };
+        match check.after_failure(v.since, v.counted, now) {
+            AfterFailure::Retry { at, counted } => {
+                v.counted = counted;
+                v.next_at = Some(at);
+                v.last = Some(failure.to_owned());
+                self.services[i].progress.verify = Some(v);
+                fx.push(Effect::Wake { at });
+                fx.push(Effect::UpdateCard);
+            }
+            AfterFailure::GiveUp { .. } => {
+                let tries = match attempt {
+                    1 => "1 try".to_owned(),
+                    n => format!("{n} tries"),
+                };
+                self.services[i].progress.verify = Some(v);
+                self.fail(
+                    format!(
+                        "the `{}` check of {name} failed after {tries}: {failure}",
+                        check.name
+                    ),
+                    now,
+                    fx,
+                );
+            }
         }
     }
 
@@ -1108,11 +1470,12 @@ impl Deployment {
                             || self.state == State::Verifying { service: i })
                 })
             }
-            Input::HealthChecked {
-                service,
-                healthy: true,
-                ..
-            } => progress(service).is_some_and(|p| p.done_at.is_some()),
+            Input::Checked { service, .. }
+            | Input::SmokeStarted { service, .. }
+            | Input::SmokeLooked { service, .. }
+            | Input::SmokeStopped { service, .. } => {
+                progress(service).is_some_and(|p| p.done_at.is_some())
+            }
             _ => false,
         }
     }
@@ -1307,6 +1670,14 @@ impl Deployment {
     }
 }
 
+/// A failed task's last log lines, for the end of its failure's words.
+fn tail(lines: &[String]) -> String {
+    if lines.is_empty() {
+        return String::new();
+    }
+    format!("; its last lines:\n```\n{}\n```", lines.join("\n"))
+}
+
 /// How long Deckhand waits on itself and on ECS before the passing of time means something.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -1358,11 +1729,15 @@ impl Deployment {
     pub fn deadline(&self, limits: Limits) -> Option<Timestamp> {
         match &self.state {
             State::PendingApproval => Some(self.approval_expires),
+            // A try or a look due later is a step that starts then.
+            State::Verifying { service } => {
+                let next_at = self.verifying(*service).next_at;
+                Some(next_at.unwrap_or(self.state_since).max(self.state_since) + limits.step)
+            }
             State::Requested
             | State::Approved
             | State::Migrating { .. }
-            | State::Rolling { .. }
-            | State::Verifying { .. } => Some(self.state_since + limits.step),
+            | State::Rolling { .. } => Some(self.state_since + limits.step),
             _ => None,
         }
     }

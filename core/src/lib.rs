@@ -13,6 +13,7 @@
 //! Start reading at [`deployment::Deployment::apply`], then [`usecases`].
 
 pub mod card;
+pub mod check;
 pub mod command;
 pub mod config;
 pub mod deployment;

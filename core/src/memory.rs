@@ -17,6 +17,7 @@ use std::task::{Context, Poll};
 use secrecy::SecretString;
 
 use crate::card::Card;
+use crate::check::{Probe, TaskState};
 use crate::config::{BackupPlan, ServiceConfig};
 use crate::deployment::{Deployment, ImageRef, Work};
 use crate::policy::{EnvLock, LockOwner};
@@ -146,8 +147,17 @@ struct World {
     firing: HashSet<String>,
     alarm_tags: HashMap<String, BTreeMap<String, String>>,
     unhealthy: HashSet<String>,
+    /// What a check's URL answers next, try by try, before `unhealthy` decides.
+    probes: HashMap<String, std::collections::VecDeque<Probe>>,
+    /// Smoke tasks started, by `run/service`: the task.
+    smoke_runs: HashMap<String, String>,
+    /// How a service's smoke task stands when looked at (default: exited 0).
+    smoke_state: HashMap<String, TaskState>,
+    stopped_tasks: Vec<String>,
     said: Vec<Said>,
     dispatched: Vec<Work>,
+    /// Work dispatched to arrive later, and when.
+    delayed: Vec<(Work, Timestamp)>,
     snapshots: HashMap<String, (SnapshotInfo, String)>,
     fail_snapshots: bool,
     rollouts_complete: bool,
@@ -228,6 +238,32 @@ impl Memory {
     }
     pub fn set_unhealthy(&self, url: &str) {
         guard(&self.world).unhealthy.insert(url.to_owned());
+    }
+    /// What `url` answers on its next tries, in order; after them `set_unhealthy` decides.
+    pub fn script_probes(&self, url: &str, probes: impl IntoIterator<Item = Probe>) {
+        guard(&self.world)
+            .probes
+            .entry(url.to_owned())
+            .or_default()
+            .extend(probes);
+    }
+    /// How `service`'s smoke task stands whenever it is looked at.
+    pub fn set_smoke_state(&self, service: &str, state: TaskState) {
+        guard(&self.world)
+            .smoke_state
+            .insert(service.to_owned(), state);
+    }
+    pub fn smoke_tasks(&self) -> Vec<String> {
+        let mut tasks: Vec<String> = guard(&self.world).smoke_runs.values().cloned().collect();
+        tasks.sort();
+        tasks
+    }
+    pub fn stopped_tasks(&self) -> Vec<String> {
+        guard(&self.world).stopped_tasks.clone()
+    }
+    /// Work dispatched to arrive later, with when it may arrive.
+    pub fn delayed(&self) -> Vec<(Work, Timestamp)> {
+        guard(&self.world).delayed.clone()
     }
     /// From now on ECS reports every deployment it is asked about as completed (its events,
     /// as ever, only arrive when a test delivers them).
@@ -805,6 +841,51 @@ impl Platform for Memory {
         }
         Ok(exit)
     }
+    async fn start_smoke(
+        &self,
+        _cluster: &str,
+        service: &ServiceConfig,
+        _task_definition: &str,
+        _command: &[String],
+        run: &str,
+    ) -> PortResult<String> {
+        yield_now().await;
+        let mut w = guard(&self.world);
+        // Like the ECS adapter: one task per (deployment, service), however often asked.
+        let n = w.smoke_runs.len();
+        Ok(w.smoke_runs
+            .entry(format!("{run}/{}", service.name))
+            .or_insert_with(|| format!("task/smoke-{n}"))
+            .clone())
+    }
+    async fn task_state(
+        &self,
+        _cluster: &str,
+        service: &ServiceConfig,
+        _task: &str,
+    ) -> PortResult<TaskState> {
+        yield_now().await;
+        let w = guard(&self.world);
+        Ok(w.smoke_state
+            .get(service.name.as_str())
+            .cloned()
+            .unwrap_or(TaskState::Stopped {
+                exit_code: Some(0),
+                reason: "Essential container in task exited".into(),
+                log_tail: Vec::new(),
+            }))
+    }
+    async fn stop_task(
+        &self,
+        _cluster: &str,
+        _service: &ServiceConfig,
+        task: &str,
+        _reason: &str,
+    ) -> PortResult<Vec<String>> {
+        yield_now().await;
+        guard(&self.world).stopped_tasks.push(task.to_owned());
+        Ok(vec!["still waiting for the checkout page".into()])
+    }
     async fn rollout_state(
         &self,
         _cluster: &str,
@@ -839,15 +920,21 @@ impl Monitor for Memory {
             .cloned()
             .collect())
     }
-    async fn check_health(&self, url: &str) -> PortResult<Health> {
-        let bad = guard(&self.world).unhealthy.contains(url);
-        Ok(Health {
-            healthy: !bad,
-            detail: if bad {
-                "HTTP 503".into()
-            } else {
-                "HTTP 200".into()
-            },
+    async fn probe(&self, url: &str, _timeout: jiff::SignedDuration) -> PortResult<Probe> {
+        let mut w = guard(&self.world);
+        if let Some(p) = w.probes.get_mut(url).and_then(|q| q.pop_front()) {
+            return Ok(p);
+        }
+        Ok(if w.unhealthy.contains(url) {
+            Probe::Answered {
+                status: 503,
+                body: "unavailable".into(),
+            }
+        } else {
+            Probe::Answered {
+                status: 200,
+                body: "ok".into(),
+            }
         })
     }
     async fn alarm_tags(
@@ -922,6 +1009,11 @@ impl Chat for Memory {
 impl Dispatch for Memory {
     async fn dispatch(&self, work: &Work) -> PortResult<()> {
         guard(&self.world).dispatched.push(work.clone());
+        Ok(())
+    }
+    async fn dispatch_after(&self, work: &Work, delay: jiff::SignedDuration) -> PortResult<()> {
+        let at = self.the_time() + delay;
+        guard(&self.world).delayed.push((work.clone(), at));
         Ok(())
     }
 }

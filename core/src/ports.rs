@@ -12,13 +12,15 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use crate::card::Card;
+use crate::check::{Probe, TaskState};
 use crate::config::{BackupPlan, ServiceConfig};
 use crate::deployment::{Deployment, ImageRef, Work};
 use crate::policy::{EnvLock, LockOwner};
 use crate::retention::{SnapshotInfo, SnapshotStatus};
 use crate::rollback::{Release, Verdict};
 use crate::types::{
-    Actor, ChatKind, DeploymentId, Digest, EnvName, Sealed, ServiceName, Timestamp, Version,
+    Actor, ChatKind, DeploymentId, Digest, EnvName, Sealed, ServiceName, SignedDuration, Timestamp,
+    Version,
 };
 
 /// What can go wrong behind a port, in the terms use-cases decide on.
@@ -354,6 +356,33 @@ pub trait Platform: Send + Sync {
         command: &[String],
         run: &str,
     ) -> impl Future<Output = PortResult<i32>> + Send;
+    /// Starts the smoke test: `command` as a one-off task on `task_definition` (the revision
+    /// the rollout put in place) with the service's network configuration. `run` names the
+    /// deployment: a retried call finds the task an earlier call started for this service
+    /// and returns it instead of starting another.
+    fn start_smoke(
+        &self,
+        cluster: &str,
+        service: &ServiceConfig,
+        task_definition: &str,
+        command: &[String],
+        run: &str,
+    ) -> impl Future<Output = PortResult<String>> + Send;
+    /// How a one-off task stands; once stopped, with its exit code and its log's last lines.
+    fn task_state(
+        &self,
+        cluster: &str,
+        service: &ServiceConfig,
+        task: &str,
+    ) -> impl Future<Output = PortResult<TaskState>> + Send;
+    /// Stops a one-off task that ran too long; returns its log's last lines.
+    fn stop_task(
+        &self,
+        cluster: &str,
+        service: &ServiceConfig,
+        task: &str,
+        reason: &str,
+    ) -> impl Future<Output = PortResult<Vec<String>>> + Send;
     /// Where an ECS deployment of this service stands, for reconciling when an outcome event
     /// was lost. `NotFound` when the service no longer lists that deployment.
     fn rollout_state(
@@ -430,7 +459,13 @@ pub struct Rollout {
 pub trait Monitor: Send + Sync {
     /// Which of these alarms are in ALARM now.
     fn firing(&self, alarms: &[String]) -> impl Future<Output = PortResult<Vec<String>>> + Send;
-    fn check_health(&self, url: &str) -> impl Future<Output = PortResult<Health>> + Send;
+    /// One GET of a check's URL, waiting at most `timeout`. An unreachable service is a
+    /// [`Probe`], not an error: it is the release that failed.
+    fn probe(
+        &self,
+        url: &str,
+        timeout: SignedDuration,
+    ) -> impl Future<Output = PortResult<Probe>> + Send;
     /// The tags on an alarm, found by its ARN when the event carried one, else by its name.
     /// `NotFound` when there is no such alarm.
     fn alarm_tags(
@@ -438,12 +473,6 @@ pub trait Monitor: Send + Sync {
         alarm: &str,
         arn: Option<&str>,
     ) -> impl Future<Output = PortResult<BTreeMap<String, String>>> + Send;
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Health {
-    pub healthy: bool,
-    pub detail: String,
 }
 
 /// A message Deckhand posted, to update or reply to later.
@@ -597,6 +626,14 @@ pub trait Chat: Send + Sync {
 /// Hands work to another function without waiting for it.
 pub trait Dispatch: Send + Sync {
     fn dispatch(&self, work: &Work) -> impl Future<Output = PortResult<()>> + Send;
+    /// Hands `work` over to arrive no sooner than `delay` from now (a check's next try, a
+    /// look at a smoke task): never a handler sleeping. Delivery may be late, never lost for
+    /// good: maintenance performs whatever a lost one was for.
+    fn dispatch_after(
+        &self,
+        work: &Work,
+        delay: SignedDuration,
+    ) -> impl Future<Output = PortResult<()>> + Send;
 }
 
 /// Database snapshots. Only snapshots carrying Deckhand's tags are listed or deleted.

@@ -14,11 +14,12 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use deckhand_core::card::Card;
+use deckhand_core::check::{Probe, TaskState};
 use deckhand_core::config::{BackupPlan, Config, ServiceConfig};
 use deckhand_core::deployment::{Deployment, ImageRef, Work};
 use deckhand_core::policy::{EnvLock, LockOwner};
 use deckhand_core::ports::{
-    AuditEntry, BackupRecord, Backups, Build, Bundle, Channel, Chat, Clock, Dispatch, Health, Hold,
+    AuditEntry, BackupRecord, Backups, Build, Bundle, Channel, Chat, Clock, Dispatch, Hold,
     MessageRef, Metric, Metrics, Monitor, Opened, Opening, Pause, Platform, PortError, PortResult,
     ReplyTo, RollbackOpening, Rollout, RolloutState, Running, StepRollout, Store, Uniform, Vote,
     Voted,
@@ -124,6 +125,10 @@ pub struct World {
     pub migrations_fail: bool,
     pub unhealthy: bool,
     migrations: BTreeMap<String, i32>,
+    /// Smoke tasks by `run/service`: the task, and how often it was looked at (it runs until
+    /// its second look, and exits non-zero if the world is unhealthy then).
+    smokes: BTreeMap<String, (String, u32)>,
+    pub stopped_tasks: Vec<String>,
     /// Every card posted, by message id, with its latest content.
     pub cards: BTreeMap<String, Posted>,
     next_message: u32,
@@ -695,6 +700,64 @@ impl<S: Store> Platform for SimPorts<S> {
         })
         .await
     }
+    async fn start_smoke(
+        &self,
+        _cluster: &str,
+        svc: &ServiceConfig,
+        _task_definition: &str,
+        _command: &[String],
+        run: &str,
+    ) -> PortResult<String> {
+        self.call(Port::Platform, async {
+            let mut w = self.world();
+            let n = w.smokes.len();
+            // One task per (run, service), however often asked, as the ECS adapter finds it.
+            Ok(w.smokes
+                .entry(format!("{run}/{}", svc.name))
+                .or_insert_with(|| (format!("task/smoke-{n}"), 0))
+                .0
+                .clone())
+        })
+        .await
+    }
+    async fn task_state(
+        &self,
+        _cluster: &str,
+        _svc: &ServiceConfig,
+        task: &str,
+    ) -> PortResult<TaskState> {
+        self.call(Port::Platform, async {
+            let mut w = self.world();
+            let bad = w.unhealthy;
+            let Some((_, looks)) = w.smokes.values_mut().find(|(t, _)| t == task) else {
+                return Err(PortError::NotFound(format!("task {task}")));
+            };
+            *looks += 1;
+            Ok(if *looks < 2 {
+                TaskState::Running
+            } else {
+                TaskState::Stopped {
+                    exit_code: Some(i32::from(bad)),
+                    reason: "Essential container in task exited".into(),
+                    log_tail: Vec::new(),
+                }
+            })
+        })
+        .await
+    }
+    async fn stop_task(
+        &self,
+        _cluster: &str,
+        _svc: &ServiceConfig,
+        task: &str,
+        _reason: &str,
+    ) -> PortResult<Vec<String>> {
+        self.call(Port::Platform, async {
+            self.world().stopped_tasks.push(task.to_owned());
+            Ok(Vec::new())
+        })
+        .await
+    }
     async fn rollout_state(
         &self,
         cluster: &str,
@@ -726,12 +789,12 @@ impl<S: Store> Monitor for SimPorts<S> {
         })
         .await
     }
-    async fn check_health(&self, _url: &str) -> PortResult<Health> {
+    async fn probe(&self, _url: &str, _timeout: jiff::SignedDuration) -> PortResult<Probe> {
         self.call(Port::Monitor, async {
             let bad = self.world().unhealthy;
-            Ok(Health {
-                healthy: !bad,
-                detail: if bad { "HTTP 503" } else { "HTTP 200" }.into(),
+            Ok(Probe::Answered {
+                status: if bad { 503 } else { 200 },
+                body: String::new(),
             })
         })
         .await
@@ -839,6 +902,11 @@ impl<S: Store> Dispatch for SimPorts<S> {
             Ok(())
         })
         .await
+    }
+    /// The delay queue: queued like any work, so it may arrive early (nothing is due yet),
+    /// on time, or late (at the next tick, or never before maintenance).
+    async fn dispatch_after(&self, work: &Work, _delay: jiff::SignedDuration) -> PortResult<()> {
+        self.dispatch(work).await
     }
 }
 

@@ -30,7 +30,8 @@ fn config_for(s: &SeededService) -> ServiceConfig {
         container: s.container.clone(),
         repository: s.repository.clone(),
         migration: Some(vec!["bin/migrate".into(), "up".into()]),
-        health_url: None,
+        checks: Vec::new(),
+        smoke: None,
     }
 }
 

@@ -7,17 +7,18 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use deckhand_aws::dispatch::{LambdaDispatch, QueueDispatch};
+use deckhand_aws::dispatch::{DelayQueue, LambdaDispatch, QueueDispatch};
 use deckhand_aws::dynamo::DynamoStore;
 use deckhand_aws::metrics::{CloudWatchMetrics, EmfMetrics};
 use deckhand_aws::monitor::CloudWatchMonitor;
 use deckhand_aws::secrets::CachedSecrets;
 use deckhand_aws::{Aws, Settings};
+use deckhand_core::check::{HttpCheck, Probe};
 use deckhand_core::deployment::Work;
 use deckhand_core::ports::{
     Dispatch, Metric, MetricUnit, Metrics, Monitor, PortError, Secrets, Store,
 };
-use deckhand_core::types::{Actor, DeploymentId, Timestamp};
+use deckhand_core::types::{Actor, DeploymentId, SignedDuration, Timestamp};
 use deckhand_harness::{Emulator, Seed};
 use secrecy::ExposeSecret as _;
 
@@ -154,26 +155,45 @@ async fn metrics_go_out_as_emf_lines_and_through_put_metric_data() {
 }
 
 /// A one-route HTTP server on loopback: `/ok` answers 200, anything else 503.
+/// A service's endpoints as a check meets them: `/ok` answers 200 "ok", `/ready` 200 with a
+/// body saying it is not, `/slow` after 3 s, `/stall` sends its headers and never its body,
+/// anything else 503.
 fn health_server() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
-            let mut reader = BufReader::new(stream);
-            let mut first = String::new();
-            if reader.read_line(&mut first).is_err() {
-                continue;
-            }
-            let status = if first.starts_with("GET /ok ") {
-                "200 OK"
-            } else {
-                "503 Service Unavailable"
-            };
-            let mut stream = reader.into_inner();
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            );
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream);
+                let mut first = String::new();
+                if reader.read_line(&mut first).is_err() {
+                    return;
+                }
+                let path = first.split(' ').nth(1).unwrap_or("/").to_owned();
+                let mut stream = reader.into_inner();
+                let (status, body) = match path.as_str() {
+                    "/ok" => ("200 OK", "ok"),
+                    "/ready" => ("200 OK", r#"{"ready":false}"#),
+                    "/slow" => {
+                        std::thread::sleep(std::time::Duration::from_secs(3));
+                        ("200 OK", "ok")
+                    }
+                    "/stall" => {
+                        let _ = write!(
+                            stream,
+                            "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial"
+                        );
+                        std::thread::sleep(std::time::Duration::from_secs(3));
+                        return;
+                    }
+                    _ => ("503 Service Unavailable", "down"),
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            });
         }
     });
     format!("http://{addr}")
@@ -213,33 +233,58 @@ async fn the_monitor_reads_alarm_states_and_checks_health_urls() {
         Err(PortError::NotFound(_))
     ));
 
+    // What each try sees, and what a check makes of it.
     let base = health_server();
-    assert!(
-        monitor
-            .check_health(&format!("{base}/ok"))
-            .await
-            .unwrap()
-            .healthy
+    let second = SignedDuration::from_secs(1);
+    let probe = |path: &str| probe(&monitor, format!("{base}{path}"));
+    assert_eq!(
+        probe("/ok").await,
+        Probe::Answered {
+            status: 200,
+            body: "ok".into()
+        }
     );
-    let bad = monitor
-        .check_health(&format!("{base}/healthz"))
-        .await
-        .unwrap();
-    assert!(!bad.healthy);
-    assert!(bad.detail.contains("HTTP 503"), "{}", bad.detail);
+    assert_eq!(
+        probe("/healthz").await,
+        Probe::Answered {
+            status: 503,
+            body: "down".into()
+        }
+    );
+    assert_eq!(probe("/slow").await, Probe::TimedOut, "a slow answer");
+    assert_eq!(
+        probe("/stall").await,
+        Probe::TimedOut,
+        "headers, then no body"
+    );
+    let ready = HttpCheck {
+        body: Some(r#""ready":true"#.into()),
+        ..HttpCheck::of_url("ready", format!("{base}/ready"))
+    };
+    assert_eq!(
+        ready.judge(&probe("/ready").await),
+        Err(r#"HTTP 200, but the body does not contain “"ready":true”"#.into())
+    );
     let closed = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap();
     let gone = monitor
-        .check_health(&format!("http://{closed}/healthz"))
+        .probe(&format!("http://{closed}/healthz"), second)
         .await
         .unwrap();
     assert!(
-        !gone.healthy && gone.detail.contains("could not be reached"),
-        "{}",
-        gone.detail
+        matches!(&gone, Probe::Unreachable(why) if why.contains("onnect")),
+        "{gone:?}"
     );
+}
+
+/// One try with a one-second timeout.
+async fn probe(monitor: &CloudWatchMonitor, url: String) -> Probe {
+    monitor
+        .probe(&url, SignedDuration::from_secs(1))
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -264,6 +309,39 @@ async fn work_is_dispatched_by_async_invoke_or_onto_the_local_queue() {
     };
     queue.dispatch(&backup).await.unwrap();
     assert_eq!(rx.recv().await, Some(backup));
+
+    // Work due later goes through the delay queue, held back by SQS until it is due.
+    let url = seed
+        .aws
+        .sqs
+        .create_queue()
+        .queue_name(deckhand_harness::unique("delayed"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let later = DelayQueue::new(seed.aws.sqs.clone(), &url);
+    later
+        .send(&work, SignedDuration::from_mins(10))
+        .await
+        .unwrap();
+    later.send(&work, SignedDuration::ZERO).await.unwrap();
+    let received = seed
+        .aws
+        .sqs
+        .receive_message()
+        .queue_url(&url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    let bodies: Vec<Work> = received
+        .messages()
+        .iter()
+        .map(|m| serde_json::from_str(m.body().unwrap()).unwrap())
+        .collect();
+    assert_eq!(bodies, vec![work], "only the undelayed one is there yet");
 }
 
 /// A stand-in for DynamoDB that answers each request with the next canned response and

@@ -10,6 +10,7 @@
 
 use deckhand::local::{CONFIG, EcsReport, Local};
 use deckhand_aws::ecs::EcsPlatform;
+use deckhand_core::check::TaskState;
 use deckhand_core::config::ServiceConfig;
 use deckhand_core::deployment::{Deployment, DeploymentKind, ImageRef, State};
 use deckhand_core::ports::{
@@ -456,6 +457,35 @@ impl Platform for ExitsThree {
             .run_migration(cluster, service, image, command, run)
             .await?;
         Ok(if exit == 0 { 3 } else { exit })
+    }
+    async fn start_smoke(
+        &self,
+        cluster: &str,
+        service: &ServiceConfig,
+        task_definition: &str,
+        command: &[String],
+        run: &str,
+    ) -> PortResult<String> {
+        self.0
+            .start_smoke(cluster, service, task_definition, command, run)
+            .await
+    }
+    async fn task_state(
+        &self,
+        cluster: &str,
+        service: &ServiceConfig,
+        task: &str,
+    ) -> PortResult<TaskState> {
+        self.0.task_state(cluster, service, task).await
+    }
+    async fn stop_task(
+        &self,
+        cluster: &str,
+        service: &ServiceConfig,
+        task: &str,
+        reason: &str,
+    ) -> PortResult<Vec<String>> {
+        self.0.stop_task(cluster, service, task, reason).await
     }
     async fn rollout_state(
         &self,

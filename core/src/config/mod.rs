@@ -44,7 +44,16 @@
 //! ecs_service = "api"           # default: the service's name
 //! container = "api"             # default: the service's name
 //! migration = ["bin/migrate", "up"]
-//! health_url = "https://api.{env}.example.com/healthz"
+//! health_url = "https://api.{env}.example.com/healthz"   # a check named `health`: any 2xx
+//! [[services.api.checks]]        # more checks, in order, after each rollout
+//! name = "ready"; url = "https://api.{env}.example.com/ready"
+//! status = "200"                # one status, "200-204" or "2xx" (the default)
+//! body = "\"ready\":true"        # a substring the body must hold
+//! timeout = "5s"; retries = 5; interval = "10s"
+//! grace = "30s"                 # failures this soon after the rollout do not count
+//! envs = ["staging", "prod"]    # absent: every env of the service
+//! [services.api.smoke]           # a one-off task on the new revision; must exit 0
+//! command = ["bin/smoke", "--env", "{env}"]; timeout = "10m"
 //!
 //! [alarms.api-prod-5xx]         # CloudWatch alarm name → what it watches
 //! env = "prod"; services = ["api"]
@@ -63,6 +72,7 @@ use indexmap::IndexMap;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+use crate::check::{HttpCheck, Smoke};
 use crate::freeze::FreezeWindow;
 use crate::retention::Retention;
 use crate::suggest;
@@ -139,15 +149,55 @@ pub struct ServiceConfig {
     pub container: String,
     pub repository: String,
     pub migration: Option<Vec<String>>,
-    /// May contain `{env}`, replaced by the environment's name.
-    pub health_url: Option<String>,
+    /// In the order they run; `health_url` is the first, named `health`.
+    pub checks: Vec<CheckConfig>,
+    pub smoke: Option<SmokeConfig>,
+}
+
+/// One `[[services.NAME.checks]]`: its URL and the smoke command may contain `{env}`.
+#[derive(Debug, Clone)]
+pub struct CheckConfig {
+    pub check: HttpCheck,
+    /// Where it runs; empty: every environment of the service.
+    pub envs: Vec<EnvName>,
+}
+
+/// `[services.NAME.smoke]`.
+#[derive(Debug, Clone)]
+pub struct SmokeConfig {
+    pub smoke: Smoke,
+    /// Where it runs; empty: every environment of the service.
+    pub envs: Vec<EnvName>,
 }
 
 impl ServiceConfig {
-    pub fn health_url_for(&self, env: &EnvName) -> Option<String> {
-        self.health_url
+    /// The checks a deploy to `env` runs after each rollout, `{env}` replaced.
+    pub fn checks_for(&self, env: &EnvName) -> Vec<HttpCheck> {
+        self.checks
+            .iter()
+            .filter(|c| c.envs.is_empty() || c.envs.contains(env))
+            .map(|c| HttpCheck {
+                url: c.check.url.replace("{env}", env.as_str()),
+                ..c.check.clone()
+            })
+            .collect()
+    }
+
+    /// The smoke test a deploy to `env` runs after the checks, `{env}` replaced.
+    pub fn smoke_for(&self, env: &EnvName) -> Option<Smoke> {
+        let s = self
+            .smoke
             .as_ref()
-            .map(|u| u.replace("{env}", env.as_str()))
+            .filter(|s| s.envs.is_empty() || s.envs.contains(env))?;
+        Some(Smoke {
+            command: s
+                .smoke
+                .command
+                .iter()
+                .map(|a| a.replace("{env}", env.as_str()))
+                .collect(),
+            timeout: s.smoke.timeout,
+        })
     }
 }
 

@@ -20,7 +20,16 @@ fn svc(name: &str, snapshot: bool, migration: bool, health: bool) -> ServiceRele
         target_task_definition: None,
         snapshot_plan: snapshot.then(|| "prod-db-nightly".into()),
         migration: migration.then(|| vec!["migrate".into()]),
-        health_url: health.then(|| "https://x/healthz".into()),
+        // No retries: one failed try fails the check (retries have tests of their own).
+        checks: if health {
+            vec![HttpCheck {
+                retries: 0,
+                ..HttpCheck::of_url("health", "https://x/healthz".into())
+            }]
+        } else {
+            Vec::new()
+        },
+        smoke: None,
         progress: Progress::default(),
     }
 }
@@ -77,7 +86,11 @@ fn kinds(effects: &[Effect]) -> Vec<&'static str> {
             Effect::TakeSnapshot { .. } => Some("snapshot"),
             Effect::RunMigration { .. } => Some("migrate"),
             Effect::Roll { .. } => Some("roll"),
-            Effect::CheckHealth { .. } => Some("health"),
+            Effect::Check { .. } => Some("health"),
+            Effect::RunSmoke { .. } => Some("smoke"),
+            Effect::LookAtSmoke { .. } => Some("look"),
+            Effect::StopSmoke { .. } => Some("stop"),
+            Effect::Wake { .. } => Some("wake"),
             Effect::StartRollback { .. } => Some("start_rollback"),
             Effect::RecordRelease { .. } => Some("record"),
             Effect::ReleaseLock => Some("release_lock"),
@@ -101,10 +114,11 @@ fn completed(ecs: &str) -> Input {
     }
 }
 fn healthy(service: &str, ok: bool) -> Input {
-    Input::HealthChecked {
+    Input::Checked {
         service: ServiceName::parse(service).unwrap(),
-        healthy: ok,
-        detail: if ok { "200" } else { "503" }.into(),
+        check: 0,
+        attempt: 1,
+        failure: (!ok).then(|| "HTTP 503 (expected 2xx)".into()),
     }
 }
 
@@ -320,7 +334,7 @@ fn a_failure_in_the_second_service_rolls_back_the_first() {
         ],
     );
     assert!(
-        matches!(&d.state, State::RolledBack { reason } if reason.contains("health check of api failed"))
+        matches!(&d.state, State::RolledBack { reason } if reason.contains("`health` check of api failed after 1 try: HTTP 503"))
     );
     let rollback = fx.iter().find_map(|e| match e {
         Effect::StartRollback { services, .. } => Some(services.clone()),
@@ -903,4 +917,241 @@ fn where_to_answer_is_redacted_in_debug_output() {
         Some(crate::ports::ReplyTo::Slack { response_url })
             if response_url.expose() == "https://hooks.slack.com/commands/T/1/x"
     ));
+}
+
+/// api with two checks (`health` tried at once; `ready` with a 30 s grace and one retry) and
+/// a smoke test, rolled out and reported done at `now()`: verifying its first check.
+fn verifying_api(smoke: bool) -> Deployment {
+    let mut api = svc("api", false, false, true);
+    api.checks[0].retries = 2;
+    api.checks.push(HttpCheck {
+        grace: SignedDuration::from_secs(30),
+        retries: 1,
+        ..HttpCheck::of_url("ready", "https://x/ready".into())
+    });
+    api.smoke = smoke.then(|| Smoke {
+        command: vec!["bin/smoke".into()],
+        timeout: SignedDuration::from_mins(2),
+    });
+    let d = deployment(0, vec![api]);
+    let (d, _) = run(
+        &d,
+        &[
+            Input::Submitted,
+            Input::Started,
+            started("api", "ecs-1"),
+            completed("ecs-1"),
+        ],
+    );
+    assert_eq!(d.state, State::Verifying { service: 0 });
+    d
+}
+
+fn try_of(check: usize, attempt: u32, failure: Option<&str>) -> Input {
+    Input::Checked {
+        service: ServiceName::parse("api").unwrap(),
+        check,
+        attempt,
+        failure: failure.map(str::to_owned),
+    }
+}
+
+/// Applies `input` at `when`; it must change the deployment.
+fn step_at(d: &Deployment, input: &Input, when: Timestamp) -> (Deployment, Vec<Effect>) {
+    let step = d.apply(input, when).unwrap();
+    assert!(step.changed, "{} changed nothing", input.name());
+    (step.deployment, step.effects)
+}
+
+fn wakes(effects: &[Effect]) -> Vec<Timestamp> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Wake { at } => Some(*at),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_check_is_tried_again_after_its_interval_and_its_grace_does_not_count() {
+    let d = verifying_api(false);
+    let t = |s: i64| now() + SignedDuration::from_secs(s);
+    // The first check is tried at once; passing it starts the second at once.
+    assert_eq!(
+        d.pending_work(now()),
+        Some(Effect::Check {
+            service: ServiceName::parse("api").unwrap(),
+            check: 0,
+            attempt: 1
+        })
+    );
+    let (d, fx) = step_at(&d, &try_of(0, 1, None), t(1));
+    assert!(fx.iter().any(|e| matches!(
+        e,
+        Effect::Check {
+            check: 1,
+            attempt: 1,
+            ..
+        }
+    )));
+    // `ready` fails in its grace: tried again in 10 s, nothing counted.
+    let (d, fx) = step_at(&d, &try_of(1, 1, Some("HTTP 503 (expected 2xx)")), t(2));
+    assert_eq!(wakes(&fx), vec![t(12)]);
+    assert_eq!(d.pending_work(t(11)), None, "not due before its time");
+    assert!(matches!(
+        d.pending_work(t(12)),
+        Some(Effect::Check {
+            check: 1,
+            attempt: 2,
+            ..
+        })
+    ));
+    // The card says so.
+    let card = crate::card::deployment_card(&d, t(3));
+    assert!(
+        card.status
+            .contains("`ready` — try 1 failed (HTTP 503 (expected 2xx)); next at"),
+        "{}",
+        card.status
+    );
+    // A redelivered try is a duplicate; so is a try of the check already passed.
+    assert!(
+        !d.apply(&try_of(1, 1, Some("HTTP 503")), t(3))
+            .unwrap()
+            .changed
+    );
+    assert!(!d.apply(&try_of(0, 1, None), t(3)).unwrap().changed);
+    // After the grace: one failure counts (one retry allowed), a second gives up.
+    let (d, fx) = step_at(&d, &try_of(1, 2, Some("HTTP 503 (expected 2xx)")), t(31));
+    assert_eq!(wakes(&fx), vec![t(41)]);
+    let (d, fx) = step_at(&d, &try_of(1, 3, Some("HTTP 503 (expected 2xx)")), t(41));
+    assert!(
+        matches!(&d.state, State::RolledBack { reason } if reason == "the `ready` check of api failed after 3 tries: HTTP 503 (expected 2xx)"),
+        "{:?}",
+        d.state
+    );
+    assert_eq!(kinds(&fx), vec!["release_lock", "start_rollback"]);
+}
+
+#[test]
+fn a_check_that_passes_on_a_retry_says_so_and_the_service_is_done() {
+    let d = verifying_api(false);
+    let t = |s: i64| now() + SignedDuration::from_secs(s);
+    let (d, _) = step_at(&d, &try_of(0, 1, Some("no answer within 5s")), t(1));
+    let (d, fx) = step_at(&d, &try_of(0, 2, None), t(11));
+    assert!(fx.contains(&Effect::Reply {
+        text: "The `health` check of api passed on try 2.".into()
+    }));
+    let (d, fx) = step_at(&d, &try_of(1, 1, None), t(12));
+    assert_eq!(d.state, State::Succeeded);
+    assert!(kinds(&fx).contains(&"record"));
+}
+
+#[test]
+fn a_lost_wake_is_due_to_maintenance_a_step_after_the_try_it_was_for() {
+    let d = verifying_api(false);
+    let t = |s: i64| now() + SignedDuration::from_secs(s);
+    let (d, _) = step_at(&d, &try_of(0, 1, Some("HTTP 503")), t(1));
+    let limits = Limits::with_rollout(SignedDuration::from_mins(30));
+    assert_eq!(d.deadline(limits), Some(t(11) + Limits::STEP));
+    assert_eq!(d.due(t(11) + Limits::STEP, limits), Some(Due::Resume));
+    assert_eq!(d.due(t(12), limits), None);
+}
+
+#[test]
+fn a_smoke_test_runs_after_the_checks_and_its_exit_code_decides() {
+    let d = verifying_api(true);
+    let t = |s: i64| now() + SignedDuration::from_secs(s);
+    let api = || ServiceName::parse("api").unwrap();
+    let (d, _) = step_at(&d, &try_of(0, 1, None), t(1));
+    let (d, fx) = step_at(&d, &try_of(1, 1, None), t(2));
+    assert_eq!(kinds(&fx), vec!["smoke"]);
+    assert_eq!(
+        d.pending_work(t(2)),
+        Some(Effect::RunSmoke { service: api() })
+    );
+    let started = Input::SmokeStarted {
+        service: api(),
+        task: "task/1".into(),
+    };
+    let (d, fx) = step_at(&d, &started, t(3));
+    assert_eq!(wakes(&fx), vec![t(18)]);
+    assert!(!d.apply(&started, t(4)).unwrap().changed, "a retried start");
+    let look = |state| Input::SmokeLooked {
+        service: api(),
+        task: "task/1".into(),
+        state,
+    };
+    assert_eq!(
+        d.pending_work(t(18)),
+        Some(Effect::LookAtSmoke {
+            service: api(),
+            task: "task/1".into()
+        })
+    );
+    let (d, fx) = step_at(&d, &look(TaskState::Running), t(18));
+    assert_eq!(wakes(&fx), vec![t(33)]);
+    assert!(
+        !d.apply(&look(TaskState::Running), t(19)).unwrap().changed,
+        "a second look at the same time"
+    );
+    // A non-zero exit fails the deploy with ECS's reason and the log's last lines.
+    let failed = look(TaskState::Stopped {
+        exit_code: Some(1),
+        reason: "Essential container in task exited".into(),
+        log_tail: vec!["GET /checkout 500".into(), "smoke: 1 of 3 failed".into()],
+    });
+    let (bad, _) = step_at(&d, &failed, t(33));
+    assert!(
+        matches!(&bad.state, State::RolledBack { reason } if reason.starts_with("the smoke test of api exited with code 1 (Essential container in task exited); its last lines:\n```\nGET /checkout 500\nsmoke: 1 of 3 failed\n```")),
+        "{:?}",
+        bad.state
+    );
+    // Exit 0 passes.
+    let passed = look(TaskState::Stopped {
+        exit_code: Some(0),
+        reason: "Essential container in task exited".into(),
+        log_tail: Vec::new(),
+    });
+    let (good, _) = step_at(&d, &passed, t(33));
+    assert_eq!(good.state, State::Succeeded);
+    // Past its timeout it is stopped, and that fails it.
+    assert_eq!(
+        d.pending_work(t(3) + SignedDuration::from_mins(2)),
+        Some(Effect::StopSmoke {
+            service: api(),
+            task: "task/1".into()
+        })
+    );
+    let stopped = Input::SmokeStopped {
+        service: api(),
+        task: "task/1".into(),
+        log_tail: vec!["waiting for /checkout".into()],
+    };
+    let (late, _) = step_at(&d, &stopped, t(150));
+    assert!(
+        matches!(&late.state, State::RolledBack { reason } if reason.starts_with("the smoke test of api did not finish within 2m and was stopped; its last lines:")),
+        "{:?}",
+        late.state
+    );
+}
+
+#[test]
+fn a_release_stored_with_one_health_url_reads_as_one_check() {
+    let mut v = serde_json::to_value(svc("api", false, false, false)).unwrap();
+    v["health_url"] = serde_json::json!("https://api.prod.example/healthz");
+    let read: ServiceRelease = serde_json::from_value(v).unwrap();
+    assert_eq!(
+        read.checks,
+        vec![HttpCheck::of_url(
+            "health",
+            "https://api.prod.example/healthz".into()
+        )]
+    );
+    // And today's records read back as written.
+    let today = verifying_api(true).services[0].clone();
+    let back: ServiceRelease =
+        serde_json::from_value(serde_json::to_value(&today).unwrap()).unwrap();
+    assert_eq!(back, today);
 }

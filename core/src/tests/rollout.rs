@@ -27,7 +27,8 @@ fn service_release(target: Option<&str>) -> ServiceRelease {
         target_task_definition: target.map(str::to_owned),
         snapshot_plan: None,
         migration: None,
-        health_url: None,
+        checks: Vec::new(),
+        smoke: None,
         progress: Progress::default(),
     }
 }

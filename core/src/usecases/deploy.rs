@@ -391,7 +391,8 @@ impl<P: Ports> App<'_, P> {
                     .next()
                     .map(|p| p.name.clone()),
                 migration: cfg.migration.clone(),
-                health_url: cfg.health_url_for(&env.name),
+                checks: cfg.checks_for(&env.name),
+                smoke: cfg.smoke_for(&env.name),
                 progress: Progress::default(),
             });
         }
@@ -734,7 +735,7 @@ impl<P: Ports> App<'_, P> {
             }
             return Ok(self.drive(d, Input::Started, &actor).await?.deployment);
         }
-        let Some(effect) = d.pending_work() else {
+        let Some(effect) = d.pending_work(p.clock().now()) else {
             return Ok(d);
         };
         // Another delivery may be performing this very rollout right now (EventBridge and

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::card::{Card, deployment_card};
 use crate::config::ServiceConfig;
-use crate::deployment::{Deployment, DeploymentKind, Effect, Input, Refused};
+use crate::deployment::{Deployment, DeploymentKind, Effect, Input, Refused, Work};
 use crate::policy::LockOwner;
 use crate::ports::{
     AuditEntry, Backups as _, Chat as _, Clock as _, Dispatch as _, Metric, MetricUnit,
@@ -32,7 +32,8 @@ pub const STEP_LEASE: SignedDuration = SignedDuration::from_mins(3);
 /// definition and starts an ECS deployment, and a second one would leave the deployment
 /// waiting for an event about the first. They run under the step's lease. The other steps
 /// are safe to repeat and take none: a snapshot is named by its deployment, a migration task
-/// is found again by its deployment (`Platform::run_migration`), a health check only reads.
+/// is found again by its deployment (`Platform::run_migration`), and so is a smoke task
+/// (`Platform::start_smoke`); a check only reads, and its outcome names its try.
 pub(crate) fn is_step(effect: &Effect) -> bool {
     matches!(effect, Effect::Roll { .. })
 }
@@ -305,21 +306,70 @@ impl<P: Ports> App<'_, P> {
                 // drives its own rollback.
                 return Box::pin(self.roll(d, env, service)).await;
             }
-            Effect::CheckHealth { service } => {
+            Effect::Check {
+                service,
+                check,
+                attempt,
+            } => {
                 let release = release_of(d, &service)?;
-                let Some(url) = &release.health_url else {
-                    return Ok(vec![Input::HealthChecked {
-                        service,
-                        healthy: true,
-                        detail: "no health URL".into(),
-                    }]);
+                let Some(c) = release.checks.get(check) else {
+                    return Ok(Vec::new());
                 };
-                let h = p.monitor().check_health(url).await?;
-                return Ok(vec![Input::HealthChecked {
+                let probe = p.monitor().probe(&c.url, c.timeout).await?;
+                return Ok(vec![Input::Checked {
                     service,
-                    healthy: h.healthy,
-                    detail: h.detail,
+                    check,
+                    attempt,
+                    failure: c.judge(&probe).err(),
                 }]);
+            }
+            Effect::RunSmoke { service } => {
+                let cfg = self.service_config(&service)?;
+                let release = release_of(d, &service)?;
+                let (Some(smoke), Some(td)) = (&release.smoke, &release.progress.task_definition)
+                else {
+                    return Ok(Vec::new());
+                };
+                let task = p
+                    .platform()
+                    .start_smoke(&env.cluster, cfg, td, &smoke.command, &d.id.to_string())
+                    .await?;
+                return Ok(vec![Input::SmokeStarted { service, task }]);
+            }
+            Effect::LookAtSmoke { service, task } => {
+                let cfg = self.service_config(&service)?;
+                let state = p.platform().task_state(&env.cluster, cfg, &task).await?;
+                return Ok(vec![Input::SmokeLooked {
+                    service,
+                    task,
+                    state,
+                }]);
+            }
+            Effect::StopSmoke { service, task } => {
+                let cfg = self.service_config(&service)?;
+                let log_tail = p
+                    .platform()
+                    .stop_task(
+                        &env.cluster,
+                        cfg,
+                        &task,
+                        &format!(
+                            "Deckhand: the smoke test of deployment {} ran past its timeout",
+                            d.id
+                        ),
+                    )
+                    .await?;
+                return Ok(vec![Input::SmokeStopped {
+                    service,
+                    task,
+                    log_tail,
+                }]);
+            }
+            Effect::Wake { at } => {
+                let delay = at.duration_since(now).max(SignedDuration::ZERO);
+                p.dispatch()
+                    .dispatch_after(&Work::RunDeployment { id: d.id }, delay)
+                    .await?;
             }
             Effect::StartRollback { services, reason } => {
                 // Boxed: it drives a second deployment from inside this one's loop.

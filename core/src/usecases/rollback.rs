@@ -695,7 +695,7 @@ impl<P: Ports> App<'_, P> {
             // Started by an earlier delivery whose rollout step did not get through (its
             // `UpdateService` failed and gave the step's lease back): send it now, not when
             // maintenance next looks. A step another delivery still holds is left to it.
-            if start == Start::Here && d.pending_work().is_some() {
+            if start == Start::Here && d.pending_work(self.ports.clock().now()).is_some() {
                 return match Box::pin(self.run_deployment(d.id)).await {
                     Ok(d) => Ok(d),
                     Err(super::deploy::RunError::Port(e)) => Err(e.into()),
@@ -752,11 +752,15 @@ impl<P: Ports> App<'_, P> {
             .into_iter()
             .map(|(t, bad_version)| ServiceRelease {
                 service: t.service.clone(),
-                health_url: self
+                // Back on a revision that ran well: its checks say it is up again; its smoke
+                // test is not run (a rollback does not wait ten minutes to be trusted).
+                checks: self
                     .config
                     .services
                     .get(&t.service)
-                    .and_then(|s| s.health_url_for(&env.name)),
+                    .map(|s| s.checks_for(&env.name))
+                    .unwrap_or_default(),
+                smoke: None,
                 image: t.image,
                 previous_version: bad_version,
                 target_task_definition: Some(t.task_definition),

@@ -13,13 +13,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use deckhand_aws::dispatch::LambdaDispatch;
+use deckhand_aws::dispatch::{DelayQueue, LambdaDispatch};
 use deckhand_aws::dynamo::DynamoStore;
 use deckhand_aws::secrets::CachedSecrets;
 use deckhand_aws::{Aws, Settings};
 use deckhand_core::config::Config;
 use deckhand_core::deployment::Work;
 use deckhand_core::ports::{Dispatch, PortResult, Secrets as _};
+use deckhand_core::types::SignedDuration;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::{Value, json};
 
@@ -32,6 +33,9 @@ use crate::live::{Live, live};
 pub struct FunctionDispatch {
     pub deploy: LambdaDispatch,
     pub backup: LambdaDispatch,
+    /// The delay queue feeding the deploy function (`DECKHAND_DELAY_QUEUE_URL`), for work
+    /// due later: a check's next try, a look at a smoke task.
+    pub later: Option<DelayQueue>,
 }
 
 impl Dispatch for FunctionDispatch {
@@ -41,6 +45,13 @@ impl Dispatch for FunctionDispatch {
                 self.deploy.dispatch(work).await
             }
             Work::RunBackup { .. } => self.backup.dispatch(work).await,
+        }
+    }
+
+    async fn dispatch_after(&self, work: &Work, delay: SignedDuration) -> PortResult<()> {
+        match &self.later {
+            Some(queue) => queue.send(work, delay).await,
+            None => self.deploy.dispatch_after(work, delay).await,
         }
     }
 }
@@ -200,6 +211,10 @@ pub async fn cold_start(also: &[&str]) -> anyhow::Result<Warm> {
     let dispatch = FunctionDispatch {
         deploy: LambdaDispatch::new(aws.lambda.clone(), env("DECKHAND_DEPLOY_FUNCTION")?),
         backup: LambdaDispatch::new(aws.lambda.clone(), env("DECKHAND_BACKUP_FUNCTION")?),
+        later: std::env::var("DECKHAND_DELAY_QUEUE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .map(|url| DelayQueue::new(aws.sqs.clone(), url)),
     };
     let ports = live(&aws, &table, chat.clone(), dispatch)?;
     Ok(Warm {

@@ -35,7 +35,7 @@ pub fn live<D: Dispatch>(
 ) -> PortResult<Live<D>> {
     Ok(Bundle {
         store: DynamoStore::new(aws.dynamodb.clone(), table),
-        platform: EcsPlatform::new(aws.ecs.clone(), aws.ecr.clone()),
+        platform: EcsPlatform::new(aws.ecs.clone(), aws.ecr.clone()).with_logs(aws.logs.clone()),
         monitor: CloudWatchMonitor::new(aws.cloudwatch.clone())?,
         chat,
         dispatch,
