@@ -435,6 +435,13 @@ pub enum Work {
     RunDeployment {
         id: DeploymentId,
     },
+    /// A deployment's next try (a check's, a look at its smoke task) is due: sent delayed by
+    /// [`Effect::Wake`]. It acts only on the `revision` that asked for it, so a redelivery of
+    /// it after the try ran — or after maintenance ran it — does nothing.
+    Wake {
+        id: DeploymentId,
+        revision: u64,
+    },
     /// `key` is the triggering chat event's own key, so a redelivered dispatch takes one
     /// snapshot and a second `/backup` by the same person takes another.
     RunBackup {
@@ -1302,7 +1309,7 @@ impl Deployment {
     /// The effect a run is waiting on, if its outcome never came back (the function died, the
     /// platform timed out). A retried run performs it again; each such effect is safe to
     /// repeat because its outcome is matched against the deployment's progress.
-    pub fn pending_work(&self, now: Timestamp) -> Option<Effect> {
+    pub fn pending_work(&self) -> Option<Effect> {
         let i = self.state.current_service()?;
         let s = &self.services[i];
         let name = s.service.clone();
@@ -1320,33 +1327,48 @@ impl Deployment {
             State::Rolling { .. } if s.progress.ecs_deployment.is_none() => {
                 Some(Effect::Roll { service: name })
             }
-            State::Verifying { .. } => {
-                let v = self.verifying(i);
-                if !v.due(now) {
-                    return None;
-                }
-                if v.check < s.checks.len() {
-                    return Some(Effect::Check {
-                        service: name,
-                        check: v.check,
-                        attempt: v.tries + 1,
-                    });
-                }
-                let smoke = s.smoke.as_ref()?;
-                Some(match v.smoke {
-                    None => Effect::RunSmoke { service: name },
-                    Some((task, since)) if now >= since + smoke.timeout => Effect::StopSmoke {
-                        service: name,
-                        task,
-                    },
-                    Some((task, _)) => Effect::LookAtSmoke {
-                        service: name,
-                        task,
-                    },
-                })
+            // A try waiting for its time is not lost: it is [`Deployment::scheduled_work`].
+            State::Verifying { .. } if self.verifying(i).next_at.is_none() => {
+                self.verify_work(i, self.state_since)
             }
             _ => None,
         }
+    }
+
+    /// The try that waited for its time (a check's next try, a look at the smoke task), once
+    /// `now` has come to it: what [`Work::Wake`] and maintenance perform.
+    pub fn scheduled_work(&self, now: Timestamp) -> Option<Effect> {
+        let State::Verifying { service: i } = self.state else {
+            return None;
+        };
+        let at = self.verifying(i).next_at?;
+        (now >= at).then(|| self.verify_work(i, now)).flatten()
+    }
+
+    /// Verifying service `i`'s next step at `now`.
+    fn verify_work(&self, i: usize, now: Timestamp) -> Option<Effect> {
+        let s = &self.services[i];
+        let name = s.service.clone();
+        let v = self.verifying(i);
+        if v.check < s.checks.len() {
+            return Some(Effect::Check {
+                service: name,
+                check: v.check,
+                attempt: v.tries + 1,
+            });
+        }
+        let smoke = s.smoke.as_ref()?;
+        Some(match v.smoke {
+            None => Effect::RunSmoke { service: name },
+            Some((task, since)) if now >= since + smoke.timeout => Effect::StopSmoke {
+                service: name,
+                task,
+            },
+            Some((task, _)) => Effect::LookAtSmoke {
+                service: name,
+                task,
+            },
+        })
     }
 
     /// Service `i`'s verification as recorded; one a record from before checks had progress
@@ -1709,6 +1731,9 @@ pub enum Due {
     /// Its next step is Deckhand's own and was lost (a dispatch that never arrived, a function
     /// that died mid-step, an outage): perform it again from where the store says.
     Resume,
+    /// A try that waited for its time was not performed by its wake (lost, or late): perform
+    /// it ([`Deployment::scheduled_work`]).
+    Scheduled,
     /// ECS has not reported this rollout: ask it (its own ECS deployment id).
     Reconcile {
         service: usize,
@@ -1781,6 +1806,7 @@ impl Deployment {
                 service,
                 ecs_deployment,
             }),
+            None if self.scheduled_work(now).is_some() => Some(Due::Scheduled),
             None => Some(Due::Resume),
         }
     }

@@ -271,6 +271,11 @@ impl<S: Store + Clone> Sim<S> {
                 .await
                 .map(|d| d.state.name().to_owned())
                 .map_err(|e| show(&e)),
+            Delivery::Work(Work::Wake { id, revision }) => app
+                .wake(*id, Some(*revision))
+                .await
+                .map(|d| d.state.name().to_owned())
+                .map_err(|e| show(&e)),
             Delivery::Work(Work::RunBackup { plan, .. }) => Err(format!("no backup plan {plan}")),
             Delivery::Ecs { id, outcome } => app
                 .on_rollout(id, outcome.clone())
@@ -402,11 +407,15 @@ impl<S: Store + Clone> Sim<S> {
                 })
             }
             Event::Work { pick } => {
+                let now = self.ports.now();
                 let mut w = self.ports.world();
-                if w.queue.is_empty() {
+                let due: Vec<usize> = (0..w.queue.len())
+                    .filter(|&i| w.queue[i].due(now))
+                    .collect();
+                if due.is_empty() {
                     return None;
                 }
-                let i = usize::from(pick) % w.queue.len();
+                let i = due[usize::from(pick) % due.len()];
                 let q = w.queue.remove(i);
                 Some(Delivery::Work(q.work))
             }
@@ -521,6 +530,7 @@ impl<S: Store + Clone> Sim<S> {
                     w.queue.push(crate::world::Queued {
                         work: work.clone(),
                         attempts: 1,
+                        not_before: None,
                     });
                 }
                 Delivery::Ecs { .. } | Delivery::Alarm(_) | Delivery::Build(_) => {
@@ -662,7 +672,8 @@ impl<S: Store + Clone> Sim<S> {
         loop {
             let queued = {
                 let mut w = self.ports.world();
-                (!w.queue.is_empty()).then(|| w.queue.remove(0))
+                let due = w.queue.iter().position(|q| q.due(now));
+                due.map(|i| w.queue.remove(i))
             };
             let Some(q) = queued else { break };
             let line = self

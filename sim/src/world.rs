@@ -107,6 +107,14 @@ pub struct Queued {
     pub work: Work,
     /// Lambda retries a failed async invoke twice.
     pub attempts: u8,
+    /// Held back until then (the delay queue's `DelaySeconds`).
+    pub not_before: Option<Timestamp>,
+}
+
+impl Queued {
+    pub fn due(&self, now: Timestamp) -> bool {
+        self.not_before.is_none_or(|t| t <= now)
+    }
 }
 
 /// Everything outside Deckhand's store.
@@ -898,15 +906,25 @@ impl<S: Store> Dispatch for SimPorts<S> {
             self.world().queue.push(Queued {
                 work: work.clone(),
                 attempts: 0,
+                not_before: None,
             });
             Ok(())
         })
         .await
     }
-    /// The delay queue: queued like any work, so it may arrive early (nothing is due yet),
-    /// on time, or late (at the next tick, or never before maintenance).
-    async fn dispatch_after(&self, work: &Work, _delay: jiff::SignedDuration) -> PortResult<()> {
-        self.dispatch(work).await
+    /// The delay queue: held back until due, then delivered like any work — on time, late
+    /// (at the next tick), twice, or lost to a crash (maintenance performs the try then).
+    async fn dispatch_after(&self, work: &Work, delay: jiff::SignedDuration) -> PortResult<()> {
+        let not_before = Some(self.now() + delay);
+        self.call(Port::Dispatch, async {
+            self.world().queue.push(Queued {
+                work: work.clone(),
+                attempts: 0,
+                not_before,
+            });
+            Ok(())
+        })
+        .await
     }
 }
 

@@ -979,7 +979,7 @@ fn a_check_is_tried_again_after_its_interval_and_its_grace_does_not_count() {
     let t = |s: i64| now() + SignedDuration::from_secs(s);
     // The first check is tried at once; passing it starts the second at once.
     assert_eq!(
-        d.pending_work(now()),
+        d.pending_work(),
         Some(Effect::Check {
             service: ServiceName::parse("api").unwrap(),
             check: 0,
@@ -998,9 +998,14 @@ fn a_check_is_tried_again_after_its_interval_and_its_grace_does_not_count() {
     // `ready` fails in its grace: tried again in 10 s, nothing counted.
     let (d, fx) = step_at(&d, &try_of(1, 1, Some("HTTP 503 (expected 2xx)")), t(2));
     assert_eq!(wakes(&fx), vec![t(12)]);
-    assert_eq!(d.pending_work(t(11)), None, "not due before its time");
+    assert_eq!(d.scheduled_work(t(11)), None, "not due before its time");
+    assert_eq!(
+        d.pending_work(),
+        None,
+        "waiting for its time is not lost work"
+    );
     assert!(matches!(
-        d.pending_work(t(12)),
+        d.scheduled_work(t(12)),
         Some(Effect::Check {
             check: 1,
             attempt: 2,
@@ -1055,7 +1060,7 @@ fn a_lost_wake_is_due_to_maintenance_a_step_after_the_try_it_was_for() {
     let (d, _) = step_at(&d, &try_of(0, 1, Some("HTTP 503")), t(1));
     let limits = Limits::with_rollout(SignedDuration::from_mins(30));
     assert_eq!(d.deadline(limits), Some(t(11) + Limits::STEP));
-    assert_eq!(d.due(t(11) + Limits::STEP, limits), Some(Due::Resume));
+    assert_eq!(d.due(t(11) + Limits::STEP, limits), Some(Due::Scheduled));
     assert_eq!(d.due(t(12), limits), None);
 }
 
@@ -1067,10 +1072,7 @@ fn a_smoke_test_runs_after_the_checks_and_its_exit_code_decides() {
     let (d, _) = step_at(&d, &try_of(0, 1, None), t(1));
     let (d, fx) = step_at(&d, &try_of(1, 1, None), t(2));
     assert_eq!(kinds(&fx), vec!["smoke"]);
-    assert_eq!(
-        d.pending_work(t(2)),
-        Some(Effect::RunSmoke { service: api() })
-    );
+    assert_eq!(d.pending_work(), Some(Effect::RunSmoke { service: api() }));
     let started = Input::SmokeStarted {
         service: api(),
         task: "task/1".into(),
@@ -1084,7 +1086,7 @@ fn a_smoke_test_runs_after_the_checks_and_its_exit_code_decides() {
         state,
     };
     assert_eq!(
-        d.pending_work(t(18)),
+        d.scheduled_work(t(18)),
         Some(Effect::LookAtSmoke {
             service: api(),
             task: "task/1".into()
@@ -1118,7 +1120,7 @@ fn a_smoke_test_runs_after_the_checks_and_its_exit_code_decides() {
     assert_eq!(good.state, State::Succeeded);
     // Past its timeout it is stopped, and that fails it.
     assert_eq!(
-        d.pending_work(t(3) + SignedDuration::from_mins(2)),
+        d.scheduled_work(t(3) + SignedDuration::from_mins(2)),
         Some(Effect::StopSmoke {
             service: api(),
             task: "task/1".into()

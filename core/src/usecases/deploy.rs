@@ -735,7 +735,7 @@ impl<P: Ports> App<'_, P> {
             }
             return Ok(self.drive(d, Input::Started, &actor).await?.deployment);
         }
-        let Some(effect) = d.pending_work(p.clock().now()) else {
+        let Some(effect) = d.pending_work() else {
             return Ok(d);
         };
         // Another delivery may be performing this very rollout right now (EventBridge and
@@ -758,6 +758,32 @@ impl<P: Ports> App<'_, P> {
                 Err(e.into())
             }
         }
+    }
+
+    /// The deploy function's entry point for a delayed wake, and maintenance's for a try whose
+    /// wake was lost: performs the try that waited for its time, if it is due and the
+    /// deployment is still at `revision` (any revision when `None`). Safe to call any number of
+    /// times: a try that ran moved the revision, and its outcome names its attempt.
+    pub async fn wake(
+        &self,
+        id: DeploymentId,
+        revision: Option<u64>,
+    ) -> Result<Deployment, RunError> {
+        let p = self.ports;
+        let d = p
+            .store()
+            .get_deployment(id)
+            .await?
+            .ok_or(RunError::Unknown(id))?;
+        if revision.is_some_and(|r| r != d.revision) {
+            return Ok(d);
+        }
+        let Some(effect) = d.scheduled_work(p.clock().now()) else {
+            return Ok(d);
+        };
+        let actor = Actor::system("deploy");
+        let inputs = self.perform(&d, effect, &actor).await?;
+        Ok(self.drive_all(d, inputs, &actor).await?.deployment)
     }
 
     /// ECS reported a deployment finished. Events for ECS deployments Deckhand did not start

@@ -368,7 +368,13 @@ impl<P: Ports> App<'_, P> {
             Effect::Wake { at } => {
                 let delay = at.duration_since(now).max(SignedDuration::ZERO);
                 p.dispatch()
-                    .dispatch_after(&Work::RunDeployment { id: d.id }, delay)
+                    .dispatch_after(
+                        &Work::Wake {
+                            id: d.id,
+                            revision: d.revision,
+                        },
+                        delay,
+                    )
                     .await?;
             }
             Effect::StartRollback { services, reason } => {

@@ -194,6 +194,10 @@ impl<P: crate::ports::Ports> App<'_, P> {
                     self.run_deployment(id).await?;
                     done.resumed.push(id);
                 }
+                Due::Scheduled => {
+                    self.wake(id, None).await?;
+                    done.resumed.push(id);
+                }
                 Due::Reconcile {
                     service,
                     ecs_deployment,

@@ -695,7 +695,7 @@ impl<P: Ports> App<'_, P> {
             // Started by an earlier delivery whose rollout step did not get through (its
             // `UpdateService` failed and gave the step's lease back): send it now, not when
             // maintenance next looks. A step another delivery still holds is left to it.
-            if start == Start::Here && d.pending_work(self.ports.clock().now()).is_some() {
+            if start == Start::Here && d.pending_work().is_some() {
                 return match Box::pin(self.run_deployment(d.id)).await {
                     Ok(d) => Ok(d),
                     Err(super::deploy::RunError::Port(e)) => Err(e.into()),

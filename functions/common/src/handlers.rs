@@ -140,6 +140,10 @@ async fn run_deployment_work<P: Ports>(
             let d = app.run_deployment(*id).await.map_err(run_error)?;
             Ok(json!({ "deployment": d.id.to_string(), "state": d.state.name() }))
         }
+        Work::Wake { id, revision } => {
+            let d = app.wake(*id, Some(*revision)).await.map_err(run_error)?;
+            Ok(json!({ "deployment": d.id.to_string(), "state": d.state.name() }))
+        }
         Work::RunBackup { .. } => Err(FunctionError::Refused(
             "backup work belongs to the backup function".into(),
         )),
@@ -260,9 +264,9 @@ async fn run_backup_work<P: Ports>(app: &App<'_, P>, work: &Work) -> Result<Valu
             };
             run_backup(app, plan, &trigger).await
         }
-        Work::PrepareDeployment { .. } | Work::RunDeployment { .. } => Err(FunctionError::Refused(
-            "deployment work belongs to the deploy function".into(),
-        )),
+        Work::PrepareDeployment { .. } | Work::RunDeployment { .. } | Work::Wake { .. } => Err(
+            FunctionError::Refused("deployment work belongs to the deploy function".into()),
+        ),
     }
 }
 
@@ -300,7 +304,7 @@ pub async fn handle<P: Ports>(
 /// same handling as that function's, without a trip through JSON.
 pub async fn work<P: Ports>(app: &App<'_, P>, work: &Work) -> Result<Value, FunctionError> {
     match work {
-        Work::PrepareDeployment { .. } | Work::RunDeployment { .. } => {
+        Work::PrepareDeployment { .. } | Work::RunDeployment { .. } | Work::Wake { .. } => {
             run_deployment_work(app, work).await
         }
         Work::RunBackup { .. } => run_backup_work(app, work).await,

@@ -41,7 +41,7 @@ pub struct FunctionDispatch {
 impl Dispatch for FunctionDispatch {
     async fn dispatch(&self, work: &Work) -> PortResult<()> {
         match work {
-            Work::PrepareDeployment { .. } | Work::RunDeployment { .. } => {
+            Work::PrepareDeployment { .. } | Work::RunDeployment { .. } | Work::Wake { .. } => {
                 self.deploy.dispatch(work).await
             }
             Work::RunBackup { .. } => self.backup.dispatch(work).await,
