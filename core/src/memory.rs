@@ -149,6 +149,8 @@ struct World {
     unhealthy: HashSet<String>,
     /// What a check's URL answers next, try by try, before `unhealthy` decides.
     probes: HashMap<String, std::collections::VecDeque<Probe>>,
+    /// What a healthy URL answers (`serve_checks`); others answer 200 "ok".
+    healthy: HashMap<String, Probe>,
     /// Smoke tasks started, by `run/service`: the task.
     smoke_runs: HashMap<String, String>,
     /// How a service's smoke task stands when looked at (default: exited 0).
@@ -246,6 +248,24 @@ impl Memory {
             .entry(url.to_owned())
             .or_default()
             .extend(probes);
+    }
+    /// Every check `config` names answers as a healthy service would: its expected status and
+    /// body, in every environment of its service.
+    pub fn serve_checks(&self, config: &crate::config::Config) {
+        let mut w = guard(&self.world);
+        for svc in config.services.values() {
+            for env in &svc.envs {
+                for c in svc.checks_for(env) {
+                    w.healthy.insert(
+                        c.url,
+                        Probe::Answered {
+                            status: c.status.lo,
+                            body: c.body.unwrap_or_else(|| "ok".into()),
+                        },
+                    );
+                }
+            }
+        }
     }
     /// How `service`'s smoke task stands whenever it is looked at.
     pub fn set_smoke_state(&self, service: &str, state: TaskState) {
@@ -925,17 +945,16 @@ impl Monitor for Memory {
         if let Some(p) = w.probes.get_mut(url).and_then(|q| q.pop_front()) {
             return Ok(p);
         }
-        Ok(if w.unhealthy.contains(url) {
-            Probe::Answered {
+        if w.unhealthy.contains(url) {
+            return Ok(Probe::Answered {
                 status: 503,
                 body: "unavailable".into(),
-            }
-        } else {
-            Probe::Answered {
-                status: 200,
-                body: "ok".into(),
-            }
-        })
+            });
+        }
+        Ok(w.healthy.get(url).cloned().unwrap_or(Probe::Answered {
+            status: 200,
+            body: "ok".into(),
+        }))
     }
     async fn alarm_tags(
         &self,

@@ -166,6 +166,7 @@ impl WorldBuilder {
         for (repository, tag, digest) in &self.images {
             mem.push_image(repository, tag, digest);
         }
+        mem.serve_checks(&self.config);
         Ok((mem, stub, chat, self.config))
     }
 }

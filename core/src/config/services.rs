@@ -203,7 +203,7 @@ fn read_smoke(
         .collect();
     if command.is_empty() {
         r.error(
-            v.span(),
+            t.get("command").map_or(v.span(), |c| c.span()),
             format!("`{path}` has no command"),
             Some("add the command the task runs, e.g. command = [\"bin/smoke\", \"--env\", \"{env}\"]".into()),
         );

@@ -17,6 +17,79 @@ fn the_example_config_is_valid() {
     let prod = c.env("production").map(|e| e.name.as_str());
     assert_eq!(prod, Some("prod"), "the built-in alias resolves");
     assert!(!c.environments[1].freeze.is_empty() || !c.environments[2].freeze.is_empty());
+    // Checks in order (`health_url` first), `{env}` filled in; the smoke test where it runs.
+    let api = &c.services[&ServiceName::parse("api").unwrap()];
+    let prod = EnvName::parse("prod").unwrap();
+    let checks = api.checks_for(&prod);
+    let names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["health", "ready"]);
+    assert_eq!(checks[1].url, "https://api.prod.acme.example/ready");
+    assert_eq!(checks[1].grace, SignedDuration::from_secs(30));
+    assert_eq!(checks[1].retries, 5);
+    assert_eq!(
+        api.smoke_for(&prod).map(|s| s.command),
+        Some(vec!["bin/smoke".into(), "--env".into(), "prod".into()])
+    );
+    assert_eq!(api.smoke_for(&EnvName::parse("dev").unwrap()), None);
+}
+
+#[test]
+fn checks_and_smoke_tests_are_checked_with_line_and_column() {
+    let src = r#"[slack]
+workspace = "T1"
+[environments.prod]
+cluster = "prod"
+[services.api]
+envs = ["prod"]
+repository = "api"
+[[services.api.checks]]
+url = "ftp://api/ready"
+[[services.api.checks]]
+url = "https://api/ready"
+status = "2zz"
+retries = -1
+grace = "soon"
+envs = ["staging"]
+[[services.api.checks]]
+url = "https://api/x/ready?full=1"
+timout = "5s"
+[services.api.smoke]
+command = []
+"#;
+    let err = Config::parse("t.toml", src).unwrap_err().errors;
+    let got: Vec<(usize, usize, &str)> = err
+        .iter()
+        .map(|e| (e.line, e.column, e.message.as_str()))
+        .collect();
+    let expect = [
+        (9, 7, "`services.api.checks[0].url` must be an http(s) URL"),
+        (
+            12,
+            10,
+            "`services.api.checks[1].status` = \"2zz\" is not an HTTP status",
+        ),
+        (
+            13,
+            11,
+            "`services.api.checks[1].retries` must be a whole number from 0 to 100",
+        ),
+        (
+            14,
+            9,
+            "`services.api.checks[1].grace` = \"soon\" is not a duration",
+        ),
+        (
+            15,
+            9,
+            "`services.api.checks[1].envs` names `staging`, where the service is not deployed",
+        ),
+        (18, 1, "unknown key `timout` in `services.api.checks[2]`"),
+        (16, 1, "`services.api` has two checks named `ready`"),
+        (20, 11, "`services.api.smoke` has no command"),
+    ];
+    for e in expect {
+        assert!(got.contains(&e), "{e:?} not in {got:#?}");
+    }
 }
 
 #[test]

@@ -34,10 +34,12 @@ impl World {
             mem.push_image(&format!("acme/{s}"), "v1.2.2", &digest(2));
             mem.push_image(&format!("acme/{s}"), "v1.2.3", &digest(3));
         }
+        let config = config();
+        mem.serve_checks(&config);
         World {
             ports: mem.ports(),
             mem,
-            config: config(),
+            config,
         }
     }
     fn app(&self) -> App<'_, MemoryPorts> {
@@ -135,11 +137,27 @@ impl World {
             .collect()
     }
 
-    /// Runs a dispatched deployment and finishes its rollouts as ECS would report them.
+    /// Runs a dispatched deployment and finishes its rollouts as ECS would report them, and
+    /// its checks and smoke tests as the delay queue would come back for them.
     async fn run_to_end(&self, id: crate::types::DeploymentId, ecs_ok: bool) -> Deployment {
         let app = self.app();
         let mut d = app.run_deployment(id).await.unwrap();
-        for _ in 0..10 {
+        for _ in 0..20 {
+            if let State::Verifying { .. } = d.state {
+                let wake = self
+                    .mem
+                    .delayed()
+                    .into_iter()
+                    .rev()
+                    .find_map(|(w, at)| match w {
+                        Work::Wake { id, revision } if id == d.id => Some((revision, at)),
+                        _ => None,
+                    });
+                let Some((revision, at)) = wake else { break };
+                self.mem.set_now(at.max(self.mem.the_time()));
+                d = app.wake(d.id, Some(revision)).await.unwrap();
+                continue;
+            }
             let Some(State::Rolling { service }) = Some(d.state.clone()) else {
                 break;
             };
@@ -1276,7 +1294,7 @@ async fn a_backup_snapshots_prunes_reports_once_and_a_failure_deletes_nothing() 
 }
 
 #[tokio::test]
-async fn the_scheduled_check_picks_up_a_lost_dispatch_and_a_lost_ecs_event() {
+async fn the_scheduled_check_picks_up_a_lost_dispatch_a_lost_ecs_event_and_a_lost_wake() {
     let w = World::new();
     let app = w.app();
     let r = w
@@ -1306,6 +1324,16 @@ async fn the_scheduled_check_picks_up_a_lost_dispatch_and_a_lost_ecs_event() {
     );
     w.mem.complete_rollouts();
     assert_eq!(app.maintain().await.unwrap().reconciled, vec![id]);
+    // Its checks pass at once; its smoke test starts, and the wake for a look at it is lost.
+    let d = w.mem.get_deployment(id).await.unwrap().unwrap();
+    assert_eq!(d.state, State::Verifying { service: 0 });
+    assert_eq!(w.mem.smoke_tasks().len(), 1);
+    assert!(
+        app.maintain().await.unwrap().resumed.is_empty(),
+        "its wake is not late yet"
+    );
+    w.mem.advance(SignedDuration::from_mins(6));
+    assert_eq!(app.maintain().await.unwrap().resumed, vec![id]);
     let d = w.mem.get_deployment(id).await.unwrap().unwrap();
     assert_eq!(d.state, State::Succeeded);
     let again = app.maintain().await.unwrap();

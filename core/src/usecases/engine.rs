@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::card::{Card, deployment_card};
+use crate::check::TaskState;
 use crate::config::ServiceConfig;
 use crate::deployment::{Deployment, DeploymentKind, Effect, Input, Refused, Work};
 use crate::policy::LockOwner;
@@ -347,6 +348,16 @@ impl<P: Ports> App<'_, P> {
             }
             Effect::StopSmoke { service, task } => {
                 let cfg = self.service_config(&service)?;
+                // Past its timeout, but it may have finished while nobody looked (a lost
+                // wake): then its own outcome stands.
+                let state = p.platform().task_state(&env.cluster, cfg, &task).await?;
+                if state != TaskState::Running {
+                    return Ok(vec![Input::SmokeLooked {
+                        service,
+                        task,
+                        state,
+                    }]);
+                }
                 let log_tail = p
                     .platform()
                     .stop_task(
