@@ -585,7 +585,7 @@ mod tests {
         ));
         assert!(matches!(
             DeployEvent::parse(&event("sqs-delayed-work.json")).unwrap(),
-            DeployEvent::Work(Work::RunDeployment { .. })
+            DeployEvent::Work(Work::Wake { revision: 7, .. })
         ));
         let mut two = event("sqs-delayed-work.json");
         let record = two["Records"][0].clone();
@@ -878,6 +878,7 @@ mod tests {
             "ecs-deployment-failed.json",
             "ecs-deployment-in-progress.json",
             "scheduler-backup.json",
+            "sqs-delayed-work.json",
         ];
         // Webhook samples and the deploy function's schedule are the bot's; its tests parse them.
         let bot_parses = [

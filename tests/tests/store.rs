@@ -867,6 +867,7 @@ async fn the_deploy_story_on_dynamodb_is_idempotent_under_concurrent_redelivery(
         include_str!("../../infra/deckhand.example.toml"),
     )
     .unwrap();
+    mem.serve_checks(&config);
     // Core's use-cases on the DynamoDB store; the other ports in memory.
     let ports = mem.ports().with_store(store);
     let app = App::new(&ports, &config);
@@ -881,7 +882,7 @@ async fn the_deploy_story_on_dynamodb_is_idempotent_under_concurrent_redelivery(
         reply_to: None,
     };
     let ship = |version: &'static str, key: &'static str| {
-        let app = &app;
+        let (app, mem) = (&app, &mem);
         async move {
             let results =
                 join_all((0..10).map(|_| app.request_deploy(request(version, key)))).await;
@@ -907,8 +908,23 @@ async fn the_deploy_story_on_dynamodb_is_idempotent_under_concurrent_redelivery(
                 .unwrap();
             let ecs = d.services[0].progress.ecs_deployment.clone().unwrap();
             let finished = join_all((0..5).map(|_| app.on_rollout(&ecs, Ok(())))).await;
-            let d = app.ports.store.get_deployment(id).await.unwrap().unwrap();
             assert!(finished.iter().all(Result::is_ok), "{finished:?}");
+            // Its smoke test's looks, each wake delivered three times at once when due.
+            let mut seen = 0;
+            while let Some((work, at)) = mem.delayed().into_iter().nth(seen) {
+                seen += 1;
+                let deckhand_core::deployment::Work::Wake {
+                    id: woken,
+                    revision,
+                } = work
+                else {
+                    continue;
+                };
+                mem.set_now(at.max(mem.the_time()));
+                let woke = join_all((0..3).map(|_| app.wake(woken, Some(revision)))).await;
+                assert!(woke.iter().all(Result::is_ok), "{woke:?}");
+            }
+            let d = app.ports.store.get_deployment(id).await.unwrap().unwrap();
             assert_eq!(d.state, State::Succeeded);
             d
         }

@@ -307,6 +307,84 @@ impl<P: Ports> App<'_, P> {
                 // drives its own rollback.
                 return Box::pin(self.roll(d, env, service)).await;
             }
+            Effect::Check { .. }
+            | Effect::RunSmoke { .. }
+            | Effect::LookAtSmoke { .. }
+            | Effect::StopSmoke { .. } => {
+                // Boxed: reached from inside a failed deploy's own rollback, on one stack.
+                return Box::pin(self.verify(d, env, effect)).await;
+            }
+            Effect::Wake { at } => {
+                let delay = at.duration_since(now).max(SignedDuration::ZERO);
+                p.dispatch()
+                    .dispatch_after(
+                        &Work::Wake {
+                            id: d.id,
+                            revision: d.revision,
+                        },
+                        delay,
+                    )
+                    .await?;
+            }
+            Effect::StartRollback { services, reason } => {
+                // Boxed: it drives a second deployment from inside this one's loop.
+                Box::pin(self.start_rollback(d, env, &services, &reason, now)).await?;
+            }
+            Effect::RecordRelease { service } => {
+                let release = release_of(d, &service)?;
+                p.store()
+                    .record_release(&d.release_record(release, now))
+                    .await?;
+            }
+            Effect::ReleaseLock => {
+                p.store()
+                    .release_lock(&d.env, &LockOwner::Deployment { id: d.id })
+                    .await?;
+            }
+            Effect::EmitMetric { name, value } => {
+                let unit = if name.ends_with("Seconds") {
+                    MetricUnit::Seconds
+                } else {
+                    MetricUnit::Count
+                };
+                let metric = Metric {
+                    name,
+                    value,
+                    unit,
+                    dimensions: vec![("Environment".into(), d.env.to_string())],
+                };
+                if let Err(e) = p.metrics().emit(&[metric]).await {
+                    tracing::warn!(deployment = %d.id, error = %e, "could not emit a metric");
+                }
+            }
+            Effect::Audit { action, detail } => {
+                p.store()
+                    .append_audit(&AuditEntry {
+                        env: d.env.clone(),
+                        at: now,
+                        actor: actor.clone(),
+                        action,
+                        detail,
+                        deployment: Some(d.id),
+                    })
+                    .await?;
+            }
+        }
+        Ok(Vec::new())
+    }
+}
+
+impl<P: Ports> App<'_, P> {
+    /// One step of verifying a service: a check's try, or starting, looking at or stopping
+    /// its smoke task. Returns the outcome as the input it gives.
+    async fn verify(
+        &self,
+        d: &Deployment,
+        env: &crate::config::EnvConfig,
+        effect: Effect,
+    ) -> Result<Vec<Input>, PortError> {
+        let p = self.ports;
+        match effect {
             Effect::Check {
                 service,
                 check,
@@ -376,63 +454,8 @@ impl<P: Ports> App<'_, P> {
                     log_tail,
                 }]);
             }
-            Effect::Wake { at } => {
-                let delay = at.duration_since(now).max(SignedDuration::ZERO);
-                p.dispatch()
-                    .dispatch_after(
-                        &Work::Wake {
-                            id: d.id,
-                            revision: d.revision,
-                        },
-                        delay,
-                    )
-                    .await?;
-            }
-            Effect::StartRollback { services, reason } => {
-                // Boxed: it drives a second deployment from inside this one's loop.
-                Box::pin(self.start_rollback(d, env, &services, &reason, now)).await?;
-            }
-            Effect::RecordRelease { service } => {
-                let release = release_of(d, &service)?;
-                p.store()
-                    .record_release(&d.release_record(release, now))
-                    .await?;
-            }
-            Effect::ReleaseLock => {
-                p.store()
-                    .release_lock(&d.env, &LockOwner::Deployment { id: d.id })
-                    .await?;
-            }
-            Effect::EmitMetric { name, value } => {
-                let unit = if name.ends_with("Seconds") {
-                    MetricUnit::Seconds
-                } else {
-                    MetricUnit::Count
-                };
-                let metric = Metric {
-                    name,
-                    value,
-                    unit,
-                    dimensions: vec![("Environment".into(), d.env.to_string())],
-                };
-                if let Err(e) = p.metrics().emit(&[metric]).await {
-                    tracing::warn!(deployment = %d.id, error = %e, "could not emit a metric");
-                }
-            }
-            Effect::Audit { action, detail } => {
-                p.store()
-                    .append_audit(&AuditEntry {
-                        env: d.env.clone(),
-                        at: now,
-                        actor: actor.clone(),
-                        action,
-                        detail,
-                        deployment: Some(d.id),
-                    })
-                    .await?;
-            }
+            _ => Ok(Vec::new()),
         }
-        Ok(Vec::new())
     }
 }
 

@@ -86,6 +86,27 @@ impl World {
             .unwrap()
     }
 
+    /// Delivers the delay queue's work as SQS would, each message twice at once, once it is due
+    /// (the clock moved on to it): the smoke test's looks, until nothing more is delayed.
+    async fn wake(&self, id: deckhand_core::types::DeploymentId) {
+        let mut delivered = 0;
+        loop {
+            let due = self.mem().delayed().into_iter().skip(delivered).find(|(w, _)| {
+                matches!(w, deckhand_core::deployment::Work::Wake { id: i, .. } if *i == id)
+            });
+            let Some((work, at)) = due else { break };
+            delivered = self.mem().delayed().len();
+            if at > self.mem().the_time() {
+                self.mem().set_now(at);
+            }
+            let mut message = event("sqs-delayed-work.json");
+            message["Records"][0]["body"] = serde_json::to_string(&work).unwrap().into();
+            let app = self.app();
+            let answers = join_all((0..2).map(|_| handlers::deploy(&app, &message))).await;
+            assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+        }
+    }
+
     /// The acknowledgement, then its dispatched checks through the deploy function's handler.
     async fn request(&self, req: DeployRequest) -> deckhand_core::deployment::Deployment {
         let id = self.app().request_deploy(req).await.unwrap().deployment.id;
@@ -122,6 +143,7 @@ impl World {
             .unwrap()
             .into();
         handlers::deploy(&self.app(), &completed).await.unwrap();
+        self.wake(d.id).await;
         let d = self.deployment(d.id);
         assert_eq!(d.state, State::Succeeded, "{d}");
     }
@@ -154,6 +176,14 @@ async fn the_deploy_function_runs_dispatched_work_once_and_finishes_on_ecs_event
     completed["detail"]["deploymentId"] = ecs.into();
     let finished = join_all((0..5).map(|_| handlers::deploy(&app, &completed))).await;
     assert!(finished.iter().all(Result::is_ok), "{finished:?}");
+    // Checked, then smoke-tested: the looks at the smoke task come back through the delay
+    // queue, each delivered twice at once, and one task ran.
+    assert_eq!(
+        w.mem().deployments()[0].state,
+        State::Verifying { service: 0 }
+    );
+    w.wake(id).await;
+    assert_eq!(w.mem().smoke_tasks().len(), 1);
     assert_eq!(w.mem().deployments()[0].state, State::Succeeded);
     let releases = w.mem().all_releases();
     let made = releases
@@ -394,6 +424,7 @@ async fn the_deploy_functions_schedule_bakes_releases_and_finishes_what_ecs_neve
     let app = w.app();
     let answers = join_all((0..3).map(|_| handlers::deploy(&app, &tick))).await;
     let answers: Vec<Value> = answers.into_iter().map(Result::unwrap).collect();
+    w.wake(d.id).await;
     assert_eq!(w.deployment(d.id).state, State::Succeeded);
     let reconciled: usize = answers
         .iter()
