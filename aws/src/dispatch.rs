@@ -112,23 +112,62 @@ impl DelayQueue {
 #[derive(Debug, Clone)]
 pub struct QueueDispatch {
     tx: mpsc::UnboundedSender<Work>,
+    /// `Some`: work due later is held here, with its delay, for a driver that moves its own
+    /// clock (`deckhand demo` and `dev` fast-forward to it); `None`: it waits in real time.
+    held: Option<std::sync::Arc<std::sync::Mutex<Vec<(Work, SignedDuration)>>>>,
 }
 
 impl QueueDispatch {
+    /// Work due later waits in real time beside the worker (`deckhand serve`).
     pub fn new() -> (Self, mpsc::UnboundedReceiver<Work>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        (Self { tx }, rx)
+        (Self { tx, held: None }, rx)
+    }
+
+    /// Work due later is held for [`QueueDispatch::take_held`].
+    pub fn holding() -> (Self, mpsc::UnboundedReceiver<Work>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let held = Some(std::sync::Arc::default());
+        (Self { tx, held }, rx)
+    }
+
+    /// The work held back so far, each with how long after its dispatch it is due.
+    pub fn take_held(&self) -> Vec<(Work, SignedDuration)> {
+        match &self.held {
+            Some(h) => {
+                std::mem::take(&mut *h.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// Puts `work` on the queue now (held work whose time came).
+    pub fn queue(&self, work: Work) -> PortResult<()> {
+        self.tx
+            .send(work)
+            .map_err(|_| PortError::Failed("the local worker has stopped".into()))
+    }
+
+    /// Holds `work` again, due `delay` from now.
+    pub fn hold(&self, work: Work, delay: SignedDuration) {
+        if let Some(h) = &self.held {
+            h.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push((work, delay));
+        }
     }
 }
 
 impl Dispatch for QueueDispatch {
     async fn dispatch(&self, work: &Work) -> PortResult<()> {
-        self.tx
-            .send(work.clone())
-            .map_err(|_| PortError::Failed("the local worker has stopped".into()))
+        self.queue(work.clone())
     }
 
     async fn dispatch_after(&self, work: &Work, delay: SignedDuration) -> PortResult<()> {
+        if self.held.is_some() {
+            self.hold(work.clone(), delay);
+            return Ok(());
+        }
         let (tx, work) = (self.tx.clone(), work.clone());
         let delay = std::time::Duration::try_from(delay).unwrap_or_default();
         // Local mode's stand-in for the delay queue: the wait runs beside the worker.

@@ -197,3 +197,36 @@ fn a_deployment_whose_work_was_dropped_is_finished_by_the_next_wait() {
         ],
     );
 }
+
+#[test]
+fn a_failing_check_or_smoke_test_rolls_the_deploy_back_and_says_what_failed() {
+    // moto reports exit code 0 for every task it stops: `smoke api fail` rewrites the exit code
+    // the real ECS adapter read (a fault-injecting platform); the task itself runs on moto, and
+    // its last log lines are read back from moto's CloudWatch Logs.
+    let script = "build api v1.2.3\n\
+                  health api fail\n\
+                  build api v1.2.4\n\
+                  health api ok\n\
+                  smoke api fail\n\
+                  build api v1.2.5\n\
+                  quit\n";
+    let stdout = dev(script);
+    assert_has(
+        &stdout,
+        &[
+            // v1.2.3 passes its checks and its smoke test.
+            "Smoke test of api passed (exit 0).",
+            "now answer 503",
+            // v1.2.4: its `health` check fails three tries (two retries) and the deploy rolls back.
+            "the `health` check of api failed after 3 tries: HTTP 503 (expected 2xx)",
+            "api's smoke tests now exit 1",
+            // v1.2.5: its checks pass, its smoke test exits 1, with the log's last lines.
+            "the smoke test of api exited with code 1 (Essential container in task exited); its last lines:",
+            "smoke: SELECT 1 → ok",
+        ],
+    );
+    assert!(
+        stdout.matches("Rolling api back").count() >= 2,
+        "both failures roll api back:\n{stdout}"
+    );
+}

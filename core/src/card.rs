@@ -142,7 +142,10 @@ fn verifying(d: &Deployment, i: usize) -> String {
         return line;
     }
     match &v.smoke {
-        Some((task, _)) => format!("Smoke test of {name} running (task `{task}`)"),
+        Some((task, _)) => format!(
+            "Smoke test of {name} running (task `{}`)",
+            crate::check::task_id(task)
+        ),
         None => format!("Starting the smoke test of {name}"),
     }
 }

@@ -188,6 +188,12 @@ pub enum TaskState {
     },
 }
 
+/// A task as people read it: its id, the end of its ARN
+/// (`arn:aws:ecs:…:task/prod/70569233…` → `70569233…`).
+pub fn task_id(task: &str) -> &str {
+    task.rsplit('/').next().unwrap_or(task)
+}
+
 /// How many log lines a failed smoke test shows.
 pub const LOG_TAIL: usize = 10;
 

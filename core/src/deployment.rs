@@ -1093,7 +1093,10 @@ impl Deployment {
                 fx.push(Effect::Wake { at });
                 fx.push(Effect::UpdateCard);
                 fx.push(Effect::Reply {
-                    text: format!("Smoke test of {name} started: task `{task}`."),
+                    text: format!(
+                        "Smoke test of {name} started: task `{}`.",
+                        crate::check::task_id(task)
+                    ),
                 });
             }
             (

@@ -33,12 +33,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
 
+pub mod faults;
 mod outage;
 mod seed;
 pub mod standin;
 pub mod testing;
 pub use outage::Outage;
-pub use seed::{Seed, SeededService};
+pub use seed::{SMOKE_LOG, Seed, SeededService};
 
 /// The moto release Deckhand is tested against. `../shared/DEPENDENCIES.md` records what it
 /// does and does not emulate.

@@ -293,12 +293,13 @@ impl Seed {
         Ok(())
     }
 
-    /// Plays the migration container's part: moto never finishes an ECS task by itself, so
-    /// this stops every migration task Deckhand starts in `clusters`, as a container exiting 0
-    /// would (moto reports exit code 0 for every stopped task), except while `held` (a test
-    /// that acts while a migration runs holds them, so the task is still running when it
-    /// looks). Runs until dropped.
-    pub async fn finish_migrations(
+    /// Plays the one-off containers' part: moto never finishes an ECS task by itself, so this
+    /// stops every migration and smoke task Deckhand starts in `clusters`, as a container
+    /// exiting 0 would (moto reports exit code 0 for every stopped task) — a smoke task after
+    /// writing its log lines, as its container would — except while `held` (a test that acts
+    /// while a migration runs holds them, so the task is still running when it looks). Runs
+    /// until dropped.
+    pub async fn finish_tasks(
         &self,
         clusters: Vec<String>,
         held: std::sync::Arc<std::sync::atomic::AtomicBool>,
@@ -310,14 +311,91 @@ impl Seed {
                 &clusters[..]
             };
             for cluster in clusters {
-                for task in self.running_migrations(cluster).await.unwrap_or_default() {
-                    if let Err(e) = self.stop_task(cluster, &task).await {
-                        tracing::warn!(task, error = %e, "could not stop a migration task");
+                let tasks = self
+                    .one_off_tasks(cluster, aws_sdk_ecs::types::DesiredStatus::Running)
+                    .await
+                    .unwrap_or_default();
+                for task in tasks {
+                    let arn = task.task_arn().unwrap_or_default().to_owned();
+                    let smoke = task
+                        .started_by()
+                        .is_some_and(|s| s.starts_with(deckhand_aws::ecs::SMOKE_STARTED_BY));
+                    if smoke && let Err(e) = self.log_smoke(&task).await {
+                        tracing::warn!(task = arn, error = %e, "could not write the smoke task's log");
+                    }
+                    if let Err(e) = self.stop_task(cluster, &arn).await {
+                        tracing::warn!(task = arn, error = %e, "could not stop a one-off task");
                     }
                 }
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
+    }
+
+    /// What a smoke container logs, where the `awslogs` driver would put it
+    /// (`prefix/container/task-id` in the task definition's group).
+    pub async fn log_smoke(&self, task: &aws_sdk_ecs::types::Task) -> anyhow::Result<()> {
+        let td = task
+            .task_definition_arn()
+            .ok_or_else(|| anyhow!("a task without a task definition"))?;
+        let container = task
+            .overrides()
+            .and_then(|o| o.container_overrides().first())
+            .and_then(|c| c.name())
+            .ok_or_else(|| anyhow!("a smoke task without its container override"))?
+            .to_owned();
+        let described = self
+            .aws
+            .ecs
+            .describe_task_definition()
+            .task_definition(td)
+            .send()
+            .await?;
+        let options = described
+            .task_definition()
+            .and_then(|t| {
+                t.container_definitions()
+                    .iter()
+                    .find(|c| c.name() == Some(container.as_str()))
+            })
+            .and_then(|c| c.log_configuration())
+            .and_then(|l| l.options())
+            .cloned()
+            .unwrap_or_default();
+        let (Some(group), Some(prefix)) = (
+            options.get("awslogs-group"),
+            options.get("awslogs-stream-prefix"),
+        ) else {
+            return Ok(());
+        };
+        let arn = task.task_arn().unwrap_or_default();
+        let stream = format!(
+            "{prefix}/{container}/{}",
+            arn.rsplit('/').next().unwrap_or(arn)
+        );
+        let logs = &self.aws.logs;
+        // Exists already after the first smoke test of the service.
+        let _ = logs.create_log_group().log_group_name(group).send().await;
+        logs.create_log_stream()
+            .log_group_name(group)
+            .log_stream_name(&stream)
+            .send()
+            .await?;
+        let now = jiff::Timestamp::now().as_millisecond();
+        let mut put = logs
+            .put_log_events()
+            .log_group_name(group)
+            .log_stream_name(&stream);
+        for (i, line) in SMOKE_LOG.iter().enumerate() {
+            put = put.log_events(
+                aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                    .timestamp(now + i64::try_from(i).unwrap_or(0))
+                    .message(*line)
+                    .build()?,
+            );
+        }
+        put.send().await?;
+        Ok(())
     }
 
     /// Waits for Deckhand's next migration task in `cluster` and stops it as a container
@@ -373,6 +451,46 @@ impl Seed {
         let mut all = self.migrations(cluster, DesiredStatus::Running).await?;
         all.extend(self.migrations(cluster, DesiredStatus::Stopped).await?);
         Ok(all)
+    }
+
+    /// Deckhand's migration and smoke tasks in `cluster` with `status`, as described.
+    async fn one_off_tasks(
+        &self,
+        cluster: &str,
+        status: aws_sdk_ecs::types::DesiredStatus,
+    ) -> anyhow::Result<Vec<aws_sdk_ecs::types::Task>> {
+        let arns = self
+            .aws
+            .ecs
+            .list_tasks()
+            .cluster(cluster)
+            .desired_status(status)
+            .send()
+            .await?
+            .task_arns
+            .unwrap_or_default();
+        if arns.is_empty() {
+            return Ok(Vec::new());
+        }
+        let tasks = self
+            .aws
+            .ecs
+            .describe_tasks()
+            .cluster(cluster)
+            .set_tasks(Some(arns))
+            .send()
+            .await?;
+        Ok(tasks
+            .tasks()
+            .iter()
+            .filter(|t| {
+                t.started_by().is_some_and(|s| {
+                    s.starts_with(deckhand_aws::ecs::MIGRATION_STARTED_BY)
+                        || s.starts_with(deckhand_aws::ecs::SMOKE_STARTED_BY)
+                })
+            })
+            .cloned()
+            .collect())
     }
 
     async fn migrations(
@@ -622,3 +740,11 @@ impl Seed {
         Ok(name)
     }
 }
+
+/// What the demo's smoke container logs before it exits (`Seed::finish_tasks`).
+pub const SMOKE_LOG: &[&str] = &[
+    "smoke: GET /health → 200",
+    "smoke: GET /ready → 200",
+    "smoke: SELECT 1 → ok",
+    "smoke: done",
+];

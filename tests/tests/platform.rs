@@ -5,12 +5,13 @@ use std::time::Duration;
 
 use deckhand_aws::ecs::EcsPlatform;
 use deckhand_aws::rds::{PLAN_TAG, RdsBackups};
+use deckhand_core::check::TaskState;
 use deckhand_core::config::{BackupKind, BackupPlan, ServiceConfig};
 use deckhand_core::deployment::ImageRef;
 use deckhand_core::ports::{Backups, Platform, PortError, RolloutState, StepRollout};
 use deckhand_core::retention::{Retention, SnapshotStatus};
 use deckhand_core::types::{EnvName, ServiceName, Version};
-use deckhand_harness::{Emulator, Seed, SeededService};
+use deckhand_harness::{Emulator, SMOKE_LOG, Seed, SeededService};
 
 async fn seed() -> Seed {
     Seed::new(Emulator::shared().expect("the emulator starts")).await
@@ -486,5 +487,103 @@ async fn a_plan_for_a_database_that_does_not_exist_is_a_clear_error() {
     assert!(
         matches!(&err, PortError::Misconfigured(m) if m.contains("no-such-db")),
         "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_smoke_test_runs_once_on_the_given_revision_and_ends_with_its_logs_last_lines() {
+    let seed = seed().await;
+    let s = seed.service("api", "v1.2.2").await.unwrap();
+    let p = platform(&seed).with_logs(seed.aws.logs.clone());
+    let cfg = config_for(&s);
+    let command: Vec<String> = vec!["bin/smoke".into(), "--env".into(), "prod".into()];
+    let run = "01KAS7QK8GS4T9V3N6M2R0Q1BC";
+    let task = p
+        .start_smoke(&s.cluster, &cfg, &s.task_definition, &command, run)
+        .await
+        .unwrap();
+    let again = p
+        .start_smoke(&s.cluster, &cfg, &s.task_definition, &command, run)
+        .await
+        .unwrap();
+    assert_eq!(
+        task, again,
+        "a retried start finds the task its first attempt started"
+    );
+    let described = seed
+        .aws
+        .ecs
+        .describe_tasks()
+        .cluster(&s.cluster)
+        .tasks(&task)
+        .send()
+        .await
+        .unwrap()
+        .tasks()[0]
+        .clone();
+    assert_eq!(
+        described.task_definition_arn(),
+        Some(s.task_definition.as_str())
+    );
+    let overrides = described.overrides().unwrap().container_overrides();
+    assert_eq!(overrides[0].name(), Some(s.container.as_str()));
+    assert_eq!(overrides[0].command(), command.as_slice());
+    assert_eq!(
+        p.task_state(&s.cluster, &cfg, &task).await.unwrap(),
+        TaskState::Running
+    );
+
+    // The container logs and exits (moto reports exit code 0 for every task it stops).
+    seed.log_smoke(&described).await.unwrap();
+    seed.stop_task(&s.cluster, &task).await.unwrap();
+    let TaskState::Stopped {
+        exit_code,
+        log_tail,
+        ..
+    } = p.task_state(&s.cluster, &cfg, &task).await.unwrap()
+    else {
+        panic!("the task stopped");
+    };
+    assert_eq!(exit_code, Some(0));
+    assert_eq!(
+        log_tail, SMOKE_LOG,
+        "its last lines, read from CloudWatch Logs"
+    );
+
+    // One that runs past its timeout is stopped by Deckhand, with what it logged so far.
+    let late = p
+        .start_smoke(
+            &s.cluster,
+            &cfg,
+            &s.task_definition,
+            &command,
+            "01KAS7QK8GS4T9V3N6M2R0Q1BD",
+        )
+        .await
+        .unwrap();
+    assert_ne!(late, task);
+    let late_task = seed
+        .aws
+        .ecs
+        .describe_tasks()
+        .cluster(&s.cluster)
+        .tasks(&late)
+        .send()
+        .await
+        .unwrap()
+        .tasks()[0]
+        .clone();
+    seed.log_smoke(&late_task).await.unwrap();
+    let tail = p
+        .stop_task(&s.cluster, &cfg, &late, "ran past its timeout")
+        .await
+        .unwrap();
+    assert_eq!(tail, SMOKE_LOG);
+    assert!(
+        matches!(
+            p.task_state(&s.cluster, &cfg, &late).await.unwrap(),
+            TaskState::Stopped { .. }
+        ),
+        "stopped"
     );
 }

@@ -10,7 +10,6 @@
 
 use deckhand::local::{CONFIG, EcsReport, Local};
 use deckhand_aws::ecs::EcsPlatform;
-use deckhand_core::check::TaskState;
 use deckhand_core::config::ServiceConfig;
 use deckhand_core::deployment::{Deployment, DeploymentKind, ImageRef, State};
 use deckhand_core::ports::{
@@ -19,6 +18,7 @@ use deckhand_core::ports::{
 use deckhand_core::types::{Digest, EnvName, SignedDuration, Version};
 use deckhand_core::usecases::{App, DeployRequest};
 use deckhand_functions::handlers::FunctionError;
+use deckhand_harness::faults::Faults;
 use deckhand_harness::{Emulator, Outage};
 use futures_util::future::join_all;
 use serde_json::Value;
@@ -412,101 +412,18 @@ async fn a_scheduled_backup_delivered_twenty_times_takes_one_snapshot() {
     );
 }
 
-/// The real ECS adapter, except that every migration's container exits 3. moto cannot produce
-/// a non-zero exit code (every stopped task reports 0), so the task runs on moto as usual and
-/// only its exit code is rewritten.
-struct ExitsThree(EcsPlatform);
-
-impl Platform for ExitsThree {
-    async fn running(&self, cluster: &str, service: &ServiceConfig) -> PortResult<Running> {
-        self.0.running(cluster, service).await
-    }
-    async fn resolve_image(&self, repository: &str, tag: &Version) -> PortResult<Option<Digest>> {
-        self.0.resolve_image(repository, tag).await
-    }
-    async fn roll_out(
-        &self,
-        cluster: &str,
-        service: &ServiceConfig,
-        image: &ImageRef,
-        step: &str,
-    ) -> PortResult<StepRollout> {
-        self.0.roll_out(cluster, service, image, step).await
-    }
-    async fn roll_back(
-        &self,
-        cluster: &str,
-        service: &ServiceConfig,
-        task_definition: &str,
-        replacing: Option<&str>,
-    ) -> PortResult<Rollout> {
-        self.0
-            .roll_back(cluster, service, task_definition, replacing)
-            .await
-    }
-    async fn run_migration(
-        &self,
-        cluster: &str,
-        service: &ServiceConfig,
-        image: &ImageRef,
-        command: &[String],
-        run: &str,
-    ) -> PortResult<i32> {
-        let exit = self
-            .0
-            .run_migration(cluster, service, image, command, run)
-            .await?;
-        Ok(if exit == 0 { 3 } else { exit })
-    }
-    async fn start_smoke(
-        &self,
-        cluster: &str,
-        service: &ServiceConfig,
-        task_definition: &str,
-        command: &[String],
-        run: &str,
-    ) -> PortResult<String> {
-        self.0
-            .start_smoke(cluster, service, task_definition, command, run)
-            .await
-    }
-    async fn task_state(
-        &self,
-        cluster: &str,
-        service: &ServiceConfig,
-        task: &str,
-    ) -> PortResult<TaskState> {
-        self.0.task_state(cluster, service, task).await
-    }
-    async fn stop_task(
-        &self,
-        cluster: &str,
-        service: &ServiceConfig,
-        task: &str,
-        reason: &str,
-    ) -> PortResult<Vec<String>> {
-        self.0.stop_task(cluster, service, task, reason).await
-    }
-    async fn rollout_state(
-        &self,
-        cluster: &str,
-        service: &ServiceConfig,
-        ecs_deployment: &str,
-    ) -> PortResult<RolloutState> {
-        self.0.rollout_state(cluster, service, ecs_deployment).await
-    }
-}
-
 #[tokio::test]
 async fn a_migration_that_exits_non_zero_fails_the_deploy_and_leaves_the_service_alone() {
     let local = local().await;
     let before = running(&local, "staging", "worker").await;
     // The same ports, with the platform swapped for the one whose migrations exit 3.
-    let ports = local
-        .bot
-        .ports
-        .clone()
-        .with_platform(ExitsThree(local.bot.ports.platform.clone()));
+    let ports = local.bot.ports.clone().with_platform({
+        // moto cannot produce a non-zero exit code (every stopped task reports 0): the task
+        // runs on moto as usual and only its exit code is rewritten.
+        let faults = Faults::new(local.bot.ports.platform.clone());
+        faults.migrations_exit(Some(3));
+        faults
+    });
     let app = App::new(&ports, local.config());
     let worker = service(&local, "worker");
     local

@@ -125,6 +125,14 @@ async fn build_and_ship_to_staging(local: &Local, service: &str, tag: &str) -> a
     Ok(())
 }
 
+/// Whether any chat message so far contains `text`.
+fn said(local: &Local, text: &str) -> bool {
+    local
+        .sent()
+        .iter()
+        .any(|m| m.body["text"].as_str().is_some_and(|t| t.contains(text)))
+}
+
 fn count(
     answers: &[Result<Value, deckhand_functions::handlers::FunctionError>],
     key: &str,
@@ -187,13 +195,29 @@ pub async fn run() -> anyhow::Result<()> {
     note("Alice tries to approve her own request:");
     press(&local, ALICE, "Approve").await?;
     expect_latest(&local, "prod", State::PendingApproval).await?;
+    // api comes up slowly in prod: its readiness endpoint answers 503 twice.
+    local.script_check(
+        "api",
+        "prod",
+        "ready",
+        &[(503, "warming up"), (503, "warming up")],
+    )?;
     note("Bob, an approver, approves; the deploy function takes over:");
     press(&local, BOB, "Approve").await?;
     note(
-        "snapshot acme-prod-db first (worker migrates the schema) → migration task → worker rollout → ECS reports → api rollout → ECS reports → health check",
+        "snapshot acme-prod-db first (worker migrates the schema) → migration task → worker rollout → ECS reports → api rollout → ECS reports → api's checks: `health`, then `ready` (503 while api warms up, tried again every 5 s, the first 10 s not counted) → api's smoke test, a one-off task on the new revision",
     );
     local.settle(EcsReport::Completed).await?;
     let good = expect_latest(&local, "prod", State::Succeeded).await?;
+    ensure!(
+        said(&local, "The `ready` check of api passed on try 3."),
+        "the thread should say the readiness check passed on its third try"
+    );
+    ensure!(
+        said(&local, "Smoke test of api started")
+            && said(&local, "Smoke test of api passed (exit 0)."),
+        "the thread should show api's smoke test running and passing"
+    );
     ensure!(
         runs(&local, "prod", "api", "v1.2.3").await?,
         "prod api should run v1.2.3"

@@ -16,6 +16,8 @@ const HELP: &str = "\
   alarm api-prod-5xx      a CloudWatch alarm goes into ALARM
   backup prod-db-nightly  the plan's schedule fires
   ecs fail | ecs ok       how ECS reports the next rollouts (default ok)
+  health api fail | ok    api's check URLs answer 503 (or 200 again)
+  smoke api fail | ok     api's smoke tests exit 1 (or 0 again)
   drop work               the next dispatched work is lost (maintenance finds it)
   wait 30m                time passes (maintenance runs: expiries, lost work, bake check)
   help · quit";
@@ -83,6 +85,24 @@ pub async fn run() -> anyhow::Result<()> {
             ["ecs", "ok"] => {
                 report = EcsReport::Completed;
                 Ok(())
+            }
+            ["health", service, how @ ("fail" | "ok")] => {
+                local.fail_checks(service, *how == "fail").map(|urls| {
+                    println!(
+                        "  {} now answer{} {}",
+                        urls.join(", "),
+                        if urls.len() == 1 { "s" } else { "" },
+                        if *how == "fail" { "503" } else { "200" }
+                    )
+                })
+            }
+            ["smoke", service, how @ ("fail" | "ok")] => {
+                local.fail_smoke(service, *how == "fail").map(|()| {
+                    println!(
+                        "  {service}'s smoke tests now exit {}",
+                        if *how == "fail" { 1 } else { 0 }
+                    )
+                })
             }
             ["buttons"] => Ok(()),
             ["build", service, tag, rest @ ..] => local

@@ -11,8 +11,12 @@
 //!   deployment, built from `events/` and the deployment id ECS itself reports;
 //! - CloudWatch and the Scheduler: [`Local::fire_alarm`] and [`Local::scheduled_backup`]
 //!   deliver their events the way EventBridge would;
+//! - the services' endpoints that checks GET: the chat stand-in answers them (200 unless told
+//!   to fail or given a script), and smoke containers log and exit 0 unless `deckhand dev`
+//!   makes one fail ([`Faults`]: moto cannot produce a non-zero exit code);
 //! - time: [`LocalClock`] is the wall clock plus however far the story has fast-forwarded, so a
-//!   30-minute bake window passes in an instant.
+//!   30-minute bake window passes in an instant, and work due later (a check's next try) is
+//!   fast-forwarded to when nothing else is left to do ([`Local::settle`]).
 
 mod screen;
 
@@ -38,9 +42,15 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedReceiver;
 
+use deckhand_aws::dynamo::DynamoStore;
+use deckhand_aws::ecs::EcsPlatform;
+use deckhand_aws::monitor::CloudWatchMonitor;
+use deckhand_aws::rds::RdsBackups;
 use deckhand_bot::router::{Bot, Keys, router};
+use deckhand_core::ports::Bundle;
+use deckhand_functions::chat::HttpChat;
 use deckhand_functions::handlers::{self as functions, FunctionError};
-use deckhand_functions::live::Live;
+use deckhand_harness::faults::Faults;
 use deckhand_harness::standin::{ChatStub, Observer, Sent, deliver, form, serve, slack_headers};
 
 pub use screen::{Button, Screen};
@@ -83,7 +93,16 @@ impl Clock for LocalClock {
     }
 }
 
-pub type LocalPorts = Live<QueueDispatch, LocalClock>;
+pub type LocalPorts = Bundle<
+    DynamoStore,
+    Faults<EcsPlatform>,
+    CloudWatchMonitor,
+    HttpChat,
+    QueueDispatch,
+    RdsBackups,
+    EmfMetrics,
+    LocalClock,
+>;
 
 /// How ECS reports a deployment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,9 +177,11 @@ impl Local {
             .on_emulator(emulator, &settings, TABLE, SEEDED_TAG)
             .await
             .context("seeding the emulator")?;
-        let (dispatch, work) = QueueDispatch::new();
-        let mut ports = world.ports(dispatch)?.with_clock(LocalClock::default());
-        ports.platform.migration_poll = Duration::from_millis(100);
+        let (dispatch, work) = QueueDispatch::holding();
+        let ports = world.ports(dispatch)?.with_clock(LocalClock::default());
+        let mut platform = ports.platform.clone();
+        platform.migration_poll = Duration::from_millis(100);
+        let mut ports = ports.with_platform(Faults::new(platform));
         // Metric lines would drown the transcript; the functions print them in AWS.
         ports.metrics = EmfMetrics::to_writer(NAMESPACE, Box::new(std::io::sink()));
         let EmulatorWorld {
@@ -192,7 +213,7 @@ impl Local {
             let seed = seed.clone();
             let clusters = clusters.clone();
             let held = migrations_held.clone();
-            async move { seed.finish_migrations(clusters, held).await }
+            async move { seed.finish_tasks(clusters, held).await }
         });
         let local = Local {
             seed,
@@ -377,16 +398,105 @@ impl Local {
                     );
                 }
             }
-            if !progressed {
+            if !progressed && !self.fast_forward() {
                 return Ok(answers);
             }
         }
+    }
+
+    /// Nothing else to do: the clock moves on to the work due soonest (a check's next try, a
+    /// look at a smoke task), which goes onto the queue. `false` when none is held.
+    fn fast_forward(&self) -> bool {
+        let dispatch = &self.bot.ports.dispatch;
+        let mut held = dispatch.take_held();
+        let Some(first) = held.iter().map(|(_, d)| *d).min() else {
+            return false;
+        };
+        if first.is_positive() {
+            self.clock().advance(first);
+        }
+        for (work, delay) in held.drain(..) {
+            let left = delay - first;
+            if left.is_positive() {
+                dispatch.hold(work, left);
+            } else if let Err(e) = dispatch.queue(work) {
+                tracing::warn!(error = %e, "could not queue work whose time came");
+            }
+        }
+        true
     }
 
     /// Keeps migration tasks running (the migration container does not exit) until released:
     /// for tests that act while a migration runs, which would otherwise race the container.
     pub fn hold_migrations(&self, held: bool) {
         self.migrations_held.store(held, Ordering::SeqCst);
+    }
+
+    /// `service`'s check URLs, in every environment, answer 503 while `fail` (200 again
+    /// after); returns them.
+    pub fn fail_checks(&self, service: &str, fail: bool) -> anyhow::Result<Vec<String>> {
+        let svc = self.service_config(service)?;
+        let mut paths = Vec::new();
+        for env in &svc.envs {
+            for check in svc.checks_for(env) {
+                let path = self.stand_in_path(&check.url)?;
+                self.chat.fail_checks(&path, fail);
+                paths.push(path);
+            }
+        }
+        if paths.is_empty() {
+            bail!("{service} has no checks in the config");
+        }
+        Ok(paths)
+    }
+
+    /// `path` on the stand-in for `url` (local mode's checks point at it).
+    fn stand_in_path(&self, url: &str) -> anyhow::Result<String> {
+        url.strip_prefix(&self.chat.url)
+            .map(str::to_owned)
+            .with_context(|| format!("{url} is not on the local stand-in ({})", self.chat.url))
+    }
+
+    /// `path` on the stand-in answers these, try by try, before 200 again.
+    pub fn script_check(
+        &self,
+        service: &str,
+        env: &str,
+        check: &str,
+        answers: &[(u16, &str)],
+    ) -> anyhow::Result<()> {
+        let svc = self.service_config(service)?;
+        let env = deckhand_core::types::EnvName::parse(env)?;
+        let url = svc
+            .checks_for(&env)
+            .into_iter()
+            .find(|c| c.name == check)
+            .with_context(|| format!("{service} has no check {check} in {env}"))?
+            .url;
+        self.chat.script_checks(&self.stand_in_path(&url)?, answers);
+        Ok(())
+    }
+
+    /// `service`'s smoke tasks exit 1 while `fail` (moto reports 0 for every task: the exit
+    /// code is rewritten, [`Faults`]).
+    pub fn fail_smoke(&self, service: &str, fail: bool) -> anyhow::Result<()> {
+        let svc = self.service_config(service)?;
+        if svc.smoke.is_none() {
+            bail!("{service} has no smoke test in the config");
+        }
+        self.bot.ports.platform.fail_smoke(service, fail);
+        Ok(())
+    }
+
+    fn service_config(
+        &self,
+        service: &str,
+    ) -> anyhow::Result<&deckhand_core::config::ServiceConfig> {
+        let name = deckhand_core::types::ServiceName::parse(service)?;
+        self.config()
+            .services
+            .get(&name)
+            .with_context(|| format!("there is no service {service} in the config"))
     }
 
     /// Loses the next dispatched work, the way an async invoke is lost in an outage.

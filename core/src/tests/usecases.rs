@@ -715,7 +715,7 @@ async fn ecs_failure_rolls_back_to_last_known_good_not_the_previous_number() {
         .expect("the failure started a rollback deployment");
     assert!(
         w.posts().iter().any(|p| p.contains(&format!(
-            "Rolling api back to their last known-good revisions: {}",
+            "Rolling api back to its last known-good revision: {}",
             rollback.id
         ))),
         "{:#?}",

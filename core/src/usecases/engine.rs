@@ -615,6 +615,7 @@ impl<P: Ports> App<'_, P> {
         if targets.is_empty() {
             return Ok(());
         }
+        let targets_len = targets.len();
         let names = ServiceName::join(
             &targets
                 .iter()
@@ -644,7 +645,9 @@ impl<P: Ports> App<'_, P> {
             self.reply(
                 d.id,
                 &format!(
-                    "Rolling {names} back to their last known-good revisions: {}.",
+                    "Rolling {names} back to {} last known-good revision{}: {}.",
+                    if targets_len == 1 { "its" } else { "their" },
+                    if targets_len == 1 { "" } else { "s" },
                     started.deployment.id
                 ),
             )

@@ -47,6 +47,11 @@ struct StubState {
     revoked: Mutex<Vec<String>>,
     next_id: Mutex<u64>,
     observer: Option<Observer>,
+    /// The services' own endpoints that checks GET (any path outside `/slack/` and
+    /// `/discord/`): prefixes answered 503 while they fail…
+    failing: Mutex<Vec<String>>,
+    /// …and paths answered from a script, try by try, before the default 200.
+    scripted: Mutex<std::collections::HashMap<String, std::collections::VecDeque<(u16, String)>>>,
 }
 
 impl std::fmt::Debug for StubState {
@@ -73,7 +78,29 @@ async fn answer(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let path = format!("/{path}");
+    let raw_body = body.clone();
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    if !path.starts_with("/slack/") && !path.starts_with("/discord/") {
+        let failing = lock(&s.failing)
+            .iter()
+            .any(|p| path.starts_with(p.as_str()));
+        let scripted = lock(&s.scripted).get_mut(&path).and_then(|q| q.pop_front());
+        let answer = match (failing, scripted) {
+            (true, _) => Some((503, "down".to_owned())),
+            (false, scripted) => scripted,
+        };
+        if let Some((status, text)) = answer {
+            lock(&s.sent).push(Sent {
+                method,
+                path,
+                body: serde_json::from_slice(&raw_body).unwrap_or(Value::Null),
+                message_id: None,
+                authorization,
+            });
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return (status, text).into_response();
+        }
+    }
     let throttled = {
         let mut t = lock(&s.throttle_once);
         t.iter()
@@ -226,6 +253,23 @@ impl ChatStub {
 
     pub fn throttle_once(&self, path: &str) {
         lock(&self.state.throttle_once).push(path.to_owned());
+    }
+
+    /// The service endpoints under `prefix` (`/health/prod/api`) answer 503 while `fail`.
+    pub fn fail_checks(&self, prefix: &str, fail: bool) {
+        let mut failing = lock(&self.state.failing);
+        failing.retain(|p| p != prefix);
+        if fail {
+            failing.push(prefix.to_owned());
+        }
+    }
+
+    /// `path`'s next answers, in order (status, body); after them it answers 200 as before.
+    pub fn script_checks(&self, path: &str, answers: &[(u16, &str)]) {
+        lock(&self.state.scripted)
+            .entry(path.to_owned())
+            .or_default()
+            .extend(answers.iter().map(|(s, b)| (*s, (*b).to_owned())));
     }
 }
 
