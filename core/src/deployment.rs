@@ -1141,7 +1141,7 @@ impl Deployment {
                             Some(code) => format!("exited with code {code}"),
                             None => "never ran".to_owned(),
                         };
-                        next.fail(
+                        next.verification_failed(
                             format!(
                                 "the smoke test of {name} {how} ({reason}){}",
                                 tail(log_tail)
@@ -1173,7 +1173,7 @@ impl Deployment {
                 if v.smoke.as_ref().is_none_or(|(t, _)| t != task) {
                     return Ok(Step::duplicate(self));
                 }
-                next.fail(
+                next.verification_failed(
                     format!(
                         "the smoke test of {name} did not finish within {} and was stopped{}",
                         crate::rollback::fmt_duration(smoke.timeout),
@@ -1452,7 +1452,7 @@ impl Deployment {
                     n => format!("{n} tries"),
                 };
                 self.services[i].progress.verify = Some(v);
-                self.fail(
+                self.verification_failed(
                     format!(
                         "the `{}` check of {name} failed after {tries}: {failure}",
                         check.name
@@ -1462,6 +1462,20 @@ impl Deployment {
                 );
             }
         }
+    }
+
+    /// A check gave up or the smoke test failed: said in the thread as well as on the card,
+    /// then the deployment fails (and rolls back what it changed).
+    fn verification_failed(&mut self, reason: String, now: Timestamp, fx: &mut Vec<Effect>) {
+        let mut sentence = reason.clone();
+        if let Some(first) = sentence.get(..1) {
+            sentence.replace_range(..1, &first.to_uppercase());
+        }
+        if !sentence.ends_with("```") {
+            sentence.push('.');
+        }
+        fx.push(Effect::Reply { text: sentence });
+        self.fail(reason, now, fx);
     }
 
     /// Whether this input is a fact the deployment already reflects: a redelivered event or

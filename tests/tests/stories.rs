@@ -44,6 +44,14 @@ async fn local() -> Local {
         .unwrap()
 }
 
+/// Delivers the delay queue's work as SQS would, each message `COPIES` times at once, when it
+/// is due (the clock moved on to it): a smoke test's looks, until no work is delayed.
+async fn wake_flooded(local: &Local) {
+    while let Some(message) = local.next_delayed() {
+        flood(local, "deploy", &message).await;
+    }
+}
+
 fn env(name: &str) -> EnvName {
     EnvName::parse(name).unwrap()
 }
@@ -201,6 +209,7 @@ async fn a_build_reaches_staging_once_however_often_each_event_arrives() {
         .await
         .unwrap();
     flood(&local, "deploy", &report).await;
+    wake_flooded(&local).await;
 
     let ds = deployments(&local, "staging").await;
     assert_eq!(ds.len(), 1, "exactly one deployment");
@@ -290,6 +299,7 @@ async fn an_approved_prod_deploy_snapshots_migrates_and_rolls_once_under_redeliv
             .unwrap();
         flood(&local, "deploy", &report).await;
     }
+    wake_flooded(&local).await;
     let d = latest(&local, "prod").await;
     assert_eq!(d.state, State::Succeeded, "{d:?}");
     assert_eq!(deployments(&local, "prod").await.len(), 1);
@@ -708,5 +718,57 @@ async fn status_after_a_first_release_shows_the_release_not_the_adopted_baseline
     assert!(
         row.contains("v1.2.3") && !row.contains("v1.2.2"),
         "{status}"
+    );
+}
+
+#[tokio::test]
+async fn a_check_is_tried_through_its_grace_and_gives_up_past_its_budget() {
+    let local = local().await;
+    // api's `ready` in local mode's config: tried every 5 s, failures in the first 10 s after
+    // the rollout not counted, three retries after that. Its URL is on the stand-in, which
+    // answers it from a script; the engine's waits come back through the delay queue.
+    let warming = [(503, "warming up"); 6];
+    // Four 503s: two in the grace, two after it (retries left): passes on the fifth try.
+    local
+        .script_check("api", "staging", "ready", &warming[..4])
+        .unwrap();
+    local.build("api", "v1.2.3", "main").await.unwrap();
+    local.settle(EcsReport::Completed).await.unwrap();
+    let passed = latest(&local, "staging").await;
+    assert_eq!(passed.state, State::Succeeded, "{passed}");
+    let ready = "/ready/staging/api";
+    assert_eq!(local.sent().iter().filter(|s| s.path == ready).count(), 5);
+    let line = "The `ready` check of api passed on try 5.";
+    assert_eq!(told(&local, DEPLOYS, "/slack/chat.postMessage", line), 1);
+
+    // v1.2.3 bakes (staging's bake is 20 minutes) and becomes known-good.
+    local.clock().advance(SignedDuration::from_mins(21));
+    local.bot.app().bake_check().await.unwrap();
+    // Six: two in the grace, four after it, one more than its retries: the deploy fails, says
+    // which check with what after how many tries, and rolls back (the rollback's own checks
+    // then pass).
+    local
+        .script_check("api", "staging", "ready", &warming)
+        .unwrap();
+    local.build("api", "v1.2.4", "main").await.unwrap();
+    local.settle(EcsReport::Completed).await.unwrap();
+    let failed = deployments(&local, "staging")
+        .await
+        .into_iter()
+        .find(|d| d.version.as_str() == "v1.2.4" && d.kind == DeploymentKind::Release)
+        .unwrap();
+    let why = "the `ready` check of api failed after 6 tries: HTTP 503 (expected 2xx)";
+    assert!(
+        matches!(&failed.state, State::RolledBack { reason } if reason == why),
+        "{:?}",
+        failed.state
+    );
+    let said = "The `ready` check of api failed after 6 tries: HTTP 503 (expected 2xx).";
+    assert_eq!(told(&local, DEPLOYS, "/slack/chat.postMessage", said), 1);
+    assert_eq!(latest(&local, "staging").await.state, State::Succeeded);
+    assert_eq!(
+        running(&local, "staging", "api").await.version.as_deref(),
+        Some("v1.2.3"),
+        "api is back on v1.2.3"
     );
 }

@@ -69,6 +69,7 @@ const SIGNING_SECRET: &str = "deckhand-local-mode-signing-secret";
 const CODEBUILD_EVENT: &str = include_str!("../../../events/codebuild-build-succeeded.json");
 const ECS_EVENT: &str = include_str!("../../../events/ecs-deployment-completed.json");
 const ALARM_EVENT: &str = include_str!("../../../events/cloudwatch-alarm-state-change.json");
+const SQS_EVENT: &str = include_str!("../../../events/sqs-delayed-work.json");
 
 /// The wall clock plus however far local mode has fast-forwarded. Clones share it.
 #[derive(Debug, Default, Clone)]
@@ -407,23 +408,48 @@ impl Local {
     /// Nothing else to do: the clock moves on to the work due soonest (a check's next try, a
     /// look at a smoke task), which goes onto the queue. `false` when none is held.
     fn fast_forward(&self) -> bool {
+        let due = self.next_due();
+        let any = !due.is_empty();
+        for work in due {
+            if let Err(e) = self.bot.ports.dispatch.queue(work) {
+                tracing::warn!(error = %e, "could not queue work whose time came");
+            }
+        }
+        any
+    }
+
+    /// The clock moves on to the delayed work due soonest, which is taken off the delay queue
+    /// and returned as the SQS message the deploy function would get for it (tests deliver it
+    /// themselves, as often as they like). `None` when no work is delayed.
+    pub fn next_delayed(&self) -> Option<Value> {
+        let work = self.next_due().into_iter().next()?;
+        let mut message: Value = serde_json::from_str(SQS_EVENT).ok()?;
+        message["Records"][0]["body"] = serde_json::to_string(&work).ok()?.into();
+        message["Records"][0]["messageId"] = format!("local-{}", self.next()).into();
+        Some(message)
+    }
+
+    /// Moves the clock on to the delayed work due soonest; returns the work due then (the
+    /// rest stays held, due that much sooner).
+    fn next_due(&self) -> Vec<Work> {
         let dispatch = &self.bot.ports.dispatch;
         let mut held = dispatch.take_held();
         let Some(first) = held.iter().map(|(_, d)| *d).min() else {
-            return false;
+            return Vec::new();
         };
         if first.is_positive() {
             self.clock().advance(first);
         }
+        let mut due = Vec::new();
         for (work, delay) in held.drain(..) {
             let left = delay - first;
             if left.is_positive() {
                 dispatch.hold(work, left);
-            } else if let Err(e) = dispatch.queue(work) {
-                tracing::warn!(error = %e, "could not queue work whose time came");
+            } else {
+                due.push(work);
             }
         }
-        true
+        due
     }
 
     /// Keeps migration tasks running (the migration container does not exit) until released:

@@ -1037,6 +1037,12 @@ fn a_check_is_tried_again_after_its_interval_and_its_grace_does_not_count() {
         d.state
     );
     assert_eq!(kinds(&fx), vec!["release_lock", "start_rollback"]);
+    assert!(
+        fx.contains(&Effect::Reply {
+            text: "The `ready` check of api failed after 3 tries: HTTP 503 (expected 2xx).".into()
+        }),
+        "the thread says which check failed, with what, after how many tries: {fx:?}"
+    );
 }
 
 #[test]
