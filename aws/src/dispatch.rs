@@ -114,8 +114,11 @@ pub struct QueueDispatch {
     tx: mpsc::UnboundedSender<Work>,
     /// `Some`: work due later is held here, with its delay, for a driver that moves its own
     /// clock (`deckhand demo` and `dev` fast-forward to it); `None`: it waits in real time.
-    held: Option<std::sync::Arc<std::sync::Mutex<Vec<(Work, SignedDuration)>>>>,
+    held: Option<Held>,
 }
+
+/// Work held back, each with how long after its dispatch it is due. Shared by clones.
+type Held = std::sync::Arc<std::sync::Mutex<Vec<(Work, SignedDuration)>>>;
 
 impl QueueDispatch {
     /// Work due later waits in real time beside the worker (`deckhand serve`).

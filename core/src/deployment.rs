@@ -787,6 +787,21 @@ impl Deployment {
         }
     }
 
+    /// The index of `service`, which must be the one the state is on (`current`): another of
+    /// the deployment's services is `illegal` there.
+    fn index_at(
+        &self,
+        service: &ServiceName,
+        current: usize,
+        illegal: impl FnOnce() -> Refused,
+    ) -> Result<usize, Refused> {
+        let i = self.index_of(service)?;
+        if i != current {
+            return Err(illegal());
+        }
+        Ok(i)
+    }
+
     fn index_of(&self, service: &ServiceName) -> Result<usize, Refused> {
         self.services
             .iter()
@@ -931,10 +946,7 @@ impl Deployment {
                     snapshot,
                 },
             ) => {
-                let i = self.index_of(name)?;
-                if i != *service {
-                    return Err(illegal());
-                }
+                let i = self.index_at(name, *service, illegal)?;
                 next.services[i].progress.snapshot = Some(snapshot.clone());
                 fx.push(Effect::Reply {
                     text: format!("Snapshot `{snapshot}` taken before {name}."),
@@ -948,10 +960,7 @@ impl Deployment {
                     reason,
                 },
             ) => {
-                let i = self.index_of(name)?;
-                if i != *service {
-                    return Err(illegal());
-                }
+                self.index_at(name, *service, illegal)?;
                 next.fail(
                     format!("the snapshot before {name} failed: {reason}"),
                     now,
@@ -965,10 +974,7 @@ impl Deployment {
                     exit_code,
                 },
             ) => {
-                let i = self.index_of(name)?;
-                if i != *service {
-                    return Err(illegal());
-                }
+                let i = self.index_at(name, *service, illegal)?;
                 if *exit_code != 0 {
                     next.fail(format!("the migration of {name} exited with code {exit_code}; {name} was not changed"), now, &mut fx);
                 } else {
@@ -987,10 +993,7 @@ impl Deployment {
                     ecs_deployment,
                 },
             ) => {
-                let i = self.index_of(name)?;
-                if i != *service {
-                    return Err(illegal());
-                }
+                let i = self.index_at(name, *service, illegal)?;
                 if let Some(expected) = &self.services[i].progress.ecs_deployment {
                     return Err(Refused::NotOurs {
                         expected: expected.clone(),
@@ -1057,13 +1060,12 @@ impl Deployment {
                     failure,
                 },
             ) => {
-                let i = self.index_of(name)?;
-                if i != *service {
-                    return Err(illegal());
-                }
-                let Some(v) = &self.services[i].progress.verify else {
-                    return Err(illegal());
-                };
+                let i = self.index_at(name, *service, illegal)?;
+                let v = self.services[i]
+                    .progress
+                    .verify
+                    .as_ref()
+                    .ok_or_else(illegal)?;
                 // Another delivery's try of the same attempt got here first.
                 if *check != v.check || *attempt != v.tries + 1 {
                     return Ok(Step::duplicate(self));
@@ -1077,13 +1079,12 @@ impl Deployment {
                     task,
                 },
             ) => {
-                let i = self.index_of(name)?;
-                if i != *service {
-                    return Err(illegal());
-                }
-                let Some(v) = next.services[i].progress.verify.as_mut() else {
-                    return Err(illegal());
-                };
+                let i = self.index_at(name, *service, illegal)?;
+                let v = next.services[i]
+                    .progress
+                    .verify
+                    .as_mut()
+                    .ok_or_else(illegal)?;
                 if v.smoke.is_some() {
                     return Ok(Step::duplicate(self));
                 }
@@ -1107,13 +1108,12 @@ impl Deployment {
                     state,
                 },
             ) => {
-                let i = self.index_of(name)?;
-                if i != *service {
-                    return Err(illegal());
-                }
-                let Some(v) = next.services[i].progress.verify.as_mut() else {
-                    return Err(illegal());
-                };
+                let i = self.index_at(name, *service, illegal)?;
+                let v = next.services[i]
+                    .progress
+                    .verify
+                    .as_mut()
+                    .ok_or_else(illegal)?;
                 // A look at another task, or one this look's twin already recorded.
                 if v.smoke.as_ref().is_none_or(|(t, _)| t != task) || !v.due(now) {
                     return Ok(Step::duplicate(self));
@@ -1160,13 +1160,12 @@ impl Deployment {
                     log_tail,
                 },
             ) => {
-                let i = self.index_of(name)?;
-                if i != *service {
-                    return Err(illegal());
-                }
-                let Some(v) = &self.services[i].progress.verify else {
-                    return Err(illegal());
-                };
+                let i = self.index_at(name, *service, illegal)?;
+                let v = self.services[i]
+                    .progress
+                    .verify
+                    .as_ref()
+                    .ok_or_else(illegal)?;
                 let Some(smoke) = &self.services[i].smoke else {
                     return Err(illegal());
                 };

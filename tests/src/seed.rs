@@ -498,29 +498,9 @@ impl Seed {
         cluster: &str,
         status: aws_sdk_ecs::types::DesiredStatus,
     ) -> anyhow::Result<Vec<String>> {
-        let arns = self
-            .aws
-            .ecs
-            .list_tasks()
-            .cluster(cluster)
-            .desired_status(status)
-            .send()
+        Ok(self
+            .one_off_tasks(cluster, status)
             .await?
-            .task_arns
-            .unwrap_or_default();
-        if arns.is_empty() {
-            return Ok(arns);
-        }
-        let tasks = self
-            .aws
-            .ecs
-            .describe_tasks()
-            .cluster(cluster)
-            .set_tasks(Some(arns))
-            .send()
-            .await?;
-        Ok(tasks
-            .tasks()
             .iter()
             .filter(|t| {
                 t.started_by()

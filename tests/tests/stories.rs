@@ -9,13 +9,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed setup should fail loudly
 
 use deckhand::local::{CONFIG, EcsReport, Local};
-use deckhand_aws::ecs::EcsPlatform;
 use deckhand_core::config::ServiceConfig;
-use deckhand_core::deployment::{Deployment, DeploymentKind, ImageRef, State};
-use deckhand_core::ports::{
-    Platform, PortResult, Rollout, RolloutState, Running, StepRollout, Store as _,
-};
-use deckhand_core::types::{Digest, EnvName, SignedDuration, Version};
+use deckhand_core::deployment::{Deployment, DeploymentKind, State};
+use deckhand_core::ports::{Platform, Running, Store as _};
+use deckhand_core::types::{EnvName, SignedDuration, Version};
 use deckhand_core::usecases::{App, DeployRequest};
 use deckhand_functions::handlers::FunctionError;
 use deckhand_harness::faults::Faults;

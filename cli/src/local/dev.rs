@@ -93,7 +93,7 @@ pub async fn run() -> anyhow::Result<()> {
                         urls.join(", "),
                         if urls.len() == 1 { "s" } else { "" },
                         if *how == "fail" { "503" } else { "200" }
-                    )
+                    );
                 })
             }
             ["smoke", service, how @ ("fail" | "ok")] => {
@@ -101,7 +101,7 @@ pub async fn run() -> anyhow::Result<()> {
                     println!(
                         "  {service}'s smoke tests now exit {}",
                         if *how == "fail" { 1 } else { 0 }
-                    )
+                    );
                 })
             }
             ["buttons"] => Ok(()),

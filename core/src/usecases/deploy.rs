@@ -236,13 +236,17 @@ impl<P: Ports> App<'_, P> {
     /// The deploy function's entry point for a request's dispatched checks: prepares it if it
     /// still awaits them, and is a no-op otherwise. Safe to call any number of times.
     pub async fn prepare_deployment(&self, id: DeploymentId) -> Result<Deployment, RunError> {
-        let d = self
-            .ports
+        let d = self.dispatched_deployment(id).await?;
+        Box::pin(self.prepare(d)).await
+    }
+
+    /// The deployment dispatched work names; one the store does not have is refused.
+    async fn dispatched_deployment(&self, id: DeploymentId) -> Result<Deployment, RunError> {
+        self.ports
             .store()
             .get_deployment(id)
             .await?
-            .ok_or(RunError::Unknown(id))?;
-        Box::pin(self.prepare(d)).await
+            .ok_or(RunError::Unknown(id))
     }
 
     /// The dispatched half of a release request: the checks that need AWS, then the card, or
@@ -695,11 +699,7 @@ impl<P: Ports> App<'_, P> {
     /// resumes one whose last step's outcome was lost. Safe to call any number of times.
     pub async fn run_deployment(&self, id: DeploymentId) -> Result<Deployment, RunError> {
         let p = self.ports;
-        let d = p
-            .store()
-            .get_deployment(id)
-            .await?
-            .ok_or(RunError::Unknown(id))?;
+        let d = self.dispatched_deployment(id).await?;
         let actor = Actor::system("deploy");
         let votes = d.votes_to_count();
         let d = if votes.is_empty() {
@@ -770,11 +770,7 @@ impl<P: Ports> App<'_, P> {
         revision: Option<u64>,
     ) -> Result<Deployment, RunError> {
         let p = self.ports;
-        let d = p
-            .store()
-            .get_deployment(id)
-            .await?
-            .ok_or(RunError::Unknown(id))?;
+        let d = self.dispatched_deployment(id).await?;
         if revision.is_some_and(|r| r != d.revision) {
             return Ok(d);
         }

@@ -395,12 +395,12 @@ impl<P: Ports> App<'_, P> {
                     return Ok(Vec::new());
                 };
                 let probe = p.monitor().probe(&c.url, c.timeout).await?;
-                return Ok(vec![Input::Checked {
+                Ok(vec![Input::Checked {
                     service,
                     check,
                     attempt,
                     failure: c.judge(&probe).err(),
-                }]);
+                }])
             }
             Effect::RunSmoke { service } => {
                 let cfg = self.service_config(&service)?;
@@ -413,16 +413,16 @@ impl<P: Ports> App<'_, P> {
                     .platform()
                     .start_smoke(&env.cluster, cfg, td, &smoke.command, &d.id.to_string())
                     .await?;
-                return Ok(vec![Input::SmokeStarted { service, task }]);
+                Ok(vec![Input::SmokeStarted { service, task }])
             }
             Effect::LookAtSmoke { service, task } => {
                 let cfg = self.service_config(&service)?;
                 let state = p.platform().task_state(&env.cluster, cfg, &task).await?;
-                return Ok(vec![Input::SmokeLooked {
+                Ok(vec![Input::SmokeLooked {
                     service,
                     task,
                     state,
-                }]);
+                }])
             }
             Effect::StopSmoke { service, task } => {
                 let cfg = self.service_config(&service)?;
@@ -448,11 +448,11 @@ impl<P: Ports> App<'_, P> {
                         ),
                     )
                     .await?;
-                return Ok(vec![Input::SmokeStopped {
+                Ok(vec![Input::SmokeStopped {
                     service,
                     task,
                     log_tail,
-                }]);
+                }])
             }
             _ => Ok(Vec::new()),
         }
