@@ -66,7 +66,7 @@ pub struct DynamoStore {
 }
 
 /// The shape of what this Deckhand stores; see the module docs.
-pub const SCHEMA: i64 = 3;
+pub const SCHEMA: i64 = 4;
 const SCHEMA_ATTRIBUTE: &str = "schema";
 
 /// `item` marked with the schema it is written in.
