@@ -25,6 +25,7 @@ pub mod ports;
 pub mod retention;
 pub mod rollback;
 pub mod rollout;
+pub mod schedule;
 pub mod suggest;
 pub mod types;
 pub mod usecases;

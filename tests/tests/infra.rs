@@ -263,6 +263,26 @@ fn the_misconfigured_alarm_watches_what_the_functions_count_and_guards_upgrades(
     assert!(guarded.contains("MisconfiguredAlarm"), "{guarded}");
 }
 
+/// The missed-backup alarm watches the count maintenance emits every run.
+#[test]
+fn the_missed_backup_alarm_watches_what_maintenance_counts() {
+    let template: Value = serde_norway::from_str(TEMPLATE).unwrap();
+    let alarm = &template["Resources"]["BackupsMissedAlarm"]["Properties"];
+    assert_eq!(
+        alarm["MetricName"].as_str(),
+        Some(deckhand_core::usecases::BACKUPS_MISSED)
+    );
+    assert_eq!(
+        alarm["Namespace"].as_str(),
+        Some(deckhand_aws::metrics::NAMESPACE)
+    );
+    assert_eq!(alarm["Threshold"].as_u64(), Some(1));
+    assert_eq!(
+        alarm["ComparisonOperator"].as_str(),
+        Some("GreaterThanOrEqualToThreshold")
+    );
+}
+
 /// The dead-man's switch watches the very metric maintenance emits, in the namespace the
 /// metrics adapter writes, and counts silence as breaching.
 #[test]

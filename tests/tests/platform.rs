@@ -363,6 +363,7 @@ fn plan(kind: BackupKind, target: &str) -> BackupPlan {
         kind,
         target: target.into(),
         schedule: "rate(1 day)".into(),
+        timezone: "UTC".into(),
         before_deploy: vec![],
         retention: Retention {
             keep_last: 3,

@@ -27,6 +27,7 @@ pub(super) const KEYS: &[&str] = &[
     "kind",
     "target",
     "schedule",
+    "timezone",
     "before_deploy",
     "retention",
 ];
@@ -86,6 +87,23 @@ pub(super) fn read<'a>(
     {
         r.error(s.span(), format!("`{path}.schedule` = \"{}\" does not parse: {why}", s.get_ref()), Some("write `cron(0 3 * * ? *)` (minute hour day-of-month month day-of-week year, as EventBridge Scheduler takes it) or `rate(12 hours)`".into()));
     }
+    let timezone = match r.str(bt, "timezone", path) {
+        None => "UTC".to_owned(),
+        Some(tz) => match jiff::tz::TimeZone::get(tz.get_ref()) {
+            Ok(_) => tz.get_ref().to_string(),
+            Err(_) => {
+                r.error(
+                    tz.span(),
+                    format!(
+                        "`{path}.timezone` = \"{}\" is not a time zone",
+                        tz.get_ref()
+                    ),
+                    Some("use an IANA name such as \"Europe/Berlin\" or \"UTC\"".into()),
+                );
+                "UTC".to_owned()
+            }
+        },
+    };
     let before = r.name_refs(
         bt,
         "before_deploy",
@@ -104,6 +122,7 @@ pub(super) fn read<'a>(
                 kind,
                 target: target.get_ref().to_string(),
                 schedule: schedule.get_ref().to_string(),
+                timezone,
                 before_deploy: before,
                 retention,
             },
@@ -163,17 +182,8 @@ pub fn check_schedule(raw: &str) -> Result<(), String> {
             return Err(format!("AWS cron has 6 fields, this has {fields}"));
         }
         // AWS cron is Quartz-flavoured: day-of-week 1-7 is SUN-SAT, `?` allowed, a year field,
-        // and no seconds field. croner parses Quartz's seven fields, so a zero seconds field
-        // goes in front (croner only accepts a year field together with seconds).
-        let parser = croner::parser::CronParser::builder()
-            .seconds(croner::parser::Seconds::Required)
-            .year(croner::parser::Year::Required)
-            .alternative_weekdays(true)
-            .build();
-        return parser
-            .parse(&format!("0 {inner}"))
-            .map(|_| ())
-            .map_err(|e| e.to_string());
+        // and no seconds field.
+        return crate::schedule::aws_cron(inner).map(|_| ());
     }
     if let Some(inner) = raw.strip_prefix("rate(").and_then(|s| s.strip_suffix(')')) {
         let mut words = inner.split_whitespace();

@@ -232,6 +232,9 @@ pub struct BackupPlan {
     pub target: String,
     /// An EventBridge Scheduler expression: `cron(…)` (AWS's six fields) or `rate(…)`.
     pub schedule: String,
+    /// The IANA zone `schedule` is read in (`timezone`, default UTC): a daily 03:00 stays
+    /// 03:00 across daylight saving.
+    pub timezone: String,
     /// Services whose deploys take a snapshot of this target first.
     pub before_deploy: Vec<ServiceName>,
     pub retention: Retention,

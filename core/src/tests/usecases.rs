@@ -1341,6 +1341,92 @@ async fn the_scheduled_check_picks_up_a_lost_dispatch_a_lost_ecs_event_and_a_los
 }
 
 #[tokio::test]
+async fn a_missed_backup_is_told_once_and_its_clearing_once() {
+    let w = World::new();
+    let app = w.app();
+    let missed = |w: &World| {
+        w.posts()
+            .iter()
+            .filter(|p| p.starts_with("⚠️ prod-db-nightly"))
+            .count()
+    };
+    // 09:00: Deckhand starts watching; last night's 03:00 firing was before its time.
+    assert!(app.maintain().await.unwrap().backups_missed.is_empty());
+    // The next night's firing never happens (a disabled schedule, a role that lost a
+    // permission): an hour after it, the plan's channel is told, once however often
+    // maintenance runs, and at once.
+    w.mem.set_now(at("2026-11-25T03:59:00Z"));
+    assert!(
+        app.maintain().await.unwrap().backups_missed.is_empty(),
+        "within the grace"
+    );
+    w.mem.set_now(at("2026-11-25T04:01:00Z"));
+    let runs = join_all((0..3).map(|_| app.maintain())).await;
+    assert!(runs.iter().all(|r| {
+        r.as_ref()
+            .unwrap()
+            .backups_missed
+            .contains(&"prod-db-nightly".to_owned())
+    }));
+    assert_eq!(missed(&w), 1, "{:#?}", w.posts());
+    assert!(
+        w.posts()
+            .contains(&"⚠️ prod-db-nightly: no good backup yet; expected every 24h.".to_owned())
+    );
+    let counted = w
+        .mem
+        .metrics()
+        .into_iter()
+        .filter(|m| m.name == crate::usecases::BACKUPS_MISSED)
+        .last()
+        .unwrap();
+    assert!(counted.value >= 1.0);
+    w.mem.set_now(at("2026-11-25T09:00:00Z"));
+    app.maintain().await.unwrap();
+    assert_eq!(missed(&w), 1, "still missed, not told again");
+
+    // A backup by hand clears it: said once.
+    app.run_backup(
+        "prod-db-nightly",
+        &BackupTrigger::Person {
+            actor: person("U0ALICE"),
+            event_key: EventKey::test("slack:T0:trigger-7"),
+        },
+    )
+    .await
+    .unwrap();
+    let cleared = |w: &World| {
+        w.posts()
+            .iter()
+            .filter(|p| p.starts_with("✅ prod-db-nightly: backing up again"))
+            .count()
+    };
+    join_all((0..3).map(|_| app.maintain())).await;
+    assert!(
+        !app.maintain()
+            .await
+            .unwrap()
+            .backups_missed
+            .contains(&"prod-db-nightly".to_owned())
+    );
+    assert_eq!(cleared(&w), 1, "{:#?}", w.posts());
+
+    // Two nights later with no firing in between: missed again, told again (a new episode,
+    // from the newest good backup), "31h" style.
+    w.mem.set_now(at("2026-11-27T04:30:00Z"));
+    app.maintain().await.unwrap();
+    assert_eq!(missed(&w), 2);
+    assert!(
+        w.posts()
+            .iter()
+            .any(|p| p
+                .starts_with("⚠️ prod-db-nightly: last good backup 43h30m ago; expected every 24h")),
+        "{:#?}",
+        w.posts()
+    );
+}
+
+#[tokio::test]
 async fn two_triggers_in_the_same_second_get_a_snapshot_each() {
     let w = World::new();
     let plan = "prod-db-nightly";

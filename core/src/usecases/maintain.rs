@@ -12,7 +12,9 @@ use crate::config::EnvConfig;
 use crate::deployment::{Deployment, Due, Input, Limits};
 use crate::policy::{EnvLock, LockDue, LockOwner};
 use crate::ports::{Clock as _, Metric, Metrics as _, Platform as _, PortError, Store as _};
-use crate::types::{Actor, DeploymentId};
+use crate::retention::SnapshotStatus;
+use crate::schedule::{self, Schedule};
+use crate::types::{Actor, DeploymentId, SignedDuration, Timestamp};
 
 use super::App;
 use super::deploy::RunError;
@@ -20,6 +22,15 @@ use super::queries::QueryError;
 
 /// The heartbeat maintenance emits on every run; the template alarms when it stops.
 pub const HEARTBEAT: &str = "MaintenanceHeartbeat";
+
+/// How many backup plans are behind their schedule, emitted on every run; the template alarms
+/// while it is above zero.
+pub const BACKUPS_MISSED: &str = "BackupsMissed";
+
+/// A timestamp as a claim value.
+fn ms(t: Timestamp) -> String {
+    t.as_millisecond().to_string()
+}
 
 /// How many of an environment's newest deployments maintenance looks through for ones still
 /// open. Only one deployment is in flight per environment and pending approvals expire within
@@ -45,6 +56,8 @@ pub struct Maintained {
     pub unlocked: Vec<String>,
     /// Deployments whose cards were brought up to date (an earlier update failed).
     pub cards: Vec<DeploymentId>,
+    /// Backup plans whose last scheduled firing left no good backup.
+    pub backups_missed: Vec<String>,
 }
 
 impl Maintained {
@@ -75,6 +88,12 @@ impl Maintained {
         }
         if !self.unlocked.is_empty() {
             parts.push(format!("released {}", self.unlocked.join(", ")));
+        }
+        if !self.backups_missed.is_empty() {
+            parts.push(format!(
+                "backups missed: {}",
+                self.backups_missed.join(", ")
+            ));
         }
         if parts.is_empty() {
             "nothing was due".into()
@@ -117,6 +136,12 @@ impl<P: crate::ports::Ports> App<'_, P> {
                 first_error.get_or_insert(e.into());
             }
         }
+        match self.watch_backups().await {
+            Ok(missed) => done.backups_missed = missed,
+            Err(e) => {
+                first_error.get_or_insert(e.into());
+            }
+        }
         // The dead-man's switch: the template alarms when this stops arriving.
         if let Err(e) = self.ports.metrics().emit(&[Metric::once(HEARTBEAT)]).await {
             tracing::warn!(error = %e, "could not emit the maintenance heartbeat");
@@ -125,6 +150,87 @@ impl<P: crate::ports::Ports> App<'_, P> {
             Some(e) => Err(e),
             None => Ok(done),
         }
+    }
+
+    /// Every backup plan's newest good backup against its schedule: a plan whose last firing
+    /// left none is told to its channel once (per newest good backup), and once more when a good
+    /// backup clears it; `BackupsMissed` counts the plans behind, for the template's alarm.
+    async fn watch_backups(&self) -> Result<Vec<String>, PortError> {
+        let p = self.ports;
+        let now = p.clock().now();
+        let keep = now + SignedDuration::from_hours(24 * 30);
+        let mut missed = Vec::new();
+        for plan in self.config.backups.values() {
+            let Ok(schedule) = Schedule::parse(&plan.schedule, &plan.timezone) else {
+                continue; // the config checked it; a zone unknown here is no reason to stop
+            };
+            let env = self.env_config(&plan.env)?;
+            // Nothing is expected of a plan before Deckhand first looked at it.
+            let since_key = format!("backup-watch#{}", plan.name);
+            let for_good = now + SignedDuration::from_hours(24 * 3650);
+            let watched_since = match p.store().claim(&since_key, &ms(now), for_good).await? {
+                Some(first) => first
+                    .parse()
+                    .ok()
+                    .and_then(|n| Timestamp::from_millisecond(n).ok())
+                    .unwrap_or(now),
+                None => now,
+            };
+            let good: Vec<Timestamp> = p
+                .store()
+                .backups(&plan.name, 50)
+                .await?
+                .iter()
+                .filter(|b| b.status == SnapshotStatus::Available)
+                .map(|b| b.finished_at)
+                .collect();
+            let episode = |newest_good: Option<&Timestamp>| {
+                format!(
+                    "backup-missed#{}#{}",
+                    plan.name,
+                    newest_good.map_or_else(|| "none".to_owned(), |t| ms(*t))
+                )
+            };
+            let kept = schedule::watch(&schedule, good.first().copied(), watched_since, now);
+            if let Some(words) = schedule::missed_words(&plan.name, &kept, now) {
+                missed.push(plan.name.clone());
+                if p.store()
+                    .claim(&episode(good.first()), &words, keep)
+                    .await?
+                    .is_none()
+                {
+                    self.announce(env, &words).await;
+                }
+                continue;
+            }
+            // Up to date: if the backups before the newest were announced missing, say it
+            // cleared, once.
+            let Some(newest) = good.first() else { continue };
+            let before = episode(good.get(1));
+            if p.store().claimed(&before).await?.is_some()
+                && p.store()
+                    .claim(&format!("{before}#cleared"), "told", keep)
+                    .await?
+                    .is_none()
+            {
+                let words = format!(
+                    "✅ {}: backing up again — a good backup finished at {}.",
+                    plan.name,
+                    newest.strftime("%Y-%m-%d %H:%M UTC")
+                );
+                self.announce(env, &words).await;
+            }
+        }
+        let metric = Metric {
+            name: BACKUPS_MISSED.into(),
+            value: missed.len() as f64,
+            unit: crate::ports::MetricUnit::Count,
+            dimensions: Vec::new(),
+        };
+        if let Err(e) = p.metrics().emit(&[metric]).await {
+            tracing::warn!(error = %e, "could not emit the missed-backups metric");
+        }
+        Ok(missed)
     }
 
     async fn maintain_env(

@@ -30,7 +30,7 @@ pub use backup::{BackupError, BackupOutcome, BackupTrigger};
 pub use build::{AutoDeployOutcome, BuildError, BuildOutcome};
 pub use deploy::{DecideError, Decision, DeployRequest, RequestError, Requested, RunError};
 pub use engine::STEP_LEASE;
-pub use maintain::{CARDS_KEPT_CURRENT, HEARTBEAT, MaintainError, Maintained};
+pub use maintain::{BACKUPS_MISSED, CARDS_KEPT_CURRENT, HEARTBEAT, MaintainError, Maintained};
 
 /// The metric every entry point emits when Deckhand's own setup is wrong (a missing table,
 /// secret, cluster or service, a denied permission); the template alarms on the first one.
