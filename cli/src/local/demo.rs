@@ -289,6 +289,8 @@ pub async fn run() -> anyhow::Result<()> {
     step(
         "6. Backups: Dave takes one now; the nightly schedule fires twice (EventBridge Scheduler delivers at least once)",
     );
+    // Maintenance (every 5 minutes in AWS) starts watching the plans against their schedules.
+    local.bot.app().maintain().await?;
     say(&local, DAVE, PROD_OPS, "/backup prod now").await?;
     local.settle(EcsReport::Completed).await?;
     let first = local.scheduled_backup("prod-db-nightly", 2).await;
@@ -311,6 +313,37 @@ pub async fn run() -> anyhow::Result<()> {
         "keep_last = 3 over 4 snapshots should prune one: {second:?}"
     );
     say(&local, DAVE, PROD_OPS, "/backup prod list").await?;
+
+    step(
+        "7. Two nights pass and the nightly schedule never fires (someone disabled it): maintenance notices",
+    );
+    local.clock().advance(SignedDuration::from_hours(48));
+    let done = local.bot.app().maintain().await?;
+    note(&format!("maintenance: {}", done.summary()));
+    ensure!(
+        done.backups_missed.contains(&"prod-db-nightly".to_owned()),
+        "prod-db-nightly should be reported missed: {done:?}"
+    );
+    local.bot.app().maintain().await?;
+    ensure!(
+        local
+            .sent()
+            .iter()
+            .filter(|m| m.body["text"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("⚠️ prod-db-nightly: last good backup")))
+            .count()
+            == 1,
+        "the prod channel should be told once, however often maintenance runs"
+    );
+    note("Dave takes one by hand; the next maintenance says backups are back:");
+    say(&local, DAVE, PROD_OPS, "/backup prod now").await?;
+    local.settle(EcsReport::Completed).await?;
+    local.bot.app().maintain().await?;
+    ensure!(
+        said(&local, "✅ prod-db-nightly: backing up again"),
+        "the prod channel should be told the backups are back"
+    );
 
     step("Summary");
     let mut lines = Vec::new();

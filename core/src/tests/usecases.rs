@@ -1417,10 +1417,8 @@ async fn a_missed_backup_is_told_once_and_its_clearing_once() {
     app.maintain().await.unwrap();
     assert_eq!(missed(&w), 2);
     assert!(
-        w.posts()
-            .iter()
-            .any(|p| p
-                .starts_with("⚠️ prod-db-nightly: last good backup 43h30m ago; expected every 24h")),
+        w.posts().iter().any(|p| p
+            .starts_with("⚠️ prod-db-nightly: last good backup 43h30m ago; expected every 24h")),
         "{:#?}",
         w.posts()
     );
