@@ -26,6 +26,7 @@ pub mod events;
 pub mod metrics;
 pub mod monitor;
 pub mod rds;
+pub mod scheduler;
 pub mod sdk;
 pub mod secrets;
 

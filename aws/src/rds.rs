@@ -13,6 +13,7 @@ use aws_sdk_rds::types::Tag;
 use deckhand_core::config::{BackupKind, BackupPlan};
 use deckhand_core::ports::{Backups, PortError, PortResult};
 use deckhand_core::retention::{SnapshotInfo, SnapshotStatus};
+use deckhand_core::schedule::{PlanSchedule, ScheduleChange};
 use deckhand_core::types::Timestamp;
 
 use crate::error::port_error;
@@ -276,6 +277,9 @@ impl<A: SnapshotApi> Backups for Snapshots<A> {
 pub struct RdsBackups {
     pub instances: Snapshots<InstanceSnapshots>,
     pub clusters: Snapshots<ClusterSnapshots>,
+    /// The plans' schedules, where this function keeps them (the deploy function's
+    /// maintenance, `deckhand schedules`).
+    pub scheduling: Option<crate::scheduler::Scheduling>,
 }
 
 impl RdsBackups {
@@ -283,11 +287,33 @@ impl RdsBackups {
         Self {
             instances: Snapshots::new(InstanceSnapshots(rds.clone())),
             clusters: Snapshots::new(ClusterSnapshots(rds)),
+            scheduling: None,
         }
+    }
+
+    pub fn with_scheduling(mut self, scheduling: Option<crate::scheduler::Scheduling>) -> Self {
+        self.scheduling = scheduling;
+        self
     }
 }
 
 impl Backups for RdsBackups {
+    async fn schedules(&self) -> PortResult<Option<(String, Vec<PlanSchedule>)>> {
+        match &self.scheduling {
+            Some(s) => Ok(Some((s.target(), s.list().await?))),
+            None => Ok(None),
+        }
+    }
+
+    async fn change_schedule(&self, change: &ScheduleChange) -> PortResult<()> {
+        match &self.scheduling {
+            Some(s) => s.change(change).await,
+            None => Err(PortError::Misconfigured(format!(
+                "no schedule group to apply {change} in (DECKHAND_SCHEDULE_GROUP)"
+            ))),
+        }
+    }
+
     async fn create(
         &self,
         plan: &BackupPlan,

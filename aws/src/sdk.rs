@@ -76,6 +76,7 @@ pub struct Aws {
     pub lambda: aws_sdk_lambda::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub scheduler: aws_sdk_scheduler::Client,
 }
 
 impl Aws {
@@ -91,6 +92,7 @@ impl Aws {
             lambda: aws_sdk_lambda::Client::new(config),
             sqs: aws_sdk_sqs::Client::new(config),
             logs: aws_sdk_cloudwatchlogs::Client::new(config),
+            scheduler: aws_sdk_scheduler::Client::new(config),
         }
     }
 

@@ -42,6 +42,18 @@ enum Command {
         /// The config file (default: $DECKHAND_CONFIG, then ./deckhand.toml).
         path: Option<PathBuf>,
     },
+    /// The backup plans' schedules: what reconciling EventBridge Scheduler's group with the
+    /// config would change (maintenance does the same every run); `--apply` changes it. The
+    /// group and target come from DECKHAND_SCHEDULE_GROUP, DECKHAND_BACKUP_TARGET_ARN,
+    /// DECKHAND_SCHEDULER_ROLE_ARN and DECKHAND_DEAD_LETTER_ARN (the stack's outputs name them).
+    Schedules {
+        /// The config file (default: $DECKHAND_CONFIG, then ./deckhand.toml).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Make the changes, not only print them.
+        #[arg(long)]
+        apply: bool,
+    },
     /// Run one function's handler on one event file, with the real adapters (AWS through the
     /// SDK's usual chain, AWS_ENDPOINT_URL for an emulator). Work it dispatches is reported,
     /// not run.
@@ -132,6 +144,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo => local(deckhand::local::demo::run()),
         Command::Dev => local(deckhand::local::dev::run()),
+        Command::Schedules { config, apply } => {
+            schedules(config, apply).map(|()| ExitCode::SUCCESS)
+        }
         Command::CheckConfig { path } => check_config(path).map(|ok| {
             if ok {
                 ExitCode::SUCCESS
@@ -212,6 +227,37 @@ fn load_config(
     let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
     let parsed = Config::parse_bytes(&path.display().to_string(), &bytes);
     Ok((path, parsed))
+}
+
+/// Prints what reconciling the schedule group with `config` changes, and with `apply` does it.
+fn schedules(config: Option<PathBuf>, apply: bool) -> anyhow::Result<()> {
+    use deckhand_core::schedule::{desired, reconcile};
+    let config = match load_config(config)? {
+        (_, Ok(c)) => c,
+        (path, Err(e)) => anyhow::bail!("{} has mistakes:\n{e}", path.display()),
+    };
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let aws = Aws::load(&Settings::default()).await;
+        let scheduling = deckhand_aws::scheduler::Scheduling::from_env(aws.scheduler.clone())
+            .context("set DECKHAND_SCHEDULE_GROUP, DECKHAND_BACKUP_TARGET_ARN and DECKHAND_SCHEDULER_ROLE_ARN (the stack's outputs)")?;
+        let existing = scheduling.list().await?;
+        let changes = reconcile(&desired(&config, &scheduling.target()), &existing);
+        if changes.is_empty() {
+            println!("The schedules in {} match the config.", scheduling.group);
+            return Ok(());
+        }
+        for change in &changes {
+            println!("{change}");
+            if apply {
+                scheduling.change(change).await?;
+            }
+        }
+        if !apply {
+            println!("(run again with --apply to make these changes)");
+        }
+        Ok(())
+    })
 }
 
 /// `Ok(false)` when the file has mistakes (they are printed); `Err` when it cannot be read.

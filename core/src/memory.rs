@@ -24,7 +24,11 @@ use crate::policy::{EnvLock, LockOwner};
 use crate::ports::*;
 use crate::retention::{SnapshotInfo, SnapshotStatus};
 use crate::rollback::{Release, Verdict};
+use crate::schedule::{PlanSchedule, ScheduleChange};
 use crate::types::{Actor, DeploymentId, Digest, EnvName, ServiceName, Timestamp, Version};
+
+/// Where the in-memory schedules fire.
+pub const MEMORY_TARGET: &str = "backup-function|scheduler-role";
 
 /// Returns `Pending` once, so concurrent callers interleave.
 struct YieldOnce(bool);
@@ -160,6 +164,8 @@ struct World {
     dispatched: Vec<Work>,
     /// Work dispatched to arrive later, and when.
     delayed: Vec<(Work, Timestamp)>,
+    /// Deckhand's schedule group, once a test turns scheduling on (`schedule_backups`).
+    schedules: Option<BTreeMap<String, PlanSchedule>>,
     snapshots: HashMap<String, (SnapshotInfo, String)>,
     fail_snapshots: bool,
     rollouts_complete: bool,
@@ -280,6 +286,19 @@ impl Memory {
     }
     pub fn stopped_tasks(&self) -> Vec<String> {
         guard(&self.world).stopped_tasks.clone()
+    }
+    /// Backups are scheduled here from now on (an empty schedule group).
+    pub fn schedule_backups(&self) {
+        guard(&self.world)
+            .schedules
+            .get_or_insert_with(BTreeMap::new);
+    }
+    pub fn schedules(&self) -> Vec<PlanSchedule> {
+        guard(&self.world)
+            .schedules
+            .iter()
+            .flat_map(|s| s.values().cloned())
+            .collect()
     }
     /// Work dispatched to arrive later, with when it may arrive.
     pub fn delayed(&self) -> Vec<(Work, Timestamp)> {
@@ -1038,6 +1057,30 @@ impl Dispatch for Memory {
 }
 
 impl Backups for Memory {
+    async fn schedules(&self) -> PortResult<Option<(String, Vec<PlanSchedule>)>> {
+        let w = guard(&self.world);
+        Ok(w.schedules
+            .as_ref()
+            .map(|s| (MEMORY_TARGET.to_owned(), s.values().cloned().collect())))
+    }
+    async fn change_schedule(&self, change: &ScheduleChange) -> PortResult<()> {
+        let mut w = guard(&self.world);
+        let Some(group) = w.schedules.as_mut() else {
+            return Err(PortError::Misconfigured("no schedule group".into()));
+        };
+        match change {
+            ScheduleChange::Create(s) if group.contains_key(&s.name) => {
+                return Err(PortError::Conflict(format!("schedule {} exists", s.name)));
+            }
+            ScheduleChange::Create(s) | ScheduleChange::Update(s) => {
+                group.insert(s.name.clone(), s.clone());
+            }
+            ScheduleChange::Delete(name) => {
+                group.remove(name);
+            }
+        }
+        Ok(())
+    }
     async fn create(
         &self,
         plan: &BackupPlan,

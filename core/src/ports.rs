@@ -18,6 +18,7 @@ use crate::deployment::{Deployment, ImageRef, Work};
 use crate::policy::{EnvLock, LockOwner};
 use crate::retention::{SnapshotInfo, SnapshotStatus};
 use crate::rollback::{Release, Verdict};
+use crate::schedule::{PlanSchedule, ScheduleChange};
 use crate::types::{
     Actor, ChatKind, DeploymentId, Digest, EnvName, Sealed, ServiceName, SignedDuration, Timestamp,
     Version,
@@ -657,6 +658,28 @@ pub trait Backups: Send + Sync {
         plan: &BackupPlan,
         snapshot: &str,
     ) -> impl Future<Output = PortResult<()>> + Send;
+
+    /// Where the plans' schedules fire (the backup function and the role it is invoked with),
+    /// and the schedules in Deckhand's own group; `None` where nothing schedules backups (a
+    /// test world, local mode without a scheduler).
+    fn schedules(
+        &self,
+    ) -> impl Future<Output = PortResult<Option<(String, Vec<PlanSchedule>)>>> + Send {
+        async { Ok(None) }
+    }
+
+    /// Creates, replaces or deletes one schedule in Deckhand's group.
+    fn change_schedule(
+        &self,
+        change: &ScheduleChange,
+    ) -> impl Future<Output = PortResult<()>> + Send {
+        let what = change.to_string();
+        async move {
+            Err(PortError::Misconfigured(format!(
+                "no scheduler to apply {what} with"
+            )))
+        }
+    }
 }
 
 /// Secret values: signing secrets, bot tokens. Never logged; `SecretString` redacts `Debug`.

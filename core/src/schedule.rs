@@ -198,6 +198,50 @@ pub fn missed_words(plan: &str, kept: &Kept, now: Timestamp) -> Option<String> {
 }
 
 #[cfg(test)]
+mod reconcile_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn plan(name: &str, expression: &str) -> PlanSchedule {
+        PlanSchedule {
+            name: name.into(),
+            expression: expression.into(),
+            timezone: "UTC".into(),
+            input: format!("{{\"plan\": \"{name}\"}}"),
+            target: "fn|role".into(),
+        }
+    }
+
+    #[test]
+    fn reconciling_adds_changes_and_removes_exactly_and_then_nothing() {
+        let want = [
+            plan("nightly", "cron(0 3 * * ? *)"),
+            plan("hourly", "rate(1 hour)"),
+        ];
+        let have = [
+            plan("nightly", "cron(0 2 * * ? *)"),
+            plan("gone", "rate(1 day)"),
+        ];
+        assert_eq!(
+            reconcile(&want, &have),
+            vec![
+                ScheduleChange::Update(want[0].clone()),
+                ScheduleChange::Create(want[1].clone()),
+                ScheduleChange::Delete("gone".into()),
+            ]
+        );
+        assert_eq!(reconcile(&want, &want), vec![]);
+        // A schedule pointing at another target is brought back.
+        let mut moved = want[1].clone();
+        moved.target = "old-fn|role".into();
+        assert_eq!(
+            reconcile(&want[1..], &[moved]),
+            vec![ScheduleChange::Update(want[1].clone())]
+        );
+    }
+}
+
+#[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
@@ -294,4 +338,79 @@ mod tests {
             Kept::Missed { .. }
         ));
     }
+}
+
+/// One backup plan's schedule as EventBridge Scheduler holds it, in Deckhand's own schedule
+/// group: named by the plan, firing the backup function with the plan's name and the firing's
+/// execution id (one snapshot per firing, however often it is delivered).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PlanSchedule {
+    pub name: String,
+    pub expression: String,
+    pub timezone: String,
+    /// The target's input, as sent.
+    pub input: String,
+    /// Where it fires and with which role (the adapter's own, so a schedule left pointing at
+    /// an old function or role is brought back).
+    pub target: String,
+}
+
+/// What reconciling the schedules with the config does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScheduleChange {
+    Create(PlanSchedule),
+    /// Every field is sent: Scheduler's update replaces the whole schedule.
+    Update(PlanSchedule),
+    Delete(String),
+}
+
+impl std::fmt::Display for ScheduleChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ScheduleChange::Create(s) => {
+                write!(f, "+ {}: {} ({})", s.name, s.expression, s.timezone)
+            }
+            ScheduleChange::Update(s) => {
+                write!(f, "~ {}: {} ({})", s.name, s.expression, s.timezone)
+            }
+            ScheduleChange::Delete(name) => write!(f, "- {name}"),
+        }
+    }
+}
+
+/// The schedule every plan in `config` should have, firing `target`.
+pub fn desired(config: &crate::config::Config, target: &str) -> Vec<PlanSchedule> {
+    config
+        .backups
+        .values()
+        .map(|plan| PlanSchedule {
+            name: plan.name.clone(),
+            expression: plan.schedule.clone(),
+            timezone: plan.timezone.clone(),
+            input: format!(
+                r#"{{"plan": "{}", "execution_id": "<aws.scheduler.execution-id>", "scheduled_time": "<aws.scheduler.scheduled-time>"}}"#,
+                plan.name
+            ),
+            target: target.to_owned(),
+        })
+        .collect()
+}
+
+/// The changes that make `existing` (the group's schedules) what `desired` says: nothing when
+/// they already match, so running it again changes nothing.
+pub fn reconcile(desired: &[PlanSchedule], existing: &[PlanSchedule]) -> Vec<ScheduleChange> {
+    let mut changes = Vec::new();
+    for want in desired {
+        match existing.iter().find(|e| e.name == want.name) {
+            None => changes.push(ScheduleChange::Create(want.clone())),
+            Some(have) if have != want => changes.push(ScheduleChange::Update(want.clone())),
+            Some(_) => {}
+        }
+    }
+    for have in existing {
+        if !desired.iter().any(|d| d.name == have.name) {
+            changes.push(ScheduleChange::Delete(have.name.clone()));
+        }
+    }
+    changes
 }

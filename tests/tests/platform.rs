@@ -588,3 +588,96 @@ async fn a_smoke_test_runs_once_on_the_given_revision_and_ends_with_its_logs_las
         "stopped"
     );
 }
+
+#[tokio::test]
+async fn the_schedule_group_is_reconciled_with_the_config_exactly_and_then_left_alone() {
+    use deckhand_aws::scheduler::Scheduling;
+    use deckhand_core::config::Config;
+    use deckhand_core::schedule::{ScheduleChange, desired, reconcile};
+
+    let seed = seed().await;
+    let group = deckhand_harness::unique("backups");
+    // Scheduler needs the group to exist (the template makes it); moto answers 500 otherwise.
+    seed.aws
+        .scheduler
+        .create_schedule_group()
+        .name(&group)
+        .send()
+        .await
+        .unwrap();
+    let scheduling = Scheduling {
+        client: seed.aws.scheduler.clone(),
+        group: group.clone(),
+        target_arn: "arn:aws:lambda:us-east-1:123456789012:function:deckhand-backup:live".into(),
+        role_arn: "arn:aws:iam::123456789012:role/deckhand-scheduler".into(),
+        dead_letter_arn: Some("arn:aws:sqs:us-east-1:123456789012:deckhand-failed".into()),
+    };
+    let example = include_str!("../../infra/deckhand.example.toml");
+    let apply = |config: Config| {
+        let scheduling = scheduling.clone();
+        async move {
+            let want = desired(&config, &scheduling.target());
+            let changes = reconcile(&want, &scheduling.list().await.unwrap());
+            for c in &changes {
+                scheduling.change(c).await.unwrap();
+            }
+            let mut have = scheduling.list().await.unwrap();
+            have.sort_by(|a, b| a.name.cmp(&b.name));
+            let mut want = want;
+            want.sort_by(|a, b| a.name.cmp(&b.name));
+            assert_eq!(have, want, "the group holds exactly what the config says");
+            changes
+        }
+    };
+    let first = apply(Config::parse("example", example).unwrap()).await;
+    assert!(
+        first.iter().all(|c| matches!(c, ScheduleChange::Create(_))) && first.len() == 2,
+        "{first:?}"
+    );
+    // Nightly moves to 02:00 Paris time, staging's plan goes, an hourly one comes.
+    let changed = example
+        .replace(
+            "schedule = \"cron(0 3 * * ? *)\"",
+            "schedule = \"cron(0 2 * * ? *)\"",
+        )
+        .replace("\"Europe/Berlin\"", "\"Europe/Paris\"")
+        .replace("[backups.staging-db]", "[backups.staging-db-hourly]")
+        .replace("schedule = \"rate(1 day)\"", "schedule = \"rate(1 hour)\"");
+    let second = apply(Config::parse("changed", &changed).unwrap()).await;
+    let shown: Vec<String> = second.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        [
+            "~ prod-db-nightly: cron(0 2 * * ? *) (Europe/Paris)",
+            "+ staging-db-hourly: rate(1 hour) (UTC)",
+            "- staging-db",
+        ]
+    );
+    // The update replaced the whole schedule: its target and retries are all still there.
+    let nightly = seed
+        .aws
+        .scheduler
+        .get_schedule()
+        .group_name(&group)
+        .name("prod-db-nightly")
+        .send()
+        .await
+        .unwrap();
+    let target = nightly.target().unwrap();
+    assert_eq!(target.arn(), scheduling.target_arn);
+    assert!(
+        target
+            .input()
+            .unwrap()
+            .contains("<aws.scheduler.execution-id>")
+    );
+    assert_eq!(
+        target
+            .retry_policy()
+            .and_then(|r| r.maximum_retry_attempts()),
+        Some(3)
+    );
+    assert!(target.dead_letter_config().is_some());
+    let third = apply(Config::parse("changed", &changed).unwrap()).await;
+    assert!(third.is_empty(), "nothing to change: {third:?}");
+}

@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::deployment::{Deployment, DeploymentKind, State, Work};
 use crate::memory::{Memory, MemoryPorts, Said, join_all};
 use crate::policy::Denied;
-use crate::ports::{Build, ReplyTo, Store as _};
+use crate::ports::{Backups as _, Build, ReplyTo, Store as _};
 use crate::retention::{SnapshotInfo, SnapshotStatus};
 use crate::rollback::{AlarmChange, AlarmState, Verdict};
 use crate::testkit::{at, config, person};
@@ -1341,6 +1341,53 @@ async fn the_scheduled_check_picks_up_a_lost_dispatch_a_lost_ecs_event_and_a_los
 }
 
 #[tokio::test]
+async fn maintenance_makes_the_schedules_what_the_config_says_and_then_changes_nothing() {
+    use crate::schedule::{PlanSchedule, ScheduleChange};
+    let w = World::new();
+    w.mem.schedule_backups();
+    let old = PlanSchedule {
+        name: "weekly-gone".into(),
+        expression: "cron(0 4 ? * 1 *)".into(),
+        timezone: "UTC".into(),
+        input: "{}".into(),
+        target: crate::memory::MEMORY_TARGET.into(),
+    };
+    w.mem
+        .change_schedule(&ScheduleChange::Create(old))
+        .await
+        .unwrap();
+    let app = w.app();
+    // Three runs at once: the plans are created once, the stray one deleted.
+    let runs = join_all((0..3).map(|_| app.maintain())).await;
+    assert!(runs.iter().all(Result::is_ok), "{runs:?}");
+    let names: Vec<String> = w.mem.schedules().into_iter().map(|s| s.name).collect();
+    assert_eq!(names, ["prod-db-nightly", "staging-db"]);
+    let nightly = &w.mem.schedules()[0];
+    assert_eq!(nightly.expression, "cron(0 3 * * ? *)");
+    assert!(nightly.input.contains(r#""plan": "prod-db-nightly""#));
+    assert!(nightly.input.contains("<aws.scheduler.execution-id>"));
+    assert_eq!(
+        app.maintain().await.unwrap().schedules,
+        Vec::<String>::new()
+    );
+
+    // The config moves the nightly plan to 02:00 Paris time: one update, every field.
+    let text = include_str!("../../../infra/deckhand.example.toml")
+        .replace(
+            "schedule = \"cron(0 3 * * ? *)\"",
+            "schedule = \"cron(0 2 * * ? *)\"",
+        )
+        .replace("\"Europe/Berlin\"", "\"Europe/Paris\"");
+    let moved = Config::parse("moved", &text).unwrap();
+    let app = App::new(&w.ports, &moved);
+    assert_eq!(
+        app.maintain().await.unwrap().schedules,
+        ["~ prod-db-nightly: cron(0 2 * * ? *) (Europe/Paris)"]
+    );
+    assert_eq!(w.mem.schedules()[0].timezone, "Europe/Paris");
+}
+
+#[tokio::test]
 async fn a_missed_backup_is_told_once_and_its_clearing_once() {
     let w = World::new();
     let app = w.app();
@@ -1355,12 +1402,12 @@ async fn a_missed_backup_is_told_once_and_its_clearing_once() {
     // The next night's firing never happens (a disabled schedule, a role that lost a
     // permission): an hour after it, the plan's channel is told, once however often
     // maintenance runs, and at once.
-    w.mem.set_now(at("2026-11-25T03:59:00Z"));
+    w.mem.set_now(at("2026-11-25T02:59:00Z"));
     assert!(
         app.maintain().await.unwrap().backups_missed.is_empty(),
         "within the grace"
     );
-    w.mem.set_now(at("2026-11-25T04:01:00Z"));
+    w.mem.set_now(at("2026-11-25T03:01:00Z"));
     let runs = join_all((0..3).map(|_| app.maintain())).await;
     assert!(runs.iter().all(|r| {
         r.as_ref()

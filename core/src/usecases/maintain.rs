@@ -11,7 +11,9 @@
 use crate::config::EnvConfig;
 use crate::deployment::{Deployment, Due, Input, Limits};
 use crate::policy::{EnvLock, LockDue, LockOwner};
-use crate::ports::{Clock as _, Metric, Metrics as _, Platform as _, PortError, Store as _};
+use crate::ports::{
+    Backups as _, Clock as _, Metric, Metrics as _, Platform as _, PortError, Store as _,
+};
 use crate::retention::SnapshotStatus;
 use crate::schedule::{self, Schedule};
 use crate::types::{Actor, DeploymentId, SignedDuration, Timestamp};
@@ -58,6 +60,8 @@ pub struct Maintained {
     pub cards: Vec<DeploymentId>,
     /// Backup plans whose last scheduled firing left no good backup.
     pub backups_missed: Vec<String>,
+    /// Changes made to the plans' schedules to match the config.
+    pub schedules: Vec<String>,
 }
 
 impl Maintained {
@@ -88,6 +92,9 @@ impl Maintained {
         }
         if !self.unlocked.is_empty() {
             parts.push(format!("released {}", self.unlocked.join(", ")));
+        }
+        if !self.schedules.is_empty() {
+            parts.push(format!("schedules {}", self.schedules.join(", ")));
         }
         if !self.backups_missed.is_empty() {
             parts.push(format!(
@@ -136,6 +143,12 @@ impl<P: crate::ports::Ports> App<'_, P> {
                 first_error.get_or_insert(e.into());
             }
         }
+        match self.reconcile_schedules().await {
+            Ok(changes) => done.schedules = changes,
+            Err(e) => {
+                first_error.get_or_insert(e.into());
+            }
+        }
         match self.watch_backups().await {
             Ok(missed) => done.backups_missed = missed,
             Err(e) => {
@@ -150,6 +163,27 @@ impl<P: crate::ports::Ports> App<'_, P> {
             Some(e) => Err(e),
             None => Ok(done),
         }
+    }
+
+    /// Makes the schedule group what the config's backup plans say (see
+    /// [`schedule::reconcile`]); returns what it changed. Nothing where nothing schedules.
+    pub async fn reconcile_schedules(&self) -> Result<Vec<String>, PortError> {
+        let backups = self.ports.backups();
+        let Some((target, existing)) = backups.schedules().await? else {
+            return Ok(Vec::new());
+        };
+        let desired = schedule::desired(self.config, &target);
+        let mut done = Vec::new();
+        for change in schedule::reconcile(&desired, &existing) {
+            match backups.change_schedule(&change).await {
+                // Another maintenance run got there first.
+                Ok(()) | Err(PortError::Conflict(_) | PortError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+            tracing::info!(%change, "backup schedule changed to match the config");
+            done.push(change.to_string());
+        }
+        Ok(done)
     }
 
     /// Every backup plan's newest good backup against its schedule: a plan whose last firing

@@ -39,7 +39,9 @@ pub fn live<D: Dispatch>(
         monitor: CloudWatchMonitor::new(aws.cloudwatch.clone())?,
         chat,
         dispatch,
-        backups: RdsBackups::new(aws.rds.clone()),
+        backups: RdsBackups::new(aws.rds.clone()).with_scheduling(
+            deckhand_aws::scheduler::Scheduling::from_env(aws.scheduler.clone()),
+        ),
         metrics: EmfMetrics::stdout(),
         clock: SystemClock,
     })
