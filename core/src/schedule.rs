@@ -18,7 +18,7 @@ pub const MISSED_GRACE: SignedDuration = SignedDuration::from_hours(1);
 
 #[derive(Debug, Clone)]
 enum Every {
-    Cron(croner::Cron),
+    Cron(Box<croner::Cron>),
     Rate(SignedDuration),
 }
 
@@ -38,7 +38,7 @@ impl Schedule {
             .and_then(|s| s.strip_suffix(')'))
         {
             return Ok(Schedule {
-                every: Every::Cron(aws_cron(inner)?),
+                every: Every::Cron(Box::new(aws_cron(inner)?)),
                 tz,
             });
         }

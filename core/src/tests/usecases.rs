@@ -1424,8 +1424,7 @@ async fn a_missed_backup_is_told_once_and_its_clearing_once() {
         .mem
         .metrics()
         .into_iter()
-        .filter(|m| m.name == crate::usecases::BACKUPS_MISSED)
-        .last()
+        .rfind(|m| m.name == crate::usecases::BACKUPS_MISSED)
         .unwrap();
     assert!(counted.value >= 1.0);
     w.mem.set_now(at("2026-11-25T09:00:00Z"));
