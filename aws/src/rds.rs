@@ -26,6 +26,7 @@ pub const PLAN_TAG: &str = "deckhand:plan";
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     id: String,
+    arn: Option<String>,
     created: Option<DateTime>,
     status: Option<String>,
     tags: Vec<Tag>,
@@ -51,9 +52,10 @@ impl Snapshot {
 /// A [`Snapshot`] from an RDS `DbSnapshot` or `DbClusterSnapshot`: two SDK types with the same
 /// accessors and no trait in common.
 macro_rules! snapshot {
-    ($s:expr, $id:expr) => {
+    ($s:expr, $id:expr, $arn:ident) => {
         Snapshot {
             id: $id,
+            arn: $s.$arn().map(str::to_owned),
             created: $s.snapshot_create_time().copied(),
             status: $s.status().map(str::to_owned),
             tags: $s.tag_list().to_vec(),
@@ -86,6 +88,19 @@ pub trait SnapshotApi: Send + Sync {
         marker: Option<String>,
     ) -> impl Future<Output = PortResult<(Vec<Snapshot>, Option<String>)>> + Send;
     fn delete(&self, snapshot: &str) -> impl Future<Output = PortResult<()>> + Send;
+    /// Copies the snapshot `source_arn` (in another region) into this client's region as
+    /// `snapshot`, tagged, encrypted with `kms_key` when given.
+    fn copy(
+        &self,
+        source_arn: &str,
+        snapshot: &str,
+        tags: Vec<Tag>,
+        kms_key: Option<&str>,
+    ) -> impl Future<Output = PortResult<()>> + Send;
+    /// The same calls in `region`.
+    fn in_region(&self, region: &str) -> Self
+    where
+        Self: Sized;
 }
 
 /// DB instance snapshots (`CreateDBSnapshot` and friends).
@@ -99,8 +114,9 @@ pub struct ClusterSnapshots(aws_sdk_rds::Client);
 /// The four calls for one kind of snapshot: the same calls under that kind's SDK names.
 macro_rules! snapshot_api {
     ($ty:ident {
-        describe: $describe:ident, list: $list:ident, id: $id:ident,
+        describe: $describe:ident, list: $list:ident, id: $id:ident, arn: $arn:ident,
         create: $create:ident, target: $target:ident, delete: $delete:ident,
+        copy: $copy:ident, source: $source:ident, copy_id: $copy_id:ident,
     }) => {
         impl SnapshotApi for $ty {
             async fn describe(&self, snapshot: &str) -> PortResult<Option<Snapshot>> {
@@ -114,7 +130,7 @@ macro_rules! snapshot_api {
                 Ok(out
                     .$list()
                     .first()
-                    .map(|s| snapshot!(s, snapshot.to_owned())))
+                    .map(|s| snapshot!(s, snapshot.to_owned(), $arn)))
             }
 
             async fn create(&self, target: &str, snapshot: &str, tags: Vec<Tag>) -> PortResult<()> {
@@ -146,7 +162,7 @@ macro_rules! snapshot_api {
                 let page = r
                     .$list()
                     .iter()
-                    .map(|s| snapshot!(s, s.$id().unwrap_or_default().to_owned()))
+                    .map(|s| snapshot!(s, s.$id().unwrap_or_default().to_owned(), $arn))
                     .collect();
                 Ok((page, r.marker))
             }
@@ -160,6 +176,39 @@ macro_rules! snapshot_api {
                     .map_err(|e| port_error(&format!("delete snapshot {snapshot}"), &e))?;
                 Ok(())
             }
+
+            async fn copy(
+                &self,
+                source_arn: &str,
+                snapshot: &str,
+                tags: Vec<Tag>,
+                kms_key: Option<&str>,
+            ) -> PortResult<()> {
+                // RDS in the destination region reads the source by its ARN (a presigned URL is
+                // needed only between GovCloud regions).
+                self.0
+                    .$copy()
+                    .$source(source_arn)
+                    .$copy_id(snapshot)
+                    .set_tags(Some(tags))
+                    .set_kms_key_id(kms_key.map(str::to_owned))
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        port_error(&format!("copy snapshot {source_arn} as {snapshot}"), &e)
+                    })?;
+                Ok(())
+            }
+
+            fn in_region(&self, region: &str) -> Self {
+                let config = self
+                    .0
+                    .config()
+                    .to_builder()
+                    .region(aws_sdk_rds::config::Region::new(region.to_owned()))
+                    .build();
+                Self(aws_sdk_rds::Client::from_conf(config))
+            }
         }
     };
 }
@@ -168,18 +217,26 @@ snapshot_api!(InstanceSnapshots {
     describe: describe_db_snapshots,
     list: db_snapshots,
     id: db_snapshot_identifier,
+    arn: db_snapshot_arn,
     create: create_db_snapshot,
     target: db_instance_identifier,
     delete: delete_db_snapshot,
+    copy: copy_db_snapshot,
+    source: source_db_snapshot_identifier,
+    copy_id: target_db_snapshot_identifier,
 });
 
 snapshot_api!(ClusterSnapshots {
     describe: describe_db_cluster_snapshots,
     list: db_cluster_snapshots,
     id: db_cluster_snapshot_identifier,
+    arn: db_cluster_snapshot_arn,
     create: create_db_cluster_snapshot,
     target: db_cluster_identifier,
     delete: delete_db_cluster_snapshot,
+    copy: copy_db_cluster_snapshot,
+    source: source_db_cluster_snapshot_identifier,
+    copy_id: target_db_cluster_snapshot_identifier,
 });
 
 /// `Backups` on one kind of snapshot: what instance and cluster plans do alike.
@@ -201,6 +258,18 @@ impl<A> Snapshots<A> {
 }
 
 impl<A: SnapshotApi> Snapshots<A> {
+    /// The same kind of snapshots in the plan's `copy_to` region.
+    fn copies(&self, plan: &BackupPlan) -> PortResult<Self> {
+        let region = plan.copy_to.as_deref().ok_or_else(|| {
+            PortError::Misconfigured(format!("backup plan {} has no copy_to", plan.name))
+        })?;
+        Ok(Self {
+            api: self.api.in_region(region),
+            poll: self.poll,
+            timeout: self.timeout,
+        })
+    }
+
     async fn describe(&self, plan: &BackupPlan, snapshot: &str) -> PortResult<SnapshotInfo> {
         self.api
             .describe(snapshot)
@@ -297,7 +366,60 @@ impl RdsBackups {
     }
 }
 
+impl<A: SnapshotApi> Snapshots<A> {
+    async fn copy(
+        &self,
+        plan: &BackupPlan,
+        snapshot: &str,
+        tags: &[(String, String)],
+    ) -> PortResult<()> {
+        let source = self
+            .api
+            .describe(snapshot)
+            .await?
+            .and_then(|s| s.arn)
+            .ok_or_else(|| PortError::NotFound(format!("snapshot {snapshot} (to copy)")))?;
+        let tags = tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect();
+        self.copies(plan)?
+            .api
+            .copy(&source, snapshot, tags, plan.copy_kms_key.as_deref())
+            .await
+    }
+}
+
 impl Backups for RdsBackups {
+    async fn copy(
+        &self,
+        plan: &BackupPlan,
+        snapshot: &str,
+        tags: &[(String, String)],
+    ) -> PortResult<()> {
+        match plan.kind {
+            BackupKind::RdsInstance => self.instances.copy(plan, snapshot, tags).await,
+            BackupKind::RdsCluster => self.clusters.copy(plan, snapshot, tags).await,
+        }
+    }
+
+    async fn list_copies(&self, plan: &BackupPlan) -> PortResult<Vec<SnapshotInfo>> {
+        if plan.copy_to.is_none() {
+            return Ok(Vec::new());
+        }
+        match plan.kind {
+            BackupKind::RdsInstance => self.instances.copies(plan)?.list(plan).await,
+            BackupKind::RdsCluster => self.clusters.copies(plan)?.list(plan).await,
+        }
+    }
+
+    async fn delete_copy(&self, plan: &BackupPlan, snapshot: &str) -> PortResult<()> {
+        match plan.kind {
+            BackupKind::RdsInstance => self.instances.copies(plan)?.delete(plan, snapshot).await,
+            BackupKind::RdsCluster => self.clusters.copies(plan)?.delete(plan, snapshot).await,
+        }
+    }
+
     async fn schedules(&self) -> PortResult<Option<(String, Vec<PlanSchedule>)>> {
         match &self.scheduling {
             Some(s) => Ok(Some((s.target(), s.list().await?))),

@@ -167,6 +167,8 @@ struct World {
     /// Deckhand's schedule group, once a test turns scheduling on (`schedule_backups`).
     schedules: Option<BTreeMap<String, PlanSchedule>>,
     snapshots: HashMap<String, (SnapshotInfo, String)>,
+    /// Copies in a plan's `copy_to` region, by id: the copy and its plan.
+    copies: HashMap<String, (SnapshotInfo, String)>,
     fail_snapshots: bool,
     rollouts_complete: bool,
     metrics: Vec<Metric>,
@@ -341,6 +343,11 @@ impl Memory {
     }
     pub fn metrics(&self) -> Vec<Metric> {
         guard(&self.world).metrics.clone()
+    }
+    pub fn copy_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = guard(&self.world).copies.keys().cloned().collect();
+        ids.sort();
+        ids
     }
     pub fn snapshot_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = guard(&self.world).snapshots.keys().cloned().collect();
@@ -1136,6 +1143,43 @@ impl Backups for Memory {
             .remove(snapshot)
             .map(|_| ())
             .ok_or_else(|| PortError::NotFound(format!("snapshot {snapshot}")))
+    }
+    async fn copy(
+        &self,
+        plan: &BackupPlan,
+        snapshot: &str,
+        _tags: &[(String, String)],
+    ) -> PortResult<()> {
+        let now = self.the_time();
+        let mut w = guard(&self.world);
+        let Some((info, _)) = w.snapshots.get(snapshot).cloned() else {
+            return Err(PortError::NotFound(format!("snapshot {snapshot}")));
+        };
+        if w.copies.contains_key(snapshot) {
+            return Err(PortError::Conflict(format!("copy {snapshot} exists")));
+        }
+        let copy = SnapshotInfo {
+            created: now,
+            ..info
+        };
+        w.copies
+            .insert(snapshot.to_owned(), (copy, plan.name.clone()));
+        Ok(())
+    }
+    async fn list_copies(&self, plan: &BackupPlan) -> PortResult<Vec<SnapshotInfo>> {
+        Ok(guard(&self.world)
+            .copies
+            .values()
+            .filter(|(_, p)| p == &plan.name)
+            .map(|(s, _)| s.clone())
+            .collect())
+    }
+    async fn delete_copy(&self, _plan: &BackupPlan, snapshot: &str) -> PortResult<()> {
+        guard(&self.world)
+            .copies
+            .remove(snapshot)
+            .map(|_| ())
+            .ok_or_else(|| PortError::NotFound(format!("copy {snapshot}")))
     }
 }
 

@@ -289,6 +289,11 @@ pub struct BackupRecord {
     /// The deployment this snapshot was taken before, if any.
     pub deployment: Option<DeploymentId>,
     pub pruned: Vec<String>,
+    /// The region a copy was started in, and the copies retention deleted there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copied_to: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub copies_pruned: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -658,6 +663,37 @@ pub trait Backups: Send + Sync {
         plan: &BackupPlan,
         snapshot: &str,
     ) -> impl Future<Output = PortResult<()>> + Send;
+
+    /// Copies `snapshot` (available) to the plan's `copy_to` region under the same name, with
+    /// these tags; does not wait for the copy. `Conflict` when the copy exists.
+    fn copy(
+        &self,
+        plan: &BackupPlan,
+        snapshot: &str,
+        _tags: &[(String, String)],
+    ) -> impl Future<Output = PortResult<()>> + Send {
+        let what = format!("no region to copy {snapshot} to for plan {}", plan.name);
+        async move { Err(PortError::Misconfigured(what)) }
+    }
+    /// The plan's snapshots in its `copy_to` region (empty without one).
+    fn list_copies(
+        &self,
+        _plan: &BackupPlan,
+    ) -> impl Future<Output = PortResult<Vec<SnapshotInfo>>> + Send {
+        async { Ok(Vec::new()) }
+    }
+    /// Deletes one of the plan's copies (only one carrying its tag).
+    fn delete_copy(
+        &self,
+        plan: &BackupPlan,
+        snapshot: &str,
+    ) -> impl Future<Output = PortResult<()>> + Send {
+        let what = format!(
+            "no region to delete the copy {snapshot} of plan {} from",
+            plan.name
+        );
+        async move { Err(PortError::Misconfigured(what)) }
+    }
 
     /// Where the plans' schedules fire (the backup function and the role it is invoked with),
     /// and the schedules in Deckhand's own group; `None` where nothing schedules backups (a

@@ -369,6 +369,8 @@ fn plan(kind: BackupKind, target: &str) -> BackupPlan {
             keep_last: 3,
             ..Retention::default()
         },
+        copy_to: None,
+        copy_kms_key: None,
     }
 }
 
@@ -680,4 +682,60 @@ async fn the_schedule_group_is_reconciled_with_the_config_exactly_and_then_left_
     assert!(target.dead_letter_config().is_some());
     let third = apply(Config::parse("changed", &changed).unwrap()).await;
     assert!(third.is_empty(), "nothing to change: {third:?}");
+}
+
+#[tokio::test]
+async fn a_copy_lands_in_the_other_region_tagged_and_retention_prunes_it_there() {
+    let seed = seed().await;
+    for kind in [BackupKind::RdsInstance, BackupKind::RdsCluster] {
+        let target = match kind {
+            BackupKind::RdsInstance => seed.db_instance().await.unwrap(),
+            BackupKind::RdsCluster => seed.db_cluster().await.unwrap(),
+        };
+        let backups = RdsBackups::new(seed.aws.rds.clone());
+        let plan = BackupPlan {
+            copy_to: Some("eu-west-1".into()),
+            retention: Retention {
+                keep_last: 2,
+                ..Retention::default()
+            },
+            ..plan(kind, &target)
+        };
+        let names: Vec<String> = (1..=3)
+            .map(|i| format!("deckhand-{}-{i}", plan.name))
+            .collect();
+        for name in &names {
+            backups.create(&plan, name, &tags(&plan)).await.unwrap();
+            backups.wait(&plan, name).await.unwrap();
+            backups.copy(&plan, name, &tags(&plan)).await.unwrap();
+        }
+        let again = backups
+            .copy(&plan, &names[0], &tags(&plan))
+            .await
+            .unwrap_err();
+        assert!(matches!(again, PortError::Conflict(_)), "{kind:?}: {again}");
+        let copies = backups.list_copies(&plan).await.unwrap();
+        let mut ids: Vec<&str> = copies
+            .iter()
+            .filter(|c| c.made_by_deckhand)
+            .map(|c| c.id.as_str())
+            .collect();
+        ids.sort_unstable();
+        assert_eq!(
+            ids,
+            names.iter().map(String::as_str).collect::<Vec<_>>(),
+            "{kind:?}"
+        );
+        assert!(
+            backups.list(&plan).await.unwrap().len() == 3,
+            "the originals stay where they were"
+        );
+        // Retention over the copies, as a backup run applies it: the oldest goes.
+        let now = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1);
+        for id in deckhand_core::retention::to_delete(&plan.retention, &copies, now) {
+            backups.delete_copy(&plan, &id).await.unwrap();
+        }
+        let left = backups.list_copies(&plan).await.unwrap();
+        assert_eq!(left.len(), 2, "{kind:?}: {left:?}");
+    }
 }

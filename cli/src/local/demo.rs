@@ -287,7 +287,7 @@ pub async fn run() -> anyhow::Result<()> {
     say(&local, DAVE, PROD_OPS, "/status prod").await?;
 
     step(
-        "6. Backups: Dave takes one now; the nightly schedule fires twice (EventBridge Scheduler delivers at least once)",
+        "6. Backups: Dave takes one now; the nightly schedule fires twice (EventBridge Scheduler delivers at least once); each snapshot is copied to eu-west-1",
     );
     // Maintenance (every 5 minutes in AWS) starts watching the plans against their schedules.
     local.bot.app().maintain().await?;
@@ -304,7 +304,13 @@ pub async fn run() -> anyhow::Result<()> {
             == 1,
         "of two deliveries of one firing, exactly one should be a duplicate: {first:?}"
     );
-    note("a day later, the next night's firing: retention keeps the last 3 and prunes the rest");
+    ensure!(
+        said(&local, "Copying it to eu-west-1"),
+        "each prod snapshot should be copied to eu-west-1"
+    );
+    note(
+        "a day later, the next night's firing: retention keeps the last 3, here and in eu-west-1",
+    );
     local.clock().advance(SignedDuration::from_hours(24));
     let second = local.scheduled_backup("prod-db-nightly", 1).await;
     let pruned = count(&second, "pruned");

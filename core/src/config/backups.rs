@@ -30,6 +30,8 @@ pub(super) const KEYS: &[&str] = &[
     "timezone",
     "before_deploy",
     "retention",
+    "copy_to",
+    "copy_kms_key",
 ];
 
 /// One `[backups.NAME]`.
@@ -104,6 +106,30 @@ pub(super) fn read<'a>(
             }
         },
     };
+    let copy_to = r.str(bt, "copy_to", path).and_then(|region| {
+        let ok = is_region(region.get_ref());
+        if !ok {
+            r.error(
+                region.span(),
+                format!(
+                    "`{path}.copy_to` = \"{}\" is not an AWS region",
+                    region.get_ref()
+                ),
+                Some("write a region's code, such as \"eu-west-1\"".into()),
+            );
+        }
+        ok.then(|| region.get_ref().to_string())
+    });
+    let copy_kms_key = r
+        .str(bt, "copy_kms_key", path)
+        .map(|k| k.get_ref().to_string());
+    if let (None, Some(v)) = (&copy_to, bt.get("copy_kms_key")) {
+        r.error(
+            v.span(),
+            format!("`{path}.copy_kms_key` without `copy_to`"),
+            Some("name the region the copies go to: copy_to = \"eu-west-1\"".into()),
+        );
+    }
     let before = r.name_refs(
         bt,
         "before_deploy",
@@ -124,6 +150,8 @@ pub(super) fn read<'a>(
                 schedule: schedule.get_ref().to_string(),
                 timezone,
                 before_deploy: before,
+                copy_to,
+                copy_kms_key,
                 retention,
             },
         ));
@@ -203,4 +231,19 @@ pub fn check_schedule(raw: &str) -> Result<(), String> {
         return Ok(());
     }
     Err("it is neither `cron(…)` nor `rate(…)`".into())
+}
+
+/// `eu-west-1`, `us-gov-west-1`, `ap-southeast-2`: letters, a name, a number.
+fn is_region(raw: &str) -> bool {
+    let parts: Vec<&str> = raw.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
+        && parts[0].chars().all(|c| c.is_ascii_lowercase())
 }

@@ -237,6 +237,10 @@ pub struct BackupPlan {
     pub timezone: String,
     /// Services whose deploys take a snapshot of this target first.
     pub before_deploy: Vec<ServiceName>,
+    /// Each new snapshot is copied to this region (`copy_to`), encrypted there with
+    /// `copy_kms_key` when the source is encrypted; retention applies to the copies too.
+    pub copy_to: Option<String>,
+    pub copy_kms_key: Option<String>,
     pub retention: Retention,
 }
 

@@ -1471,6 +1471,47 @@ async fn a_missed_backup_is_told_once_and_its_clearing_once() {
 }
 
 #[tokio::test]
+async fn each_snapshot_is_copied_to_the_plans_other_region_and_the_copies_are_pruned_alike() {
+    let w = World::new();
+    let app = w.app();
+    let plan = "prod-db-nightly"; // copy_to = "eu-west-1" in the example
+    let trigger = |n: u32| BackupTrigger::Schedule {
+        event_id: EventKey::test(&format!("sched-{n}")),
+    };
+    let first = app.run_backup(plan, &trigger(1)).await.unwrap();
+    assert_eq!(w.mem.copy_ids(), [first.snapshot.clone()]);
+    assert!(
+        w.posts()
+            .iter()
+            .any(|p| p.ends_with("Copying it to eu-west-1; pruned 0 old copies there.")),
+        "{:#?}",
+        w.posts()
+    );
+    // A redelivered firing copies nothing twice.
+    app.run_backup(plan, &trigger(1)).await.unwrap();
+    assert_eq!(w.mem.copy_ids().len(), 1);
+    // A day on, the next: retention decides over the copies as over the originals (the
+    // emulator test prunes them), so the two sets stay alike.
+    w.mem.advance(SignedDuration::from_hours(24));
+    app.run_backup(plan, &trigger(2)).await.unwrap();
+    assert_eq!(w.mem.copy_ids().len(), 2);
+    let originals: Vec<String> = w
+        .mem
+        .snapshot_ids()
+        .into_iter()
+        .filter(|id| id.starts_with("deckhand-prod-db-nightly"))
+        .collect();
+    assert_eq!(w.mem.copy_ids(), originals);
+    let list = app.backup_list(&World::env("prod")).await.unwrap();
+    assert_eq!(list.columns.last().map(String::as_str), Some("copy"));
+    assert!(
+        list.rows
+            .iter()
+            .all(|r| r.last().map(String::as_str) == Some("eu-west-1"))
+    );
+}
+
+#[tokio::test]
 async fn two_triggers_in_the_same_second_get_a_snapshot_each() {
     let w = World::new();
     let plan = "prod-db-nightly";

@@ -162,6 +162,7 @@ impl<P: Ports> App<'_, P> {
                 }
             }
         }
+        let (copied_to, copies_pruned) = self.copy_and_prune(plan, &snapshot, now).await;
         let record = BackupRecord {
             plan: plan.name.clone(),
             env: plan.env.clone(),
@@ -172,6 +173,8 @@ impl<P: Ports> App<'_, P> {
             size_gib: None,
             deployment: None,
             pruned: pruned.clone(),
+            copied_to: copied_to.clone(),
+            copies_pruned: copies_pruned.clone(),
         };
         let first = p.store().record_backup(&record).await?;
         if !first {
@@ -180,10 +183,20 @@ impl<P: Ports> App<'_, P> {
         {
             let took = now.duration_since(started).as_secs_f64();
             let kept = existing.len().saturating_sub(pruned.len());
+            let copy = match (&copied_to, &plan.copy_to) {
+                (Some(region), _) => format!(
+                    " Copying it to {region}; pruned {} there.",
+                    crate::card::count(copies_pruned.len(), "old copy").replace("copys", "copies")
+                ),
+                (None, Some(region)) => format!(
+                    " ⚠️ It could not be copied to {region} (see the log); the next run tries again."
+                ),
+                (None, None) => String::new(),
+            };
             self.announce(
                 env,
                 &format!(
-                    "💾 Backup {} took `{snapshot}` in {took:.0}s; pruned {}, {kept} kept.",
+                    "💾 Backup {} took `{snapshot}` in {took:.0}s; pruned {}, {kept} kept.{copy}",
                     plan.name,
                     crate::card::count(pruned.len(), "old snapshot")
                 ),
@@ -248,6 +261,8 @@ impl<P: Ports> App<'_, P> {
             size_gib: None,
             deployment: None,
             pruned: Vec::new(),
+            copied_to: None,
+            copies_pruned: Vec::new(),
         };
         let first = p.store().record_backup(&record).await?;
         if first {
@@ -276,6 +291,46 @@ impl<P: Ports> App<'_, P> {
             pruned: Vec::new(),
             duplicate: !first,
         })
+    }
+
+    /// Starts the plan's copy of `snapshot` in its `copy_to` region (a copy that exists is
+    /// fine: a redelivery), then applies retention to the copies there. Best effort: the
+    /// snapshot itself is good either way, and the announcement says when the copy failed.
+    /// Returns the region the copy was started in, and the copies deleted.
+    async fn copy_and_prune(
+        &self,
+        plan: &crate::config::BackupPlan,
+        snapshot: &str,
+        now: crate::types::Timestamp,
+    ) -> (Option<String>, Vec<String>) {
+        let Some(region) = &plan.copy_to else {
+            return (None, Vec::new());
+        };
+        let backups = self.ports.backups();
+        match backups.copy(plan, snapshot, &tags(plan, None)).await {
+            Ok(()) | Err(PortError::Conflict(_)) => {}
+            Err(e) => {
+                tracing::error!(plan = %plan.name, snapshot, region, error = %e, "could not copy the snapshot");
+                return (None, Vec::new());
+            }
+        }
+        let copies = match backups.list_copies(plan).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(plan = %plan.name, region, error = %e, "could not list the copies; the next run prunes");
+                return (Some(region.clone()), Vec::new());
+            }
+        };
+        let mut pruned = Vec::new();
+        for id in retention::to_delete(&plan.retention, &copies, now) {
+            match backups.delete_copy(plan, &id).await {
+                Ok(()) | Err(PortError::NotFound(_)) => pruned.push(id),
+                Err(e) => {
+                    tracing::warn!(plan = %plan.name, copy = %id, region, error = %e, "could not delete a copy; the next run retries");
+                }
+            }
+        }
+        (Some(region.clone()), pruned)
     }
 
     /// `/backup ENV now`: hands each of the env's plans to the backup function. `event_key` is
@@ -321,20 +376,29 @@ impl<P: Ports> App<'_, P> {
         let mut rows = Vec::new();
         for plan in self.config.backups.values().filter(|p| &p.env == env) {
             for b in self.ports.store().backups(&plan.name, 10).await? {
+                let copy = b.copied_to.clone().unwrap_or_else(|| "—".into());
                 rows.push(vec![
                     plan.name.clone(),
                     b.snapshot,
                     format!("{:?}", b.status).to_lowercase(),
                     b.finished_at.strftime("%Y-%m-%d %H:%M").to_string(),
                     b.pruned.len().to_string(),
+                    copy,
                 ]);
             }
         }
         Ok(Table {
             title: format!("Backups in {env}"),
-            columns: ["plan", "snapshot", "status", "finished (UTC)", "pruned"]
-                .map(String::from)
-                .to_vec(),
+            columns: [
+                "plan",
+                "snapshot",
+                "status",
+                "finished (UTC)",
+                "pruned",
+                "copy",
+            ]
+            .map(String::from)
+            .to_vec(),
             rows,
             empty: "No backups recorded yet.".into(),
         })
