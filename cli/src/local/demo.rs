@@ -308,9 +308,7 @@ pub async fn run() -> anyhow::Result<()> {
         said(&local, "Copying it to eu-west-1"),
         "each prod snapshot should be copied to eu-west-1"
     );
-    note(
-        "a day later, the next night's firing: retention keeps the last 3, here and in eu-west-1",
-    );
+    note("a day later, the next night's firing: retention keeps the last 3, here and in eu-west-1");
     local.clock().advance(SignedDuration::from_hours(24));
     let second = local.scheduled_backup("prod-db-nightly", 1).await;
     let pruned = count(&second, "pruned");
