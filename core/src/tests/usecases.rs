@@ -1479,7 +1479,7 @@ async fn each_snapshot_is_copied_to_the_plans_other_region_and_the_copies_are_pr
         event_id: EventKey::test(&format!("sched-{n}")),
     };
     let first = app.run_backup(plan, &trigger(1)).await.unwrap();
-    assert_eq!(w.mem.copy_ids(), [first.snapshot.clone()]);
+    assert_eq!(w.mem.copy_ids(), std::slice::from_ref(&first.snapshot));
     assert!(
         w.posts()
             .iter()
