@@ -10,6 +10,22 @@ use deckhand_core::schedule::{PlanSchedule, ScheduleChange};
 
 use crate::error::{misconfigured_if_missing, port_error};
 
+/// Every field of a create or an update (two SDK builders with the same setters): an update
+/// replaces the whole schedule, so both send all of it.
+macro_rules! schedule_request {
+    ($builder:expr, $self:ident, $s:ident, $window:ident, $target:ident) => {
+        $builder
+            .group_name(&$self.group)
+            .name(&$s.name)
+            .description(format!("Deckhand backup plan {}", $s.name))
+            .schedule_expression(&$s.expression)
+            .schedule_expression_timezone(&$s.timezone)
+            .flexible_time_window($window)
+            .state(ScheduleState::Enabled)
+            .target($target($s)?)
+    };
+}
+
 /// Where and how the plans' schedules fire.
 #[derive(Debug, Clone)]
 pub struct Scheduling {
@@ -124,16 +140,7 @@ impl Scheduling {
             .map_err(|e| PortError::Failed(format!("building the time window: {e}")))?;
         match change {
             ScheduleChange::Create(s) => {
-                self.client
-                    .create_schedule()
-                    .group_name(&self.group)
-                    .name(&s.name)
-                    .description(format!("Deckhand backup plan {}", s.name))
-                    .schedule_expression(&s.expression)
-                    .schedule_expression_timezone(&s.timezone)
-                    .flexible_time_window(window)
-                    .state(ScheduleState::Enabled)
-                    .target(target(s)?)
+                schedule_request!(self.client.create_schedule(), self, s, window, target)
                     .send()
                     .await
                     .map_err(|e| {
@@ -141,16 +148,7 @@ impl Scheduling {
                     })?;
             }
             ScheduleChange::Update(s) => {
-                self.client
-                    .update_schedule()
-                    .group_name(&self.group)
-                    .name(&s.name)
-                    .description(format!("Deckhand backup plan {}", s.name))
-                    .schedule_expression(&s.expression)
-                    .schedule_expression_timezone(&s.timezone)
-                    .flexible_time_window(window)
-                    .state(ScheduleState::Enabled)
-                    .target(target(s)?)
+                schedule_request!(self.client.update_schedule(), self, s, window, target)
                     .send()
                     .await
                     .map_err(|e| port_error(&format!("UpdateSchedule {}", s.name), &e))?;

@@ -14,11 +14,7 @@ fn invoke(emulator: &Emulator, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_deckhand"))
         .arg("invoke")
         .args(args)
-        .env("AWS_ENDPOINT_URL", &emulator.endpoint)
-        .env("AWS_REGION", deckhand_harness::REGION)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .envs(emulator.aws_env())
         .output()
         .unwrap();
     (

@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use deckhand_harness::{Emulator, Seed, unique};
+use deckhand_harness::{Emulator, Seed};
 
 /// Runs `deckhand schedules` with `args` against the emulator and `group`; returns (exit code,
 /// stdout, stderr).
@@ -17,11 +17,7 @@ fn schedules(emulator: &Emulator, group: &str, args: &[&str]) -> (i32, String, S
         .arg("schedules")
         .args(["--config", &example])
         .args(args)
-        .env("AWS_ENDPOINT_URL", &emulator.endpoint)
-        .env("AWS_REGION", deckhand_harness::REGION)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .envs(emulator.aws_env())
         .env("DECKHAND_SCHEDULE_GROUP", group)
         .env(
             "DECKHAND_BACKUP_TARGET_ARN",
@@ -44,14 +40,7 @@ fn schedules(emulator: &Emulator, group: &str, args: &[&str]) -> (i32, String, S
 async fn schedules_prints_the_diff_applies_it_and_then_finds_nothing_to_do() {
     let emulator = Emulator::shared().unwrap();
     let seed = Seed::new(emulator).await;
-    let group = unique("backups");
-    seed.aws
-        .scheduler
-        .create_schedule_group()
-        .name(&group)
-        .send()
-        .await
-        .unwrap();
+    let group = seed.schedule_group().await.unwrap();
 
     let (code, out, err) = schedules(emulator, &group, &[]);
     assert_eq!(code, 0, "{out}\n{err}");

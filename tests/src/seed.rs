@@ -531,6 +531,19 @@ impl Seed {
         Ok(())
     }
 
+    /// A fresh EventBridge Scheduler schedule group (the template makes Deckhand's; moto answers
+    /// 500 for a schedule in a group that does not exist).
+    pub async fn schedule_group(&self) -> anyhow::Result<String> {
+        let group = unique("backups");
+        self.aws
+            .scheduler
+            .create_schedule_group()
+            .name(&group)
+            .send()
+            .await?;
+        Ok(group)
+    }
+
     pub async fn db_cluster(&self) -> anyhow::Result<String> {
         let id = unique("aurora");
         self.db_cluster_named(&id).await?;

@@ -598,15 +598,7 @@ async fn the_schedule_group_is_reconciled_with_the_config_exactly_and_then_left_
     use deckhand_core::schedule::{ScheduleChange, desired, reconcile};
 
     let seed = seed().await;
-    let group = deckhand_harness::unique("backups");
-    // Scheduler needs the group to exist (the template makes it); moto answers 500 otherwise.
-    seed.aws
-        .scheduler
-        .create_schedule_group()
-        .name(&group)
-        .send()
-        .await
-        .unwrap();
+    let group = seed.schedule_group().await.unwrap();
     let scheduling = Scheduling {
         client: seed.aws.scheduler.clone(),
         group: group.clone(),
