@@ -1201,6 +1201,11 @@ async fn a_deploy_snapshots_the_database_first_when_its_plan_says_so() {
     let snap = d.services[0].progress.snapshot.clone().unwrap();
     assert!(snap.starts_with("deckhand-prod-db-nightly-"), "{snap}");
     assert!(w.mem.snapshot_ids().contains(&snap));
+    assert_eq!(
+        w.mem.copy_ids(),
+        std::slice::from_ref(&snap),
+        "copied to the plan's copy_to region like every snapshot of the plan"
+    );
     assert_eq!(w.mem.migrations().len(), 2, "migrated in staging and prod");
 }
 

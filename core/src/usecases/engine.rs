@@ -277,7 +277,19 @@ impl<P: Ports> App<'_, P> {
                     }
                 }
                 return Ok(vec![match p.backups().wait(plan_cfg, &snapshot).await? {
-                    SnapshotStatus::Available => Input::SnapshotTaken { service, snapshot },
+                    SnapshotStatus::Available => {
+                        // Copied like every snapshot of a plan with `copy_to`; best effort, the
+                        // deploy goes on either way (the plan's next run prunes the copies).
+                        if plan_cfg.copy_to.is_some() {
+                            match p.backups().copy(plan_cfg, &snapshot, &tags).await {
+                                Ok(()) | Err(PortError::Conflict(_)) => {}
+                                Err(e) => {
+                                    tracing::error!(deployment = %d.id, %snapshot, error = %e, "could not copy the snapshot taken before the deploy");
+                                }
+                            }
+                        }
+                        Input::SnapshotTaken { service, snapshot }
+                    }
                     status => Input::SnapshotFailed {
                         service,
                         reason: format!("snapshot {snapshot} ended {status:?}"),
