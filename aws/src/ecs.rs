@@ -690,6 +690,28 @@ impl Platform for EcsPlatform {
         .await
     }
 
+    async fn run_task(
+        &self,
+        cluster: &str,
+        svc: &ServiceConfig,
+        command: &[String],
+        started_by: &str,
+    ) -> PortResult<String> {
+        if let Some(task) = self.one_off_task(cluster, started_by).await? {
+            return Ok(task);
+        }
+        let service = self.service(cluster, &svc.ecs_service).await?;
+        let td = service
+            .task_definition()
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                PortError::Failed(format!("{} has no task definition", svc.ecs_service))
+            })?;
+        let what = format!("RunTask {} one-off in cluster {cluster}", svc.ecs_service);
+        self.run_one_off(&what, cluster, &service, svc, &td, command, started_by)
+            .await
+    }
+
     async fn task_state(
         &self,
         cluster: &str,

@@ -341,6 +341,15 @@ impl<A: SnapshotApi> Backups for Snapshots<A> {
     }
 }
 
+/// An `ecs-task` plan makes artifacts with its own task, not RDS snapshots: the backup use-case
+/// runs it through the platform, never through this adapter.
+fn not_snapshots(plan: &BackupPlan) -> PortError {
+    PortError::Misconfigured(format!(
+        "backup plan {} is an ecs-task plan: it takes no RDS snapshots",
+        plan.name
+    ))
+}
+
 /// Every plan on the adapter of its kind.
 #[derive(Debug, Clone)]
 pub struct RdsBackups {
@@ -400,6 +409,7 @@ impl Backups for RdsBackups {
         match plan.kind {
             BackupKind::RdsInstance => self.instances.copy(plan, snapshot, tags).await,
             BackupKind::RdsCluster => self.clusters.copy(plan, snapshot, tags).await,
+            BackupKind::EcsTask => Err(not_snapshots(plan)),
         }
     }
 
@@ -410,6 +420,7 @@ impl Backups for RdsBackups {
         match plan.kind {
             BackupKind::RdsInstance => self.instances.copies(plan)?.list(plan).await,
             BackupKind::RdsCluster => self.clusters.copies(plan)?.list(plan).await,
+            BackupKind::EcsTask => Err(not_snapshots(plan)),
         }
     }
 
@@ -417,6 +428,7 @@ impl Backups for RdsBackups {
         match plan.kind {
             BackupKind::RdsInstance => self.instances.copies(plan)?.delete(plan, snapshot).await,
             BackupKind::RdsCluster => self.clusters.copies(plan)?.delete(plan, snapshot).await,
+            BackupKind::EcsTask => Err(not_snapshots(plan)),
         }
     }
 
@@ -445,6 +457,7 @@ impl Backups for RdsBackups {
         match plan.kind {
             BackupKind::RdsInstance => self.instances.create(plan, snapshot, tags).await,
             BackupKind::RdsCluster => self.clusters.create(plan, snapshot, tags).await,
+            BackupKind::EcsTask => Err(not_snapshots(plan)),
         }
     }
 
@@ -452,6 +465,7 @@ impl Backups for RdsBackups {
         match plan.kind {
             BackupKind::RdsInstance => self.instances.wait(plan, snapshot).await,
             BackupKind::RdsCluster => self.clusters.wait(plan, snapshot).await,
+            BackupKind::EcsTask => Err(not_snapshots(plan)),
         }
     }
 
@@ -459,6 +473,7 @@ impl Backups for RdsBackups {
         match plan.kind {
             BackupKind::RdsInstance => self.instances.list(plan).await,
             BackupKind::RdsCluster => self.clusters.list(plan).await,
+            BackupKind::EcsTask => Err(not_snapshots(plan)),
         }
     }
 
@@ -466,6 +481,7 @@ impl Backups for RdsBackups {
         match plan.kind {
             BackupKind::RdsInstance => self.instances.delete(plan, snapshot).await,
             BackupKind::RdsCluster => self.clusters.delete(plan, snapshot).await,
+            BackupKind::EcsTask => Err(not_snapshots(plan)),
         }
     }
 }

@@ -65,7 +65,7 @@ async fn schedules_prints_the_diff_applies_it_and_then_finds_nothing_to_do() {
 
     let (code, out, err) = schedules(emulator, &group, &["--apply"]);
     assert_eq!(code, 0, "{out}\n{err}");
-    assert_eq!(listed().await, 2);
+    assert_eq!(listed().await, 4);
     let (code, out, _) = schedules(emulator, &group, &[]);
     assert_eq!(code, 0);
     assert!(out.contains("match the config"), "{out}");

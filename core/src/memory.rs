@@ -160,6 +160,10 @@ struct World {
     /// How a service's smoke task stands when looked at (default: exited 0).
     smoke_state: HashMap<String, TaskState>,
     stopped_tasks: Vec<String>,
+    /// One-off tasks by who started them: the task and its command.
+    tasks: BTreeMap<String, (String, Vec<String>)>,
+    /// How a one-off task stands when looked at (default: as a smoke task would).
+    task_states: HashMap<String, TaskState>,
     said: Vec<Said>,
     dispatched: Vec<Work>,
     /// Work dispatched to arrive later, and when.
@@ -285,6 +289,21 @@ impl Memory {
         let mut tasks: Vec<String> = guard(&self.world).smoke_runs.values().cloned().collect();
         tasks.sort();
         tasks
+    }
+    /// One-off tasks started so far: who started each, and its command.
+    pub fn one_off_tasks(&self) -> Vec<(String, Vec<String>)> {
+        guard(&self.world)
+            .tasks
+            .iter()
+            .map(|(by, (_, command))| (by.clone(), command.clone()))
+            .collect()
+    }
+    /// How the one-off task started by `started_by` stands from now on.
+    pub fn set_task_state(&self, started_by: &str, state: TaskState) {
+        let mut w = guard(&self.world);
+        if let Some((task, _)) = w.tasks.get(started_by).cloned() {
+            w.task_states.insert(task, state);
+        }
     }
     pub fn stopped_tasks(&self) -> Vec<String> {
         guard(&self.world).stopped_tasks.clone()
@@ -904,14 +923,37 @@ impl Platform for Memory {
             .or_insert_with(|| format!("task/smoke-{n}"))
             .clone())
     }
+    async fn run_task(
+        &self,
+        _cluster: &str,
+        _service: &ServiceConfig,
+        command: &[String],
+        started_by: &str,
+    ) -> PortResult<String> {
+        yield_now().await;
+        let mut w = guard(&self.world);
+        let n = w.tasks.len();
+        Ok(w.tasks
+            .entry(started_by.to_owned())
+            .or_insert_with(|| (format!("task/one-off-{n}"), command.to_vec()))
+            .0
+            .clone())
+    }
     async fn task_state(
         &self,
         _cluster: &str,
         service: &ServiceConfig,
-        _task: &str,
+        task: &str,
     ) -> PortResult<TaskState> {
         yield_now().await;
         let w = guard(&self.world);
+        if let Some(state) = w.task_states.get(task) {
+            return Ok(state.clone());
+        }
+        // A one-off task runs until a test says how it ended.
+        if w.tasks.values().any(|(t, _)| t == task) {
+            return Ok(TaskState::Running);
+        }
         Ok(w.smoke_state
             .get(service.name.as_str())
             .cloned()
@@ -926,10 +968,19 @@ impl Platform for Memory {
         _cluster: &str,
         _service: &ServiceConfig,
         task: &str,
-        _reason: &str,
+        reason: &str,
     ) -> PortResult<Vec<String>> {
         yield_now().await;
-        guard(&self.world).stopped_tasks.push(task.to_owned());
+        let mut w = guard(&self.world);
+        w.stopped_tasks.push(task.to_owned());
+        w.task_states.insert(
+            task.to_owned(),
+            TaskState::Stopped {
+                exit_code: None,
+                reason: reason.to_owned(),
+                log_tail: Vec::new(),
+            },
+        );
         Ok(vec!["still waiting for the checkout page".into()])
     }
     async fn rollout_state(

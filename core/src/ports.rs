@@ -374,6 +374,16 @@ pub trait Platform: Send + Sync {
         command: &[String],
         run: &str,
     ) -> impl Future<Output = PortResult<String>> + Send;
+    /// Runs `command` once as a one-off task on the service's current task definition with its
+    /// network configuration, started by `started_by`: a task that name already started
+    /// (running, or stopped within ECS's hour) is returned instead of starting another.
+    fn run_task(
+        &self,
+        cluster: &str,
+        service: &ServiceConfig,
+        command: &[String],
+        started_by: &str,
+    ) -> impl Future<Output = PortResult<String>> + Send;
     /// How a one-off task stands; once stopped, with its exit code and its log's last lines.
     fn task_state(
         &self,

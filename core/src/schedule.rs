@@ -100,16 +100,35 @@ impl Schedule {
 /// AWS's six-field cron as croner reads it: a zero seconds field in front (croner takes a year
 /// field only with seconds), Quartz weekdays.
 pub(crate) fn aws_cron(inner: &str) -> Result<croner::Cron, String> {
-    let fields = inner.split_whitespace().count();
-    if fields != 6 {
-        return Err(format!("AWS cron has 6 fields, this has {fields}"));
+    let fields: Vec<&str> = inner.split_whitespace().collect();
+    if fields.len() != 6 {
+        return Err(format!("AWS cron has 6 fields, this has {}", fields.len()));
     }
+    // AWS writes "from N every S" as `N/S` (`0/6` hours); croner takes it as a range to the
+    // field's end, `N-23/6`.
+    const LAST: [u32; 6] = [59, 23, 31, 12, 7, 2199];
+    let fields: Vec<String> = fields
+        .iter()
+        .zip(LAST)
+        .map(|(field, last)| {
+            field
+                .split(',')
+                .map(|part| match part.split_once('/') {
+                    Some((from, step)) if from.parse::<u32>().is_ok() => {
+                        format!("{from}-{last}/{step}")
+                    }
+                    _ => part.to_owned(),
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
     croner::parser::CronParser::builder()
         .seconds(croner::parser::Seconds::Required)
         .year(croner::parser::Year::Required)
         .alternative_weekdays(true)
         .build()
-        .parse(&format!("0 {inner}"))
+        .parse(&format!("0 {}", fields.join(" ")))
         .map_err(|e| e.to_string())
 }
 
@@ -280,6 +299,16 @@ mod tests {
         assert_eq!(
             mondays.period(at("2026-12-09T12:00:00Z")),
             Some(SignedDuration::from_hours(24 * 7))
+        );
+        // AWS's `N/S` steps: from 00:15, every 6 hours.
+        let six_hourly = Schedule::parse("cron(15 0/6 * * ? *)", "UTC").unwrap();
+        assert_eq!(
+            six_hourly.last_firing(at("2026-12-09T13:00:00Z")),
+            Some(at("2026-12-09T12:15:00Z"))
+        );
+        assert_eq!(
+            six_hourly.period(at("2026-12-09T13:00:00Z")),
+            Some(SignedDuration::from_hours(6))
         );
     }
 

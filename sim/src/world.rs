@@ -728,6 +728,25 @@ impl<S: Store> Platform for SimPorts<S> {
         })
         .await
     }
+    async fn run_task(
+        &self,
+        _cluster: &str,
+        _svc: &ServiceConfig,
+        _command: &[String],
+        started_by: &str,
+    ) -> PortResult<String> {
+        // The simulation's plans are snapshots; a one-off task is a smoke test's kind of task.
+        self.call(Port::Platform, async {
+            let mut w = self.world();
+            let n = w.smokes.len();
+            Ok(w.smokes
+                .entry(started_by.to_owned())
+                .or_insert_with(|| (format!("task/one-off-{n}"), 0))
+                .0
+                .clone())
+        })
+        .await
+    }
     async fn task_state(
         &self,
         _cluster: &str,

@@ -115,6 +115,17 @@ impl<P: Platform> Platform for Faults<P> {
             .start_smoke(cluster, service, task_definition, command, run)
             .await
     }
+    async fn run_task(
+        &self,
+        cluster: &str,
+        service: &ServiceConfig,
+        command: &[String],
+        started_by: &str,
+    ) -> PortResult<String> {
+        self.inner
+            .run_task(cluster, service, command, started_by)
+            .await
+    }
     async fn task_state(
         &self,
         cluster: &str,

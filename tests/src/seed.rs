@@ -288,6 +288,8 @@ impl Seed {
             match plan.kind {
                 BackupKind::RdsInstance => self.db_instance_named(&plan.target).await?,
                 BackupKind::RdsCluster => self.db_cluster_named(&plan.target).await?,
+                // Its task runs on a service seeded above.
+                BackupKind::EcsTask => {}
             }
         }
         Ok(())

@@ -371,6 +371,7 @@ fn plan(kind: BackupKind, target: &str) -> BackupPlan {
         },
         copy_to: None,
         copy_kms_key: None,
+        task: None,
     }
 }
 
@@ -625,7 +626,7 @@ async fn the_schedule_group_is_reconciled_with_the_config_exactly_and_then_left_
     };
     let first = apply(Config::parse("example", example).unwrap()).await;
     assert!(
-        first.iter().all(|c| matches!(c, ScheduleChange::Create(_))) && first.len() == 2,
+        first.iter().all(|c| matches!(c, ScheduleChange::Create(_))) && first.len() == 4,
         "{first:?}"
     );
     // Nightly moves to 02:00 Paris time, staging's plan goes, an hourly one comes.
@@ -643,6 +644,7 @@ async fn the_schedule_group_is_reconciled_with_the_config_exactly_and_then_left_
         shown,
         [
             "~ prod-db-nightly: cron(0 2 * * ? *) (Europe/Paris)",
+            "~ prod-db-full: cron(0 2 * * ? *) (Europe/Paris)",
             "+ staging-db-hourly: rate(1 hour) (UTC)",
             "- staging-db",
         ]
@@ -682,7 +684,7 @@ async fn a_copy_lands_in_the_other_region_tagged_and_retention_prunes_it_there()
     for kind in [BackupKind::RdsInstance, BackupKind::RdsCluster] {
         let target = match kind {
             BackupKind::RdsInstance => seed.db_instance().await.unwrap(),
-            BackupKind::RdsCluster => seed.db_cluster().await.unwrap(),
+            BackupKind::RdsCluster | BackupKind::EcsTask => seed.db_cluster().await.unwrap(),
         };
         let backups = RdsBackups::new(seed.aws.rds.clone());
         let plan = BackupPlan {
@@ -730,4 +732,44 @@ async fn a_copy_lands_in_the_other_region_tagged_and_retention_prunes_it_there()
         let left = backups.list_copies(&plan).await.unwrap();
         assert_eq!(left.len(), 2, "{kind:?}: {left:?}");
     }
+}
+
+#[tokio::test]
+async fn a_backup_task_runs_once_on_the_services_revision_and_is_found_again() {
+    let seed = seed().await;
+    let s = seed.service("worker", "v1.2.2").await.unwrap();
+    let p = platform(&seed);
+    let cfg = config_for(&s);
+    let command: Vec<String> = vec!["bin/backup".into(), "--type=incr".into()];
+    let by = "deckhand-backup-deckhand-prod-db-incremental-20261207-001500-ab12cd";
+    let task = p.run_task(&s.cluster, &cfg, &command, by).await.unwrap();
+    assert_eq!(
+        p.run_task(&s.cluster, &cfg, &command, by).await.unwrap(),
+        task,
+        "a second look finds the task, never starts another"
+    );
+    let described = seed
+        .aws
+        .ecs
+        .describe_tasks()
+        .cluster(&s.cluster)
+        .tasks(&task)
+        .send()
+        .await
+        .unwrap()
+        .tasks()[0]
+        .clone();
+    assert_eq!(
+        described.task_definition_arn(),
+        Some(s.task_definition.as_str())
+    );
+    assert_eq!(described.started_by(), Some(by));
+    assert_eq!(
+        described.overrides().unwrap().container_overrides()[0].command(),
+        command.as_slice()
+    );
+    assert_eq!(
+        p.task_state(&s.cluster, &cfg, &task).await.unwrap(),
+        TaskState::Running
+    );
 }

@@ -15,13 +15,6 @@ const RETENTION_KEYS: &[&str] = &[
     "max_age",
 ];
 
-/// Backup kinds Deckhand knows of and does not run yet, with what to use meanwhile: refused by
-/// the config, never accepted and then "unsupported" when the schedule fires at 3 a.m.
-const NOT_YET: [(&str, &str); 1] = [(
-    "ecs-task",
-    "`ecs-task` backups (pg_dump, pgBackRest as a one-off ECS task) are not built yet; back the database up with `rds-instance` or `rds-cluster` snapshots meanwhile",
-)];
-
 pub(super) const KEYS: &[&str] = &[
     "env",
     "kind",
@@ -32,6 +25,10 @@ pub(super) const KEYS: &[&str] = &[
     "retention",
     "copy_to",
     "copy_kms_key",
+    "service",
+    "command",
+    "prune",
+    "timeout",
 ];
 
 /// One `[backups.NAME]`.
@@ -61,15 +58,10 @@ pub(super) fn read<'a>(
         let parsed = match *k.get_ref() {
             "rds-instance" => Some(BackupKind::RdsInstance),
             "rds-cluster" => Some(BackupKind::RdsCluster),
+            "ecs-task" => Some(BackupKind::EcsTask),
             _ => None,
         };
-        if let Some((_, why)) = NOT_YET.iter().find(|(n, _)| n == k.get_ref()) {
-            r.error(
-                k.span(),
-                format!("backup kind `{}` is not supported yet", k.get_ref()),
-                Some((*why).to_owned()),
-            );
-        } else if parsed.is_none() {
+        if parsed.is_none() {
             let fix = suggest::did_you_mean(k.get_ref(), BackupKind::NAMES).map_or_else(
                 || format!("use one of: {}", BackupKind::NAMES.join(", ")),
                 |s| format!("did you mean `{s}`?"),
@@ -130,6 +122,35 @@ pub(super) fn read<'a>(
             Some("name the region the copies go to: copy_to = \"eu-west-1\"".into()),
         );
     }
+    let task = match kind {
+        Some(BackupKind::EcsTask) => read_task(r, bt, path, key.span(), refs),
+        _ => {
+            for k in ["service", "command", "prune", "timeout"] {
+                if let Some(v) = bt.get(k) {
+                    r.error(
+                        v.span(),
+                        format!("`{path}.{k}` is for `ecs-task` plans"),
+                        Some("remove it, or make the plan `kind = \"ecs-task\"`".into()),
+                    );
+                }
+            }
+            None
+        }
+    };
+    if let (Some(BackupKind::EcsTask), Some(v)) = (kind, bt.get("before_deploy")) {
+        r.error(
+            v.span(),
+            format!("`{path}` is an `ecs-task` plan: it cannot run before a deploy"),
+            Some("snapshot before deploys with an `rds-instance` or `rds-cluster` plan".into()),
+        );
+    }
+    if let (Some(BackupKind::EcsTask), Some(v)) = (kind, bt.get("copy_to")) {
+        r.error(
+            v.span(),
+            format!("`{path}` is an `ecs-task` plan: its task puts its artifact where it wants"),
+            Some("copy it elsewhere from the task itself; `copy_to` is for RDS snapshots".into()),
+        );
+    }
     let before = r.name_refs(
         bt,
         "before_deploy",
@@ -152,6 +173,7 @@ pub(super) fn read<'a>(
                 before_deploy: before,
                 copy_to,
                 copy_kms_key,
+                task,
                 retention,
             },
         ));
@@ -246,4 +268,44 @@ fn is_region(raw: &str) -> bool {
             .last()
             .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
         && parts[0].chars().all(|c| c.is_ascii_lowercase())
+}
+
+/// An `ecs-task` plan's `service`, `command`, `prune` and `timeout`.
+fn read_task<'a>(
+    r: &mut Reader,
+    bt: &'a DeTable<'_>,
+    path: &str,
+    at: Range<usize>,
+    refs: &mut Refs<'a>,
+) -> Option<TaskBackup> {
+    let service = r.req_str(bt, "service", path, at.clone());
+    if let Some(s) = &service {
+        refs.service.push(Ref::new(s.clone(), path, "service"));
+    }
+    let list = |r: &mut Reader, key: &str, example: &str| {
+        let v: Vec<String> = r
+            .str_list(bt, key, path)
+            .unwrap_or_default()
+            .iter()
+            .map(|s| s.get_ref().to_string())
+            .collect();
+        if v.is_empty() {
+            r.error(
+                bt.get(key).map_or(at.clone(), |v| v.span()),
+                format!("`{path}` needs a `{key}` command"),
+                Some(format!("e.g. {key} = {example}")),
+            );
+        }
+        v
+    };
+    let command = list(r, "command", "[\"bin/backup\", \"full\"]");
+    let prune = list(r, "prune", "[\"bin/backup\", \"expire\", \"{artifact}\"]");
+    let timeout = r.duration(bt, "timeout", path, TaskBackup::TIMEOUT);
+    let service = ServiceName::parse(service?.get_ref()).ok()?;
+    (!command.is_empty() && !prune.is_empty()).then_some(TaskBackup {
+        service,
+        command,
+        prune,
+        timeout,
+    })
 }

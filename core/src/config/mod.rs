@@ -212,15 +212,52 @@ pub struct AlarmTarget {
 pub enum BackupKind {
     RdsInstance,
     RdsCluster,
+    /// A one-off ECS task (pg_dump, pgBackRest) with a service's network configuration; its
+    /// artifact is what its last log line names ([`TaskBackup`]).
+    EcsTask,
 }
 
 impl BackupKind {
-    const NAMES: [&'static str; 2] = ["rds-instance", "rds-cluster"];
+    const NAMES: [&'static str; 3] = ["rds-instance", "rds-cluster", "ecs-task"];
     pub fn as_str(self) -> &'static str {
         match self {
             BackupKind::RdsInstance => "rds-instance",
             BackupKind::RdsCluster => "rds-cluster",
+            BackupKind::EcsTask => "ecs-task",
         }
+    }
+}
+
+/// How an `ecs-task` plan backs up and deletes: its command as a one-off task on `service`'s
+/// task definition and network, and its own `prune` command for an artifact retention drops
+/// (`{artifact}` replaced): Deckhand never guesses where an artifact lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskBackup {
+    pub service: ServiceName,
+    pub command: Vec<String>,
+    pub prune: Vec<String>,
+    /// A task still running this long after it started is stopped and counts as failed.
+    pub timeout: SignedDuration,
+}
+
+impl TaskBackup {
+    pub const TIMEOUT: SignedDuration = SignedDuration::from_hours(2);
+    /// The prefix of the last log line that names the artifact: `deckhand-artifact: <id>`.
+    pub const ARTIFACT: &'static str = "deckhand-artifact:";
+
+    /// The artifact a finished task's log names, if its last line does.
+    pub fn artifact(log_tail: &[String]) -> Option<String> {
+        let last = log_tail.iter().rev().find(|l| !l.trim().is_empty())?;
+        let id = last.trim().strip_prefix(Self::ARTIFACT)?.trim();
+        (!id.is_empty()).then(|| id.to_owned())
+    }
+
+    /// The prune command for `artifact`.
+    pub fn prune_command(&self, artifact: &str) -> Vec<String> {
+        self.prune
+            .iter()
+            .map(|a| a.replace("{artifact}", artifact))
+            .collect()
     }
 }
 
@@ -241,6 +278,8 @@ pub struct BackupPlan {
     /// `copy_kms_key` when the source is encrypted; retention applies to the copies too.
     pub copy_to: Option<String>,
     pub copy_kms_key: Option<String>,
+    /// For `ecs-task` plans.
+    pub task: Option<TaskBackup>,
     pub retention: Retention,
 }
 

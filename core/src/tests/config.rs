@@ -13,7 +13,7 @@ fn the_example_config_is_valid() {
     assert_eq!(c.environments.len(), 3);
     assert_eq!(c.services.len(), 3);
     assert_eq!(c.groups.len(), 2);
-    assert_eq!(c.backups.len(), 2);
+    assert_eq!(c.backups.len(), 4);
     let prod = c.env("production").map(|e| e.name.as_str());
     assert_eq!(prod, Some("prod"), "the built-in alias resolves");
     assert!(!c.environments[1].freeze.is_empty() || !c.environments[2].freeze.is_empty());
@@ -93,29 +93,70 @@ command = []
 }
 
 #[test]
-fn a_backup_kind_not_built_yet_is_refused_with_what_to_use() {
-    let src = r#"
-[slack]
+fn an_ecs_task_plan_needs_its_service_command_and_prune_and_nothing_of_a_snapshots() {
+    let src = r#"[slack]
 workspace = "T1"
 [environments.prod]
 cluster = "prod"
-[backups.nightly]
+[services.worker]
+envs = ["prod"]
+repository = "worker"
+[backups.incremental]
 env = "prod"
 kind = "ecs-task"
-target = "pg-dump"
+target = "pg"
+schedule = "cron(0 0/6 * * ? *)"
+service = "wroker"
+command = []
+before_deploy = ["worker"]
+retention = { daily = 7 }
+[backups.nightly]
+env = "prod"
+kind = "rds-instance"
+target = "db"
 schedule = "cron(0 3 * * ? *)"
+prune = ["x"]
 retention = { daily = 7 }
 "#;
-    let err = Config::parse("bad.toml", src)
-        .err()
-        .map(|e| e.errors)
-        .unwrap_or_default();
-    assert_eq!(err.len(), 1, "{err:?}");
-    assert_eq!((err[0].line, err[0].column), (8, 8));
-    assert!(err[0].message.contains("`ecs-task` is not supported yet"));
-    let help = err[0].help.as_deref().unwrap_or_default();
-    assert!(help.contains("rds-instance"), "{help}");
-    assert!(Config::parse("ok.toml", &src.replace("ecs-task", "rds-instance")).is_ok());
+    let err = Config::parse("bad.toml", src).unwrap_err().errors;
+    let got: Vec<(usize, &str)> = err.iter().map(|e| (e.line, e.message.as_str())).collect();
+    for e in [
+        (14, "`backups.incremental` needs a `command` command"),
+        (8, "`backups.incremental` needs a `prune` command"),
+        (
+            15,
+            "`backups.incremental` is an `ecs-task` plan: it cannot run before a deploy",
+        ),
+        (22, "`backups.nightly.prune` is for `ecs-task` plans"),
+        (
+            13,
+            "unknown service `wroker` in backups.incremental.service",
+        ),
+    ] {
+        assert!(got.contains(&e), "{e:?} not in {got:#?}");
+    }
+    let fixed = src
+        .replace("wroker", "worker")
+        .replace(
+            "command = []",
+            "command = [\"bin/backup\"]\nprune = [\"bin/backup\", \"expire\", \"{artifact}\"]",
+        )
+        .replace("before_deploy = [\"worker\"]\n", "")
+        .replace("prune = [\"x\"]\n", "");
+    let c = Config::parse("ok.toml", &fixed).unwrap();
+    let task = c.backups["incremental"].task.clone().unwrap();
+    assert_eq!(
+        task.prune_command("20261207-0000F"),
+        ["bin/backup", "expire", "20261207-0000F"]
+    );
+    assert_eq!(
+        TaskBackup::artifact(&[
+            "pgbackrest: ok".into(),
+            "deckhand-artifact: 20261207-0000F".into()
+        ]),
+        Some("20261207-0000F".into())
+    );
+    assert_eq!(TaskBackup::artifact(&["done".into()]), None);
 }
 
 #[test]

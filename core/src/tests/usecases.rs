@@ -1366,8 +1366,21 @@ async fn maintenance_makes_the_schedules_what_the_config_says_and_then_changes_n
     let runs = join_all((0..3).map(|_| app.maintain())).await;
     assert!(runs.iter().all(Result::is_ok), "{runs:?}");
     let names: Vec<String> = w.mem.schedules().into_iter().map(|s| s.name).collect();
-    assert_eq!(names, ["prod-db-nightly", "staging-db"]);
-    let nightly = &w.mem.schedules()[0];
+    assert_eq!(
+        names,
+        [
+            "prod-db-full",
+            "prod-db-incremental",
+            "prod-db-nightly",
+            "staging-db"
+        ]
+    );
+    let nightly = w
+        .mem
+        .schedules()
+        .into_iter()
+        .find(|s| s.name == "prod-db-nightly")
+        .unwrap();
     assert_eq!(nightly.expression, "cron(0 3 * * ? *)");
     assert!(nightly.input.contains(r#""plan": "prod-db-nightly""#));
     assert!(nightly.input.contains("<aws.scheduler.execution-id>"));
@@ -1387,9 +1400,13 @@ async fn maintenance_makes_the_schedules_what_the_config_says_and_then_changes_n
     let app = App::new(&w.ports, &moved);
     assert_eq!(
         app.maintain().await.unwrap().schedules,
-        ["~ prod-db-nightly: cron(0 2 * * ? *) (Europe/Paris)"]
+        [
+            "~ prod-db-nightly: cron(0 2 * * ? *) (Europe/Paris)",
+            "~ prod-db-full: cron(0 2 * * ? *) (Europe/Paris)"
+        ]
     );
-    assert_eq!(w.mem.schedules()[0].timezone, "Europe/Paris");
+    let timezones: Vec<String> = w.mem.schedules().into_iter().map(|s| s.timezone).collect();
+    assert_eq!(timezones, ["Europe/Paris", "UTC", "Europe/Paris", "UTC"]);
 }
 
 #[tokio::test]
@@ -1403,13 +1420,16 @@ async fn a_missed_backup_is_told_once_and_its_clearing_once() {
             .count()
     };
     // 09:00: Deckhand starts watching; last night's 03:00 firing was before its time.
-    assert!(app.maintain().await.unwrap().backups_missed.is_empty());
+    let nightly_missed = |done: &crate::usecases::Maintained| {
+        done.backups_missed.contains(&"prod-db-nightly".to_owned())
+    };
+    assert!(!nightly_missed(&app.maintain().await.unwrap()));
     // The next night's firing never happens (a disabled schedule, a role that lost a
     // permission): an hour after it, the plan's channel is told, once however often
     // maintenance runs, and at once.
     w.mem.set_now(at("2026-11-25T02:59:00Z"));
     assert!(
-        app.maintain().await.unwrap().backups_missed.is_empty(),
+        !nightly_missed(&app.maintain().await.unwrap()),
         "within the grace"
     );
     w.mem.set_now(at("2026-11-25T03:01:00Z"));
@@ -1513,6 +1533,126 @@ async fn each_snapshot_is_copied_to_the_plans_other_region_and_the_copies_are_pr
         list.rows
             .iter()
             .all(|r| r.last().map(String::as_str) == Some("eu-west-1"))
+    );
+}
+
+#[tokio::test]
+async fn an_ecs_task_backup_runs_as_steps_records_its_artifact_and_prunes_with_its_own_command() {
+    use crate::check::TaskState;
+    let w = World::new();
+    let app = w.app();
+    let plan = "prod-db-incremental"; // keep_within 7d, timeout 1h, on worker's task definition
+    let trigger = |n: u32| BackupTrigger::Schedule {
+        event_id: EventKey::test(&format!("fire-{n}")),
+    };
+    let ran = |label: &str| TaskState::Stopped {
+        exit_code: Some(0),
+        reason: "Essential container in task exited".into(),
+        log_tail: vec![
+            "P00   INFO: backup command end: completed successfully".into(),
+            format!("deckhand-artifact: {label}"),
+        ],
+    };
+    // The task starts and runs: the run comes back later as work, never waiting.
+    let first = app.run_backup(plan, &trigger(1)).await.unwrap();
+    assert_eq!(first.status, SnapshotStatus::Creating);
+    let tasks = w.mem.one_off_tasks();
+    assert_eq!(tasks.len(), 1);
+    let (started_by, command) = &tasks[0];
+    assert_eq!(command, &["bin/backup", "--type=incr"]);
+    assert!(matches!(
+        w.mem.delayed().last(),
+        Some((Work::RunBackup { plan: p, .. }, _)) if p == plan
+    ));
+    // Looked at again (twice at once): still one task; it ended, naming its artifact.
+    w.mem
+        .set_task_state(started_by, ran("20261124-090000F_20261124-091500I"));
+    w.mem.advance(SignedDuration::from_secs(30));
+    let again = trigger(1);
+    let looks = join_all((0..2).map(|_| app.run_backup(plan, &again))).await;
+    let done: Vec<_> = looks.into_iter().map(Result::unwrap).collect();
+    assert_eq!(
+        w.mem.one_off_tasks().len(),
+        1,
+        "one task however often it is looked at"
+    );
+    assert_eq!(done.iter().filter(|d| !d.duplicate).count(), 1);
+    assert!(
+        done.iter()
+            .all(|d| d.snapshot == "20261124-090000F_20261124-091500I")
+    );
+    assert!(
+        w.posts().iter().any(|p| p.starts_with(
+            "💾 Backup prod-db-incremental made `20261124-090000F_20261124-091500I` in 30s"
+        )),
+        "{:#?}",
+        w.posts()
+    );
+
+    // Eight days on, the next: retention drops the first, by the plan's own prune command.
+    w.mem.advance(SignedDuration::from_hours(24 * 8));
+    app.run_backup(plan, &trigger(2)).await.unwrap();
+    let second_by = w
+        .mem
+        .one_off_tasks()
+        .into_iter()
+        .map(|(by, _)| by)
+        .find(|by| by != started_by)
+        .unwrap();
+    w.mem
+        .set_task_state(&second_by, ran("20261202-091500F_20261202-093000I"));
+    let second = app.run_backup(plan, &trigger(2)).await.unwrap();
+    assert_eq!(second.pruned, ["20261124-090000F_20261124-091500I"]);
+    assert!(
+        w.mem
+            .one_off_tasks()
+            .iter()
+            .any(|(by, cmd)| by.starts_with("deckhand-prune-")
+                && cmd == &["bin/backup", "expire", "20261124-090000F_20261124-091500I"]),
+        "{:?}",
+        w.mem.one_off_tasks()
+    );
+
+    // A task that exits non-zero fails the run, loudly; one past its timeout is stopped.
+    app.run_backup(plan, &trigger(3)).await.unwrap();
+    let third_by = w
+        .mem
+        .one_off_tasks()
+        .into_iter()
+        .map(|(by, _)| by)
+        .find(|by| {
+            by.contains("fire-3")
+                || !by.starts_with("deckhand-prune-") && by != started_by && by != &second_by
+        })
+        .unwrap();
+    w.mem.set_task_state(
+        &third_by,
+        TaskState::Stopped {
+            exit_code: Some(1),
+            reason: "Essential container in task exited".into(),
+            log_tail: vec!["ERROR: [056]: unable to find primary cluster".into()],
+        },
+    );
+    app.run_backup(plan, &trigger(3)).await.unwrap();
+    assert!(
+        w.posts()
+            .iter()
+            .any(|p| p.contains("🚨 Backup prod-db-incremental FAILED")
+                && p.contains("its task exited with code 1 (Essential container in task exited)")
+                && p.contains("unable to find primary cluster")),
+        "{:#?}",
+        w.posts()
+    );
+    app.run_backup(plan, &trigger(4)).await.unwrap();
+    w.mem.advance(SignedDuration::from_mins(61));
+    app.run_backup(plan, &trigger(4)).await.unwrap();
+    assert_eq!(w.mem.stopped_tasks().len(), 1);
+    assert!(
+        w.posts()
+            .iter()
+            .any(|p| p.contains("its task did not finish within 1h and was stopped")),
+        "{:#?}",
+        w.posts()
     );
 }
 

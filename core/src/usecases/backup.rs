@@ -1,15 +1,27 @@
 //! Scheduled and on-demand database snapshots, with retention.
 
 use crate::card::Table;
-use crate::config::BackupPlan;
+use crate::check::TaskState;
+use crate::config::{BackupPlan, TaskBackup};
 use crate::deployment::Work;
 use crate::policy::{self, Denied};
 use crate::ports::{
     BackupRecord, Backups as _, Clock as _, Dispatch as _, Metric, MetricUnit, Metrics as _,
-    PortError, Ports, Store as _,
+    Platform as _, PortError, Ports, Store as _,
 };
-use crate::retention::{self, SnapshotStatus};
-use crate::types::{Actor, DeploymentId, EnvName, EventKey, SignedDuration};
+use crate::retention::{self, SnapshotInfo, SnapshotStatus};
+use crate::types::{Actor, DeploymentId, EnvName, EventKey, SignedDuration, Timestamp};
+
+/// How often a running backup task is looked at.
+const TASK_LOOK: SignedDuration = SignedDuration::from_secs(30);
+
+/// A task's last log lines, for the end of a failure's words.
+fn log_lines(lines: &[String]) -> String {
+    if lines.is_empty() {
+        return String::new();
+    }
+    format!("; its last lines:\n```\n{}\n```", lines.join("\n"))
+}
 
 use super::App;
 
@@ -35,6 +47,14 @@ pub enum BackupTrigger {
 }
 
 impl BackupTrigger {
+    /// Who to say asked, when a run hands itself on as work.
+    fn actor(&self) -> Actor {
+        match self {
+            BackupTrigger::Schedule { .. } => Actor::system("schedule"),
+            BackupTrigger::Person { actor, .. } => actor.clone(),
+        }
+    }
+
     fn key(&self) -> &EventKey {
         match self {
             BackupTrigger::Schedule { event_id } => event_id,
@@ -107,6 +127,10 @@ impl<P: Ports> App<'_, P> {
             .claim(&key, &fresh, started + SignedDuration::from_hours(48))
             .await?
             .unwrap_or(fresh);
+        if let Some(task) = &plan.task {
+            // Boxed: a run of steps of its own, with the platform's futures.
+            return Box::pin(self.run_task_backup(plan, task, trigger, &snapshot)).await;
+        }
 
         match p.backups().create(plan, &snapshot, &tags(plan, None)).await {
             Ok(()) | Err(PortError::Conflict(_)) => {}
@@ -202,36 +226,7 @@ impl<P: Ports> App<'_, P> {
                 ),
             )
             .await;
-            let dims = vec![("Plan".to_owned(), plan.name.clone())];
-            let metrics = [
-                Metric {
-                    name: "BackupSucceeded".into(),
-                    value: 1.0,
-                    unit: MetricUnit::Count,
-                    dimensions: dims.clone(),
-                },
-                Metric {
-                    name: "BackupDurationSeconds".into(),
-                    value: took,
-                    unit: MetricUnit::Seconds,
-                    dimensions: dims.clone(),
-                },
-                Metric {
-                    name: "SnapshotsPruned".into(),
-                    value: pruned.len() as f64,
-                    unit: MetricUnit::Count,
-                    dimensions: dims.clone(),
-                },
-                Metric {
-                    name: "SnapshotCount".into(),
-                    value: kept as f64,
-                    unit: MetricUnit::Count,
-                    dimensions: dims,
-                },
-            ];
-            if let Err(e) = p.metrics().emit(&metrics).await {
-                tracing::warn!(plan = %plan.name, error = %e, "could not emit backup metrics");
-            }
+            self.backup_metrics(plan, took, pruned.len(), kept).await;
         }
         Ok(BackupOutcome {
             snapshot,
@@ -239,6 +234,32 @@ impl<P: Ports> App<'_, P> {
             pruned,
             duplicate: false,
         })
+    }
+
+    /// Backup work that came back through the delay queue, which feeds the deploy function
+    /// alone: handed on to the backup function.
+    pub async fn pass_on(&self, work: &Work) -> Result<(), PortError> {
+        self.ports.dispatch().dispatch(work).await
+    }
+
+    /// A good backup's figures: one success, how long, how many pruned and kept.
+    async fn backup_metrics(&self, plan: &BackupPlan, took: f64, pruned: usize, kept: usize) {
+        let dims = vec![("Plan".to_owned(), plan.name.clone())];
+        let metric = |name: &str, value: f64, unit| Metric {
+            name: name.into(),
+            value,
+            unit,
+            dimensions: dims.clone(),
+        };
+        let metrics = [
+            metric("BackupSucceeded", 1.0, MetricUnit::Count),
+            metric("BackupDurationSeconds", took, MetricUnit::Seconds),
+            metric("SnapshotsPruned", pruned as f64, MetricUnit::Count),
+            metric("SnapshotCount", kept as f64, MetricUnit::Count),
+        ];
+        if let Err(e) = self.ports.metrics().emit(&metrics).await {
+            tracing::warn!(plan = %plan.name, error = %e, "could not emit backup metrics");
+        }
     }
 
     async fn backup_failed(
@@ -290,6 +311,199 @@ impl<P: Ports> App<'_, P> {
             status: SnapshotStatus::Failed,
             pruned: Vec::new(),
             duplicate: !first,
+        })
+    }
+
+    /// One step of an `ecs-task` plan's run named `run` (the trigger's, so every delivery of it
+    /// is the same run): find or start its task, look at it, and come back later while it runs
+    /// (a delayed `RunBackup`, never a handler waiting); past its timeout it is stopped and the
+    /// run fails. A task that exits 0 names its artifact on its last log line
+    /// (`deckhand-artifact: <id>`), which is recorded as the backup; retention then runs the
+    /// plan's own `prune` task for each artifact it drops.
+    async fn run_task_backup(
+        &self,
+        plan: &BackupPlan,
+        task_cfg: &TaskBackup,
+        trigger: &BackupTrigger,
+        run: &str,
+    ) -> Result<BackupOutcome, BackupError> {
+        let p = self.ports;
+        let env = self.env_config(&plan.env)?;
+        let svc = self.service_config(&task_cfg.service)?;
+        let now = p.clock().now();
+        let keep = now + SignedDuration::from_hours(48);
+        let began = match p
+            .store()
+            .claim(
+                &format!("backup-began#{run}"),
+                &now.as_millisecond().to_string(),
+                keep,
+            )
+            .await?
+        {
+            Some(ms) => ms
+                .parse()
+                .ok()
+                .and_then(|ms| Timestamp::from_millisecond(ms).ok())
+                .unwrap_or(now),
+            None => now,
+        };
+        let started_by = format!("deckhand-backup-{run}");
+        let task = p
+            .platform()
+            .run_task(&env.cluster, svc, &task_cfg.command, &started_by)
+            .await?;
+        let (exit_code, reason, log_tail) =
+            match p.platform().task_state(&env.cluster, svc, &task).await? {
+                TaskState::Running if now >= began + task_cfg.timeout => {
+                    let tail = p
+                        .platform()
+                        .stop_task(
+                            &env.cluster,
+                            svc,
+                            &task,
+                            "Deckhand: the backup ran past its timeout",
+                        )
+                        .await?;
+                    return self
+                        .backup_failed(
+                            plan,
+                            run,
+                            began,
+                            &format!(
+                                "its task did not finish within {} and was stopped{}",
+                                crate::rollback::fmt_duration(task_cfg.timeout),
+                                log_lines(&tail)
+                            ),
+                        )
+                        .await;
+                }
+                TaskState::Running => {
+                    let again = Work::RunBackup {
+                        plan: plan.name.clone(),
+                        requested_by: trigger.actor(),
+                        key: trigger.key().clone(),
+                    };
+                    p.dispatch().dispatch_after(&again, TASK_LOOK).await?;
+                    return Ok(BackupOutcome {
+                        snapshot: run.to_owned(),
+                        status: SnapshotStatus::Creating,
+                        pruned: Vec::new(),
+                        duplicate: false,
+                    });
+                }
+                TaskState::Stopped {
+                    exit_code,
+                    reason,
+                    log_tail,
+                } => (exit_code, reason, log_tail),
+            };
+        let artifact = match (exit_code, TaskBackup::artifact(&log_tail)) {
+            (Some(0), Some(a)) => a,
+            (Some(0), None) => {
+                return self.backup_failed(plan, run, began, &format!(
+                    "its task exited 0 but its last log line names no artifact (it must read `{} <id>`){}",
+                    TaskBackup::ARTIFACT,
+                    log_lines(&log_tail)
+                )).await;
+            }
+            (code, _) => {
+                let how = code.map_or_else(
+                    || "never ran".to_owned(),
+                    |c| format!("exited with code {c}"),
+                );
+                return self
+                    .backup_failed(
+                        plan,
+                        run,
+                        began,
+                        &format!("its task {how} ({reason}){}", log_lines(&log_tail)),
+                    )
+                    .await;
+            }
+        };
+        // Concurrent deliveries of the same run reach here alike: one records and prunes.
+        let handled = format!("backup-run#{}#{run}", plan.name);
+        if p.store().claim(&handled, &artifact, keep).await?.is_some() {
+            return Ok(BackupOutcome {
+                snapshot: artifact,
+                status: SnapshotStatus::Available,
+                pruned: Vec::new(),
+                duplicate: true,
+            });
+        }
+        // Retention over the artifacts recorded, less those already pruned, and this one.
+        let records = p.store().backups(&plan.name, 200).await?;
+        let gone: std::collections::HashSet<&String> =
+            records.iter().flat_map(|r| &r.pruned).collect();
+        let mut kept: Vec<SnapshotInfo> = records
+            .iter()
+            .filter(|r| r.status == SnapshotStatus::Available && !gone.contains(&r.snapshot))
+            .map(|r| SnapshotInfo {
+                id: r.snapshot.clone(),
+                created: r.finished_at,
+                status: SnapshotStatus::Available,
+                made_by_deckhand: true,
+            })
+            .collect();
+        kept.push(SnapshotInfo {
+            id: artifact.clone(),
+            created: now,
+            status: SnapshotStatus::Available,
+            made_by_deckhand: true,
+        });
+        let mut pruned = Vec::new();
+        for old in retention::to_delete(&plan.retention, &kept, now) {
+            let by = format!("deckhand-prune-{}", trigger_digest(&old));
+            match p
+                .platform()
+                .run_task(&env.cluster, svc, &task_cfg.prune_command(&old), &by)
+                .await
+            {
+                Ok(_) => pruned.push(old),
+                Err(e) => {
+                    tracing::warn!(plan = %plan.name, artifact = %old, error = %e, "could not start the prune task; the next run tries again");
+                }
+            }
+        }
+        let record = BackupRecord {
+            plan: plan.name.clone(),
+            env: plan.env.clone(),
+            snapshot: artifact.clone(),
+            started_at: began,
+            finished_at: now,
+            status: SnapshotStatus::Available,
+            size_gib: None,
+            deployment: None,
+            pruned: pruned.clone(),
+            copied_to: None,
+            copies_pruned: Vec::new(),
+        };
+        p.store().record_backup(&record).await?;
+        let took = now.duration_since(began);
+        self.announce(
+            env,
+            &format!(
+                "💾 Backup {} made `{artifact}` in {}; {} (their prune tasks started), {} kept.",
+                plan.name,
+                crate::rollback::fmt_duration(took),
+                crate::card::count(pruned.len(), "old artifact") + " pruned",
+                kept.len().saturating_sub(pruned.len())
+            ),
+        )
+        .await;
+        self.backup_metrics(
+            plan,
+            took.as_secs_f64(),
+            pruned.len(),
+            kept.len().saturating_sub(pruned.len()),
+        )
+        .await;
+        Ok(BackupOutcome {
+            snapshot: artifact,
+            status: SnapshotStatus::Available,
+            pruned,
+            duplicate: false,
         })
     }
 

@@ -144,9 +144,12 @@ async fn run_deployment_work<P: Ports>(
             let d = app.wake(*id, Some(*revision)).await.map_err(run_error)?;
             Ok(json!({ "deployment": d.id.to_string(), "state": d.state.name() }))
         }
-        Work::RunBackup { .. } => Err(FunctionError::Refused(
-            "backup work belongs to the backup function".into(),
-        )),
+        // A backup task's next look comes back through the delay queue, which feeds this
+        // function: it goes on to the backup function.
+        Work::RunBackup { plan, .. } => {
+            app.pass_on(work).await.map_err(|e| port(&e))?;
+            Ok(json!({ "passed_on": plan }))
+        }
     }
 }
 
