@@ -334,9 +334,18 @@ impl Seed {
         }
     }
 
-    /// What a smoke container logs, where the `awslogs` driver would put it
-    /// (`prefix/container/task-id` in the task definition's group).
+    /// What a smoke container logs, where the `awslogs` driver would put it.
     pub async fn log_smoke(&self, task: &aws_sdk_ecs::types::Task) -> anyhow::Result<()> {
+        self.log_task(task, SMOKE_LOG).await
+    }
+
+    /// `lines` as a one-off task's container logs them, where the `awslogs` driver would put
+    /// them (`prefix/container/task-id` in the task definition's group).
+    pub async fn log_task(
+        &self,
+        task: &aws_sdk_ecs::types::Task,
+        lines: &[&str],
+    ) -> anyhow::Result<()> {
         let td = task
             .task_definition_arn()
             .ok_or_else(|| anyhow!("a task without a task definition"))?;
@@ -388,7 +397,7 @@ impl Seed {
             .put_log_events()
             .log_group_name(group)
             .log_stream_name(&stream);
-        for (i, line) in SMOKE_LOG.iter().enumerate() {
+        for (i, line) in lines.iter().enumerate() {
             put = put.log_events(
                 aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
                     .timestamp(now + i64::try_from(i).unwrap_or(0))

@@ -769,3 +769,111 @@ async fn a_check_is_tried_through_its_grace_and_gives_up_past_its_budget() {
         "api is back on v1.2.3"
     );
 }
+
+#[tokio::test]
+async fn an_ecs_task_backup_records_the_artifact_its_task_logs_and_a_failing_one_is_reported() {
+    // local mode's config plus a pgBackRest-style plan on the worker's task definition.
+    let config = format!(
+        "{CONFIG}\n[backups.prod-db-incremental]\nenv = \"prod\"\nkind = \"ecs-task\"\ntarget = \"acme-prod-db\"\nservice = \"worker\"\nschedule = \"cron(15 0/6 * * ? *)\"\ncommand = [\"bin/backup\", \"--type=incr\"]\nprune = [\"bin/backup\", \"expire\", \"{{artifact}}\"]\nretention = {{ keep_within = \"7d\" }}\n"
+    );
+    let e = emulator().await;
+    let local = Local::start_on(e, e.settings(), &config, None)
+        .await
+        .unwrap();
+    // The firing starts the task (delivered twice, as Scheduler may): one task.
+    let fired = local.scheduled_backup("prod-db-incremental", 2).await;
+    assert!(fired.iter().all(Result::is_ok), "{fired:?}");
+    let running = backup_tasks(&local).await;
+    assert_eq!(running.len(), 1, "one task for one firing");
+    // The container logs its artifact and exits (moto reports exit code 0 for every task it
+    // stops); the run's next look, fast-forwarded, records it from moto's CloudWatch Logs.
+    let task = &running[0];
+    local
+        .seed
+        .log_task(
+            task,
+            &[
+                "backup command end: completed successfully",
+                "deckhand-artifact: 20261207-001500F",
+            ],
+        )
+        .await
+        .unwrap();
+    local
+        .seed
+        .stop_task("prod", task.task_arn().unwrap())
+        .await
+        .unwrap();
+    local.settle(EcsReport::Completed).await.unwrap();
+    let records = local
+        .bot
+        .ports
+        .store
+        .backups("prod-db-incremental", 10)
+        .await
+        .unwrap();
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0].snapshot, "20261207-001500F");
+    assert_eq!(
+        told(
+            &local,
+            PROD_OPS,
+            "/slack/chat.postMessage",
+            "made `20261207-001500F`"
+        ),
+        1
+    );
+
+    // A task that fails: moto cannot produce a non-zero exit code, so the real adapter's
+    // reading is rewritten by the fault-injecting platform; the task itself runs on moto.
+    local.bot.ports.platform.fail_smoke("worker", true);
+    local.scheduled_backup("prod-db-incremental", 1).await;
+    let next = backup_tasks(&local).await;
+    assert_eq!(next.len(), 1, "{next:?}");
+    local
+        .seed
+        .stop_task("prod", next[0].task_arn().unwrap())
+        .await
+        .unwrap();
+    local.settle(EcsReport::Completed).await.unwrap();
+    assert_eq!(
+        told(
+            &local,
+            PROD_OPS,
+            "/slack/chat.postMessage",
+            "Backup prod-db-incremental FAILED"
+        ),
+        1
+    );
+}
+
+/// Deckhand's backup tasks running in prod.
+async fn backup_tasks(local: &Local) -> Vec<aws_sdk_ecs::types::Task> {
+    let ecs = &local.seed.aws.ecs;
+    let arns = ecs
+        .list_tasks()
+        .cluster("prod")
+        .desired_status(aws_sdk_ecs::types::DesiredStatus::Running)
+        .send()
+        .await
+        .unwrap()
+        .task_arns
+        .unwrap_or_default();
+    if arns.is_empty() {
+        return Vec::new();
+    }
+    ecs.describe_tasks()
+        .cluster("prod")
+        .set_tasks(Some(arns))
+        .send()
+        .await
+        .unwrap()
+        .tasks()
+        .iter()
+        .filter(|t| {
+            t.started_by()
+                .is_some_and(|b| b.starts_with("deckhand-backup-"))
+        })
+        .cloned()
+        .collect()
+}

@@ -259,42 +259,8 @@ impl<P: Ports> App<'_, P> {
             Effect::Tell { to: None, text } => self.announce(env, &text).await,
             Effect::Dispatch { work } => p.dispatch().dispatch(&work).await?,
             Effect::TakeSnapshot { service, plan } => {
-                let Some(plan_cfg) = self.config.backups.get(&plan) else {
-                    return Ok(vec![Input::SnapshotFailed {
-                        service,
-                        reason: format!("backup plan {plan} is not in the config"),
-                    }]);
-                };
-                let snapshot = format!("deckhand-{plan}-{}", d.id.to_string().to_ascii_lowercase());
-                let tags = super::backup::tags(plan_cfg, Some(d.id));
-                match p.backups().create(plan_cfg, &snapshot, &tags).await {
-                    Ok(()) | Err(PortError::Conflict(_)) => {}
-                    Err(e) => {
-                        return Ok(vec![Input::SnapshotFailed {
-                            service,
-                            reason: e.to_string(),
-                        }]);
-                    }
-                }
-                return Ok(vec![match p.backups().wait(plan_cfg, &snapshot).await? {
-                    SnapshotStatus::Available => {
-                        // Copied like every snapshot of a plan with `copy_to`; best effort, the
-                        // deploy goes on either way (the plan's next run prunes the copies).
-                        if plan_cfg.copy_to.is_some() {
-                            match p.backups().copy(plan_cfg, &snapshot, &tags).await {
-                                Ok(()) | Err(PortError::Conflict(_)) => {}
-                                Err(e) => {
-                                    tracing::error!(deployment = %d.id, %snapshot, error = %e, "could not copy the snapshot taken before the deploy");
-                                }
-                            }
-                        }
-                        Input::SnapshotTaken { service, snapshot }
-                    }
-                    status => Input::SnapshotFailed {
-                        service,
-                        reason: format!("snapshot {snapshot} ended {status:?}"),
-                    },
-                }]);
+                // Boxed: three waits of its own, reached inside a failed deploy's rollback too.
+                return Box::pin(self.take_snapshot(d, service, plan)).await;
             }
             Effect::RunMigration { service } => {
                 let cfg = self.service_config(&service)?;
@@ -383,6 +349,55 @@ impl<P: Ports> App<'_, P> {
             }
         }
         Ok(Vec::new())
+    }
+}
+
+impl<P: Ports> App<'_, P> {
+    /// A snapshot of `plan`'s target before `service` changes: taken, waited for, and copied to
+    /// the plan's `copy_to` region; the outcome as the input it gives.
+    async fn take_snapshot(
+        &self,
+        d: &Deployment,
+        service: ServiceName,
+        plan: String,
+    ) -> Result<Vec<Input>, PortError> {
+        let p = self.ports;
+        let Some(plan_cfg) = self.config.backups.get(&plan) else {
+            return Ok(vec![Input::SnapshotFailed {
+                service,
+                reason: format!("backup plan {plan} is not in the config"),
+            }]);
+        };
+        let snapshot = format!("deckhand-{plan}-{}", d.id.to_string().to_ascii_lowercase());
+        let tags = super::backup::tags(plan_cfg, Some(d.id));
+        match p.backups().create(plan_cfg, &snapshot, &tags).await {
+            Ok(()) | Err(PortError::Conflict(_)) => {}
+            Err(e) => {
+                return Ok(vec![Input::SnapshotFailed {
+                    service,
+                    reason: e.to_string(),
+                }]);
+            }
+        }
+        Ok(vec![match p.backups().wait(plan_cfg, &snapshot).await? {
+            SnapshotStatus::Available => {
+                // Copied like every snapshot of a plan with `copy_to`; best effort, the
+                // deploy goes on either way (the plan's next run prunes the copies).
+                if plan_cfg.copy_to.is_some() {
+                    match p.backups().copy(plan_cfg, &snapshot, &tags).await {
+                        Ok(()) | Err(PortError::Conflict(_)) => {}
+                        Err(e) => {
+                            tracing::error!(deployment = %d.id, %snapshot, error = %e, "could not copy the snapshot taken before the deploy");
+                        }
+                    }
+                }
+                Input::SnapshotTaken { service, snapshot }
+            }
+            status => Input::SnapshotFailed {
+                service,
+                reason: format!("snapshot {snapshot} ended {status:?}"),
+            },
+        }])
     }
 }
 
