@@ -290,6 +290,15 @@ impl Memory {
         tasks.sort();
         tasks
     }
+    /// The backups recorded for `plan`.
+    pub fn backup_records_of(&self, plan: &str) -> Vec<BackupRecord> {
+        guard(&self.store)
+            .backups
+            .iter()
+            .filter(|b| b.plan == plan)
+            .cloned()
+            .collect()
+    }
     /// One-off tasks started so far: who started each, and its command.
     pub fn one_off_tasks(&self) -> Vec<(String, Vec<String>)> {
         guard(&self.world)

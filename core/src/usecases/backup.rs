@@ -349,10 +349,38 @@ impl<P: Ports> App<'_, P> {
             None => now,
         };
         let started_by = format!("deckhand-backup-{run}");
+        let again = Work::RunBackup {
+            plan: plan.name.clone(),
+            requested_by: trigger.actor(),
+            key: trigger.key().clone(),
+        };
+        let looking = BackupOutcome {
+            snapshot: run.to_owned(),
+            status: SnapshotStatus::Creating,
+            pruned: Vec::new(),
+            duplicate: false,
+        };
+        // Finding or starting the task is leased: two deliveries that both looked before either
+        // started it would each start one. The lease is given back at once, so the next look
+        // finds the task.
+        let lease = format!("backup-start#{run}");
+        let holder = super::engine::lease_holder(now);
+        if !p
+            .store()
+            .lease(&lease, &holder, now, now + SignedDuration::from_mins(2))
+            .await?
+        {
+            p.dispatch().dispatch_after(&again, TASK_LOOK).await?;
+            return Ok(looking);
+        }
         let task = p
             .platform()
             .run_task(&env.cluster, svc, &task_cfg.command, &started_by)
-            .await?;
+            .await;
+        if let Err(e) = p.store().end_lease(&lease, &holder).await {
+            tracing::warn!(%lease, error = %e, "could not give the lease back; it runs out by itself");
+        }
+        let task = task?;
         let (exit_code, reason, log_tail) =
             match p.platform().task_state(&env.cluster, svc, &task).await? {
                 TaskState::Running if now >= began + task_cfg.timeout => {
@@ -379,18 +407,8 @@ impl<P: Ports> App<'_, P> {
                         .await;
                 }
                 TaskState::Running => {
-                    let again = Work::RunBackup {
-                        plan: plan.name.clone(),
-                        requested_by: trigger.actor(),
-                        key: trigger.key().clone(),
-                    };
                     p.dispatch().dispatch_after(&again, TASK_LOOK).await?;
-                    return Ok(BackupOutcome {
-                        snapshot: run.to_owned(),
-                        status: SnapshotStatus::Creating,
-                        pruned: Vec::new(),
-                        duplicate: false,
-                    });
+                    return Ok(looking);
                 }
                 TaskState::Stopped {
                     exit_code,
