@@ -36,12 +36,7 @@ pub const STEP_LEASE: SignedDuration = SignedDuration::from_mins(3);
 /// is found again by its deployment (`Platform::run_migration`), and so is a smoke task
 /// (`Platform::start_smoke`); a check only reads, and its outcome names its try.
 pub(crate) fn is_step(effect: &Effect) -> bool {
-    // A one-off task is found again by its `startedBy`, but two deliveries that both look
-    // before either started it would each start one: starting it is leased too.
-    matches!(
-        effect,
-        Effect::Roll { .. } | Effect::RunMigration { .. } | Effect::RunSmoke { .. }
-    )
+    matches!(effect, Effect::Roll { .. })
 }
 
 /// A held lease on performing a deployment's steps at one revision.
