@@ -17,11 +17,7 @@ fn invoke(emulator: &Emulator, args: &[&str]) -> (i32, String, String) {
         .envs(emulator.aws_env())
         .output()
         .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    deckhand_harness::outcome(&out)
 }
 
 #[tokio::test]

@@ -29,11 +29,7 @@ fn schedules(emulator: &Emulator, group: &str, args: &[&str]) -> (i32, String, S
         )
         .output()
         .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    deckhand_harness::outcome(&out)
 }
 
 #[tokio::test]

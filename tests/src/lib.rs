@@ -41,6 +41,15 @@ pub mod testing;
 pub use outage::Outage;
 pub use seed::{SMOKE_LOG, Seed, SeededService};
 
+/// A finished process's exit code (-1 when a signal ended it), stdout and stderr, as text.
+pub fn outcome(out: &std::process::Output) -> (i32, String, String) {
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// The moto release Deckhand is tested against. `../shared/DEPENDENCIES.md` records what it
 /// does and does not emulate.
 pub const MOTO_VERSION: &str = "5.2.5";

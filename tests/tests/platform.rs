@@ -514,17 +514,7 @@ async fn a_smoke_test_runs_once_on_the_given_revision_and_ends_with_its_logs_las
         task, again,
         "a retried start finds the task its first attempt started"
     );
-    let described = seed
-        .aws
-        .ecs
-        .describe_tasks()
-        .cluster(&s.cluster)
-        .tasks(&task)
-        .send()
-        .await
-        .unwrap()
-        .tasks()[0]
-        .clone();
+    let described = describe_task(&seed, &s.cluster, &task).await;
     assert_eq!(
         described.task_definition_arn(),
         Some(s.task_definition.as_str())
@@ -566,17 +556,7 @@ async fn a_smoke_test_runs_once_on_the_given_revision_and_ends_with_its_logs_las
         .await
         .unwrap();
     assert_ne!(late, task);
-    let late_task = seed
-        .aws
-        .ecs
-        .describe_tasks()
-        .cluster(&s.cluster)
-        .tasks(&late)
-        .send()
-        .await
-        .unwrap()
-        .tasks()[0]
-        .clone();
+    let late_task = describe_task(&seed, &s.cluster, &late).await;
     seed.log_smoke(&late_task).await.unwrap();
     let tail = p
         .stop_task(&s.cluster, &cfg, &late, "ran past its timeout")
@@ -748,17 +728,7 @@ async fn a_backup_task_runs_once_on_the_services_revision_and_is_found_again() {
         task,
         "a second look finds the task, never starts another"
     );
-    let described = seed
-        .aws
-        .ecs
-        .describe_tasks()
-        .cluster(&s.cluster)
-        .tasks(&task)
-        .send()
-        .await
-        .unwrap()
-        .tasks()[0]
-        .clone();
+    let described = describe_task(&seed, &s.cluster, &task).await;
     assert_eq!(
         described.task_definition_arn(),
         Some(s.task_definition.as_str())
@@ -772,4 +742,18 @@ async fn a_backup_task_runs_once_on_the_services_revision_and_is_found_again() {
         p.task_state(&s.cluster, &cfg, &task).await.unwrap(),
         TaskState::Running
     );
+}
+
+/// A task as ECS describes it.
+async fn describe_task(seed: &Seed, cluster: &str, task: &str) -> aws_sdk_ecs::types::Task {
+    seed.aws
+        .ecs
+        .describe_tasks()
+        .cluster(cluster)
+        .tasks(task)
+        .send()
+        .await
+        .unwrap()
+        .tasks()[0]
+        .clone()
 }
