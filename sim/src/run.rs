@@ -564,6 +564,11 @@ impl<S: Store + Clone> Sim<S> {
         let updates = self.ports.world().updates.len();
         let cards_before = self.ports.world().cards.len();
         let is_maintenance = matches!(d, Delivery::Maintain);
+        // Dispatched work is addressed to a deployment, not an event: when the same work was
+        // dispatched again since (an approval queues the `RunDeployment` a stale copy also
+        // carries), a redelivery of the old copy is that work arriving early.
+        let queued_again = matches!(&d, Delivery::Work(w)
+            if self.ports.world().queue.iter().any(|q| &q.work == w));
         let mut line = String::new();
         let mut found = Vec::new();
         match fault.twice {
@@ -623,6 +628,7 @@ impl<S: Store + Clone> Sim<S> {
             // on it then is its first effect.
             let not_ours_then = matches!(&redelivered, Some(Answer::Ok(s)) if s == "not ours");
             let crashed_since = not_ours_then
+                || queued_again
                 || first
                     .is_some_and(|i| self.history[i..].iter().any(|(_, a)| *a == Answer::Crashed));
             let made = after.deployments.len() > before.deployments.len() && !crashed_since;

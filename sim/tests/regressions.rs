@@ -619,6 +619,240 @@ fn invariant_8_redelivery_acts_adbf61b044f0de5() {
     );
 }
 
+/// A checker fix, found in the last budget of issue 18 and reproduced on the engine as it
+/// stood before that session: a `RunDeployment` delivered while its deployment awaited
+/// approval did nothing; an approval then queued the same work, and a redelivery of the old
+/// copy arrived first and started the deployment. Dispatched work is addressed to a deployment,
+/// not an event: that is the queued work arriving early, not a redelivery acting twice.
+const INVARIANT_8_REDELIVERY_ACTS_B69F14CB4BBEBE4E: &[Step] = &[
+    step(Alarm {
+        alarm: ApiProd5xx,
+        reason: 1,
+    }),
+    step(Lock {
+        env: Prod,
+        who: Alice,
+    }),
+    step(Wait { minutes: 40 }),
+    step(Deploy {
+        env: Staging,
+        services: Svcs(2),
+        version: 3,
+        who: Dave,
+    }),
+    step(Alarm {
+        alarm: ApiProd5xx,
+        reason: 1,
+    }),
+    step(Approve {
+        pick: 158,
+        who: Bob,
+    }),
+    step(Unlock {
+        env: Prod,
+        who: Alice,
+    }),
+    step(Wait { minutes: 5 }),
+    step(Deploy {
+        env: Prod,
+        services: Svcs(6),
+        version: 3,
+        who: Alice,
+    }),
+    step(Ecs {
+        pick: 178,
+        outcome: Completed,
+        report: true,
+    })
+    .crash_after(11)
+    .chat_down(),
+    step(Work { pick: 78 }),
+    step(Maintain),
+    step(Deploy {
+        env: Prod,
+        services: Svcs(6),
+        version: 4,
+        who: Dave,
+    }),
+    step(Deploy {
+        env: Staging,
+        services: Svcs(2),
+        version: 4,
+        who: Alice,
+    }),
+    step(Wait { minutes: 38 }),
+    step(Approve {
+        pick: 64,
+        who: Alice,
+    }),
+    step(Wait { minutes: 5 }),
+    step(Approve { pick: 90, who: Bob }),
+    step(Maintain),
+    step(Approve { pick: 15, who: Bob }),
+    step(Alarm {
+        alarm: WebProdErrors,
+        reason: 0,
+    }),
+    step(Wait { minutes: 12 }),
+    step(Alarm {
+        alarm: WebProdErrors,
+        reason: 0,
+    }),
+    step(Resume {
+        env: Prod,
+        who: Dave,
+    }),
+    step(Approve { pick: 42, who: Bob }),
+    step(Resume {
+        env: Prod,
+        who: Dave,
+    }),
+    step(Alarm {
+        alarm: ApiProd5xx,
+        reason: 1,
+    })
+    .twice(),
+    step(Approve {
+        pick: 174,
+        who: Alice,
+    }),
+    step(Ecs {
+        pick: 38,
+        outcome: Completed,
+        report: true,
+    }),
+    step(Deploy {
+        env: Prod,
+        services: Svcs(1),
+        version: 1,
+        who: Dave,
+    }),
+    step(Resume {
+        env: Prod,
+        who: Alice,
+    }),
+    step(Wait { minutes: 8 }),
+    step(Build {
+        service: Api,
+        version: 3,
+    }),
+    step(Wait { minutes: 35 }),
+    step(Wait { minutes: 6 }),
+    step(Build {
+        service: Api,
+        version: 1,
+    }),
+    step(Ecs {
+        pick: 170,
+        outcome: Completed,
+        report: true,
+    }),
+    step(Deploy {
+        env: Prod,
+        services: Svcs(2),
+        version: 1,
+        who: Alice,
+    }),
+    step(Lock {
+        env: Prod,
+        who: Alice,
+    }),
+    step(Alarm {
+        alarm: ApiStaging5xx,
+        reason: 0,
+    }),
+    step(Alarm {
+        alarm: ApiProd5xx,
+        reason: 0,
+    })
+    .twice(),
+    step(Ecs {
+        pick: 182,
+        outcome: Completed,
+        report: true,
+    }),
+    step(Work { pick: 240 }),
+    step(Deploy {
+        env: Prod,
+        services: Svcs(2),
+        version: 1,
+        who: Dave,
+    }),
+    step(Wait { minutes: 9 }),
+    step(Rollback {
+        env: Staging,
+        services: Svcs(1),
+        to: Some(1),
+        who: Alice,
+    }),
+    step(Wait { minutes: 4 }),
+    step(Wait { minutes: 8 }),
+    step(DeployOverriding {
+        env: Prod,
+        services: Svcs(2),
+        version: 3,
+        who: Dave,
+    }),
+    step(Deploy {
+        env: Prod,
+        services: Svcs(2),
+        version: 3,
+        who: Dave,
+    }),
+    step(Wait { minutes: 39 }),
+    step(Deploy {
+        env: Staging,
+        services: Svcs(4),
+        version: 3,
+        who: Alice,
+    }),
+    step(Approve { pick: 75, who: Bob }),
+    step(Deploy {
+        env: Prod,
+        services: Svcs(2),
+        version: 3,
+        who: Dave,
+    })
+    .twice(),
+    step(Wait { minutes: 18 }),
+    step(Redeliver { pick: 114 }),
+    step(Alarm {
+        alarm: ApiProd5xx,
+        reason: 0,
+    }),
+    step(Maintain),
+    step(Wait { minutes: 9 }),
+    step(Deploy {
+        env: Prod,
+        services: Svcs(2),
+        version: 2,
+        who: Dave,
+    }),
+    step(Redeliver { pick: 173 }),
+    step(Approve {
+        pick: 49,
+        who: Carol,
+    }),
+    step(Approve {
+        pick: 93,
+        who: Carol,
+    }),
+    step(Ecs {
+        pick: 242,
+        outcome: Completed,
+        report: true,
+    }),
+    step(Redeliver { pick: 210 }),
+];
+
+#[test]
+fn invariant_8_redelivery_acts_b69f14cb4bbebe4e() {
+    assert_never(
+        "8-redelivery-acts",
+        INVARIANT_8_REDELIVERY_ACTS_B69F14CB4BBEBE4E,
+    );
+}
+
 /// Fixed by issue 13. Found by seed 0x26e0357217594f8b: deployment 01M86GK3S0D3REKS78H7Y90HTC (api v1.0.1 → staging (rolling)) is still rolling after every delivery was retried, ECS finished everything and maintenance ran
 const INVARIANT_9_LEFT_HALF_DONE_26E0357217594F8B: &[Step] = &[
     step(Build {

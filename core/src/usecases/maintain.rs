@@ -202,7 +202,12 @@ impl<P: crate::ports::Ports> App<'_, P> {
             // Nothing is expected of a plan before Deckhand first looked at it.
             let since_key = format!("backup-watch#{}", plan.name);
             let for_good = now + SignedDuration::from_hours(24 * 3650);
-            let watched_since = match p.store().claim(&since_key, &ms(now), for_good).await? {
+            // Read first: after the plan's first run this is a read, not a refused write.
+            let seen = match p.store().claimed(&since_key).await? {
+                Some(first) => Some(first),
+                None => p.store().claim(&since_key, &ms(now), for_good).await?,
+            };
+            let watched_since = match seen {
                 Some(first) => first
                     .parse()
                     .ok()
