@@ -7,7 +7,7 @@ use deckhand_core::ports::{Dispatch, PortError, PortResult};
 use deckhand_core::types::SignedDuration;
 use tokio::sync::mpsc;
 
-use crate::error::{misconfigured_if_missing, port_error};
+use crate::error::resource_error;
 
 /// Lambda async invoke (`InvocationType=Event`) of the named function. Lambda queues the event,
 /// retries it twice on failure, and the receiving use-case is idempotent.
@@ -30,6 +30,7 @@ impl Dispatch for LambdaDispatch {
     async fn dispatch(&self, work: &Work) -> PortResult<()> {
         let payload = serde_json::to_vec(work)
             .map_err(|e| PortError::Failed(format!("encoding work: {e}")))?;
+        let f = &self.function;
         let out = self
             .client
             .invoke()
@@ -38,12 +39,7 @@ impl Dispatch for LambdaDispatch {
             .payload(Blob::new(payload))
             .send()
             .await
-            .map_err(|e| {
-                misconfigured_if_missing(
-                    port_error(&format!("Invoke {}", self.function), &e),
-                    &format!("function {}", self.function),
-                )
-            })?;
+            .map_err(|e| resource_error(&format!("Invoke {f}"), &format!("function {f}"), &e))?;
         if out.status_code() != 202 {
             return Err(PortError::Failed(format!(
                 "Invoke {}: status {} instead of 202",
@@ -90,6 +86,7 @@ impl DelayQueue {
             .map_err(|e| PortError::Failed(format!("encoding work: {e}")))?;
         let delay = delay.clamp(SignedDuration::ZERO, SQS_MAX_DELAY);
         let secs = delay.as_secs() + i64::from(delay.subsec_nanos() > 0);
+        let q = &self.url;
         self.client
             .send_message()
             .queue_url(&self.url)
@@ -98,10 +95,7 @@ impl DelayQueue {
             .send()
             .await
             .map_err(|e| {
-                misconfigured_if_missing(
-                    port_error(&format!("SendMessage to {}", self.url), &e),
-                    &format!("queue {}", self.url),
-                )
+                resource_error(&format!("SendMessage to {q}"), &format!("queue {q}"), &e)
             })?;
         Ok(())
     }

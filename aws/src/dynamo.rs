@@ -52,7 +52,7 @@ use deckhand_core::types::{DeploymentId, EnvName, ServiceName, Timestamp};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::error::{misconfigured_if_missing, port_error};
+use crate::error::{port_error, resource_error};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -275,7 +275,6 @@ impl DynamoStore {
             .transpose()
     }
 
-    /// Puts an item that must not exist yet. `false` when it already did: a redelivery.
     /// An SDK error as a port error; a missing table is Deckhand's setup, not a missing item.
     fn port_error<E, R>(&self, what: &str, e: &aws_sdk_dynamodb::error::SdkError<E, R>) -> PortError
     where
@@ -286,10 +285,7 @@ impl DynamoStore {
             + 'static,
         R: std::fmt::Debug,
     {
-        misconfigured_if_missing(
-            port_error(what, e),
-            &format!("DynamoDB table {}", self.table),
-        )
+        resource_error(what, &format!("DynamoDB table {}", self.table), e)
     }
 
     /// Writes `record` once at `item`'s key, listed under `list` in the `gsi1` index by `at`

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use aws_sdk_ecr::types::ImageIdentifier;
-use aws_sdk_ecs::types::{ContainerOverride, Service, TaskDefinition, TaskOverride};
+use aws_sdk_ecs::types::{ContainerOverride, Service, Task, TaskDefinition, TaskOverride};
 use deckhand_core::check::{LOG_TAIL, TaskState};
 use deckhand_core::config::ServiceConfig;
 use deckhand_core::deployment::ImageRef;
@@ -424,11 +424,8 @@ impl EcsPlatform {
             .ok_or_else(|| PortError::Failed(format!("{what}: no task started")))
     }
 
-    async fn describe_task(
-        &self,
-        cluster: &str,
-        task: &str,
-    ) -> PortResult<aws_sdk_ecs::types::Task> {
+    /// A task as ECS describes it.
+    pub async fn describe_task(&self, cluster: &str, task: &str) -> PortResult<Task> {
         let what = format!("DescribeTasks {task} in cluster {cluster}");
         let out = self
             .ecs

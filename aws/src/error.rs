@@ -90,6 +90,16 @@ pub fn misconfigured_if_missing(e: PortError, resource: &str) -> PortError {
     }
 }
 
+/// A call on one named resource failed: [`port_error`], and [`misconfigured_if_missing`]
+/// when the resource (`"function deckhand-deploy"`) does not exist.
+pub fn resource_error<E, R>(what: &str, resource: &str, err: &SdkError<E, R>) -> PortError
+where
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    R: Debug,
+{
+    misconfigured_if_missing(port_error(what, err), resource)
+}
+
 /// Maps an SDK error. `what` names the operation and its subject ("DescribeServices api in
 /// prod"), so the message says what was being done to what.
 pub fn port_error<E, R>(what: &str, err: &SdkError<E, R>) -> PortError

@@ -11,7 +11,7 @@ use std::time::Duration;
 use aws_sdk_rds::primitives::DateTime;
 use aws_sdk_rds::types::Tag;
 use deckhand_core::config::{BackupKind, BackupPlan};
-use deckhand_core::ports::{Backups, PortError, PortResult};
+use deckhand_core::ports::{Backups, NewSnapshot, PortError, PortResult};
 use deckhand_core::retention::{SnapshotInfo, SnapshotStatus};
 use deckhand_core::schedule::{PlanSchedule, ScheduleChange};
 use deckhand_core::types::Timestamp;
@@ -280,12 +280,8 @@ impl<A: SnapshotApi> Snapshots<A> {
 }
 
 impl<A: SnapshotApi> Backups for Snapshots<A> {
-    async fn create(
-        &self,
-        plan: &BackupPlan,
-        snapshot: &str,
-        tags: &[(String, String)],
-    ) -> PortResult<()> {
+    async fn create(&self, new: NewSnapshot<'_>) -> PortResult<()> {
+        let (plan, snapshot, tags) = (new.plan, new.name, new.tags);
         let tags = tags
             .iter()
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
@@ -376,12 +372,8 @@ impl RdsBackups {
 }
 
 impl<A: SnapshotApi> Snapshots<A> {
-    async fn copy(
-        &self,
-        plan: &BackupPlan,
-        snapshot: &str,
-        tags: &[(String, String)],
-    ) -> PortResult<()> {
+    async fn copy(&self, new: NewSnapshot<'_>) -> PortResult<()> {
+        let (plan, snapshot, tags) = (new.plan, new.name, new.tags);
         let source = self
             .api
             .describe(snapshot)
@@ -399,37 +391,54 @@ impl<A: SnapshotApi> Snapshots<A> {
     }
 }
 
-impl Backups for RdsBackups {
-    async fn copy(
-        &self,
-        plan: &BackupPlan,
-        snapshot: &str,
-        tags: &[(String, String)],
-    ) -> PortResult<()> {
-        match plan.kind {
-            BackupKind::RdsInstance => self.instances.copy(plan, snapshot, tags).await,
-            BackupKind::RdsCluster => self.clusters.copy(plan, snapshot, tags).await,
-            BackupKind::EcsTask => Err(not_snapshots(plan)),
+/// Calls `$call` on the adapter for `$plan`'s kind, bound to `$s`: the instance and cluster
+/// adapters are different types, so a closure could not take either.
+macro_rules! by_kind {
+    ($self:ident, $plan:expr, |$s:ident| $call:expr) => {
+        match $plan.kind {
+            BackupKind::RdsInstance => {
+                let $s = &$self.instances;
+                $call.await
+            }
+            BackupKind::RdsCluster => {
+                let $s = &$self.clusters;
+                $call.await
+            }
+            BackupKind::EcsTask => Err(not_snapshots($plan)),
         }
+    };
+}
+
+impl Backups for RdsBackups {
+    async fn create(&self, new: NewSnapshot<'_>) -> PortResult<()> {
+        by_kind!(self, new.plan, |s| s.create(new))
+    }
+
+    async fn wait(&self, plan: &BackupPlan, snapshot: &str) -> PortResult<SnapshotStatus> {
+        by_kind!(self, plan, |s| s.wait(plan, snapshot))
+    }
+
+    async fn list(&self, plan: &BackupPlan) -> PortResult<Vec<SnapshotInfo>> {
+        by_kind!(self, plan, |s| s.list(plan))
+    }
+
+    async fn delete(&self, plan: &BackupPlan, snapshot: &str) -> PortResult<()> {
+        by_kind!(self, plan, |s| s.delete(plan, snapshot))
+    }
+
+    async fn copy(&self, new: NewSnapshot<'_>) -> PortResult<()> {
+        by_kind!(self, new.plan, |s| s.copy(new))
     }
 
     async fn list_copies(&self, plan: &BackupPlan) -> PortResult<Vec<SnapshotInfo>> {
         if plan.copy_to.is_none() {
             return Ok(Vec::new());
         }
-        match plan.kind {
-            BackupKind::RdsInstance => self.instances.copies(plan)?.list(plan).await,
-            BackupKind::RdsCluster => self.clusters.copies(plan)?.list(plan).await,
-            BackupKind::EcsTask => Err(not_snapshots(plan)),
-        }
+        by_kind!(self, plan, |s| s.copies(plan)?.list(plan))
     }
 
     async fn delete_copy(&self, plan: &BackupPlan, snapshot: &str) -> PortResult<()> {
-        match plan.kind {
-            BackupKind::RdsInstance => self.instances.copies(plan)?.delete(plan, snapshot).await,
-            BackupKind::RdsCluster => self.clusters.copies(plan)?.delete(plan, snapshot).await,
-            BackupKind::EcsTask => Err(not_snapshots(plan)),
-        }
+        by_kind!(self, plan, |s| s.copies(plan)?.delete(plan, snapshot))
     }
 
     async fn schedules(&self) -> PortResult<Option<(String, Vec<PlanSchedule>)>> {
@@ -445,43 +454,6 @@ impl Backups for RdsBackups {
             None => Err(PortError::Misconfigured(format!(
                 "no schedule group to apply {change} in (DECKHAND_SCHEDULE_GROUP)"
             ))),
-        }
-    }
-
-    async fn create(
-        &self,
-        plan: &BackupPlan,
-        snapshot: &str,
-        tags: &[(String, String)],
-    ) -> PortResult<()> {
-        match plan.kind {
-            BackupKind::RdsInstance => self.instances.create(plan, snapshot, tags).await,
-            BackupKind::RdsCluster => self.clusters.create(plan, snapshot, tags).await,
-            BackupKind::EcsTask => Err(not_snapshots(plan)),
-        }
-    }
-
-    async fn wait(&self, plan: &BackupPlan, snapshot: &str) -> PortResult<SnapshotStatus> {
-        match plan.kind {
-            BackupKind::RdsInstance => self.instances.wait(plan, snapshot).await,
-            BackupKind::RdsCluster => self.clusters.wait(plan, snapshot).await,
-            BackupKind::EcsTask => Err(not_snapshots(plan)),
-        }
-    }
-
-    async fn list(&self, plan: &BackupPlan) -> PortResult<Vec<SnapshotInfo>> {
-        match plan.kind {
-            BackupKind::RdsInstance => self.instances.list(plan).await,
-            BackupKind::RdsCluster => self.clusters.list(plan).await,
-            BackupKind::EcsTask => Err(not_snapshots(plan)),
-        }
-    }
-
-    async fn delete(&self, plan: &BackupPlan, snapshot: &str) -> PortResult<()> {
-        match plan.kind {
-            BackupKind::RdsInstance => self.instances.delete(plan, snapshot).await,
-            BackupKind::RdsCluster => self.clusters.delete(plan, snapshot).await,
-            BackupKind::EcsTask => Err(not_snapshots(plan)),
         }
     }
 }

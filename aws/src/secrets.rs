@@ -8,7 +8,7 @@ use deckhand_core::ports::{PortError, PortResult, Secrets};
 use secrecy::SecretString;
 use tokio::sync::Mutex;
 
-use crate::error::{misconfigured_if_missing, port_error};
+use crate::error::{misconfigured_if_missing, port_error, resource_error};
 
 /// Secrets Manager with a TTL cache. Values are held as `SecretString`, whose `Debug` prints
 /// `[REDACTED]`; errors name the secret, never its value.
@@ -97,9 +97,10 @@ impl Secrets for CachedSecrets {
             .send()
             .await
             .map_err(|e| {
-                misconfigured_if_missing(
-                    port_error(&format!("GetSecretValue {name}"), &e),
+                resource_error(
+                    &format!("GetSecretValue {name}"),
                     &format!("secret {name}"),
+                    &e,
                 )
             })?;
         let value = out

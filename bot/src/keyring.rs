@@ -229,35 +229,36 @@ mod tests {
         }
     }
 
-    /// A source that serves `now` (current, previous) and counts its fetches.
-    fn source(
-        now: Arc<Mutex<(&'static str, Option<&'static str>)>>,
-        count: Arc<AtomicUsize>,
-    ) -> Fetch {
-        Arc::new(move || {
-            let (now, count) = (now.clone(), count.clone());
+    /// A secret's values: (current, previous).
+    type Values = (&'static str, Option<&'static str>);
+
+    /// A ring that starts out holding `held`, whose source serves what `serving` holds then,
+    /// and the count of its fetches.
+    fn refreshing(held: Values, serving: &Arc<Mutex<Values>>) -> (KeyRing, Arc<AtomicUsize>) {
+        let count = Arc::new(AtomicUsize::new(0));
+        let (serving, fetched) = (serving.clone(), count.clone());
+        let source: Fetch = Arc::new(move || {
+            let (serving, fetched) = (serving.clone(), fetched.clone());
             Box::pin(async move {
-                count.fetch_add(1, Ordering::SeqCst);
-                let (current, previous) = *lock(&now);
+                fetched.fetch_add(1, Ordering::SeqCst);
+                let (current, previous) = *lock(&serving);
                 Ok(KeySet {
                     current: keys(current),
                     previous: previous.map(keys),
                 })
             })
-        })
+        });
+        let held = KeySet {
+            current: keys(held.0),
+            previous: held.1.map(keys),
+        };
+        (KeyRing::refreshing(held, source), count)
     }
 
     #[tokio::test]
     async fn during_a_rotation_both_values_verify_without_a_fetch() {
-        let count = Arc::new(AtomicUsize::new(0));
         let now = Arc::new(Mutex::new(("new", Some("old"))));
-        let ring = KeyRing::refreshing(
-            KeySet {
-                current: keys("new"),
-                previous: Some(keys("old")),
-            },
-            source(now, count.clone()),
-        );
+        let (ring, count) = refreshing(("new", Some("old")), &now);
         assert!(ring.verify(signed("new")).await.is_ok());
         assert!(ring.verify(signed("old")).await.is_ok());
         assert_eq!(count.load(Ordering::SeqCst), 0, "the fast path asks nobody");
@@ -265,16 +266,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_signature_the_ring_does_not_know_fetches_once_and_forgeries_cannot_flood() {
-        let count = Arc::new(AtomicUsize::new(0));
         // Cold start saw "old"; the secret has since rotated to "new".
         let now = Arc::new(Mutex::new(("new", Some("old"))));
-        let ring = KeyRing::refreshing(
-            KeySet {
-                current: keys("old"),
-                previous: None,
-            },
-            source(now, count.clone()),
-        );
+        let (ring, count) = refreshing(("old", None), &now);
         assert!(
             ring.verify(signed("new")).await.is_ok(),
             "fetched, then verified"
@@ -299,16 +293,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_ring_whose_keys_aged_refreshes_in_the_background_and_answers_at_once() {
-        let count = Arc::new(AtomicUsize::new(0));
         let now = Arc::new(Mutex::new(("old", None)));
-        let ring = KeyRing::refreshing(
-            KeySet {
-                current: keys("old"),
-                previous: None,
-            },
-            source(now.clone(), count.clone()),
-        )
-        .refresh_after(Duration::ZERO);
+        let (ring, count) = refreshing(("old", None), &now);
+        let ring = ring.refresh_after(Duration::ZERO);
         *lock(&now) = ("new", Some("old"));
         assert!(
             ring.verify(signed("old")).await.is_ok(),
@@ -338,14 +325,7 @@ mod tests {
             ring.verify(signed("other")).await,
             Err(Unverified::BadSignature)
         );
-        let count = Arc::new(AtomicUsize::new(0));
-        let ring = KeyRing::refreshing(
-            KeySet {
-                current: keys("k"),
-                previous: None,
-            },
-            source(Arc::new(Mutex::new(("k", None))), count.clone()),
-        );
+        let (ring, count) = refreshing(("k", None), &Arc::new(Mutex::new(("k", None))));
         assert_eq!(
             ring.verify(|_| Err(Unverified::Stale)).await,
             Err(Unverified::Stale)

@@ -11,13 +11,12 @@ fn events(name: &str) -> String {
 
 /// Runs `deckhand invoke` against the emulator; returns (exit code, stdout, stderr).
 fn invoke(emulator: &Emulator, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_deckhand"))
-        .arg("invoke")
-        .args(args)
-        .envs(emulator.aws_env())
-        .output()
-        .unwrap();
-    deckhand_harness::outcome(&out)
+    deckhand_harness::run_to_end(
+        Command::new(env!("CARGO_BIN_EXE_deckhand"))
+            .arg("invoke")
+            .args(args)
+            .envs(emulator.aws_env()),
+    )
 }
 
 #[tokio::test]

@@ -13,23 +13,22 @@ fn schedules(emulator: &Emulator, group: &str, args: &[&str]) -> (i32, String, S
         "{}/../infra/deckhand.example.toml",
         env!("CARGO_MANIFEST_DIR")
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_deckhand"))
-        .arg("schedules")
-        .args(["--config", &example])
-        .args(args)
-        .envs(emulator.aws_env())
-        .env("DECKHAND_SCHEDULE_GROUP", group)
-        .env(
-            "DECKHAND_BACKUP_TARGET_ARN",
-            "arn:aws:lambda:us-east-1:123456789012:function:deckhand-backup:live",
-        )
-        .env(
-            "DECKHAND_SCHEDULER_ROLE_ARN",
-            "arn:aws:iam::123456789012:role/deckhand-scheduler",
-        )
-        .output()
-        .unwrap();
-    deckhand_harness::outcome(&out)
+    deckhand_harness::run_to_end(
+        Command::new(env!("CARGO_BIN_EXE_deckhand"))
+            .arg("schedules")
+            .args(["--config", &example])
+            .args(args)
+            .envs(emulator.aws_env())
+            .env("DECKHAND_SCHEDULE_GROUP", group)
+            .env(
+                "DECKHAND_BACKUP_TARGET_ARN",
+                "arn:aws:lambda:us-east-1:123456789012:function:deckhand-backup:live",
+            )
+            .env(
+                "DECKHAND_SCHEDULER_ROLE_ARN",
+                "arn:aws:iam::123456789012:role/deckhand-scheduler",
+            ),
+    )
 }
 
 #[tokio::test]

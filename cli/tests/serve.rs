@@ -187,15 +187,7 @@ async fn serve_carries_on_by_itself_with_a_deploy_aws_went_away_from_mid_way() {
     // for longer than serve's wait between looks at it (5 s) and the SDK's own retries after
     // that (4 attempts with backoff, about 7 s).
     local.hold_migrations(true);
-    while local
-        .seed
-        .running_migrations("dev")
-        .await
-        .unwrap()
-        .is_empty()
-    {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    local.seed.until_a_migration_runs("dev").await.unwrap();
     outage.cut();
     tokio::time::sleep(std::time::Duration::from_secs(15)).await;
     outage.restore();

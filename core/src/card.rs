@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::deployment::{Deployment, DeploymentKind, State};
 use crate::rollback::fmt_duration;
-use crate::types::{DeploymentId, EnvName, Timestamp};
+use crate::types::{DeploymentId, EnvName, Timestamp, listed};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Tone {
@@ -174,12 +174,7 @@ pub fn build_line(build: &crate::ports::Build) -> String {
 
 /// The card for a deployment as it stands at `now`.
 pub fn deployment_card(d: &Deployment, now: Timestamp) -> Card {
-    let services = d
-        .services
-        .iter()
-        .map(|s| s.service.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
+    let services = listed(d.services.iter().map(|s| s.service.as_str()));
     let title = match &d.kind {
         DeploymentKind::Release => format!("Deploy {services} {} → {}", d.version, d.env),
         DeploymentKind::Rollback {
@@ -295,12 +290,7 @@ pub fn deployment_card(d: &Deployment, now: Timestamp) -> Card {
         format!("{} at {}", d.requested_by.display(), hhmm(d.requested_at)),
     ));
     if d.required_approvals > 0 {
-        let who = d
-            .approvals
-            .iter()
-            .map(|a| a.by.display())
-            .collect::<Vec<_>>()
-            .join(", ");
+        let who = listed(d.approvals.iter().map(|a| a.by.display()));
         let who = if who.is_empty() {
             "none yet".to_owned()
         } else {

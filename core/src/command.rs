@@ -445,20 +445,15 @@ impl Parser<'_> {
                     reason,
                 })
             }
-            "unlock" => {
+            // The commands that take an environment and nothing else.
+            "unlock" | "pause" | "resume" => {
                 let env = self.env()?;
                 self.done()?;
-                Ok(Command::Unlock { env })
-            }
-            "pause" => {
-                let env = self.env()?;
-                self.done()?;
-                Ok(Command::Pause { env })
-            }
-            "resume" => {
-                let env = self.env()?;
-                self.done()?;
-                Ok(Command::Resume { env })
+                Ok(match command {
+                    "unlock" => Command::Unlock { env },
+                    "pause" => Command::Pause { env },
+                    _ => Command::Resume { env },
+                })
             }
             "backup" => {
                 let env = self.env()?;
@@ -483,10 +478,7 @@ impl Parser<'_> {
 }
 
 fn join(envs: &[EnvName]) -> String {
-    envs.iter()
-        .map(EnvName::as_str)
-        .collect::<Vec<_>>()
-        .join(", ")
+    crate::types::listed(envs)
 }
 
 #[cfg(test)]

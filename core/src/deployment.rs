@@ -525,6 +525,13 @@ pub enum Effect {
     },
 }
 
+impl Effect {
+    /// A line in the card's thread.
+    pub fn reply(text: impl Into<String>) -> Effect {
+        Effect::Reply { text: text.into() }
+    }
+}
+
 /// Why an input was not applied. The message is fit to show the person who sent it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refused {
@@ -915,13 +922,11 @@ impl Deployment {
                     return Err(illegal());
                 }
                 next.finish(State::Expired, now, &mut fx);
-                fx.push(Effect::Reply {
-                    text: format!(
+                fx.push(Effect::reply(format!(
                         "⌛ {}: nobody approved this by {}; it expired and the environment is free again. Ask again with `/deploy` when someone can approve.",
                         self.requested_by.display(),
                         self.approval_expires.strftime("%H:%M UTC")
-                    ),
-                });
+                    )));
             }
             (_, Input::ApprovalExpired) => return Ok(Step::duplicate(self)),
 
@@ -939,79 +944,25 @@ impl Deployment {
                 return Ok(Step::duplicate(self));
             }
 
+            // A fact about one service is taken only while that service is under way.
             (
                 State::Migrating { service },
-                Input::SnapshotTaken {
-                    service: name,
-                    snapshot,
-                },
+                Input::SnapshotTaken { service: name, .. }
+                | Input::SnapshotFailed { service: name, .. }
+                | Input::MigrationFinished { service: name, .. },
+            )
+            | (State::Rolling { service }, Input::RolloutStarted { service: name, .. })
+            | (
+                State::Verifying { service },
+                Input::Checked { service: name, .. }
+                | Input::SmokeStarted { service: name, .. }
+                | Input::SmokeLooked { service: name, .. }
+                | Input::SmokeStopped { service: name, .. },
             ) => {
                 let i = self.index_at(name, *service, illegal)?;
-                next.services[i].progress.snapshot = Some(snapshot.clone());
-                fx.push(Effect::Reply {
-                    text: format!("Snapshot `{snapshot}` taken before {name}."),
-                });
-                next.start_service(i, now, &mut fx);
-            }
-            (
-                State::Migrating { service },
-                Input::SnapshotFailed {
-                    service: name,
-                    reason,
-                },
-            ) => {
-                self.index_at(name, *service, illegal)?;
-                next.fail(
-                    format!("the snapshot before {name} failed: {reason}"),
-                    now,
-                    &mut fx,
-                );
-            }
-            (
-                State::Migrating { service },
-                Input::MigrationFinished {
-                    service: name,
-                    exit_code,
-                },
-            ) => {
-                let i = self.index_at(name, *service, illegal)?;
-                if *exit_code != 0 {
-                    next.fail(format!("the migration of {name} exited with code {exit_code}; {name} was not changed"), now, &mut fx);
-                } else {
-                    next.services[i].progress.migrated = true;
-                    fx.push(Effect::Reply {
-                        text: format!("Migration of {name} finished (exit 0)."),
-                    });
-                    next.start_service(i, now, &mut fx);
+                if !next.service_input(i, input, now, &mut fx, &illegal)? {
+                    return Ok(Step::duplicate(self));
                 }
-            }
-            (
-                State::Rolling { service },
-                Input::RolloutStarted {
-                    service: name,
-                    task_definition,
-                    ecs_deployment,
-                },
-            ) => {
-                let i = self.index_at(name, *service, illegal)?;
-                if let Some(expected) = &self.services[i].progress.ecs_deployment {
-                    return Err(Refused::NotOurs {
-                        expected: expected.clone(),
-                        got: ecs_deployment.clone(),
-                    });
-                }
-                let p = &mut next.services[i].progress;
-                p.task_definition = Some(task_definition.clone());
-                p.ecs_deployment = Some(ecs_deployment.clone());
-                p.touched = true;
-                // The wait on ECS starts now: its deadlines count from here.
-                next.state_since = now;
-                fx.push(Effect::UpdateCard);
-                fx.push(Effect::Reply {
-                    text: format!(
-                        "Rolling {name}: ECS deployment `{ecs_deployment}` on `{task_definition}`."
-                    ),
-                });
             }
             (
                 _,
@@ -1052,137 +1003,6 @@ impl Deployment {
                 }
             }
             (
-                State::Verifying { service },
-                Input::Checked {
-                    service: name,
-                    check,
-                    attempt,
-                    failure,
-                },
-            ) => {
-                let i = self.index_at(name, *service, illegal)?;
-                let v = self.services[i]
-                    .progress
-                    .verify
-                    .as_ref()
-                    .ok_or_else(illegal)?;
-                // Another delivery's try of the same attempt got here first.
-                if *check != v.check || *attempt != v.tries + 1 {
-                    return Ok(Step::duplicate(self));
-                }
-                next.checked(i, *attempt, failure.as_deref(), now, &mut fx);
-            }
-            (
-                State::Verifying { service },
-                Input::SmokeStarted {
-                    service: name,
-                    task,
-                },
-            ) => {
-                let i = self.index_at(name, *service, illegal)?;
-                let v = next.services[i]
-                    .progress
-                    .verify
-                    .as_mut()
-                    .ok_or_else(illegal)?;
-                if v.smoke.is_some() {
-                    return Ok(Step::duplicate(self));
-                }
-                let at = now + Smoke::POLL;
-                v.smoke = Some((task.clone(), now));
-                v.next_at = Some(at);
-                fx.push(Effect::Wake { at });
-                fx.push(Effect::UpdateCard);
-                fx.push(Effect::Reply {
-                    text: format!(
-                        "Smoke test of {name} started: task `{}`.",
-                        crate::check::task_id(task)
-                    ),
-                });
-            }
-            (
-                State::Verifying { service },
-                Input::SmokeLooked {
-                    service: name,
-                    task,
-                    state,
-                },
-            ) => {
-                let i = self.index_at(name, *service, illegal)?;
-                let v = next.services[i]
-                    .progress
-                    .verify
-                    .as_mut()
-                    .ok_or_else(illegal)?;
-                // A look at another task, or one this look's twin already recorded.
-                if v.smoke.as_ref().is_none_or(|(t, _)| t != task) || !v.due(now) {
-                    return Ok(Step::duplicate(self));
-                }
-                match state {
-                    TaskState::Running => {
-                        let at = now + Smoke::POLL;
-                        v.next_at = Some(at);
-                        fx.push(Effect::Wake { at });
-                    }
-                    TaskState::Stopped {
-                        exit_code: Some(0), ..
-                    } => {
-                        fx.push(Effect::Reply {
-                            text: format!("Smoke test of {name} passed (exit 0)."),
-                        });
-                        next.service_done(i, now, &mut fx);
-                    }
-                    TaskState::Stopped {
-                        exit_code,
-                        reason,
-                        log_tail,
-                    } => {
-                        let how = match exit_code {
-                            Some(code) => format!("exited with code {code}"),
-                            None => "never ran".to_owned(),
-                        };
-                        next.verification_failed(
-                            format!(
-                                "the smoke test of {name} {how} ({reason}){}",
-                                tail(log_tail)
-                            ),
-                            now,
-                            &mut fx,
-                        );
-                    }
-                }
-            }
-            (
-                State::Verifying { service },
-                Input::SmokeStopped {
-                    service: name,
-                    task,
-                    log_tail,
-                },
-            ) => {
-                let i = self.index_at(name, *service, illegal)?;
-                let v = self.services[i]
-                    .progress
-                    .verify
-                    .as_ref()
-                    .ok_or_else(illegal)?;
-                let Some(smoke) = &self.services[i].smoke else {
-                    return Err(illegal());
-                };
-                if v.smoke.as_ref().is_none_or(|(t, _)| t != task) {
-                    return Ok(Step::duplicate(self));
-                }
-                next.verification_failed(
-                    format!(
-                        "the smoke test of {name} did not finish within {} and was stopped{}",
-                        crate::rollback::fmt_duration(smoke.timeout),
-                        tail(log_tail)
-                    ),
-                    now,
-                    &mut fx,
-                );
-            }
-            (
                 State::Approved
                 | State::Migrating { .. }
                 | State::Rolling { .. }
@@ -1203,7 +1023,7 @@ impl Deployment {
             (_, Input::Superseded { by }) => {
                 let touched = next.touched_services();
                 if !touched.is_empty() {
-                    fx.push(Effect::Reply { text: format!("Superseded by {by} after {} already changed; that deployment decides what runs now.", ServiceName::join(&touched)) });
+                    fx.push(Effect::reply(format!("Superseded by {by} after {} already changed; that deployment decides what runs now.", ServiceName::join(&touched))));
                 }
                 next.finish(State::Superseded { by: *by }, now, &mut fx);
             }
@@ -1402,6 +1222,171 @@ impl Deployment {
         }
     }
 
+    /// One fact about service `i`, the one under way (see [`Deployment::apply`]): `Ok(false)`
+    /// when it is a duplicate (another delivery's twin got here first).
+    fn service_input(
+        &mut self,
+        i: usize,
+        input: &Input,
+        now: Timestamp,
+        fx: &mut Vec<Effect>,
+        illegal: &dyn Fn() -> Refused,
+    ) -> Result<bool, Refused> {
+        let name = self.services[i].service.clone();
+        match input {
+            Input::SnapshotTaken { snapshot, .. } => {
+                self.services[i].progress.snapshot = Some(snapshot.clone());
+                fx.push(Effect::reply(format!(
+                    "Snapshot `{snapshot}` taken before {name}."
+                )));
+                self.start_service(i, now, fx);
+            }
+            Input::SnapshotFailed { reason, .. } => {
+                self.fail(
+                    format!("the snapshot before {name} failed: {reason}"),
+                    now,
+                    fx,
+                );
+            }
+            Input::RolloutStarted {
+                task_definition,
+                ecs_deployment,
+                ..
+            } => {
+                if let Some(expected) = &self.services[i].progress.ecs_deployment {
+                    return Err(Refused::NotOurs {
+                        expected: expected.clone(),
+                        got: ecs_deployment.clone(),
+                    });
+                }
+                let p = &mut self.services[i].progress;
+                p.task_definition = Some(task_definition.clone());
+                p.ecs_deployment = Some(ecs_deployment.clone());
+                p.touched = true;
+                // The wait on ECS starts now: its deadlines count from here.
+                self.state_since = now;
+                fx.push(Effect::UpdateCard);
+                fx.push(Effect::reply(format!(
+                    "Rolling {name}: ECS deployment `{ecs_deployment}` on `{task_definition}`."
+                )));
+            }
+            Input::MigrationFinished { exit_code, .. } if *exit_code != 0 => {
+                self.fail(format!("the migration of {name} exited with code {exit_code}; {name} was not changed"), now, fx);
+            }
+            Input::MigrationFinished { .. } => {
+                self.services[i].progress.migrated = true;
+                fx.push(Effect::reply(format!(
+                    "Migration of {name} finished (exit 0)."
+                )));
+                self.start_service(i, now, fx);
+            }
+            _ => {
+                let v = self.services[i]
+                    .progress
+                    .verify
+                    .clone()
+                    .ok_or_else(illegal)?;
+                return self.verify_input(i, v, input, now, fx).ok_or_else(illegal);
+            }
+        }
+        Ok(true)
+    }
+
+    /// One fact about verifying service `i` (whose progress is `v`): `Some(false)` when it is
+    /// a duplicate (another delivery's twin got here first), `None` when it cannot happen.
+    fn verify_input(
+        &mut self,
+        i: usize,
+        mut v: Verify,
+        input: &Input,
+        now: Timestamp,
+        fx: &mut Vec<Effect>,
+    ) -> Option<bool> {
+        let name = self.services[i].service.clone();
+        match input {
+            // Another delivery's try of the same attempt got here first.
+            Input::Checked { check, attempt, .. }
+                if *check != v.check || *attempt != v.tries + 1 =>
+            {
+                return Some(false);
+            }
+            Input::Checked {
+                attempt, failure, ..
+            } => {
+                self.checked(i, *attempt, failure.as_deref(), now, fx);
+            }
+            Input::SmokeStarted { .. } if v.smoke.is_some() => return Some(false),
+            Input::SmokeStarted { task, .. } => {
+                let at = now + Smoke::POLL;
+                v.smoke = Some((task.clone(), now));
+                v.next_at = Some(at);
+                self.services[i].progress.verify = Some(v);
+                fx.push(Effect::Wake { at });
+                fx.push(Effect::UpdateCard);
+                fx.push(Effect::reply(format!(
+                    "Smoke test of {name} started: task `{}`.",
+                    crate::check::task_id(task)
+                )));
+            }
+            Input::SmokeStopped { .. } if self.services[i].smoke.is_none() => return None,
+            // A look at another task, or one this look's twin already recorded.
+            Input::SmokeLooked { task, .. } | Input::SmokeStopped { task, .. }
+                if v.smoke.as_ref().is_none_or(|(t, _)| t != task) =>
+            {
+                return Some(false);
+            }
+            Input::SmokeLooked { .. } if !v.due(now) => return Some(false),
+            Input::SmokeLooked { state, .. } => match state {
+                TaskState::Running => {
+                    let at = now + Smoke::POLL;
+                    v.next_at = Some(at);
+                    self.services[i].progress.verify = Some(v);
+                    fx.push(Effect::Wake { at });
+                }
+                TaskState::Stopped {
+                    exit_code: Some(0), ..
+                } => {
+                    fx.push(Effect::reply(format!(
+                        "Smoke test of {name} passed (exit 0)."
+                    )));
+                    self.service_done(i, now, fx);
+                }
+                TaskState::Stopped {
+                    exit_code,
+                    reason,
+                    log_tail,
+                } => {
+                    let how = match exit_code {
+                        Some(code) => format!("exited with code {code}"),
+                        None => "never ran".to_owned(),
+                    };
+                    self.verification_failed(
+                        format!(
+                            "the smoke test of {name} {how} ({reason}){}",
+                            tail(log_tail)
+                        ),
+                        now,
+                        fx,
+                    );
+                }
+            },
+            Input::SmokeStopped { log_tail, .. } => {
+                let timeout = self.services[i].smoke.as_ref()?.timeout;
+                self.verification_failed(
+                    format!(
+                        "the smoke test of {name} did not finish within {} and was stopped{}",
+                        crate::rollback::fmt_duration(timeout),
+                        tail(log_tail)
+                    ),
+                    now,
+                    fx,
+                );
+            }
+            _ => return None,
+        }
+        Some(true)
+    }
+
     /// Try `attempt` of service `i`'s current check came back.
     fn checked(
         &mut self,
@@ -1419,12 +1404,10 @@ impl Deployment {
         v.tries = attempt;
         let Some(failure) = failure else {
             if attempt > 1 {
-                fx.push(Effect::Reply {
-                    text: format!(
-                        "The `{}` check of {name} passed on try {attempt}.",
-                        check.name
-                    ),
-                });
+                fx.push(Effect::reply(format!(
+                    "The `{}` check of {name} passed on try {attempt}.",
+                    check.name
+                )));
             }
             v.check += 1;
             v.tries = 0;
@@ -1473,7 +1456,7 @@ impl Deployment {
         if !sentence.ends_with("```") {
             sentence.push('.');
         }
-        fx.push(Effect::Reply { text: sentence });
+        fx.push(Effect::reply(sentence));
         self.fail(reason, now, fx);
     }
 
@@ -1648,9 +1631,10 @@ impl Deployment {
         fx.push(Effect::RecordRelease {
             service: name.clone(),
         });
-        fx.push(Effect::Reply {
-            text: format!("{name} is running {}.", self.version),
-        });
+        fx.push(Effect::reply(format!(
+            "{name} is running {}.",
+            self.version
+        )));
         if i + 1 < self.services.len() {
             self.start_service(i + 1, now, fx);
         } else {

@@ -103,29 +103,24 @@ mod tests {
             },
         });
         // 2026-11-27 is a Friday. Berlin is UTC+1 in November.
-        assert_eq!(
-            w.active_until(at("2026-11-27T14:59:00Z")),
-            None,
-            "15:59 Berlin is before the freeze"
-        );
-        assert_eq!(
-            w.active_until(at("2026-11-27T15:00:00Z")),
-            Some(at("2026-11-30T07:00:00Z"))
-        );
-        assert!(
-            w.active_until(at("2026-11-29T12:00:00Z")).is_some(),
-            "Sunday is frozen"
-        );
-        assert_eq!(
-            w.active_until(at("2026-11-30T07:00:00Z")),
-            None,
-            "Monday 08:00 Berlin is open"
-        );
-        assert_eq!(
-            w.active_until(at("2026-11-25T12:00:00Z")),
-            None,
-            "Wednesday is open"
-        );
+        let until_monday = Some("2026-11-30T07:00:00Z");
+        for (now, until, why) in [
+            (
+                "2026-11-27T14:59:00Z",
+                None,
+                "15:59 Berlin is before the freeze",
+            ),
+            (
+                "2026-11-27T15:00:00Z",
+                until_monday,
+                "16:00 Berlin starts it",
+            ),
+            ("2026-11-29T12:00:00Z", until_monday, "Sunday is frozen"),
+            ("2026-11-30T07:00:00Z", None, "Monday 08:00 Berlin is open"),
+            ("2026-11-25T12:00:00Z", None, "Wednesday is open"),
+        ] {
+            assert_eq!(w.active_until(at(now)), until.map(at), "{why}");
+        }
     }
 
     #[test]

@@ -1148,12 +1148,8 @@ impl Backups for Memory {
         }
         Ok(())
     }
-    async fn create(
-        &self,
-        plan: &BackupPlan,
-        snapshot: &str,
-        tags: &[(String, String)],
-    ) -> PortResult<()> {
+    async fn create(&self, new: NewSnapshot<'_>) -> PortResult<()> {
+        let (plan, snapshot, tags) = (new.plan, new.name, new.tags);
         yield_now().await;
         let now = self.the_time();
         let mut w = guard(&self.world);
@@ -1204,12 +1200,8 @@ impl Backups for Memory {
             .map(|_| ())
             .ok_or_else(|| PortError::NotFound(format!("snapshot {snapshot}")))
     }
-    async fn copy(
-        &self,
-        plan: &BackupPlan,
-        snapshot: &str,
-        _tags: &[(String, String)],
-    ) -> PortResult<()> {
+    async fn copy(&self, new: NewSnapshot<'_>) -> PortResult<()> {
+        let (plan, snapshot) = (new.plan, new.name);
         let now = self.the_time();
         let mut w = guard(&self.world);
         let Some((info, _)) = w.snapshots.get(snapshot).cloned() else {

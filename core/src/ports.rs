@@ -652,14 +652,24 @@ pub trait Dispatch: Send + Sync {
     ) -> impl Future<Output = PortResult<()>> + Send;
 }
 
+/// A snapshot to take or copy: the plan it belongs to, its name, and the tags that mark it as
+/// Deckhand's.
+#[derive(Debug, Clone, Copy)]
+pub struct NewSnapshot<'a> {
+    pub plan: &'a BackupPlan,
+    pub name: &'a str,
+    pub tags: &'a [(String, String)],
+}
+
+impl<'a> NewSnapshot<'a> {
+    pub fn new(plan: &'a BackupPlan, name: &'a str, tags: &'a [(String, String)]) -> Self {
+        Self { plan, name, tags }
+    }
+}
+
 /// Database snapshots. Only snapshots carrying Deckhand's tags are listed or deleted.
 pub trait Backups: Send + Sync {
-    fn create(
-        &self,
-        plan: &BackupPlan,
-        snapshot: &str,
-        tags: &[(String, String)],
-    ) -> impl Future<Output = PortResult<()>> + Send;
+    fn create(&self, new: NewSnapshot<'_>) -> impl Future<Output = PortResult<()>> + Send;
     /// Waits until the snapshot is available or failed.
     fn wait(
         &self,
@@ -676,12 +686,8 @@ pub trait Backups: Send + Sync {
 
     /// Copies `snapshot` (available) to the plan's `copy_to` region under the same name, with
     /// these tags; does not wait for the copy. `Conflict` when the copy exists.
-    fn copy(
-        &self,
-        plan: &BackupPlan,
-        snapshot: &str,
-        _tags: &[(String, String)],
-    ) -> impl Future<Output = PortResult<()>> + Send {
+    fn copy(&self, new: NewSnapshot<'_>) -> impl Future<Output = PortResult<()>> + Send {
+        let (plan, snapshot) = (new.plan, new.name);
         let what = format!("no region to copy {snapshot} to for plan {}", plan.name);
         async move { Err(PortError::Misconfigured(what)) }
     }

@@ -132,31 +132,30 @@ pub(crate) fn aws_cron(inner: &str) -> Result<croner::Cron, String> {
         .map_err(|e| e.to_string())
 }
 
-// croner's jiff support is on jiff 0.2; a civil date and time crosses by its parts.
+// croner's jiff support is on jiff 0.2; a civil date and time crosses by its parts (to the
+// second: schedules fire on whole seconds). A macro, as the two types share no trait.
+macro_rules! cross {
+    ($t:expr => $into:ty) => {{
+        let t = $t;
+        <$into>::new(
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            0,
+        )
+        .ok()
+    }};
+}
+
 fn to_croner(t: DateTime) -> Option<jiff02::civil::DateTime> {
-    jiff02::civil::DateTime::new(
-        t.year(),
-        t.month(),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        0,
-    )
-    .ok()
+    cross!(t => jiff02::civil::DateTime)
 }
 
 fn from_croner(t: jiff02::civil::DateTime) -> Option<DateTime> {
-    DateTime::new(
-        t.year(),
-        t.month(),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        0,
-    )
-    .ok()
+    cross!(t => DateTime)
 }
 
 /// How a plan's backups stand.

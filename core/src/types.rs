@@ -103,6 +103,18 @@ string_newtype!(
     |raw| is_slug(raw, 24, b"-"),
     EnvName
 );
+/// `a, b, c`: names as a sentence lists them.
+pub fn listed<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> String {
+    let mut out = String::new();
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(item.as_ref());
+    }
+    out
+}
+
 string_newtype!(
     /// A service Deckhand deploys, such as `api`: 1-40 of `[a-z0-9-]`, starting with a letter.
     ServiceName,
@@ -112,11 +124,7 @@ string_newtype!(
 impl ServiceName {
     /// `api, worker`: services as a sentence names them.
     pub fn join(services: &[ServiceName]) -> String {
-        services
-            .iter()
-            .map(ServiceName::as_str)
-            .collect::<Vec<_>>()
-            .join(", ")
+        listed(services)
     }
 }
 string_newtype!(

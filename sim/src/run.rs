@@ -475,22 +475,18 @@ impl<S: Store + Clone> Sim<S> {
                 actor: person(who),
                 key: self.key("slack"),
             }),
-            Event::Lock { env, who } => Some(Delivery::Lock {
-                env: env_name(env),
-                actor: person(who),
-            }),
-            Event::Unlock { env, who } => Some(Delivery::Unlock {
-                env: env_name(env),
-                actor: person(who),
-            }),
-            Event::Pause { env, who } => Some(Delivery::Pause {
-                env: env_name(env),
-                actor: person(who),
-            }),
-            Event::Resume { env, who } => Some(Delivery::Resume {
-                env: env_name(env),
-                actor: person(who),
-            }),
+            Event::Lock { env, who }
+            | Event::Unlock { env, who }
+            | Event::Pause { env, who }
+            | Event::Resume { env, who } => {
+                let (env, actor) = (env_name(env), person(who));
+                Some(match event {
+                    Event::Lock { .. } => Delivery::Lock { env, actor },
+                    Event::Unlock { .. } => Delivery::Unlock { env, actor },
+                    Event::Pause { .. } => Delivery::Pause { env, actor },
+                    _ => Delivery::Resume { env, actor },
+                })
+            }
             Event::Maintain => Some(Delivery::Maintain),
             Event::Redeliver { pick } => {
                 let n = self.history.len();

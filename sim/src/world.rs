@@ -20,9 +20,9 @@ use deckhand_core::deployment::{Deployment, ImageRef, Work};
 use deckhand_core::policy::{EnvLock, LockOwner};
 use deckhand_core::ports::{
     AuditEntry, BackupRecord, Backups, Build, Bundle, Channel, Chat, Clock, Dispatch, Hold,
-    MessageRef, Metric, Metrics, Monitor, Opened, Opening, Pause, Platform, PortError, PortResult,
-    ReplyTo, RollbackOpening, Rollout, RolloutState, Running, StepRollout, Store, Uniform, Vote,
-    Voted,
+    MessageRef, Metric, Metrics, Monitor, NewSnapshot, Opened, Opening, Pause, Platform, PortError,
+    PortResult, ReplyTo, RollbackOpening, Rollout, RolloutState, Running, StepRollout, Store,
+    Uniform, Vote, Voted,
 };
 use deckhand_core::retention::{SnapshotInfo, SnapshotStatus};
 use deckhand_core::rollback::{Release, Verdict};
@@ -948,12 +948,8 @@ impl<S: Store> Dispatch for SimPorts<S> {
 }
 
 impl<S: Store> Backups for SimPorts<S> {
-    async fn create(
-        &self,
-        _plan: &BackupPlan,
-        snapshot: &str,
-        _tags: &[(String, String)],
-    ) -> PortResult<()> {
+    async fn create(&self, new: NewSnapshot<'_>) -> PortResult<()> {
+        let snapshot = new.name;
         self.call(Port::Backups, async {
             if self.world().snapshots.insert(snapshot.to_owned()) {
                 Ok(())

@@ -41,8 +41,12 @@ pub mod testing;
 pub use outage::Outage;
 pub use seed::{SMOKE_LOG, Seed, SeededService};
 
-/// A finished process's exit code (-1 when a signal ended it), stdout and stderr, as text.
-pub fn outcome(out: &std::process::Output) -> (i32, String, String) {
+/// Runs `command` to its end: its exit code (-1 when a signal ended it), stdout and stderr,
+/// as text.
+pub fn run_to_end(command: &mut std::process::Command) -> (i32, String, String) {
+    // A test helper: a command that cannot even start should fail the test loudly.
+    #[allow(clippy::expect_used)]
+    let out = command.output().expect("the command starts");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -285,12 +285,7 @@ impl Seed {
             self.alarm_named(name, false).await?;
         }
         for plan in config.backups.values() {
-            match plan.kind {
-                BackupKind::RdsInstance => self.db_instance_named(&plan.target).await?,
-                BackupKind::RdsCluster => self.db_cluster_named(&plan.target).await?,
-                // Its task runs on a service seeded above.
-                BackupKind::EcsTask => {}
-            }
+            self.db_named(plan.kind, &plan.target).await?;
         }
         Ok(())
     }
@@ -450,6 +445,14 @@ impl Seed {
         Ok(())
     }
 
+    /// Waits until a migration task of Deckhand's runs in `cluster`.
+    pub async fn until_a_migration_runs(&self, cluster: &str) -> anyhow::Result<()> {
+        while self.running_migrations(cluster).await?.is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+
     /// The ARNs of Deckhand's migration tasks running in `cluster`.
     pub async fn running_migrations(&self, cluster: &str) -> anyhow::Result<Vec<String>> {
         self.migrations(cluster, aws_sdk_ecs::types::DesiredStatus::Running)
@@ -522,23 +525,51 @@ impl Seed {
     }
 
     pub async fn db_instance(&self) -> anyhow::Result<String> {
-        let id = unique("db");
-        self.db_instance_named(&id).await?;
+        self.db(BackupKind::RdsInstance).await
+    }
+
+    pub async fn db_cluster(&self) -> anyhow::Result<String> {
+        self.db(BackupKind::RdsCluster).await
+    }
+
+    /// A fresh database of the kind a snapshot plan backs up.
+    pub async fn db(&self, kind: BackupKind) -> anyhow::Result<String> {
+        let id = unique(match kind {
+            BackupKind::RdsCluster => "aurora",
+            _ => "db",
+        });
+        self.db_named(kind, &id).await?;
         Ok(id)
     }
 
-    pub async fn db_instance_named(&self, id: &str) -> anyhow::Result<()> {
-        self.aws
-            .rds
-            .create_db_instance()
-            .db_instance_identifier(id)
-            .db_instance_class("db.t3.micro")
-            .engine("postgres")
-            .master_username("deckhand")
-            .master_user_password("not-a-real-password")
-            .allocated_storage(20)
-            .send()
-            .await?;
+    /// A database called `id`: an RDS instance or an Aurora cluster; an `ecs-task` plan's
+    /// task runs on a seeded service and needs none.
+    pub async fn db_named(&self, kind: BackupKind, id: &str) -> anyhow::Result<()> {
+        let (user, password) = ("deckhand", "not-a-real-password");
+        let rds = &self.aws.rds;
+        match kind {
+            BackupKind::RdsInstance => {
+                rds.create_db_instance()
+                    .db_instance_identifier(id)
+                    .db_instance_class("db.t3.micro")
+                    .engine("postgres")
+                    .master_username(user)
+                    .master_user_password(password)
+                    .allocated_storage(20)
+                    .send()
+                    .await?;
+            }
+            BackupKind::RdsCluster => {
+                rds.create_db_cluster()
+                    .db_cluster_identifier(id)
+                    .engine("aurora-postgresql")
+                    .master_username(user)
+                    .master_user_password(password)
+                    .send()
+                    .await?;
+            }
+            BackupKind::EcsTask => {}
+        }
         Ok(())
     }
 
@@ -553,25 +584,6 @@ impl Seed {
             .send()
             .await?;
         Ok(group)
-    }
-
-    pub async fn db_cluster(&self) -> anyhow::Result<String> {
-        let id = unique("aurora");
-        self.db_cluster_named(&id).await?;
-        Ok(id)
-    }
-
-    pub async fn db_cluster_named(&self, id: &str) -> anyhow::Result<()> {
-        self.aws
-            .rds
-            .create_db_cluster()
-            .db_cluster_identifier(id)
-            .engine("aurora-postgresql")
-            .master_username("deckhand")
-            .master_user_password("not-a-real-password")
-            .send()
-            .await?;
-        Ok(())
     }
 
     pub async fn secret(&self, value: &str) -> anyhow::Result<String> {

@@ -8,7 +8,7 @@ use deckhand_aws::rds::{PLAN_TAG, RdsBackups};
 use deckhand_core::check::TaskState;
 use deckhand_core::config::{BackupKind, BackupPlan, ServiceConfig};
 use deckhand_core::deployment::ImageRef;
-use deckhand_core::ports::{Backups, Platform, PortError, RolloutState, StepRollout};
+use deckhand_core::ports::{Backups, NewSnapshot, Platform, PortError, RolloutState, StepRollout};
 use deckhand_core::retention::{Retention, SnapshotStatus};
 use deckhand_core::types::{EnvName, ServiceName, Version};
 use deckhand_harness::{Emulator, SMOKE_LOG, Seed, SeededService};
@@ -390,7 +390,7 @@ async fn instance_snapshots_are_created_tagged_listed_and_deleted_and_foreign_on
     let backups = RdsBackups::new(seed.aws.rds.clone());
     let plan = plan(BackupKind::RdsInstance, &db);
     backups
-        .create(&plan, "deckhand-nightly-1", &tags(&plan))
+        .create(NewSnapshot::new(&plan, "deckhand-nightly-1", &tags(&plan)))
         .await
         .unwrap();
     assert_eq!(
@@ -398,7 +398,7 @@ async fn instance_snapshots_are_created_tagged_listed_and_deleted_and_foreign_on
         SnapshotStatus::Available
     );
     let again = backups
-        .create(&plan, "deckhand-nightly-1", &tags(&plan))
+        .create(NewSnapshot::new(&plan, "deckhand-nightly-1", &tags(&plan)))
         .await
         .unwrap_err();
     assert!(
@@ -454,7 +454,7 @@ async fn cluster_snapshots_work_the_same_way() {
     let backups = RdsBackups::new(seed.aws.rds.clone());
     let plan = plan(BackupKind::RdsCluster, &cluster);
     backups
-        .create(&plan, "deckhand-aurora-1", &tags(&plan))
+        .create(NewSnapshot::new(&plan, "deckhand-aurora-1", &tags(&plan)))
         .await
         .unwrap();
     assert_eq!(
@@ -485,7 +485,7 @@ async fn a_plan_for_a_database_that_does_not_exist_is_a_clear_error() {
     let backups = RdsBackups::new(seed.aws.rds.clone());
     let plan = plan(BackupKind::RdsInstance, "no-such-db");
     let err = backups
-        .create(&plan, "deckhand-x", &tags(&plan))
+        .create(NewSnapshot::new(&plan, "deckhand-x", &tags(&plan)))
         .await
         .unwrap_err();
     assert!(
@@ -514,7 +514,7 @@ async fn a_smoke_test_runs_once_on_the_given_revision_and_ends_with_its_logs_las
         task, again,
         "a retried start finds the task its first attempt started"
     );
-    let described = describe_task(&seed, &s.cluster, &task).await;
+    let described = p.describe_task(&s.cluster, &task).await.unwrap();
     assert_eq!(
         described.task_definition_arn(),
         Some(s.task_definition.as_str())
@@ -556,7 +556,7 @@ async fn a_smoke_test_runs_once_on_the_given_revision_and_ends_with_its_logs_las
         .await
         .unwrap();
     assert_ne!(late, task);
-    let late_task = describe_task(&seed, &s.cluster, &late).await;
+    let late_task = p.describe_task(&s.cluster, &late).await.unwrap();
     seed.log_smoke(&late_task).await.unwrap();
     let tail = p
         .stop_task(&s.cluster, &cfg, &late, "ran past its timeout")
@@ -679,12 +679,18 @@ async fn a_copy_lands_in_the_other_region_tagged_and_retention_prunes_it_there()
             .map(|i| format!("deckhand-{}-{i}", plan.name))
             .collect();
         for name in &names {
-            backups.create(&plan, name, &tags(&plan)).await.unwrap();
+            backups
+                .create(NewSnapshot::new(&plan, name, &tags(&plan)))
+                .await
+                .unwrap();
             backups.wait(&plan, name).await.unwrap();
-            backups.copy(&plan, name, &tags(&plan)).await.unwrap();
+            backups
+                .copy(NewSnapshot::new(&plan, name, &tags(&plan)))
+                .await
+                .unwrap();
         }
         let again = backups
-            .copy(&plan, &names[0], &tags(&plan))
+            .copy(NewSnapshot::new(&plan, &names[0], &tags(&plan)))
             .await
             .unwrap_err();
         assert!(matches!(again, PortError::Conflict(_)), "{kind:?}: {again}");
@@ -728,7 +734,7 @@ async fn a_backup_task_runs_once_on_the_services_revision_and_is_found_again() {
         task,
         "a second look finds the task, never starts another"
     );
-    let described = describe_task(&seed, &s.cluster, &task).await;
+    let described = p.describe_task(&s.cluster, &task).await.unwrap();
     assert_eq!(
         described.task_definition_arn(),
         Some(s.task_definition.as_str())
@@ -742,18 +748,4 @@ async fn a_backup_task_runs_once_on_the_services_revision_and_is_found_again() {
         p.task_state(&s.cluster, &cfg, &task).await.unwrap(),
         TaskState::Running
     );
-}
-
-/// A task as ECS describes it.
-async fn describe_task(seed: &Seed, cluster: &str, task: &str) -> aws_sdk_ecs::types::Task {
-    seed.aws
-        .ecs
-        .describe_tasks()
-        .cluster(cluster)
-        .tasks(task)
-        .send()
-        .await
-        .unwrap()
-        .tasks()[0]
-        .clone()
 }

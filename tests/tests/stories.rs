@@ -544,15 +544,7 @@ async fn deploy_through_an_outage() -> (Outage, Local, Value) {
     // The migration keeps running until AWS is cut, so the cut always lands mid-migration.
     local.hold_migrations(true);
     let cut = async {
-        while local
-            .seed
-            .running_migrations("staging")
-            .await
-            .unwrap()
-            .is_empty()
-        {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        local.seed.until_a_migration_runs("staging").await.unwrap();
         outage.cut();
     };
     let (answer, ()) = tokio::join!(local.deliver("deploy", &work), cut);

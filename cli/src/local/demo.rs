@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{Context as _, bail, ensure};
 use deckhand_core::deployment::{Deployment, DeploymentKind, State};
 use deckhand_core::ports::{Platform as _, Store as _};
-use deckhand_core::types::{EnvName, ServiceName, SignedDuration, Version};
+use deckhand_core::types::{EnvName, ServiceName, SignedDuration, Version, listed};
 use serde_json::Value;
 
 use super::screen::{plain, styled, user_name};
@@ -157,26 +157,11 @@ pub async fn run() -> anyhow::Result<()> {
     let config = local.config();
     note(&format!(
         "clusters {} · services {} running {} · ECR images · alarms {} · RDS {} ({:.1} s)",
-        config
-            .environments
-            .values()
-            .map(|e| e.cluster.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
-        config
-            .services
-            .keys()
-            .map(ServiceName::as_str)
-            .collect::<Vec<_>>()
-            .join(", "),
+        listed(config.environments.values().map(|e| e.cluster.as_str())),
+        listed(config.services.keys().map(ServiceName::as_str)),
         super::SEEDED_TAG,
-        config.alarms.keys().cloned().collect::<Vec<_>>().join(", "),
-        config
-            .backups
-            .values()
-            .map(|b| b.target.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
+        listed(config.alarms.keys()),
+        listed(config.backups.values().map(|b| b.target.as_str())),
         started.elapsed().as_secs_f64()
     ));
 

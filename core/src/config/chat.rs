@@ -9,11 +9,9 @@ pub(super) fn read(
     r: &mut Reader,
     root: &DeTable<'_>,
 ) -> (Option<SlackConfig>, Option<DiscordConfig>) {
-    let slack = root
-        .get("slack")
-        .and_then(|v| r.table(v, "slack"))
+    let slack = r
+        .sub_table(root, "slack", "slack", &["workspace", "channels"])
         .and_then(|t| {
-            r.only_keys(t, "slack", &["workspace", "channels"]);
             let workspace = r.req_str(t, "workspace", "slack", 0..0)?;
             let channels = r.str_list(t, "channels", "slack").unwrap_or_default();
             Some(SlackConfig {
@@ -21,11 +19,14 @@ pub(super) fn read(
                 channels: channels.iter().map(|c| c.get_ref().to_string()).collect(),
             })
         });
-    let discord = root
-        .get("discord")
-        .and_then(|v| r.table(v, "discord"))
+    let discord = r
+        .sub_table(
+            root,
+            "discord",
+            "discord",
+            &["guild", "application_id", "channels"],
+        )
         .and_then(|t| {
-            r.only_keys(t, "discord", &["guild", "application_id", "channels"]);
             let guild = r.req_str(t, "guild", "discord", 0..0)?;
             let app = r.req_str(t, "application_id", "discord", 0..0)?;
             let channels = r.str_list(t, "channels", "discord").unwrap_or_default();

@@ -64,12 +64,10 @@ pub(super) fn read<'a>(
         refs.after.push((name.clone(), a.clone()));
     }
     let freeze = read_freeze(r, et, path);
-    let auto_deploy = et
-        .get("auto_deploy")
-        .and_then(|v| r.table(v, &format!("{path}.auto_deploy")))
+    let p = format!("{path}.auto_deploy");
+    let auto_deploy = r
+        .sub_table(et, "auto_deploy", &p, &["branches", "services"])
         .map(|at| {
-            let p = format!("{path}.auto_deploy");
-            r.only_keys(at, &p, &["branches", "services"]);
             let branches = r.str_list(at, "branches", &p).unwrap_or_default();
             if branches.is_empty() {
                 r.error(
@@ -84,16 +82,12 @@ pub(super) fn read<'a>(
                 services: names,
             }
         });
-    let notify = et
-        .get("notify")
-        .and_then(|v| r.table(v, &format!("{path}.notify")))
-        .map(|nt| {
-            let p = format!("{path}.notify");
-            r.only_keys(nt, &p, &["slack", "discord"]);
-            Notify {
-                slack: r.str(nt, "slack", &p).map(|s| s.get_ref().to_string()),
-                discord: r.str(nt, "discord", &p).map(|s| s.get_ref().to_string()),
-            }
+    let p = format!("{path}.notify");
+    let notify = r
+        .sub_table(et, "notify", &p, &["slack", "discord"])
+        .map(|nt| Notify {
+            slack: r.str(nt, "slack", &p).map(|s| s.get_ref().to_string()),
+            discord: r.str(nt, "discord", &p).map(|s| s.get_ref().to_string()),
         });
     let lock_default = r.duration(et, "lock_default", path, SignedDuration::from_hours(8));
     let lock_max = r.duration(et, "lock_max", path, SignedDuration::from_hours(72));

@@ -113,6 +113,20 @@ impl Reader {
         }
     }
 
+    /// The table under `key` in `parent` (at `path`), its keys checked against `allowed`:
+    /// `None` when it is absent or not a table (that mistake reported).
+    pub(super) fn sub_table<'a, 'i>(
+        &mut self,
+        parent: &'a DeTable<'i>,
+        key: &str,
+        path: &str,
+        allowed: &[&str],
+    ) -> Option<&'a DeTable<'i>> {
+        let t = self.table(parent.get(key)?, path)?;
+        self.only_keys(t, path, allowed);
+        Some(t)
+    }
+
     /// Reports every key of `t` not in `allowed`, with the closest allowed key as the fix.
     pub(super) fn only_keys(&mut self, t: &DeTable<'_>, path: &str, allowed: &[&str]) {
         for key in t.keys() {

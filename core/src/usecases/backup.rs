@@ -7,7 +7,7 @@ use crate::deployment::Work;
 use crate::policy::{self, Denied};
 use crate::ports::{
     BackupRecord, Backups as _, Clock as _, Dispatch as _, Metric, MetricUnit, Metrics as _,
-    Platform as _, PortError, Ports, Store as _,
+    NewSnapshot, Platform as _, PortError, Ports, Store as _,
 };
 use crate::retention::{self, SnapshotInfo, SnapshotStatus};
 use crate::types::{Actor, DeploymentId, EnvName, EventKey, SignedDuration, Timestamp};
@@ -132,7 +132,9 @@ impl<P: Ports> App<'_, P> {
             return Box::pin(self.run_task_backup(plan, task, trigger, &snapshot)).await;
         }
 
-        match p.backups().create(plan, &snapshot, &tags(plan, None)).await {
+        let tags = tags(plan, None);
+        let new = NewSnapshot::new(plan, &snapshot, &tags);
+        match p.backups().create(new).await {
             Ok(()) | Err(PortError::Conflict(_)) => {}
             Err(e) => {
                 return self
@@ -539,7 +541,9 @@ impl<P: Ports> App<'_, P> {
             return (None, Vec::new());
         };
         let backups = self.ports.backups();
-        match backups.copy(plan, snapshot, &tags(plan, None)).await {
+        let tags = tags(plan, None);
+        let new = NewSnapshot::new(plan, snapshot, &tags);
+        match backups.copy(new).await {
             Ok(()) | Err(PortError::Conflict(_)) => {}
             Err(e) => {
                 tracing::error!(plan = %plan.name, snapshot, region, error = %e, "could not copy the snapshot");

@@ -11,7 +11,8 @@ use crate::deployment::{Deployment, DeploymentKind, Effect, Input, Refused, Work
 use crate::policy::LockOwner;
 use crate::ports::{
     AuditEntry, Backups as _, Chat as _, Clock as _, Dispatch as _, Metric, MetricUnit,
-    Metrics as _, Monitor as _, Platform as _, PortError, Ports, StepRollout, Store as _,
+    Metrics as _, Monitor as _, NewSnapshot, Platform as _, PortError, Ports, StepRollout,
+    Store as _,
 };
 use crate::retention::SnapshotStatus;
 use crate::rollback::{ServiceNow, Verdict, plan_after_failure};
@@ -370,7 +371,8 @@ impl<P: Ports> App<'_, P> {
         };
         let snapshot = format!("deckhand-{plan}-{}", d.id.to_string().to_ascii_lowercase());
         let tags = super::backup::tags(plan_cfg, Some(d.id));
-        match p.backups().create(plan_cfg, &snapshot, &tags).await {
+        let new = NewSnapshot::new(plan_cfg, &snapshot, &tags);
+        match p.backups().create(new).await {
             Ok(()) | Err(PortError::Conflict(_)) => {}
             Err(e) => {
                 return Ok(vec![Input::SnapshotFailed {
@@ -384,7 +386,7 @@ impl<P: Ports> App<'_, P> {
                 // Copied like every snapshot of a plan with `copy_to`; best effort, the
                 // deploy goes on either way (the plan's next run prunes the copies).
                 if plan_cfg.copy_to.is_some() {
-                    match p.backups().copy(plan_cfg, &snapshot, &tags).await {
+                    match p.backups().copy(new).await {
                         Ok(()) | Err(PortError::Conflict(_)) => {}
                         Err(e) => {
                             tracing::error!(deployment = %d.id, %snapshot, error = %e, "could not copy the snapshot taken before the deploy");

@@ -85,17 +85,13 @@ async fn the_bot_function_verifies_and_answers_function_url_requests() {
         function_url_event("POST", "/slack/commands", &signed(&help), Some(&help)),
     );
 
-    let config = format!(
-        "{}/../../infra/deckhand.example.toml",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_deckhand-fn-bot"))
-        .envs(api.lambda_env("deckhand-bot"))
-        .envs(emulator.aws_env())
-        .env("DECKHAND_CONFIG", &config)
-        .env("DECKHAND_TABLE", &table)
-        .env("DECKHAND_DEPLOY_FUNCTION", "deckhand-deploy")
-        .env("DECKHAND_BACKUP_FUNCTION", "deckhand-backup")
+    let mut child = api
+        .function(
+            env!("CARGO_BIN_EXE_deckhand-fn-bot"),
+            "deckhand-bot",
+            emulator,
+            &table,
+        )
         .env("DECKHAND_BOT_KEYS_SECRET", &keys)
         .env("DECKHAND_SLACK_TOKEN_SECRET", &token)
         .env("RUST_LOG", "debug")

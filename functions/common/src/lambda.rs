@@ -299,22 +299,10 @@ mod tests {
         });
         let answered = answer("deploy", "req-1", Err(malformed)).unwrap();
         assert!(answered["rejected"].as_str().unwrap().contains("ev-1"));
-        assert!(
-            answer(
-                "deploy",
-                "req-1",
-                Err(FunctionError::Refused("nope".into()))
-            )
-            .is_ok()
-        );
-        assert!(
-            answer(
-                "deploy",
-                "req-1",
-                Err(FunctionError::Retryable("DynamoDB timed out".into()))
-            )
-            .is_err()
-        );
+        let refused = FunctionError::Refused("nope".into());
+        assert!(answer("deploy", "req-1", Err(refused)).is_ok());
+        let retryable = FunctionError::Retryable("DynamoDB timed out".into());
+        assert!(answer("deploy", "req-1", Err(retryable)).is_err());
         assert_eq!(
             answer("deploy", "req-1", Ok(json!({"ok": 1}))).unwrap(),
             json!({"ok": 1})

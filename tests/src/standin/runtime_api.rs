@@ -113,6 +113,31 @@ impl RuntimeApi {
         }
     }
 
+    /// A function binary set up as the template sets it up, under this stand-in: Lambda's
+    /// environment, AWS on `emulator`, the example config, `table` and the two functions it
+    /// hands work to.
+    pub fn function(
+        &self,
+        exe: &str,
+        function: &str,
+        emulator: &crate::Emulator,
+        table: &str,
+    ) -> std::process::Command {
+        let config = format!(
+            "{}/../infra/deckhand.example.toml",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let mut command = std::process::Command::new(exe);
+        command
+            .envs(self.lambda_env(function))
+            .envs(emulator.aws_env())
+            .env("DECKHAND_CONFIG", config)
+            .env("DECKHAND_TABLE", table)
+            .env("DECKHAND_DEPLOY_FUNCTION", "deckhand-deploy")
+            .env("DECKHAND_BACKUP_FUNCTION", "deckhand-backup");
+        command
+    }
+
     /// The environment Lambda gives a function process, pointing it at this stand-in.
     pub fn lambda_env(&self, function: &str) -> Vec<(String, String)> {
         [
