@@ -62,6 +62,22 @@ pub struct ServiceRelease {
 }
 
 impl ServiceRelease {
+    /// `image` for `service`, and nothing else to do around it: no snapshot, migration,
+    /// checks or smoke test, nothing known of what ran before.
+    pub fn new(service: ServiceName, image: ImageRef) -> Self {
+        ServiceRelease {
+            service,
+            image,
+            previous_version: None,
+            target_task_definition: None,
+            snapshot_plan: None,
+            migration: None,
+            checks: Vec::new(),
+            smoke: None,
+            progress: Progress::default(),
+        }
+    }
+
     /// Whether anything is verified after the rollout.
     fn verifies(&self) -> bool {
         !self.checks.is_empty() || self.smoke.is_some()

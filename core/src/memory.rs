@@ -52,6 +52,32 @@ async fn yield_now() {
 
 /// Polls every future on one task until all are done, so their awaits interleave the way
 /// concurrent Lambdas' requests would. (`futures::join_all` without the futures crate.)
+/// A release of `services` at `version` to `env`, asked for by `by`, awaiting one approval
+/// for two hours: where tests of stores and checks start.
+pub fn release_draft(
+    id: DeploymentId,
+    env: &str,
+    version: &str,
+    services: Vec<crate::deployment::ServiceRelease>,
+    by: Actor,
+) -> crate::deployment::Draft {
+    crate::deployment::Draft {
+        id,
+        // Test input: a bad name should fail the test that wrote it, loudly.
+        #[allow(clippy::unwrap_used)]
+        env: EnvName::parse(env).unwrap(),
+        kind: crate::deployment::DeploymentKind::Release,
+        #[allow(clippy::unwrap_used)]
+        version: Version::parse(version).unwrap(),
+        services,
+        requested_by: by,
+        required_approvals: 1,
+        approval_ttl: jiff::SignedDuration::from_hours(2),
+        overridden: None,
+        alarms_at_start: Vec::new(),
+    }
+}
+
 pub async fn join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
     let mut pending: Vec<Option<Pin<Box<F>>>> =
         futures.into_iter().map(|f| Some(Box::pin(f))).collect();

@@ -363,9 +363,8 @@ fn one_in_flight(cx: &Context<'_>, after: &Observed, out: &mut Vec<Violation>) {
                 out.push(cx.violation(
                     "3-lock-not-held",
                     format!(
-                        "deployment {} is {} in {} but the lock is {}",
-                        d.id,
-                        d.state.name(),
+                        "{} in {} but the lock is {}",
+                        deployment_is(d),
                         env.name,
                         lock.map_or("free".to_owned(), |l| format!("{:?}", l.owner))
                     ),
@@ -400,6 +399,11 @@ fn one_in_flight(cx: &Context<'_>, after: &Observed, out: &mut Vec<Violation>) {
     }
 }
 
+/// "deployment ID is STATE", as the violations begin.
+fn deployment_is(d: &Deployment) -> String {
+    format!("deployment {} is {}", d.id, d.state.name())
+}
+
 /// Invariant 4: every waiting state has a deadline, and maintenance acts on it.
 fn deadlines_met(cx: &Context<'_>, after: &Observed, out: &mut Vec<Violation>) {
     if !cx.after_maintenance {
@@ -413,7 +417,7 @@ fn deadlines_met(cx: &Context<'_>, after: &Observed, out: &mut Vec<Violation>) {
         let Some(deadline) = d.moves_by(Limits::with_rollout(env.lock_ttl)) else {
             out.push(cx.violation(
                 "4-no-deadline",
-                format!("deployment {} is {} with no deadline", d.id, d.state.name()),
+                format!("{} with no deadline", deployment_is(d)),
             ));
             continue;
         };
@@ -427,9 +431,8 @@ fn deadlines_met(cx: &Context<'_>, after: &Observed, out: &mut Vec<Violation>) {
             out.push(cx.violation(
                 "4-past-deadline",
                 format!(
-                    "deployment {} is still {} at {}, past its deadline {}",
-                    d.id,
-                    d.state.name(),
+                    "{} still at {}, past its deadline {}",
+                    deployment_is(d),
                     cx.now,
                     deadline
                 ),
@@ -570,9 +573,8 @@ fn approvals_count_right(cx: &Context<'_>, after: &Observed, out: &mut Vec<Viola
             out.push(cx.violation(
                 "7-without-approvals",
                 format!(
-                    "deployment {} went ahead ({}) with {} of {} approvals",
-                    d.id,
-                    d.state.name(),
+                    "{}: it went ahead with {} of {} approvals",
+                    deployment_is(d),
                     d.approvals.len(),
                     d.required_approvals
                 ),
@@ -678,9 +680,8 @@ pub fn drained(cx: &Context<'_>, after: &Observed) -> Vec<Violation> {
             cx.violation(
                 "9-left-half-done",
                 format!(
-                    "deployment {} ({d}) is still {} after every delivery was retried, ECS finished everything and maintenance ran",
-                    d.id,
-                    d.state.name()
+                    "{} still ({d}) after every delivery was retried, ECS finished everything and maintenance ran",
+                    deployment_is(d),
                 ),
             )
         }));
@@ -727,9 +728,8 @@ fn failed_though_through(cx: &Context<'_>, after: &Observed) -> Vec<Violation> {
             out.push(cx.violation(
                 "9-failed-though-through",
                 format!(
-                    "deployment {} reads {}, but ECS deployment {} of {} to {}, which nobody claims, went through",
-                    d.id,
-                    d.state.name(),
+                    "{}, but ECS deployment {} of {} to {}, which nobody claims, went through",
+                    deployment_is(d),
                     call.ecs_deployment,
                     call.service,
                     call.task_definition
@@ -746,8 +746,9 @@ mod tests {
     //! them, so a quiet invariant means a held one, not a blind check.
     #![allow(clippy::unwrap_used)]
 
-    use deckhand_core::deployment::{Approval, Draft, ImageRef, Progress, ServiceRelease};
-    use deckhand_core::types::{ChatKind, EnvName, ServiceName, SignedDuration, Version};
+    use deckhand_core::deployment::{Approval, ImageRef, ServiceRelease};
+    use deckhand_core::memory::release_draft;
+    use deckhand_core::types::{ChatKind, ServiceName, Version};
 
     use super::*;
     use crate::run::{config, start};
@@ -759,37 +760,31 @@ mod tests {
 
     /// A prod deploy of api asked for by Alice, waiting for one approval.
     fn pending() -> Deployment {
-        let mut d = Deployment::new(
-            Draft {
-                id: DeploymentId::derive(start(), "k"),
-                env: EnvName::parse("prod").unwrap(),
-                kind: DeploymentKind::Release,
-                version: Version::parse("v1.0.1").unwrap(),
-                services: vec![ServiceRelease {
-                    service: ServiceName::parse("api").unwrap(),
-                    image: ImageRef {
-                        repository: "acme/api".into(),
-                        tag: Version::parse("v1.0.1").unwrap(),
-                        digest: digest("acme/api", 1, 0),
-                    },
-                    previous_version: None,
-                    target_task_definition: None,
-                    snapshot_plan: None,
-                    migration: None,
-                    checks: Vec::new(),
-                    smoke: None,
-                    progress: Progress::default(),
-                }],
-                requested_by: actor("U0ALICE"),
-                required_approvals: 1,
-                approval_ttl: SignedDuration::from_hours(2),
-                overridden: None,
-                alarms_at_start: Vec::new(),
-            },
-            start(),
-        );
+        let image = ImageRef {
+            repository: "acme/api".into(),
+            tag: Version::parse("v1.0.1").unwrap(),
+            digest: digest("acme/api", 1, 0),
+        };
+        let api = ServiceRelease::new(ServiceName::parse("api").unwrap(), image);
+        let id = DeploymentId::derive(start(), "k");
+        let draft = release_draft(id, "prod", "v1.0.1", vec![api], actor("U0ALICE"));
+        let mut d = Deployment::new(draft, start());
         d.state = State::PendingApproval;
         d
+    }
+
+    /// The first step's context, chat up, no crash so far.
+    fn context<'a>(config: &'a Config, world: &'a World, after_maintenance: bool) -> Context<'a> {
+        Context {
+            config,
+            world,
+            now: start(),
+            step: 0,
+            new_updates: 0,
+            after_maintenance,
+            last_crash: None,
+            chat_up: true,
+        }
     }
 
     fn kinds_of(d: Deployment) -> Vec<&'static str> {
@@ -809,16 +804,7 @@ mod tests {
             holds: Vec::new(),
             cards: BTreeMap::new(),
         };
-        let cx = Context {
-            config: &config,
-            world: &world,
-            now: start(),
-            step: 0,
-            new_updates: 0,
-            after_maintenance: false,
-            last_crash: None,
-            chat_up: true,
-        };
+        let cx = context(&config, &world, false);
         check(&cx, &observed, &observed)
             .into_iter()
             .map(|v| v.kind)
@@ -902,16 +888,7 @@ mod tests {
                     state,
                 });
             }
-            let cx = Context {
-                config: &config,
-                world: &world,
-                now: start(),
-                step: 0,
-                new_updates: 0,
-                after_maintenance: true,
-                last_crash: None,
-                chat_up: true,
-            };
+            let cx = context(&config, &world, true);
             drained(&cx, &observed)
                 .into_iter()
                 .map(|v| v.kind)

@@ -4,10 +4,8 @@
 use std::collections::{HashMap, HashSet};
 
 use deckhand_aws::dynamo::{DynamoStore, TTL_ATTRIBUTE};
-use deckhand_core::deployment::{
-    Approval, Deployment, DeploymentKind, Draft, ImageRef, Input, Progress, ServiceRelease, State,
-};
-use deckhand_core::memory::join_all;
+use deckhand_core::deployment::{Approval, Deployment, ImageRef, Input, ServiceRelease, State};
+use deckhand_core::memory::{join_all, release_draft};
 use deckhand_core::policy::{EnvLock, LockOwner};
 use deckhand_core::ports::{Build, Hold, Pause, PortError, RollbackOpening, Store, Vote, Voted};
 use deckhand_core::rollback::{Origin, Release, Verdict};
@@ -32,35 +30,14 @@ fn alice() -> Actor {
 
 fn deployment(key: &str) -> Deployment {
     let now = at("2026-11-24T09:00:00Z");
-    Deployment::new(
-        Draft {
-            id: DeploymentId::derive(now, key),
-            env: EnvName::parse("prod").unwrap(),
-            kind: DeploymentKind::Release,
-            version: Version::parse("v1.2.3").unwrap(),
-            services: vec![ServiceRelease {
-                service: ServiceName::parse("api").unwrap(),
-                image: ImageRef {
-                    repository: "acme/api".into(),
-                    tag: Version::parse("v1.2.3").unwrap(),
-                    digest: Digest::parse(&format!("sha256:{}", "ab".repeat(32))).unwrap(),
-                },
-                previous_version: None,
-                target_task_definition: None,
-                snapshot_plan: None,
-                migration: None,
-                checks: Vec::new(),
-                smoke: None,
-                progress: Progress::default(),
-            }],
-            requested_by: alice(),
-            required_approvals: 1,
-            approval_ttl: SignedDuration::from_hours(2),
-            overridden: None,
-            alarms_at_start: vec![],
-        },
-        now,
-    )
+    let image = ImageRef {
+        repository: "acme/api".into(),
+        tag: Version::parse("v1.2.3").unwrap(),
+        digest: Digest::parse(&format!("sha256:{}", "ab".repeat(32))).unwrap(),
+    };
+    let api = ServiceRelease::new(ServiceName::parse("api").unwrap(), image);
+    let id = DeploymentId::derive(now, key);
+    Deployment::new(release_draft(id, "prod", "v1.2.3", vec![api], alice()), now)
 }
 
 #[tokio::test]

@@ -1,7 +1,6 @@
 #![allow(clippy::unwrap_used)]
 
 use super::*;
-use crate::deployment::Progress;
 use crate::rollback::Verdict;
 use crate::testkit::{at, digest, release};
 
@@ -21,15 +20,8 @@ fn judged() -> Verdict {
 
 fn service_release(target: Option<&str>) -> ServiceRelease {
     ServiceRelease {
-        service: api(),
-        image: release(4, T, Verdict::Baking).image,
-        previous_version: None,
         target_task_definition: target.map(str::to_owned),
-        snapshot_plan: None,
-        migration: None,
-        checks: Vec::new(),
-        smoke: None,
-        progress: Progress::default(),
+        ..ServiceRelease::new(api(), release(4, T, Verdict::Baking).image)
     }
 }
 

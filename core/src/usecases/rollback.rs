@@ -1,7 +1,7 @@
 //! Rolling back: on a CloudWatch alarm, or because someone typed `/rollback`.
 
 use crate::config::EnvConfig;
-use crate::deployment::{Deployment, DeploymentKind, Draft, Input, Progress, ServiceRelease};
+use crate::deployment::{Deployment, DeploymentKind, Draft, Input, ServiceRelease};
 use crate::policy::{self, EnvLock, LockOwner};
 use crate::ports::{
     Clock as _, Hold, Monitor as _, Platform as _, PortError, Ports, RollbackOpening, Store as _,
@@ -751,7 +751,6 @@ impl<P: Ports> App<'_, P> {
         let services: Vec<ServiceRelease> = targets
             .into_iter()
             .map(|(t, bad_version)| ServiceRelease {
-                service: t.service.clone(),
                 // Back on a revision that ran well: its checks say it is up again; its smoke
                 // test is not run (a rollback does not wait ten minutes to be trusted).
                 checks: self
@@ -760,13 +759,9 @@ impl<P: Ports> App<'_, P> {
                     .get(&t.service)
                     .map(|s| s.checks_for(&env.name))
                     .unwrap_or_default(),
-                smoke: None,
-                image: t.image,
                 previous_version: bad_version,
                 target_task_definition: Some(t.task_definition),
-                snapshot_plan: None,
-                migration: None,
-                progress: Progress::default(),
+                ..ServiceRelease::new(t.service, t.image)
             })
             .collect();
         let reason = format!(
