@@ -114,6 +114,18 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 // ------------------------------------------------------------------ 1. acknowledgements -----
 
+/// A client of the SDK crate `$sdk` on `$config`, its requests counted by `$calls` (the crates
+/// share no client trait: a macro, not a function).
+macro_rules! counted {
+    ($sdk:ident, $config:expr, $calls:expr) => {
+        $sdk::Client::from_conf(
+            $sdk::config::Builder::from($config)
+                .interceptor($calls.clone())
+                .build(),
+        )
+    };
+}
+
 /// Every AWS request a client makes as it goes on the wire, with when: `service:Operation`.
 #[derive(Debug, Clone, Default)]
 struct Calls(Arc<std::sync::Mutex<Vec<(Instant, String)>>>);
@@ -423,11 +435,7 @@ async fn acknowledgements(emulator: &'static Emulator) -> Result<(Vec<AckRow>, P
 
     let counter = Calls::default();
     let sdk = emulator.sdk_config().await;
-    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .interceptor(counter.clone())
-            .build(),
-    );
+    let dynamodb = counted!(aws_sdk_dynamodb, &sdk, &counter);
     let table = deckhand_harness::unique("bench");
     DynamoStore::create_table(&dynamodb, &table).await?;
     let mut dynamo = AckWorld::new(DynamoStore::new(dynamodb.clone(), table.clone())).await?;
@@ -869,26 +877,10 @@ async fn rollback_reaction(emulator: &'static Emulator) -> Result<Reaction, Erro
     // The rollback function's AWS clients, counted: the same emulator, table and chat.
     let calls = Calls::default();
     let sdk = emulator.sdk_config().await;
-    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .interceptor(calls.clone())
-            .build(),
-    );
-    let ecs = aws_sdk_ecs::Client::from_conf(
-        aws_sdk_ecs::config::Builder::from(&sdk)
-            .interceptor(calls.clone())
-            .build(),
-    );
-    let ecr = aws_sdk_ecr::Client::from_conf(
-        aws_sdk_ecr::config::Builder::from(&sdk)
-            .interceptor(calls.clone())
-            .build(),
-    );
-    let cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
-        aws_sdk_cloudwatch::config::Builder::from(&sdk)
-            .interceptor(calls.clone())
-            .build(),
-    );
+    let dynamodb = counted!(aws_sdk_dynamodb, &sdk, &calls);
+    let ecs = counted!(aws_sdk_ecs, &sdk, &calls);
+    let ecr = counted!(aws_sdk_ecr, &sdk, &calls);
+    let cloudwatch = counted!(aws_sdk_cloudwatch, &sdk, &calls);
     let table = local.bot.ports.store.table().to_owned();
     let ports = local
         .bot

@@ -270,45 +270,35 @@ mod tests {
 
     #[test]
     fn a_daily_cron_fires_at_its_local_time_across_daylight_saving() {
-        let nightly = Schedule::parse("cron(0 3 * * ? *)", "Europe/Berlin").unwrap();
-        // Winter: 03:00 in Berlin is 02:00 UTC; summer: 01:00 UTC.
-        assert_eq!(
-            nightly.last_firing(at("2026-01-15T12:00:00Z")),
-            Some(at("2026-01-15T02:00:00Z"))
-        );
-        assert_eq!(
-            nightly.last_firing(at("2026-07-15T12:00:00Z")),
-            Some(at("2026-07-15T01:00:00Z"))
-        );
-        assert_eq!(
-            nightly.last_firing(at("2026-07-15T00:30:00Z")),
-            Some(at("2026-07-14T01:00:00Z")),
-            "before tonight's firing: last night's"
-        );
-        assert_eq!(
-            nightly.period(at("2026-07-15T12:00:00Z")),
-            Some(SignedDuration::from_hours(24))
-        );
+        let (nightly, berlin) = ("cron(0 3 * * ? *)", "Europe/Berlin");
         // AWS weekdays are 1-7 = SUN-SAT: `2` is Monday.
-        let mondays = Schedule::parse("cron(0 4 ? * 2 *)", "UTC").unwrap();
-        assert_eq!(
-            mondays.last_firing(at("2026-12-09T12:00:00Z")),
-            Some(at("2026-12-07T04:00:00Z"))
-        );
-        assert_eq!(
-            mondays.period(at("2026-12-09T12:00:00Z")),
-            Some(SignedDuration::from_hours(24 * 7))
-        );
+        let mondays = "cron(0 4 ? * 2 *)";
         // AWS's `N/S` steps: from 00:15, every 6 hours.
-        let six_hourly = Schedule::parse("cron(15 0/6 * * ? *)", "UTC").unwrap();
-        assert_eq!(
-            six_hourly.last_firing(at("2026-12-09T13:00:00Z")),
-            Some(at("2026-12-09T12:15:00Z"))
-        );
-        assert_eq!(
-            six_hourly.period(at("2026-12-09T13:00:00Z")),
-            Some(SignedDuration::from_hours(6))
-        );
+        let six_hourly = "cron(15 0/6 * * ? *)";
+        // (expression, zone, now, the last firing by then, the period in hours), in 2026, UTC.
+        for (expression, zone, now, last, hours) in [
+            // Winter: 03:00 in Berlin is 02:00 UTC; summer: 01:00 UTC.
+            (nightly, berlin, "01-15T12:00", "01-15T02:00", 24),
+            (nightly, berlin, "07-15T12:00", "07-15T01:00", 24),
+            // Before tonight's firing: last night's.
+            (nightly, berlin, "07-15T00:30", "07-14T01:00", 24),
+            (mondays, "UTC", "12-09T12:00", "12-07T04:00", 24 * 7),
+            (six_hourly, "UTC", "12-09T13:00", "12-09T12:15", 6),
+        ] {
+            let schedule = Schedule::parse(expression, zone).unwrap();
+            let (now, last) = (in_2026(now), in_2026(last));
+            assert_eq!(
+                schedule.last_firing(now),
+                Some(last),
+                "{expression} at {now}"
+            );
+            let period = Some(SignedDuration::from_hours(hours));
+            assert_eq!(schedule.period(now), period, "{expression} at {now}");
+        }
+    }
+
+    fn in_2026(month_to_minute: &str) -> Timestamp {
+        at(&format!("2026-{month_to_minute}:00Z"))
     }
 
     #[test]

@@ -41,6 +41,16 @@ pub mod testing;
 pub use outage::Outage;
 pub use seed::{SMOKE_LOG, Seed, SeededService};
 
+/// How many items a handler's answers list under `key` in all: how many of twenty copies of
+/// one alarm rolled something back, say. An answer without that list counts nothing.
+pub fn total<'a>(answers: impl IntoIterator<Item = &'a serde_json::Value>, key: &str) -> usize {
+    answers
+        .into_iter()
+        .filter_map(|a| a[key].as_array())
+        .map(Vec::len)
+        .sum()
+}
+
 /// Runs `command` to its end: its exit code (-1 when a signal ended it), stdout and stderr,
 /// as text.
 pub fn run_to_end(command: &mut std::process::Command) -> (i32, String, String) {

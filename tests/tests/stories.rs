@@ -16,7 +16,7 @@ use deckhand_core::types::{EnvName, SignedDuration, Version};
 use deckhand_core::usecases::{App, DeployRequest};
 use deckhand_functions::handlers::FunctionError;
 use deckhand_harness::faults::Faults;
-use deckhand_harness::{Emulator, Outage};
+use deckhand_harness::{Emulator, Outage, total};
 use futures_util::future::join_all;
 use serde_json::Value;
 
@@ -55,6 +55,13 @@ fn env(name: &str) -> EnvName {
 
 /// Delivers `event` `COPIES` times at once; a copy answered "retryable" is delivered again, as
 /// Lambda would. Every copy must end answered; their answers come back.
+/// Twenty copies of `alarm` at once roll back exactly once; then ECS finishes the rollback.
+async fn rolls_back_once(local: &Local, alarm: &Value) {
+    let answers = flood(local, "rollback", alarm).await;
+    assert_eq!(total(&answers, "rolled_back"), 1, "{answers:?}");
+    local.settle(EcsReport::Completed).await.unwrap();
+}
+
 async fn flood(local: &Local, function: &str, event: &Value) -> Vec<Value> {
     let copies = join_all((0..COPIES).map(|_| async {
         for _ in 0..5 {
@@ -360,13 +367,7 @@ async fn an_alarm_delivered_twenty_times_rolls_back_once_and_tells_the_channel_o
         .alarm_event("api-prod-5xx", "Threshold Crossed: 57 5xx in 1 minute")
         .await
         .unwrap();
-    let answers = flood(&local, "rollback", &alarm).await;
-    let rolled: usize = answers
-        .iter()
-        .map(|a| a["rolled_back"].as_array().unwrap().len())
-        .sum();
-    assert_eq!(rolled, 1, "{answers:?}");
-    local.settle(EcsReport::Completed).await.unwrap();
+    rolls_back_once(&local, &alarm).await;
 
     let d = latest(&local, "prod").await;
     assert!(
@@ -670,13 +671,7 @@ async fn an_alarm_only_its_tags_tie_to_a_service_rolls_that_service_back() {
         .alarm_event(name, "Threshold Crossed: p99 2.4 s > 1 s")
         .await
         .unwrap();
-    let answers = flood(&local, "rollback", &alarm).await;
-    let rolled: usize = answers
-        .iter()
-        .map(|a| a["rolled_back"].as_array().unwrap().len())
-        .sum();
-    assert_eq!(rolled, 1, "{answers:?}");
-    local.settle(EcsReport::Completed).await.unwrap();
+    rolls_back_once(&local, &alarm).await;
     assert_eq!(latest(&local, "prod").await.state, State::Succeeded);
     assert_eq!(
         running(&local, "prod", "api").await.task_definition,

@@ -20,7 +20,6 @@ use crate::types::{Actor, DeploymentId, SignedDuration, Timestamp};
 
 use super::App;
 use super::deploy::RunError;
-use super::queries::QueryError;
 
 /// The heartbeat maintenance emits on every run; the template alarms when it stops.
 pub const HEARTBEAT: &str = "MaintenanceHeartbeat";
@@ -110,25 +109,11 @@ impl Maintained {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum MaintainError {
-    #[error(transparent)]
-    Run(#[from] RunError),
-    #[error(transparent)]
-    Query(#[from] QueryError),
-}
-
-impl From<PortError> for MaintainError {
-    fn from(e: PortError) -> Self {
-        MaintainError::Run(RunError::Port(e))
-    }
-}
-
 impl<P: crate::ports::Ports> App<'_, P> {
     /// Runs everything that is due. Each environment is looked after on its own: one that
     /// fails (an outage, a throttled call) does not stop the others, and the first error is
     /// returned after all were tried, so the schedule's retry and alarms see it.
-    pub async fn maintain(&self) -> Result<Maintained, MaintainError> {
+    pub async fn maintain(&self) -> Result<Maintained, RunError> {
         let mut done = Maintained::default();
         let mut first_error = None;
         for env in self.config.environments.values() {
@@ -276,7 +261,7 @@ impl<P: crate::ports::Ports> App<'_, P> {
         &self,
         env: &EnvConfig,
         done: &mut Maintained,
-    ) -> Result<(), MaintainError> {
+    ) -> Result<(), RunError> {
         let store = self.ports.store();
         let limits = Limits::with_rollout(env.lock_ttl);
         let now = self.ports.clock().now();
@@ -318,7 +303,7 @@ impl<P: crate::ports::Ports> App<'_, P> {
         mut d: Deployment,
         limits: Limits,
         done: &mut Maintained,
-    ) -> Result<(), MaintainError> {
+    ) -> Result<(), RunError> {
         let now = self.ports.clock().now();
         for _ in 0..3 {
             let Some(due) = d.due(now, limits) else {
@@ -376,7 +361,7 @@ impl<P: crate::ports::Ports> App<'_, P> {
         service: usize,
         ecs_deployment: &str,
         overdue: bool,
-    ) -> Result<bool, MaintainError> {
+    ) -> Result<bool, RunError> {
         let Some(release) = d.services.get(service) else {
             return Ok(false);
         };
@@ -402,7 +387,7 @@ impl<P: crate::ports::Ports> App<'_, P> {
         lock: EnvLock,
         now: jiff::Timestamp,
         done: &mut Maintained,
-    ) -> Result<(), MaintainError> {
+    ) -> Result<(), RunError> {
         let store = self.ports.store();
         let owner = match lock.owner {
             LockOwner::Deployment { id } => store.get_deployment(id).await?,

@@ -30,13 +30,13 @@ pub use backup::{BackupError, BackupOutcome, BackupTrigger};
 pub use build::{AutoDeployOutcome, BuildError, BuildOutcome};
 pub use deploy::{DecideError, Decision, DeployRequest, RequestError, Requested, RunError};
 pub use engine::STEP_LEASE;
-pub use maintain::{BACKUPS_MISSED, CARDS_KEPT_CURRENT, HEARTBEAT, MaintainError, Maintained};
+pub use maintain::{BACKUPS_MISSED, CARDS_KEPT_CURRENT, HEARTBEAT, Maintained};
 
 /// The metric every entry point emits when Deckhand's own setup is wrong (a missing table,
 /// secret, cluster or service, a denied permission); the template alarms on the first one.
 pub const MISCONFIGURED: &str = "Misconfigured";
 pub use queries::QueryError;
-pub use rollback::{AlarmError, AlarmOutcome, ENV_TAG, SERVICE_TAG};
+pub use rollback::{AlarmOutcome, ENV_TAG, SERVICE_TAG};
 
 use crate::config::{Config, EnvConfig};
 use crate::ports::{Channel, Metric, Metrics as _, PortError, Ports};

@@ -298,7 +298,7 @@ impl<P: Ports> App<'_, P> {
 
     /// Scheduled: releases whose bake window passed with no alarm become known-good.
     /// Returns how many were promoted.
-    pub async fn bake_check(&self) -> Result<usize, QueryError> {
+    pub async fn bake_check(&self) -> Result<usize, PortError> {
         let store = self.ports.store();
         let now = self.ports.clock().now();
         let mut promoted = 0;

@@ -36,14 +36,6 @@ fn alarm_decision_key(change: &AlarmChange, service: &ServiceName) -> String {
 pub const ENV_TAG: &str = "deckhand:env";
 pub const SERVICE_TAG: &str = "deckhand:service";
 
-#[derive(Debug, thiserror::Error)]
-pub enum AlarmError {
-    #[error(transparent)]
-    Request(#[from] RequestError),
-    #[error(transparent)]
-    Port(#[from] PortError),
-}
-
 /// What an alarm did, per service.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AlarmOutcome {
@@ -55,7 +47,7 @@ impl<P: Ports> App<'_, P> {
     /// A CloudWatch alarm changed state. The config maps an alarm to its env and services; an
     /// alarm the config does not name is mapped by its `deckhand:env` and `deckhand:service`
     /// tags (looked up only then, so the configured path makes no extra call).
-    pub async fn on_alarm(&self, change: &AlarmChange) -> Result<AlarmOutcome, AlarmError> {
+    pub async fn on_alarm(&self, change: &AlarmChange) -> Result<AlarmOutcome, RequestError> {
         let mut outcome = AlarmOutcome::default();
         if let Some(why) = change.not_into_alarm() {
             outcome.ignored.push(why);
@@ -181,7 +173,7 @@ impl<P: Ports> App<'_, P> {
         running: &str,
         reason: &str,
         outcome: &mut AlarmOutcome,
-    ) -> Result<bool, AlarmError> {
+    ) -> Result<bool, RequestError> {
         let now = self.ports.clock().now();
         // Without a deployment in flight: the lock's condition checks there is none.
         let facts = AlarmFacts {
@@ -331,7 +323,7 @@ impl<P: Ports> App<'_, P> {
         first: bool,
         reason: &str,
         outcome: &mut AlarmOutcome,
-    ) -> Result<(), AlarmError> {
+    ) -> Result<(), RequestError> {
         let store = self.ports.store();
         let now = self.ports.clock().now();
         let actor = Actor::system(&change.judge());
@@ -571,8 +563,8 @@ impl<P: Ports> App<'_, P> {
             of: None,
         };
         // The event is claimed and the way cleared above: straight to creating it.
-        self.create_rollback(env, id, targets, kind, actor.clone())
-            .await
+        let (draft, reason) = self.rollback_draft(env, id, targets, kind, actor.clone())?;
+        self.create_and_submit(env, draft, reason).await
     }
 
     async fn plan_manual(
@@ -680,7 +672,8 @@ impl<P: Ports> App<'_, P> {
             }
         };
         self.clear_the_way(env, id, &actor).await?;
-        let mut requested = self.create_rollback(env, id, targets, kind, actor).await?;
+        let (draft, reason) = self.rollback_draft(env, id, targets, kind, actor)?;
+        let mut requested = self.create_and_submit(env, draft, reason).await?;
         requested.deployment = Box::pin(self.start(requested.deployment, start)).await?;
         Ok(requested)
     }
@@ -719,19 +712,6 @@ impl<P: Ports> App<'_, P> {
                 Ok(d)
             }
         }
-    }
-
-    /// Creates and starts rollback `id` (its event claimed, its way cleared).
-    async fn create_rollback(
-        &self,
-        env: &EnvConfig,
-        id: DeploymentId,
-        targets: Vec<(Release, Option<String>)>,
-        kind: DeploymentKind,
-        actor: Actor,
-    ) -> Result<Requested, RequestError> {
-        let (draft, reason) = self.rollback_draft(env, id, targets, kind, actor)?;
-        self.create_and_submit(env, draft, reason).await
     }
 
     /// Rollback `id` to `targets` (each with the version it leaves), and the reason its lock

@@ -11,8 +11,7 @@ use deckhand_aws::events::{self, BackupEvent, DeployEvent, EventError};
 use deckhand_core::deployment::Work;
 use deckhand_core::ports::{PortError, Ports};
 use deckhand_core::usecases::{
-    AlarmError, App, AutoDeployOutcome, BackupError, BackupTrigger, BuildError, MaintainError,
-    QueryError, RequestError, RunError,
+    App, AutoDeployOutcome, BackupError, BackupTrigger, BuildError, RequestError, RunError,
 };
 use serde_json::{Value, json};
 
@@ -110,11 +109,7 @@ async fn deploy_event<P: Ports>(app: &App<'_, P>, event: &Value) -> Result<Value
 }
 
 async fn maintain<P: Ports>(app: &App<'_, P>) -> Result<Value, FunctionError> {
-    let done = app.maintain().await.map_err(|e| match e {
-        MaintainError::Run(r) => run_error(r),
-        MaintainError::Query(QueryError::Port(p)) => port(&p),
-        MaintainError::Query(q) => FunctionError::Refused(q.to_string()),
-    })?;
+    let done = app.maintain().await.map_err(run_error)?;
     let ids = |v: &[deckhand_core::types::DeploymentId]| {
         v.iter().map(ToString::to_string).collect::<Vec<_>>()
     };
@@ -186,10 +181,8 @@ async fn rollback_event<P: Ports>(app: &App<'_, P>, event: &Value) -> Result<Val
                 );
                 ignored.extend(outcome.ignored);
             }
-            Err(AlarmError::Port(p) | AlarmError::Request(RequestError::Port(p))) => {
-                return Err(port(&p));
-            }
-            Err(refused @ AlarmError::Request(_)) => {
+            Err(RequestError::Port(p)) => return Err(port(&p)),
+            Err(refused) => {
                 rejected.push(format!("alarm {}: {refused}", change.alarm));
             }
         }

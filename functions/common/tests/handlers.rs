@@ -9,6 +9,7 @@ use deckhand_core::types::{Digest, SignedDuration, Timestamp};
 use deckhand_core::usecases::{App, DeployRequest};
 use deckhand_functions::handlers::{self, FunctionError};
 use deckhand_harness::testing::{TestPorts, TestWorld};
+use deckhand_harness::total;
 use serde_json::Value;
 
 fn event(name: &str) -> Value {
@@ -245,10 +246,7 @@ async fn the_rollback_function_rolls_back_once_however_often_the_alarm_arrives()
     let alarm = event("cloudwatch-alarm-state-change.json");
     let app = w.app();
     let outcomes = join_all((0..20).map(|_| handlers::rollback(&app, &alarm))).await;
-    let rolled: usize = outcomes
-        .iter()
-        .map(|o| o.as_ref().unwrap()["rolled_back"].as_array().unwrap().len())
-        .sum();
+    let rolled = total(outcomes.iter().map(|o| o.as_ref().unwrap()), "rolled_back");
     assert_eq!(rolled, 1, "{outcomes:?}");
     let again = handlers::rollback(&app, &event("cloudwatch-alarm-sns.json"))
         .await
@@ -282,10 +280,7 @@ async fn the_build_completed_function_auto_deploys_a_build_of_main_to_staging_on
     let build = event("codebuild-build-succeeded.json");
     let app = w.app();
     let results = join_all((0..10).map(|_| handlers::build_completed(&app, &build))).await;
-    let started: usize = results
-        .iter()
-        .map(|r| r.as_ref().unwrap()["dispatched"].as_array().unwrap().len())
-        .sum();
+    let started = total(results.iter().map(|r| r.as_ref().unwrap()), "dispatched");
     assert_eq!(started, 1, "{results:?}");
     let ds = w.mem().deployments();
     assert_eq!(ds.len(), 1);
@@ -362,10 +357,7 @@ async fn the_direct_lambda_alarm_action_and_each_sns_record_roll_back_like_event
 
     let action = event("cloudwatch-alarm-lambda-action.json");
     let answers = join_all((0..5).map(|_| handlers::rollback(&app, &action))).await;
-    let rolled: usize = answers
-        .iter()
-        .map(|a| a.as_ref().unwrap()["rolled_back"].as_array().unwrap().len())
-        .sum();
+    let rolled = total(answers.iter().map(|a| a.as_ref().unwrap()), "rolled_back");
     assert_eq!(rolled, 1, "{answers:?}");
 
     // An SNS message of two records: the same transition again, and one that is no alarm.
@@ -426,10 +418,7 @@ async fn the_deploy_functions_schedule_bakes_releases_and_finishes_what_ecs_neve
     let answers: Vec<Value> = answers.into_iter().map(Result::unwrap).collect();
     w.wake(d.id).await;
     assert_eq!(w.deployment(d.id).state, State::Succeeded);
-    let reconciled: usize = answers
-        .iter()
-        .map(|a| a["reconciled"].as_array().unwrap().len())
-        .sum();
+    let reconciled = total(&answers, "reconciled");
     assert!(reconciled >= 1, "{answers:?}");
     let baked: u64 = answers.iter().map(|a| a["baked"].as_u64().unwrap()).sum();
     assert_eq!(baked, 1, "v1.2.3 baked, once: {answers:?}");
