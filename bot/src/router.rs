@@ -1,7 +1,8 @@
 //! The bot's HTTP surface: one axum router for Lambda (behind a Function URL) and local mode.
 //!
-//! Every handler verifies the request first (401 and nothing else on failure), then checks the
-//! workspace, guild and channel are configured and the person is in a config group, then calls
+//! Every request but `/health` is verified first, by one layer before any handler (401 and
+//! nothing else on failure: see [`Signer`]); each handler then checks the workspace, guild and
+//! channel are configured and the person is in a config group, then calls
 //! one core use-case and answers within the 3 seconds Slack and Discord allow. Long work (the
 //! rollout itself) is handed to the deploy function by the use-case through `Dispatch`.
 //! Redeliveries (Slack's `X-Slack-Retry-Num`, a repeated Discord interaction id) reach the
@@ -10,9 +11,10 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use deckhand_core::card::ButtonAction;
@@ -75,29 +77,83 @@ pub fn router<P: Ports + 'static>(bot: Arc<Bot<P>>) -> Router {
         .route("/slack/interactions", post(slack_interaction::<P>))
         .route("/discord/interactions", post(discord_interaction::<P>))
         .route("/hooks/build/{kind}", post(build_hook::<P>))
+        .route_layer(middleware::from_fn_with_state(bot.clone(), signed::<P>))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(bot)
+}
+
+/// Who signs a route's requests. Every route but `/health` has one; an unknown build hook
+/// kind has none and is answered 404 by its handler.
+#[derive(Debug, Clone, Copy)]
+enum Signer {
+    Slack,
+    Discord,
+    GitHub,
+    GitLab,
+    Generic,
+}
+
+impl Signer {
+    fn of(path: &str) -> Option<Signer> {
+        match path {
+            "/slack/commands" | "/slack/interactions" => Some(Signer::Slack),
+            "/discord/interactions" => Some(Signer::Discord),
+            "/hooks/build/github" => Some(Signer::GitHub),
+            "/hooks/build/gitlab" => Some(Signer::GitLab),
+            "/hooks/build/generic" => Some(Signer::Generic),
+            _ => None,
+        }
+    }
+
+    fn verify(self, k: &Keys, headers: &HeaderMap, body: &[u8]) -> Result<(), Unverified> {
+        let hook = || Unverified::Missing("webhook secret");
+        match self {
+            Signer::Slack => match &k.slack_signing_secret {
+                Some(secret) => verify::slack(secret, headers, body, wall_clock()),
+                None => Err(Unverified::Missing("slack signing secret")),
+            },
+            Signer::Discord => match &k.discord_public_key {
+                Some(key) => verify::discord(key, headers, body, wall_clock()),
+                None => Err(Unverified::Missing("discord public key")),
+            },
+            Signer::GitHub => {
+                verify::github(k.github_secret.as_ref().ok_or_else(hook)?, headers, body)
+            }
+            Signer::GitLab => verify::gitlab(k.gitlab_token.as_ref().ok_or_else(hook)?, headers),
+            Signer::Generic => {
+                verify::generic(k.generic_secret.as_ref().ok_or_else(hook)?, headers, body)
+            }
+        }
+    }
+}
+
+/// Checks the signature of every request to a signed route, once, before its handler reads
+/// the body: a route cannot forget to. Refused: 401, and nothing else happens.
+async fn signed<P: Ports>(
+    State(bot): State<Arc<Bot<P>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(signer) = Signer::of(request.uri().path()) else {
+        return next.run(request).await;
+    };
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, MAX_BODY).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "request too large").into_response();
+    };
+    if let Err(e) = bot
+        .keys
+        .verify(|k| signer.verify(k, &parts.headers, &body))
+        .await
+    {
+        return unauthorized(parts.uri.path().trim_start_matches('/'), &e);
+    }
+    next.run(Request::from_parts(parts, Body::from(body))).await
 }
 
 fn unauthorized(route: &str, why: &Unverified) -> Response {
     tracing::warn!(route, reason = %why, "refused an unverified request");
     (StatusCode::UNAUTHORIZED, "invalid request signature").into_response()
-}
-
-/// Verifies a request from Slack; `Some(401)` when it is not.
-async fn refuse_unverified_slack(
-    keys: &KeyRing,
-    headers: &HeaderMap,
-    body: &[u8],
-    route: &str,
-) -> Option<Response> {
-    keys.verify(|k| match k.slack_signing_secret.as_ref() {
-        Some(secret) => verify::slack(secret, headers, body, wall_clock()),
-        None => Err(Unverified::Missing("slack signing secret")),
-    })
-    .await
-    .err()
-    .map(|e| unauthorized(route, &e))
 }
 
 fn bad_request(route: &str, what: &str) -> Response {
@@ -132,16 +188,7 @@ fn wall_clock() -> jiff::Timestamp {
     jiff::Timestamp::now()
 }
 
-async fn slack_command<P: Ports>(
-    State(bot): State<Arc<Bot<P>>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if let Some(refused) =
-        refuse_unverified_slack(&bot.keys, &headers, &body, "slack/commands").await
-    {
-        return refused;
-    }
+async fn slack_command<P: Ports>(State(bot): State<Arc<Bot<P>>>, body: Bytes) -> Response {
     let (c, key) = match SlackCommand::parse(&body) {
         Ok(parsed) => parsed,
         Err(why) => return bad_request("slack/commands", &why.0),
@@ -158,16 +205,7 @@ async fn slack_command<P: Ports>(
     slack_ephemeral(&execute(&bot, &c.command, &c.text, &actor, &key, c.reply_to()).await)
 }
 
-async fn slack_interaction<P: Ports>(
-    State(bot): State<Arc<Bot<P>>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if let Some(refused) =
-        refuse_unverified_slack(&bot.keys, &headers, &body, "slack/interactions").await
-    {
-        return refused;
-    }
+async fn slack_interaction<P: Ports>(State(bot): State<Arc<Bot<P>>>, body: Bytes) -> Response {
     let b = match SlackInteraction::parse(&body) {
         Ok(SlackInteraction::BlockActions(b)) => b,
         Ok(SlackInteraction::Other) => return StatusCode::OK.into_response(),
@@ -203,21 +241,7 @@ async fn slack_interaction<P: Ports>(
     StatusCode::OK.into_response()
 }
 
-async fn discord_interaction<P: Ports>(
-    State(bot): State<Arc<Bot<P>>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let verified = bot
-        .keys
-        .verify(|k| match &k.discord_public_key {
-            Some(key) => verify::discord(key, &headers, &body, wall_clock()),
-            None => Err(Unverified::Missing("discord public key")),
-        })
-        .await;
-    if let Err(e) = verified {
-        return unauthorized("discord/interactions", &e);
-    }
+async fn discord_interaction<P: Ports>(State(bot): State<Arc<Bot<P>>>, body: Bytes) -> Response {
     let (i, key) = match DiscordInteraction::parse(&body) {
         Ok(parsed) => parsed,
         Err(why) => return bad_request("discord/interactions", &why.0),
@@ -479,27 +503,6 @@ async fn build_hook<P: Ports>(
 ) -> Response {
     if !matches!(kind.as_str(), "github" | "gitlab" | "generic") {
         return (StatusCode::NOT_FOUND, "no such hook").into_response();
-    }
-    let missing = || Err(Unverified::Missing("webhook secret"));
-    let verified = bot
-        .keys
-        .verify(|k| match kind.as_str() {
-            "github" => k
-                .github_secret
-                .as_ref()
-                .map_or_else(missing, |s| verify::github(s, &headers, &body)),
-            "gitlab" => k
-                .gitlab_token
-                .as_ref()
-                .map_or_else(missing, |s| verify::gitlab(s, &headers)),
-            _ => k
-                .generic_secret
-                .as_ref()
-                .map_or_else(missing, |s| verify::generic(s, &headers, &body)),
-        })
-        .await;
-    if let Err(e) = verified {
-        return unauthorized("hooks/build", &e);
     }
     let parsed = match kind.as_str() {
         "github" => github_build(&bot.config, &headers, &body),

@@ -616,6 +616,27 @@ async fn unsigned_stale_malformed_and_oversized_requests_are_refused_and_change_
         StatusCode::PAYLOAD_TOO_LARGE
     );
 
+    // Every route but `/health` is signed: an unsigned request to any of them is refused.
+    for route in [
+        "/slack/commands",
+        "/slack/interactions",
+        "/discord/interactions",
+        "/hooks/build/github",
+        "/hooks/build/gitlab",
+        "/hooks/build/generic",
+    ] {
+        let (status, _) = w.post(route, HeaderMap::new(), "{}".into()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{route}");
+    }
+    let (status, _) = w
+        .post("/hooks/build/jenkins", HeaderMap::new(), "{}".into())
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "no such hook: nothing to verify"
+    );
+
     assert!(w.mem().deployments().is_empty());
     assert!(w.mem().dispatched().is_empty());
     assert!(w.sent().is_empty());

@@ -55,11 +55,35 @@ fn env(name: &str) -> EnvName {
 
 /// Delivers `event` `COPIES` times at once; a copy answered "retryable" is delivered again, as
 /// Lambda would. Every copy must end answered; their answers come back.
-/// Twenty copies of `alarm` at once roll back exactly once; then ECS finishes the rollback.
-async fn rolls_back_once(local: &Local, alarm: &Value) {
+/// Twenty copies of `alarm` at once roll api in prod back exactly once, to `good`, and tell
+/// the channel once: the rollback card, and one line in the bad release's thread, each
+/// quoting the alarm's `reason`.
+async fn rolls_back_once(local: &Local, alarm: &Value, good: &Running, reason: &str) {
     let answers = flood(local, "rollback", alarm).await;
     assert_eq!(total(&answers, "rolled_back"), 1, "{answers:?}");
     local.settle(EcsReport::Completed).await.unwrap();
+    let d = latest(local, "prod").await;
+    assert!(
+        matches!(
+            d.kind,
+            DeploymentKind::Rollback {
+                automatic: true,
+                ..
+            }
+        ),
+        "{d:?}"
+    );
+    assert_eq!(d.state, State::Succeeded);
+    assert_eq!(
+        running(local, "prod", "api").await.task_definition,
+        good.task_definition,
+        "back on the known-good revision"
+    );
+    assert_eq!(
+        told_where(local, PROD_OPS, reason),
+        (1, 1),
+        "the rollback card, and one line in the bad release's thread"
+    );
 }
 
 async fn flood(local: &Local, function: &str, event: &Value) -> Vec<Value> {
@@ -367,31 +391,8 @@ async fn an_alarm_delivered_twenty_times_rolls_back_once_and_tells_the_channel_o
         .alarm_event("api-prod-5xx", "Threshold Crossed: 57 5xx in 1 minute")
         .await
         .unwrap();
-    rolls_back_once(&local, &alarm).await;
-
-    let d = latest(&local, "prod").await;
-    assert!(
-        matches!(
-            d.kind,
-            DeploymentKind::Rollback {
-                automatic: true,
-                ..
-            }
-        ),
-        "{d:?}"
-    );
-    assert_eq!(d.state, State::Succeeded);
-    assert_eq!(
-        running(&local, "prod", "api").await.task_definition,
-        good.task_definition,
-        "back on the known-good revision"
-    );
+    rolls_back_once(&local, &alarm, &good, "57 5xx in 1 minute").await;
     assert_eq!(cards_posted(&local, "Automatic rollback of api in prod"), 1);
-    assert_eq!(
-        told_where(&local, PROD_OPS, "57 5xx in 1 minute"),
-        (1, 1),
-        "the rollback card, and one line in the bad release's thread"
-    );
 }
 
 #[tokio::test]
@@ -671,17 +672,7 @@ async fn an_alarm_only_its_tags_tie_to_a_service_rolls_that_service_back() {
         .alarm_event(name, "Threshold Crossed: p99 2.4 s > 1 s")
         .await
         .unwrap();
-    rolls_back_once(&local, &alarm).await;
-    assert_eq!(latest(&local, "prod").await.state, State::Succeeded);
-    assert_eq!(
-        running(&local, "prod", "api").await.task_definition,
-        good.task_definition
-    );
-    assert_eq!(
-        told_where(&local, PROD_OPS, "p99 2.4 s > 1 s"),
-        (1, 1),
-        "the rollback card, and one line in the bad release's thread"
-    );
+    rolls_back_once(&local, &alarm, &good, "p99 2.4 s > 1 s").await;
 }
 
 /// A service's first release in an environment adopts what ran there as its baseline, and

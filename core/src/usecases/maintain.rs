@@ -257,11 +257,7 @@ impl<P: crate::ports::Ports> App<'_, P> {
         Ok(missed)
     }
 
-    async fn maintain_env(
-        &self,
-        env: &EnvConfig,
-        done: &mut Maintained,
-    ) -> Result<(), RunError> {
+    async fn maintain_env(&self, env: &EnvConfig, done: &mut Maintained) -> Result<(), RunError> {
         let store = self.ports.store();
         let limits = Limits::with_rollout(env.lock_ttl);
         let now = self.ports.clock().now();
