@@ -939,10 +939,10 @@ impl Deployment {
                 }
                 next.finish(State::Expired, now, &mut fx);
                 fx.push(Effect::reply(format!(
-                        "⌛ {}: nobody approved this by {}; it expired and the environment is free again. Ask again with `/deploy` when someone can approve.",
-                        self.requested_by.display(),
-                        self.approval_expires.strftime("%H:%M UTC")
-                    )));
+                    "⌛ {}: nobody approved this by {}; it expired and the environment is free again. Ask again with `/deploy` when someone can approve.",
+                    self.requested_by.display(),
+                    self.approval_expires.strftime("%H:%M UTC")
+                )));
             }
             (_, Input::ApprovalExpired) => return Ok(Step::duplicate(self)),
 

@@ -377,6 +377,17 @@ impl<S: Store> SimPorts<S> {
         Bundle::uniform(self.clone())
     }
 
+    /// The one-off task started by `started_by` (a `kind` of task), started now if none was.
+    fn one_off(&self, started_by: String, kind: &str) -> String {
+        let mut w = self.world();
+        let n = w.smokes.len();
+        w.smokes
+            .entry(started_by)
+            .or_insert_with(|| (format!("task/{kind}-{n}"), 0))
+            .0
+            .clone()
+    }
+
     pub fn world(&self) -> MutexGuard<'_, World> {
         guard(&self.world)
     }
@@ -716,15 +727,10 @@ impl<S: Store> Platform for SimPorts<S> {
         _command: &[String],
         run: &str,
     ) -> PortResult<String> {
+        // One task per (run, service), however often asked, as the ECS adapter finds it.
+        let started_by = format!("{run}/{}", svc.name);
         self.call(Port::Platform, async {
-            let mut w = self.world();
-            let n = w.smokes.len();
-            // One task per (run, service), however often asked, as the ECS adapter finds it.
-            Ok(w.smokes
-                .entry(format!("{run}/{}", svc.name))
-                .or_insert_with(|| (format!("task/smoke-{n}"), 0))
-                .0
-                .clone())
+            Ok(self.one_off(started_by, "smoke"))
         })
         .await
     }
@@ -736,14 +742,9 @@ impl<S: Store> Platform for SimPorts<S> {
         started_by: &str,
     ) -> PortResult<String> {
         // The simulation's plans are snapshots; a one-off task is a smoke test's kind of task.
+        let started_by = started_by.to_owned();
         self.call(Port::Platform, async {
-            let mut w = self.world();
-            let n = w.smokes.len();
-            Ok(w.smokes
-                .entry(started_by.to_owned())
-                .or_insert_with(|| (format!("task/one-off-{n}"), 0))
-                .0
-                .clone())
+            Ok(self.one_off(started_by, "one-off"))
         })
         .await
     }

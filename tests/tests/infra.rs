@@ -240,19 +240,25 @@ fn the_slack_manifest_offers_every_command_core_knows_and_asks_for_no_more_scope
     );
 }
 
+/// The template's alarm `name`, checked to watch `metric` in the namespace the metrics
+/// adapter writes: its properties.
+fn alarm_on<'t>(template: &'t Value, name: &str, metric: &str) -> &'t Value {
+    let alarm = &template["Resources"][name]["Properties"];
+    assert_eq!(alarm["MetricName"].as_str(), Some(metric), "{name}");
+    let namespace = Some(deckhand_aws::metrics::NAMESPACE);
+    assert_eq!(alarm["Namespace"].as_str(), namespace, "{name}");
+    alarm
+}
+
 /// A misconfiguration alarms on the very metric the functions and the bot count, at the
 /// first one, and a release of Deckhand that causes one rolls itself back.
 #[test]
 fn the_misconfigured_alarm_watches_what_the_functions_count_and_guards_upgrades() {
     let template: Value = serde_norway::from_str(TEMPLATE).unwrap();
-    let alarm = &template["Resources"]["MisconfiguredAlarm"]["Properties"];
-    assert_eq!(
-        alarm["MetricName"].as_str(),
-        Some(deckhand_core::usecases::MISCONFIGURED)
-    );
-    assert_eq!(
-        alarm["Namespace"].as_str(),
-        Some(deckhand_aws::metrics::NAMESPACE)
+    let alarm = alarm_on(
+        &template,
+        "MisconfiguredAlarm",
+        deckhand_core::usecases::MISCONFIGURED,
     );
     assert_eq!(alarm["Threshold"].as_u64(), Some(1));
     assert_eq!(alarm["EvaluationPeriods"].as_u64(), Some(1));
@@ -267,14 +273,10 @@ fn the_misconfigured_alarm_watches_what_the_functions_count_and_guards_upgrades(
 #[test]
 fn the_missed_backup_alarm_watches_what_maintenance_counts() {
     let template: Value = serde_norway::from_str(TEMPLATE).unwrap();
-    let alarm = &template["Resources"]["BackupsMissedAlarm"]["Properties"];
-    assert_eq!(
-        alarm["MetricName"].as_str(),
-        Some(deckhand_core::usecases::BACKUPS_MISSED)
-    );
-    assert_eq!(
-        alarm["Namespace"].as_str(),
-        Some(deckhand_aws::metrics::NAMESPACE)
+    let alarm = alarm_on(
+        &template,
+        "BackupsMissedAlarm",
+        deckhand_core::usecases::BACKUPS_MISSED,
     );
     assert_eq!(alarm["Threshold"].as_u64(), Some(1));
     assert_eq!(
@@ -288,14 +290,10 @@ fn the_missed_backup_alarm_watches_what_maintenance_counts() {
 #[test]
 fn the_heartbeat_alarm_watches_what_maintenance_emits_and_fires_on_silence() {
     let template: Value = serde_norway::from_str(TEMPLATE).unwrap();
-    let alarm = &template["Resources"]["MaintenanceStoppedAlarm"]["Properties"];
-    assert_eq!(
-        alarm["MetricName"].as_str(),
-        Some(deckhand_core::usecases::HEARTBEAT)
-    );
-    assert_eq!(
-        alarm["Namespace"].as_str(),
-        Some(deckhand_aws::metrics::NAMESPACE)
+    let alarm = alarm_on(
+        &template,
+        "MaintenanceStoppedAlarm",
+        deckhand_core::usecases::HEARTBEAT,
     );
     assert_eq!(alarm["TreatMissingData"].as_str(), Some("breaching"));
     assert_eq!(
