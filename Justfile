@@ -18,7 +18,7 @@ test:
 
 # The engine's deterministic simulation: N random sequences (default 10000) from SEED (default:
 # the clock), with a progress bar, a summary by invariant, and each failure shrunk to a
-# ready-to-paste regression test. SIM_TRACE=1 also prints each shrunk sequence's trace.
+# regression ready to paste into sim/tests/regressions.txt. SIM_TRACE=1 also prints each shrunk sequence's trace.
 simulate n="10000" seed="":
     cargo run --release -q -p deckhand-sim --bin simulate -- {{n}} {{seed}}
 

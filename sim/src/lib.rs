@@ -13,7 +13,7 @@
 //! done.
 //!
 //! A violation is shrunk ([`shrink`]: delta debugging over steps, then over faults) and printed
-//! as a ready-to-paste regression test ([`regression_test`]).
+//! as an entry ready to paste into `sim/tests/regressions.txt` ([`regression`]).
 //!
 //! Why hand-rolled rather than `proptest-state-machine`: a step here is an async delivery that
 //! may die half-way (its future is dropped at a port call), and a failure must print as a
@@ -136,49 +136,60 @@ pub fn shrink(steps: &[Step], kind: &str) -> Vec<Step> {
     }
 }
 
-/// A failing sequence as a regression to paste into `sim/tests/regressions.rs` (which imports
-/// `deckhand_sim::step::*` and `deckhand_sim::assert_never`): the shrunk steps as a constant,
-/// and a test that they never show `v`'s kind again, `#[ignore]`d while the kind is known.
-pub fn regression_test(seed: u64, v: &Violation, steps: &[Step]) -> String {
-    let name = format!("invariant_{}_{seed:08x}", v.kind.replace('-', "_"))
-        .chars()
-        .take(80)
-        .collect::<String>();
-    let constant = name.to_ascii_uppercase();
-    let ignore = match check::known(v).or_else(|| check::pending(v)) {
-        Some(why) => format!("#[ignore = \"known failure: {}\"]\n", why.replace('"', "'")),
-        None => String::new(),
-    };
+/// A failing sequence as an entry for `sim/tests/regressions.txt`: what it broke as a comment,
+/// the kind and seed, then the shrunk steps one a line, in the form [`Step`] prints and reads.
+pub fn regression(seed: u64, v: &Violation, steps: &[Step]) -> String {
     let mut out = format!(
-        "/// Found by seed {seed:#018x}: {}\nconst {constant}: &[Step] = &[\n",
-        v.detail.replace('\n', " ")
+        "# Found by seed {seed:#018x}: {}\n{} {seed:#018x}\n",
+        v.detail.replace('\n', " "),
+        v.kind
     );
     for s in steps {
-        out.push_str(&format!("    {s:?},\n"));
+        out.push_str(&format!("    {s:?}\n"));
     }
-    out.push_str(&format!(
-        "];\n\n#[test]\n{ignore}fn {name}() {{\n    assert_never(\"{}\", {constant});\n}}\n",
-        v.kind
-    ));
     out
 }
 
-/// Panics, with the trace, if `steps` break `invariant` on the in-memory store.
-#[track_caller]
-pub fn assert_holds(invariant: u8, steps: &[Step]) {
-    let out = run_in_memory(steps);
-    if let Some(v) = out.violations.iter().find(|v| v.invariant == invariant) {
-        panic!("{v}\n\ntrace:\n{}", out.trace.join("\n"));
-    }
+/// A shrunk failing sequence kept as a regression: the kind of violation it showed, the seed
+/// that found it, what the file says of it, and its steps.
+#[derive(Debug, Clone)]
+pub struct Regression {
+    pub kind: String,
+    pub seed: String,
+    pub notes: String,
+    pub steps: Vec<Step>,
 }
 
-/// Panics, with the trace, if `steps` show a violation of `kind` on the in-memory store.
-#[track_caller]
-pub fn assert_never(kind: &str, steps: &[Step]) {
-    let out = run_in_memory(steps);
-    if let Some(v) = out.violations.iter().find(|v| v.kind == kind) {
-        panic!("{v}\n\ntrace:\n{}", out.trace.join("\n"));
+/// Reads `sim/tests/regressions.txt`: each entry is its `#` notes, a line `KIND SEED`, and its
+/// steps indented below it; a blank line ends a run of notes that belongs to no entry.
+pub fn regressions(text: &str) -> Result<Vec<Regression>, String> {
+    let mut out: Vec<Regression> = Vec::new();
+    let mut notes = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let at = |e: String| format!("line {}: {e}", n + 1);
+        if let Some(note) = line.strip_prefix('#') {
+            notes.push(note.trim());
+        } else if line.trim().is_empty() {
+            notes.clear();
+        } else if line.starts_with(char::is_whitespace) {
+            let entry = out
+                .last_mut()
+                .ok_or_else(|| at("a step before any entry".into()))?;
+            entry.steps.push(line.parse().map_err(at)?);
+        } else {
+            let (kind, seed) = line
+                .split_once(' ')
+                .ok_or_else(|| at(format!("`{line}` is not `KIND SEED`")))?;
+            out.push(Regression {
+                kind: kind.to_owned(),
+                seed: seed.trim().to_owned(),
+                notes: notes.join(" "),
+                steps: Vec::new(),
+            });
+            notes.clear();
+        }
     }
+    Ok(out)
 }
 
 /// How much to explore.

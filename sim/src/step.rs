@@ -1,15 +1,18 @@
 //! The simulation's alphabet: every input the engine meets, and the faults around it.
 //!
-//! A [`Step`] is plain data, small enough to print as Rust: a shrunk failing sequence is printed
-//! as a ready-to-paste regression test (`use deckhand_sim::step::*;` brings every name in).
+//! A [`Step`] is plain data that prints as the Rust that builds it and reads back from that
+//! form: a shrunk failing sequence is kept as text in `sim/tests/regressions.txt`.
 //! Steps name things by small indices (`pick`) that are resolved against the state when the step
 //! runs, so a sequence stays meaningful when the shrinker removes steps from it.
 
 use std::fmt;
+use std::str::FromStr;
+
+use serde::Deserialize;
 
 use crate::rng::Rng;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
 pub enum Env {
     Staging,
     Prod,
@@ -17,7 +20,7 @@ pub enum Env {
 
 /// The people of the simulation's config. Bob and Carol approve prod; Alice and Dave deploy;
 /// Mallory is in no group at all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
 pub enum Who {
     Alice,
     Bob,
@@ -26,7 +29,7 @@ pub enum Who {
     Mallory,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
 pub enum Svc {
     Worker,
     Api,
@@ -38,7 +41,8 @@ impl Svc {
 }
 
 /// A set of services, as bits (1 worker, 2 api, 4 web); empty means api.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
 pub struct Svcs(pub u8);
 
 impl Svcs {
@@ -57,7 +61,7 @@ impl Svcs {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
 pub enum AlarmName {
     ApiProd5xx,
     ApiProdLatency,
@@ -74,7 +78,7 @@ impl AlarmName {
     ];
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub enum Outcome {
     Completed,
     /// The deployment circuit breaker stopped it and ECS rolled the service back itself.
@@ -82,7 +86,7 @@ pub enum Outcome {
 }
 
 /// One input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub enum Event {
     /// `/deploy ENV SERVICES v1.0.VERSION`.
     Deploy {
@@ -251,6 +255,93 @@ impl fmt::Debug for Step {
         }
         Ok(())
     }
+}
+
+/// Reads a step back from the form it prints in (`step(Ecs { pick: 7, outcome: Completed,
+/// report: true }).crash_after(9)`), as kept in `sim/tests/regressions.txt`.
+impl FromStr for Step {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Step, String> {
+        let text = text.trim();
+        let rest = text
+            .strip_prefix("step(")
+            .ok_or_else(|| format!("`{text}`: a step starts with `step(`"))?;
+        // The event's own parentheses are `Svcs(n)` and `Some(n)`: the first `)` with none
+        // open closes `step(`.
+        let mut depth = 0;
+        let end = rest
+            .char_indices()
+            .find(|&(_, c)| {
+                depth += i32::from(c == '(') - i32::from(c == ')');
+                depth < 0
+            })
+            .map(|(i, _)| i)
+            .ok_or_else(|| format!("`{text}`: no `)` closes `step(`"))?;
+        let event = serde_json::from_value(event_value(&rest[..end])?)
+            .map_err(|e| format!("`{text}`: {e}"))?;
+        let mut out = step(event);
+        for call in rest[end + 1..]
+            .split('.')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+        {
+            out = match call {
+                "chat_down()" => out.chat_down(),
+                "twice()" => out.twice(),
+                "concurrently()" => out.concurrently(),
+                _ => {
+                    let calls = call
+                        .strip_prefix("crash_after(")
+                        .and_then(|n| n.strip_suffix(')'))
+                        .and_then(|n| n.parse().ok())
+                        .ok_or_else(|| format!("`{text}`: unknown fault `{call}`"))?;
+                    out.crash_after(calls)
+                }
+            };
+        }
+        Ok(out)
+    }
+}
+
+/// An event's `Debug` form (`Build { service: Api, version: 1 }`, `Maintain`) as the JSON
+/// serde reads an externally tagged enum from.
+fn event_value(text: &str) -> Result<serde_json::Value, String> {
+    use serde_json::Value;
+    let text = text.trim();
+    let Some((name, fields)) = text.split_once('{') else {
+        return Ok(Value::String(text.to_owned()));
+    };
+    let fields = fields
+        .trim()
+        .strip_suffix('}')
+        .ok_or_else(|| format!("`{text}`: no `}}` closes the event"))?;
+    let mut map = serde_json::Map::new();
+    for field in fields.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+        let (key, raw) = field
+            .split_once(':')
+            .ok_or_else(|| format!("`{field}` is not `name: value`"))?;
+        // `Svcs(6)` and `Some(3)` are their number; `None` is null.
+        let raw = raw.trim();
+        let inner = raw
+            .strip_prefix("Svcs(")
+            .or_else(|| raw.strip_prefix("Some("))
+            .and_then(|r| r.strip_suffix(')'))
+            .unwrap_or(raw);
+        let value = match inner {
+            "None" => Value::Null,
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ => match inner.parse::<u64>() {
+                Ok(n) => Value::from(n),
+                Err(_) => Value::String(inner.to_owned()),
+            },
+        };
+        map.insert(key.trim().to_owned(), value);
+    }
+    let mut event = serde_json::Map::new();
+    event.insert(name.trim().to_owned(), Value::Object(map));
+    Ok(Value::Object(event))
 }
 
 /// The highest version number the simulation deploys: few enough that versions meet again

@@ -1,6 +1,6 @@
 //! The fixed budget `cargo test` runs: enough sequences to matter, well under a minute.
 
-use deckhand_sim::{Budget, explore, regression_test, shrink};
+use deckhand_sim::{Budget, explore, regression, shrink};
 
 #[test]
 fn the_engine_holds_its_invariants_over_the_fixed_budget() {
@@ -27,7 +27,7 @@ fn the_engine_holds_its_invariants_over_the_fixed_budget() {
                 f.seed,
                 f.steps.len(),
                 shrunk.len(),
-                regression_test(f.seed, &f.violation, &shrunk)
+                regression(f.seed, &f.violation, &shrunk)
             ));
         }
         panic!("the simulation found violations:\n\n{report}");

@@ -1,13 +1,13 @@
 //! `just simulate [N] [SEED]`: runs N random sequences (default 10,000) from SEED (default: the
 //! time), on every core, with a progress bar; then prints the summary and, for the first
-//! sequence breaking each invariant, its shrunk form as a ready-to-paste regression test.
+//! sequence breaking each invariant, its shrunk form as an entry ready to paste into `sim/tests/regressions.txt`.
 //! Exits 1 when an invariant that is neither pending nor known broke.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use deckhand_sim::{Budget, Summary, check, explore, regression_test, run_in_memory, shrink};
+use deckhand_sim::{Budget, Summary, check, explore, regression, run_in_memory, shrink};
 use indicatif::{ProgressBar, ProgressStyle};
 
 fn main() -> ExitCode {
@@ -95,7 +95,7 @@ fn main() -> ExitCode {
             f.seed,
             f.steps.len(),
             shrunk.len(),
-            regression_test(f.seed, &f.violation, &shrunk)
+            regression(f.seed, &f.violation, &shrunk)
         );
         if std::env::var_os("SIM_TRACE").is_some() {
             println!("trace:\n{}\n", run_in_memory(&shrunk).trace.join("\n"));
