@@ -56,19 +56,16 @@ async fn yield_now() {
 /// for two hours: where tests of stores and checks start.
 pub fn release_draft(
     id: DeploymentId,
-    env: &str,
-    version: &str,
+    env: EnvName,
+    version: Version,
     services: Vec<crate::deployment::ServiceRelease>,
     by: Actor,
 ) -> crate::deployment::Draft {
     crate::deployment::Draft {
         id,
-        // Test input: a bad name should fail the test that wrote it, loudly.
-        #[allow(clippy::unwrap_used)]
-        env: EnvName::parse(env).unwrap(),
+        env,
         kind: crate::deployment::DeploymentKind::Release,
-        #[allow(clippy::unwrap_used)]
-        version: Version::parse(version).unwrap(),
+        version,
         services,
         requested_by: by,
         required_approvals: 1,

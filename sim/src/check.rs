@@ -748,7 +748,7 @@ mod tests {
 
     use deckhand_core::deployment::{Approval, ImageRef, ServiceRelease};
     use deckhand_core::memory::release_draft;
-    use deckhand_core::types::{ChatKind, ServiceName, Version};
+    use deckhand_core::types::{ChatKind, EnvName, ServiceName, Version};
 
     use super::*;
     use crate::run::{config, start};
@@ -760,14 +760,18 @@ mod tests {
 
     /// A prod deploy of api asked for by Alice, waiting for one approval.
     fn pending() -> Deployment {
+        let version = Version::parse("v1.0.1").unwrap();
         let image = ImageRef {
             repository: "acme/api".into(),
-            tag: Version::parse("v1.0.1").unwrap(),
+            tag: version.clone(),
             digest: digest("acme/api", 1, 0),
         };
         let api = ServiceRelease::new(ServiceName::parse("api").unwrap(), image);
-        let id = DeploymentId::derive(start(), "k");
-        let draft = release_draft(id, "prod", "v1.0.1", vec![api], actor("U0ALICE"));
+        let (id, prod) = (
+            DeploymentId::derive(start(), "k"),
+            EnvName::parse("prod").unwrap(),
+        );
+        let draft = release_draft(id, prod, version, vec![api], actor("U0ALICE"));
         let mut d = Deployment::new(draft, start());
         d.state = State::PendingApproval;
         d

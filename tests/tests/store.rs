@@ -30,14 +30,18 @@ fn alice() -> Actor {
 
 fn deployment(key: &str) -> Deployment {
     let now = at("2026-11-24T09:00:00Z");
+    let version = Version::parse("v1.2.3").unwrap();
     let image = ImageRef {
         repository: "acme/api".into(),
-        tag: Version::parse("v1.2.3").unwrap(),
+        tag: version.clone(),
         digest: Digest::parse(&format!("sha256:{}", "ab".repeat(32))).unwrap(),
     };
     let api = ServiceRelease::new(ServiceName::parse("api").unwrap(), image);
-    let id = DeploymentId::derive(now, key);
-    Deployment::new(release_draft(id, "prod", "v1.2.3", vec![api], alice()), now)
+    let (id, prod) = (
+        DeploymentId::derive(now, key),
+        EnvName::parse("prod").unwrap(),
+    );
+    Deployment::new(release_draft(id, prod, version, vec![api], alice()), now)
 }
 
 #[tokio::test]
