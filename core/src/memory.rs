@@ -1209,19 +1209,10 @@ impl Backups for Memory {
             .ok_or_else(|| PortError::NotFound(format!("snapshot {snapshot}")))
     }
     async fn list(&self, plan: &BackupPlan) -> PortResult<Vec<SnapshotInfo>> {
-        Ok(guard(&self.world)
-            .snapshots
-            .values()
-            .filter(|(_, p)| p == &plan.name)
-            .map(|(s, _)| s.clone())
-            .collect())
+        Ok(of_plan(&guard(&self.world).snapshots, plan))
     }
     async fn delete(&self, _plan: &BackupPlan, snapshot: &str) -> PortResult<()> {
-        guard(&self.world)
-            .snapshots
-            .remove(snapshot)
-            .map(|_| ())
-            .ok_or_else(|| PortError::NotFound(format!("snapshot {snapshot}")))
+        removed(&mut guard(&self.world).snapshots, "snapshot", snapshot)
     }
     async fn copy(&self, new: NewSnapshot<'_>) -> PortResult<()> {
         let (plan, snapshot) = (new.plan, new.name);
@@ -1242,20 +1233,30 @@ impl Backups for Memory {
         Ok(())
     }
     async fn list_copies(&self, plan: &BackupPlan) -> PortResult<Vec<SnapshotInfo>> {
-        Ok(guard(&self.world)
-            .copies
-            .values()
-            .filter(|(_, p)| p == &plan.name)
-            .map(|(s, _)| s.clone())
-            .collect())
+        Ok(of_plan(&guard(&self.world).copies, plan))
     }
     async fn delete_copy(&self, _plan: &BackupPlan, snapshot: &str) -> PortResult<()> {
-        guard(&self.world)
-            .copies
-            .remove(snapshot)
-            .map(|_| ())
-            .ok_or_else(|| PortError::NotFound(format!("copy {snapshot}")))
+        removed(&mut guard(&self.world).copies, "copy", snapshot)
     }
+}
+
+/// Snapshots (or copies), each with the plan it belongs to: those of `plan`.
+fn of_plan(kept: &HashMap<String, (SnapshotInfo, String)>, plan: &BackupPlan) -> Vec<SnapshotInfo> {
+    kept.values()
+        .filter(|(_, p)| p == &plan.name)
+        .map(|(s, _)| s.clone())
+        .collect()
+}
+
+/// Deletes one `what` (a snapshot, a copy); `NotFound` when there is none of that name.
+fn removed(
+    kept: &mut HashMap<String, (SnapshotInfo, String)>,
+    what: &str,
+    name: &str,
+) -> PortResult<()> {
+    kept.remove(name)
+        .map(|_| ())
+        .ok_or_else(|| PortError::NotFound(format!("{what} {name}")))
 }
 
 impl Secrets for Memory {

@@ -132,8 +132,8 @@ impl<P: Ports> App<'_, P> {
             return Box::pin(self.run_task_backup(plan, task, trigger, &snapshot)).await;
         }
 
-        let tags = tags(plan, None);
-        let new = NewSnapshot::new(plan, &snapshot, &tags);
+        let marks = tags(plan, None);
+        let new = NewSnapshot::new(plan, &snapshot, &marks);
         match p.backups().create(new).await {
             Ok(()) | Err(PortError::Conflict(_)) => {}
             Err(e) => {
@@ -541,8 +541,8 @@ impl<P: Ports> App<'_, P> {
             return (None, Vec::new());
         };
         let backups = self.ports.backups();
-        let tags = tags(plan, None);
-        let new = NewSnapshot::new(plan, snapshot, &tags);
+        let marks = tags(plan, None);
+        let new = NewSnapshot::new(plan, snapshot, &marks);
         match backups.copy(new).await {
             Ok(()) | Err(PortError::Conflict(_)) => {}
             Err(e) => {
