@@ -605,84 +605,6 @@ struct Start {
     rss_mib: f64,
 }
 
-/// Starts `exe` under a Runtime API stand-in (in `group`, when given), hands it its two events
-/// one at a time and reads its CPU time at each boundary: after init (its first poll), after
-/// the first answer, after the second.
-async fn start_once(
-    exe: &Path,
-    function: &str,
-    env: &[(String, String)],
-    prewarm: bool,
-    group: Option<&Group>,
-    n: usize,
-) -> Result<Start, Error> {
-    let api = RuntimeApi::start().await?;
-    let [first_event, second_event] = events(function, n)?;
-    let mut envs = api.lambda_env(&format!("deckhand-{function}"));
-    envs.extend(env.iter().cloned());
-    envs.push((
-        "DECKHAND_PREWARM".into(),
-        if prewarm { "1" } else { "0" }.into(),
-    ));
-    // A group serves several starts one after another: each reads its own share of the count.
-    let before = group.map_or(0.0, Group::cpu_ms);
-    let spawned = Instant::now();
-    let mut child = match group {
-        Some(g) => g.spawn(exe, &envs)?,
-        None => std::process::Command::new(exe)
-            .envs(envs.iter().cloned())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()?,
-    };
-    let cpu = || group.map(Group::cpu_ms);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while api.first_poll().is_none() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    let cpu_init = cpu();
-    api.push("first", first_event);
-    let first_ok = api.wait_for_answers(1, Duration::from_secs(60)).await;
-    let cpu_first = cpu();
-    api.push("second", second_event);
-    let answered = first_ok && api.wait_for_answers(2, Duration::from_secs(60)).await;
-    let cpu_second = cpu();
-    let rss_mib = peak_rss_mib(child.id());
-    let _ = child.kill();
-    let _ = child.wait();
-    if !answered {
-        return Err(format!(
-            "{function} did not answer: init errors {:?}",
-            api.init_errors()
-        )
-        .into());
-    }
-    let answers = api.answers();
-    let at = |id: &str| answers.iter().find(|a| a.request_id == id).map(|a| a.at);
-    let (Some(first_done), Some(second_done), Some(first_poll), Some(first_in), Some(second_in)) = (
-        at("first"),
-        at("second"),
-        api.first_poll(),
-        api.handed_at("first"),
-        api.handed_at("second"),
-    ) else {
-        return Err(format!("{function}: incomplete timings").into());
-    };
-    let cpu = match (cpu_init, cpu_first, cpu_second) {
-        (Some(i), Some(f), Some(w)) => Some([i - before, f - i, w - f]),
-        _ => None,
-    };
-    Ok(Start {
-        wall: [
-            ms(first_poll - spawned),
-            ms(first_done - first_in),
-            ms(second_done - second_in),
-        ],
-        cpu,
-        rss_mib,
-    })
-}
-
 /// The medians of each of three figures over `starts`.
 fn medians(starts: &[[f64; 3]]) -> [f64; 3] {
     [0, 1, 2].map(|i| median(starts.iter().map(|s| s[i]).collect()))
@@ -740,7 +662,10 @@ impl Cold {
         Ok(exe)
     }
 
-    /// One start, then the environments the bot's requests took are freed (untimed).
+    /// One start: the function's binary under a Runtime API stand-in (in `group`, when given),
+    /// handed its two events one at a time, its CPU time read at each boundary: after init (its
+    /// first poll), after the first answer, after the second. Then the environments the bot's
+    /// requests took are freed (untimed).
     async fn start(
         &self,
         function: &str,
@@ -749,11 +674,82 @@ impl Cold {
         group: Option<&Group>,
         n: usize,
     ) -> Result<Start, Error> {
-        let start = start_once(&self.exe(function)?, function, env, prewarm, group, n).await?;
+        let exe = self.exe(function)?;
+        let api = RuntimeApi::start().await?;
+        let [first_event, second_event] = events(function, n)?;
+        let mut envs = api.lambda_env(&format!("deckhand-{function}"));
+        envs.extend(env.iter().cloned());
+        envs.push((
+            "DECKHAND_PREWARM".into(),
+            if prewarm { "1" } else { "0" }.into(),
+        ));
+        // A group serves several starts one after another: each reads its own share of the count.
+        let before = group.map_or(0.0, Group::cpu_ms);
+        let spawned = Instant::now();
+        let mut child = match group {
+            Some(g) => g.spawn(&exe, &envs)?,
+            None => std::process::Command::new(&exe)
+                .envs(envs.iter().cloned())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()?,
+        };
+        let cpu = || group.map(Group::cpu_ms);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while api.first_poll().is_none() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let cpu_init = cpu();
+        api.push("first", first_event);
+        let first_ok = api.wait_for_answers(1, Duration::from_secs(60)).await;
+        let cpu_first = cpu();
+        api.push("second", second_event);
+        let answered = first_ok && api.wait_for_answers(2, Duration::from_secs(60)).await;
+        let cpu_second = cpu();
+        let rss_mib = peak_rss_mib(child.id());
+        let _ = child.kill();
+        let _ = child.wait();
         for e in ["dev", "staging"] {
             self.store.break_lock(&EnvName::parse(e)?).await?;
         }
-        Ok(start)
+        if !answered {
+            return Err(format!(
+                "{function} did not answer: init errors {:?}",
+                api.init_errors()
+            )
+            .into());
+        }
+        let answers = api.answers();
+        let at = |id: &str| answers.iter().find(|a| a.request_id == id).map(|a| a.at);
+        let (
+            Some(first_done),
+            Some(second_done),
+            Some(first_poll),
+            Some(first_in),
+            Some(second_in),
+        ) = (
+            at("first"),
+            at("second"),
+            api.first_poll(),
+            api.handed_at("first"),
+            api.handed_at("second"),
+        )
+        else {
+            return Err(format!("{function}: incomplete timings").into());
+        };
+        let cpu = match (cpu_init, cpu_first, cpu_second) {
+            (Some(i), Some(f), Some(w)) => Some([i - before, f - i, w - f]),
+            _ => None,
+        };
+        Ok(Start {
+            wall: [
+                ms(first_poll - spawned),
+                ms(first_done - first_in),
+                ms(second_done - second_in),
+            ],
+            cpu,
+            rss_mib,
+        })
     }
 }
 

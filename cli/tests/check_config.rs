@@ -49,36 +49,31 @@ fn a_config_with_three_mistakes_names_all_three_with_line_and_column() {
     std::fs::write(&path, &bad).expect("write");
     let (code, _, stderr) = deckhand(&["check-config", path.to_str().expect("utf-8 path")]);
     assert_eq!(code, 1, "{stderr}");
-    let line_of = |needle: &str| {
-        bad.lines()
+    // Each mistake: where it is (line of the needle, column), what it says, what to do.
+    for (needle, column, error, hint) in [
+        (
+            "platfrom",
+            13,
+            "unknown group `platfrom`",
+            "did you mean `platform`?",
+        ),
+        (
+            "\"prodd\"",
+            27,
+            "unknown environment `prodd` in services.web.envs",
+            "did you mean `prod`?",
+        ),
+        ("rate(1 days)", 12, "`backups.staging-db.schedule`", ""),
+    ] {
+        let line = bad
+            .lines()
             .position(|l| l.contains(needle))
             .map(|i| i + 1)
-            .expect("needle present")
-    };
-    let p = path.display();
-    assert!(
-        stderr.contains(&format!(
-            "{p}:{}:13: error: unknown group `platfrom`",
-            line_of("platfrom")
-        )),
-        "{stderr}"
-    );
-    assert!(stderr.contains("did you mean `platform`?"), "{stderr}");
-    assert!(
-        stderr.contains(&format!(
-            "{p}:{}:27: error: unknown environment `prodd` in services.web.envs",
-            line_of("\"prodd\"")
-        )),
-        "{stderr}"
-    );
-    assert!(stderr.contains("did you mean `prod`?"), "{stderr}");
-    assert!(
-        stderr.contains(&format!(
-            "{p}:{}:12: error: `backups.staging-db.schedule`",
-            line_of("rate(1 days)")
-        )),
-        "{stderr}"
-    );
+            .expect("needle present");
+        let at = format!("{}:{line}:{column}: error: {error}", path.display());
+        assert!(stderr.contains(&at), "{at:?} in:\n{stderr}");
+        assert!(stderr.contains(hint), "{hint:?} in:\n{stderr}");
+    }
     assert!(stderr.trim_end().ends_with("3 mistakes"), "{stderr}");
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -6,9 +6,14 @@
 //! (`.ci/run`). And the Slack manifest offers exactly the commands core understands.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed setup should fail loudly
 
+use deckhand_core::usecases::{BACKUPS_MISSED, HEARTBEAT, MISCONFIGURED};
 use serde_norway::Value;
 
 const TEMPLATE: &str = include_str!("../../infra/template.yaml");
+
+fn parse_template() -> Value {
+    serde_norway::from_str(TEMPLATE).unwrap()
+}
 
 /// Verbs that only read. Anything else (or a wildcard action) is treated as a write.
 const READ_VERBS: &[&str] = &[
@@ -254,12 +259,8 @@ fn alarm_on<'t>(template: &'t Value, name: &str, metric: &str) -> &'t Value {
 /// first one, and a release of Deckhand that causes one rolls itself back.
 #[test]
 fn the_misconfigured_alarm_watches_what_the_functions_count_and_guards_upgrades() {
-    let template: Value = serde_norway::from_str(TEMPLATE).unwrap();
-    let alarm = alarm_on(
-        &template,
-        "MisconfiguredAlarm",
-        deckhand_core::usecases::MISCONFIGURED,
-    );
+    let template = parse_template();
+    let alarm = alarm_on(&template, "MisconfiguredAlarm", MISCONFIGURED);
     assert_eq!(alarm["Threshold"].as_u64(), Some(1));
     assert_eq!(alarm["EvaluationPeriods"].as_u64(), Some(1));
     let guarded = format!(
@@ -272,12 +273,8 @@ fn the_misconfigured_alarm_watches_what_the_functions_count_and_guards_upgrades(
 /// The missed-backup alarm watches the count maintenance emits every run.
 #[test]
 fn the_missed_backup_alarm_watches_what_maintenance_counts() {
-    let template: Value = serde_norway::from_str(TEMPLATE).unwrap();
-    let alarm = alarm_on(
-        &template,
-        "BackupsMissedAlarm",
-        deckhand_core::usecases::BACKUPS_MISSED,
-    );
+    let template = parse_template();
+    let alarm = alarm_on(&template, "BackupsMissedAlarm", BACKUPS_MISSED);
     assert_eq!(alarm["Threshold"].as_u64(), Some(1));
     assert_eq!(
         alarm["ComparisonOperator"].as_str(),
@@ -289,12 +286,8 @@ fn the_missed_backup_alarm_watches_what_maintenance_counts() {
 /// metrics adapter writes, and counts silence as breaching.
 #[test]
 fn the_heartbeat_alarm_watches_what_maintenance_emits_and_fires_on_silence() {
-    let template: Value = serde_norway::from_str(TEMPLATE).unwrap();
-    let alarm = alarm_on(
-        &template,
-        "MaintenanceStoppedAlarm",
-        deckhand_core::usecases::HEARTBEAT,
-    );
+    let template = parse_template();
+    let alarm = alarm_on(&template, "MaintenanceStoppedAlarm", HEARTBEAT);
     assert_eq!(alarm["TreatMissingData"].as_str(), Some("breaching"));
     assert_eq!(
         alarm["ComparisonOperator"].as_str(),
@@ -322,7 +315,7 @@ fn the_heartbeat_alarm_watches_what_maintenance_emits_and_fires_on_silence() {
 /// `$LATEST` would skip the canary).
 #[test]
 fn deckhands_own_functions_deploy_as_a_canary_watched_by_its_own_alarms() {
-    let template: Value = serde_norway::from_str(TEMPLATE).unwrap();
+    let template = parse_template();
     let function = &template["Globals"]["Function"];
     let alias = function["AutoPublishAlias"].as_str().unwrap();
     let preference = &function["DeploymentPreference"];
@@ -380,7 +373,7 @@ fn the_readme_documents_every_template_parameter_command_and_subcommand() {
         &rest[..rest.find("\n## ").unwrap_or(rest.len())]
     };
     let deploy = section("## Deploy to AWS");
-    let template: Value = serde_norway::from_str(TEMPLATE).unwrap();
+    let template = parse_template();
     let parameters = template["Parameters"].as_mapping().unwrap();
     assert!(parameters.len() > 5);
     for name in parameters.keys() {

@@ -383,100 +383,51 @@ fn tags(plan: &BackupPlan) -> Vec<(String, String)> {
     ]
 }
 
+/// Instance and Aurora cluster snapshots alike: created once, tagged as Deckhand's, listed
+/// apart from snapshots someone else took, and only Deckhand's are deleted.
 #[tokio::test]
-async fn instance_snapshots_are_created_tagged_listed_and_deleted_and_foreign_ones_left_alone() {
+async fn snapshots_are_created_tagged_listed_and_deleted_and_foreign_ones_left_alone() {
     let seed = seed().await;
-    let db = seed.db_instance().await.unwrap();
     let backups = RdsBackups::new(seed.aws.rds.clone());
-    let plan = plan(BackupKind::RdsInstance, &db);
-    backups
-        .create(NewSnapshot::new(&plan, "deckhand-nightly-1", &tags(&plan)))
-        .await
-        .unwrap();
-    assert_eq!(
-        backups.wait(&plan, "deckhand-nightly-1").await.unwrap(),
-        SnapshotStatus::Available
-    );
-    let again = backups
-        .create(NewSnapshot::new(&plan, "deckhand-nightly-1", &tags(&plan)))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(again, PortError::Conflict(_)),
-        "a second create of one snapshot is a conflict: {again}"
-    );
-    seed.aws
-        .rds
-        .create_db_snapshot()
-        .db_instance_identifier(&db)
-        .db_snapshot_identifier("manual-before-upgrade")
-        .send()
-        .await
-        .unwrap();
+    for kind in [BackupKind::RdsInstance, BackupKind::RdsCluster] {
+        let db = seed.db(kind).await.unwrap();
+        let plan = plan(kind, &db);
+        let (mine, theirs) = (format!("deckhand-{db}-1"), format!("manual-{db}"));
+        let tags = tags(&plan);
+        let new = NewSnapshot::new(&plan, &mine, &tags);
+        backups.create(new).await.unwrap();
+        let status = backups.wait(&plan, &mine).await.unwrap();
+        assert_eq!(status, SnapshotStatus::Available, "{kind:?}");
+        let again = backups.create(new).await.unwrap_err();
+        assert!(
+            matches!(again, PortError::Conflict(_)),
+            "{kind:?}: a second create of one snapshot is a conflict: {again}"
+        );
+        let rds = &seed.aws.rds;
+        if kind == BackupKind::RdsInstance {
+            let manual = rds.create_db_snapshot().db_instance_identifier(&db);
+            manual.db_snapshot_identifier(&theirs).send().await.unwrap();
+        } else {
+            let manual = rds.create_db_cluster_snapshot().db_cluster_identifier(&db);
+            let manual = manual.db_cluster_snapshot_identifier(&theirs);
+            manual.send().await.unwrap();
+        }
 
-    let listed = backups.list(&plan).await.unwrap();
-    let ours: Vec<_> = listed
-        .iter()
-        .filter(|s| s.made_by_deckhand)
-        .map(|s| s.id.as_str())
-        .collect();
-    let foreign: Vec<_> = listed
-        .iter()
-        .filter(|s| !s.made_by_deckhand)
-        .map(|s| s.id.as_str())
-        .collect();
-    assert_eq!(ours, ["deckhand-nightly-1"]);
-    assert_eq!(foreign, ["manual-before-upgrade"]);
+        let listed = backups.list(&plan).await.unwrap();
+        let by = |deckhand: bool| -> Vec<&str> {
+            let made = listed.iter().filter(|s| s.made_by_deckhand == deckhand);
+            made.map(|s| s.id.as_str()).collect()
+        };
+        assert_eq!((by(true), by(false)), (vec![&*mine], vec![&*theirs]));
 
-    let refused = backups
-        .delete(&plan, "manual-before-upgrade")
-        .await
-        .unwrap_err();
-    assert!(
-        refused.to_string().contains("refusing to delete"),
-        "{refused}"
-    );
-    backups.delete(&plan, "deckhand-nightly-1").await.unwrap();
-    let left: Vec<_> = backups
-        .list(&plan)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
-    assert_eq!(left, ["manual-before-upgrade"]);
-}
-
-#[tokio::test]
-async fn cluster_snapshots_work_the_same_way() {
-    let seed = seed().await;
-    let cluster = seed.db_cluster().await.unwrap();
-    let backups = RdsBackups::new(seed.aws.rds.clone());
-    let plan = plan(BackupKind::RdsCluster, &cluster);
-    backups
-        .create(NewSnapshot::new(&plan, "deckhand-aurora-1", &tags(&plan)))
-        .await
-        .unwrap();
-    assert_eq!(
-        backups.wait(&plan, "deckhand-aurora-1").await.unwrap(),
-        SnapshotStatus::Available
-    );
-    let listed = backups.list(&plan).await.unwrap();
-    assert!(
-        listed
-            .iter()
-            .any(|s| s.id == "deckhand-aurora-1" && s.made_by_deckhand),
-        "{listed:?}"
-    );
-    backups.delete(&plan, "deckhand-aurora-1").await.unwrap();
-    assert!(
-        backups
-            .list(&plan)
-            .await
-            .unwrap()
-            .iter()
-            .all(|s| s.id != "deckhand-aurora-1")
-    );
+        let refused = backups.delete(&plan, &theirs).await.unwrap_err();
+        let says = refused.to_string();
+        assert!(says.contains("refusing to delete"), "{kind:?}: {says}");
+        backups.delete(&plan, &mine).await.unwrap();
+        let left = backups.list(&plan).await.unwrap();
+        let left: Vec<_> = left.into_iter().map(|s| s.id).collect();
+        assert_eq!(left, [theirs], "{kind:?}");
+    }
 }
 
 #[tokio::test]

@@ -72,13 +72,7 @@ async fn deployments_are_created_once_and_saved_only_on_the_revision_they_read()
 #[tokio::test]
 async fn of_two_concurrent_writers_exactly_one_wins_and_the_other_gets_a_conflict() {
     let (_, store) = store().await;
-    let d = deployment("race");
-    store.create_deployment(&d).await.unwrap();
-    let submitted = d
-        .apply(&Input::Submitted, at("2026-11-24T09:00:01Z"))
-        .unwrap()
-        .deployment;
-    store.save_deployment(&submitted).await.unwrap();
+    let (d, submitted) = submitted(&store, "race").await;
     let bob = Actor::person(ChatKind::Slack, "T1", "U0BOB", "Bob");
     let carol = Actor::person(ChatKind::Slack, "T1", "U0CAROL", "Carol");
     let by_bob = submitted
@@ -115,6 +109,16 @@ async fn of_two_concurrent_writers_exactly_one_wins_and_the_other_gets_a_conflic
     );
     let stored = store.get_deployment(d.id).await.unwrap().unwrap();
     assert!(stored == by_bob || stored == by_carol);
+}
+
+/// A deployment created and submitted: the stored one as created, and as saved after.
+async fn submitted(store: &DynamoStore, key: &str) -> (Deployment, Deployment) {
+    let d = deployment(key);
+    store.create_deployment(&d).await.unwrap();
+    let submitted = d.apply(&Input::Submitted, at("2026-11-24T09:00:01Z"));
+    let submitted = submitted.unwrap().deployment;
+    store.save_deployment(&submitted).await.unwrap();
+    (d, submitted)
 }
 
 /// `d` taken to Rolling and saved at every step, then the ECS rollout `n` started on it
@@ -231,13 +235,7 @@ async fn concurrent_transactional_saves_have_one_winner_and_losers_undo_nothing(
 #[tokio::test]
 async fn a_vote_is_one_conditional_write_beside_the_deployment_and_the_engine_counts_it() {
     let (_, store) = store().await;
-    let d = deployment("vote");
-    store.create_deployment(&d).await.unwrap();
-    let pending = d
-        .apply(&Input::Submitted, at("2026-11-24T09:00:01Z"))
-        .unwrap()
-        .deployment;
-    store.save_deployment(&pending).await.unwrap();
+    let (d, pending) = submitted(&store, "vote").await;
     let prod = EnvName::parse("prod").unwrap();
     let person = |id: &str| Actor::person(ChatKind::Slack, "T1", id, id);
     let vote = |who: &str, when: &str, env: &EnvName, needs_override: bool| Vote {
@@ -431,10 +429,7 @@ async fn a_rollback_opens_in_one_write_or_not_at_all() {
         Some(rollback.id.to_string())
     );
     assert!(
-        !store
-            .lease("step#rollback#1", "another", now, now)
-            .await
-            .unwrap(),
+        !leased(&store, "step#rollback#1", "another", now, now).await,
         "the step's lease is held"
     );
     // And a second time (a redelivery racing): nothing more.
@@ -632,63 +627,63 @@ async fn claims_return_the_first_value_to_everyone_after() {
     );
 }
 
+/// Asks for the lease `key` (true: `holder` has it).
+async fn leased(
+    store: &DynamoStore,
+    key: &str,
+    holder: &str,
+    now: Timestamp,
+    until: Timestamp,
+) -> bool {
+    store.lease(key, holder, now, until).await.unwrap()
+}
+
 #[tokio::test]
 async fn a_lease_has_one_holder_until_it_runs_out_or_is_given_back() {
     let (_, store) = store().await;
     let now = at("2026-11-24T09:00:00Z");
     let until = at("2026-11-24T09:15:00Z");
     let taken = join_all((0..8).map(|i| {
+        let holder = format!("holder-{i}");
         let store = &store;
-        async move {
-            store
-                .lease("step#d1#4", &format!("holder-{i}"), now, until)
-                .await
-                .unwrap()
-        }
+        async move { leased(store, "step#d1#4", &holder, now, until).await }
     }))
     .await;
     assert_eq!(taken.iter().filter(|t| **t).count(), 1, "{taken:?}");
     let holder = format!("holder-{}", taken.iter().position(|t| *t).unwrap());
 
     let later = at("2026-11-24T09:10:00Z");
-    assert!(
-        !store
-            .lease("step#d1#4", "late", later, until)
-            .await
-            .unwrap()
-    );
+    assert!(!leased(&store, "step#d1#4", "late", later, until).await);
     store
         .end_lease("step#d1#4", "not-the-holder")
         .await
         .unwrap();
     assert!(
-        !store
-            .lease("step#d1#4", "late", later, until)
-            .await
-            .unwrap(),
+        !leased(&store, "step#d1#4", "late", later, until).await,
         "only the holder gives it back"
     );
     store.end_lease("step#d1#4", &holder).await.unwrap();
-    assert!(
-        store
-            .lease("step#d1#4", "late", later, until)
-            .await
-            .unwrap()
-    );
+    assert!(leased(&store, "step#d1#4", "late", later, until).await);
 
     let lapsed = at("2026-11-24T09:16:00Z");
     assert!(
-        store
-            .lease(
-                "step#d1#4",
-                "after-a-crash",
-                lapsed,
-                at("2026-11-24T09:31:00Z")
-            )
-            .await
-            .unwrap(),
+        leased(
+            &store,
+            "step#d1#4",
+            "after-a-crash",
+            lapsed,
+            at("2026-11-24T09:31:00Z")
+        )
+        .await,
         "a lease that ran out is taken over"
     );
+}
+
+/// Judges `release` (true: the judgement held).
+async fn judge(store: &DynamoStore, release: &Release, verdict: &Verdict) -> bool {
+    let (env, service) = (&release.env, &release.service);
+    let judged = store.judge_release(env, service, release.deployment, verdict);
+    judged.await.unwrap()
 }
 
 fn release(deployment: &str, succeeded: &str) -> Release {
@@ -729,17 +724,9 @@ async fn releases_come_back_newest_first_and_verdicts_are_conditional() {
         ["api:2", "api:1"]
     );
 
+    assert!(judge(&store, &old, &Verdict::Good).await);
     assert!(
-        store
-            .judge_release(&env, &api, old.deployment, &Verdict::Good)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .judge_release(&env, &api, old.deployment, &Verdict::Good)
-            .await
-            .unwrap(),
+        !judge(&store, &old, &Verdict::Good).await,
         "good only from baking"
     );
     let bad = Verdict::Bad {
@@ -755,13 +742,7 @@ async fn releases_come_back_newest_first_and_verdicts_are_conditional() {
         a.unwrap() ^ b.unwrap(),
         "of two alarms judging at once, one wins"
     );
-    assert!(
-        !store
-            .judge_release(&env, &api, new.deployment, &Verdict::Good)
-            .await
-            .unwrap(),
-        "bad stays bad"
-    );
+    assert!(!judge(&store, &new, &Verdict::Good).await, "bad stays bad");
     let got = store.releases(&env, &api, 10).await.unwrap();
     assert_eq!(got[0].verdict, bad);
     assert_eq!(got[1].verdict, Verdict::Good);

@@ -11,6 +11,7 @@
 use deckhand::local::{CONFIG, EcsReport, Local};
 use deckhand_core::config::ServiceConfig;
 use deckhand_core::deployment::{Deployment, DeploymentKind, State};
+use deckhand_core::policy::EnvLock;
 use deckhand_core::ports::{Platform, Running, Store as _};
 use deckhand_core::types::{EnvName, SignedDuration, Version};
 use deckhand_core::usecases::{App, DeployRequest};
@@ -103,16 +104,18 @@ async fn flood(local: &Local, function: &str, event: &Value) -> Vec<Value> {
 }
 
 async fn latest(local: &Local, env_name: &str) -> Deployment {
+    let newest = deployments(local, env_name).await.into_iter().next();
+    newest.expect("a deployment")
+}
+
+async fn lock(local: &Local, env_name: &str) -> Option<EnvLock> {
     local
         .bot
         .ports
         .store
-        .recent_deployments(&env(env_name), None, 1)
+        .get_lock(&env(env_name))
         .await
         .unwrap()
-        .into_iter()
-        .next()
-        .expect("a deployment")
 }
 
 async fn deployments(local: &Local, env_name: &str) -> Vec<Deployment> {
@@ -354,17 +357,7 @@ async fn an_approved_prod_deploy_snapshots_migrates_and_rolls_once_under_redeliv
         1
     );
     assert_eq!(cards_posted(&local, "Deploy worker, api v1.2.3 → prod"), 1);
-    assert!(
-        local
-            .bot
-            .ports
-            .store
-            .get_lock(&env("prod"))
-            .await
-            .unwrap()
-            .is_none(),
-        "the lock is released"
-    );
+    assert!(lock(&local, "prod").await.is_none(), "the lock is released");
 }
 
 /// api v1.2.3 in prod, baked known-good; then v1.2.4 released and 4 minutes into its watch
@@ -469,22 +462,9 @@ async fn a_migration_that_exits_non_zero_fails_the_deploy_and_leaves_the_service
         "{:?}",
         d.state
     );
-    assert_eq!(
-        running(&local, "staging", "worker").await.task_definition,
-        before.task_definition,
-        "the service was never updated"
-    );
-    assert!(
-        local
-            .bot
-            .ports
-            .store
-            .get_lock(&env("staging"))
-            .await
-            .unwrap()
-            .is_none(),
-        "the lock is released"
-    );
+    let after = running(&local, "staging", "worker").await;
+    assert_eq!(after, before, "the service was never updated");
+    assert!(lock(&local, "staging").await.is_none(), "lock released");
     assert_eq!(
         told(
             &local,
@@ -562,16 +542,7 @@ async fn aws_going_away_mid_deploy_leaves_a_deployment_a_retry_finishes() {
     let (_outage, local, work) = deploy_through_an_outage().await;
     let d = latest(&local, "staging").await;
     assert!(matches!(d.state, State::Migrating { .. }), "{:?}", d.state);
-    assert!(
-        local
-            .bot
-            .ports
-            .store
-            .get_lock(&env("staging"))
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(lock(&local, "staging").await.is_some());
     // Lambda retries the same event.
     local.deliver("deploy", &work).await.unwrap();
     local.settle(EcsReport::Completed).await.unwrap();
