@@ -273,10 +273,10 @@ pub struct DiscordOption {
 #[derive(Debug, Clone, Deserialize)]
 pub struct GithubWorkflowRun {
     pub action: String,
-    #[serde(default)]
-    pub workflow_run: Option<GithubRun>,
-    #[serde(default)]
-    pub repository: Option<GithubRepository>,
+    /// Both always come with a `workflow_run` event (the only one this type reads), whatever
+    /// its action: missing, the payload is not GitHub's and gets a 400.
+    pub workflow_run: GithubRun,
+    pub repository: GithubRepository,
 }
 
 impl GithubWorkflowRun {
@@ -459,6 +459,9 @@ mod tests {
             GithubWorkflowRun::parse(run).is_err(),
             "a run without its id"
         );
+        let alone = br#"{"action":"completed","workflow_run":{"id":1,"head_sha":"abc"}}"#;
+        let missing = GithubWorkflowRun::parse(alone).unwrap_err().0;
+        assert!(missing.contains("`repository`"), "{missing}");
         let pipeline =
             br#"{"object_kind":"pipeline","object_attributes":{"status":"success","sha":"abc"}}"#;
         assert!(

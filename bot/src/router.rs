@@ -554,12 +554,7 @@ pub fn github_build(
     if v.action != "completed" {
         return Ok(None);
     }
-    let run = v
-        .workflow_run
-        .ok_or("workflow_run: `workflow_run` is missing")?;
-    let repository = v
-        .repository
-        .ok_or("workflow_run: `repository` is missing")?;
+    let (run, repository) = (v.workflow_run, v.repository);
     Ok(Some(Build {
         service: service_for(config, &repository.name)?,
         // Images built by Actions are tagged with the commit sha by convention; teams that tag

@@ -51,6 +51,15 @@ pub fn total<'a>(answers: impl IntoIterator<Item = &'a serde_json::Value>, key: 
         .sum()
 }
 
+/// Asserts that `err` is the operator's to fix ([`PortError::Misconfigured`]) and that its
+/// message names each of `names`: what an alarm at 3 a.m. needs to point at.
+#[track_caller]
+pub fn assert_misconfigured(err: &deckhand_core::ports::PortError, names: &[&str]) {
+    use deckhand_core::ports::PortError;
+    let named = matches!(err, PortError::Misconfigured(m) if names.iter().all(|n| m.contains(n)));
+    assert!(named, "not Misconfigured naming {names:?}: {err:?}");
+}
+
 /// Runs `command` to its end: its exit code (-1 when a signal ended it), stdout and stderr,
 /// as text.
 pub fn run_to_end(command: &mut std::process::Command) -> (i32, String, String) {

@@ -11,6 +11,7 @@ use deckhand_core::deployment::ImageRef;
 use deckhand_core::ports::{Backups, NewSnapshot, Platform, PortError, RolloutState, StepRollout};
 use deckhand_core::retention::{Retention, SnapshotStatus};
 use deckhand_core::types::{EnvName, ServiceName, Version};
+use deckhand_harness::assert_misconfigured;
 use deckhand_harness::{Emulator, SMOKE_LOG, Seed, SeededService};
 
 async fn seed() -> Seed {
@@ -89,10 +90,7 @@ async fn reads_what_runs_and_resolves_tags_to_digests() {
         .resolve_image("acme/nope", &Version::parse("v1.0.0").unwrap())
         .await
         .unwrap_err();
-    assert!(
-        matches!(&missing, PortError::Misconfigured(m) if m.contains("acme/nope") && m.contains("RepositoryNotFoundException")),
-        "{missing}"
-    );
+    assert_misconfigured(&missing, &["acme/nope", "RepositoryNotFoundException"]);
 }
 
 #[tokio::test]
@@ -239,23 +237,14 @@ async fn unknown_clusters_services_and_containers_are_the_operators_mistake_name
     let p = platform(&seed);
     let mut cfg = config_for(&s);
     let err = p.running("no-such-cluster", &cfg).await.unwrap_err();
-    assert!(
-        matches!(&err, PortError::Misconfigured(m) if m.contains("no-such-cluster")),
-        "{err}"
-    );
+    assert_misconfigured(&err, &["no-such-cluster"]);
     cfg.ecs_service = "ghost".into();
     let err = p.running(&s.cluster, &cfg).await.unwrap_err();
-    assert!(
-        matches!(&err, PortError::Misconfigured(m) if m.contains("ghost") && m.contains(&s.cluster) && m.contains("`ecs_service`")),
-        "{err}"
-    );
+    assert_misconfigured(&err, &["ghost", &s.cluster, "`ecs_service`"]);
     let mut cfg = config_for(&s);
     cfg.container = "sidecar-typo".into();
     let err = p.running(&s.cluster, &cfg).await.unwrap_err();
-    assert!(
-        matches!(&err, PortError::Misconfigured(m) if m.contains("sidecar-typo") && m.contains("`container`")),
-        "{err}"
-    );
+    assert_misconfigured(&err, &["sidecar-typo", "`container`"]);
 }
 
 #[tokio::test]
@@ -439,10 +428,7 @@ async fn a_plan_for_a_database_that_does_not_exist_is_a_clear_error() {
         .create(NewSnapshot::new(&plan, "deckhand-x", &tags(&plan)))
         .await
         .unwrap_err();
-    assert!(
-        matches!(&err, PortError::Misconfigured(m) if m.contains("no-such-db")),
-        "{err}"
-    );
+    assert_misconfigured(&err, &["no-such-db"]);
 }
 
 #[tokio::test]

@@ -19,6 +19,7 @@ use deckhand_core::ports::{
     Dispatch, Metric, MetricUnit, Metrics, Monitor, PortError, Secrets, Store,
 };
 use deckhand_core::types::{Actor, DeploymentId, SignedDuration, Timestamp};
+use deckhand_harness::assert_misconfigured;
 use deckhand_harness::{Emulator, Seed};
 use secrecy::ExposeSecret as _;
 
@@ -87,10 +88,7 @@ async fn secrets_are_cached_and_their_values_never_reach_logs_errors_or_debug() 
     );
 
     let missing = secrets.get("deckhand/no-such-secret").await.unwrap_err();
-    assert!(
-        matches!(&missing, PortError::Misconfigured(m) if m.contains("deckhand/no-such-secret") && m.contains("secret deckhand/no-such-secret does not exist")),
-        "{missing}"
-    );
+    assert_misconfigured(&missing, &["secret deckhand/no-such-secret does not exist"]);
 
     let shown = format!("{first:?} {missing} {missing:?} {secrets:?}");
     let logged = logs.text();

@@ -12,6 +12,7 @@ use deckhand_core::rollback::{Origin, Release, Verdict};
 use deckhand_core::types::{
     Actor, ChatKind, DeploymentId, Digest, EnvName, ServiceName, SignedDuration, Timestamp, Version,
 };
+use deckhand_harness::assert_misconfigured;
 use deckhand_harness::{Emulator, Seed};
 
 async fn store() -> (Seed, DynamoStore) {
@@ -1052,9 +1053,9 @@ async fn a_missing_table_is_a_misconfiguration_that_names_the_table() {
         .get_lock(&EnvName::parse("prod").unwrap())
         .await
         .unwrap_err();
-    assert!(
-        matches!(&err, PortError::Misconfigured(m) if m.contains("DynamoDB table deckhand-no-such-table does not exist")),
-        "{err}"
+    assert_misconfigured(
+        &err,
+        &["DynamoDB table deckhand-no-such-table does not exist"],
     );
 }
 

@@ -284,14 +284,14 @@ impl<P: Ports> App<'_, P> {
             Effect::Roll { service } => {
                 // Boxed: the largest step, and reached twice on one stack when a failed deploy
                 // drives its own rollback.
-                return Box::pin(self.roll(d, env, service)).await;
+                return Box::pin(self.roll(d, service)).await;
             }
             Effect::Check { .. }
             | Effect::RunSmoke { .. }
             | Effect::LookAtSmoke { .. }
             | Effect::StopSmoke { .. } => {
                 // Boxed: reached from inside a failed deploy's own rollback, on one stack.
-                return Box::pin(self.verify(d, env, effect)).await;
+                return Box::pin(self.verify(d, effect)).await;
             }
             Effect::Wake { at } => {
                 let delay = at.duration_since(now).max(SignedDuration::ZERO);
@@ -406,13 +406,9 @@ impl<P: Ports> App<'_, P> {
 impl<P: Ports> App<'_, P> {
     /// One step of verifying a service: a check's try, or starting, looking at or stopping
     /// its smoke task. Returns the outcome as the input it gives.
-    async fn verify(
-        &self,
-        d: &Deployment,
-        env: &crate::config::EnvConfig,
-        effect: Effect,
-    ) -> Result<Vec<Input>, PortError> {
+    async fn verify(&self, d: &Deployment, effect: Effect) -> Result<Vec<Input>, PortError> {
         let p = self.ports;
+        let env = self.env_config(&d.env)?;
         match effect {
             Effect::Check {
                 service,
@@ -490,13 +486,9 @@ impl<P: Ports> App<'_, P> {
 
 impl<P: Ports> App<'_, P> {
     /// A rollout step for one service: the last checks, then ECS (see [`rollout`]).
-    async fn roll(
-        &self,
-        d: &Deployment,
-        env: &crate::config::EnvConfig,
-        service: ServiceName,
-    ) -> Result<Vec<Input>, PortError> {
+    async fn roll(&self, d: &Deployment, service: ServiceName) -> Result<Vec<Input>, PortError> {
         let p = self.ports;
+        let env = self.env_config(&d.env)?;
         let cfg = self.service_config(&service)?;
         let release = release_of(d, &service)?;
         let releases = p.store().releases(&d.env, &service, 50).await?;

@@ -8,6 +8,7 @@ use deckhand_core::memory::{Memory, join_all};
 use deckhand_core::types::{Digest, SignedDuration, Timestamp};
 use deckhand_core::usecases::{App, DeployRequest};
 use deckhand_functions::handlers::{self, FunctionError};
+use deckhand_harness::assert_misconfigured;
 use deckhand_harness::testing::{TestPorts, TestWorld};
 use deckhand_harness::total;
 use serde_json::Value;
@@ -478,7 +479,7 @@ async fn a_missing_table_is_counted_at_once_and_the_event_retried() {
 #[tokio::test]
 async fn a_rotated_chat_token_is_read_again_once_the_chat_refuses_it() {
     use deckhand_core::card::{Card, Tone};
-    use deckhand_core::ports::{Channel, Chat as _, PortError};
+    use deckhand_core::ports::{Channel, Chat as _};
     use deckhand_functions::chat::{HttpChat, TokenSource};
     use secrecy::SecretString;
     let stub = deckhand_harness::standin::ChatStub::start().await.unwrap();
@@ -499,10 +500,7 @@ async fn a_rotated_chat_token_is_read_again_once_the_chat_refuses_it() {
 
     let fixed = HttpChat::new(stub.apis(), old(), None).unwrap();
     let err = fixed.post_card(&channel, &card).await.unwrap_err();
-    assert!(
-        matches!(&err, PortError::Misconfigured(m) if m.contains("invalid_auth")),
-        "{err}"
-    );
+    assert_misconfigured(&err, &["invalid_auth"]);
 
     let source: TokenSource =
         std::sync::Arc::new(|| Box::pin(async { Ok(SecretString::from("xoxb-new".to_owned())) }));
