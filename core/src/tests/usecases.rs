@@ -97,6 +97,92 @@ impl World {
         }
         Ok(r)
     }
+    /// `/deploy` typed by Alice in `env` (Slack's trigger id `key`), accepted.
+    async fn asked(&self, env: &str, services: &[&str], version: &str, key: &str) -> Requested {
+        self.alice_asks(env, services, version, key).await.unwrap()
+    }
+    /// `/deploy` typed by Alice in `env` (Slack's trigger id `key`), refused: why.
+    async fn refused(
+        &self,
+        env: &str,
+        services: &[&str],
+        version: &str,
+        key: &str,
+    ) -> RequestError {
+        self.alice_asks(env, services, version, key)
+            .await
+            .unwrap_err()
+    }
+    /// `/deploy` typed by Alice in `env`, with Slack's trigger id `key`.
+    async fn alice_asks(
+        &self,
+        env: &str,
+        services: &[&str],
+        version: &str,
+        key: &str,
+    ) -> Result<Requested, RequestError> {
+        self.deploy(self.request(env, services, version, "U0ALICE", key))
+            .await
+    }
+    /// The status text of `env`, as `/status env` shows it.
+    async fn status(&self, env: &str) -> String {
+        let status = self.app().status(Some(&Self::env(env))).await;
+        status.unwrap().to_text()
+    }
+    /// `/rollback env service [version]` typed by Carol, with Slack's trigger id `key`.
+    async fn carol_rolls_back(
+        &self,
+        env: &str,
+        service: &str,
+        version: Option<&str>,
+        key: &str,
+    ) -> Result<Requested, RequestError> {
+        let version = version.map(|v| Version::parse(v).unwrap());
+        let (env, services) = (Self::env(env), [Self::svc(service)]);
+        let (by, key) = (person("U0CAROL"), EventKey::test(key));
+        let app = self.app();
+        app.manual_rollback(&env, &services, version.as_ref(), &by, &key)
+            .await
+    }
+    /// A person's click on Approve or Reject, counted.
+    async fn decide(
+        &self,
+        id: crate::types::DeploymentId,
+        decision: Decision,
+        who: &str,
+    ) -> Deployment {
+        let app = self.app();
+        app.decide(id, decision, &person(who), None).await.unwrap()
+    }
+    /// The deployment `id` as stored.
+    fn deployment(&self, id: crate::types::DeploymentId) -> Deployment {
+        let found = self.mem.deployments().into_iter().find(|d| d.id == id);
+        found.unwrap()
+    }
+    /// A build of `api` finished on `branch`, as CodeBuild reports it.
+    async fn built(&self, id: &str, branch: &str, version: &str) -> BuildOutcome {
+        self.app()
+            .build_completed(&build(id, branch, version))
+            .await
+            .unwrap()
+    }
+    /// Maintenance leaves the deployment `id` alone until its next step is late (`not_yet`
+    /// says why), then takes it up: the deployment after.
+    async fn resumed_once_late(&self, id: crate::types::DeploymentId, not_yet: &str) -> Deployment {
+        let app = self.app();
+        assert!(
+            app.maintain().await.unwrap().resumed.is_empty(),
+            "{not_yet}"
+        );
+        self.mem.advance(SignedDuration::from_mins(6));
+        assert_eq!(app.maintain().await.unwrap().resumed, vec![id]);
+        self.mem.get_deployment(id).await.unwrap().unwrap()
+    }
+    /// The `startedBy` of the first one-off task that `pick` picks.
+    fn task_started_by(&self, pick: impl Fn(&String) -> bool) -> String {
+        let tasks = self.mem.one_off_tasks().into_iter().map(|(by, _)| by);
+        tasks.into_iter().find(pick).unwrap()
+    }
     /// Deployments that went anywhere: not declined by the request's checks.
     fn started(&self) -> Vec<Deployment> {
         self.mem
@@ -107,14 +193,10 @@ impl World {
     }
     /// What requesters were told privately (notes, or why a request was declined).
     fn told(&self) -> Vec<String> {
-        self.mem
-            .said()
-            .into_iter()
-            .filter_map(|s| match s {
-                Said::Response { text, .. } => Some(text),
-                _ => None,
-            })
-            .collect()
+        self.said(|s| match s {
+            Said::Response { text, .. } => Some(text),
+            _ => None,
+        })
     }
     fn cards(&self) -> usize {
         self.mem
@@ -126,15 +208,29 @@ impl World {
     /// What was posted or replied in Slack (every env here also posts the same to Discord).
     fn posts(&self) -> Vec<String> {
         use crate::types::ChatKind;
-        self.mem
-            .said()
-            .into_iter()
-            .filter_map(|s| match s {
-                Said::Post { text, channel } if channel.chat == ChatKind::Slack => Some(text),
-                Said::Reply { text, message } if message.chat == ChatKind::Slack => Some(text),
-                _ => None,
-            })
-            .collect()
+        self.said(|s| match s {
+            Said::Post { text, channel } if channel.chat == ChatKind::Slack => Some(text),
+            Said::Reply { text, message } if message.chat == ChatKind::Slack => Some(text),
+            _ => None,
+        })
+    }
+    /// What was said to chat, as `pick` keeps it.
+    fn said<T>(&self, pick: impl Fn(Said) -> Option<T>) -> Vec<T> {
+        self.mem.said().into_iter().filter_map(pick).collect()
+    }
+
+    /// How many posts (or thread replies) contain `needle`.
+    fn posted(&self, needle: &str) -> usize {
+        self.posts().iter().filter(|p| p.contains(needle)).count()
+    }
+    /// Some post (or thread reply) contains `needle`; the failure lists them all.
+    #[track_caller]
+    fn assert_posted(&self, needle: &str) {
+        let posts = self.posts();
+        assert!(
+            posts.iter().any(|p| p.contains(needle)),
+            "{needle:?} in {posts:#?}"
+        );
     }
 
     /// Runs a dispatched deployment and finishes its rollouts as ECS would report them, and
@@ -175,10 +271,7 @@ impl World {
     /// `api v1.2.3` shipped to staging and then requested for prod by Alice: waiting for approval.
     async fn pending_prod(&self) -> Requested {
         self.ship("staging", "v1.2.3", "s1").await;
-        let r = self
-            .deploy(self.request("prod", &["api"], "v1.2.3", "U0ALICE", "p1"))
-            .await
-            .unwrap();
+        let r = self.asked("prod", &["api"], "v1.2.3", "p1").await;
         assert_eq!(r.deployment.state, State::PendingApproval);
         r
     }
@@ -191,12 +284,7 @@ impl World {
             .unwrap();
         let mut id = r.deployment.id;
         if r.deployment.state == State::PendingApproval {
-            id = self
-                .app()
-                .decide(id, Decision::Approve, &person("U0BOB"), None)
-                .await
-                .unwrap()
-                .id;
+            id = self.decide(id, Decision::Approve, "U0BOB").await.id;
         }
         let d = self.run_to_end(id, true).await;
         assert_eq!(d.state, State::Succeeded, "{d}");
@@ -207,10 +295,7 @@ impl World {
 #[tokio::test]
 async fn staging_deploy_runs_to_success_and_records_a_release() {
     let w = World::new();
-    let r = w
-        .deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "t1"))
-        .await
-        .unwrap();
+    let r = w.asked("staging", &["api"], "v1.2.3", "t1").await;
     assert_eq!(
         r.deployment.state,
         State::Approved,
@@ -260,34 +345,17 @@ async fn staging_deploy_runs_to_success_and_records_a_release() {
         "what ran before Deckhand's first release, known-good"
     );
     assert_eq!(releases[1].verdict, Verdict::Baking);
-    assert!(
-        w.app()
-            .status(Some(&World::env("staging")))
-            .await
-            .unwrap()
-            .to_text()
-            .contains("v1.2.3")
-    );
+    assert!(w.status("staging").await.contains("v1.2.3"));
     // The lock is free again: another deploy may start.
-    assert!(
-        w.deploy(w.request("staging", &["web"], "v1.2.3", "U0ALICE", "t2"))
-            .await
-            .is_ok()
-    );
+    w.asked("staging", &["web"], "v1.2.3", "t2").await;
 }
 
 #[tokio::test]
 async fn the_same_deploy_request_delivered_twice_and_concurrently_creates_one_deployment() {
     let w = World::new();
-    let first = w
-        .deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "trigger-1"))
-        .await
-        .unwrap();
+    let first = w.asked("staging", &["api"], "v1.2.3", "trigger-1").await;
     w.mem.advance(SignedDuration::from_secs(3)); // Slack retries a few seconds later
-    let again = w
-        .deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "trigger-1"))
-        .await
-        .unwrap();
+    let again = w.asked("staging", &["api"], "v1.2.3", "trigger-1").await;
     assert!(again.duplicate);
     assert_eq!(again.deployment.id, first.deployment.id);
 
@@ -321,10 +389,7 @@ async fn the_same_deploy_request_delivered_twice_and_concurrently_creates_one_de
 async fn prod_needs_promotion_then_approval_from_someone_else_once() {
     let w = World::new();
     let app = w.app();
-    let refused = w
-        .deploy(w.request("prod", &["api"], "v1.2.3", "U0ALICE", "p0"))
-        .await
-        .unwrap_err();
+    let refused = w.refused("prod", &["api"], "v1.2.3", "p0").await;
     assert!(
         matches!(refused, RequestError::Denied(Denied::NotPromoted { .. })),
         "{refused}"
@@ -346,10 +411,7 @@ async fn prod_needs_promotion_then_approval_from_someone_else_once() {
     );
 
     w.ship("staging", "v1.2.3", "s1").await;
-    let r = w
-        .deploy(w.request("prod", &["api"], "v1.2.3", "U0ALICE", "p1"))
-        .await
-        .unwrap();
+    let r = w.asked("prod", &["api"], "v1.2.3", "p1").await;
     assert_eq!(r.deployment.state, State::PendingApproval);
     let card = w.mem.said().into_iter().rev().find_map(|s| match s {
         Said::Card { card, .. } => Some(card),
@@ -451,12 +513,7 @@ async fn an_approve_click_is_one_write_and_the_deploy_function_counts_it() {
         dispatched.last(),
         Some(&crate::deployment::Work::RunDeployment { id })
     );
-    let stored = w
-        .mem
-        .deployments()
-        .into_iter()
-        .find(|d| d.id == id)
-        .unwrap();
+    let stored = w.deployment(id);
     assert!(stored.approvals.is_empty() && stored.votes.len() == 1);
 
     // The deploy function counts the vote and, the count complete, starts at once.
@@ -516,12 +573,7 @@ async fn a_vote_that_does_not_complete_the_count_updates_the_card_and_one_after_
         ),
         "{late}"
     );
-    let d = w
-        .mem
-        .deployments()
-        .into_iter()
-        .find(|d| d.id == id)
-        .unwrap();
+    let d = w.deployment(id);
     assert_eq!(
         d.state,
         State::Expired,
@@ -533,9 +585,7 @@ async fn a_vote_that_does_not_complete_the_count_updates_the_card_and_one_after_
 #[tokio::test]
 async fn a_second_deploy_is_told_who_holds_the_environment() {
     let w = World::new();
-    w.deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "a"))
-        .await
-        .unwrap();
+    w.asked("staging", &["api"], "v1.2.3", "a").await;
     let err = w
         .deploy(w.request("staging", &["web"], "v1.2.3", "U0CAROL", "b"))
         .await
@@ -558,17 +608,15 @@ async fn a_refusal_is_final_for_its_event_even_once_the_environment_is_free() {
         .await
         .unwrap();
     let first = w
-        .deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "slack:T0:t1"))
+        .refused("staging", &["api"], "v1.2.3", "slack:T0:t1")
         .await
-        .unwrap_err()
         .to_string();
     assert!(first.starts_with("staging is locked by Bob"), "{first}");
     w.app().unlock(&staging, &person("U0BOB")).await.unwrap();
     // Slack retries the same trigger: it gets the same answer, and nothing is created.
     let again = w
-        .deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "slack:T0:t1"))
-        .await
-        .unwrap_err();
+        .refused("staging", &["api"], "v1.2.3", "slack:T0:t1")
+        .await;
     assert!(
         matches!(again, RequestError::AnsweredBefore { .. }),
         "{again:?}"
@@ -577,9 +625,7 @@ async fn a_refusal_is_final_for_its_event_even_once_the_environment_is_free() {
     let made = w.mem.recent_deployments(&staging, None, 10).await.unwrap();
     assert!(made.is_empty(), "nothing was deployed: {made:?}");
     // A new request (a new trigger) is decided afresh and goes ahead.
-    w.deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "slack:T0:t2"))
-        .await
-        .unwrap();
+    w.asked("staging", &["api"], "v1.2.3", "slack:T0:t2").await;
 }
 
 #[tokio::test]
@@ -609,17 +655,10 @@ async fn an_expired_card_says_so_and_frees_the_environment() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("expired"), "{err}");
-    let d = w
-        .mem
-        .deployments()
-        .into_iter()
-        .find(|d| d.id == r.deployment.id)
-        .unwrap();
+    let d = w.deployment(r.deployment.id);
     assert_eq!(d.state, State::Expired);
     assert!(
-        w.deploy(w.request("prod", &["api"], "v1.2.3", "U0ALICE", "p2"))
-            .await
-            .is_ok(),
+        w.alice_asks("prod", &["api"], "v1.2.3", "p2").await.is_ok(),
         "lock released"
     );
 }
@@ -645,11 +684,7 @@ async fn rejection_says_who_and_a_requester_can_withdraw() {
     // The requester may withdraw their own request.
     let w = World::new();
     let r = w.pending_prod().await;
-    let d = w
-        .app()
-        .decide(r.deployment.id, Decision::Reject, &person("U0ALICE"), None)
-        .await
-        .unwrap();
+    let d = w.decide(r.deployment.id, Decision::Reject, "U0ALICE").await;
     assert!(matches!(&d.state, State::Rejected { by, .. } if by.same_person(&person("U0ALICE"))));
     // Someone outside the approvers cannot reject somebody else's request.
     let w = World::new();
@@ -669,23 +704,12 @@ async fn rejection_says_who_and_a_requester_can_withdraw() {
 async fn a_failed_migration_leaves_the_service_untouched_and_releases_the_lock() {
     let w = World::new();
     w.mem.set_migration_exit("worker", 2);
-    let r = w
-        .deploy(w.request("staging", &["worker"], "v1.2.3", "U0ALICE", "m"))
-        .await
-        .unwrap();
+    let r = w.asked("staging", &["worker"], "v1.2.3", "m").await;
     let d = w.app().run_deployment(r.deployment.id).await.unwrap();
-    assert!(
-        matches!(&d.state, State::Failed { reason } if reason.contains("exited with code 2")),
-        "{:?}",
-        d.state
-    );
+    assert_failed(&d, "exited with code 2");
     assert!(w.mem.roll_outs().is_empty());
     assert_eq!(w.mem.migrations().len(), 1);
-    assert!(
-        w.deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "n"))
-            .await
-            .is_ok()
-    );
+    w.asked("staging", &["api"], "v1.2.3", "n").await;
 }
 
 #[tokio::test]
@@ -696,10 +720,7 @@ async fn ecs_failure_rolls_back_to_last_known_good_not_the_previous_number() {
     let good = w.ship("staging", "v1.2.3", "s1").await;
     w.mem.advance(SignedDuration::from_hours(1)); // v1.2.3 bakes
     w.ship("staging", "v1.2.4", "s2").await; // not baked yet
-    let r = w
-        .deploy(w.request("staging", &["api"], "v1.2.5", "U0ALICE", "s3"))
-        .await
-        .unwrap();
+    let r = w.asked("staging", &["api"], "v1.2.5", "s3").await;
     let d = w.run_to_end(r.deployment.id, false).await;
     assert!(matches!(d.state, State::RolledBack { .. }), "{:?}", d.state);
     assert!(
@@ -713,14 +734,10 @@ async fn ecs_failure_rolls_back_to_last_known_good_not_the_previous_number() {
         .into_iter()
         .find(|x| matches!(x.kind, DeploymentKind::Rollback { of: Some(of), .. } if of == d.id))
         .expect("the failure started a rollback deployment");
-    assert!(
-        w.posts().iter().any(|p| p.contains(&format!(
-            "Rolling api back to its last known-good revision: {}",
-            rollback.id
-        ))),
-        "{:#?}",
-        w.posts()
-    );
+    w.assert_posted(&format!(
+        "Rolling api back to its last known-good revision: {}",
+        rollback.id
+    ));
     assert_eq!(
         w.mem.dispatched().last(),
         Some(&Work::RunDeployment { id: rollback.id }),
@@ -739,17 +756,10 @@ async fn ecs_failure_rolls_back_to_last_known_good_not_the_previous_number() {
 #[tokio::test]
 async fn a_tag_that_moved_after_approval_is_refused() {
     let w = World::new();
-    let r = w
-        .deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "t"))
-        .await
-        .unwrap();
+    let r = w.asked("staging", &["api"], "v1.2.3", "t").await;
     w.mem.push_image("acme/api", "v1.2.3", &digest(9));
     let d = w.app().run_deployment(r.deployment.id).await.unwrap();
-    assert!(
-        matches!(&d.state, State::Failed { reason } if reason.contains("moved since it was approved")),
-        "{:?}",
-        d.state
-    );
+    assert_failed(&d, "moved since it was approved");
     assert!(w.mem.roll_outs().is_empty());
 }
 
@@ -757,22 +767,17 @@ async fn a_tag_that_moved_after_approval_is_refused() {
 async fn a_missing_image_is_refused_up_front() {
     let w = World::new();
     let err = w
-        .deploy(w.request("staging", &["api"], "v9.9.9", "U0ALICE", "t"))
+        .refused("staging", &["api"], "v9.9.9", "t")
         .await
-        .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "there is no image acme/api:v9.9.9 in the registry; is the build finished?"
-    );
+        .to_string();
+    let expected = "there is no image acme/api:v9.9.9 in the registry; is the build finished?";
+    assert_eq!(err, expected);
 }
 
 #[tokio::test]
 async fn a_retried_run_resumes_where_the_last_one_died() {
     let w = World::new();
-    let r = w
-        .deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "t"))
-        .await
-        .unwrap();
+    let r = w.asked("staging", &["api"], "v1.2.3", "t").await;
     // Simulate a run that saved Rolling but died before UpdateService reported back.
     let mut d = r.deployment.clone();
     d = d
@@ -846,14 +851,7 @@ async fn an_alarm_after_a_release_rolls_it_back_once_and_holds_the_service() {
     assert_eq!(d.state, State::Succeeded);
     let target = good.services[0].progress.task_definition.clone().unwrap();
     assert_eq!(w.mem.roll_backs(), vec![(World::svc("api"), target)]);
-    assert!(
-        w.app()
-            .status(Some(&World::env("prod")))
-            .await
-            .unwrap()
-            .to_text()
-            .contains("held")
-    );
+    assert!(w.status("prod").await.contains("held"));
 
     // The held service is not auto-deployed again until someone unlocks it.
     let holds = w
@@ -999,14 +997,7 @@ async fn manual_rollback_goes_to_last_known_good() {
     let w = World::new();
     let (good, _) = prod_with_two_releases(&w).await;
     let r = w
-        .app()
-        .manual_rollback(
-            &World::env("prod"),
-            &[World::svc("api")],
-            None,
-            &person("U0CAROL"),
-            &EventKey::test("rb-1"),
-        )
+        .carol_rolls_back("prod", "api", None, "rb-1")
         .await
         .unwrap();
     assert_eq!(
@@ -1014,20 +1005,20 @@ async fn manual_rollback_goes_to_last_known_good() {
         good.services[0].progress.task_definition
     );
     let none = w
-        .app()
-        .manual_rollback(
-            &World::env("staging"),
-            &[World::svc("web")],
-            None,
-            &person("U0CAROL"),
-            &EventKey::test("rb-2"),
-        )
+        .carol_rolls_back("staging", "web", None, "rb-2")
         .await
         .unwrap_err();
     assert!(
         none.to_string().contains("no known-good revision"),
         "{none}"
     );
+}
+
+/// `d` failed, for a reason that says `why`.
+#[track_caller]
+fn assert_failed(d: &Deployment, why: &str) {
+    let failed = matches!(&d.state, State::Failed { reason } if reason.contains(why));
+    assert!(failed, "failed for {why:?}: {:?}", d.state);
 }
 
 fn build(id: &str, branch: &str, version: &str) -> Build {
@@ -1058,18 +1049,8 @@ async fn a_finished_build_of_main_auto_deploys_to_staging_once() {
         matches!(&started[0], AutoDeployOutcome::Started { env, .. } if env.as_str() == "staging")
     );
     assert_eq!(w.mem.deployments().len(), 1);
-    assert_eq!(
-        w.posts()
-            .iter()
-            .filter(|p| p.contains("Build api v1.2.3 (main@3f2a9c1) finished"))
-            .count(),
-        1
-    );
-    let feature = w
-        .app()
-        .build_completed(&build("codebuild/2", "feature/x", "v1.2.3"))
-        .await
-        .unwrap();
+    assert_eq!(w.posted("Build api v1.2.3 (main@3f2a9c1) finished"), 1);
+    let feature = w.built("codebuild/2", "feature/x", "v1.2.3").await;
     assert!(
         feature.auto_deploys.is_empty(),
         "only configured branches auto-deploy"
@@ -1086,11 +1067,7 @@ async fn a_held_service_is_not_auto_deployed() {
         since: at(T0),
     };
     crate::ports::Store::put_hold(&w.mem, &hold).await.unwrap();
-    let out = w
-        .app()
-        .build_completed(&build("cb/3", "main", "v1.2.3"))
-        .await
-        .unwrap();
+    let out = w.built("cb/3", "main", "v1.2.3").await;
     assert!(
         matches!(&out.auto_deploys[0], AutoDeployOutcome::Skipped { why, .. } if why.contains("held"))
     );
@@ -1112,10 +1089,7 @@ async fn freeze_blocks_prod_unless_overridden_which_costs_an_extra_approval() {
     let w = World::new();
     w.ship("staging", "v1.2.3", "s1").await;
     w.mem.set_now(at("2026-11-28T12:00:00Z")); // a Saturday
-    let frozen = w
-        .deploy(w.request("prod", &["api"], "v1.2.3", "U0ALICE", "f1"))
-        .await
-        .unwrap_err();
+    let frozen = w.refused("prod", &["api"], "v1.2.3", "f1").await;
     assert!(
         frozen.to_string().contains("prod is frozen (weekend)"),
         "{frozen}"
@@ -1137,10 +1111,7 @@ async fn an_alarm_already_firing_at_request_is_shown_on_the_card() {
     let w = World::new();
     w.ship("staging", "v1.2.3", "s1").await;
     w.mem.set_firing("api-prod-p99-latency", true);
-    let r = w
-        .deploy(w.request("prod", &["api"], "v1.2.3", "U0ALICE", "p"))
-        .await
-        .unwrap();
+    let r = w.asked("prod", &["api"], "v1.2.3", "p").await;
     assert_eq!(
         r.deployment.alarms_at_start,
         vec!["api-prod-p99-latency".to_owned()]
@@ -1159,10 +1130,7 @@ async fn a_manual_lock_blocks_deploys_until_unlocked() {
     )
     .await
     .unwrap();
-    let err = w
-        .deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "x"))
-        .await
-        .unwrap_err();
+    let err = w.refused("staging", &["api"], "v1.2.3", "x").await;
     assert!(
         err.to_string().contains("staging is locked by Carol"),
         "{err}"
@@ -1172,30 +1140,17 @@ async fn a_manual_lock_blocks_deploys_until_unlocked() {
         .await
         .unwrap();
     assert!(released.is_some());
-    assert!(
-        w.deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "y"))
-            .await
-            .is_ok()
-    );
+    w.asked("staging", &["api"], "v1.2.3", "y").await;
 }
 
 #[tokio::test]
 async fn a_deploy_snapshots_the_database_first_when_its_plan_says_so() {
     let w = World::new();
     // worker goes to prod after staging; the prod plan snapshots before worker deploys.
-    let s = w
-        .deploy(w.request("staging", &["worker"], "v1.2.3", "U0ALICE", "s"))
-        .await
-        .unwrap();
+    let s = w.asked("staging", &["worker"], "v1.2.3", "s").await;
     w.run_to_end(s.deployment.id, true).await;
-    let r = w
-        .deploy(w.request("prod", &["worker"], "v1.2.3", "U0ALICE", "p"))
-        .await
-        .unwrap();
-    w.app()
-        .decide(r.deployment.id, Decision::Approve, &person("U0BOB"), None)
-        .await
-        .unwrap();
+    let r = w.asked("prod", &["worker"], "v1.2.3", "p").await;
+    w.decide(r.deployment.id, Decision::Approve, "U0BOB").await;
     let d = w.run_to_end(r.deployment.id, true).await;
     assert_eq!(d.state, State::Succeeded);
     let snap = d.services[0].progress.snapshot.clone().unwrap();
@@ -1251,13 +1206,7 @@ async fn a_backup_snapshots_prunes_reports_once_and_a_failure_deletes_nothing() 
         w.mem.snapshot_ids().contains(&"manual".to_owned()),
         "not ours: never touched"
     );
-    assert_eq!(
-        w.posts()
-            .iter()
-            .filter(|p| p.contains("Backup prod-db-nightly took"))
-            .count(),
-        1
-    );
+    assert_eq!(w.posted("Backup prod-db-nightly took"), 1);
     assert!(
         w.mem
             .metrics()
@@ -1302,23 +1251,14 @@ async fn a_backup_snapshots_prunes_reports_once_and_a_failure_deletes_nothing() 
 async fn the_scheduled_check_picks_up_a_lost_dispatch_a_lost_ecs_event_and_a_lost_wake() {
     let w = World::new();
     let app = w.app();
-    let r = w
-        .deploy(w.request("staging", &["api"], "v1.2.3", "U0ALICE", "k-maint"))
-        .await
-        .unwrap();
+    let r = w.asked("staging", &["api"], "v1.2.3", "k-maint").await;
     let id = r.deployment.id;
     assert_eq!(
         r.deployment.state,
         State::Approved,
         "dispatched, and the dispatch is lost"
     );
-    assert!(
-        app.maintain().await.unwrap().resumed.is_empty(),
-        "too soon to call it lost"
-    );
-    w.mem.advance(SignedDuration::from_mins(6));
-    assert_eq!(app.maintain().await.unwrap().resumed, vec![id]);
-    let d = w.mem.get_deployment(id).await.unwrap().unwrap();
+    let d = w.resumed_once_late(id, "too soon to call it lost").await;
     assert!(matches!(d.state, State::Rolling { .. }), "{:?}", d.state);
 
     // ECS finishes, but its event never arrives.
@@ -1333,13 +1273,7 @@ async fn the_scheduled_check_picks_up_a_lost_dispatch_a_lost_ecs_event_and_a_los
     let d = w.mem.get_deployment(id).await.unwrap().unwrap();
     assert_eq!(d.state, State::Verifying { service: 0 });
     assert_eq!(w.mem.smoke_tasks().len(), 1);
-    assert!(
-        app.maintain().await.unwrap().resumed.is_empty(),
-        "its wake is not late yet"
-    );
-    w.mem.advance(SignedDuration::from_mins(6));
-    assert_eq!(app.maintain().await.unwrap().resumed, vec![id]);
-    let d = w.mem.get_deployment(id).await.unwrap().unwrap();
+    let d = w.resumed_once_late(id, "its wake is not late yet").await;
     assert_eq!(d.state, State::Succeeded);
     let again = app.maintain().await.unwrap();
     assert!(again.resumed.is_empty() && again.reconciled.is_empty());
@@ -1505,13 +1439,7 @@ async fn each_snapshot_is_copied_to_the_plans_other_region_and_the_copies_are_pr
     };
     let first = app.run_backup(plan, &trigger(1)).await.unwrap();
     assert_eq!(w.mem.copy_ids(), std::slice::from_ref(&first.snapshot));
-    assert!(
-        w.posts()
-            .iter()
-            .any(|p| p.ends_with("Copying it to eu-west-1; pruned 0 old copies there.")),
-        "{:#?}",
-        w.posts()
-    );
+    w.assert_posted("Copying it to eu-west-1; pruned 0 old copies there.");
     // A redelivered firing copies nothing twice.
     app.run_backup(plan, &trigger(1)).await.unwrap();
     assert_eq!(w.mem.copy_ids().len(), 1);
@@ -1601,13 +1529,7 @@ async fn an_ecs_task_backup_runs_as_steps_records_its_artifact_and_prunes_with_i
     // Eight days on, the next: retention drops the first, by the plan's own prune command.
     w.mem.advance(SignedDuration::from_hours(24 * 8));
     app.run_backup(plan, &trigger(2)).await.unwrap();
-    let second_by = w
-        .mem
-        .one_off_tasks()
-        .into_iter()
-        .map(|(by, _)| by)
-        .find(|by| by != started_by)
-        .unwrap();
+    let second_by = w.task_started_by(|by| by != started_by);
     w.mem
         .set_task_state(&second_by, ran("20261202-091500F_20261202-093000I"));
     let second = app.run_backup(plan, &trigger(2)).await.unwrap();
@@ -1624,16 +1546,10 @@ async fn an_ecs_task_backup_runs_as_steps_records_its_artifact_and_prunes_with_i
 
     // A task that exits non-zero fails the run, loudly; one past its timeout is stopped.
     app.run_backup(plan, &trigger(3)).await.unwrap();
-    let third_by = w
-        .mem
-        .one_off_tasks()
-        .into_iter()
-        .map(|(by, _)| by)
-        .find(|by| {
-            by.contains("fire-3")
-                || !by.starts_with("deckhand-prune-") && by != started_by && by != &second_by
-        })
-        .unwrap();
+    let third_by = w.task_started_by(|by| {
+        by.contains("fire-3")
+            || !by.starts_with("deckhand-prune-") && by != started_by && by != &second_by
+    });
     w.mem.set_task_state(
         &third_by,
         TaskState::Stopped {
@@ -1656,13 +1572,7 @@ async fn an_ecs_task_backup_runs_as_steps_records_its_artifact_and_prunes_with_i
     w.mem.advance(SignedDuration::from_mins(61));
     app.run_backup(plan, &trigger(4)).await.unwrap();
     assert_eq!(w.mem.stopped_tasks().len(), 1);
-    assert!(
-        w.posts()
-            .iter()
-            .any(|p| p.contains("its task did not finish within 1h and was stopped")),
-        "{:#?}",
-        w.posts()
-    );
+    w.assert_posted("its task did not finish within 1h and was stopped");
 }
 
 #[tokio::test]
@@ -1787,13 +1697,7 @@ async fn a_second_alarm_with_the_same_reason_never_ships_the_bad_release_back() 
     let again = w.app().on_alarm(&alarm(&w, AlarmState::Ok)).await.unwrap();
     assert!(again.rolled_back.is_empty(), "{again:?}");
     assert_eq!(w.mem.roll_backs(), rolled_to, "nothing rolled anywhere");
-    assert!(
-        w.posts().iter().any(|p| p.contains(
-            "api is alarming on its known-good v1.2.3; not rolling back further — someone needs to look"
-        )),
-        "{:#?}",
-        w.posts()
-    );
+    w.assert_posted("api is alarming on its known-good v1.2.3; not rolling back further — someone needs to look");
     let releases = w.mem.all_releases();
     let judged = releases.iter().find(|r| r.deployment == bad.id).unwrap();
     assert!(judged.verdict.is_bad(), "bad stays bad: {judged:?}");
@@ -1806,12 +1710,7 @@ async fn a_second_alarm_with_the_same_reason_never_ships_the_bad_release_back() 
         "the known-good one is not judged: {restored:?}"
     );
     assert!(
-        w.app()
-            .status(Some(&World::env("prod")))
-            .await
-            .unwrap()
-            .to_text()
-            .contains("held"),
+        w.status("prod").await.contains("held"),
         "the service is held"
     );
 }
@@ -1820,12 +1719,7 @@ async fn a_second_alarm_with_the_same_reason_never_ships_the_bad_release_back() 
 async fn a_release_rolled_back_by_an_alarm_says_so_on_its_card_and_in_history() {
     let w = World::new();
     let (bad, _) = rolled_back_by_an_alarm(&w).await;
-    let now = w
-        .mem
-        .deployments()
-        .into_iter()
-        .find(|d| d.id == bad.id)
-        .unwrap();
+    let now = w.deployment(bad.id);
     let State::RolledBack { reason } = &now.state else {
         panic!("{:?}", now.state);
     };
@@ -1871,14 +1765,7 @@ async fn rolling_back_to_what_already_runs_is_answered_at_once() {
     let w = World::new();
     rolled_back_by_an_alarm(&w).await;
     let err = w
-        .app()
-        .manual_rollback(
-            &World::env("prod"),
-            &[World::svc("api")],
-            Some(&Version::parse("v1.2.3").unwrap()),
-            &person("U0CAROL"),
-            &EventKey::test("rb-again"),
-        )
+        .carol_rolls_back("prod", "api", Some("v1.2.3"), "rb-again")
         .await
         .unwrap_err();
     assert_eq!(
@@ -1891,10 +1778,7 @@ async fn rolling_back_to_what_already_runs_is_answered_at_once() {
 async fn a_held_service_refuses_the_bad_version_by_hand_unless_overridden_for_one_more_approval() {
     let w = World::new();
     rolled_back_by_an_alarm(&w).await;
-    let again = w
-        .deploy(w.request("prod", &["api"], "v1.2.4", "U0ALICE", "p3"))
-        .await
-        .unwrap_err();
+    let again = w.refused("prod", &["api"], "v1.2.4", "p3").await;
     assert!(again.to_string().contains("held since"), "{again}");
     let mut req = w.request("prod", &["api"], "v1.2.4", "U0ALICE", "p4");
     req.override_reason = Some("the alarm was a bad dashboard, INC-7".into());
@@ -1930,11 +1814,7 @@ async fn auto_deploy_refuses_a_digest_judged_bad() {
     crate::ports::Store::judge_release(&w.mem, &r.env, &r.service, r.deployment, &change.verdict())
         .await
         .unwrap();
-    let out = w
-        .app()
-        .build_completed(&build("cb/9", "main", "v1.2.3"))
-        .await
-        .unwrap();
+    let out = w.built("cb/9", "main", "v1.2.3").await;
     assert!(
         matches!(&out.auto_deploys[0], AutoDeployOutcome::Skipped { why, .. } if why.contains("judged bad in staging by alarm api-staging-5xx")),
         "{out:?}"
@@ -1956,19 +1836,8 @@ async fn the_first_release_of_a_service_has_the_adopted_baseline_to_roll_back_to
         vec![(World::svc("api"), "api:1".to_owned())],
         "back onto what ran before Deckhand"
     );
-    assert!(
-        w.posts()
-            .iter()
-            .any(|p| p.contains("Rolling api back to v1.2.2 (the adopted baseline)")),
-        "{:#?}",
-        w.posts()
-    );
-    let record = w
-        .mem
-        .deployments()
-        .into_iter()
-        .find(|d| d.id == first.id)
-        .unwrap();
+    w.assert_posted("Rolling api back to v1.2.2 (the adopted baseline)");
+    let record = w.deployment(first.id);
     assert!(
         matches!(record.state, State::RolledBack { .. }),
         "{:?}",
@@ -1991,13 +1860,7 @@ async fn a_pause_stops_automatic_deploys_and_rollbacks_until_resumed() {
         .await
         .unwrap();
     assert!(!again, "a second /pause changes nothing");
-    assert!(
-        app.status(Some(&World::env("prod")))
-            .await
-            .unwrap()
-            .to_text()
-            .contains("automation paused by Bob"),
-    );
+    assert!(w.status("prod").await.contains("automation paused by Bob"),);
 
     let out = app.on_alarm(&alarm(&w, AlarmState::Ok)).await.unwrap();
     assert!(out.rolled_back.is_empty(), "{out:?}");
@@ -2009,12 +1872,7 @@ async fn a_pause_stops_automatic_deploys_and_rollbacks_until_resumed() {
         "the alarm is still shown: {:#?}",
         w.posts()
     );
-    let record = w
-        .mem
-        .deployments()
-        .into_iter()
-        .find(|d| d.id == bad.id)
-        .unwrap();
+    let record = w.deployment(bad.id);
     assert_eq!(
         record.state,
         State::Succeeded,
@@ -2080,10 +1938,7 @@ async fn promotion_refuses_an_image_judged_bad_in_the_environment_before() {
     crate::ports::Store::judge_release(&w.mem, &r.env, &r.service, r.deployment, &verdict)
         .await
         .unwrap();
-    let refused = w
-        .deploy(w.request("prod", &["api"], "v1.2.3", "U0ALICE", "p1"))
-        .await
-        .unwrap_err();
+    let refused = w.refused("prod", &["api"], "v1.2.3", "p1").await;
     assert!(
         refused
             .to_string()
@@ -2099,10 +1954,7 @@ async fn promotion_refuses_an_image_judged_bad_in_the_environment_before() {
 #[tokio::test]
 async fn what_already_runs_is_left_alone_unless_forced_and_an_unneeded_override_is_said() {
     let w = World::new();
-    let err = w
-        .deploy(w.request("staging", &["api"], "v1.2.2", "U0ALICE", "k1"))
-        .await
-        .unwrap_err();
+    let err = w.refused("staging", &["api"], "v1.2.2", "k1").await;
     assert_eq!(
         err.to_string(),
         "api already runs v1.2.2 in staging; add `--force` to redeploy it"
