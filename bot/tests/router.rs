@@ -15,9 +15,9 @@ use deckhand_core::deployment::{State as DeployState, Work};
 use deckhand_core::memory::Memory;
 use deckhand_core::types::{Digest, SignedDuration, Timestamp};
 use deckhand_harness::testing::{
-    ChatStub, Sent, TestPorts, TestWorld, deliver, discord_headers, form, hex, serve, slack_headers,
+    ChatStub, Sent, TestPorts, TestWorld, deliver, discord_headers, form, hex, hub_headers, serve,
+    slack_headers,
 };
-use hmac::{KeyInit as _, Mac as _};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
@@ -56,6 +56,12 @@ envs = ["staging", "prod"]
 repository = "acme/api"
 "#;
 
+// The people of the test workspace, by Slack user id.
+const ALICE: &str = "U0ALICE";
+const BOB: &str = "U0BOB";
+const CAROL: &str = "U0CAROL";
+const MALLORY: &str = "U0MALLORY";
+
 const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 
 struct World {
@@ -65,6 +71,21 @@ struct World {
     stub_url: String,
     discord_key: ed25519_dalek::SigningKey,
     http: reqwest::Client,
+}
+
+/// `/deploy args` typed by Dana in the Discord guild: interaction `id`.
+fn discord_deploy(id: &str, args: &str) -> Value {
+    json!({
+        "type": 2, "id": id, "guild_id": "1100000000000000001", "channel_id": "1300000000000000003",
+        "member": {"user": {"id": "80351110224678912", "username": "dana"}},
+        "data": {"name": "deploy", "options": [{"name": "args", "type": 3, "value": args}]},
+    })
+}
+
+/// A recorded webhook payload from `events/`.
+fn event(name: &str) -> String {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../events");
+    std::fs::read_to_string(format!("{dir}/{name}")).unwrap()
 }
 
 fn digest(n: u8) -> Digest {
@@ -128,6 +149,38 @@ impl World {
         slack_headers(SIGNING_SECRET, ts, body)
     }
 
+    /// The status `headers` and `body` posted to `path` get.
+    async fn status(&self, path: &str, headers: &HeaderMap, body: &str) -> StatusCode {
+        let (status, _) = self.post(path, headers.clone(), body.to_owned()).await;
+        status
+    }
+
+    /// A build webhook accepted (202) and its redelivery recognised (200, nothing more).
+    async fn recorded_once(&self, path: &str, headers: &HeaderMap, body: &str) {
+        let (status, answer) = self.post(path, headers.clone(), body.to_owned()).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{path}: {answer}");
+        let again = self.status(path, headers, body).await;
+        assert_eq!(
+            again,
+            StatusCode::OK,
+            "{path}: a redelivery changes nothing"
+        );
+    }
+
+    /// Discord's immediate answer to an interaction, which must be a 200.
+    async fn discord_answer(&self, body: &str) -> Value {
+        let (status, answer) = self.discord(body).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        serde_json::from_str(&answer).unwrap()
+    }
+
+    /// An interaction as Discord sends it, signed now.
+    async fn discord(&self, body: &str) -> (StatusCode, String) {
+        let headers = self.discord_signed(body);
+        self.post("/discord/interactions", headers, body.to_owned())
+            .await
+    }
+
     async fn post(&self, path: &str, headers: HeaderMap, body: String) -> (StatusCode, String) {
         let resp = deliver(&self.http, format!("{}{path}", self.url), headers, body)
             .await
@@ -175,8 +228,9 @@ impl World {
         self.post("/slack/commands", headers, body).await
     }
 
-    /// The text of an ephemeral command answer.
-    async fn say(&self, user: &str, command: &str, text: &str, trigger: &str) -> String {
+    /// The text of the ephemeral answer to `line` (a command and its text) typed by `user`.
+    async fn say(&self, user: &str, line: &str, trigger: &str) -> String {
+        let (command, text) = line.split_once(' ').unwrap_or((line, ""));
         let (status, body) = self.slash(user, command, text, trigger).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let v: Value = serde_json::from_str(&body).unwrap();
@@ -229,12 +283,10 @@ impl World {
     /// Ships api v1.2.3 to staging through chat and finishes the rollout as ECS would.
     async fn ship_staging(&self) {
         let answer = self
-            .say("U0ALICE", "/deploy", "staging api v1.2.3", "trig-staging")
+            .say(ALICE, "/deploy staging api v1.2.3", "trig-staging")
             .await;
         assert!(
-            answer.starts_with(
-                "Checking api v1.2.3 → staging. Its card follows in the staging channel"
-            ),
+            answer.starts_with("Checking api v1.2.3 → staging."),
             "{answer}"
         );
         self.checks().await;
@@ -252,7 +304,7 @@ impl World {
     async fn pending_prod(&self) -> (String, String) {
         self.ship_staging().await;
         let answer = self
-            .say("U0ALICE", "/deploy", "prod api v1.2.3", "trig-prod")
+            .say(ALICE, "/deploy prod api v1.2.3", "trig-prod")
             .await;
         assert!(answer.starts_with("Checking api v1.2.3 → prod"), "{answer}");
         assert!(
@@ -261,7 +313,7 @@ impl World {
         );
         assert!(self.told("trig-prod").is_empty(), "nothing more to tell");
         let again = self
-            .say("U0ALICE", "/deploy", "prod api v1.2.3", "trig-prod")
+            .say(ALICE, "/deploy prod api v1.2.3", "trig-prod")
             .await;
         assert!(
             again.starts_with(
@@ -289,11 +341,12 @@ impl World {
     }
 
     fn dispatched_runs(&self) -> usize {
-        self.mem()
-            .dispatched()
-            .iter()
-            .filter(|w| matches!(w, Work::RunDeployment { .. }))
-            .count()
+        self.dispatched(|w| matches!(w, Work::RunDeployment { .. }))
+    }
+
+    /// How many of the work items dispatched so far `kind` picks.
+    fn dispatched(&self, kind: impl Fn(&Work) -> bool) -> usize {
+        self.mem().dispatched().iter().filter(|w| kind(w)).count()
     }
 
     /// The deploy function's turn: runs every `RunDeployment` dispatched so far, as the
@@ -307,20 +360,14 @@ impl World {
     }
 
     fn dispatched_checks(&self) -> usize {
-        self.mem()
-            .dispatched()
-            .iter()
-            .filter(|w| matches!(w, Work::PrepareDeployment { .. }))
-            .count()
+        self.dispatched(|w| matches!(w, Work::PrepareDeployment { .. }))
     }
 }
 
 #[tokio::test]
 async fn a_staging_deploy_is_acknowledged_carded_and_dispatched_once() {
     let w = World::new().await;
-    let answer = w
-        .say("U0ALICE", "/deploy", "staging api v1.2.3", "trig-1")
-        .await;
+    let answer = w.say(ALICE, "/deploy staging api v1.2.3", "trig-1").await;
     assert_eq!(
         answer,
         "Checking api v1.2.3 → staging. Its card follows in the staging channel; if it cannot go ahead, Deckhand tells you why here."
@@ -349,9 +396,7 @@ async fn a_staging_deploy_is_acknowledged_carded_and_dispatched_once() {
     );
 
     // Slack retries the same command (same trigger id): nothing happens twice.
-    let again = w
-        .say("U0ALICE", "/deploy", "staging api v1.2.3", "trig-1")
-        .await;
+    let again = w.say(ALICE, "/deploy staging api v1.2.3", "trig-1").await;
     assert!(
         again.starts_with("Deploying api v1.2.3 → staging"),
         "{again}"
@@ -476,15 +521,13 @@ async fn reject_says_who_and_an_expired_card_says_it_expired() {
 #[tokio::test]
 async fn mistakes_strangers_and_other_channels_get_a_polite_answer_and_nothing_is_recorded() {
     let w = World::new().await;
-    let typo = w.say("U0ALICE", "/deploy", "prdo api v1.2.3", "t1").await;
+    let typo = w.say(ALICE, "/deploy prdo api v1.2.3", "t1").await;
     assert!(
         typo.contains("unknown environment `prdo` — did you mean `prod`?")
             && typo.contains("Usage: `/deploy"),
         "{typo}"
     );
-    let stranger = w
-        .say("U0MALLORY", "/deploy", "staging api v1.2.3", "t2")
-        .await;
+    let stranger = w.say(MALLORY, "/deploy staging api v1.2.3", "t2").await;
     assert!(
         stranger.contains("does not know you") && stranger.contains("slack:U0MALLORY"),
         "{stranger}"
@@ -497,7 +540,7 @@ async fn mistakes_strangers_and_other_channels_get_a_polite_answer_and_nothing_i
         body.contains("does not take commands in this channel"),
         "{body}"
     );
-    let help = w.say("U0ALICE", "/deckhand", "", "t4").await;
+    let help = w.say(ALICE, "/deckhand", "t4").await;
     assert!(help.contains("/rollback ENV"), "{help}");
     assert!(w.mem().deployments().is_empty());
     assert!(w.mem().dispatched().is_empty());
@@ -646,13 +689,7 @@ async fn unsigned_stale_malformed_and_oversized_requests_are_refused_and_change_
 async fn discord_ping_pong_signatures_and_commands() {
     let w = World::new().await;
     let ping = r#"{"type":1,"id":"1","application_id":"1200000000000000002"}"#.to_owned();
-    let (status, body) = w
-        .post(
-            "/discord/interactions",
-            w.discord_signed(&ping),
-            ping.clone(),
-        )
-        .await;
+    let (status, body) = w.discord(&ping).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         serde_json::from_str::<Value>(&body).unwrap(),
@@ -667,21 +704,8 @@ async fn discord_ping_pong_signatures_and_commands() {
         StatusCode::UNAUTHORIZED
     );
 
-    let command = json!({
-        "type": 2, "id": "1400000000000000001", "guild_id": "1100000000000000001", "channel_id": "1300000000000000003",
-        "member": {"user": {"id": "80351110224678912", "username": "dana"}},
-        "data": {"name": "deploy", "options": [{"name": "args", "type": 3, "value": "staging api v1.2.3"}]},
-    })
-    .to_string();
-    let (status, body) = w
-        .post(
-            "/discord/interactions",
-            w.discord_signed(&command),
-            command.clone(),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    let v: Value = serde_json::from_str(&body).unwrap();
+    let command = discord_deploy("1400000000000000001", "staging api v1.2.3").to_string();
+    let v = w.discord_answer(&command).await;
     assert_eq!(v["type"], 4);
     assert_eq!(v["data"]["flags"], 64, "ephemeral");
     assert!(
@@ -692,9 +716,7 @@ async fn discord_ping_pong_signatures_and_commands() {
         "{v}"
     );
     // The same interaction id again does nothing twice.
-    let _ = w
-        .post("/discord/interactions", w.discord_signed(&command), command)
-        .await;
+    let _ = w.discord(&command).await;
     assert_eq!(w.mem().deployments().len(), 1);
     assert_eq!(w.dispatched_checks(), 1);
 }
@@ -703,7 +725,7 @@ async fn discord_ping_pong_signatures_and_commands() {
 async fn a_chat_api_that_answers_429_is_waited_out_and_retried() {
     let w = World::new().await;
     w.stub.throttle_once("/slack/chat.postMessage");
-    let answer = w.say("U0ALICE", "/deploy", "staging api v1.2.3", "t").await;
+    let answer = w.say(ALICE, "/deploy staging api v1.2.3", "t").await;
     assert!(answer.starts_with("Checking"), "{answer}");
     w.checks().await;
     let posts = w.sent_to("/slack/chat.postMessage");
@@ -715,17 +737,15 @@ async fn a_chat_api_that_answers_429_is_waited_out_and_retried() {
 async fn queries_answer_with_tables() {
     let w = World::new().await;
     w.ship_staging().await;
-    let status = w.say("U0BOB", "/status", "staging", "s1").await;
+    let status = w.say(BOB, "/status staging", "s1").await;
     assert!(
         status.contains("Status of staging") && status.contains("v1.2.3") && status.contains("```"),
         "{status}"
     );
-    let history = w.say("U0BOB", "/history", "staging api", "s2").await;
+    let history = w.say(BOB, "/history staging api", "s2").await;
     assert!(history.contains("succeeded"), "{history}");
     // What already runs is said once the checks have looked, to the person alone.
-    let runs = w
-        .say("U0ALICE", "/deploy", "staging api v1.2.3", "s4")
-        .await;
+    let runs = w.say(ALICE, "/deploy staging api v1.2.3", "s4").await;
     assert!(runs.starts_with("Checking api v1.2.3 → staging"), "{runs}");
     w.checks().await;
     assert_eq!(
@@ -735,7 +755,7 @@ async fn queries_answer_with_tables() {
         ]
     );
     let lock = w
-        .say("U0CAROL", "/lock", "staging load test until 14:00", "s3")
+        .say(CAROL, "/lock staging load test until 14:00", "s3")
         .await;
     // No duration given: the environment's `lock_default` (8h), said with its end.
     assert!(
@@ -745,10 +765,10 @@ async fn queries_answer_with_tables() {
     );
     // A held environment is answered at once: the one write is refused, and names the holder.
     let refused = w
-        .say("U0ALICE", "/deploy", "staging api v1.2.3 --force", "s4b")
+        .say(ALICE, "/deploy staging api v1.2.3 --force", "s4b")
         .await;
     assert!(refused.contains("staging is locked by carol"), "{refused}");
-    let unlock = w.say("U0ALICE", "/unlock", "staging", "s5").await;
+    let unlock = w.say(ALICE, "/unlock staging", "s5").await;
     assert!(
         unlock.starts_with("Unlocked staging: released carol's lock"),
         "{unlock}"
@@ -759,32 +779,11 @@ async fn queries_answer_with_tables() {
 async fn a_signed_build_webhook_records_the_build_once() {
     let w = World::new().await;
     let body = json!({"service": "api", "version": "v1.2.3", "build_id": "ci-77", "branch": "main", "succeeded": true}).to_string();
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"ci-secret").unwrap();
-    mac.update(body.as_bytes());
-    let mut h = HeaderMap::new();
-    h.insert(
-        "x-deckhand-signature",
-        format!("sha256={}", hex(&mac.finalize().into_bytes()))
-            .parse()
-            .unwrap(),
-    );
-    assert_eq!(
-        w.post("/hooks/build/generic", h.clone(), body.clone())
-            .await
-            .0,
-        StatusCode::ACCEPTED
-    );
-    assert_eq!(
-        w.post("/hooks/build/generic", h, body.clone()).await.0,
-        StatusCode::OK,
-        "a redelivery changes nothing"
-    );
-    assert_eq!(
-        w.post("/hooks/build/generic", HeaderMap::new(), body)
-            .await
-            .0,
-        StatusCode::UNAUTHORIZED
-    );
+    let h = hub_headers("x-deckhand-signature", "ci-secret", &body);
+    w.recorded_once("/hooks/build/generic", &h, &body).await;
+    let unsigned = HeaderMap::new();
+    let refused = w.status("/hooks/build/generic", &unsigned, &body).await;
+    assert_eq!(refused, StatusCode::UNAUTHORIZED);
     assert_eq!(
         w.post("/hooks/build/gitlab", HeaderMap::new(), "{}".into())
             .await
@@ -807,13 +806,7 @@ async fn a_discord_button_click_approves_and_a_refusal_is_ephemeral() {
         .to_string()
     };
     let stranger = click("99999999999999999", "1400000000000000010");
-    let (status, body) = w
-        .post(
-            "/discord/interactions",
-            w.discord_signed(&stranger),
-            stranger,
-        )
-        .await;
+    let (status, body) = w.discord(&stranger).await;
     assert_eq!(status, StatusCode::OK);
     let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
@@ -831,9 +824,7 @@ async fn a_discord_button_click_approves_and_a_refusal_is_ephemeral() {
 
     let runs_before = w.dispatched_runs();
     let dana = click("80351110224678912", "1400000000000000011");
-    let (status, body) = w
-        .post("/discord/interactions", w.discord_signed(&dana), dana)
-        .await;
+    let (status, body) = w.discord(&dana).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         serde_json::from_str::<Value>(&body).unwrap(),
@@ -855,25 +846,10 @@ async fn a_discord_button_click_approves_and_a_refusal_is_ephemeral() {
 #[tokio::test]
 async fn a_github_workflow_run_webhook_records_the_build() {
     let w = World::new().await;
-    let payload = std::fs::read_to_string(format!(
-        "{}/../events/github-workflow-run.json",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"gh-secret").unwrap();
-    mac.update(payload.as_bytes());
-    let mut h = HeaderMap::new();
-    h.insert(
-        "x-hub-signature-256",
-        format!("sha256={}", hex(&mac.finalize().into_bytes()))
-            .parse()
-            .unwrap(),
-    );
+    let payload = event("github-workflow-run.json");
+    let mut h = hub_headers("x-hub-signature-256", "gh-secret", &payload);
     h.insert("x-github-event", "workflow_run".parse().unwrap());
-    let (status, body) = w
-        .post("/hooks/build/github", h.clone(), payload.clone())
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    w.recorded_once("/hooks/build/github", &h, &payload).await;
     let told = w.sent_to("/slack/chat.postMessage");
     assert!(
         told.iter()
@@ -881,13 +857,6 @@ async fn a_github_workflow_run_webhook_records_the_build() {
                 "Build api acb5820ced9479c074f688cc328bf03f341a511d (main@acb5820) finished"
             )),
         "{told:?}"
-    );
-    assert_eq!(
-        w.post("/hooks/build/github", h.clone(), payload.clone())
-            .await
-            .0,
-        StatusCode::OK,
-        "redelivery"
     );
     h.insert("x-github-event", "push".parse().unwrap());
     assert_eq!(
@@ -899,11 +868,7 @@ async fn a_github_workflow_run_webhook_records_the_build() {
 #[tokio::test]
 async fn a_gitlab_pipeline_webhook_records_the_build_of_the_project() {
     let w = World::new().await;
-    let payload = std::fs::read_to_string(format!(
-        "{}/../events/gitlab-pipeline.json",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
+    let payload = event("gitlab-pipeline.json");
     let mut h = HeaderMap::new();
     h.insert("x-gitlab-token", "gl-token".parse().unwrap());
     // The example project is acme/web, which the test config does not deploy.
@@ -918,20 +883,10 @@ async fn a_gitlab_pipeline_webhook_records_the_build_of_the_project() {
     let api = payload
         .replace("acme/web", "acme/api")
         .replace("\"name\": \"web\"", "\"name\": \"api\"");
-    assert_eq!(
-        w.post("/hooks/build/gitlab", h.clone(), api.clone())
-            .await
-            .0,
-        StatusCode::ACCEPTED
-    );
-    assert_eq!(
-        w.post("/hooks/build/gitlab", h.clone(), api).await.0,
-        StatusCode::OK,
-        "redelivery"
-    );
+    w.recorded_once("/hooks/build/gitlab", &h, &api).await;
     h.insert("x-gitlab-token", "gl-tokem".parse().unwrap());
     assert_eq!(
-        w.post("/hooks/build/gitlab", h, payload).await.0,
+        w.status("/hooks/build/gitlab", &h, &payload).await,
         StatusCode::UNAUTHORIZED
     );
 }
@@ -1085,9 +1040,7 @@ async fn a_refusal_found_after_the_answer_reaches_the_requester_privately_and_fr
     let staging = deckhand_core::types::EnvName::parse("staging").unwrap();
 
     // Slack: no such image. The answer came first; the refusal follows by response_url.
-    let answer = w
-        .say("U0ALICE", "/deploy", "staging api v9.9.9", "no-image")
-        .await;
+    let answer = w.say(ALICE, "/deploy staging api v9.9.9", "no-image").await;
     assert!(
         answer.starts_with("Checking api v9.9.9 → staging"),
         "{answer}"
@@ -1115,27 +1068,17 @@ async fn a_refusal_found_after_the_answer_reaches_the_requester_privately_and_fr
         "no card, nothing in the channel"
     );
     // Slack retries the command: the same refusal, said again in the answer.
-    let again = w
-        .say("U0ALICE", "/deploy", "staging api v9.9.9", "no-image")
-        .await;
+    let again = w.say(ALICE, "/deploy staging api v9.9.9", "no-image").await;
     assert_eq!(
         again,
         "Not deploying: there is no image acme/api:v9.9.9 in the registry; is the build finished?"
     );
 
     // Discord: not promoted. The follow-up goes to the interaction's webhook, ephemeral.
-    let command = json!({
-        "type": 2, "id": "1400000000000000077", "guild_id": "1100000000000000001", "channel_id": "1300000000000000003",
-        "application_id": "1200000000000000001", "token": "interaction-token-77",
-        "member": {"user": {"id": "80351110224678912", "username": "dana"}},
-        "data": {"name": "deploy", "options": [{"name": "args", "type": 3, "value": "prod api v1.2.3"}]},
-    })
-    .to_string();
-    let (status, body) = w
-        .post("/discord/interactions", w.discord_signed(&command), command)
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    let v: Value = serde_json::from_str(&body).unwrap();
+    let mut command = discord_deploy("1400000000000000077", "prod api v1.2.3");
+    command["application_id"] = json!("1200000000000000001");
+    command["token"] = json!("interaction-token-77");
+    let v = w.discord_answer(&command.to_string()).await;
     assert!(
         v["data"]["content"]
             .as_str()

@@ -329,6 +329,19 @@ pub fn slack_headers(secret: &str, ts: i64, body: &str) -> HeaderMap {
     h
 }
 
+/// Headers a build webhook signed GitHub's way carries: `header` (GitHub's
+/// `x-hub-signature-256`, or Deckhand's generic `x-deckhand-signature`) holding `sha256=` and the
+/// hex HMAC of the body under `secret`.
+pub fn hub_headers(header_name: &'static str, secret: &str, body: &str) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    if let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()) {
+        mac.update(body.as_bytes());
+        let signature = format!("sha256={}", hex(&mac.finalize().into_bytes()));
+        h.insert(header_name, header(&signature));
+    }
+    h
+}
+
 /// Headers Discord sends with an interaction signed now.
 pub fn discord_headers(key: &ed25519_dalek::SigningKey, body: &str) -> HeaderMap {
     let ts = jiff::Timestamp::now().as_second().to_string();
