@@ -93,31 +93,37 @@ async fn reads_what_runs_and_resolves_tags_to_digests() {
     assert_misconfigured(&missing, &["acme/nope", "RepositoryNotFoundException"]);
 }
 
+/// A seeded `name` running v1.2.2 with v1.2.3 pushed beside it: the service, and v1.2.3.
+async fn with_a_new_image(seed: &Seed, name: &str) -> (SeededService, ImageRef) {
+    let s = seed.service(name, "v1.2.2").await.unwrap();
+    let digest = seed.push_image(&s.repository, "v1.2.3", "2").await.unwrap();
+    let tag = Version::parse("v1.2.3").unwrap();
+    let repository = s.repository.clone();
+    (
+        s,
+        ImageRef {
+            repository,
+            tag,
+            digest,
+        },
+    )
+}
+
 #[tokio::test]
 async fn a_rollout_registers_a_revision_that_changes_only_the_image() {
     let seed = seed().await;
-    let s = seed.service("api", "v1.2.2").await.unwrap();
-    let digest = seed.push_image(&s.repository, "v1.2.3", "2").await.unwrap();
+    let (s, image) = with_a_new_image(&seed, "api").await;
+    let digest = &image.digest;
     let p = platform(&seed);
-    let image = ImageRef {
-        repository: s.repository.clone(),
-        tag: Version::parse("v1.2.3").unwrap(),
-        digest: digest.clone(),
-    };
-    let StepRollout::Rolling(rollout) = p
-        .roll_out(&s.cluster, &config_for(&s), &image, "d1:api")
-        .await
-        .unwrap()
-    else {
+    let cfg = config_for(&s);
+    let step = |name: &'static str| p.roll_out(&s.cluster, &cfg, &image, name);
+    let StepRollout::Rolling(rollout) = step("d1:api").await.unwrap() else {
         panic!("a first attempt rolls out")
     };
     assert_ne!(rollout.task_definition, s.task_definition);
     // The same step again (its first attempt died after UpdateService): the same rollout,
     // and no second revision or ECS deployment.
-    let again = p
-        .roll_out(&s.cluster, &config_for(&s), &image, "d1:api")
-        .await
-        .unwrap();
+    let again = step("d1:api").await.unwrap();
     assert_eq!(again, StepRollout::Rolling(rollout.clone()));
     assert!(!rollout.ecs_deployment.is_empty());
     assert_eq!(
@@ -126,7 +132,7 @@ async fn a_rollout_registers_a_revision_that_changes_only_the_image() {
         "the service now runs the new revision"
     );
     // Its image is pinned by digest alone; the revision's tag still says which version it is.
-    let running = p.running(&s.cluster, &config_for(&s)).await.unwrap();
+    let running = p.running(&s.cluster, &cfg).await.unwrap();
     assert_eq!(running.tag(), None, "{}", running.image);
     assert_eq!(running.version.as_deref(), Some("v1.2.3"));
 
@@ -184,7 +190,7 @@ async fn a_rollout_registers_a_revision_that_changes_only_the_image() {
     );
 
     let state = p
-        .rollout_state(&s.cluster, &config_for(&s), &rollout.ecs_deployment)
+        .rollout_state(&s.cluster, &cfg, &rollout.ecs_deployment)
         .await
         .unwrap();
     assert!(
@@ -192,7 +198,7 @@ async fn a_rollout_registers_a_revision_that_changes_only_the_image() {
         "{state:?}"
     );
     let unknown = p
-        .rollout_state(&s.cluster, &config_for(&s), "ecs-svc/0")
+        .rollout_state(&s.cluster, &cfg, "ecs-svc/0")
         .await
         .unwrap_err();
     assert!(
@@ -201,17 +207,14 @@ async fn a_rollout_registers_a_revision_that_changes_only_the_image() {
     );
 
     let back = p
-        .roll_back(&s.cluster, &config_for(&s), &s.task_definition, None)
+        .roll_back(&s.cluster, &cfg, &s.task_definition, None)
         .await
         .unwrap();
     assert_eq!(back.task_definition, s.task_definition);
     assert_eq!(service_td(&seed, &s).await, s.task_definition);
     // The first step once more, now that the service was put back (as ECS's circuit breaker
     // puts it back): its revision is found registered and not running, and nothing is sent.
-    let undone = p
-        .roll_out(&s.cluster, &config_for(&s), &image, "d1:api")
-        .await
-        .unwrap();
+    let undone = step("d1:api").await.unwrap();
     assert_eq!(
         undone,
         StepRollout::Undone {
@@ -220,11 +223,7 @@ async fn a_rollout_registers_a_revision_that_changes_only_the_image() {
     );
     assert_eq!(service_td(&seed, &s).await, s.task_definition);
     // A later deploy's step registers its own revision, whatever the last one was tagged.
-    let StepRollout::Rolling(next) = p
-        .roll_out(&s.cluster, &config_for(&s), &image, "d2:api")
-        .await
-        .unwrap()
-    else {
+    let StepRollout::Rolling(next) = step("d2:api").await.unwrap() else {
         panic!("another step rolls out")
     };
     assert_ne!(next.task_definition, rollout.task_definition);
@@ -251,14 +250,8 @@ async fn unknown_clusters_services_and_containers_are_the_operators_mistake_name
 async fn a_migration_runs_once_with_the_new_image_and_the_services_network_and_reports_its_exit_code()
  {
     let seed = seed().await;
-    let s = seed.service("worker", "v1.2.2").await.unwrap();
-    let digest = seed.push_image(&s.repository, "v1.2.3", "2").await.unwrap();
+    let (s, image) = with_a_new_image(&seed, "worker").await;
     let p = platform(&seed);
-    let image = ImageRef {
-        repository: s.repository.clone(),
-        tag: Version::parse("v1.2.3").unwrap(),
-        digest,
-    };
     let cfg = config_for(&s);
     let migrate = p.run_migration(
         &s.cluster,
@@ -292,39 +285,26 @@ async fn a_migration_runs_once_with_the_new_image_and_the_services_network_and_r
 #[tokio::test]
 async fn a_migration_that_outlives_its_wait_is_waited_for_again_never_run_twice() {
     let seed = seed().await;
-    let s = seed.service("worker", "v1.2.2").await.unwrap();
-    let digest = seed.push_image(&s.repository, "v1.2.3", "2").await.unwrap();
+    let (s, image) = with_a_new_image(&seed, "worker").await;
     let mut p = platform(&seed);
     p.migration_timeout = Duration::from_millis(300);
-    let image = ImageRef {
-        repository: s.repository.clone(),
-        tag: Version::parse("v1.2.3").unwrap(),
-        digest,
-    };
     let run = "01KAS7QK8GS4T9V3N6M2R0Q1BD";
     let cfg = config_for(&s);
-    let err = p
-        .run_migration(&s.cluster, &cfg, &image, &["migrate".into()], run)
-        .await
-        .unwrap_err();
+    let command = ["migrate".to_owned()];
+    let migrate = || p.run_migration(&s.cluster, &cfg, &image, &command, run);
+    let err = migrate().await.unwrap_err();
     assert!(
         matches!(&err, PortError::Transient(m) if m.contains("still running")),
         "{err}"
     );
     // The retry (Lambda's, or the next delivery's) finds the same task still running.
-    let again = p
-        .run_migration(&s.cluster, &cfg, &image, &["migrate".into()], run)
-        .await
-        .unwrap_err();
+    let again = migrate().await.unwrap_err();
     assert!(matches!(&again, PortError::Transient(_)), "{again}");
     assert_eq!(seed.all_migrations(&s.cluster).await.unwrap().len(), 1);
     // It finishes while nobody waits; the next attempt reads its exit code.
     let task = seed.running_migrations(&s.cluster).await.unwrap()[0].clone();
     seed.stop_task(&s.cluster, &task).await.unwrap();
-    let exit = p
-        .run_migration(&s.cluster, &cfg, &image, &["migrate".into()], run)
-        .await
-        .unwrap();
+    let exit = migrate().await.unwrap();
     assert_eq!(exit, 0);
     assert_eq!(
         seed.all_migrations(&s.cluster).await.unwrap(),
