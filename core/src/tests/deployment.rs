@@ -8,7 +8,9 @@ use crate::types::SignedDuration;
 
 const T0: &str = "2026-11-24T09:00:00Z";
 
-fn svc(name: &str, snapshot: bool, migration: bool, health: bool) -> ServiceRelease {
+/// A release of `name` v1.2.3 (over v1.2.2) with nothing before or after its rollout; add
+/// steps with [`Steps`].
+fn svc(name: &str) -> ServiceRelease {
     ServiceRelease {
         service: ServiceName::parse(name).unwrap(),
         image: ImageRef {
@@ -18,19 +20,41 @@ fn svc(name: &str, snapshot: bool, migration: bool, health: bool) -> ServiceRele
         },
         previous_version: Some("v1.2.2".into()),
         target_task_definition: None,
-        snapshot_plan: snapshot.then(|| "prod-db-nightly".into()),
-        migration: migration.then(|| vec!["migrate".into()]),
-        // No retries: one failed try fails the check (retries have tests of their own).
-        checks: if health {
-            vec![HttpCheck {
-                retries: 0,
-                ..HttpCheck::of_url("health", "https://x/healthz".into())
-            }]
-        } else {
-            Vec::new()
-        },
+        snapshot_plan: None,
+        migration: None,
+        checks: Vec::new(),
         smoke: None,
         progress: Progress::default(),
+    }
+}
+
+/// The steps a service's release may take around its rollout.
+trait Steps {
+    /// A snapshot of the prod database first.
+    fn snapshot(self) -> Self;
+    /// A migration before the rollout.
+    fn migration(self) -> Self;
+    /// A health check after it. No retries: one failed try fails the check (retries have tests
+    /// of their own).
+    fn health(self) -> Self;
+}
+
+impl Steps for ServiceRelease {
+    fn snapshot(mut self) -> Self {
+        self.snapshot_plan = Some("prod-db-nightly".into());
+        self
+    }
+    fn migration(mut self) -> Self {
+        self.migration = Some(vec!["migrate".into()]);
+        self
+    }
+    fn health(mut self) -> Self {
+        let check = HttpCheck::of_url("health", "https://x/healthz".into());
+        self.checks = vec![HttpCheck {
+            retries: 0,
+            ..check
+        }];
+        self
     }
 }
 
@@ -127,10 +151,7 @@ fn the_happy_path_table() {
     // (inputs so far, expected state, expected effect kinds of the last input)
     let d = deployment(
         1,
-        vec![
-            svc("worker", true, true, false),
-            svc("api", false, false, true),
-        ],
+        vec![svc("worker").snapshot().migration(), svc("api").health()],
     );
     let migration_ok = Input::MigrationFinished {
         service: ServiceName::parse("worker").unwrap(),
@@ -200,10 +221,7 @@ fn the_happy_path_table() {
 
 #[test]
 fn staging_without_approvals_starts_at_once() {
-    let (d, fx) = run(
-        &deployment(0, vec![svc("api", false, false, false)]),
-        &[Input::Submitted],
-    );
+    let (d, fx) = run(&deployment(0, vec![svc("api")]), &[Input::Submitted]);
     assert_eq!(d.state, State::Approved);
     assert_eq!(kinds(&fx), vec!["post_card", "dispatch"]);
 }
@@ -211,7 +229,7 @@ fn staging_without_approvals_starts_at_once() {
 #[test]
 fn two_approvals_need_two_people_and_a_double_click_counts_once() {
     let (d, _) = run(
-        &deployment(2, vec![svc("api", false, false, false)]),
+        &deployment(2, vec![svc("api")]),
         &[Input::Submitted, approved("U0BOB")],
     );
     assert_eq!(d.state, State::PendingApproval);
@@ -232,10 +250,7 @@ fn two_approvals_need_two_people_and_a_double_click_counts_once() {
 
 #[test]
 fn the_requester_cannot_approve_their_own_deploy() {
-    let (d, _) = run(
-        &deployment(1, vec![svc("api", false, false, false)]),
-        &[Input::Submitted],
-    );
+    let (d, _) = run(&deployment(1, vec![svc("api")]), &[Input::Submitted]);
     assert_eq!(
         d.apply(&approved("U0ALICE"), now()),
         Err(Refused::OwnRequest)
@@ -244,10 +259,7 @@ fn the_requester_cannot_approve_their_own_deploy() {
 
 #[test]
 fn approvals_expire() {
-    let (d, _) = run(
-        &deployment(1, vec![svc("api", false, false, false)]),
-        &[Input::Submitted],
-    );
+    let (d, _) = run(&deployment(1, vec![svc("api")]), &[Input::Submitted]);
     let late = at(T0) + SignedDuration::from_hours(2);
     assert!(matches!(
         d.apply(&approved("U0BOB"), late),
@@ -267,10 +279,7 @@ fn approvals_expire() {
 
 #[test]
 fn rejection_ends_it_and_says_who() {
-    let (d, _) = run(
-        &deployment(1, vec![svc("api", false, false, false)]),
-        &[Input::Submitted],
-    );
+    let (d, _) = run(&deployment(1, vec![svc("api")]), &[Input::Submitted]);
     let reject = Input::Rejected {
         by: person("U0BOB"),
         reason: Some("not today".into()),
@@ -293,7 +302,7 @@ fn rejection_ends_it_and_says_who() {
 
 #[test]
 fn a_failed_migration_fails_without_touching_the_service() {
-    let d = deployment(0, vec![svc("worker", false, true, false)]);
+    let d = deployment(0, vec![svc("worker").migration()]);
     let bad = Input::MigrationFinished {
         service: ServiceName::parse("worker").unwrap(),
         exit_code: 3,
@@ -314,13 +323,7 @@ fn a_failed_migration_fails_without_touching_the_service() {
 
 #[test]
 fn a_failure_in_the_second_service_rolls_back_the_first() {
-    let d = deployment(
-        0,
-        vec![
-            svc("worker", false, false, false),
-            svc("api", false, false, true),
-        ],
-    );
+    let d = deployment(0, vec![svc("worker"), svc("api").health()]);
     let (d, fx) = run(
         &d,
         &[
@@ -351,7 +354,7 @@ fn a_failure_in_the_second_service_rolls_back_the_first() {
 
 #[test]
 fn ecs_outcomes_must_match_the_deployment_id() {
-    let d = deployment(0, vec![svc("api", false, false, false)]);
+    let d = deployment(0, vec![svc("api")]);
     let (d, _) = run(
         &d,
         &[Input::Submitted, Input::Started, started("api", "ecs-1")],
@@ -379,13 +382,7 @@ fn ecs_outcomes_must_match_the_deployment_id() {
 
 #[test]
 fn redelivered_progress_events_are_duplicates() {
-    let d = deployment(
-        0,
-        vec![
-            svc("worker", false, true, false),
-            svc("api", false, false, false),
-        ],
-    );
+    let d = deployment(0, vec![svc("worker").migration(), svc("api")]);
     let ok = Input::MigrationFinished {
         service: ServiceName::parse("worker").unwrap(),
         exit_code: 0,
@@ -415,7 +412,7 @@ fn redelivered_progress_events_are_duplicates() {
 
 #[test]
 fn illegal_pairs_are_refused_not_dropped() {
-    let fresh = deployment(1, vec![svc("api", false, false, false)]);
+    let fresh = deployment(1, vec![svc("api")]);
     let cases: Vec<(Deployment, Input)> = vec![
         (fresh.clone(), approved("U0BOB")),
         (fresh.clone(), Input::Started),
@@ -448,7 +445,7 @@ fn illegal_pairs_are_refused_not_dropped() {
 
 #[test]
 fn a_rollback_deployment_never_rolls_itself_back() {
-    let mut d = deployment(0, vec![svc("api", false, false, false)]);
+    let mut d = deployment(0, vec![svc("api")]);
     d.kind = DeploymentKind::Rollback {
         automatic: true,
         reason: "alarm".into(),
@@ -473,7 +470,7 @@ fn a_rollback_deployment_never_rolls_itself_back() {
 
 #[test]
 fn superseding_ends_a_deployment_in_flight() {
-    let d = deployment(0, vec![svc("api", false, false, false)]);
+    let d = deployment(0, vec![svc("api")]);
     let (d, _) = run(&d, &[Input::Submitted, Input::Started]);
     let by = DeploymentId::derive(now(), "rollback");
     let (d, fx) = run(&d, &[Input::Superseded { by }]);
@@ -483,7 +480,7 @@ fn superseding_ends_a_deployment_in_flight() {
 
 #[test]
 fn a_recorded_vote_counts_once_at_its_own_time_and_only_while_approval_is_awaited() {
-    let d = deployment(1, vec![svc("api", false, false, false)]);
+    let d = deployment(1, vec![svc("api")]);
     let (mut d, _) = run(&d, &[Input::Submitted]);
     let clicked = now();
     let bob = Approval {
@@ -518,10 +515,7 @@ fn a_recorded_vote_counts_once_at_its_own_time_and_only_while_approval_is_awaite
     assert!(!again.changed, "counted once");
 
     // The requester's own vote, had a store let it through, is dropped, not counted.
-    let (mut d, _) = run(
-        &deployment(1, vec![svc("api", false, false, false)]),
-        &[Input::Submitted],
-    );
+    let (mut d, _) = run(&deployment(1, vec![svc("api")]), &[Input::Submitted]);
     let own = Approval {
         by: d.requested_by.clone(),
         at: clicked,
@@ -579,10 +573,7 @@ fn arb_input() -> impl Strategy<Value = Input> {
 fn drive(inputs: &[(Input, u32)]) -> Vec<(Deployment, Step)> {
     let mut d = deployment(
         1,
-        vec![
-            svc("worker", true, true, false),
-            svc("api", false, false, true),
-        ],
+        vec![svc("worker").snapshot().migration(), svc("api").health()],
     );
     let mut steps = Vec::new();
     for (input, minutes) in inputs {
@@ -614,7 +605,7 @@ proptest! {
     #[test]
     fn applying_an_input_twice_equals_applying_it_once(inputs in prop::collection::vec((arb_input(), 0u32..200), 0..40)) {
         // Re-deliver every input that moved the deployment: the second time changes nothing.
-        let mut d = deployment(1, vec![svc("worker", true, true, false), svc("api", false, false, true)]);
+        let mut d = deployment(1, vec![svc("worker").snapshot().migration(), svc("api").health()]);
         for (input, minutes) in &inputs {
             let t = at(T0) + SignedDuration::from_mins(i64::from(*minutes));
             let Ok(once) = d.apply(input, t) else { continue };
@@ -647,7 +638,7 @@ proptest! {
 fn every_waiting_state_has_a_deadline_and_time_says_what_is_due() {
     let limits = Limits::with_rollout(SignedDuration::from_hours(1));
     let mins = |m: i64| at(T0) + SignedDuration::from_mins(m);
-    let requested = deployment(1, vec![svc("api", false, false, false)]);
+    let requested = deployment(1, vec![svc("api")]);
     assert_eq!(requested.deadline(limits), Some(mins(5)));
     assert_eq!(requested.due(mins(4), limits), None);
     assert_eq!(
@@ -679,7 +670,7 @@ fn every_waiting_state_has_a_deadline_and_time_says_what_is_due() {
         "terminal states wait on nothing"
     );
 
-    let started = deployment(0, vec![svc("api", false, false, false)]);
+    let started = deployment(0, vec![svc("api")]);
     let (rolling, _) = run(&started, &[Input::Submitted, Input::Started]);
     let State::Rolling { service } = rolling.state else {
         panic!("{:?}", rolling.state)
@@ -743,7 +734,7 @@ fn a_card_says_how_long_the_work_took_apart_from_the_wait_and_what_started_it() 
     assert_eq!(count(0, "old snapshot"), "0 old snapshots");
 
     // Approved 12 minutes after the request, succeeded 40 seconds after that.
-    let d = deployment(1, vec![svc("api", false, false, false)]);
+    let d = deployment(1, vec![svc("api")]);
     let (mut d, _) = run(&d, &[Input::Submitted]);
     let approved_at = at(T0) + SignedDuration::from_mins(12);
     d = d
@@ -766,7 +757,7 @@ fn a_card_says_how_long_the_work_took_apart_from_the_wait_and_what_started_it() 
     assert_eq!(status, "Succeeded in 40s (after 12m waiting for approval)");
 
     // Nobody approved these: the card says what started them.
-    let mut auto = deployment(0, vec![svc("api", false, false, false)]);
+    let mut auto = deployment(0, vec![svc("api")]);
     auto.requested_by = crate::types::Actor::system("auto-deploy");
     auto.state = State::Approved;
     assert_eq!(
@@ -782,7 +773,7 @@ fn a_card_says_how_long_the_work_took_apart_from_the_wait_and_what_started_it() 
         deployment_card(&auto, now()).status,
         "Automatic rollback — starting"
     );
-    let mut by_hand = deployment(0, vec![svc("api", false, false, false)]);
+    let mut by_hand = deployment(0, vec![svc("api")]);
     by_hand.state = State::Approved;
     assert_eq!(
         deployment_card(&by_hand, now()).status,
@@ -811,7 +802,7 @@ fn asked(reply: bool) -> Deployment {
 
 fn prepared(approvals: u8, notes: &[&str]) -> Input {
     Input::Prepared(Box::new(Prepared {
-        services: vec![svc("api", false, false, false)],
+        services: vec![svc("api")],
         overridden: None,
         required_approvals: approvals,
         alarms_at_start: vec![],
@@ -883,7 +874,7 @@ fn an_asked_release_declined_by_its_checks_ends_and_frees_its_environment() {
         None
     );
 
-    let submitted = deployment(1, vec![svc("api", false, false, false)]);
+    let submitted = deployment(1, vec![svc("api")]);
     assert!(!submitted.apply(&declined, now()).unwrap().changed);
     // Waiting for its checks has a deadline: maintenance prepares a request whose dispatch was lost.
     assert_eq!(
@@ -922,7 +913,7 @@ fn where_to_answer_is_redacted_in_debug_output() {
 /// api with two checks (`health` tried at once; `ready` with a 30 s grace and one retry) and
 /// a smoke test, rolled out and reported done at `now()`: verifying its first check.
 fn verifying_api(smoke: bool) -> Deployment {
-    let mut api = svc("api", false, false, true);
+    let mut api = svc("api").health();
     api.checks[0].retries = 2;
     api.checks.push(HttpCheck {
         grace: SignedDuration::from_secs(30),
@@ -1147,7 +1138,7 @@ fn a_smoke_test_runs_after_the_checks_and_its_exit_code_decides() {
 
 #[test]
 fn a_release_stored_with_one_health_url_reads_as_one_check() {
-    let mut v = serde_json::to_value(svc("api", false, false, false)).unwrap();
+    let mut v = serde_json::to_value(svc("api")).unwrap();
     v["health_url"] = serde_json::json!("https://api.prod.example/healthz");
     let read: ServiceRelease = serde_json::from_value(v).unwrap();
     assert_eq!(
