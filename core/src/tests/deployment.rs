@@ -11,21 +11,14 @@ const T0: &str = "2026-11-24T09:00:00Z";
 /// A release of `name` v1.2.3 (over v1.2.2) with nothing before or after its rollout; add
 /// steps with [`Steps`].
 fn svc(name: &str) -> ServiceRelease {
-    ServiceRelease {
-        service: ServiceName::parse(name).unwrap(),
-        image: ImageRef {
-            repository: format!("acme/{name}"),
-            tag: Version::parse("v1.2.3").unwrap(),
-            digest: Digest::parse(&format!("sha256:{}", "ab".repeat(32))).unwrap(),
-        },
-        previous_version: Some("v1.2.2".into()),
-        target_task_definition: None,
-        snapshot_plan: None,
-        migration: None,
-        checks: Vec::new(),
-        smoke: None,
-        progress: Progress::default(),
-    }
+    let image = ImageRef {
+        repository: format!("acme/{name}"),
+        tag: Version::parse("v1.2.3").unwrap(),
+        digest: Digest::parse(&format!("sha256:{}", "ab".repeat(32))).unwrap(),
+    };
+    let mut release = ServiceRelease::new(ServiceName::parse(name).unwrap(), image);
+    release.previous_version = Some("v1.2.2".into());
+    release
 }
 
 /// The steps a service's release may take around its rollout.
