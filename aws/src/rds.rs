@@ -75,19 +75,18 @@ fn status_of(raw: Option<&str>) -> SnapshotStatus {
 pub trait SnapshotApi: Send + Sync {
     fn describe(&self, snapshot: &str)
     -> impl Future<Output = PortResult<Option<Snapshot>>> + Send;
-    fn create(
-        &self,
-        target: &str,
-        snapshot: &str,
-        tags: Vec<Tag>,
-    ) -> impl Future<Output = PortResult<()>> + Send;
     /// One page of the target's manual snapshots, and the marker of the next.
     fn page(
         &self,
         target: &str,
         marker: Option<String>,
     ) -> impl Future<Output = PortResult<(Vec<Snapshot>, Option<String>)>> + Send;
-    fn delete(&self, snapshot: &str) -> impl Future<Output = PortResult<()>> + Send;
+    fn create(
+        &self,
+        target: &str,
+        snapshot: &str,
+        tags: Vec<Tag>,
+    ) -> impl Future<Output = PortResult<()>> + Send;
     /// Copies the snapshot `source_arn` (in another region) into this client's region as
     /// `snapshot`, tagged, encrypted with `kms_key` when given.
     fn copy(
@@ -97,6 +96,7 @@ pub trait SnapshotApi: Send + Sync {
         tags: Vec<Tag>,
         kms_key: Option<&str>,
     ) -> impl Future<Output = PortResult<()>> + Send;
+    fn delete(&self, snapshot: &str) -> impl Future<Output = PortResult<()>> + Send;
     /// The same calls in `region`.
     fn in_region(&self, region: &str) -> Self
     where
@@ -133,18 +133,6 @@ macro_rules! snapshot_api {
                     .map(|s| snapshot!(s, snapshot.to_owned(), $arn)))
             }
 
-            async fn create(&self, target: &str, snapshot: &str, tags: Vec<Tag>) -> PortResult<()> {
-                self.0
-                    .$create()
-                    .$target(target)
-                    .$id(snapshot)
-                    .set_tags(Some(tags))
-                    .send()
-                    .await
-                    .map_err(|e| port_error(&format!("snapshot {snapshot} of {target}"), &e))?;
-                Ok(())
-            }
-
             async fn page(
                 &self,
                 target: &str,
@@ -167,13 +155,15 @@ macro_rules! snapshot_api {
                 Ok((page, r.marker))
             }
 
-            async fn delete(&self, snapshot: &str) -> PortResult<()> {
+            async fn create(&self, target: &str, snapshot: &str, tags: Vec<Tag>) -> PortResult<()> {
                 self.0
-                    .$delete()
+                    .$create()
+                    .$target(target)
                     .$id(snapshot)
+                    .set_tags(Some(tags))
                     .send()
                     .await
-                    .map_err(|e| port_error(&format!("delete snapshot {snapshot}"), &e))?;
+                    .map_err(|e| port_error(&format!("snapshot {snapshot} of {target}"), &e))?;
                 Ok(())
             }
 
@@ -197,6 +187,16 @@ macro_rules! snapshot_api {
                     .map_err(|e| {
                         port_error(&format!("copy snapshot {source_arn} as {snapshot}"), &e)
                     })?;
+                Ok(())
+            }
+
+            async fn delete(&self, snapshot: &str) -> PortResult<()> {
+                self.0
+                    .$delete()
+                    .$id(snapshot)
+                    .send()
+                    .await
+                    .map_err(|e| port_error(&format!("delete snapshot {snapshot}"), &e))?;
                 Ok(())
             }
 
