@@ -1,42 +1,79 @@
-//! A platform that fails where a test, or `deckhand dev`, says it should. moto runs ECS tasks
-//! but reports exit code 0 for every task it stops, so a migration or smoke test that fails
-//! can only be had by rewriting the exit code the real adapter read: the task itself runs on
-//! the emulator as usual. Tests that use this say so.
+//! AWS that fails where a test, or `deckhand dev`, says it should: an HTTP proxy in front of
+//! the emulator that rewrites how ECS reports a one-off task's end.
+//!
+//! moto stops every task with exit code 0 whatever it ran, so a migration or a smoke test that
+//! fails can only be had by rewriting the `DescribeTasks` answer on its way back: the task runs
+//! on the emulator as usual, and Deckhand's real ECS adapter reads the exit code it would read
+//! from AWS. Every other call passes through untouched. Point an SDK at [`Faults::endpoint`];
+//! tests that use this say so. An upstream that cannot be reached (an [`crate::Outage`] behind
+//! this proxy, cut) is answered 502, as a load balancer answers for a service that is gone.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use deckhand_core::check::TaskState;
-use deckhand_core::config::ServiceConfig;
-use deckhand_core::deployment::ImageRef;
-use deckhand_core::ports::{Platform, PortResult, Rollout, RolloutState, Running, StepRollout};
-use deckhand_core::types::{Digest, Version};
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use deckhand_aws::ecs::{MIGRATION_STARTED_BY, SMOKE_STARTED_BY};
+use serde_json::Value;
+use tokio::task::JoinHandle;
 
+/// What ECS's answers are to say, as told.
 #[derive(Debug, Default)]
 struct Said {
-    /// Every migration's container exits with this instead of 0.
+    /// Every stopped migration task's containers exited with this instead of 0.
     migration_exit: Option<i32>,
-    /// These services' smoke tasks exit 1 instead of 0.
+    /// These services' stopped smoke tasks exited 1 instead of 0.
     failing_smoke: HashSet<String>,
 }
 
-/// `P`, except for the exit codes [`Faults::migrations_exit`] and [`Faults::fail_smoke`] set.
-/// Clones share what was said.
 #[derive(Debug, Clone)]
-pub struct Faults<P> {
-    pub inner: P,
+struct Upstream {
+    url: String,
+    http: reqwest::Client,
     said: Arc<Mutex<Said>>,
 }
 
-impl<P> Faults<P> {
-    pub fn new(inner: P) -> Self {
-        Self {
-            inner,
-            said: Arc::default(),
-        }
+/// The proxy. Stops serving when dropped.
+#[derive(Debug)]
+pub struct Faults {
+    /// Where to point an SDK (`AWS_ENDPOINT_URL`).
+    pub endpoint: String,
+    said: Arc<Mutex<Said>>,
+    server: JoinHandle<()>,
+}
+
+impl Drop for Faults {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl Faults {
+    /// A proxy to `upstream` (the emulator's endpoint, or another proxy's), passing every call
+    /// through until told otherwise.
+    pub async fn start(upstream: &str) -> std::io::Result<Self> {
+        let said: Arc<Mutex<Said>> = Arc::default();
+        let state = Upstream {
+            url: upstream.trim_end_matches('/').to_owned(),
+            http: reqwest::Client::new(),
+            said: said.clone(),
+        };
+        let app = axum::Router::new().fallback(forward).with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let endpoint = format!("http://{}", listener.local_addr()?);
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self {
+            endpoint,
+            said,
+            server,
+        })
     }
 
-    fn said(&self) -> std::sync::MutexGuard<'_, Said> {
+    fn said(&self) -> MutexGuard<'_, Said> {
         self.said.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -56,114 +93,73 @@ impl<P> Faults<P> {
     }
 }
 
-impl<P: Platform> Platform for Faults<P> {
-    async fn running(&self, cluster: &str, service: &ServiceConfig) -> PortResult<Running> {
-        self.inner.running(cluster, service).await
+/// Passes one call to the emulator and its answer back, rewriting a `DescribeTasks` answer.
+async fn forward(State(up): State<Upstream>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let describes_tasks = parts
+        .headers
+        .get("x-amz-target")
+        .is_some_and(|t| t.as_bytes().ends_with(b".DescribeTasks"));
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut headers = parts.headers;
+    headers.remove(header::HOST);
+    headers.remove(header::CONTENT_LENGTH);
+    let sent = up
+        .http
+        .request(parts.method, format!("{}{path}", up.url))
+        .headers(headers)
+        .body(body)
+        .send()
+        .await;
+    let Ok(answer) = sent else {
+        return StatusCode::BAD_GATEWAY.into_response();
+    };
+    let status = answer.status();
+    let mut headers: HeaderMap = answer.headers().clone();
+    let Ok(mut body) = answer.bytes().await else {
+        return StatusCode::BAD_GATEWAY.into_response();
+    };
+    if describes_tasks && status.is_success() {
+        let said = up.said.lock().unwrap_or_else(PoisonError::into_inner);
+        body = rewritten(&said, body);
     }
-    async fn running_revision(&self, cluster: &str, service: &ServiceConfig) -> PortResult<String> {
-        self.inner.running_revision(cluster, service).await
+    headers.remove(header::CONTENT_LENGTH);
+    headers.remove(header::TRANSFER_ENCODING);
+    (status, headers, Body::from(body)).into_response()
+}
+
+/// `body` (a `DescribeTasks` answer) with the exit codes `said` asks for; as it was when it
+/// does not parse or asks for nothing.
+fn rewritten(said: &Said, body: Bytes) -> Bytes {
+    let Ok(mut answer) = serde_json::from_slice::<Value>(&body) else {
+        return body;
+    };
+    let Some(tasks) = answer.get_mut("tasks").and_then(Value::as_array_mut) else {
+        return body;
+    };
+    for task in tasks.iter_mut().filter(|t| t["lastStatus"] == "STOPPED") {
+        let started_by = task["startedBy"].as_str().unwrap_or_default().to_owned();
+        let exit = if started_by.starts_with(MIGRATION_STARTED_BY) {
+            said.migration_exit
+        } else if started_by.starts_with(SMOKE_STARTED_BY) {
+            // A smoke task is started by `deckhand-smoke-<run>-<service>`.
+            let failing =
+                (said.failing_smoke.iter()).any(|s| started_by.ends_with(&format!("-{s}")));
+            failing.then_some(1)
+        } else {
+            None
+        };
+        let Some(code) = exit else { continue };
+        let containers = task.get_mut("containers").and_then(Value::as_array_mut);
+        for container in containers.into_iter().flatten() {
+            if container["exitCode"] == 0 {
+                container["exitCode"] = code.into();
+                container["reason"] = "Essential container in task exited".into();
+            }
+        }
     }
-    async fn resolve_image(&self, repository: &str, tag: &Version) -> PortResult<Option<Digest>> {
-        self.inner.resolve_image(repository, tag).await
-    }
-    async fn roll_out(
-        &self,
-        cluster: &str,
-        service: &ServiceConfig,
-        image: &ImageRef,
-        step: &str,
-    ) -> PortResult<StepRollout> {
-        self.inner.roll_out(cluster, service, image, step).await
-    }
-    async fn roll_back(
-        &self,
-        cluster: &str,
-        service: &ServiceConfig,
-        task_definition: &str,
-        replacing: Option<&str>,
-    ) -> PortResult<Rollout> {
-        self.inner
-            .roll_back(cluster, service, task_definition, replacing)
-            .await
-    }
-    async fn run_migration(
-        &self,
-        cluster: &str,
-        service: &ServiceConfig,
-        image: &ImageRef,
-        command: &[String],
-        run: &str,
-    ) -> PortResult<i32> {
-        let exit = self
-            .inner
-            .run_migration(cluster, service, image, command, run)
-            .await?;
-        Ok(match self.said().migration_exit {
-            Some(code) if exit == 0 => code,
-            _ => exit,
-        })
-    }
-    async fn start_smoke(
-        &self,
-        cluster: &str,
-        service: &ServiceConfig,
-        task_definition: &str,
-        command: &[String],
-        run: &str,
-    ) -> PortResult<String> {
-        self.inner
-            .start_smoke(cluster, service, task_definition, command, run)
-            .await
-    }
-    async fn run_task(
-        &self,
-        cluster: &str,
-        service: &ServiceConfig,
-        command: &[String],
-        started_by: &str,
-    ) -> PortResult<String> {
-        self.inner
-            .run_task(cluster, service, command, started_by)
-            .await
-    }
-    async fn task_state(
-        &self,
-        cluster: &str,
-        service: &ServiceConfig,
-        task: &str,
-    ) -> PortResult<TaskState> {
-        let state = self.inner.task_state(cluster, service, task).await?;
-        let failing = self.said().failing_smoke.contains(service.name.as_str());
-        Ok(match state {
-            TaskState::Stopped {
-                exit_code: Some(0),
-                log_tail,
-                ..
-            } if failing => TaskState::Stopped {
-                exit_code: Some(1),
-                reason: "Essential container in task exited".into(),
-                log_tail,
-            },
-            other => other,
-        })
-    }
-    async fn stop_task(
-        &self,
-        cluster: &str,
-        service: &ServiceConfig,
-        task: &str,
-        reason: &str,
-    ) -> PortResult<Vec<String>> {
-        self.inner.stop_task(cluster, service, task, reason).await
-    }
-    async fn rollout_state(
-        &self,
-        cluster: &str,
-        service: &ServiceConfig,
-        ecs_deployment: &str,
-    ) -> PortResult<RolloutState> {
-        self.inner
-            .rollout_state(cluster, service, ecs_deployment)
-            .await
-    }
+    serde_json::to_vec(&answer).map_or(body, Bytes::from)
 }

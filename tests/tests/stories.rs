@@ -14,9 +14,8 @@ use deckhand_core::deployment::{Deployment, DeploymentKind, State};
 use deckhand_core::policy::EnvLock;
 use deckhand_core::ports::{Platform, Running, Store as _};
 use deckhand_core::types::{EnvName, SignedDuration, Version};
-use deckhand_core::usecases::{App, DeployRequest};
+use deckhand_core::usecases::DeployRequest;
 use deckhand_functions::handlers::FunctionError;
-use deckhand_harness::faults::Faults;
 use deckhand_harness::{Emulator, Outage, total};
 use futures_util::future::join_all;
 use serde_json::Value;
@@ -418,15 +417,10 @@ async fn a_scheduled_backup_delivered_twenty_times_takes_one_snapshot() {
 async fn a_migration_that_exits_non_zero_fails_the_deploy_and_leaves_the_service_alone() {
     let local = local().await;
     let before = running(&local, "staging", "worker").await;
-    // The same ports, with the platform swapped for the one whose migrations exit 3.
-    let ports = local.bot.ports.clone().with_platform({
-        // moto cannot produce a non-zero exit code (every stopped task reports 0): the task
-        // runs on moto as usual and only its exit code is rewritten.
-        let faults = Faults::new(local.bot.ports.platform.clone());
-        faults.migrations_exit(Some(3));
-        faults
-    });
-    let app = App::new(&ports, local.config());
+    // moto cannot produce a non-zero exit code (every stopped task reports 0): the task runs
+    // on moto as usual and the exit code ECS reports is rewritten on its way to Deckhand.
+    local.faults.migrations_exit(Some(3));
+    let app = local.bot.app();
     let worker = service(&local, "worker");
     local
         .seed
@@ -775,7 +769,7 @@ async fn an_ecs_task_backup_records_the_artifact_its_task_logs_and_a_failing_one
 
     // A task that fails: moto cannot produce a non-zero exit code, so the real adapter's
     // reading is rewritten by the fault-injecting platform; the task itself runs on moto.
-    local.bot.ports.platform.fail_smoke("worker", true);
+    local.faults.fail_smoke("worker", true);
     local.scheduled_backup("prod-db-incremental", 1).await;
     let next = backup_tasks(&local).await;
     assert_eq!(next.len(), 1, "{next:?}");

@@ -96,7 +96,7 @@ impl Clock for LocalClock {
 
 pub type LocalPorts = Bundle<
     DynamoStore,
-    Faults<EcsPlatform>,
+    EcsPlatform,
     CloudWatchMonitor,
     HttpChat,
     QueueDispatch,
@@ -118,6 +118,9 @@ pub struct Local {
     pub seed: Seed,
     pub bot: Arc<Bot<LocalPorts>>,
     pub chat: ChatStub,
+    /// What ECS says of a one-off task's end, rewritten where `deckhand dev` (or a test) asks:
+    /// Deckhand's own AWS calls pass through it.
+    pub faults: Faults,
     router: String,
     http: reqwest::Client,
     work: tokio::sync::Mutex<UnboundedReceiver<Work>>,
@@ -173,6 +176,17 @@ impl Local {
         let text = config_text.replace("HEALTH", chat.url.trim_start_matches("http://"));
         let config = Config::parse("local mode's deckhand.toml", &text)
             .map_err(|e| anyhow!("the config has mistakes:\n{e}"))?;
+        let upstream = settings
+            .endpoint_url
+            .clone()
+            .unwrap_or(emulator.endpoint.clone());
+        let faults = Faults::start(&upstream)
+            .await
+            .context("starting the faults proxy")?;
+        let settings = deckhand_aws::Settings {
+            endpoint_url: Some(faults.endpoint.clone()),
+            ..settings
+        };
         let world = TestWorld::builder(config)
             .chat(chat)
             .on_emulator(emulator, &settings, TABLE, SEEDED_TAG)
@@ -180,9 +194,8 @@ impl Local {
             .context("seeding the emulator")?;
         let (dispatch, work) = QueueDispatch::holding();
         let ports = world.ports(dispatch)?.with_clock(LocalClock::default());
-        let mut platform = ports.platform.clone();
-        platform.migration_poll = Duration::from_millis(100);
-        let mut ports = ports.with_platform(Faults::new(platform));
+        let mut ports = ports;
+        ports.platform.migration_poll = Duration::from_millis(100);
         // Metric lines would drown the transcript; the functions print them in AWS.
         ports.metrics = EmfMetrics::to_writer(NAMESPACE, Box::new(std::io::sink()));
         let EmulatorWorld {
@@ -220,6 +233,7 @@ impl Local {
             seed,
             bot,
             chat,
+            faults,
             router: router_url,
             http: reqwest::Client::new(),
             work: tokio::sync::Mutex::new(work),
@@ -504,13 +518,13 @@ impl Local {
     }
 
     /// `service`'s smoke tasks exit 1 while `fail` (moto reports 0 for every task: the exit
-    /// code is rewritten, [`Faults`]).
+    /// code ECS reports is rewritten, [`Faults`]).
     pub fn fail_smoke(&self, service: &str, fail: bool) -> anyhow::Result<()> {
         let svc = self.service_config(service)?;
         if svc.smoke.is_none() {
             bail!("{service} has no smoke test in the config");
         }
-        self.bot.ports.platform.fail_smoke(service, fail);
+        self.faults.fail_smoke(service, fail);
         Ok(())
     }
 
