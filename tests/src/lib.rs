@@ -51,8 +51,9 @@ pub fn total<'a>(answers: impl IntoIterator<Item = &'a serde_json::Value>, key: 
         .sum()
 }
 
-/// Asserts that `err` is the operator's to fix ([`deckhand_core::ports::PortError::Misconfigured`]) and that its
-/// message names each of `names`: what an alarm at 3 a.m. needs to point at.
+/// Asserts that `err` is the operator's to fix
+/// ([`deckhand_core::ports::PortError::Misconfigured`]) and that its message names each of
+/// `names`: what an alarm at 3 a.m. needs to point at.
 #[track_caller]
 pub fn assert_misconfigured(err: &deckhand_core::ports::PortError, names: &[&str]) {
     use deckhand_core::ports::PortError;
