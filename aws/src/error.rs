@@ -110,14 +110,7 @@ where
     match err {
         SdkError::TimeoutError(_) => return PortError::Transient(format!("{what}: timed out")),
         SdkError::DispatchFailure(f) => {
-            let why = if f.is_timeout() {
-                "timed out"
-            } else if f.is_io() {
-                "connection failed"
-            } else {
-                "could not send"
-            };
-            return PortError::Transient(format!("{what}: {why}"));
+            return PortError::unanswered(what, f.is_timeout(), f.is_io());
         }
         _ => {}
     }

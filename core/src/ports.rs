@@ -48,6 +48,22 @@ pub enum PortError {
     Failed(String),
 }
 
+impl PortError {
+    /// A call that got no answer, in the same words whichever client made it: `what` (the
+    /// operation and its subject), then whether it timed out, could not connect, or failed
+    /// on the way.
+    pub fn unanswered(what: &str, timed_out: bool, could_not_connect: bool) -> Self {
+        let why = if timed_out {
+            "timed out"
+        } else if could_not_connect {
+            "could not connect"
+        } else {
+            "failed on the way"
+        };
+        PortError::Transient(format!("{what}: {why}"))
+    }
+}
+
 pub type PortResult<T> = Result<T, PortError>;
 
 /// Deckhand's state. Every state change is a conditional write, so two functions racing on the

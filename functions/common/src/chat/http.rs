@@ -38,7 +38,9 @@ impl Http {
             let resp = make()
                 .send()
                 .await
-                .map_err(|e| PortError::Transient(format!("{what}: {}", without_url(&e))))?;
+                // reqwest's errors include the URL, and a Slack `response_url` is a bearer
+                // credential of sorts: only what kind of failure it was goes into the message.
+                .map_err(|e| PortError::unanswered(what, e.is_timeout(), e.is_connect()))?;
             let status = resp.status();
             let retry_after = resp
                 .headers()
@@ -68,17 +70,4 @@ impl Http {
             tokio::time::sleep(wait).await;
         }
     }
-}
-
-/// reqwest errors include the URL; a Slack `response_url` is a bearer credential of sorts, so
-/// it stays out of messages.
-fn without_url(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else {
-        "request failed"
-    };
-    kind.to_owned()
 }
