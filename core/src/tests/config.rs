@@ -56,7 +56,7 @@ timout = "5s"
 [services.api.smoke]
 command = []
 "#;
-    let err = Config::parse("t.toml", src).unwrap_err().errors;
+    let err = mistakes(src);
     let got: Vec<(usize, usize, &str)> = err
         .iter()
         .map(|e| (e.line, e.column, e.message.as_str()))
@@ -118,7 +118,7 @@ schedule = "cron(0 3 * * ? *)"
 prune = ["x"]
 retention = { daily = 7 }
 "#;
-    let err = Config::parse("bad.toml", src).unwrap_err().errors;
+    let err = mistakes(src);
     let got: Vec<(usize, &str)> = err.iter().map(|e| (e.line, e.message.as_str())).collect();
     for e in [
         (14, "`backups.incremental` needs a `command` command"),
@@ -169,10 +169,7 @@ cluster = "prod"
 lock_default = "2d"
 lock_max = "1d"
 "#;
-    let err = Config::parse("bad.toml", src)
-        .err()
-        .map(|e| e.errors)
-        .unwrap_or_default();
+    let err = mistakes(src);
     assert_eq!(err.len(), 1, "{err:?}");
     assert_eq!((err[0].line, err[0].column), (6, 16));
     assert!(
@@ -212,10 +209,7 @@ target = "db"
 schedule = "cron(0 3 * *)"
 retention = { daily = 7 }
 "#;
-    let err = Config::parse("bad.toml", src)
-        .err()
-        .map(|e| e.errors)
-        .unwrap_or_default();
+    let err = mistakes(src);
     let summary: Vec<_> = err
         .iter()
         .map(|e| (e.line, e.column, e.message.as_str(), e.help.as_deref()))
@@ -238,10 +232,7 @@ retention = { daily = 7 }
 #[test]
 fn unknown_keys_and_wrong_types_are_all_reported() {
     let src = "[slack]\nworkspace = \"T1\"\n[environments.prod]\nclustr = \"x\"\nrequired_approvals = \"two\"\nbake = \"soon\"\n";
-    let err = Config::parse("x.toml", src)
-        .err()
-        .map(|e| e.errors)
-        .unwrap_or_default();
+    let err = mistakes(src);
     let messages: Vec<_> = err
         .iter()
         .map(|e| format!("{}:{} {} {:?}", e.line, e.column, e.message, e.help))
@@ -274,20 +265,14 @@ fn unknown_keys_and_wrong_types_are_all_reported() {
 #[test]
 fn backup_plan_names_must_fit_snapshot_identifiers() {
     let src = EXAMPLE.replace("[backups.staging-db]", "[backups.Staging_DB]");
-    let err = Config::parse("x.toml", &src)
-        .err()
-        .map(|e| e.errors)
-        .unwrap_or_default();
+    let err = mistakes(&src);
     assert_eq!(err.len(), 1, "{err:#?}");
     assert!(err[0].message.contains("cannot name a backup plan"));
 }
 
 #[test]
 fn syntax_errors_point_at_the_line() {
-    let err = Config::parse("x.toml", "[slack]\nworkspace = \n")
-        .err()
-        .map(|e| e.errors)
-        .unwrap_or_default();
+    let err = mistakes("[slack]\nworkspace = \n");
     assert_eq!(err.first().map(|e| e.line), Some(2));
 }
 
@@ -307,10 +292,7 @@ required_approvals = 2
 cluster = "c"
 after = "x"
 "#;
-    let err = Config::parse("x.toml", src)
-        .err()
-        .map(|e| e.errors)
-        .unwrap_or_default();
+    let err = mistakes(src);
     let all = err
         .iter()
         .map(|e| e.message.clone())
@@ -344,6 +326,7 @@ fn durations_read_like_people_write_them() {
     assert_eq!(parse_duration("soon"), None);
 }
 
+/// Every mistake `src` has, in file order; none when it reads.
 fn mistakes(src: &str) -> Vec<LocatedDiagnostic> {
     Config::parse("bad.toml", src)
         .err()
