@@ -279,92 +279,98 @@ impl State {
     }
 }
 
-/// Something that happened to a deployment. Inputs are facts, in the past tense.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Something that happened to a deployment. Inputs are facts, in the past tense; each is
+/// named in words (`strum`), as the audit log and the traces show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(tag = "input", rename_all = "snake_case")]
 pub enum Input {
     /// The request passed policy and its lock is held: ask for approval or start.
+    #[strum(serialize = "submitted")]
     Submitted,
     /// An asked-for release passed the checks that need AWS (image digests, promotion, holds,
     /// images judged bad): resolved, it asks for approval or starts, as `Submitted` does.
+    #[strum(serialize = "prepared")]
     Prepared(Box<Prepared>),
     /// An asked-for release failed those checks: it ends, its lock is released, and the
     /// person who asked is told why.
-    Declined {
-        reason: String,
-    },
-    Approved {
-        by: Actor,
-    },
+    #[strum(serialize = "declined")]
+    Declined { reason: String },
+    #[strum(serialize = "approved")]
+    Approved { by: Actor },
     /// An approval a click recorded by itself (see [`Deployment::votes`]), counted by the
     /// deploy function: as `Approved`, at the click's time, and without a dispatch — the
     /// function counting it goes on to start the deployment itself.
+    #[strum(serialize = "vote counted")]
     VoteCounted(Approval),
-    Rejected {
-        by: Actor,
-        reason: Option<String>,
-    },
+    #[strum(serialize = "rejected")]
+    Rejected { by: Actor, reason: Option<String> },
     /// The approval window passed (the caller checks the clock against `approval_expires`).
+    #[strum(serialize = "approval expired")]
     ApprovalExpired,
     /// The deploy function picked the work up.
+    #[strum(serialize = "started")]
     Started,
+    #[strum(serialize = "snapshot taken")]
     SnapshotTaken {
         service: ServiceName,
         snapshot: String,
     },
+    #[strum(serialize = "snapshot failed")]
     SnapshotFailed {
         service: ServiceName,
         reason: String,
     },
+    #[strum(serialize = "migration finished")]
     MigrationFinished {
         service: ServiceName,
         exit_code: i32,
     },
+    #[strum(serialize = "rollout started")]
     RolloutStarted {
         service: ServiceName,
         task_definition: String,
         ecs_deployment: String,
     },
-    RolloutCompleted {
-        ecs_deployment: String,
-    },
+    #[strum(serialize = "rollout completed")]
+    RolloutCompleted { ecs_deployment: String },
+    #[strum(serialize = "rollout failed")]
     RolloutFailed {
         ecs_deployment: String,
         reason: String,
     },
     /// One try of one check: `failure` says what was wrong, `None` when it passed.
+    #[strum(serialize = "checked")]
     Checked {
         service: ServiceName,
         check: usize,
         attempt: u32,
         failure: Option<String>,
     },
-    SmokeStarted {
-        service: ServiceName,
-        task: String,
-    },
+    #[strum(serialize = "smoke test started")]
+    SmokeStarted { service: ServiceName, task: String },
     /// A look at the smoke task.
+    #[strum(serialize = "smoke test looked at")]
     SmokeLooked {
         service: ServiceName,
         task: String,
         state: TaskState,
     },
     /// The smoke task ran past its timeout and was stopped.
+    #[strum(serialize = "smoke test stopped")]
     SmokeStopped {
         service: ServiceName,
         task: String,
         log_tail: Vec<String>,
     },
     /// Something outside the happy path stopped the run (a tag moved, the image is gone…).
-    Aborted {
-        reason: String,
-    },
-    Superseded {
-        by: DeploymentId,
-    },
+    #[strum(serialize = "aborted")]
+    Aborted { reason: String },
+    #[strum(serialize = "superseded")]
+    Superseded { by: DeploymentId },
     /// A release that succeeded was judged bad afterwards (an alarm in its watch, a person's
     /// `/rollback`); `to` is the version it was rolled back to, if it was. The one input a
     /// finished deployment still takes: its record must not read "succeeded".
+    #[strum(serialize = "judged bad")]
     JudgedBad {
         by: String,
         at: Timestamp,
@@ -385,30 +391,9 @@ impl Input {
         }
     }
 
+    /// What happened, in words: for the audit log and the traces.
     pub fn name(&self) -> &'static str {
-        match self {
-            Input::Submitted => "submitted",
-            Input::Prepared(_) => "prepared",
-            Input::Declined { .. } => "declined",
-            Input::Approved { .. } => "approved",
-            Input::VoteCounted(_) => "vote counted",
-            Input::Rejected { .. } => "rejected",
-            Input::ApprovalExpired => "approval expired",
-            Input::Started => "started",
-            Input::SnapshotTaken { .. } => "snapshot taken",
-            Input::SnapshotFailed { .. } => "snapshot failed",
-            Input::MigrationFinished { .. } => "migration finished",
-            Input::RolloutStarted { .. } => "rollout started",
-            Input::RolloutCompleted { .. } => "rollout completed",
-            Input::RolloutFailed { .. } => "rollout failed",
-            Input::Checked { .. } => "checked",
-            Input::SmokeStarted { .. } => "smoke test started",
-            Input::SmokeLooked { .. } => "smoke test looked at",
-            Input::SmokeStopped { .. } => "smoke test stopped",
-            Input::Aborted { .. } => "aborted",
-            Input::Superseded { .. } => "superseded",
-            Input::JudgedBad { .. } => "judged bad",
-        }
+        self.into()
     }
 }
 

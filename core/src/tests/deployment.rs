@@ -1147,3 +1147,17 @@ fn a_release_stored_with_one_health_url_reads_as_one_check() {
         serde_json::from_value(serde_json::to_value(&today).unwrap()).unwrap();
     assert_eq!(back, today);
 }
+
+/// The audit log keeps what happened by these names: they are words, and they stay put.
+#[test]
+fn inputs_are_named_in_words() {
+    let service = ServiceName::parse("api").unwrap();
+    let looked = Input::SmokeLooked {
+        service,
+        task: "t".into(),
+        state: crate::check::TaskState::Running,
+    };
+    assert_eq!(looked.name(), "smoke test looked at");
+    assert_eq!(Input::ApprovalExpired.name(), "approval expired");
+    assert_eq!(Input::Started.name(), "started");
+}
