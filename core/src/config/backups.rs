@@ -32,11 +32,7 @@ pub(super) const KEYS: &[&str] = &[
 ];
 
 /// One `[backups.NAME]`.
-pub(super) fn read<'a>(
-    r: &mut Reader,
-    e: &Entry<'a, '_>,
-    refs: &mut Refs<'a>,
-) -> Option<(String, BackupPlan)> {
+pub(super) fn read<'d>(r: &mut Reader<'d>, e: &Entry<'d, '_>) -> Option<(String, BackupPlan)> {
     let (key, path, bt) = (&e.key, &e.path, e.table);
     // The plan's name goes into RDS snapshot identifiers, which take letters, digits and
     // single hyphens and must start with a letter.
@@ -52,7 +48,7 @@ pub(super) fn read<'a>(
     }
     let env = r.req_str(bt, "env", path, key.span());
     if let Some(e) = &env {
-        refs.env.push(Ref::new(e.clone(), path, "env"));
+        r.refer(Named::Env, e.clone(), path, "env");
     }
     let kind = r.req_str(bt, "kind", path, key.span()).and_then(|k| {
         let parsed = match *k.get_ref() {
@@ -123,7 +119,7 @@ pub(super) fn read<'a>(
         );
     }
     let task = match kind {
-        Some(BackupKind::EcsTask) => read_task(r, bt, path, key.span(), refs),
+        Some(BackupKind::EcsTask) => read_task(r, bt, path, key.span()),
         _ => {
             for k in ["service", "command", "prune", "timeout"] {
                 if let Some(v) = bt.get(k) {
@@ -156,7 +152,7 @@ pub(super) fn read<'a>(
         "before_deploy",
         path,
         ServiceName::parse,
-        &mut refs.service,
+        Named::Service,
     );
     let retention = read_retention(r, bt, path, key.span());
     if let (Some(env), Some(kind), Some(target), Some(schedule)) = (env, kind, target, schedule) {
@@ -271,16 +267,15 @@ fn is_region(raw: &str) -> bool {
 }
 
 /// An `ecs-task` plan's `service`, `command`, `prune` and `timeout`.
-fn read_task<'a>(
-    r: &mut Reader,
-    bt: &'a DeTable<'_>,
+fn read_task<'d>(
+    r: &mut Reader<'d>,
+    bt: &'d DeTable<'_>,
     path: &str,
     at: Range<usize>,
-    refs: &mut Refs<'a>,
 ) -> Option<TaskBackup> {
     let service = r.req_str(bt, "service", path, at.clone());
     if let Some(s) = &service {
-        refs.service.push(Ref::new(s.clone(), path, "service"));
+        r.refer(Named::Service, s.clone(), path, "service");
     }
     let list = |r: &mut Reader, key: &str, example: &str| {
         let v: Vec<String> = r

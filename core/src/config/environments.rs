@@ -27,11 +27,7 @@ pub(super) const KEYS: &[&str] = &[
 ];
 
 /// One `[environments.NAME]`.
-pub(super) fn read<'a>(
-    r: &mut Reader,
-    e: &Entry<'a, '_>,
-    refs: &mut Refs<'a>,
-) -> Option<(EnvName, EnvConfig)> {
+pub(super) fn read<'d>(r: &mut Reader<'d>, e: &Entry<'d, '_>) -> Option<(EnvName, EnvConfig)> {
     let (key, path, et) = (&e.key, &e.path, e.table);
     let name = r.name(key, EnvName::parse)?;
     let cluster = r.req_str(et, "cluster", path, key.span());
@@ -42,11 +38,12 @@ pub(super) fn read<'a>(
         .int(et, "required_approvals", path, 0..11)
         .map_or(0, |n| n.into_inner());
     if let Some(d) = &deployers {
-        refs.group.push(Ref::new(d.clone(), path, "deployers"));
+        r.refer(Named::Group, d.clone(), path, "deployers");
     }
     if let Some(a) = &approvers {
-        refs.group.push(Ref::new(a.clone(), path, "approvers"));
-        refs.min_members
+        r.refer(Named::Group, a.clone(), path, "approvers");
+        r.refs
+            .min_members
             .push((a.clone(), required, format!("{path}.required_approvals")));
     } else if required > 0 {
         r.error(
@@ -60,8 +57,8 @@ pub(super) fn read<'a>(
     }
     let after = r.str(et, "after", path);
     if let Some(a) = &after {
-        refs.env.push(Ref::new(a.clone(), path, "after"));
-        refs.after.push((name.clone(), a.clone()));
+        r.refer(Named::Env, a.clone(), path, "after");
+        r.refs.after.push((name.clone(), a.clone()));
     }
     let freeze = read_freeze(r, et, path);
     let p = format!("{path}.auto_deploy");
@@ -76,7 +73,7 @@ pub(super) fn read<'a>(
                     Some("add `branches = [\"main\"]`".into()),
                 );
             }
-            let names = r.name_refs(at, "services", &p, ServiceName::parse, &mut refs.service);
+            let names = r.name_refs(at, "services", &p, ServiceName::parse, Named::Service);
             AutoDeploy {
                 branches: branches.iter().map(|b| b.get_ref().to_string()).collect(),
                 services: names,

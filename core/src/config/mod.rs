@@ -287,7 +287,7 @@ impl Config {
     /// Parse and validate a config file's text. `origin` names the file in messages.
     pub fn parse(origin: &str, src: &str) -> Result<Config, ConfigErrors> {
         let (doc, syntax) = DeTable::parse_recoverable(src);
-        let mut r = Reader { diags: Vec::new() };
+        let mut r = Reader::new();
         for e in &syntax {
             let message = e.message().trim().to_owned();
             let help = syntax_help(&message);
@@ -550,6 +550,14 @@ impl<'a> Ref<'a> {
     }
 }
 
+/// What a name written in one table refers to.
+#[derive(Debug, Clone, Copy)]
+enum Named {
+    Env,
+    Service,
+    Group,
+}
+
 /// Every name a table refers to, collected while reading and checked once all are known.
 #[derive(Default)]
 struct Refs<'a> {
@@ -562,10 +570,9 @@ struct Refs<'a> {
     min_members: Vec<(Spanned<&'a str>, i64, String)>,
 }
 
-fn read_config(r: &mut Reader, doc: &Spanned<DeTable<'_>>) -> Option<Config> {
+fn read_config<'d>(r: &mut Reader<'d>, doc: &'d Spanned<DeTable<'_>>) -> Option<Config> {
     let root = doc.get_ref();
     r.only_keys(root, "deckhand.toml", TOP_KEYS);
-    let mut refs = Refs::default();
     let (slack, discord) = chat::read(r, root);
     let groups = r.each(root, "groups", &["members"], groups::read);
     if !root.contains_key("environments") {
@@ -575,18 +582,11 @@ fn read_config(r: &mut Reader, doc: &Spanned<DeTable<'_>>) -> Option<Config> {
             Some("add `[environments.<name>]` tables".into()),
         );
     }
-    let mut environments = r.each(root, "environments", environments::KEYS, |r, e| {
-        environments::read(r, e, &mut refs)
-    });
-    let services = r.each(root, "services", services::KEYS, |r, e| {
-        services::read(r, e, &mut refs)
-    });
-    let alarms = r.each(root, "alarms", alarms::KEYS, |r, e| {
-        alarms::read(r, e, &mut refs)
-    });
-    let backups = r.each(root, "backups", backups::KEYS, |r, e| {
-        backups::read(r, e, &mut refs)
-    });
+    let mut environments = r.each(root, "environments", environments::KEYS, environments::read);
+    let services = r.each(root, "services", services::KEYS, services::read);
+    let alarms = r.each(root, "alarms", alarms::KEYS, alarms::read);
+    let backups = r.each(root, "backups", backups::KEYS, backups::read);
+    let refs = std::mem::take(&mut r.refs);
     refs::check(r, &refs, &groups, &mut environments, &services);
     Some(Config {
         slack,

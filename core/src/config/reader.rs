@@ -9,9 +9,11 @@ use super::*;
 
 pub(super) type Value<'i> = Spanned<DeValue<'i>>;
 
-/// Reads a spanned TOML tree, collecting every mistake instead of stopping at the first.
-pub(super) struct Reader {
+/// Reads a spanned TOML tree (borrowed for `'d`), collecting every mistake instead of
+/// stopping at the first, and every name one table gives another, to check once all are read.
+pub(super) struct Reader<'d> {
     pub(super) diags: Vec<Diagnostic>,
+    pub(super) refs: Refs<'d>,
 }
 
 /// One `[table.NAME]` entry: its name as written, its path for messages and its own table.
@@ -21,7 +23,14 @@ pub(super) struct Entry<'a, 'i> {
     pub(super) table: &'a DeTable<'i>,
 }
 
-impl Reader {
+impl<'d> Reader<'d> {
+    pub(super) fn new() -> Self {
+        Reader {
+            diags: Vec::new(),
+            refs: Refs::default(),
+        }
+    }
+
     /// The entries of the top-level table `name`, each checked to be a table holding only
     /// `allowed` keys; an entry that is not a table is reported and left out.
     pub(super) fn entries<'a, 'i>(
@@ -49,35 +58,46 @@ impl Reader {
     }
 
     /// The top-level table `name` read entry by entry with `read`, in the order written.
-    pub(super) fn each<'a, 'i, K: std::hash::Hash + Eq, V>(
+    pub(super) fn each<'i, K: std::hash::Hash + Eq, V>(
         &mut self,
-        root: &'a DeTable<'i>,
+        root: &'d DeTable<'i>,
         name: &str,
         allowed: &[&str],
-        mut read: impl FnMut(&mut Self, &Entry<'a, 'i>) -> Option<(K, V)>,
+        mut read: impl FnMut(&mut Self, &Entry<'d, 'i>) -> Option<(K, V)>,
     ) -> indexmap::IndexMap<K, V> {
         let entries = self.entries(root, name, allowed);
         entries.iter().filter_map(|e| read(self, e)).collect()
     }
 
-    /// A list of names that refer to entries of another table: each parsed with `parse` and
-    /// recorded in `refs` for the cross-reference check once every table is read.
-    pub(super) fn name_refs<'a, T>(
+    /// A list of names that refer to entries of another table (`of`): each parsed with
+    /// `parse` and recorded for the cross-reference check once every table is read.
+    pub(super) fn name_refs<T>(
         &mut self,
-        t: &'a DeTable<'_>,
+        t: &'d DeTable<'_>,
         key: &str,
         path: &str,
         parse: fn(&str) -> Result<T, crate::types::ParseError>,
-        refs: &mut Vec<Ref<'a>>,
+        of: Named,
     ) -> Vec<T> {
         let mut names = Vec::new();
         for raw in self.str_list(t, key, path).unwrap_or_default() {
             if let Some(n) = self.name(&raw, parse) {
                 names.push(n);
             }
-            refs.push(Ref::new(raw, path, key));
+            self.refer(of, raw, path, key);
         }
         names
+    }
+
+    /// Records the name `at`, written at `path.field`, as one of `of`'s.
+    pub(super) fn refer(&mut self, of: Named, at: Spanned<&'d str>, path: &str, field: &str) {
+        let refs = &mut self.refs;
+        let list = match of {
+            Named::Env => &mut refs.env,
+            Named::Service => &mut refs.service,
+            Named::Group => &mut refs.group,
+        };
+        list.push(Ref::new(at, path, field));
     }
 
     pub(super) fn error(

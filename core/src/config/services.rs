@@ -22,14 +22,13 @@ const CHECK_KEYS: &[&str] = &[
 const SMOKE_KEYS: &[&str] = &["command", "timeout", "envs"];
 
 /// One `[services.NAME]`.
-pub(super) fn read<'a>(
-    r: &mut Reader,
-    e: &Entry<'a, '_>,
-    refs: &mut Refs<'a>,
+pub(super) fn read<'d>(
+    r: &mut Reader<'d>,
+    e: &Entry<'d, '_>,
 ) -> Option<(ServiceName, ServiceConfig)> {
     let (key, path, st) = (&e.key, &e.path, e.table);
     let name = r.name(key, ServiceName::parse)?;
-    let envs = r.name_refs(st, "envs", path, EnvName::parse, &mut refs.env);
+    let envs = r.name_refs(st, "envs", path, EnvName::parse, Named::Env);
     let listed = st.get("envs").map(|v| v.get_ref());
     let none_listed = match listed {
         None => true,
