@@ -277,30 +277,20 @@ fn read_task<'d>(
     if let Some(s) = &service {
         r.refer(Named::Service, s.clone(), path, "service");
     }
-    let list = |r: &mut Reader, key: &str, example: &str| {
-        let v: Vec<String> = r
-            .str_list(bt, key, path)
-            .unwrap_or_default()
-            .iter()
-            .map(|s| s.get_ref().to_string())
-            .collect();
-        if v.is_empty() {
-            r.error(
-                bt.get(key).map_or(at.clone(), |v| v.span()),
-                format!("`{path}` needs a `{key}` command"),
-                Some(format!("e.g. {key} = {example}")),
-            );
-        }
-        v
-    };
-    let command = list(r, "command", "[\"bin/backup\", \"full\"]");
-    let prune = list(r, "prune", "[\"bin/backup\", \"expire\", \"{artifact}\"]");
+    let command = r.command(bt, "command", path, at.clone(), r#"["bin/backup", "full"]"#);
+    let prune = r.command(
+        bt,
+        "prune",
+        path,
+        at,
+        r#"["bin/backup", "expire", "{artifact}"]"#,
+    );
     let timeout = r.duration(bt, "timeout", path, TaskBackup::TIMEOUT);
     let service = ServiceName::parse(service?.get_ref()).ok()?;
-    (!command.is_empty() && !prune.is_empty()).then_some(TaskBackup {
+    Some(TaskBackup {
         service,
-        command,
-        prune,
+        command: command?,
+        prune: prune?,
         timeout,
     })
 }

@@ -263,6 +263,32 @@ impl<'d> Reader<'d> {
         }
     }
 
+    /// The command (a list of strings) under `key` in `t`, at `path`: it must be there and not
+    /// empty, or the mistake is reported at the key (at `at` when the key is absent) with
+    /// `example` as the fix.
+    pub(super) fn command(
+        &mut self,
+        t: &DeTable<'_>,
+        key: &str,
+        path: &str,
+        at: Range<usize>,
+        example: &str,
+    ) -> Option<Vec<String>> {
+        let listed = self.str_list(t, key, path).unwrap_or_default();
+        let command: Vec<String> = listed.iter().map(|s| s.get_ref().to_string()).collect();
+        if command.is_empty() {
+            self.error(
+                t.get(key).map_or(at, |v| v.span()),
+                format!("`{path}.{key}` is missing or empty"),
+                Some(format!(
+                    "give the command its task runs, e.g. {key} = {example}"
+                )),
+            );
+            return None;
+        }
+        Some(command)
+    }
+
     pub(super) fn str_list<'a>(
         &mut self,
         t: &'a DeTable<'_>,

@@ -194,20 +194,8 @@ fn read_smoke(
 ) -> Option<SmokeConfig> {
     let t = r.table(v, path)?;
     r.only_keys(t, path, SMOKE_KEYS);
-    let command: Vec<String> = r
-        .str_list(t, "command", path)
-        .unwrap_or_default()
-        .iter()
-        .map(|s| s.get_ref().to_string())
-        .collect();
-    if command.is_empty() {
-        r.error(
-            t.get("command").map_or(v.span(), |c| c.span()),
-            format!("`{path}` has no command"),
-            Some("add the command the task runs, e.g. command = [\"bin/smoke\", \"--env\", \"{env}\"]".into()),
-        );
-        return None;
-    }
+    let example = r#"["bin/smoke", "--env", "{env}"]"#;
+    let command = r.command(t, "command", path, v.span(), example)?;
     Some(SmokeConfig {
         smoke: Smoke {
             command,

@@ -85,7 +85,7 @@ command = []
         ),
         (18, 1, "unknown key `timout` in `services.api.checks[2]`"),
         (16, 1, "`services.api` has two checks named `ready`"),
-        (20, 11, "`services.api.smoke` has no command"),
+        (20, 11, "`services.api.smoke.command` is missing or empty"),
     ];
     for e in expect {
         assert!(got.contains(&e), "{e:?} not in {got:#?}");
@@ -121,8 +121,8 @@ retention = { daily = 7 }
     let err = mistakes(src);
     let got: Vec<(usize, &str)> = err.iter().map(|e| (e.line, e.message.as_str())).collect();
     for e in [
-        (14, "`backups.incremental` needs a `command` command"),
-        (8, "`backups.incremental` needs a `prune` command"),
+        (14, "`backups.incremental.command` is missing or empty"),
+        (8, "`backups.incremental.prune` is missing or empty"),
         (
             15,
             "`backups.incremental` is an `ecs-task` plan: it cannot run before a deploy",
