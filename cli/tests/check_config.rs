@@ -63,7 +63,12 @@ fn a_config_with_three_mistakes_names_all_three_with_line_and_column() {
             "unknown environment `prodd` in services.web.envs",
             "did you mean `prod`?",
         ),
-        ("rate(1 days)", 12, "`backups.staging-db.schedule`", ""),
+        (
+            "rate(1 days)",
+            12,
+            "`backups.staging-db.schedule`",
+            "write `rate(1 day)` or `rate(12 hours)`",
+        ),
     ] {
         let line = bad
             .lines()

@@ -50,13 +50,13 @@ pub enum PortError {
 
 impl PortError {
     /// A call that got no answer, in the same words whichever client made it: `what` (the
-    /// operation and its subject), then whether it timed out, could not connect, or failed
-    /// on the way.
-    pub fn unanswered(what: &str, timed_out: bool, could_not_connect: bool) -> Self {
+    /// operation and its subject), then whether it timed out, its connection failed (refused,
+    /// reset or dropped), or it failed on the way otherwise.
+    pub fn unanswered(what: &str, timed_out: bool, connection_failed: bool) -> Self {
         let why = if timed_out {
             "timed out"
-        } else if could_not_connect {
-            "could not connect"
+        } else if connection_failed {
+            "connection failed"
         } else {
             "failed on the way"
         };

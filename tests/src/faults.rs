@@ -142,13 +142,15 @@ fn rewritten(said: &Said, body: Bytes) -> Bytes {
     };
     for task in tasks.iter_mut().filter(|t| t["lastStatus"] == "STOPPED") {
         let started_by = task["startedBy"].as_str().unwrap_or_default().to_owned();
+        // A smoke task is started by `deckhand-smoke-<run>-<service>`, the run a ULID.
+        let smoke_of = started_by
+            .strip_prefix(SMOKE_STARTED_BY)
+            .and_then(|rest| rest.split_once('-'))
+            .map(|(_, service)| service);
         let exit = if started_by.starts_with(MIGRATION_STARTED_BY) {
             said.migration_exit
-        } else if started_by.starts_with(SMOKE_STARTED_BY) {
-            // A smoke task is started by `deckhand-smoke-<run>-<service>`.
-            let failing =
-                (said.failing_smoke.iter()).any(|s| started_by.ends_with(&format!("-{s}")));
-            failing.then_some(1)
+        } else if let Some(service) = smoke_of {
+            said.failing_smoke.contains(service).then_some(1)
         } else {
             None
         };

@@ -453,7 +453,7 @@ async fn an_aws_error_keeps_its_code_and_request_id() {
 /// A call nothing answers is worth retrying and says how it failed, in the words every client
 /// (the SDK's, the chat adapter's) uses for it.
 #[tokio::test]
-async fn an_unanswered_call_is_transient_and_says_it_could_not_connect() {
+async fn an_unanswered_call_is_transient_and_says_its_connection_failed() {
     // A port that was just free: nothing listens on it.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let endpoint = format!("http://{}", closed.local_addr().unwrap());
@@ -464,7 +464,7 @@ async fn an_unanswered_call_is_transient_and_says_it_could_not_connect() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, PortError::Transient(m) if m.ends_with(": could not connect")),
+        matches!(&err, PortError::Transient(m) if m.ends_with(": connection failed")),
         "{err}"
     );
 }

@@ -179,7 +179,7 @@ impl Local {
         let upstream = settings
             .endpoint_url
             .clone()
-            .unwrap_or(emulator.endpoint.clone());
+            .unwrap_or_else(|| emulator.endpoint.clone());
         let faults = Faults::start(&upstream)
             .await
             .context("starting the faults proxy")?;
